@@ -1,0 +1,132 @@
+// The Backend interface: the kernels every op dispatches to.
+// All arrays are contiguous row-major f32 (Float32Array subarrays) unless a parameter says otherwise;
+// kernels write into caller-allocated outputs and never allocate tensors themselves.
+// The TS backend (src/backend/ts) is the readable reference; the native backend overrides the kernels
+// it supports and falls back to TS for the rest (see supports()).
+
+export type F32 = Float32Array;
+
+export type UnaryOp =
+  | "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "abs" | "tanh" | "sigmoid" | "relu" | "silu"
+  | "gelu" /* erf form */ | "gelu_tanh" /* tanh approximation (gelu_new / gelu_pytorch_tanh) */
+  | "square" | "reciprocal";
+
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min";
+
+export interface MatmulParams {
+  /** Number of independent products (batched matmul); 1 for a plain GEMM. */
+  batch: number;
+  /** out[b] (m×n) = op(a[b]) (m×k) · op(b[b]) (k×n). */
+  m: number;
+  n: number;
+  k: number;
+  /** a[b] is stored k×m (use its transpose). */
+  transA: boolean;
+  /** b[b] is stored n×k (use its transpose), e.g. a Linear weight [out,in]. */
+  transB: boolean;
+  /** Element strides between batch items (0 broadcasts one operand over the batch). */
+  strideA: number;
+  strideB: number;
+  strideOut: number;
+  /** out += product instead of out = product. */
+  accumulate: boolean;
+}
+
+export interface AdamWParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count after this update (for bias correction). */
+  step: number;
+}
+
+export interface AttentionParams {
+  batch: number;
+  /** Query heads; kvHeads divides it (grouped-query attention shares each k/v head among heads/kvHeads query heads). */
+  heads: number;
+  kvHeads: number;
+  tq: number;
+  tk: number;
+  headDim: number;
+  scale: number;
+  /** Query i (0-based) sees keys j ≤ i + (tk − tq). */
+  causal: boolean;
+}
+
+export interface Backend {
+  readonly name: "ts" | "native";
+  /** Whether this backend has its own implementation of a kernel (vs. the TS fallback). */
+  supports(kernel: keyof KernelSet): boolean;
+  /** Threads used by this backend's kernels. */
+  numThreads(): number;
+}
+
+export interface KernelSet {
+  /** GEMM / batched GEMM in f32 (see MatmulParams). */
+  matmul(a: F32, b: F32, out: F32, p: MatmulParams): void;
+  /** GEMM with a bf16-stored right operand (bits in a Uint16Array), f32 accumulation. */
+  matmulBf16(a: F32, b: Uint16Array, out: F32, p: MatmulParams): void;
+
+  /** out[i] = op(x[i]). */
+  unary(op: UnaryOp, x: F32, out: F32, alpha: number): void;
+  /** gx[i] = gy[i] · op'(x[i]) (y = op(x) is given too, for ops whose derivative uses it). */
+  unaryBackward(op: UnaryOp, x: F32, y: F32, gy: F32, gx: F32, alpha: number): void;
+  /** out = a op b with broadcasting: out has `shape`; aStrides/bStrides are element strides per out dim (0 = broadcast). */
+  binary(op: BinaryOp, a: F32, b: F32, out: F32, shape: number[], aStrides: number[], bStrides: number[]): void;
+  /** out = x * alpha + beta (elementwise scalar affine). */
+  affine(x: F32, out: F32, alpha: number, beta: number): void;
+
+  /** x viewed as [outer, n, inner]: out[o, i] = Σ_j x[o, j, i]. */
+  sum(x: F32, out: F32, outer: number, n: number, inner: number): void;
+  /** x viewed as [outer, n, inner]: out = max over j, argmax written to idx. */
+  max(x: F32, out: F32, idx: Int32Array, outer: number, n: number, inner: number): void;
+
+  /** Row softmax over the last dim of [rows, cols]. */
+  softmax(x: F32, out: F32, rows: number, cols: number): void;
+  /** gx = y ⊙ (gy − Σ gy⊙y) per row. */
+  softmaxBackward(y: F32, gy: F32, gx: F32, rows: number, cols: number): void;
+  logSoftmax(x: F32, out: F32, rows: number, cols: number): void;
+  /** gx = gy − softmax(x)·Σgy per row, with y = log_softmax(x). */
+  logSoftmaxBackward(y: F32, gy: F32, gx: F32, rows: number, cols: number): void;
+
+  /** LayerNorm over the last dim; w/b may be null; mean/rstd ([rows]) are saved for backward. */
+  layerNorm(x: F32, w: F32 | null, b: F32 | null, out: F32, mean: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  /** gw/gb (if non-null) are accumulated into (+=). */
+  layerNormBackward(x: F32, w: F32 | null, mean: F32, rstd: F32, gy: F32, gx: F32, gw: F32 | null, gb: F32 | null, rows: number, cols: number): void;
+  /** RMSNorm: out = x · rsqrt(mean(x²) + eps) · w (w may be null). */
+  rmsNorm(x: F32, w: F32 | null, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  rmsNormBackward(x: F32, w: F32 | null, rstd: F32, gy: F32, gx: F32, gw: F32 | null, rows: number, cols: number): void;
+
+  /**
+   * Cross entropy per row of logits [rows, cols] against integer labels; rows whose label equals
+   * ignoreIndex get loss 0. Writes per-row loss and the softmax probabilities (for backward).
+   * With labelSmoothing ε: loss = (1−ε)·nll + ε·mean_c(−log p_c).
+   */
+  crossEntropy(logits: F32, labels: Int32Array, loss: F32, probs: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void;
+  /** gLogits = scale_r · (p − (1−ε)·onehot − ε/cols), scale_r = gLoss[r] (0 for ignored rows). */
+  crossEntropyBackward(probs: F32, labels: Int32Array, gLoss: F32, gLogits: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void;
+
+  /**
+   * Scaled dot-product attention. q [B,H,Tq,D], k/v [B,Hkv,Tk,D]; mask (or null) is an additive f32
+   * key mask [B,Tk] (0 keep, large negative drop). Writes out [B,H,Tq,D] and probs [B,H,Tq,Tk].
+   */
+  attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams): void;
+  /** Gradients for q, k, v (written, not accumulated) from the saved probs. */
+  attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams): void;
+
+  /** out[t, :] = weight[ids[t], :]. */
+  embedding(weight: F32, ids: Int32Array, out: F32, dim: number): void;
+  /** gWeight[ids[t], :] += gOut[t, :]. */
+  embeddingBackward(gOut: F32, ids: Int32Array, gWeight: F32, dim: number): void;
+
+  /** Decoupled-weight-decay Adam update, in place on p, m, v (PyTorch AdamW semantics). */
+  adamw(p: F32, g: F32, m: F32, v: F32, hp: AdamWParams): void;
+
+  /** bf16 <-> f32 conversion (round to nearest even). */
+  f32ToBf16(x: F32, out: Uint16Array): void;
+  bf16ToF32(x: Uint16Array, out: F32): void;
+}
+
+export type FullBackend = Backend & KernelSet;

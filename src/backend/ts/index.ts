@@ -1,0 +1,24 @@
+// The TS reference backend: every kernel as plain loops over Float32Arrays.
+import type { FullBackend, KernelSet } from "../backend.js";
+import { matmul, matmulBf16 } from "./matmul.js";
+import { affine, binary, unary, unaryBackward } from "./elementwise.js";
+import * as reduce from "./reduce.js";
+import * as nn from "./nn.js";
+
+export const tsKernels: KernelSet = {
+  matmul,
+  matmulBf16,
+  unary,
+  unaryBackward,
+  binary,
+  affine,
+  ...reduce,
+  ...nn,
+};
+
+export const tsBackend: FullBackend = {
+  name: "ts",
+  supports: () => true,
+  numThreads: () => 1,
+  ...tsKernels,
+};

@@ -1,0 +1,79 @@
+// Basic layers with PyTorch's parameter names and default initialisation.
+import { Tensor } from "../tensor/tensor.js";
+import { globalRng, Rng } from "../tensor/random.js";
+import { Module } from "./module.js";
+import { linear } from "../ops/matmul.js";
+import { dropout, embedding, layerNorm, rmsNorm } from "../ops/nn.js";
+import type { TensorLike } from "../ops/util.js";
+import { asTensor } from "../ops/util.js";
+
+function uniform(shape: number[], bound: number, rng: Rng): Tensor {
+  const t = Tensor.zeros(shape);
+  rng.fillUniform(t.data, -bound, bound);
+  return t;
+}
+
+/** nn.Linear: weight [out, in], bias [out]; kaiming-uniform(a=√5) init as PyTorch. */
+export class Linear extends Module {
+  declare weight: Tensor;
+  declare bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; rng?: Rng } = {}) {
+    super();
+    const rng = opts.rng ?? globalRng;
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.registerParameter("weight", uniform([outFeatures, inFeatures], bound, rng).requiresGrad_());
+    this.registerParameter("bias", opts.bias === false ? null : uniform([outFeatures], bound, rng).requiresGrad_());
+  }
+  forward(x: TensorLike): Tensor {
+    return linear(asTensor(x), this.weight, this.bias);
+  }
+}
+
+/** nn.Embedding: weight [num, dim] ~ N(0, 1). */
+export class Embedding extends Module {
+  declare weight: Tensor;
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { rng?: Rng; paddingIdx?: number } = {}) {
+    super();
+    const w = Tensor.zeros([numEmbeddings, embeddingDim]);
+    (opts.rng ?? globalRng).fillNormal(w.data);
+    if (opts.paddingIdx !== undefined) w.data.fill(0, opts.paddingIdx * embeddingDim, (opts.paddingIdx + 1) * embeddingDim);
+    this.registerParameter("weight", w.requiresGrad_());
+  }
+  forward(ids: Tensor | number[] | number[][]): Tensor {
+    return embedding(this.weight, ids);
+  }
+}
+
+export class LayerNorm extends Module {
+  declare weight: Tensor | null;
+  declare bias: Tensor | null;
+  constructor(readonly dim: number, readonly eps = 1e-5, opts: { elementwiseAffine?: boolean; bias?: boolean } = {}) {
+    super();
+    const affine = opts.elementwiseAffine !== false;
+    this.registerParameter("weight", affine ? Tensor.ones([dim]).requiresGrad_() : null);
+    this.registerParameter("bias", affine && opts.bias !== false ? Tensor.zeros([dim]).requiresGrad_() : null);
+  }
+  forward(x: TensorLike): Tensor {
+    return layerNorm(asTensor(x), this.weight, this.bias, this.eps);
+  }
+}
+
+export class RMSNorm extends Module {
+  declare weight: Tensor;
+  constructor(readonly dim: number, readonly eps = 1e-6) {
+    super();
+    this.registerParameter("weight", Tensor.ones([dim]).requiresGrad_());
+  }
+  forward(x: TensorLike): Tensor {
+    return rmsNorm(asTensor(x), this.weight, this.eps);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p = 0.1) {
+    super();
+  }
+  forward(x: TensorLike): Tensor {
+    return dropout(asTensor(x), this.p, this.training);
+  }
+}

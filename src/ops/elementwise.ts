@@ -1,0 +1,133 @@
+// Elementwise ops: broadcasting binary arithmetic and unary math, each with its gradient.
+import { Tensor, sumToShape } from "../tensor/tensor.js";
+import { record } from "../tensor/autograd.js";
+import { getBackend } from "../backend/registry.js";
+import type { BinaryOp, UnaryOp } from "../backend/backend.js";
+import { asTensor, assertFloat, broadcastShapes, broadcastStrides, f32Of, TensorLike } from "./util.js";
+
+function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  assertFloat(op, a);
+  assertFloat(op, b);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const out = Tensor.zeros(shape);
+  // operate on the storage directly with view strides (no copy for broadcasts/transposes)
+  const aa = a.dtype === "f32" ? a : new Tensor(a.f32(), a.shape);
+  const bb = b.dtype === "f32" ? b : new Tensor(b.f32(), b.shape);
+  const aStorage = (aa.storage as Float32Array).subarray(aa.offset);
+  const bStorage = (bb.storage as Float32Array).subarray(bb.offset);
+  getBackend().binary(op, aStorage, bStorage, out.data, shape, broadcastStrides(aa, shape), broadcastStrides(bb, shape));
+  return out;
+}
+
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = rawBinary("add", ta, tb);
+  return record(out, "add", [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(g, tb.shape)]);
+}
+
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = rawBinary("sub", ta, tb);
+  return record(out, "sub", [ta, tb], (g) => [sumToShape(g, ta.shape), tb.requiresGrad ? sumToShape(neg(g), tb.shape) : null]);
+}
+
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = rawBinary("mul", ta, tb);
+  return record(out, "mul", [ta, tb], (g) => [
+    ta.requiresGrad ? sumToShape(rawBinary("mul", g, tb), ta.shape) : null,
+    tb.requiresGrad ? sumToShape(rawBinary("mul", g, ta), tb.shape) : null,
+  ]);
+}
+
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = rawBinary("div", ta, tb);
+  return record(out, "div", [ta, tb], (g) => [
+    ta.requiresGrad ? sumToShape(rawBinary("div", g, tb), ta.shape) : null,
+    // d(a/b)/db = -a/b² = -out/b
+    tb.requiresGrad ? sumToShape(neg(rawBinary("div", rawBinary("mul", g, out), tb)), tb.shape) : null,
+  ]);
+}
+
+/** a ** b (b a number or tensor). */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = rawBinary("pow", ta, tb);
+  return record(out, "pow", [ta, tb], (g) => [
+    // b · a^(b−1)
+    ta.requiresGrad ? sumToShape(rawBinary("mul", g, rawBinary("mul", tb, rawBinary("pow", ta, rawBinary("sub", tb, Tensor.scalar(1))))), ta.shape) : null,
+    // a^b · ln a
+    tb.requiresGrad ? sumToShape(rawBinary("mul", g, rawBinary("mul", out, unaryRaw("log", ta))), tb.shape) : null,
+  ]);
+}
+
+/** Elementwise max / min; the gradient goes to the selected input (to a on ties). */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  return minmax("max", a, b);
+}
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  return minmax("min", a, b);
+}
+function minmax(op: "max" | "min", a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  const out = rawBinary(op, ta, tb);
+  return record(out, op === "max" ? "maximum" : "minimum", [ta, tb], (g) => {
+    const A = rawBinary("add", ta, Tensor.zeros(out.shape)).data as Float32Array;
+    const o = out.data as Float32Array;
+    const gd = g.contiguous().data as Float32Array;
+    const ga = new Float32Array(o.length), gb = new Float32Array(o.length);
+    for (let i = 0; i < o.length; i++) {
+      if (A[i] === o[i]) ga[i] = gd[i];
+      else gb[i] = gd[i];
+    }
+    return [sumToShape(new Tensor(ga, out.shape), ta.shape), sumToShape(new Tensor(gb, out.shape), tb.shape)];
+  });
+}
+
+function unaryRaw(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
+  assertFloat(op, x);
+  const xd = f32Of(x);
+  const out = Tensor.zeros(x.shape);
+  getBackend().unary(op, xd, out.data, alpha);
+  return out;
+}
+
+function unaryOp(op: UnaryOp, x: TensorLike): Tensor {
+  const t = asTensor(x);
+  const out = unaryRaw(op, t);
+  return record(out, op, [t], (g) => {
+    const gx = Tensor.zeros(t.shape);
+    getBackend().unaryBackward(op, f32Of(t), out.data, f32Of(g), gx.data, 0);
+    return [gx];
+  });
+}
+
+export const neg = (x: TensorLike) => unaryOp("neg", x);
+export const exp = (x: TensorLike) => unaryOp("exp", x);
+export const log = (x: TensorLike) => unaryOp("log", x);
+export const sqrt = (x: TensorLike) => unaryOp("sqrt", x);
+export const rsqrt = (x: TensorLike) => unaryOp("rsqrt", x);
+export const abs = (x: TensorLike) => unaryOp("abs", x);
+export const tanh = (x: TensorLike) => unaryOp("tanh", x);
+export const sigmoid = (x: TensorLike) => unaryOp("sigmoid", x);
+export const relu = (x: TensorLike) => unaryOp("relu", x);
+export const silu = (x: TensorLike) => unaryOp("silu", x);
+export const square = (x: TensorLike) => unaryOp("square", x);
+export const reciprocal = (x: TensorLike) => unaryOp("reciprocal", x);
+/** GELU: "none" = exact erf form (BERT "gelu"), "tanh" = tanh approximation (GPT-2 "gelu_new"). */
+export const gelu = (x: TensorLike, approximate: "none" | "tanh" = "none") => unaryOp(approximate === "tanh" ? "gelu_tanh" : "gelu", x);
+
+/** x·alpha + beta without broadcasting machinery (scalar affine). */
+export function affine(x: TensorLike, alpha: number, beta = 0): Tensor {
+  const t = asTensor(x);
+  assertFloat("affine", t);
+  const out = Tensor.zeros(t.shape);
+  getBackend().affine(f32Of(t), out.data, alpha, beta);
+  return record(out, "affine", [t], (g) => {
+    const gx = Tensor.zeros(t.shape);
+    getBackend().affine(f32Of(g), gx.data, alpha, 0);
+    return [gx];
+  });
+}
+export const scale = (x: TensorLike, alpha: number) => affine(x, alpha, 0);

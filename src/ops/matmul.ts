@@ -1,0 +1,113 @@
+// matmul (numpy semantics, broadcast batch dims, transposed views without copies) and linear.
+import { Tensor, shapeSize, sumToShape } from "../tensor/tensor.js";
+import { record } from "../tensor/autograd.js";
+import { getBackend } from "../backend/registry.js";
+import { ShapeError } from "../tensor/errors.js";
+import { asTensor, broadcastShapes, f32Of, TensorLike } from "./util.js";
+
+interface Operand {
+  data: Float32Array;
+  trans: boolean;
+}
+
+/** A [.., r, c] f32 tensor as a GEMM operand: contiguous as is, or a transposed view (trans=true), else copied. */
+function operand(t: Tensor): Operand {
+  if (t.dtype === "f32" && t.isContiguous()) return { data: t.data, trans: false };
+  if (t.dtype === "f32" && t.ndim >= 2) {
+    const tt = new Tensor(t.storage, [...t.shape.slice(0, -2), t.shape[t.ndim - 1], t.shape[t.ndim - 2]], "f32",
+      [...t.strides.slice(0, -2), t.strides[t.ndim - 1], t.strides[t.ndim - 2]], t.offset);
+    if (tt.isContiguous()) return { data: tt.data, trans: true };
+  }
+  return { data: f32Of(t), trans: false };
+}
+
+/** Raw batched product of a [...Ba, m, k] and b [...Bb, k, n] (both ≥ 2-d), batch dims broadcast. */
+function bmm(a: Tensor, b: Tensor): Tensor {
+  const m = a.shape[a.ndim - 2], k = a.shape[a.ndim - 1];
+  const k2 = b.shape[b.ndim - 2], n = b.shape[b.ndim - 1];
+  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: [${a.shape}] @ [${b.shape}] (${k} vs ${k2})`);
+  const ba = a.shape.slice(0, -2), bb = b.shape.slice(0, -2);
+  const batchShape = broadcastShapes("matmul", ba, bb);
+  const batch = shapeSize(batchShape);
+  let A = a, B = b;
+  const na = shapeSize(ba), nb = shapeSize(bb);
+  // general broadcasting of several batch dims: materialise the expanded operand
+  if (na !== batch && na !== 1) A = a.expand([...batchShape, m, k]).contiguous();
+  if (nb !== batch && nb !== 1) B = b.expand([...batchShape, k, n]).contiguous();
+  const oa = operand(A), ob = operand(B);
+  const out = Tensor.zeros([...batchShape, m, n]);
+  getBackend().matmul(oa.data, ob.data, out.data, {
+    batch, m, n, k,
+    transA: oa.trans, transB: ob.trans,
+    strideA: shapeSize(A.shape.slice(0, -2)) === 1 ? 0 : m * k,
+    strideB: shapeSize(B.shape.slice(0, -2)) === 1 ? 0 : k * n,
+    strideOut: m * n,
+    accumulate: false,
+  });
+  return out;
+}
+
+/** Matrix product with numpy/PyTorch semantics (1-d operands are promoted and the added dim removed). */
+export function matmul(a: TensorLike, b: TensorLike): Tensor {
+  let ta = asTensor(a), tb = asTensor(b);
+  if (ta.ndim === 0 || tb.ndim === 0) throw new ShapeError(`matmul: operands must be at least 1-d, got [${ta.shape}] and [${tb.shape}]`);
+  const aVec = ta.ndim === 1, bVec = tb.ndim === 1;
+  if (aVec) ta = ta.unsqueeze(0);
+  if (bVec) tb = tb.unsqueeze(1);
+  const A = ta, B = tb;
+  let out = bmm(A, B);
+  out = record(out, "matmul", [A, B], (g) => [
+    A.requiresGrad ? sumToShape(bmm(g, B.transpose(-2, -1)), A.shape) : null,
+    B.requiresGrad ? sumToShape(bmm(A.transpose(-2, -1), g), B.shape) : null,
+  ]);
+  if (aVec) out = out.squeeze(-2);
+  if (bVec) out = out.squeeze(-1);
+  return out;
+}
+
+/**
+ * y = x · Wᵀ + b with W [out, in] (PyTorch nn.Linear layout), x [..., in].
+ * W may be stored in bf16 (frozen weights): then the GEMM reads bf16 directly with f32 accumulation.
+ * No gradient buffer is computed for a W or b that does not require grad.
+ */
+export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
+  const tx = asTensor(x);
+  const [outF, inF] = weight.shape;
+  if (weight.ndim !== 2 || tx.shape[tx.ndim - 1] !== inF) {
+    throw new ShapeError(`linear: input [${tx.shape}] does not fit weight [${weight.shape}]${weight.name ? ` ('${weight.name}')` : ""} (expected last dim ${inF})`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) {
+    throw new ShapeError(`linear: bias [${bias.shape}] does not fit weight [${weight.shape}]`);
+  }
+  const rows = tx.size / inF;
+  const xd = f32Of(tx);
+  const out = Tensor.zeros([...tx.shape.slice(0, -1), outF]);
+  const be = getBackend();
+  const p = { batch: 1, m: rows, n: outF, k: inF, transA: false, transB: true, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
+  if (weight.dtype === "bf16") be.matmulBf16(xd, weight.contiguous().data, out.data, p);
+  else be.matmul(xd, f32Of(weight), out.data, p);
+  if (bias) {
+    const o = out.data as Float32Array, bd = f32Of(bias);
+    be.binary("add", o, bd, o, [rows, outF], [outF, 1], [0, 1]);
+  }
+  const inputs = bias ? [tx, weight, bias] : [tx, weight];
+  return record(out, "linear", inputs, (g) => {
+    const gd = f32Of(g);
+    let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
+    if (tx.requiresGrad) {
+      gx = Tensor.zeros(tx.shape);
+      const q = { batch: 1, m: rows, n: inF, k: outF, transA: false, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
+      if (weight.dtype === "bf16") be.matmulBf16(gd, weight.contiguous().data, gx.data, q);
+      else be.matmul(gd, f32Of(weight), gx.data, q);
+    }
+    if (weight.requiresGrad) {
+      gw = Tensor.zeros(weight.shape);
+      be.matmul(gd, xd, gw.data, { batch: 1, m: outF, n: inF, k: rows, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false });
+    }
+    if (bias && bias.requiresGrad) {
+      gb = Tensor.zeros(bias.shape);
+      be.sum(gd, gb.data, 1, rows, outF);
+    }
+    return [gx, gw, gb];
+  });
+}

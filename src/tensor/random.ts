@@ -1,0 +1,112 @@
+// One seeded RNG (xoshiro128**) feeding init, dropout and shuffling.
+// Its state is four uint32 words plus a cached normal; getState/setState go into checkpoints.
+
+export interface RngState {
+  s: [number, number, number, number];
+  spare: number | null;
+}
+
+function splitmix32(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+export class Rng {
+  private s = new Uint32Array(4);
+  private spare: number | null = null;
+
+  constructor(seed = 0) {
+    this.seed(seed);
+  }
+  seed(seed: number): void {
+    const sm = splitmix32(seed);
+    for (let i = 0; i < 4; i++) this.s[i] = sm();
+    if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
+    this.spare = null;
+  }
+  /** Next uint32. */
+  nextU32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  }
+  /** Uniform in [0, 1) with 32 bits of randomness. */
+  random(): number {
+    return this.nextU32() / 4294967296;
+  }
+  uniform(low = 0, high = 1): number {
+    return low + (high - low) * this.random();
+  }
+  /** Standard normal (Box–Muller, second value cached). */
+  normal(mean = 0, std = 1): number {
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return mean + std * v;
+    }
+    let u = 0;
+    while (u === 0) u = this.random();
+    const v = this.random();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return mean + std * r * Math.cos(2 * Math.PI * v);
+  }
+  bernoulli(p: number): boolean {
+    return this.random() < p;
+  }
+  /** Integer in [0, n). */
+  randint(n: number): number {
+    return Math.floor(this.random() * n);
+  }
+  /** Random permutation of 0..n-1 (Fisher–Yates). */
+  permutation(n: number): number[] {
+    const a = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.randint(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+    return a;
+  }
+  fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = this.normal(mean, std);
+    return out;
+  }
+  fillUniform(out: Float32Array, low = 0, high = 1): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = this.uniform(low, high);
+    return out;
+  }
+  getState(): RngState {
+    return { s: [this.s[0], this.s[1], this.s[2], this.s[3]], spare: this.spare };
+  }
+  setState(state: RngState): void {
+    for (let i = 0; i < 4; i++) this.s[i] = state.s[i] >>> 0;
+    this.spare = state.spare;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/** The process-wide generator (like torch's default generator). */
+export const globalRng = new Rng(0);
+
+/** Seeds the global generator (like torch.manual_seed / transformers.set_seed). */
+export function manualSeed(seed: number): void {
+  globalRng.seed(seed);
+}

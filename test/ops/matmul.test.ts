@@ -1,0 +1,38 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Tensor } from "../../src/tensor/tensor.js";
+import { Rng } from "../../src/tensor/random.js";
+import * as ops from "../../src/ops/index.js";
+import { gradcheck, randn } from "../helpers/gradcheck.js";
+
+const rng = new Rng(3);
+
+test("matmul forward small", () => {
+  const a = Tensor.from([[1, 2], [3, 4]]);
+  const b = Tensor.from([[5, 6], [7, 8]]);
+  assert.deepEqual(ops.matmul(a, b).toArray(), [[19, 22], [43, 50]]);
+  assert.deepEqual(ops.matmul(a, b.T).toArray(), [[17, 23], [39, 53]]);
+  assert.deepEqual(ops.matmul(Tensor.from([1, 1]), b).toArray(), [12, 14]);
+});
+
+test("matmul gradients: plain, transposed views, batched with broadcast", () => {
+  gradcheck(ops.matmul, [randn([3, 4], rng), randn([4, 5], rng)], { name: "mm" });
+  gradcheck(ops.matmul, [randn([4, 3], rng).T, randn([5, 4], rng).T], { name: "mm transposed" });
+  gradcheck(ops.matmul, [randn([2, 3, 4], rng), randn([4, 2], rng)], { name: "bmm broadcast b" });
+  gradcheck(ops.matmul, [randn([2, 1, 3, 4], rng), randn([3, 4, 2], rng)], { name: "bmm broadcast both" });
+  gradcheck(ops.matmul, [randn([4], rng), randn([4, 3], rng)], { name: "vec @ mat" });
+});
+
+test("linear forward/backward with and without bias; bf16 weight", () => {
+  const x = randn([2, 3, 4], rng), w = randn([5, 4], rng), b = randn([5], rng);
+  gradcheck((x, w, b) => ops.linear(x, w, b), [x, w, b], { name: "linear" });
+  gradcheck((x, w) => ops.linear(x, w), [randn([3, 4], rng), randn([5, 4], rng)], { name: "linear nobias" });
+  const wb = w.detach().to("bf16");
+  const y = ops.linear(x.detach(), wb);
+  const yref = ops.matmul(x.detach(), new Tensor(wb.f32(), [5, 4]).T);
+  assert.deepEqual(Array.from(y.data as Float32Array).map((v) => Math.round(v * 1e4)), Array.from(yref.data as Float32Array).map((v) => Math.round(v * 1e4)));
+});
+
+test("matmul inner-dim mismatch is a clear error", () => {
+  assert.throws(() => ops.matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5])), /matmul: inner dimensions differ: \[2,3\] @ \[4,5\]/);
+});
