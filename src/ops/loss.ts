@@ -1,26 +1,180 @@
 // Losses: cross entropy (ignore_index, label smoothing), MSE, KL divergence, cosine similarity.
-// TODO(ops helper): implement each with its backward.
+// Reductions follow torch.nn.functional exactly (including what "mean" divides by).
 import { Tensor } from "../tensor/tensor.js";
-import type { TensorLike } from "./util.js";
-
-const todo = (name: string): never => {
-  throw new Error(`op '${name}' is not implemented yet`);
-};
+import { record } from "../tensor/autograd.js";
+import { ShapeError } from "../tensor/errors.js";
+import { getBackend } from "../backend/registry.js";
+import { asTensor, assertFloat, broadcastShapes, f32Of, normDim, TensorLike } from "./util.js";
+import { rowsAlong } from "./dims.js";
+import { mean, sum } from "./reduce.js";
+import { square, sub } from "./elementwise.js";
 
 export type Reduction = "mean" | "sum" | "none";
+
+function labelsOf(labels: Tensor | number[] | number[][] | Int32Array): { data: Int32Array; shape: number[] } {
+  if (labels instanceof Tensor) return { data: labels.i32(), shape: labels.shape.slice() };
+  // nested arrays ([B, T] labels) are accepted too
+  if (Array.isArray(labels) && Array.isArray(labels[0])) {
+    const t = Tensor.from(labels as never, undefined, "i32");
+    return { data: t.data as Int32Array, shape: t.shape };
+  }
+  const data = labels instanceof Int32Array ? labels : Int32Array.from(labels as number[]);
+  return { data, shape: [data.length] };
+}
 
 /**
  * Cross entropy of logits [N, C] (or [..., C], flattened) against integer labels [N] (or [...]).
  * Labels equal to ignoreIndex (default −100) contribute nothing; "mean" divides by the number of
- * non-ignored labels (PyTorch semantics). labelSmoothing ε as torch.nn.functional.cross_entropy.
+ * non-ignored labels (PyTorch semantics; NaN when every label is ignored, as in PyTorch).
+ * labelSmoothing ε as torch.nn.functional.cross_entropy: (1−ε)·nll + ε·mean_c(−log p_c).
  */
-export function crossEntropy(logits: Tensor, labels: Tensor | number[] | Int32Array, opts: { ignoreIndex?: number; labelSmoothing?: number; reduction?: Reduction } = {}): Tensor { return todo("crossEntropy"); }
-/** Mean squared error. */
-export function mseLoss(input: TensorLike, target: TensorLike, reduction: Reduction = "mean"): Tensor { return todo("mseLoss"); }
+export function crossEntropy(logits: Tensor, labels: Tensor | number[] | number[][] | Int32Array, opts: { ignoreIndex?: number; labelSmoothing?: number; reduction?: Reduction } = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const eps = opts.labelSmoothing ?? 0;
+  const reduction = opts.reduction ?? "mean";
+  assertFloat("crossEntropy", logits);
+  if (logits.ndim < 1) throw new ShapeError(`crossEntropy: logits must be [..., C], got a scalar`);
+  if (!(eps >= 0 && eps <= 1)) throw new ShapeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
+  const C = logits.shape[logits.ndim - 1];
+  const rows = C === 0 ? 0 : logits.size / C;
+  const { data: lab, shape: labShape } = labelsOf(labels);
+  if (lab.length !== rows) {
+    throw new ShapeError(`crossEntropy: ${lab.length} labels (shape [${labShape}]) for logits [${logits.shape}] (${rows} rows of ${C} classes)`);
+  }
+  let count = 0;
+  for (let r = 0; r < rows; r++) {
+    const y = lab[r];
+    if (y === ignoreIndex) continue;
+    if (y < 0 || y >= C) throw new ShapeError(`crossEntropy: label ${y} at row ${r} is out of range for ${C} classes (logits [${logits.shape}], ignoreIndex ${ignoreIndex})`);
+    count++;
+  }
+  const be = getBackend();
+  const loss = new Float32Array(rows);
+  const probs = new Float32Array(rows * C);
+  be.crossEntropy(f32Of(logits), lab, loss, probs, rows, C, ignoreIndex, eps);
+  let out: Tensor;
+  if (reduction === "none") {
+    out = new Tensor(loss, logits.shape.slice(0, -1));
+  } else {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += loss[r];
+    out = Tensor.scalar(reduction === "mean" ? s / count : s);
+  }
+  return record(out, "crossEntropy", [logits], (g) => {
+    const gd = f32Of(g);
+    const gLoss = new Float32Array(rows);
+    if (reduction === "none") gLoss.set(gd);
+    else gLoss.fill(reduction === "mean" ? gd[0] / count : gd[0]);
+    const gl = Tensor.zeros(logits.shape);
+    be.crossEntropyBackward(probs, lab, gLoss, gl.data, rows, C, ignoreIndex, eps);
+    return [gl];
+  });
+}
+
+function reduce(x: Tensor, reduction: Reduction, op: string): Tensor {
+  if (reduction === "none") return x;
+  if (reduction === "sum") return sum(x);
+  if (reduction === "mean") return mean(x);
+  throw new ShapeError(`${op}: unknown reduction '${reduction}' (expected mean, sum or none)`);
+}
+
+/** Mean squared error (input and target broadcast, as torch does). */
+export function mseLoss(input: TensorLike, target: TensorLike, reduction: Reduction = "mean"): Tensor {
+  return reduce(square(sub(input, target)), reduction, "mseLoss");
+}
+
 /**
  * torch.nn.functional.kl_div: input is log-probabilities, target probabilities (or log-probs with logTarget).
- * reduction "batchmean" divides the sum by input.shape[0].
+ * Pointwise: target·(log target − input) with 0 where target = 0 (xlogy), or exp(t)·(t − input).
+ * reduction "mean" divides by the element count, "batchmean" divides the sum by input.shape[0].
  */
-export function klDiv(input: TensorLike, target: TensorLike, opts: { reduction?: Reduction | "batchmean"; logTarget?: boolean } = {}): Tensor { return todo("klDiv"); }
-/** Cosine similarity along dim (default −1): a·b / max(‖a‖‖b‖, eps). */
-export function cosineSimilarity(a: TensorLike, b: TensorLike, dim = -1, eps = 1e-8): Tensor { return todo("cosineSimilarity"); }
+export function klDiv(input: TensorLike, target: TensorLike, opts: { reduction?: Reduction | "batchmean"; logTarget?: boolean } = {}): Tensor {
+  const reduction = opts.reduction ?? "mean";
+  const logTarget = opts.logTarget ?? false;
+  const x = asTensor(input), t = asTensor(target);
+  assertFloat("klDiv", x);
+  assertFloat("klDiv", t);
+  const shape = broadcastShapes("klDiv", x.shape, t.shape);
+  const xe = x.expand(shape), te = t.expand(shape);
+  const xd = f32Of(xe), td = f32Of(te);
+  const n = xd.length;
+  const pw = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const ti = td[i];
+    if (logTarget) pw[i] = Math.exp(ti) * (ti - xd[i]);
+    else pw[i] = ti === 0 ? -ti * xd[i] + 0 : ti * Math.log(ti) - ti * xd[i];
+  }
+  const pointwise = record(new Tensor(pw, shape), "klDiv", [xe, te], (g) => {
+    const gd = f32Of(g);
+    const gx = new Float32Array(n), gt = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const ti = td[i];
+      if (logTarget) {
+        const e = Math.exp(ti);
+        gx[i] = -gd[i] * e;
+        gt[i] = gd[i] * e * (ti - xd[i] + 1);
+      } else {
+        gx[i] = -gd[i] * ti;
+        gt[i] = ti > 0 ? gd[i] * (Math.log(ti) + 1 - xd[i]) : -gd[i] * xd[i];
+      }
+    }
+    return [new Tensor(gx, shape), te.requiresGrad ? new Tensor(gt, shape) : null];
+  });
+  if (reduction === "batchmean") {
+    const b = shape.length === 0 ? 1 : shape[0];
+    const s = sum(pointwise);
+    return record(Tensor.scalar(s.item() / b), "klDiv.batchmean", [s], (g) => [Tensor.scalar(g.item() / b)]);
+  }
+  return reduce(pointwise, reduction, "klDiv");
+}
+
+/**
+ * Cosine similarity along dim (default −1), as torch computes it: Σ (a/max(‖a‖,eps))·(b/max(‖b‖,eps)).
+ * (Each norm is clamped separately; the documented a·b / max(‖a‖‖b‖, eps) agrees away from zero.)
+ * The clamp is not differentiated (torch applies it under no_grad), so the norm's gradient is kept.
+ */
+export function cosineSimilarity(a: TensorLike, b: TensorLike, dim = -1, eps = 1e-8): Tensor {
+  const ta = asTensor(a), tb = asTensor(b);
+  assertFloat("cosineSimilarity", ta);
+  assertFloat("cosineSimilarity", tb);
+  const shape = broadcastShapes("cosineSimilarity", ta.shape, tb.shape);
+  if (shape.length === 0) throw new ShapeError(`cosineSimilarity: inputs [${ta.shape}] and [${tb.shape}] have no dim to reduce`);
+  const d = normDim("cosineSimilarity", dim, shape.length);
+  const ae = ta.expand(shape), bEx = tb.expand(shape);
+  const A = rowsAlong(ae, d), Bv = rowsAlong(bEx, d);
+  const { rows, cols } = A;
+  const ad = A.data, bd = Bv.data;
+  const na = new Float64Array(rows), nb = new Float64Array(rows), res = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let sa = 0, sb = 0;
+    for (let c = 0; c < cols; c++) {
+      sa += ad[r * cols + c] ** 2;
+      sb += bd[r * cols + c] ** 2;
+    }
+    na[r] = Math.sqrt(sa);
+    nb[r] = Math.sqrt(sb);
+    const Na = Math.max(na[r], eps), Nb = Math.max(nb[r], eps);
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += (ad[r * cols + c] / Na) * (bd[r * cols + c] / Nb);
+    res[r] = s;
+  }
+  const outShape = shape.filter((_, i) => i !== d);
+  const out = new Tensor(res, outShape);
+  return record(out, "cosineSimilarity", [ae, bEx], (g) => {
+    const gd = f32Of(g);
+    const ga = new Float32Array(rows * cols), gb = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const Na = Math.max(na[r], eps), Nb = Math.max(nb[r], eps);
+      const o = res[r], gr = gd[r];
+      // ∂/∂a = b/(Na·Nb) − out·a/(Na·‖a‖)  (second term 0 for a zero vector, like torch's norm backward)
+      const ka = na[r] > 0 ? o / (Na * na[r]) : 0, kb = nb[r] > 0 ? o / (Nb * nb[r]) : 0;
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        ga[i] = gr * (bd[i] / (Na * Nb) - ka * ad[i]);
+        gb[i] = gr * (ad[i] / (Na * Nb) - kb * bd[i]);
+      }
+    }
+    return [new Tensor(A.restore(ga), shape), new Tensor(Bv.restore(gb), shape)];
+  });
+}
+

@@ -1,0 +1,62 @@
+// Scaled dot-product attention (eager HF semantics: GQA, key padding mask, causal with KV-cache offset).
+import { Tensor } from "../tensor/tensor.js";
+import { record } from "../tensor/autograd.js";
+import { ShapeError } from "../tensor/errors.js";
+import { getBackend } from "../backend/registry.js";
+import type { AttentionParams } from "../backend/backend.js";
+import { MASK_MIN } from "../backend/ts/attention.js";
+import { asTensor, assertFloat, f32Of } from "./util.js";
+
+/** 1/0 key mask ([B,Tk], or anything with B·Tk elements such as [B,1,1,Tk]) → additive f32 mask. */
+function additiveMask(keyMask: Tensor | number[][], B: number, Tk: number): Float32Array {
+  const m = asTensor(keyMask);
+  if (m.size !== B * Tk || (m.ndim >= 1 && m.shape[0] !== B) || m.shape[m.ndim - 1] !== Tk) {
+    throw new ShapeError(`scaledDotProductAttention: keyMask has shape [${m.shape}], expected [${B}, ${Tk}] (batch, key length)`);
+  }
+  const src = m.f32();
+  const out = new Float32Array(B * Tk);
+  for (let i = 0; i < out.length; i++) out[i] = src[i] !== 0 ? 0 : MASK_MIN;
+  return out;
+}
+
+/**
+ * Scaled dot-product attention. q [B,H,Tq,D], k/v [B,Hkv,Tk,D] (GQA when Hkv < H).
+ * keyMask: [B,Tk] 1/0 (1 = attend) or null; causal masks future keys (query i sees keys
+ * j ≤ i + Tk − Tq, so cached/prefix keys stay visible); scale defaults to 1/√D.
+ * Masked scores get torch.finfo(float32).min as in HF eager attention, so fully masked rows are
+ * uniform rather than NaN.
+ */
+export function scaledDotProductAttention(
+  q: Tensor, k: Tensor, v: Tensor,
+  opts: { keyMask?: Tensor | number[][] | null; causal?: boolean; scale?: number } = {},
+): Tensor {
+  for (const [n, t] of [["q", q], ["k", k], ["v", v]] as const) {
+    assertFloat("scaledDotProductAttention", t);
+    if (t.ndim !== 4) throw new ShapeError(`scaledDotProductAttention: ${n} must be 4-d [B, heads, T, D], got [${t.shape}]`);
+  }
+  const [B, H, Tq, D] = q.shape;
+  const [Bk, Hkv, Tk, Dk] = k.shape;
+  const shapes = `q [${q.shape}], k [${k.shape}], v [${v.shape}]`;
+  if (Bk !== B || Dk !== D || v.shape[0] !== B || v.shape[1] !== Hkv || v.shape[2] !== Tk || v.shape[3] !== D) {
+    throw new ShapeError(`scaledDotProductAttention: shapes do not fit: ${shapes} (expected k and v [${B}, Hkv, Tk, ${D}])`);
+  }
+  if (Hkv === 0 || H % Hkv !== 0) {
+    throw new ShapeError(`scaledDotProductAttention: query heads ${H} are not a multiple of kv heads ${Hkv} (${shapes})`);
+  }
+  const p: AttentionParams = {
+    batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D,
+    scale: opts.scale ?? 1 / Math.sqrt(D),
+    causal: opts.causal ?? false,
+  };
+  const mask = opts.keyMask ? additiveMask(opts.keyMask, B, Tk) : null;
+  const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
+  const out = Tensor.zeros([B, H, Tq, D]);
+  const probs = new Float32Array(B * H * Tq * Tk);
+  const be = getBackend();
+  be.attention(qd, kd, vd, mask, out.data, probs, p);
+  return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
+    const gq = Tensor.zeros(q.shape), gk = Tensor.zeros(k.shape), gv = Tensor.zeros(v.shape);
+    be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p);
+    return [q.requiresGrad ? gq : null, k.requiresGrad ? gk : null, v.requiresGrad ? gv : null];
+  });
+}

@@ -1,0 +1,85 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Tensor, tensor } from "../../src/tensor/tensor.js";
+import { enableGrad, noGrad } from "../../src/tensor/autograd.js";
+import { ShapeError } from "../../src/tensor/errors.js";
+import * as ops from "../../src/ops/index.js";
+
+test("gradients accumulate across two backward calls until zeroed", () => {
+  const x = tensor([1, 2, 3], { requiresGrad: true });
+  ops.sum(ops.square(x)).backward();
+  assert.deepEqual(x.grad!.toArray(), [2, 4, 6]);
+  ops.sum(ops.scale(x, 3)).backward();
+  assert.deepEqual(x.grad!.toArray(), [5, 7, 9]);
+  x.zeroGrad();
+  assert.deepEqual(x.grad!.toArray(), [0, 0, 0]);
+});
+
+test("noGrad records nothing; enableGrad re-enables inside it", () => {
+  const x = tensor([1, 2], { requiresGrad: true });
+  const y = noGrad(() => ops.mul(x, x));
+  assert.equal(y.requiresGrad, false);
+  assert.equal(y.gradFn, null);
+  const z = noGrad(() => enableGrad(() => ops.mul(x, x)));
+  assert.equal(z.requiresGrad, true);
+  // an exception inside noGrad restores the previous mode
+  assert.throws(() => noGrad(() => { throw new Error("boom"); }));
+  assert.equal(ops.mul(x, 2).requiresGrad, true);
+});
+
+test("detach cuts the graph but shares storage", () => {
+  const x = tensor([1, 2], { requiresGrad: true });
+  const d = ops.mul(x, 2).detach();
+  assert.equal(d.requiresGrad, false);
+  const y = ops.add(ops.mul(x, d), x); // d is a constant: dy/dx = d + 1
+  ops.sum(y).backward();
+  assert.deepEqual(x.grad!.toArray(), [3, 5]);
+  const v = x.detach();
+  (v.storage as Float32Array)[0] = 10;
+  assert.equal(x.f32()[0], 10, "detach is a view of the same storage");
+});
+
+test("a second backward through a released graph throws a clear error; retainGraph allows it", () => {
+  const x = tensor([1, 2], { requiresGrad: true });
+  const loss = ops.sum(ops.exp(x));
+  loss.backward();
+  assert.throws(() => loss.backward(), (e: Error) => e instanceof ShapeError && /second time/.test(e.message) && /retainGraph/.test(e.message));
+  const x2 = tensor([0.5], { requiresGrad: true });
+  const l2 = ops.sum(ops.square(x2));
+  l2.backward(undefined, { retainGraph: true });
+  l2.backward();
+  assert.deepEqual(x2.grad!.toArray(), [2]);
+});
+
+test("backward on a non-scalar needs an explicit gradient; a tensor without grad refuses backward", () => {
+  const x = tensor([1, 2], { requiresGrad: true });
+  const y = ops.mul(x, 3);
+  assert.throws(() => y.backward(), (e: Error) => e instanceof ShapeError && /non-scalar/.test(e.message) && /\[2\]/.test(e.message));
+  y.backward(Tensor.from([1, 10]));
+  assert.deepEqual(x.grad!.toArray(), [3, 30]);
+  assert.throws(() => Tensor.from([1]).backward(), ShapeError);
+});
+
+test("shared subexpressions: gradients from every use are summed", () => {
+  const x = tensor([2, -1], { requiresGrad: true });
+  const s = ops.mul(x, x); // used three times below
+  const y = ops.add(ops.add(ops.mul(s, s), s), ops.sum(s)); // x⁴ + x² + Σx²
+  ops.sum(y).backward();
+  // Σ(y) = Σx⁴ + Σx² + 2·Σx² (the scalar Σs broadcasts to both elements), so d/dx = 4x³ + 6x
+  assert.deepEqual(x.grad!.toArray(), [4 * 8 + 6 * 2, 4 * -1 - 6]);
+  // diamond through views: x used via a slice and directly
+  const a = tensor([1, 2, 3], { requiresGrad: true });
+  const b = ops.add(ops.sum(a.slice(0, 1, 3)), ops.sum(ops.mul(a, a)));
+  b.backward();
+  assert.deepEqual(a.grad!.toArray(), [2, 5, 7]);
+});
+
+test("frozen inputs get no gradient; requiresGrad_ only on f32 leaves", () => {
+  const w = Tensor.from([1, 2]);
+  const x = tensor([3, 4], { requiresGrad: true });
+  ops.sum(ops.mul(w, x)).backward();
+  assert.equal(w.grad, null);
+  assert.deepEqual(x.grad!.toArray(), [1, 2]);
+  assert.throws(() => Tensor.from([1], [1], "i32").requiresGrad_(), ShapeError);
+  assert.throws(() => ops.mul(x, 2).requiresGrad_(), ShapeError);
+});
