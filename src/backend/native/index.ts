@@ -1,59 +1,175 @@
-// Loads the native addon (build/Release/peft_native.node) and wraps it as a Backend.
-// Kernels the addon lacks fall back to the TS reference kernels.
-// TODO(native helper): wrap the addon's kernels.
+// Loads the native addon (native/build/Release/peft_native.node, built on install by
+// scripts/build-native.mjs) and wraps it as a Backend. Kernels the addon lacks fall back to the TS
+// reference kernels; when the addon is missing altogether the library warns once and runs on TS.
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FullBackend, KernelSet } from "../backend.js";
+import type { BinaryOp, FullBackend, KernelSet, MatmulParams, UnaryOp } from "../backend.js";
 import { tsKernels } from "../ts/index.js";
 import { ConfigError } from "../../tensor/errors.js";
 
+/** The raw addon surface (positional arguments; see native/src/addon.cc). */
+export interface NativeAddon {
+  info(): {
+    gemm: string; gemmImpl: string; onednn: boolean; openblas: boolean; threads: number;
+    /** "onednn": activations rounded to bf16, oneDNN bf16 kernels; "widen": weight widened to f32 (exact). */
+    bf16Gemm: "onednn" | "widen"; bf16Hardware: boolean;
+  };
+  numThreads(): number;
+  setNumThreads(n: number): void;
+  /** "auto" | "onednn" | "openblas" | "ref": which f32 GEMM library the kernels use. */
+  setGemmImpl(impl: GemmImpl): void;
+  /**
+   * bf16-weight GEMM strategy: "widen" (weight widened to f32, exact; the default), "auto" (oneDNN
+   * bf16 kernels with bf16-rounded activations on AVX512_BF16/AMX CPUs, like torch bf16 autocast;
+   * widen elsewhere), "onednn" (force), "default" (back to PEFT_TS_BF16_GEMM or widen).
+   */
+  setBf16Gemm(mode: Bf16GemmMode | "default"): void;
+  [kernel: string]: any;
+}
+export type GemmImpl = "auto" | "onednn" | "onednn-sgemm" | "openblas" | "ref";
+export type Bf16GemmMode = "widen" | "auto" | "onednn";
+
+// Op codes: the order of the enums in native/src/peft.h.
+const UNARY: UnaryOp[] = ["neg", "exp", "log", "sqrt", "rsqrt", "abs", "tanh", "sigmoid", "relu", "silu", "gelu", "gelu_tanh", "square", "reciprocal"];
+const BINARY: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "max", "min"];
+const unaryCode = new Map(UNARY.map((op, i) => [op, i] as const));
+const binaryCode = new Map(BINARY.map((op, i) => [op, i] as const));
+
 let cached: FullBackend | null | undefined;
+let cachedAddon: NativeAddon | null = null;
+let why = "";
 let warned = false;
 
-function findAddon(): string | null {
-  // walk up from this file to the package root (works from src/ under tsx and from dist/src/)
+/** Where the addon may live: native/build (node-gyp's output) or build/ at the package root. */
+export function addonCandidates(): string[] {
+  const out: string[] = [];
   let dir = dirname(fileURLToPath(import.meta.url));
+  // walk up from this file to the package root (works from src/ under tsx and from dist/src/)
   for (let i = 0; i < 6; i++) {
-    const p = join(dir, "build", "Release", "peft_native.node");
-    if (existsSync(p)) return p;
+    out.push(join(dir, "native", "build", "Release", "peft_native.node"), join(dir, "build", "Release", "peft_native.node"));
     dir = dirname(dir);
   }
-  return null;
+  return out;
+}
+
+function loadAddon(): NativeAddon | null {
+  // PEFT_TS_NATIVE_ADDON names the addon file explicitly (a missing file means: no addon)
+  const explicit = process.env.PEFT_TS_NATIVE_ADDON;
+  const path = explicit ? (existsSync(explicit) ? explicit : undefined) : addonCandidates().find((p) => existsSync(p));
+  if (!path) {
+    why = explicit ? `PEFT_TS_NATIVE_ADDON=${explicit} does not exist` : "native/build/Release/peft_native.node not found";
+    return null;
+  }
+  try {
+    return createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    why = `loading ${path} failed: ${(e as Error).message}`;
+    return null;
+  }
+}
+
+function mm(p: MatmulParams): [number, number, number, number, boolean, boolean, number, number, number, boolean] {
+  return [p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideOut, p.accumulate];
+}
+
+function wrap(a: NativeAddon): Partial<KernelSet> {
+  return {
+    matmul: (x, y, out, p) => a.matmul(x, y, out, ...mm(p)),
+    matmulBf16: (x, y, out, p) => a.matmulBf16(x, y, out, ...mm(p)),
+    unary: (op, x, out, alpha) => {
+      const c = unaryCode.get(op);
+      if (c === undefined) return tsKernels.unary(op, x, out, alpha);
+      a.unary(c, x, out, alpha);
+    },
+    unaryBackward: (op, x, y, gy, gx, alpha) => {
+      const c = unaryCode.get(op);
+      if (c === undefined) return tsKernels.unaryBackward(op, x, y, gy, gx, alpha);
+      a.unaryBackward(c, x, y, gy, gx, alpha);
+    },
+    binary: (op, x, y, out, shape, as, bs) => {
+      const c = binaryCode.get(op);
+      if (c === undefined) return tsKernels.binary(op, x, y, out, shape, as, bs);
+      a.binary(c, x, y, out, shape, as, bs);
+    },
+    affine: (x, out, alpha, beta) => a.affine(x, out, alpha, beta),
+    sum: (x, out, outer, n, inner) => a.sum(x, out, outer, n, inner),
+    max: (x, out, idx, outer, n, inner) => a.max(x, out, idx, outer, n, inner),
+    softmax: (x, out, rows, cols) => a.softmax(x, out, rows, cols),
+    softmaxBackward: (y, gy, gx, rows, cols) => a.softmaxBackward(y, gy, gx, rows, cols),
+    logSoftmax: (x, out, rows, cols) => a.logSoftmax(x, out, rows, cols),
+    logSoftmaxBackward: (y, gy, gx, rows, cols) => a.logSoftmaxBackward(y, gy, gx, rows, cols),
+    layerNorm: (x, w, b, out, mean, rstd, rows, cols, eps) => a.layerNorm(x, w, b, out, mean, rstd, rows, cols, eps),
+    layerNormBackward: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) => a.layerNormBackward(x, w, mean, rstd, gy, gx, gw, gb, rows, cols),
+    rmsNorm: (x, w, out, rstd, rows, cols, eps) => a.rmsNorm(x, w, out, rstd, rows, cols, eps),
+    rmsNormBackward: (x, w, rstd, gy, gx, gw, rows, cols) => a.rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols),
+    crossEntropy: (logits, labels, loss, probs, rows, cols, ignore, eps) => a.crossEntropy(logits, labels, loss, probs, rows, cols, ignore, eps),
+    crossEntropyBackward: (probs, labels, gLoss, gLogits, rows, cols, ignore, eps) =>
+      a.crossEntropyBackward(probs, labels, gLoss, gLogits, rows, cols, ignore, eps),
+    attention: (q, k, v, mask, out, probs, p) =>
+      a.attention(q, k, v, mask, out, probs, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal),
+    attentionBackward: (q, k, v, probs, gOut, gq, gk, gv, p) =>
+      a.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale),
+    embedding: (w, ids, out, dim) => a.embedding(w, ids, out, dim),
+    embeddingBackward: (gOut, ids, gW, dim) => a.embeddingBackward(gOut, ids, gW, dim),
+    adamw: (p, g, m, v, hp) => a.adamw(p, g, m, v, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
+    f32ToBf16: (x, out) => a.f32ToBf16(x, out),
+    bf16ToF32: (x, out) => a.bf16ToF32(x, out),
+  };
 }
 
 export function loadNativeBackend(opts: { required: boolean }): FullBackend | null {
-  if (cached !== undefined) {
-    if (!cached && opts.required) throw new ConfigError("native backend requested but the addon is not built (run `npm run build:native`; see the warning above)");
-    return cached;
-  }
-  const path = findAddon();
-  let addon: any = null;
-  let why = "build/Release/peft_native.node not found";
-  if (path) {
-    try {
-      addon = createRequire(import.meta.url)(path);
-    } catch (e) {
-      why = `loading ${path} failed: ${(e as Error).message}`;
+  if (cached === undefined) {
+    const addon = loadAddon();
+    if (addon) {
+      cachedAddon = addon;
+      const own = wrap(addon);
+      cached = {
+        name: "native",
+        supports: (k) => k in own,
+        numThreads: () => addon.numThreads(),
+        ...tsKernels,
+        ...own,
+      };
+    } else {
+      cached = null;
     }
   }
-  if (!addon) {
-    cached = null;
-    if (opts.required) throw new ConfigError(`native backend requested but unavailable: ${why}`);
+  if (!cached) {
+    if (opts.required) throw new ConfigError(`native backend requested but unavailable: ${why} (run \`npm run build:native\`)`);
     if (!warned) {
       warned = true;
       process.emitWarning(`peft-ts: native addon unavailable (${why}); using the TS backend (slower)`);
     }
-    return null;
   }
-  const own: Partial<KernelSet> = {};
-  const kernels = { ...tsKernels, ...own };
-  cached = {
-    name: "native",
-    supports: (k) => k in own,
-    numThreads: () => (typeof addon.numThreads === "function" ? addon.numThreads() : 1),
-    ...kernels,
-  };
   return cached;
+}
+
+/** The raw addon (for benchmarks and thread control), or null when it is not built. */
+export function nativeAddon(): NativeAddon | null {
+  loadNativeBackend({ required: false });
+  return cachedAddon;
+}
+
+/** Why the addon is unavailable ("" when it loaded). */
+export function nativeUnavailableReason(): string {
+  loadNativeBackend({ required: false });
+  return cached ? "" : why;
+}
+
+/**
+ * Opt into (or out of) bf16 compute for bf16-stored weights: "auto" rounds activations to bf16 and
+ * uses oneDNN's AVX512_BF16/AMX kernels where the CPU has them (PyTorch bf16-autocast numerics,
+ * several times faster there); "widen" (default) computes the exact f32 product. No-op without the addon.
+ */
+export function setBf16Gemm(mode: Bf16GemmMode): void {
+  nativeAddon()?.setBf16Gemm(mode);
+}
+
+/** Threads used by the native kernels (oneDNN, OpenBLAS and the fused kernels share one count). */
+export function setNativeThreads(n: number): void {
+  const a = nativeAddon();
+  if (!a) throw new ConfigError(`setNativeThreads: native addon unavailable (${why})`);
+  a.setNumThreads(n);
 }

@@ -1,0 +1,86 @@
+// Shared declarations for the peft_native kernels. Every kernel works on caller-owned,
+// contiguous row-major buffers and never allocates per call (scratch buffers only grow).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace peft {
+
+// ---- threads (threads.cc): one OpenMP pool shared with oneDNN; OpenBLAS set to the same count
+int num_threads();
+void set_num_threads(int n);
+void init_threads();
+
+// ---- GEMM (gemm.cc)
+struct Gemm {
+  int64_t batch, m, n, k;
+  bool transA, transB;
+  int64_t strideA, strideB, strideOut;
+  bool accumulate;
+};
+// Dnnl: oneDNN matmul primitive (cached per shape); DnnlSgemm: oneDNN's dnnl_sgemm (no primitive).
+enum class GemmImpl { Auto = 0, Dnnl = 1, Blas = 2, Ref = 3, DnnlSgemm = 4 };
+void matmul_f32(const float* a, const float* b, float* out, const Gemm& g);
+// Same, but forced to one implementation (for benchmarks); falls back to Ref if unavailable.
+void matmul_f32_with(GemmImpl impl, const float* a, const float* b, float* out, const Gemm& g);
+void matmul_bf16(const float* a, const uint16_t* b, float* out, const Gemm& g);
+void set_gemm_impl(GemmImpl impl);
+// bf16 GEMM strategy: -1 from env PEFT_TS_BF16_GEMM (default widen), 0 widen to f32 (exact), 1 oneDNN bf16,
+// 2 oneDNN bf16 when the CPU has AVX512_BF16/AMX else widen.
+void set_bf16_mode(int mode);
+int bf16_mode();
+bool bf16_hw();
+GemmImpl gemm_impl();
+bool have_dnnl();
+bool have_blas();
+std::string gemm_info();
+// Scale alpha variant used by attention: out = alpha * op(a) op(b) (+ out).
+void matmul_f32_alpha(const float* a, const float* b, float* out, const Gemm& g, float alpha);
+
+// ---- elementwise (elementwise.cc)
+enum UnaryOp { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_ABS, U_TANH, U_SIGMOID, U_RELU, U_SILU, U_GELU, U_GELU_TANH, U_SQUARE, U_RECIPROCAL, U_COUNT };
+enum BinaryOp { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_COUNT };
+void unary(int op, const float* x, float* out, int64_t n, float alpha);
+void unary_backward(int op, const float* x, const float* y, const float* gy, float* gx, int64_t n, float alpha);
+void binary(int op, const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
+            const std::vector<int64_t>& as, const std::vector<int64_t>& bs, int64_t n);
+void affine(const float* x, float* out, int64_t n, float alpha, float beta);
+void f32_to_bf16(const float* x, uint16_t* out, int64_t n);
+void bf16_to_f32(const uint16_t* x, float* out, int64_t n);
+
+// ---- reductions, softmax, norms, losses, embedding, optimizer (nn.cc)
+void sum(const float* x, float* out, int64_t outer, int64_t n, int64_t inner);
+void max(const float* x, float* out, int32_t* idx, int64_t outer, int64_t n, int64_t inner);
+void softmax(const float* x, float* out, int64_t rows, int64_t cols);
+void softmax_backward(const float* y, const float* gy, float* gx, int64_t rows, int64_t cols);
+void log_softmax(const float* x, float* out, int64_t rows, int64_t cols);
+void log_softmax_backward(const float* y, const float* gy, float* gx, int64_t rows, int64_t cols);
+void layer_norm(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd, int64_t rows, int64_t cols, float eps);
+void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* gy, float* gx, float* gw, float* gb, int64_t rows, int64_t cols);
+void rms_norm(const float* x, const float* w, float* out, float* rstd, int64_t rows, int64_t cols, float eps);
+void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* gy, float* gx, float* gw, int64_t rows, int64_t cols);
+void cross_entropy(const float* logits, const int32_t* labels, float* loss, float* probs, int64_t rows, int64_t cols, int32_t ignore, float smoothing);
+void cross_entropy_backward(const float* probs, const int32_t* labels, const float* gloss, float* glogits, int64_t rows, int64_t cols, int32_t ignore, float smoothing);
+void embedding(const float* w, const int32_t* ids, float* out, int64_t count, int64_t dim);
+void embedding_backward(const float* gout, const int32_t* ids, float* gw, int64_t count, int64_t dim);
+struct AdamW { double lr, beta1, beta2, eps, wd, step; };
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamW& hp);
+
+// ---- attention (attention.cc)
+struct Attn { int64_t batch, heads, kvHeads, tq, tk, d; float scale; bool causal; };
+void attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, const Attn& p);
+void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* gout,
+                        float* gq, float* gk, float* gv, const Attn& p);
+
+// ---- helpers
+// Grow-only scratch buffer (one per call site and calling thread, so worker_threads may call kernels concurrently).
+template <typename T>
+struct Scratch {
+  std::vector<T> buf;
+  T* get(size_t n) { if (buf.size() < n) buf.resize(n); return buf.data(); }
+};
+float fast_exp(float x);  // vectorisable expf, max rel error ~2e-7
+
+}  // namespace peft

@@ -1,0 +1,452 @@
+// The native backend must agree with the TS reference on every kernel it implements: random
+// shapes including odd sizes (1, 7, 33, 1000), transposed and batched/broadcast GEMM operands,
+// masks, ignore indices, NaN/inf edge cases. Without a built addon the loader must fall back
+// cleanly; that is asserted instead.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { tsBackend } from "../../src/backend/ts/index.js";
+import { loadNativeBackend, nativeAddon, nativeUnavailableReason } from "../../src/backend/native/index.js";
+import type { FullBackend, KernelSet, MatmulParams, UnaryOp, BinaryOp, AttentionParams } from "../../src/backend/backend.js";
+import { Rng } from "../../src/tensor/random.js";
+import { ConfigError } from "../../src/tensor/errors.js";
+import { f32ToBf16Bits } from "../../src/tensor/dtype.js";
+
+const native: FullBackend | null = loadNativeBackend({ required: false });
+const ts = tsBackend;
+const rng = new Rng(20240611);
+
+function randn(n: number, scale = 1): Float32Array {
+  return rng.fillNormal(new Float32Array(n), 0, scale);
+}
+function uniform(n: number, lo: number, hi: number): Float32Array {
+  return rng.fillUniform(new Float32Array(n), lo, hi);
+}
+
+/** |x − ref| ≤ atol + rtol·|ref| elementwise (NaNs must match); reports the worst element. */
+function close(x: ArrayLike<number>, ref: ArrayLike<number>, rtol: number, atol: number, what: string): void {
+  assert.equal(x.length, ref.length, `${what}: length`);
+  let worst = -1, worstErr = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const a = x[i], r = ref[i];
+    if (Number.isNaN(r) || Number.isNaN(a)) {
+      assert.ok(Number.isNaN(r) && Number.isNaN(a), `${what}[${i}]: ${a} vs reference ${r}`);
+      continue;
+    }
+    if (a === r) continue;
+    const err = Math.abs(a - r) - (atol + rtol * Math.abs(r));
+    if (err > worstErr || Number.isNaN(err)) {
+      worstErr = err;
+      worst = i;
+    }
+  }
+  assert.ok(worst < 0, `${what}: element ${worst} is ${x[worst]}, reference ${ref[worst]} (rtol ${rtol}, atol ${atol})`);
+}
+function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) if (Math.abs(x[i]) > m) m = Math.abs(x[i]);
+  return m;
+}
+
+test("native loader: loads the addon or falls back with a clear reason", (t) => {
+  if (!native) {
+    const why = nativeUnavailableReason();
+    t.diagnostic(`native addon unavailable: ${why} — only the fallback path is checked (run npm run build:native)`);
+    assert.ok(why.length > 0, "an unavailable addon must say why");
+    assert.throws(() => loadNativeBackend({ required: true }), (e: unknown) => e instanceof ConfigError && /unavailable/.test((e as Error).message));
+    // the TS side still works
+    const out = new Float32Array(4);
+    ts.matmul(Float32Array.from([1, 2, 3, 4]), Float32Array.from([5, 6, 7, 8]), out, { batch: 1, m: 2, n: 2, k: 2, transA: false, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false });
+    assert.deepEqual(Array.from(out), [19, 22, 43, 50]);
+    return;
+  }
+  const info = nativeAddon()!.info();
+  t.diagnostic(`native addon: ${info.gemm}, ${info.threads} threads`);
+  assert.equal(native.name, "native");
+  assert.ok(native.numThreads() >= 1);
+  for (const k of ["matmul", "matmulBf16", "softmax", "layerNorm", "attention", "adamw", "crossEntropy", "f32ToBf16"] as (keyof KernelSet)[])
+    assert.ok(native.supports(k), `native backend implements ${k}`);
+});
+
+// The remaining tests compare kernels; each is a no-op (passing) when the addon is missing, which
+// the loader test above reports.
+const N = native;
+
+function gemmCase(p: MatmulParams, impl?: string): void {
+  const aLen = (p.strideA === 0 ? 1 : p.batch) * p.m * p.k, bLen = (p.strideB === 0 ? 1 : p.batch) * p.k * p.n;
+  const a = randn(Math.max(aLen, p.strideA * (p.batch - 1) + p.m * p.k)), b = randn(Math.max(bLen, p.strideB * (p.batch - 1) + p.k * p.n));
+  const outLen = p.strideOut * (p.batch - 1) + p.m * p.n;
+  const init = randn(outLen);
+  const o1 = init.slice(), o2 = init.slice();
+  if (impl) nativeAddon()!.matmulWith(impl, a, b, o1, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideOut, p.accumulate);
+  else N!.matmul(a, b, o1, p);
+  ts.matmul(a, b, o2, p);
+  close(o1, o2, 1e-5, 2e-6 * Math.sqrt(p.k) * Math.max(1, maxAbs(o2) / Math.sqrt(p.k)), `matmul ${impl ?? "auto"} ${JSON.stringify(p)}`);
+}
+
+test("native matmul agrees with TS: odd sizes, all transpose combinations, accumulate", () => {
+  if (!N) return;
+  const sizes = [1, 7, 33];
+  for (const m of sizes) for (const n of sizes) for (const k of sizes)
+    for (const transA of [false, true]) for (const transB of [false, true])
+      gemmCase({ batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate: (m + n + k) % 2 === 0 });
+  for (const [m, n, k] of [[1000, 7, 33], [7, 1000, 33], [33, 7, 1000], [1000, 33, 1], [1, 1, 1000], [130, 257, 129]])
+    for (const transA of [false, true]) for (const transB of [false, true])
+      for (const accumulate of [false, true]) gemmCase({ batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate });
+});
+
+test("native matmul agrees with TS: batched, broadcast operands (stride 0), padded strides", () => {
+  if (!N) return;
+  for (const [batch, m, n, k] of [[3, 7, 33, 5], [5, 1, 7, 33], [2, 33, 1, 7], [4, 64, 64, 16]])
+    for (const transA of [false, true]) for (const transB of [false, true]) {
+      gemmCase({ batch, m, n, k, transA, transB, strideA: m * k, strideB: k * n, strideOut: m * n, accumulate: false });
+      gemmCase({ batch, m, n, k, transA, transB, strideA: 0, strideB: k * n, strideOut: m * n, accumulate: false });
+      gemmCase({ batch, m, n, k, transA, transB, strideA: m * k, strideB: 0, strideOut: m * n, accumulate: true });
+      gemmCase({ batch, m, n, k, transA, transB, strideA: m * k + 3, strideB: k * n + 1, strideOut: m * n + 2, accumulate: false });
+    }
+});
+
+test("native matmul: every built GEMM library agrees with TS, and repeated small shapes stay consistent", () => {
+  if (!N) return;
+  const info = nativeAddon()!.info();
+  const impls = ["ref", ...(info.onednn ? ["onednn", "onednn-sgemm"] : []), ...(info.openblas ? ["openblas"] : [])];
+  for (const impl of impls)
+    for (const [batch, m, n, k] of [[1, 33, 7, 1000], [1, 1, 1, 1], [3, 7, 33, 7], [1, 200, 300, 100]])
+      for (const transA of [false, true]) for (const transB of [false, true])
+        gemmCase({ batch, m, n, k, transA, transB, strideA: m * k, strideB: batch > 1 ? 0 : k * n, strideOut: m * n, accumulate: k === 7 }, impl);
+  // the automatic choice switches library after a shape repeats; both must give the TS answer
+  for (let i = 0; i < 6; i++) gemmCase({ batch: 2, m: 7, n: 33, k: 7, transA: false, transB: true, strideA: 49, strideB: 231, strideOut: 231, accumulate: false });
+});
+
+test("native matmul rejects buffers that are too short instead of reading past them", () => {
+  if (!N) return;
+  const p: MatmulParams = { batch: 2, m: 4, n: 4, k: 4, transA: false, transB: false, strideA: 16, strideB: 16, strideOut: 16, accumulate: false };
+  assert.throws(() => N.matmul(new Float32Array(16), new Float32Array(32), new Float32Array(32), p), /a has 16 elements, needs 32/);
+  assert.throws(() => N.matmul(new Float32Array(32), new Float32Array(32), new Float32Array(31), p), RangeError);
+  assert.throws(() => N.embedding(new Float32Array(8), Int32Array.from([0, 4]), new Float32Array(4), 2), /outside the table/);
+});
+
+test("native matmulBf16 agrees with TS (bf16 right operand, f32 accumulation)", () => {
+  if (!N) return;
+  const toBf16 = (x: Float32Array) => Uint16Array.from(x, (v) => f32ToBf16Bits(v));
+  for (const [batch, m, n, k] of [[1, 1, 7, 33], [1, 33, 1000, 7], [1, 7, 33, 1000], [1, 64, 96, 80], [3, 5, 7, 9]])
+    for (const transA of [false, true]) for (const transB of [false, true]) for (const bStride of [0, 1]) {
+      const p: MatmulParams = { batch, m, n, k, transA, transB, strideA: m * k, strideB: bStride * k * n, strideOut: m * n, accumulate: n === 7 };
+      const a = randn(batch * m * k), b = toBf16(randn(batch * k * n));
+      const init = randn(batch * m * n);
+      const o1 = init.slice(), o2 = init.slice();
+      N.matmulBf16(a, b, o1, p);
+      ts.matmulBf16(a, b, o2, p);
+      close(o1, o2, 1e-3, 1e-3 * Math.max(1, maxAbs(o2)), `matmulBf16 ${JSON.stringify(p)}`);
+    }
+});
+
+const UNARY: [UnaryOp, number, number][] = [
+  ["neg", -5, 5], ["exp", -20, 20], ["log", 1e-3, 50], ["sqrt", 0, 50], ["rsqrt", 1e-2, 50], ["abs", -5, 5], ["tanh", -6, 6],
+  ["sigmoid", -20, 20], ["relu", -3, 3], ["silu", -20, 20], ["gelu", -10, 10], ["gelu_tanh", -10, 10], ["square", -5, 5], ["reciprocal", 0.1, 5],
+];
+
+test("native unary and unaryBackward agree with TS on every op (sizes 1, 7, 33, 1000, 100003)", () => {
+  if (!N) return;
+  for (const [op, lo, hi] of UNARY)
+    for (const n of [1, 7, 33, 1000, 100003]) {
+      const x = uniform(n, lo, hi);
+      if (n > 4) {
+        x[0] = lo;
+        x[1] = hi;
+        if (lo < 0 && hi > 0) x[2] = 0;
+      }
+      const y1 = new Float32Array(n), y2 = new Float32Array(n);
+      N.unary(op, x, y1, 0);
+      ts.unary(op, x, y2, 0);
+      close(y1, y2, 2e-6, 1e-7, `unary ${op} n=${n}`);
+      const gy = randn(n), g1 = new Float32Array(n), g2 = new Float32Array(n);
+      N.unaryBackward(op, x, y2, gy, g1, 0);
+      ts.unaryBackward(op, x, y2, gy, g2, 0);
+      close(g1, g2, 1e-5, 1e-6, `unaryBackward ${op} n=${n}`);
+    }
+  // special values
+  const x = Float32Array.from([NaN, Infinity, -Infinity, 0, -0, 100, -100]);
+  for (const op of ["exp", "sigmoid", "relu", "gelu", "gelu_tanh", "silu", "tanh", "abs", "neg"] as UnaryOp[]) {
+    const y1 = new Float32Array(x.length), y2 = new Float32Array(x.length);
+    N.unary(op, x, y1, 0);
+    ts.unary(op, x, y2, 0);
+    close(y1, y2, 2e-6, 1e-30, `unary ${op} special values`);
+  }
+});
+
+function contiguousStrides(shape: number[]): number[] {
+  const s = new Array(shape.length).fill(0);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+}
+
+test("native binary agrees with TS: same shape, row/column/scalar broadcast, transposed (strided) operands", () => {
+  if (!N) return;
+  const ops: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "max", "min"];
+  const cases: { shape: number[]; as: number[]; bs: number[]; aLen: number; bLen: number }[] = [];
+  for (const [r, c] of [[1, 1], [7, 33], [33, 1000], [1000, 7], [300, 301]]) {
+    const full = contiguousStrides([r, c]);
+    cases.push({ shape: [r, c], as: full, bs: full, aLen: r * c, bLen: r * c });
+    cases.push({ shape: [r, c], as: full, bs: [0, 1], aLen: r * c, bLen: c }); // row broadcast (bias)
+    cases.push({ shape: [r, c], as: full, bs: [1, 0], aLen: r * c, bLen: r }); // column broadcast
+    cases.push({ shape: [r, c], as: [0, 0], bs: full, aLen: 1, bLen: r * c }); // scalar a
+    cases.push({ shape: [r, c], as: [1, r], bs: full, aLen: r * c, bLen: r * c }); // a transposed
+  }
+  cases.push({ shape: [2, 3, 4, 5], as: [0, 20, 1, 4], bs: contiguousStrides([2, 3, 4, 5]), aLen: 60, bLen: 120 });
+  cases.push({ shape: [], as: [], bs: [], aLen: 1, bLen: 1 });
+  for (const op of ops)
+    for (const c of cases) {
+      const a = op === "pow" ? uniform(c.aLen, 0.1, 3) : randn(c.aLen);
+      const b = randn(c.bLen);
+      if (op === "max" && c.aLen > 3) a[1] = NaN;
+      const n = c.shape.reduce((x, y) => x * y, 1);
+      const o1 = new Float32Array(n), o2 = new Float32Array(n);
+      N.binary(op, a, b, o1, c.shape, c.as, c.bs);
+      ts.binary(op, a, b, o2, c.shape, c.as, c.bs);
+      close(o1, o2, 1e-6, 1e-7, `binary ${op} ${JSON.stringify(c.shape)} a${JSON.stringify(c.as)} b${JSON.stringify(c.bs)}`);
+    }
+});
+
+test("native affine, sum and max agree with TS", () => {
+  if (!N) return;
+  for (const n of [1, 7, 1000, 70001]) {
+    const x = randn(n), o1 = new Float32Array(n), o2 = new Float32Array(n);
+    N.affine(x, o1, 0.37, -1.5);
+    ts.affine(x, o2, 0.37, -1.5);
+    close(o1, o2, 1e-6, 1e-7, `affine n=${n}`);
+  }
+  for (const [outer, n, inner] of [[1, 1, 1], [7, 33, 1], [1, 1000, 7], [33, 7, 1000], [3, 1, 5], [2, 5000, 3]]) {
+    const x = randn(outer * n * inner);
+    const s1 = new Float32Array(outer * inner), s2 = new Float32Array(outer * inner);
+    N.sum(x, s1, outer, n, inner);
+    ts.sum(x, s2, outer, n, inner);
+    close(s1, s2, 1e-5, 1e-5 * Math.sqrt(n), `sum ${outer}x${n}x${inner}`);
+    if (x.length > 10) x[5] = NaN;
+    const m1 = new Float32Array(outer * inner), m2 = new Float32Array(outer * inner);
+    const i1 = new Int32Array(outer * inner), i2 = new Int32Array(outer * inner);
+    N.max(x, m1, i1, outer, n, inner);
+    ts.max(x, m2, i2, outer, n, inner);
+    close(m1, m2, 0, 0, `max ${outer}x${n}x${inner}`);
+    assert.deepEqual(Array.from(i1), Array.from(i2), `argmax ${outer}x${n}x${inner}`);
+  }
+});
+
+test("native softmax / logSoftmax and their backward agree with TS (incl. -inf entries and all -inf rows)", () => {
+  if (!N) return;
+  for (const [rows, cols] of [[1, 1], [7, 33], [33, 1000], [1000, 7], [96 * 4, 128]]) {
+    const x = randn(rows * cols, 3);
+    if (cols > 3) x[1] = -Infinity;
+    if (rows > 2) for (let c = 0; c < cols; c++) x[cols + c] = -Infinity;
+    const n = rows * cols;
+    const y1 = new Float32Array(n), y2 = new Float32Array(n);
+    N.softmax(x, y1, rows, cols);
+    ts.softmax(x, y2, rows, cols);
+    close(y1, y2, 1e-5, 1e-7, `softmax ${rows}x${cols}`);
+    const gy = randn(n), g1 = new Float32Array(n), g2 = new Float32Array(n);
+    N.softmaxBackward(y2, gy, g1, rows, cols);
+    ts.softmaxBackward(y2, gy, g2, rows, cols);
+    close(g1, g2, 1e-4, 1e-6, `softmaxBackward ${rows}x${cols}`);
+    const finite = randn(n, 3);
+    N.logSoftmax(finite, y1, rows, cols);
+    ts.logSoftmax(finite, y2, rows, cols);
+    close(y1, y2, 1e-5, 1e-5, `logSoftmax ${rows}x${cols}`);
+    N.logSoftmaxBackward(y2, gy, g1, rows, cols);
+    ts.logSoftmaxBackward(y2, gy, g2, rows, cols);
+    close(g1, g2, 1e-4, 1e-5, `logSoftmaxBackward ${rows}x${cols}`);
+  }
+});
+
+test("native layerNorm / rmsNorm and their backward agree with TS (with and without affine params)", () => {
+  if (!N) return;
+  for (const [rows, cols] of [[1, 1], [7, 33], [33, 1000], [1000, 7], [1024, 768]])
+    for (const affine of [true, false]) {
+      const n = rows * cols;
+      const x = randn(n, 2);
+      for (let i = 0; i < x.length; i++) x[i] += 3; // a non-zero mean exercises the centring
+      const w = affine ? randn(cols) : null, b = affine ? randn(cols) : null;
+      const o1 = new Float32Array(n), o2 = new Float32Array(n);
+      const mu1 = new Float32Array(rows), mu2 = new Float32Array(rows), r1 = new Float32Array(rows), r2 = new Float32Array(rows);
+      N.layerNorm(x, w, b, o1, mu1, r1, rows, cols, 1e-5);
+      ts.layerNorm(x, w, b, o2, mu2, r2, rows, cols, 1e-5);
+      close(o1, o2, 1e-4, 1e-5, `layerNorm ${rows}x${cols}`);
+      close(mu1, mu2, 1e-5, 1e-5, `layerNorm mean ${rows}x${cols}`);
+      close(r1, r2, 1e-4, 1e-6, `layerNorm rstd ${rows}x${cols}`);
+      const gy = randn(n);
+      const gx1 = new Float32Array(n), gx2 = new Float32Array(n);
+      const gw1 = affine ? randn(cols) : null, gw2 = gw1 ? gw1.slice() : null;
+      const gb1 = affine ? randn(cols) : null, gb2 = gb1 ? gb1.slice() : null;
+      N.layerNormBackward(x, w, mu2, r2, gy, gx1, gw1, gb1, rows, cols);
+      ts.layerNormBackward(x, w, mu2, r2, gy, gx2, gw2, gb2, rows, cols);
+      close(gx1, gx2, 1e-4, 1e-4, `layerNormBackward gx ${rows}x${cols}`);
+      if (gw1) close(gw1, gw2!, 1e-4, 1e-4 * Math.sqrt(rows), `layerNormBackward gw ${rows}x${cols}`);
+      if (gb1) close(gb1, gb2!, 1e-4, 1e-4 * Math.sqrt(rows), `layerNormBackward gb ${rows}x${cols}`);
+
+      N.rmsNorm(x, w, o1, r1, rows, cols, 1e-6);
+      ts.rmsNorm(x, w, o2, r2, rows, cols, 1e-6);
+      close(o1, o2, 1e-5, 1e-6, `rmsNorm ${rows}x${cols}`);
+      close(r1, r2, 1e-5, 1e-7, `rmsNorm rstd ${rows}x${cols}`);
+      N.rmsNormBackward(x, w, r2, gy, gx1, gw1, rows, cols);
+      ts.rmsNormBackward(x, w, r2, gy, gx2, gw2, rows, cols);
+      close(gx1, gx2, 1e-4, 1e-5, `rmsNormBackward gx ${rows}x${cols}`);
+      if (gw1) close(gw1, gw2!, 1e-4, 1e-4 * Math.sqrt(rows), `rmsNormBackward gw ${rows}x${cols}`);
+    }
+});
+
+test("native crossEntropy and backward agree with TS (ignore index, label smoothing)", () => {
+  if (!N) return;
+  for (const [rows, cols] of [[1, 1], [7, 33], [33, 1000], [1000, 7], [64, 32000]])
+    for (const smoothing of [0, 0.1]) {
+      const logits = randn(rows * cols, 4);
+      const labels = Int32Array.from({ length: rows }, (_, i) => (i % 5 === 3 ? -100 : rng.randint(cols)));
+      const l1 = new Float32Array(rows), l2 = new Float32Array(rows);
+      const p1 = new Float32Array(rows * cols), p2 = new Float32Array(rows * cols);
+      N.crossEntropy(logits, labels, l1, p1, rows, cols, -100, smoothing);
+      ts.crossEntropy(logits, labels, l2, p2, rows, cols, -100, smoothing);
+      close(l1, l2, 1e-5, 1e-5, `crossEntropy loss ${rows}x${cols} ε=${smoothing}`);
+      close(p1, p2, 1e-5, 1e-8, `crossEntropy probs ${rows}x${cols}`);
+      const gl = randn(rows), g1 = new Float32Array(rows * cols).fill(7), g2 = new Float32Array(rows * cols).fill(7);
+      N.crossEntropyBackward(p2, labels, gl, g1, rows, cols, -100, smoothing);
+      ts.crossEntropyBackward(p2, labels, gl, g2, rows, cols, -100, smoothing);
+      close(g1, g2, 1e-5, 1e-6, `crossEntropyBackward ${rows}x${cols} ε=${smoothing}`);
+    }
+});
+
+test("native attention and backward agree with TS (GQA, causal, key mask, Tq ≠ Tk, odd sizes)", () => {
+  if (!N) return;
+  const cases: (AttentionParams & { masked: boolean })[] = [
+    { batch: 1, heads: 1, kvHeads: 1, tq: 1, tk: 1, headDim: 1, scale: 1, causal: false, masked: false },
+    { batch: 2, heads: 4, kvHeads: 4, tq: 7, tk: 7, headDim: 33, scale: 1 / Math.sqrt(33), causal: false, masked: true },
+    { batch: 2, heads: 6, kvHeads: 2, tq: 33, tk: 33, headDim: 8, scale: 0.35, causal: true, masked: false },
+    { batch: 1, heads: 4, kvHeads: 1, tq: 1, tk: 37, headDim: 16, scale: 0.25, causal: true, masked: true },
+    { batch: 3, heads: 2, kvHeads: 1, tq: 5, tk: 12, headDim: 7, scale: 0.5, causal: true, masked: true },
+    { batch: 2, heads: 2, kvHeads: 2, tq: 7, tk: 5, headDim: 3, scale: 0.5, causal: true, masked: true }, // early queries see no key
+    { batch: 2, heads: 12, kvHeads: 12, tq: 64, tk: 64, headDim: 64, scale: 0.125, causal: false, masked: true },
+  ];
+  for (const c of cases) {
+    const { masked, ...p } = c;
+    const nq = p.batch * p.heads * p.tq * p.headDim, nk = p.batch * p.kvHeads * p.tk * p.headDim, np = p.batch * p.heads * p.tq * p.tk;
+    const q = randn(nq), k = randn(nk), v = randn(nk);
+    let mask: Float32Array | null = null;
+    if (masked) {
+      mask = new Float32Array(p.batch * p.tk);
+      // drop the last keys of each sequence (padding), and every key of one sequence if batch > 2
+      for (let b = 0; b < p.batch; b++) for (let j = 0; j < p.tk; j++) if (j >= p.tk - b || b === 2) mask[b * p.tk + j] = -3.4028234663852886e38;
+    }
+    const o1 = new Float32Array(nq), o2 = new Float32Array(nq), p1 = new Float32Array(np), p2 = new Float32Array(np);
+    N.attention(q, k, v, mask, o1, p1, p);
+    ts.attention(q, k, v, mask, o2, p2, p);
+    const what = JSON.stringify(c);
+    close(p1, p2, 1e-4, 1e-6, `attention probs ${what}`);
+    close(o1, o2, 1e-4, 1e-5, `attention out ${what}`);
+    const go = randn(nq);
+    const gq1 = new Float32Array(nq), gq2 = new Float32Array(nq);
+    const gk1 = new Float32Array(nk).fill(9), gk2 = new Float32Array(nk), gv1 = new Float32Array(nk).fill(9), gv2 = new Float32Array(nk);
+    N.attentionBackward(q, k, v, p2, go, gq1, gk1, gv1, p);
+    ts.attentionBackward(q, k, v, p2, go, gq2, gk2, gv2, p);
+    close(gq1, gq2, 1e-4, 1e-5, `attention gq ${what}`);
+    close(gk1, gk2, 1e-4, 1e-5, `attention gk ${what}`);
+    close(gv1, gv2, 1e-4, 1e-5, `attention gv ${what}`);
+  }
+});
+
+test("native embedding / embeddingBackward agree with TS (repeated ids accumulate)", () => {
+  if (!N) return;
+  for (const [vocab, dim, count] of [[1, 1, 1], [7, 33, 20], [1000, 7, 33], [50, 768, 4096]]) {
+    const w = randn(vocab * dim);
+    const ids = Int32Array.from({ length: count }, (_, i) => (i % 3 === 0 ? 0 : rng.randint(vocab)));
+    const o1 = new Float32Array(count * dim), o2 = new Float32Array(count * dim);
+    N.embedding(w, ids, o1, dim);
+    ts.embedding(w, ids, o2, dim);
+    close(o1, o2, 0, 0, `embedding ${vocab}x${dim}`);
+    const g = randn(count * dim), gw1 = randn(vocab * dim), gw2 = gw1.slice();
+    N.embeddingBackward(g, ids, gw1, dim);
+    ts.embeddingBackward(g, ids, gw2, dim);
+    close(gw1, gw2, 1e-5, 1e-5, `embeddingBackward ${vocab}x${dim}`);
+  }
+});
+
+test("native adamw matches the TS (PyTorch-order) update bit for bit over several steps", () => {
+  if (!N) return;
+  for (const n of [1, 7, 33, 1000, 50001])
+    for (const [beta1, weightDecay] of [[0.9, 0.01], [0.3, 0], [0.5, 0.1]]) {
+      const p1 = randn(n), g = randn(n), m1 = randn(n, 0.1), v1 = uniform(n, 0, 0.01);
+      const p2 = p1.slice(), m2 = m1.slice(), v2 = v1.slice();
+      for (let step = 1; step <= 3; step++) {
+        const hp = { lr: 1e-3 * step, beta1, beta2: 0.999, eps: 1e-8, weightDecay, step };
+        N.adamw(p1, g, m1, v1, hp);
+        ts.adamw(p2, g, m2, v2, hp);
+      }
+      close(p1, p2, 0, 0, `adamw p n=${n}`);
+      close(m1, m2, 0, 0, `adamw m n=${n}`);
+      close(v1, v2, 0, 0, `adamw v n=${n}`);
+    }
+});
+
+test("native bf16 conversions match TS exactly (round to nearest even, NaN, inf, subnormals)", () => {
+  if (!N) return;
+  const special = Float32Array.from([0, -0, 1, -1, Infinity, -Infinity, NaN, 1.00390625, 1.01171875, 3.4e38, -3.4e38, 1e-40, -1e-45, 65504, 1 + 2 ** -8, 1 + 3 * 2 ** -8]);
+  for (const x of [special, randn(100003, 100)]) {
+    const b1 = new Uint16Array(x.length), b2 = new Uint16Array(x.length);
+    N.f32ToBf16(x, b1);
+    ts.f32ToBf16(x, b2);
+    assert.deepEqual(Array.from(b1), Array.from(b2), "f32ToBf16");
+    const f1 = new Float32Array(x.length), f2 = new Float32Array(x.length);
+    N.bf16ToF32(b2, f1);
+    ts.bf16ToF32(b2, f2);
+    close(f1, f2, 0, 0, "bf16ToF32");
+  }
+});
+
+test("native matmulBf16 through oneDNN's bf16 kernels (bf16-rounded activations) stays within bf16 accuracy", () => {
+  if (!N) return;
+  const addon = nativeAddon()!;
+  if (!addon.info().onednn) return;
+  const toBf16 = (x: Float32Array) => Uint16Array.from(x, (v) => f32ToBf16Bits(v));
+  // Forcing "onednn" runs the AVX512_BF16 path where the CPU has it; elsewhere oneDNN has no bf16
+  // matmul and the addon falls back to widening, which must still be right.
+  addon.setBf16Gemm("onednn");
+  try {
+    for (const [batch, m, n, k] of [[1, 7, 33, 1000], [1, 64, 96, 80], [2, 33, 7, 5]])
+      for (const transA of [false, true]) for (const transB of [false, true]) {
+        const p: MatmulParams = { batch, m, n, k, transA, transB, strideA: m * k, strideB: 0, strideOut: m * n, accumulate: false };
+        const a = randn(batch * m * k), b = toBf16(randn(k * n));
+        const o1 = new Float32Array(batch * m * n), o2 = new Float32Array(batch * m * n);
+        N.matmulBf16(a, b, o1, p);
+        ts.matmulBf16(a, b, o2, p);
+        // each activation is rounded to bf16 (relative 2^-9): error ≲ 2^-8·sqrt(k)·typical product
+        close(o1, o2, 1e-2, 8e-3 * Math.sqrt(k), `matmulBf16 (onednn) ${JSON.stringify(p)}`);
+      }
+  } finally {
+    addon.setBf16Gemm("default");
+  }
+});
+
+test("native kernels give the same answers on one thread as on all threads", () => {
+  if (!N) return;
+  const addon = nativeAddon()!;
+  const all = addon.numThreads();
+  const rows = 300, cols = 257;
+  const x = randn(rows * cols), gy = randn(rows * cols), w = randn(cols);
+  const run = () => {
+    const mu = new Float32Array(rows), rs = new Float32Array(rows), y = new Float32Array(rows * cols);
+    N.layerNorm(x, w, null, y, mu, rs, rows, cols, 1e-5);
+    const gx = new Float32Array(rows * cols), gw = new Float32Array(cols), gb = new Float32Array(cols);
+    N.layerNormBackward(x, w, mu, rs, gy, gx, gw, gb, rows, cols);
+    const g = new Float32Array(rows * cols);
+    N.unary("gelu", x, g, 0);
+    return [y, gx, gw, gb, g];
+  };
+  const multi = run();
+  addon.setNumThreads(1);
+  try {
+    assert.equal(N.numThreads(), 1);
+    const single = run();
+    multi.forEach((m, i) => close(m, single[i], 1e-5, 1e-5, `output ${i} with 1 vs ${all} threads`));
+  } finally {
+    addon.setNumThreads(all);
+  }
+});
