@@ -1,0 +1,272 @@
+// DistilBERT: BERT's post-LN encoder under HF DistilBERT's own module names
+// (distilbert.transformer.layer.N.attention.q_lin, sa_layer_norm, ffn.lin1, …), no token types,
+// no pooler; and its task heads. Sinusoidal position tables are loaded from the checkpoint like
+// any weight (only a model built from a config with sinusoidal_pos_embds would differ in init).
+
+import { Tensor } from "../tensor/tensor.js";
+import { ConfigError, ShapeError } from "../tensor/errors.js";
+import { Rng } from "../tensor/random.js";
+import { Module, ModuleList } from "../nn/module.js";
+import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
+import * as ops from "../ops/index.js";
+import type { BertConfig, PretrainedConfig } from "../io/hf_config.js";
+import {
+  activation, asFloatTensor, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
+  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
+} from "./modeling_utils.js";
+import { questionAnsweringLoss, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
+
+const constructionRng = () => new Rng(0);
+const LN_EPS = 1e-12;
+
+function checkDistil(config: PretrainedConfig, cls: string): BertConfig {
+  if (config.modelType !== "distilbert") throw new ConfigError(`${config.source}: ${cls} needs model_type distilbert, got '${config.modelType}'`);
+  return config as BertConfig;
+}
+
+export class DistilBertEmbeddings extends Module {
+  declare word_embeddings: Embedding;
+  declare position_embeddings: Embedding;
+  declare LayerNorm: LayerNorm;
+  declare dropout: Dropout;
+  constructor(readonly config: BertConfig) {
+    super();
+    const rng = constructionRng();
+    this.registerModule("word_embeddings", new Embedding(config.vocabSize, config.hiddenSize, { rng }));
+    this.registerModule("position_embeddings", new Embedding(config.maxPositionEmbeddings, config.hiddenSize, { rng }));
+    this.registerModule("LayerNorm", new LayerNorm(config.hiddenSize, LN_EPS));
+    this.registerModule("dropout", new Dropout(config.hiddenDropoutProb));
+  }
+  forward(x: Tensor, positions: Int32Array, B: number, T: number): Tensor {
+    for (const p of positions) {
+      if (p < 0 || p >= this.config.maxPositionEmbeddings) throw new ShapeError(`position id ${p} is out of range: the model has max_position_embeddings=${this.config.maxPositionEmbeddings}`);
+    }
+    const pos = this.position_embeddings.forward(new Tensor(positions, [positions.length / T === B ? B : 1, T], "i32"));
+    return this.dropout.forward(this.LayerNorm.forward(ops.add(x, pos)));
+  }
+}
+
+export class MultiHeadSelfAttention extends Module {
+  declare q_lin: Linear;
+  declare k_lin: Linear;
+  declare v_lin: Linear;
+  declare out_lin: Linear;
+  declare dropout: Dropout;
+  readonly heads: number;
+  readonly headDim: number;
+  constructor(config: BertConfig) {
+    super();
+    const D = config.hiddenSize, rng = constructionRng();
+    this.heads = config.numAttentionHeads;
+    this.headDim = D / this.heads;
+    if (!Number.isInteger(this.headDim)) throw new ConfigError(`${config.source}: dim ${D} is not a multiple of n_heads ${this.heads}`);
+    for (const n of ["q_lin", "k_lin", "v_lin", "out_lin"]) this.registerModule(n, new Linear(D, D, { rng }));
+    this.registerModule("dropout", new Dropout(config.attentionProbsDropoutProb));
+  }
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+    const q = splitHeads(this.q_lin.forward(x), this.heads, this.headDim);
+    const kv = withPast(past, splitHeads(this.k_lin.forward(x), this.heads, this.headDim), splitHeads(this.v_lin.forward(x), this.heads, this.headDim));
+    const ctx = attention(q, kv.key, kv.value, { keyMask, causal: false, scale: 1 / Math.sqrt(this.headDim), dropoutP: this.dropout.p, training: this.training });
+    return { out: this.out_lin.forward(mergeHeads(ctx)), kv };
+  }
+}
+
+export class FFN extends Module {
+  declare lin1: Linear;
+  declare lin2: Linear;
+  declare dropout: Dropout;
+  private readonly act: (x: Tensor) => Tensor;
+  constructor(config: BertConfig) {
+    super();
+    const rng = constructionRng();
+    this.registerModule("lin1", new Linear(config.hiddenSize, config.intermediateSize, { rng }));
+    this.registerModule("lin2", new Linear(config.intermediateSize, config.hiddenSize, { rng }));
+    this.registerModule("dropout", new Dropout(config.hiddenDropoutProb));
+    this.act = activation(config.hiddenAct);
+  }
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.lin2.forward(this.act(this.lin1.forward(x))));
+  }
+}
+
+export class TransformerBlock extends Module {
+  declare attention: MultiHeadSelfAttention;
+  declare sa_layer_norm: LayerNorm;
+  declare ffn: FFN;
+  declare output_layer_norm: LayerNorm;
+  constructor(config: BertConfig) {
+    super();
+    this.registerModule("attention", new MultiHeadSelfAttention(config));
+    this.registerModule("sa_layer_norm", new LayerNorm(config.hiddenSize, LN_EPS));
+    this.registerModule("ffn", new FFN(config));
+    this.registerModule("output_layer_norm", new LayerNorm(config.hiddenSize, LN_EPS));
+  }
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+    const a = this.attention.forward(x, keyMask, past);
+    const h = this.sa_layer_norm.forward(ops.add(a.out, x));
+    return { out: this.output_layer_norm.forward(ops.add(this.ffn.forward(h), h)), kv: a.kv };
+  }
+}
+
+export class Transformer extends Module {
+  declare layer: ModuleList<TransformerBlock>;
+  constructor(config: BertConfig) {
+    super();
+    this.registerModule("layer", new ModuleList(Array.from({ length: config.numHiddenLayers }, () => new TransformerBlock(config))));
+  }
+}
+
+export class DistilBertModel extends PreTrainedModel {
+  declare config: BertConfig;
+  declare embeddings: DistilBertEmbeddings;
+  declare transformer: Transformer;
+  readonly baseModelPrefix = "distilbert";
+  constructor(config: PretrainedConfig) {
+    super(checkDistil(config, "DistilBertModel"));
+    this.registerModule("embeddings", new DistilBertEmbeddings(this.config));
+    this.registerModule("transformer", new Transformer(this.config));
+  }
+  getInputEmbeddings(): Embedding {
+    return this.embeddings.word_embeddings;
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
+    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
+    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
+    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
+    const past = inputs.pastKeyValues;
+    if (past && past.length !== this.transformer.layer.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.transformer.layer.length}`);
+    const P = pastLength(past);
+    let positions: Int32Array;
+    if (inputs.positionIds !== undefined) positions = toIntBatch(inputs.positionIds, "positionIds").data;
+    else positions = Int32Array.from({ length: T }, (_, t) => P + t);
+    const keyMask = fullKeyMask(inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null, B, T, P);
+    let h = this.embeddings.forward(embeds ?? this.embeddings.word_embeddings.forward(intTensor(ids!)), positions, B, T);
+    const hiddenStates: Tensor[] = [h];
+    const newKv: KeyValue[] = [];
+    let i = 0;
+    for (const layer of this.transformer.layer) {
+      const r = layer.forward(h, keyMask, past?.[i++]);
+      h = r.out;
+      newKv.push(r.kv);
+      hiddenStates.push(h);
+    }
+    const out: ModelOutput = { lastHiddenState: h };
+    if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
+    if (inputs.useCache) out.pastKeyValues = newKv;
+    return out;
+  }
+}
+
+abstract class DistilBertHeadModel extends PreTrainedModel {
+  declare config: BertConfig;
+  declare distilbert: DistilBertModel;
+  readonly baseModelPrefix = "distilbert";
+  constructor(config: PretrainedConfig, cls: string) {
+    super(checkDistil(config, cls));
+    this.registerModule("distilbert", new DistilBertModel(config));
+  }
+  getInputEmbeddings(): Embedding {
+    return this.distilbert.getInputEmbeddings();
+  }
+  protected run(inputs: ModelInputs): ModelOutput {
+    const { labels, startPositions, endPositions, ...rest } = inputs;
+    const o = this.distilbert.forward(rest);
+    return o;
+  }
+  protected carry(o: ModelOutput, extra: ModelOutput): ModelOutput {
+    const out: ModelOutput = { ...extra, lastHiddenState: o.lastHiddenState };
+    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
+    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
+    return out;
+  }
+}
+
+export class DistilBertForSequenceClassification extends DistilBertHeadModel {
+  declare pre_classifier: Linear;
+  declare classifier: Linear;
+  declare dropout: Dropout;
+  override readonly newHeadModules = ["pre_classifier", "classifier"];
+  constructor(config: PretrainedConfig) {
+    super(config, "DistilBertForSequenceClassification");
+    const c = this.config, rng = constructionRng();
+    this.registerModule("pre_classifier", new Linear(c.hiddenSize, c.hiddenSize, { rng }));
+    this.registerModule("classifier", new Linear(c.hiddenSize, c.numLabels, { rng }));
+    this.registerModule("dropout", new Dropout(c.seqClassifDropout));
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.run(inputs);
+    const pooled = this.dropout.forward(ops.relu(this.pre_classifier.forward(o.lastHiddenState!.select(1, 0))));
+    const logits = this.classifier.forward(pooled);
+    const out = this.carry(o, { logits });
+    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
+    return out;
+  }
+}
+
+export class DistilBertForTokenClassification extends DistilBertHeadModel {
+  declare dropout: Dropout;
+  declare classifier: Linear;
+  override readonly newHeadModules = ["classifier"];
+  constructor(config: PretrainedConfig) {
+    super(config, "DistilBertForTokenClassification");
+    this.registerModule("dropout", new Dropout(this.config.hiddenDropoutProb));
+    this.registerModule("classifier", new Linear(this.config.hiddenSize, this.config.numLabels, { rng: constructionRng() }));
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.run(inputs);
+    const logits = this.classifier.forward(this.dropout.forward(o.lastHiddenState!));
+    const out = this.carry(o, { logits });
+    if (inputs.labels !== undefined) out.loss = tokenClassificationLoss(logits, inputs.labels);
+    return out;
+  }
+}
+
+export class DistilBertForQuestionAnswering extends DistilBertHeadModel {
+  declare qa_outputs: Linear;
+  declare dropout: Dropout;
+  override readonly newHeadModules = ["qa_outputs"];
+  constructor(config: PretrainedConfig) {
+    super(config, "DistilBertForQuestionAnswering");
+    this.registerModule("qa_outputs", new Linear(this.config.hiddenSize, 2, { rng: constructionRng() }));
+    this.registerModule("dropout", new Dropout(this.config.qaDropout));
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.run(inputs);
+    const logits = this.qa_outputs.forward(this.dropout.forward(o.lastHiddenState!));
+    const [startLogits, endLogits] = ops.split(logits, 1, -1).map((t) => t.squeeze(-1).contiguous());
+    const out = this.carry(o, { startLogits, endLogits });
+    if (inputs.startPositions !== undefined && inputs.endPositions !== undefined) {
+      out.loss = questionAnsweringLoss(startLogits, endLogits, inputs.startPositions, inputs.endPositions);
+    }
+    return out;
+  }
+}
+
+export class DistilBertForMaskedLM extends DistilBertHeadModel {
+  declare vocab_transform: Linear;
+  declare vocab_layer_norm: LayerNorm;
+  declare vocab_projector: Linear;
+  override readonly newHeadModules = ["vocab_transform", "vocab_layer_norm", "vocab_projector"];
+  private readonly act: (x: Tensor) => Tensor;
+  constructor(config: PretrainedConfig) {
+    super(config, "DistilBertForMaskedLM");
+    const c = this.config, rng = constructionRng();
+    this.registerModule("vocab_transform", new Linear(c.hiddenSize, c.hiddenSize, { rng }));
+    this.registerModule("vocab_layer_norm", new LayerNorm(c.hiddenSize, LN_EPS));
+    this.registerModule("vocab_projector", new Linear(c.hiddenSize, c.vocabSize, { rng }));
+    this.act = activation(c.hiddenAct);
+    this.tieWeights();
+  }
+  override tiedWeights(): Record<string, string> {
+    return this.config.tieWordEmbeddings ? { "vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight" } : {};
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.run(inputs);
+    const h = this.vocab_layer_norm.forward(this.act(this.vocab_transform.forward(o.lastHiddenState!)));
+    const logits = this.vocab_projector.forward(h);
+    const out = this.carry(o, { logits });
+    if (inputs.labels !== undefined) out.loss = tokenClassificationLoss(logits, inputs.labels);
+    return out;
+  }
+}

@@ -1,0 +1,202 @@
+// Autoregressive generation for causal LMs with HF generate() semantics: greedy or sampling
+// (temperature → top-k → top-p, after the repetition penalty), EOS stopping with pad filling of
+// finished rows, left-padded batches (positions from the attention mask) and a KV cache.
+
+import { Tensor } from "../tensor/tensor.js";
+import { noGrad } from "../tensor/autograd.js";
+import { globalRng, Rng } from "../tensor/random.js";
+import { ConfigError, ShapeError } from "../tensor/errors.js";
+import type { BaseConfig } from "../io/hf_config.js";
+import type { KeyValue, ModelInputs, ModelOutput } from "./modeling_utils.js";
+
+export interface GenerateOptions {
+  /** Tokens to add per row (default 20, as HF's max_length 20 for short prompts). */
+  maxNewTokens?: number;
+  doSample?: boolean;
+  temperature?: number;
+  /** HF default 50 (applies only when sampling); 0 disables. */
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  /** Defaults to config.eos_token_id; null disables stopping. */
+  eosTokenId?: number | number[] | null;
+  /** Fills finished rows and the left padding; defaults to config.pad_token_id, else the first EOS id. */
+  padTokenId?: number;
+  /** For a rectangular (already padded) batch; otherwise derived as HF does. */
+  attentionMask?: number[][];
+  /** Use the KV cache (default true). */
+  useCache?: boolean;
+  rng?: Rng;
+  /** Called after each step with the new token of every row. */
+  onToken?: (tokens: number[]) => void;
+}
+
+export interface CausalLM {
+  config: BaseConfig;
+  /** generation_config.json defaults; explicit options win. */
+  generationConfig?: Partial<GenerateOptions>;
+  forward(inputs: ModelInputs): ModelOutput;
+}
+
+/** Left-pads ragged prompts; returns ids and mask. */
+function preparePrompts(input: number[][] | number[] | Tensor, pad: number, eos: number[], mask?: number[][]): { ids: number[][]; mask: number[][] } {
+  let rows: number[][];
+  if (input instanceof Tensor) {
+    if (input.ndim === 1) rows = [Array.from(input.i32())];
+    else if (input.ndim === 2) rows = input.toArray() as number[][];
+    else throw new ShapeError(`generate: inputIds must be [batch, seq], got [${input.shape}]`);
+  } else if (input.length > 0 && !Array.isArray(input[0])) rows = [input as number[]];
+  else rows = (input as number[][]).map((r) => r.slice());
+  if (rows.length === 0 || rows.some((r) => r.length === 0)) throw new ShapeError("generate: every prompt needs at least one token");
+  const T = Math.max(...rows.map((r) => r.length));
+  const ragged = rows.some((r) => r.length !== T);
+  if (mask) {
+    if (ragged) throw new ShapeError("generate: attentionMask given with prompts of different lengths; pad them or omit the mask");
+    if (mask.length !== rows.length || mask.some((m) => m.length !== T)) throw new ShapeError("generate: attentionMask does not match the prompts' shape");
+    return { ids: rows, mask: mask.map((m) => m.slice()) };
+  }
+  if (ragged) {
+    return {
+      ids: rows.map((r) => [...new Array(T - r.length).fill(pad), ...r]),
+      mask: rows.map((r) => [...new Array(T - r.length).fill(0), ...new Array(r.length).fill(1)]),
+    };
+  }
+  // HF: the mask is ids != pad when the pad token occurs and differs from EOS; otherwise all ones.
+  const infer = !eos.includes(pad) && rows.some((r) => r.includes(pad));
+  return { ids: rows, mask: rows.map((r) => r.map((x) => (infer && x === pad ? 0 : 1))) };
+}
+
+/** HF position ids for generation: cumsum(mask) − 1, with 1 at masked positions. */
+function positionsFromMask(mask: number[][]): number[][] {
+  return mask.map((m) => {
+    let c = 0;
+    return m.map((x) => {
+      c += x;
+      return x === 0 ? 1 : c - 1;
+    });
+  });
+}
+
+function argmax(a: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+/** Processes one row's next-token scores in place (HF processor/warper order) and picks a token. */
+export function selectToken(scores: Float32Array, history: number[], o: Required<Pick<GenerateOptions, "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty">>, rng: Rng): number {
+  const V = scores.length;
+  if (o.repetitionPenalty !== 1) {
+    for (const id of new Set(history)) {
+      if (id < 0 || id >= V) continue;
+      const s = scores[id];
+      scores[id] = s < 0 ? s * o.repetitionPenalty : s / o.repetitionPenalty;
+    }
+  }
+  if (!o.doSample) return argmax(scores);
+  if (o.temperature !== 1) for (let i = 0; i < V; i++) scores[i] /= o.temperature;
+  if (o.topK > 0 && o.topK < V) {
+    const kth = Float32Array.from(scores).sort()[V - o.topK];
+    for (let i = 0; i < V; i++) if (scores[i] < kth) scores[i] = -Infinity;
+  }
+  if (o.topP < 1) {
+    const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
+    const mx = scores[order[V - 1]];
+    let z = 0;
+    for (let i = 0; i < V; i++) z += Math.exp(scores[i] - mx);
+    let cum = 0;
+    for (let r = 0; r < V - 1; r++) {
+      // ascending order: drop tokens whose cumulative probability stays within 1 − top_p (keep ≥ 1)
+      cum += Math.exp(scores[order[r]] - mx) / z;
+      if (cum <= 1 - o.topP) scores[order[r]] = -Infinity;
+      else break;
+    }
+  }
+  let mx = -Infinity;
+  for (let i = 0; i < V; i++) if (scores[i] > mx) mx = scores[i];
+  const p = new Float64Array(V);
+  let z = 0;
+  for (let i = 0; i < V; i++) {
+    p[i] = scores[i] === -Infinity ? 0 : Math.exp(scores[i] - mx);
+    z += p[i];
+  }
+  let u = rng.random() * z;
+  for (let i = 0; i < V; i++) {
+    u -= p[i];
+    if (u < 0) return i;
+  }
+  for (let i = V - 1; i >= 0; i--) if (p[i] > 0) return i;
+  return argmax(scores);
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Generates continuations; returns each row's full sequence (left padding, prompt, new tokens). */
+export function generate(model: CausalLM, inputIds: number[][] | number[] | Tensor, options: GenerateOptions = {}): number[][] {
+  const cfg = model.config;
+  const opts: GenerateOptions = { ...(model.generationConfig ?? {}), ...dropUndefined(options) };
+  const eosOpt = opts.eosTokenId === undefined ? cfg.eosTokenId : opts.eosTokenId;
+  const eos = eosOpt === null ? [] : Array.isArray(eosOpt) ? eosOpt : [eosOpt];
+  const pad = opts.padTokenId ?? cfg.padTokenId ?? eos[0];
+  const maxNew = opts.maxNewTokens ?? 20;
+  if (!Number.isInteger(maxNew) || maxNew < 0) throw new ConfigError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
+  const o = {
+    doSample: opts.doSample ?? false,
+    temperature: opts.temperature ?? 1,
+    topK: opts.topK ?? 50,
+    topP: opts.topP ?? 1,
+    repetitionPenalty: opts.repetitionPenalty ?? 1,
+  };
+  if (o.doSample && !(o.temperature > 0)) throw new ConfigError(`generate: temperature must be > 0 when sampling, got ${o.temperature}`);
+  if (!(o.topP > 0 && o.topP <= 1)) throw new ConfigError(`generate: topP must be in (0, 1], got ${o.topP}`);
+  if (!(o.repetitionPenalty > 0)) throw new ConfigError(`generate: repetitionPenalty must be > 0, got ${o.repetitionPenalty}`);
+  const rng = opts.rng ?? globalRng;
+  const useCache = opts.useCache ?? true;
+  const padForPrompt = pad ?? 0;
+  const { ids, mask } = preparePrompts(inputIds, padForPrompt, eos, opts.attentionMask);
+  const B = ids.length;
+  const unfinished = new Array<boolean>(B).fill(true);
+  return noGrad(() => {
+    let past: KeyValue[] | undefined;
+    for (let step = 0; step < maxNew; step++) {
+      const T = ids[0].length;
+      const pos = positionsFromMask(mask);
+      let out: ModelOutput;
+      if (useCache && past) {
+        out = model.forward({
+          inputIds: ids.map((r) => [r[T - 1]]),
+          attentionMask: mask,
+          positionIds: pos.map((r) => [r[T - 1]]),
+          pastKeyValues: past,
+          useCache: true,
+        });
+      } else {
+        out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: pos, useCache });
+      }
+      if (useCache) past = out.pastKeyValues;
+      const logits = out.logits!;
+      const [, Tl, V] = logits.shape;
+      const flat = logits.f32();
+      const next: number[] = [];
+      for (let b = 0; b < B; b++) {
+        const scores = Float32Array.from(flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V));
+        let tok = selectToken(scores, ids[b], o, rng);
+        if (!unfinished[b]) {
+          if (pad === undefined) throw new ConfigError("generate: a row finished but there is no pad_token_id (or eos) to fill it with");
+          tok = pad;
+        }
+        next.push(tok);
+      }
+      for (let b = 0; b < B; b++) {
+        ids[b].push(next[b]);
+        mask[b].push(1);
+        if (eos.includes(next[b])) unfinished[b] = false;
+      }
+      opts.onToken?.(next);
+      if (!unfinished.some(Boolean)) break;
+    }
+    return ids;
+  });
+}

@@ -1,0 +1,247 @@
+// GPT-2 (pre-LN decoder with Conv1D projections) with HF's module names, LM and classification heads.
+
+import { Tensor } from "../tensor/tensor.js";
+import { ConfigError, ShapeError } from "../tensor/errors.js";
+import { globalRng, Rng } from "../tensor/random.js";
+import { Module, ModuleList } from "../nn/module.js";
+import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
+import * as ops from "../ops/index.js";
+import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
+import {
+  activation, asFloatTensor, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
+  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
+} from "./modeling_utils.js";
+import { Conv1D } from "./conv1d.js";
+import { causalLMLoss, gatherPositions, lastNonPadIndex, sequenceClassificationLoss } from "./heads.js";
+import { generate, GenerateOptions } from "./generate.js";
+
+const constructionRng = () => new Rng(0);
+
+function checkGpt2(config: PretrainedConfig, cls: string): GPT2Config {
+  if (config.modelType !== "gpt2") throw new ConfigError(`${config.source}: ${cls} needs model_type gpt2, got '${config.modelType}'`);
+  return config as GPT2Config;
+}
+
+export class GPT2Attention extends Module {
+  declare c_attn: Conv1D;
+  declare c_proj: Conv1D;
+  declare attn_dropout: Dropout;
+  declare resid_dropout: Dropout;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly scale: number;
+  constructor(readonly config: GPT2Config, readonly layerIdx: number) {
+    super();
+    const E = config.hiddenSize;
+    this.heads = config.numAttentionHeads;
+    this.headDim = E / this.heads;
+    if (!Number.isInteger(this.headDim)) throw new ConfigError(`${config.source}: n_embd ${E} is not a multiple of n_head ${this.heads}`);
+    let scale = config.scaleAttnWeights ? 1 / Math.sqrt(this.headDim) : 1;
+    if (config.scaleAttnByInverseLayerIdx) scale /= layerIdx + 1;
+    this.scale = scale;
+    const rng = constructionRng();
+    this.registerModule("c_attn", new Conv1D(3 * E, E, { rng }));
+    this.registerModule("c_proj", new Conv1D(E, E, { rng }));
+    this.registerModule("attn_dropout", new Dropout(config.attnPdrop));
+    this.registerModule("resid_dropout", new Dropout(config.residPdrop));
+  }
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+    const E = this.config.hiddenSize;
+    const [q, k, v] = ops.split(this.c_attn.forward(x), E, -1).map((t) => splitHeads(t, this.heads, this.headDim));
+    const kv = withPast(past, k, v);
+    const ctx = attention(q, kv.key, kv.value, {
+      keyMask, causal: true, scale: this.scale, dropoutP: this.attn_dropout.p, training: this.training,
+    });
+    return { out: this.resid_dropout.forward(this.c_proj.forward(mergeHeads(ctx))), kv };
+  }
+}
+
+export class GPT2MLP extends Module {
+  declare c_fc: Conv1D;
+  declare c_proj: Conv1D;
+  declare dropout: Dropout;
+  private readonly act: (x: Tensor) => Tensor;
+  constructor(config: GPT2Config) {
+    super();
+    const inner = config.nInner ?? 4 * config.hiddenSize;
+    const rng = constructionRng();
+    this.registerModule("c_fc", new Conv1D(inner, config.hiddenSize, { rng }));
+    this.registerModule("c_proj", new Conv1D(config.hiddenSize, inner, { rng }));
+    this.registerModule("dropout", new Dropout(config.residPdrop));
+    this.act = activation(config.hiddenAct);
+  }
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.c_proj.forward(this.act(this.c_fc.forward(x))));
+  }
+}
+
+export class GPT2Block extends Module {
+  declare ln_1: LayerNorm;
+  declare attn: GPT2Attention;
+  declare ln_2: LayerNorm;
+  declare mlp: GPT2MLP;
+  constructor(config: GPT2Config, layerIdx: number) {
+    super();
+    this.registerModule("ln_1", new LayerNorm(config.hiddenSize, config.layerNormEpsilon));
+    this.registerModule("attn", new GPT2Attention(config, layerIdx));
+    this.registerModule("ln_2", new LayerNorm(config.hiddenSize, config.layerNormEpsilon));
+    this.registerModule("mlp", new GPT2MLP(config));
+  }
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+    const a = this.attn.forward(this.ln_1.forward(x), keyMask, past);
+    const h = ops.add(x, a.out);
+    return { out: ops.add(h, this.mlp.forward(this.ln_2.forward(h))), kv: a.kv };
+  }
+}
+
+/** HF GPT-2 init: as the base rule, plus c_proj weights with std initializer_range/√(2·n_layer). */
+function initGpt2(model: PreTrainedModel, m: Module, rng: Rng): void {
+  const std = model.config.initializerRange / Math.sqrt(2 * model.config.numHiddenLayers);
+  for (const [path, sub] of m.namedModules()) {
+    if (sub instanceof Conv1D && (path === "c_proj" || path.endsWith(".c_proj"))) rng.fillNormal(sub.weight.data, 0, std);
+  }
+}
+
+export class GPT2Model extends PreTrainedModel {
+  declare config: GPT2Config;
+  declare wte: Embedding;
+  declare wpe: Embedding;
+  declare drop: Dropout;
+  declare h: ModuleList<GPT2Block>;
+  declare ln_f: LayerNorm;
+  readonly baseModelPrefix = "transformer";
+  constructor(config: PretrainedConfig) {
+    super(checkGpt2(config, "GPT2Model"));
+    const c = this.config;
+    const rng = constructionRng();
+    this.registerModule("wte", new Embedding(c.vocabSize, c.hiddenSize, { rng }));
+    this.registerModule("wpe", new Embedding(c.nPositions, c.hiddenSize, { rng }));
+    this.registerModule("drop", new Dropout(c.embdPdrop));
+    this.registerModule("h", new ModuleList(Array.from({ length: c.numHiddenLayers }, (_, i) => new GPT2Block(c, i))));
+    this.registerModule("ln_f", new LayerNorm(c.hiddenSize, c.layerNormEpsilon));
+  }
+  override get architectureName(): string {
+    return "GPT2Model";
+  }
+  getInputEmbeddings(): Embedding {
+    return this.wte;
+  }
+  override initModule(m: Module, rng: Rng = globalRng): void {
+    super.initModule(m, rng);
+    initGpt2(this, m, rng);
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
+    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
+    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
+    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
+    const past = inputs.pastKeyValues;
+    if (past && past.length !== this.h.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.h.length}`);
+    const P = pastLength(past);
+    let pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
+    if (!pos) {
+      const d = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) d[b * T + t] = P + t;
+      pos = { data: d, shape: [B, T] };
+    } else if (pos.shape[0] === 1 && B > 1) {
+      const d = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) d.set(pos.data, b * T);
+      pos = { data: d, shape: [B, T] };
+    }
+    for (const p of pos.data) if (p < 0 || p >= this.config.nPositions) throw new ShapeError(`position id ${p} is out of range: the model has n_positions=${this.config.nPositions}`);
+    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
+    const keyMask = fullKeyMask(mask, B, T, P);
+    let h = ops.add(embeds ?? this.wte.forward(intTensor(ids!)), this.wpe.forward(intTensor(pos)));
+    if (inputs.tokenTypeIds !== undefined) h = ops.add(h, this.wte.forward(intTensor(toIntBatch(inputs.tokenTypeIds, "tokenTypeIds"))));
+    h = this.drop.forward(h);
+    const hiddenStates: Tensor[] = [];
+    const newKv: KeyValue[] = [];
+    let i = 0;
+    for (const block of this.h) {
+      hiddenStates.push(h);
+      const r = block.forward(h, keyMask, past?.[i++]);
+      h = r.out;
+      newKv.push(r.kv);
+    }
+    h = this.ln_f.forward(h);
+    hiddenStates.push(h);
+    const out: ModelOutput = { lastHiddenState: h };
+    if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
+    if (inputs.useCache) out.pastKeyValues = newKv;
+    return out;
+  }
+}
+
+abstract class GPT2HeadModel extends PreTrainedModel {
+  declare config: GPT2Config;
+  declare transformer: GPT2Model;
+  readonly baseModelPrefix = "transformer";
+  constructor(config: PretrainedConfig, cls: string) {
+    super(checkGpt2(config, cls));
+    this.registerModule("transformer", new GPT2Model(config));
+  }
+  getInputEmbeddings(): Embedding {
+    return this.transformer.wte;
+  }
+  override initModule(m: Module, rng: Rng = globalRng): void {
+    super.initModule(m, rng);
+    initGpt2(this, m, rng);
+  }
+  protected runBase(inputs: ModelInputs): ModelOutput {
+    const { labels, startPositions, endPositions, ...rest } = inputs;
+    return this.transformer.forward(rest);
+  }
+}
+
+export class GPT2LMHeadModel extends GPT2HeadModel {
+  declare lm_head: Linear;
+  override readonly newHeadModules = ["lm_head"];
+  constructor(config: PretrainedConfig) {
+    super(config, "GPT2LMHeadModel");
+    this.registerModule("lm_head", new Linear(this.config.hiddenSize, this.config.vocabSize, { bias: false, rng: constructionRng() }));
+    this.tieWeights();
+  }
+  override get architectureName(): string {
+    return "GPT2LMHeadModel";
+  }
+  override tiedWeights(): Record<string, string> {
+    return this.config.tieWordEmbeddings ? { "lm_head.weight": "transformer.wte.weight" } : {};
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.runBase(inputs);
+    const logits = this.lm_head.forward(o.lastHiddenState!);
+    const out: ModelOutput = { logits };
+    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
+    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
+    if (inputs.labels !== undefined) out.loss = causalLMLoss(logits, inputs.labels);
+    return out;
+  }
+  generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
+    return generate(this, inputIds, opts);
+  }
+}
+
+export class GPT2ForSequenceClassification extends GPT2HeadModel {
+  declare score: Linear;
+  override readonly newHeadModules = ["score"];
+  constructor(config: PretrainedConfig) {
+    super(config, "GPT2ForSequenceClassification");
+    this.registerModule("score", new Linear(this.config.hiddenSize, this.config.numLabels, { bias: false, rng: constructionRng() }));
+  }
+  override get architectureName(): string {
+    return "GPT2ForSequenceClassification";
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.runBase(inputs);
+    const h = o.lastHiddenState!;
+    const [B, T] = h.shape;
+    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
+    const idx = lastNonPadIndex(ids, T, B, this.config.padTokenId);
+    const logits = this.score.forward(gatherPositions(h, idx));
+    const out: ModelOutput = { logits };
+    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
+    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
+    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
+    return out;
+  }
+}

@@ -1,0 +1,105 @@
+// Task losses and pooling shared by the model families, with HF's semantics.
+import { Tensor, NestedArray } from "../tensor/tensor.js";
+import { ShapeError } from "../tensor/errors.js";
+import * as ops from "../ops/index.js";
+import type { BaseConfig, ProblemType } from "../io/hf_config.js";
+import type { IntBatch } from "./modeling_utils.js";
+
+function labelsTensor(labels: Tensor | NestedArray): Tensor {
+  return labels instanceof Tensor ? labels : Tensor.from(labels);
+}
+
+function isIntegral(t: Tensor): boolean {
+  if (t.dtype === "i32" || t.dtype === "i64" || t.dtype === "u8") return true;
+  const d = t.f32();
+  for (let i = 0; i < d.length; i++) if (!Number.isInteger(d[i])) return false;
+  return true;
+}
+
+/**
+ * HF's sequence-classification loss: problem_type from the config, else inferred
+ * (num_labels 1 → regression; integer class ids [B] → single-label; otherwise multi-label).
+ * The inferred type is stored in the config as HF does.
+ */
+export function sequenceClassificationLoss(logits: Tensor, labels: Tensor | NestedArray, config: BaseConfig): Tensor {
+  const y = labelsTensor(labels);
+  const B = logits.shape[0], C = logits.shape[1];
+  let pt: ProblemType | null = config.problemType;
+  if (pt === null) {
+    if (config.numLabels === 1) pt = "regression";
+    else if (y.ndim === 1 && isIntegral(y)) pt = "single_label_classification";
+    else pt = "multi_label_classification";
+    config.problemType = pt;
+  }
+  if (pt === "regression") {
+    const yf = y.to("f32");
+    if (C === 1) return ops.mseLoss(logits.reshape([B]), yf.reshape([B]));
+    return ops.mseLoss(logits, yf);
+  }
+  if (pt === "single_label_classification") {
+    return ops.crossEntropy(logits.reshape([-1, C]), y.i32());
+  }
+  return bceWithLogits(logits, y.to("f32"));
+}
+
+/** mean(max(x,0) − x·y + log(1 + exp(−|x|))), the stable form of BCEWithLogitsLoss. */
+export function bceWithLogits(x: Tensor, y: Tensor): Tensor {
+  if (x.size !== y.size) throw new ShapeError(`bceWithLogits: logits [${x.shape}] and labels [${y.shape}] differ in size`);
+  const yy = y.reshape(x.shape);
+  const soft = ops.log(ops.add(ops.exp(ops.neg(ops.abs(x))), 1));
+  return ops.mean(ops.add(ops.sub(ops.relu(x), ops.mul(x, yy)), soft));
+}
+
+/** Token-level CE over [B,T,C] logits and [B,T] labels (−100 ignored). */
+export function tokenClassificationLoss(logits: Tensor, labels: Tensor | NestedArray): Tensor {
+  const C = logits.shape[logits.ndim - 1];
+  const y = labelsTensor(labels).i32();
+  if (y.length * C !== logits.size) throw new ShapeError(`labels (${y.length} values) do not match logits [${logits.shape}]`);
+  return ops.crossEntropy(logits.reshape([-1, C]), y);
+}
+
+/** Causal-LM loss: logits[:, :-1] against labels[:, 1:], −100 ignored, mean over counted tokens. */
+export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray): Tensor {
+  const [B, T, V] = logits.shape;
+  const y = labelsTensor(labels).i32();
+  if (y.length !== B * T) throw new ShapeError(`labels (${y.length} values) do not match logits [${logits.shape}] (expected [${B}, ${T}])`);
+  const shifted = new Int32Array(B * (T - 1));
+  for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * (T - 1) + t] = y[b * T + t + 1];
+  return ops.crossEntropy(logits.slice(1, 0, T - 1).reshape([B * (T - 1), V]), shifted);
+}
+
+/** HF QA loss: positions clamped to [0, T], CE ignoring T, mean of start and end losses. */
+export function questionAnsweringLoss(start: Tensor, end: Tensor, startPositions: Tensor | number[], endPositions: Tensor | number[]): Tensor {
+  const T = start.shape[1];
+  const clamp = (p: Tensor | number[]) => {
+    const a = p instanceof Tensor ? p.i32() : Int32Array.from(p);
+    return a.map((x) => Math.min(Math.max(x, 0), T));
+  };
+  const ls = ops.crossEntropy(start, clamp(startPositions), { ignoreIndex: T });
+  const le = ops.crossEntropy(end, clamp(endPositions), { ignoreIndex: T });
+  return ops.scale(ops.add(ls, le), 0.5);
+}
+
+/**
+ * Index of the token each row is pooled at (HF v5 sequence classification for decoders):
+ * the rightmost token that is not pad_token_id (works for left and right padding);
+ * the last position when there is no pad token or only embeddings were given.
+ */
+export function lastNonPadIndex(ids: IntBatch | null, T: number, B: number, padTokenId: number | null): number[] {
+  if (!ids || padTokenId === null) {
+    if (padTokenId === null && B > 1) throw new ShapeError("Cannot handle batch sizes > 1 if no padding token is defined (config.pad_token_id)");
+    return new Array(B).fill(T - 1);
+  }
+  const out: number[] = [];
+  for (let b = 0; b < B; b++) {
+    let idx = 0;
+    for (let t = 0; t < T; t++) if (ids.data[b * T + t] !== padTokenId) idx = t;
+    out.push(idx);
+  }
+  return out;
+}
+
+/** Rows of hidden [B,T,C] at one position per batch row → [B,C]. */
+export function gatherPositions(hidden: Tensor, idx: number[]): Tensor {
+  return ops.stack(idx.map((t, b) => hidden.select(0, b).select(0, t)), 0);
+}

@@ -1,0 +1,238 @@
+// The Llama family in one file: Llama, Mistral and Qwen2 are config switches (GQA, rope theta and
+// linear scaling, q/k/v/o and MLP biases, tied or untied lm_head). Mistral's sliding window is not
+// applied: it only changes results for sequences longer than the window (4096 by default).
+
+import { Tensor } from "../tensor/tensor.js";
+import { ConfigError, ShapeError } from "../tensor/errors.js";
+import { Rng } from "../tensor/random.js";
+import { Module, ModuleList } from "../nn/module.js";
+import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
+import * as ops from "../ops/index.js";
+import type { LlamaConfig, PretrainedConfig } from "../io/hf_config.js";
+import {
+  activation, asFloatTensor, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
+  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
+} from "./modeling_utils.js";
+import { causalLMLoss, gatherPositions, lastNonPadIndex, sequenceClassificationLoss } from "./heads.js";
+import { generate, GenerateOptions } from "./generate.js";
+
+const constructionRng = () => new Rng(0);
+
+function checkLlama(config: PretrainedConfig, cls: string): LlamaConfig {
+  if (config.modelType !== "llama" && config.modelType !== "mistral" && config.modelType !== "qwen2") {
+    throw new ConfigError(`${config.source}: ${cls} needs model_type llama, mistral or qwen2, got '${config.modelType}'`);
+  }
+  return config as LlamaConfig;
+}
+
+function family(config: LlamaConfig): string {
+  return { llama: "Llama", mistral: "Mistral", qwen2: "Qwen2" }[config.modelType];
+}
+
+/** cos/sin for each row's positions: [T, D] when all rows share positions, else [B, T, D]. */
+export function rotaryForPositions(pos: IntBatch, config: LlamaConfig): { cos: Tensor; sin: Tensor } {
+  const [B, T] = pos.shape;
+  const D = config.headDim;
+  const factor = config.ropeScaling.ropeType === "linear" ? config.ropeScaling.factor : 1;
+  const row = (b: number) => Array.from(pos.data.subarray(b * T, (b + 1) * T));
+  let same = true;
+  for (let b = 1; b < B && same; b++) for (let t = 0; t < T; t++) if (pos.data[b * T + t] !== pos.data[t]) { same = false; break; }
+  if (same) return ops.rotaryTables(row(0), D, config.ropeTheta, factor);
+  const cos = new Float32Array(B * T * D), sin = new Float32Array(B * T * D);
+  for (let b = 0; b < B; b++) {
+    const r = ops.rotaryTables(row(b), D, config.ropeTheta, factor);
+    cos.set(r.cos.f32(), b * T * D);
+    sin.set(r.sin.f32(), b * T * D);
+  }
+  return { cos: new Tensor(cos, [B, T, D]), sin: new Tensor(sin, [B, T, D]) };
+}
+
+export class LlamaAttention extends Module {
+  declare q_proj: Linear;
+  declare k_proj: Linear;
+  declare v_proj: Linear;
+  declare o_proj: Linear;
+  constructor(readonly config: LlamaConfig) {
+    super();
+    const rng = constructionRng();
+    const { hiddenSize: E, numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = config;
+    this.registerModule("q_proj", new Linear(E, H * D, { bias: config.qkvBias, rng }));
+    this.registerModule("k_proj", new Linear(E, Hkv * D, { bias: config.qkvBias, rng }));
+    this.registerModule("v_proj", new Linear(E, Hkv * D, { bias: config.qkvBias, rng }));
+    this.registerModule("o_proj", new Linear(H * D, E, { bias: config.oBias, rng }));
+  }
+  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+    const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
+    const q = ops.applyRotary(splitHeads(this.q_proj.forward(x), H, D), rope.cos, rope.sin);
+    const k = ops.applyRotary(splitHeads(this.k_proj.forward(x), Hkv, D), rope.cos, rope.sin);
+    const v = splitHeads(this.v_proj.forward(x), Hkv, D);
+    const kv = withPast(past, k, v);
+    const ctx = attention(q, kv.key, kv.value, {
+      keyMask, causal: true, scale: 1 / Math.sqrt(D), dropoutP: this.config.attentionDropout, training: this.training,
+    });
+    return { out: this.o_proj.forward(mergeHeads(ctx)), kv };
+  }
+}
+
+export class LlamaMLP extends Module {
+  declare gate_proj: Linear;
+  declare up_proj: Linear;
+  declare down_proj: Linear;
+  private readonly act: (x: Tensor) => Tensor;
+  constructor(config: LlamaConfig) {
+    super();
+    const rng = constructionRng();
+    const bias = config.mlpBias;
+    this.registerModule("gate_proj", new Linear(config.hiddenSize, config.intermediateSize, { bias, rng }));
+    this.registerModule("up_proj", new Linear(config.hiddenSize, config.intermediateSize, { bias, rng }));
+    this.registerModule("down_proj", new Linear(config.intermediateSize, config.hiddenSize, { bias, rng }));
+    this.act = activation(config.hiddenAct);
+  }
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(ops.mul(this.act(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+export class LlamaDecoderLayer extends Module {
+  declare self_attn: LlamaAttention;
+  declare mlp: LlamaMLP;
+  declare input_layernorm: RMSNorm;
+  declare post_attention_layernorm: RMSNorm;
+  constructor(config: LlamaConfig) {
+    super();
+    this.registerModule("self_attn", new LlamaAttention(config));
+    this.registerModule("mlp", new LlamaMLP(config));
+    this.registerModule("input_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps));
+    this.registerModule("post_attention_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps));
+  }
+  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+    const a = this.self_attn.forward(this.input_layernorm.forward(x), rope, keyMask, past);
+    const h = ops.add(x, a.out);
+    return { out: ops.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h))), kv: a.kv };
+  }
+}
+
+export class LlamaModel extends PreTrainedModel {
+  declare config: LlamaConfig;
+  declare embed_tokens: Embedding;
+  declare layers: ModuleList<LlamaDecoderLayer>;
+  declare norm: RMSNorm;
+  readonly baseModelPrefix = "model";
+  constructor(config: PretrainedConfig) {
+    super(checkLlama(config, "LlamaModel"));
+    const c = this.config;
+    this.registerModule("embed_tokens", new Embedding(c.vocabSize, c.hiddenSize, { rng: constructionRng() }));
+    this.registerModule("layers", new ModuleList(Array.from({ length: c.numHiddenLayers }, () => new LlamaDecoderLayer(c))));
+    this.registerModule("norm", new RMSNorm(c.hiddenSize, c.rmsNormEps));
+  }
+  override get architectureName(): string {
+    return `${family(this.config)}Model`;
+  }
+  getInputEmbeddings(): Embedding {
+    return this.embed_tokens;
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
+    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
+    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
+    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
+    const past = inputs.pastKeyValues;
+    if (past && past.length !== this.layers.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.layers.length}`);
+    const P = pastLength(past);
+    let pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
+    if (!pos) {
+      const d = new Int32Array(T);
+      for (let t = 0; t < T; t++) d[t] = P + t;
+      pos = { data: d, shape: [1, T] };
+    }
+    if (pos.shape[1] !== T || (pos.shape[0] !== 1 && pos.shape[0] !== B)) throw new ShapeError(`positionIds of shape [${pos.shape}] do not fit inputs [${B}, ${T}]`);
+    const rope = rotaryForPositions(pos, this.config);
+    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
+    const keyMask = fullKeyMask(mask, B, T, P);
+    let h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
+    const hiddenStates: Tensor[] = [];
+    const newKv: KeyValue[] = [];
+    let i = 0;
+    for (const layer of this.layers) {
+      hiddenStates.push(h);
+      const r = layer.forward(h, rope, keyMask, past?.[i++]);
+      h = r.out;
+      newKv.push(r.kv);
+    }
+    h = this.norm.forward(h);
+    hiddenStates.push(h);
+    const out: ModelOutput = { lastHiddenState: h };
+    if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
+    if (inputs.useCache) out.pastKeyValues = newKv;
+    return out;
+  }
+}
+
+abstract class LlamaHeadModel extends PreTrainedModel {
+  declare config: LlamaConfig;
+  declare model: LlamaModel;
+  readonly baseModelPrefix = "model";
+  constructor(config: PretrainedConfig, cls: string) {
+    super(checkLlama(config, cls));
+    this.registerModule("model", new LlamaModel(config));
+  }
+  getInputEmbeddings(): Embedding {
+    return this.model.embed_tokens;
+  }
+  protected runBase(inputs: ModelInputs): ModelOutput {
+    const { labels, startPositions, endPositions, ...rest } = inputs;
+    return this.model.forward(rest);
+  }
+}
+
+export class LlamaForCausalLM extends LlamaHeadModel {
+  declare lm_head: Linear;
+  override readonly newHeadModules = ["lm_head"];
+  constructor(config: PretrainedConfig) {
+    super(config, "LlamaForCausalLM");
+    this.registerModule("lm_head", new Linear(this.config.hiddenSize, this.config.vocabSize, { bias: false, rng: constructionRng() }));
+    this.tieWeights();
+  }
+  override get architectureName(): string {
+    return `${family(this.config)}ForCausalLM`;
+  }
+  override tiedWeights(): Record<string, string> {
+    return this.config.tieWordEmbeddings ? { "lm_head.weight": "model.embed_tokens.weight" } : {};
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.runBase(inputs);
+    const logits = this.lm_head.forward(o.lastHiddenState!);
+    const out: ModelOutput = { logits };
+    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
+    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
+    if (inputs.labels !== undefined) out.loss = causalLMLoss(logits, inputs.labels);
+    return out;
+  }
+  generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
+    return generate(this, inputIds, opts);
+  }
+}
+
+export class LlamaForSequenceClassification extends LlamaHeadModel {
+  declare score: Linear;
+  override readonly newHeadModules = ["score"];
+  constructor(config: PretrainedConfig) {
+    super(config, "LlamaForSequenceClassification");
+    this.registerModule("score", new Linear(this.config.hiddenSize, this.config.numLabels, { bias: false, rng: constructionRng() }));
+  }
+  override get architectureName(): string {
+    return `${family(this.config)}ForSequenceClassification`;
+  }
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.runBase(inputs);
+    const h = o.lastHiddenState!;
+    const [B, T] = h.shape;
+    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
+    const logits = this.score.forward(gatherPositions(h, lastNonPadIndex(ids, T, B, this.config.padTokenId)));
+    const out: ModelOutput = { logits };
+    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
+    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
+    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
+    return out;
+  }
+}

@@ -1,0 +1,62 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { attention, readGenerationConfig, toIntBatch, fullKeyMask } from "../../src/models/modeling_utils.js";
+import { AutoModelForCausalLM, AutoModelForSequenceClassification } from "../../src/models/auto.js";
+import { Tensor } from "../../src/tensor/tensor.js";
+import { Rng } from "../../src/tensor/random.js";
+import { ConfigError, ShapeError } from "../../src/tensor/errors.js";
+import { assertClose, GOLDEN, goldenJson } from "./helpers.js";
+
+function randn(shape: number[], rng: Rng): Tensor {
+  const t = Tensor.zeros(shape);
+  rng.fillNormal(t.data);
+  return t.requiresGrad_();
+}
+
+test("the explicit attention path (used for attention dropout in training) equals the fused op", () => {
+  const rng = new Rng(3);
+  for (const [causal, Tq, Tk] of [[false, 5, 5], [true, 5, 5], [true, 3, 7]] as const) {
+    const q = randn([2, 4, Tq, 8], rng), k = randn([2, 2, Tk, 8], rng), v = randn([2, 2, Tk, 8], rng);
+    const mask = new Tensor(Float32Array.from({ length: 2 * Tk }, (_, i) => (i === Tk + 1 ? 0 : 1)), [2, Tk]);
+    const opts = { keyMask: mask, causal, scale: 0.3 };
+    const fused = attention(q, k, v, { ...opts, dropoutP: 0, training: false });
+    // a vanishing dropout probability takes the explicit path without dropping anything in practice
+    const explicit = attention(q, k, v, { ...opts, dropoutP: 1e-30, training: true });
+    assertClose(explicit, fused, `causal=${causal} Tq=${Tq} Tk=${Tk}`);
+  }
+});
+
+test("training mode runs dropout and still backpropagates; eval mode is deterministic", async () => {
+  const g = goldenJson("bert-tiny-random");
+  const m = await AutoModelForSequenceClassification.fromPretrained(join(GOLDEN, "bert-tiny-random"));
+  const batch = { inputIds: g.inputs.input_ids, attentionMask: g.inputs.attention_mask, labels: g.inputs.labels };
+  m.train();
+  const a = m.forward(batch);
+  a.loss!.backward();
+  assert.ok(m.stateDict().get("bert.encoder.layer.0.attention.self.query.weight")!.grad);
+  const b = m.forward(batch);
+  assert.notDeepEqual(a.logits!.f32(), b.logits!.f32(), "dropout is active in training");
+  m.eval();
+  assertClose(m.forward(batch).logits!, g.logits_without_token_type_ids, "eval logits");
+});
+
+test("input coercion and mask errors", () => {
+  assert.deepEqual(toIntBatch([1, 2, 3], "x").shape, [1, 3]);
+  assert.throws(() => toIntBatch([[1, 2], [3]], "inputIds"), (e: Error) => e instanceof ShapeError && /row 1 has length 1, expected 2/.test(e.message));
+  assert.throws(() => fullKeyMask(toIntBatch([[1, 1, 1]], "m"), 1, 2, 4), (e: Error) => e instanceof ShapeError && /length 3, expected 2 or 6/.test(e.message));
+});
+
+test("generation_config.json provides generate() defaults; wrong types are ConfigErrors", async () => {
+  const m = await AutoModelForCausalLM.fromPretrained(join(GOLDEN, "llama-tiny-random"));
+  assert.deepEqual(m.generationConfig, { eosTokenId: 2, padTokenId: 0 });
+  const dir = mkdtempSync(join(tmpdir(), "gen-"));
+  writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ do_sample: true, top_k: 5, temperature: 0.7, max_new_tokens: 3 }));
+  assert.deepEqual(readGenerationConfig(dir), { doSample: true, topK: 5, temperature: 0.7, maxNewTokens: 3 });
+  m.generationConfig = { maxNewTokens: 3 };
+  assert.equal(m.generate([[1, 17]])[0].length, 5);
+  writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ do_sample: "yes" }));
+  assert.throws(() => readGenerationConfig(dir), (e: Error) => e instanceof ConfigError && /'do_sample'/.test(e.message));
+});
