@@ -1,0 +1,247 @@
+// PEFT configs: typed camelCase fields inside, adapter_config.json (PEFT 0.21 spelling) at the edge.
+// Each field's JSON key is its snake_case spelling (loraAlpha ⇄ lora_alpha), so a config class is a
+// table of defaults. adapter_config.json is written as Python's json.dumps(indent=2, sort_keys=True)
+// does, floats included ("lora_dropout": 0.0). Unknown JSON fields are ignored with a warning; a
+// missing or unknown peft_type is a ConfigError (the table of methods is in registry.ts).
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, FormatError } from "../tensor/errors.js";
+import { atomicWriteFile } from "../io/fs.js";
+import { getPeftMethod, registeredPeftTypes, type PeftMethod } from "./registry.js";
+
+export const PEFT_TYPES = [
+  "LORA", "IA3", "PROMPT_TUNING", "PREFIX_TUNING", "P_TUNING", "LN_TUNING", "LOHA", "LOKR", "VERA", "ADALORA",
+] as const;
+export type PeftType = (typeof PEFT_TYPES)[number];
+export const TASK_TYPES = ["SEQ_CLS", "SEQ_2_SEQ_LM", "CAUSAL_LM", "TOKEN_CLS", "QUESTION_ANS", "FEATURE_EXTRACTION"] as const;
+export type TaskType = (typeof TASK_TYPES)[number];
+
+/** The peft version whose adapter format we read and write. */
+export const PEFT_FORMAT_VERSION = "0.21.0";
+export const CONFIG_NAME = "adapter_config.json";
+export const WEIGHTS_NAME = "adapter_model.safetensors";
+
+export function camelToSnake(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+}
+export function snakeToCamel(s: string): string {
+  return s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export interface PeftConfigOptions {
+  taskType?: TaskType | null;
+  baseModelNameOrPath?: string | null;
+  revision?: string | null;
+  inferenceMode?: boolean;
+  autoMapping?: Record<string, unknown> | null;
+  peftVersion?: string | null;
+}
+
+const BASE_DEFAULTS = {
+  taskType: null,
+  baseModelNameOrPath: null,
+  revision: null,
+  inferenceMode: false,
+  autoMapping: null,
+  peftVersion: PEFT_FORMAT_VERSION,
+} satisfies Record<string, unknown>;
+
+/** Option key (a symbol, so it never collides with a field) collecting unknown fields instead of throwing. */
+export const UNKNOWN_FIELDS = Symbol("unknownFields");
+
+function clone<T>(v: T): T {
+  return v === null || typeof v !== "object" ? v : (JSON.parse(JSON.stringify(v)) as T);
+}
+
+/**
+ * Base of every method config. Subclasses pass their peft_type, a table of defaults (camelCase
+ * keys; the JSON key is the snake_case form) and the user's options.
+ */
+export abstract class PeftConfig {
+  declare readonly peftType: PeftType;
+  declare taskType: TaskType | null;
+  declare baseModelNameOrPath: string | null;
+  declare revision: string | null;
+  declare inferenceMode: boolean;
+  declare autoMapping: Record<string, unknown> | null;
+  declare peftVersion: string | null;
+  /** JSON keys whose values are floats (written with a decimal point, as Python does). */
+  protected static floatFields: readonly string[] = [];
+
+  protected constructor(peftType: PeftType, defaults: Record<string, unknown>, opts: object) {
+    Object.defineProperty(this, "peftType", { value: peftType, enumerable: false });
+    const all: Record<string, unknown> = { ...BASE_DEFAULTS, ...defaults };
+    for (const [k, v] of Object.entries(all)) (this as Record<string, unknown>)[k] = clone(v);
+    const lenient = (opts as { [UNKNOWN_FIELDS]?: string[] })[UNKNOWN_FIELDS];
+    for (const [k, v] of Object.entries(opts)) {
+      if (k === "peftType") continue;
+      if (!(k in all) && lenient) {
+        lenient.push(k);
+        continue;
+      }
+      if (!(k in all)) {
+        throw new ConfigError(`${this.constructor.name}: unknown option '${k}'; known options: ${Object.keys(all).sort().join(", ")}`);
+      }
+      if (v !== undefined) (this as Record<string, unknown>)[k] = clone(v);
+    }
+    if (this.taskType !== null && !(TASK_TYPES as readonly string[]).includes(this.taskType)) {
+      throw new ConfigError(`${this.constructor.name}: task_type '${this.taskType}' is not one of ${TASK_TYPES.join(", ")}`);
+    }
+  }
+
+  /** The camelCase field names this config serialises (base fields included). */
+  fieldNames(): string[] {
+    return Object.keys(this);
+  }
+  /** True for prompt-learning methods (prompt/prefix/p-tuning): no module injection. */
+  get isPromptLearning(): boolean {
+    return false;
+  }
+  /** Checks field values; called by the constructor of each subclass and after reading JSON. */
+  validate(): void {}
+
+  /** The adapter_config.json object (snake_case keys, peft_type included). */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { peft_type: this.peftType };
+    for (const k of this.fieldNames()) {
+      const v = (this as Record<string, unknown>)[k];
+      out[camelToSnake(k)] = v instanceof Set ? [...v] : clone(v);
+    }
+    return out;
+  }
+  /** The exact text PEFT writes (json.dumps(indent=2, sort_keys=True), no trailing newline). */
+  toJsonString(): string {
+    const floats = new Set((this.constructor as typeof PeftConfig).floatFields);
+    return pythonJson(this.toJSON(), floats);
+  }
+  copy(overrides: Record<string, unknown> = {}): this {
+    const c = Object.create(Object.getPrototypeOf(this)) as this;
+    Object.defineProperty(c, "peftType", { value: this.peftType, enumerable: false });
+    for (const k of this.fieldNames()) (c as Record<string, unknown>)[k] = clone((this as Record<string, unknown>)[k]);
+    for (const [k, v] of Object.entries(overrides)) (c as Record<string, unknown>)[k] = clone(v);
+    return c;
+  }
+}
+
+// ---------------------------------------------------------------------------- Python-style JSON
+
+function pyFloat(x: number): string {
+  if (!Number.isFinite(x)) throw new ConfigError(`adapter_config.json cannot hold ${x} (strict JSON has no NaN/Infinity)`);
+  if (Number.isInteger(x) && Math.abs(x) < 1e16) return x.toFixed(1);
+  const ax = Math.abs(x);
+  if (ax >= 1e-4 && ax < 1e16) return String(x);
+  const [mant, exp] = x.toExponential().split("e");
+  const e = Number(exp);
+  return `${mant}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
+}
+
+function pyString(s: string): string {
+  return JSON.stringify(s).replace(/[\u0080-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+}
+
+/** json.dumps(v, indent=2, sort_keys=True) with ensure_ascii; keys in `floatKeys` are written as floats. */
+export function pythonJson(v: unknown, floatKeys: ReadonlySet<string> = new Set(), indent = "", asFloat = false): string {
+  const inner = indent + "  ";
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (typeof v === "number") return asFloat ? pyFloat(v) : Number.isInteger(v) ? String(v) : pyFloat(v);
+  if (typeof v === "string") return pyString(v);
+  if (Array.isArray(v)) {
+    if (v.length === 0) return "[]";
+    return "[\n" + v.map((x) => inner + pythonJson(x, floatKeys, inner, asFloat)).join(",\n") + "\n" + indent + "]";
+  }
+  if (typeof v === "object") {
+    const keys = Object.keys(v as object).sort();
+    if (keys.length === 0) return "{}";
+    const rec = v as Record<string, unknown>;
+    return "{\n" + keys.map((k) => `${inner}${pyString(k)}: ${pythonJson(rec[k], floatKeys, inner, floatKeys.has(k))}`).join(",\n") + "\n" + indent + "}";
+  }
+  throw new ConfigError(`adapter_config.json: cannot serialise a ${typeof v}`);
+}
+
+export type Warn = (msg: string) => void;
+const defaultWarn: Warn = (msg) => process.emitWarning(msg, { code: "PEFT_CONFIG" });
+
+/** Builds the right config class from an adapter_config.json object. */
+export function configFromJSON(obj: unknown, source = "<object>", warn: Warn = defaultWarn): PeftConfig {
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new ConfigError(`${source}: expected a JSON object`);
+  const rec = obj as Record<string, unknown>;
+  const pt = rec.peft_type;
+  if (pt === undefined || pt === null) throw new ConfigError(`${source}: missing 'peft_type'; expected one of: ${registeredPeftTypes().sort().join(", ")}`);
+  if (typeof pt !== "string") throw new ConfigError(`${source}: 'peft_type' must be a string, got ${JSON.stringify(pt)}`);
+  const method = getPeftMethodFor(pt, source);
+  const opts: Record<string | symbol, unknown> = {};
+  const unknown: string[] = [];
+  for (const [k, v] of Object.entries(rec)) {
+    if (k === "peft_type") continue;
+    const ck = snakeToCamel(k);
+    if (camelToSnake(ck) === k) opts[ck] = v;
+    else unknown.push(k);
+  }
+  const lenient: string[] = [];
+  opts[UNKNOWN_FIELDS] = lenient;
+  let cfg: PeftConfig;
+  try {
+    cfg = method.configFromOptions(opts as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${source}: ${e.message}`);
+    throw e;
+  }
+  unknown.push(...lenient.map(camelToSnake));
+  if (unknown.length) warn(`${source}: ignoring unknown ${pt} config field(s): ${unknown.sort().join(", ")}`);
+  return cfg;
+}
+
+function getPeftMethodFor(pt: string, source: string): PeftMethod {
+  try {
+    return getPeftMethod(pt);
+  } catch (e) {
+    throw new ConfigError(`${source}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads `dir/adapter_config.json`. */
+export function loadPeftConfig(dir: string, warn?: Warn): PeftConfig {
+  const path = join(dir, CONFIG_NAME);
+  if (!existsSync(path)) throw new ConfigError(`no ${CONFIG_NAME} in '${dir}'`);
+  let obj: unknown;
+  try {
+    obj = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new FormatError(`${path}: invalid JSON (${(e as Error).message})`);
+  }
+  return configFromJSON(obj, path, warn);
+}
+
+/** Writes `dir/adapter_config.json` atomically. */
+export function savePeftConfig(config: PeftConfig, dir: string): void {
+  atomicWriteFile(join(dir, CONFIG_NAME), config.toJsonString());
+}
+
+// ---------------------------------------------------------------------------- field checks
+
+export function checkTargetSpec(name: string, cls: string, v: unknown): void {
+  if (v === null || typeof v === "string") return;
+  if (Array.isArray(v) && v.every((x) => typeof x === "string")) return;
+  if (v instanceof Set && [...v].every((x) => typeof x === "string")) return;
+  throw new ConfigError(`${cls}: ${name} must be null, a string (regex) or a list of strings, got ${JSON.stringify(v)}`);
+}
+
+export function checkOneOf(cls: string, name: string, v: unknown, allowed: readonly unknown[]): void {
+  if (!allowed.includes(v)) throw new ConfigError(`${cls}: ${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${JSON.stringify(v)}`);
+}
+
+export function checkPositiveInt(cls: string, name: string, v: unknown): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new ConfigError(`${cls}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
+}
+
+/** Rejects features we do not implement when they are set to a non-default value. */
+export function checkUnsupported(cls: string, cfg: object, defaults: Record<string, unknown>, names: string[]): void {
+  for (const n of names) {
+    const v = (cfg as Record<string, unknown>)[n];
+    if (JSON.stringify(v) !== JSON.stringify(defaults[n])) {
+      throw new ConfigError(`${cls}: ${camelToSnake(n)}=${JSON.stringify(v)} is not supported by peft-ts (only ${JSON.stringify(defaults[n])})`);
+    }
+  }
+}

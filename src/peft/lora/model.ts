@@ -1,0 +1,80 @@
+// LoraModel: the LoRA tuner. Wraps each target Linear / Conv1D / Embedding in a LoraLayer (or adds
+// an adapter to an existing one) and handles LoRA's bias option ("all" / "lora_only").
+
+import { Module } from "../../nn/module.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { BaseTuner } from "../tuner.js";
+import { layerKind } from "../containers.js";
+import type { PeftConfig } from "../config.js";
+import type { LoraConfig } from "./config.js";
+import { LoraLayer } from "./layer.js";
+
+/** PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for the architectures we ship. */
+export const LORA_DEFAULT_TARGETS: Record<string, string[]> = {
+  bert: ["query", "value"],
+  roberta: ["query", "value"],
+  distilbert: ["q_lin", "v_lin"],
+  gpt2: ["c_attn"],
+  llama: ["q_proj", "v_proj"],
+  mistral: ["q_proj", "v_proj"],
+  qwen2: ["q_proj", "v_proj"],
+};
+
+export class LoraModel extends BaseTuner {
+  get prefix(): string {
+    return "lora_";
+  }
+  protected defaultTargetModules(modelType: string | null): string[] | null {
+    return modelType ? LORA_DEFAULT_TARGETS[modelType] ?? null : null;
+  }
+
+  protected createAndReplace(config: PeftConfig, adapterName: string, target: Module, key: string): void {
+    const cfg = config as LoraConfig;
+    const ctx = { key, activeAdapters: this.activeAdapters };
+    if (target instanceof LoraLayer) {
+      target.updateLayer(adapterName, cfg, ctx);
+      return;
+    }
+    const kind = layerKind(target);
+    if (kind === "conv1d" && !cfg.fanInFanOut) {
+      process.emitWarning(`fan_in_fan_out is set to False but the target module '${key}' is a Conv1D; using fan_in_fan_out=True as peft does`);
+    } else if (kind === "linear" && cfg.fanInFanOut) {
+      process.emitWarning(`fan_in_fan_out is set to True but the target module '${key}' is a Linear; using fan_in_fan_out=False as peft does`);
+    }
+    const layer = new LoraLayer(target);
+    layer.training = target.training;
+    layer.updateLayer(adapterName, cfg, ctx);
+    this.model.setSubmodule(key, layer);
+  }
+
+  override markOnlyAdaptersAsTrainable(): void {
+    super.markOnlyAdaptersAsTrainable();
+    for (const a of this.activeAdapters) {
+      const cfg = this.peftConfig.get(a) as LoraConfig | undefined;
+      if (!cfg || cfg.bias === "none") continue;
+      if (cfg.bias === "all") {
+        for (const [n, p] of this.model.namedParameters()) if (/(^|\.)bias$/.test(n)) p.requiresGrad = true;
+      } else {
+        for (const [, layer] of this.tunerLayers()) {
+          const b = layer.bias;
+          if (b) b.requiresGrad = true;
+        }
+      }
+    }
+  }
+
+  /** With bias "all"/"lora_only", the trained biases are saved under their own names (as peft). */
+  protected override extraStateEntries(adapterName: string): { memKey: string; savedKey: string; tensor: Tensor }[] {
+    const cfg = this.peftConfig.get(adapterName) as LoraConfig | undefined;
+    if (!cfg || cfg.bias === "none") return [];
+    const out: { memKey: string; savedKey: string; tensor: Tensor }[] = [];
+    if (cfg.bias === "all") {
+      for (const [n, p] of this.model.namedParameters()) if (/(^|\.)bias$/.test(n) && !n.includes(".modules_to_save.") && !n.includes(".original_module.")) out.push({ memKey: `model.${n}`, savedKey: `model.${n}`, tensor: p });
+    } else {
+      for (const [key, layer] of this.tunerLayers()) {
+        for (const [n, p] of layer.base_layer.namedParameters()) if (n === "bias") out.push({ memKey: `model.${key}.base_layer.bias`, savedKey: `model.${key}.base_layer.bias`, tensor: p });
+      }
+    }
+    return out;
+  }
+}

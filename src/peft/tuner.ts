@@ -1,0 +1,302 @@
+// BaseTuner: the model-level half of the tuner pattern. It owns the wrapped model (`model`, so a
+// PeftModel's names are base_model.model.<HF name>), finds target modules with PEFT's matching
+// rules, asks the method to wrap or update them, freezes everything that is not an adapter, and
+// implements the generic adapter operations: set/delete/disable, merge/unmerge, merge-and-unload.
+
+import { Module } from "../nn/module.js";
+import { ConfigError, PeftError } from "../tensor/errors.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { PeftConfig } from "./config.js";
+import { ModuleDict, ParameterDict, callForward, layerKind, ownParam } from "./containers.js";
+import { ModulesToSaveWrapper } from "./modules_to_save.js";
+import { BaseTunerLayer } from "./tuner_layer.js";
+
+/** The target-selection fields shared by the injectable methods (LoRA, IA3, LN tuning, …). */
+export interface TargetSpec {
+  targetModules: string | string[] | null;
+  excludeModules: string | string[] | null;
+  layersToTransform?: number | number[] | null;
+  layersPattern?: string | string[] | null;
+  modulesToSave: string[] | null;
+}
+
+export function targetSpec(cfg: PeftConfig): TargetSpec {
+  return cfg as unknown as TargetSpec;
+}
+
+function fullMatch(pattern: string, s: string): boolean {
+  let re: RegExp;
+  try {
+    re = new RegExp(`^(?:${pattern})$`);
+  } catch (e) {
+    throw new ConfigError(`invalid regular expression ${JSON.stringify(pattern)} in target/exclude modules: ${(e as Error).message}`);
+  }
+  return re.test(s);
+}
+
+/** PEFT's check_target_module_exists: "excluded", true (adapt) or false. `key` is relative to the model. */
+export function matchTarget(spec: TargetSpec, key: string): boolean | "excluded" {
+  const ex = spec.excludeModules;
+  if (ex) {
+    if (typeof ex === "string") {
+      if (fullMatch(ex, key)) return "excluded";
+    } else if (ex.includes(key) || ex.some((e) => key.endsWith("." + e))) {
+      return "excluded";
+    }
+  }
+  const tm = spec.targetModules;
+  if (tm === null || tm === undefined) return false;
+  if (typeof tm === "string") return fullMatch(tm, key);
+  if (tm.includes(key)) return true;
+  let found = tm.some((t) => key.endsWith("." + t));
+  const idx = spec.layersToTransform;
+  const using = idx !== null && idx !== undefined && (Array.isArray(idx) ? idx.length > 0 : true);
+  if (using && found) {
+    let m: RegExpMatchArray | null = null;
+    const pat = spec.layersPattern;
+    const pats = pat === null || pat === undefined || pat.length === 0 ? null : typeof pat === "string" ? [pat] : pat;
+    if (!pats) m = key.match(/^.*\.[^.]*\.(\d+)\./);
+    else {
+      for (const p of pats) {
+        m = key.match(new RegExp(`^.*\\.${p}\\.(\\d+)\\.`));
+        if (m) break;
+      }
+    }
+    if (!m) found = false;
+    else {
+      const li = Number(m[1]);
+      found = Array.isArray(idx) ? idx.includes(li) : li === idx;
+    }
+  }
+  return found;
+}
+
+/** PEFT's get_pattern_key for rank_pattern/alpha_pattern: an exact key or a `(.*\.)?key$` match. */
+export function patternKey(patterns: Record<string, unknown>, key: string): string | null {
+  const keys = Object.keys(patterns);
+  if (keys.includes(key)) return key;
+  for (const p of keys) if (new RegExp(`^(?:.*\\.)?(?:${p})$`).test(key)) return p;
+  return null;
+}
+
+/** Head modules PEFT never adapts with "all-linear" (output embeddings / classification heads). */
+const HEAD_NAMES = ["lm_head", "classifier", "score", "qa_outputs"];
+
+/** Module names that are Linear/Conv1D, except the output head and modules_to_save ("all-linear"). */
+export function allLinearNames(model: Module, modulesToSave: readonly string[] | null): string[] {
+  const out: string[] = [];
+  for (const [key, m] of model.namedModules()) {
+    if (!key) continue;
+    const k = layerKind(m);
+    if (k !== "linear" && k !== "conv1d") continue;
+    const last = key.split(".").pop()!;
+    if (HEAD_NAMES.includes(last)) continue;
+    if (modulesToSave && modulesToSave.some((n) => key === n || key.endsWith("." + n) || key.startsWith(n + ".") || key.includes("." + n + "."))) continue;
+    out.push(key);
+  }
+  return out;
+}
+
+/** Names of modules with own parameters, for error messages (unique last components). */
+export function availableModuleNames(model: Module): string[] {
+  const names = new Set<string>();
+  for (const [key, m] of model.namedModules()) {
+    if (!key || m.ownParameters().length === 0) continue;
+    names.add(key.split(".").pop()!);
+  }
+  return [...names].sort();
+}
+
+export function modelTypeOf(model: Module): string | null {
+  const cfg = (model as unknown as { config?: Record<string, unknown> }).config;
+  if (!cfg) return null;
+  const t = cfg.modelType ?? cfg.model_type;
+  return typeof t === "string" ? t : null;
+}
+
+export abstract class BaseTuner extends Module {
+  declare model: Module;
+  readonly peftConfig = new Map<string, PeftConfig>();
+  activeAdapters: string[] = [];
+
+  constructor(model: Module) {
+    super();
+    this.registerModule("model", model);
+  }
+
+  /** Prefix of every adapter parameter name ("lora_", "ia3_", …). */
+  abstract get prefix(): string;
+  /** Default target modules per model_type (PEFT's TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING). */
+  protected abstract defaultTargetModules(modelType: string | null): string[] | null;
+  /** Wraps `target` (at `key`, relative to the model) or updates an existing tuner layer. */
+  protected abstract createAndReplace(cfg: PeftConfig, adapterName: string, target: Module, key: string): void;
+
+  get activeAdapter(): string {
+    return this.activeAdapters[0];
+  }
+
+  forward(inputs: unknown): unknown {
+    return callForward<unknown>(this.model, inputs);
+  }
+
+  /** Fills target_modules from the default mapping and expands "all-linear" into module names. */
+  prepareAdapterConfig(cfg: PeftConfig): PeftConfig {
+    const spec = targetSpec(cfg);
+    if (spec.targetModules === null || spec.targetModules === undefined) {
+      const mt = modelTypeOf(this.model);
+      const def = this.defaultTargetModules(mt);
+      if (!def) throw new ConfigError(`${cfg.peftType}: target_modules is not set and there is no default for model_type '${mt}'; pass targetModules`);
+      cfg = cfg.copy({ targetModules: def.slice() });
+    }
+    const tm = targetSpec(cfg).targetModules;
+    if (tm === "all-linear" || (Array.isArray(tm) && tm.length === 1 && tm[0] === "all-linear")) {
+      cfg = cfg.copy({ targetModules: allLinearNames(this.model, spec.modulesToSave) });
+    }
+    return cfg;
+  }
+
+  /** Tuner layers of the model with their keys (relative to the model). */
+  tunerLayers(): [string, BaseTunerLayer][] {
+    return this.model.namedModules().filter((e): e is [string, BaseTunerLayer] => e[1] instanceof BaseTunerLayer);
+  }
+  wrappers(): [string, ModulesToSaveWrapper][] {
+    return this.model.namedModules().filter((e): e is [string, ModulesToSaveWrapper] => e[1] instanceof ModulesToSaveWrapper);
+  }
+
+  /** Adds adapter `adapterName`: wraps every matching module, then freezes non-adapter weights. */
+  injectAdapter(adapterName: string, config: PeftConfig): PeftConfig {
+    if (this.peftConfig.has(adapterName)) throw new PeftError(`adapter '${adapterName}' already exists; delete it first or choose another name`);
+    const cfg = this.prepareAdapterConfig(config);
+    const spec = targetSpec(cfg);
+    if (this.activeAdapters.length === 0) this.activeAdapters = [adapterName];
+    const keys = this.model.namedModules().map(([k]) => k);
+    const skip: string[] = [];
+    const matched: string[] = [];
+    let excluded = 0;
+    for (const key of keys) {
+      if (!key || skip.some((p) => key.startsWith(p + "."))) continue;
+      const mod = this.model.getSubmodule(key);
+      if (mod instanceof ModulesToSaveWrapper) {
+        skip.push(key);
+        continue;
+      }
+      const hit = matchTarget(spec, key);
+      if (hit === "excluded") excluded++;
+      if (hit === true) {
+        this.createAndReplace(cfg, adapterName, mod, key);
+        matched.push(key);
+        skip.push(key);
+      } else if (mod instanceof BaseTunerLayer) {
+        skip.push(key);
+      }
+    }
+    if (matched.length === 0) {
+      const what = excluded > 0 ? " (all matches were excluded by exclude_modules)" : "";
+      throw new ConfigError(
+        `Target modules ${JSON.stringify(spec.targetModules)} not found in the base model${what}. ` +
+          `Available module names: ${availableModuleNames(this.model).join(", ")}`,
+      );
+    }
+    this.peftConfig.set(adapterName, cfg);
+    this.markOnlyAdaptersAsTrainable();
+    for (const [, layer] of this.tunerLayers()) layer.setAdapter(this.activeAdapters.filter((a) => layer.adapterNames().includes(a)));
+    if (cfg.inferenceMode) for (const [, layer] of this.tunerLayers()) for (const p of layer.adapterParameters(adapterName)) p.requiresGrad = false;
+    return cfg;
+  }
+
+  /** Freezes every parameter whose name does not contain the method prefix. */
+  markOnlyAdaptersAsTrainable(): void {
+    for (const [n, p] of this.model.namedParameters()) if (!n.includes(this.prefix)) p.requiresGrad = false;
+  }
+
+  setAdapter(names: string | string[]): void {
+    const list = typeof names === "string" ? [names] : names;
+    for (const n of list) if (!this.peftConfig.has(n)) throw new PeftError(`adapter '${n}' not found; available: ${[...this.peftConfig.keys()].join(", ")}`);
+    for (const [, layer] of this.tunerLayers()) {
+      if (layer.merged) layer.unmerge();
+      layer.setAdapter(list.filter((a) => layer.adapterNames().includes(a)));
+    }
+    for (const [, w] of this.wrappers()) w.setAdapter(list[0]);
+    this.activeAdapters = list.slice();
+  }
+
+  deleteAdapter(name: string): void {
+    if (!this.peftConfig.has(name)) throw new PeftError(`adapter '${name}' does not exist; available: ${[...this.peftConfig.keys()].join(", ")}`);
+    this.peftConfig.delete(name);
+    for (const [, layer] of this.tunerLayers()) layer.deleteAdapter(name);
+    for (const [, w] of this.wrappers()) w.deleteAdapter(name);
+    const rest = this.activeAdapters.filter((a) => a !== name);
+    this.activeAdapters = rest.length ? rest : [...this.peftConfig.keys()].slice(0, 1);
+    if (this.activeAdapters.length) this.setAdapter(this.activeAdapters);
+  }
+
+  enableAdapterLayers(enabled = true): void {
+    for (const [, layer] of this.tunerLayers()) {
+      if (!enabled && layer.merged) layer.unmerge();
+      layer.enableAdapters(enabled);
+    }
+    for (const [, w] of this.wrappers()) w.disableAdapters = !enabled;
+  }
+
+  mergeAdapter(opts: { adapterNames?: string[]; safeMerge?: boolean } = {}): void {
+    for (const [, layer] of this.tunerLayers()) layer.merge(opts);
+  }
+  unmergeAdapter(): void {
+    for (const [, layer] of this.tunerLayers()) layer.unmerge();
+  }
+
+  /** Replaces every tuner layer by its base layer (merging first when `merge`) and every
+   * modules_to_save wrapper by its active copy; returns the plain model. */
+  unloadAndOptionallyMerge(merge: boolean, opts: { adapterNames?: string[]; safeMerge?: boolean } = {}): Module {
+    for (const [key, layer] of this.tunerLayers()) {
+      if (merge) layer.merge(opts);
+      this.model.setSubmodule(key, layer.getBaseLayer());
+    }
+    for (const [key, w] of this.wrappers()) {
+      const m = w.modules_to_save.has(w.activeAdapter) ? w.modules_to_save.get(w.activeAdapter) : w.original_module;
+      this.model.setSubmodule(key, m);
+    }
+    return this.model;
+  }
+
+  /**
+   * In-memory → saved key pairs of one adapter's tensors (PEFT's get_peft_model_state_dict):
+   * `<layer>.lora_A.<adapter>.weight` → `<layer>.lora_A.weight`, `<layer>.ia3_l.<adapter>` →
+   * `<layer>.ia3_l`, `lora_magnitude_vector.<adapter>.weight` → `lora_magnitude_vector`.
+   * Keys are relative to this tuner (so they start with `model.`).
+   */
+  adapterStateEntries(adapterName: string): { memKey: string; savedKey: string; tensor: Tensor }[] {
+    const out: { memKey: string; savedKey: string; tensor: Tensor }[] = [];
+    for (const [lkey, layer] of this.tunerLayers()) {
+      for (const [cname, c] of layer.children()) {
+        if (!layer.adapterLayerNames.includes(cname)) continue;
+        const p = `model.${lkey}.${cname}`;
+        if (c instanceof ParameterDict && c.has(adapterName)) {
+          out.push({ memKey: `${p}.${adapterName}`, savedKey: p, tensor: c.get(adapterName) });
+        } else if (c instanceof ModuleDict && c.has(adapterName)) {
+          for (const [n, t] of c.get(adapterName).namedParameters()) {
+            const savedKey = cname === "lora_magnitude_vector" && n === "weight" ? p : `${p}.${n}`;
+            out.push({ memKey: `${p}.${adapterName}.${n}`, savedKey, tensor: t });
+          }
+        }
+      }
+    }
+    out.push(...this.extraStateEntries(adapterName));
+    return out;
+  }
+  /** Method-specific extra tensors saved with an adapter (e.g. LoRA biases with bias="all"); keys relative to this tuner. */
+  protected extraStateEntries(_adapterName: string): { memKey: string; savedKey: string; tensor: Tensor }[] {
+    return [];
+  }
+}
+
+/** The own weight of a module as [out, in] f32 values (Conv1D transposed), for norms and SVD. */
+export function weightOutIn(layer: Module): { data: Float32Array; out: number; in: number } {
+  const w = ownParam(layer, "weight");
+  if (!w || w.ndim !== 2) throw new PeftError(`${layer.constructor.name} has no 2-d weight`);
+  if (layerKind(layer) === "conv1d") {
+    const t = w.transpose(0, 1).contiguous();
+    return { data: Float32Array.from(t.f32()), out: w.shape[1], in: w.shape[0] };
+  }
+  return { data: Float32Array.from(w.f32()), out: w.shape[0], in: w.shape[1] };
+}
