@@ -1,0 +1,15 @@
+// The training layer's public surface (re-exported from src/index.ts).
+export { TrainingArguments, camelToSnake, snakeToCamel, OPTIM_NAMES } from "./args.js";
+export type { TrainingArgumentsInit, IntervalStrategy, SaveStrategy, OptimName } from "./args.js";
+export { Trainer, TrainingError, defaultDataCollator } from "./trainer.js";
+export type { TrainerOptions, TrainOutput, TrainerDataset, DataCollator, EvalPrediction, ComputeMetrics, Batch as TrainerBatch } from "./trainer.js";
+export { TrainerState, TrainerControl, EarlyStoppingCallback } from "./callbacks.js";
+export type { TrainerCallback, CallbackEvent, LogEntry } from "./callbacks.js";
+export { getScheduler, lrLambda, LambdaLR, ReduceLROnPlateau, SCHEDULER_TYPES, warmupStepsFor } from "./schedule.js";
+export type { SchedulerType, ScheduleOptions, LRScheduler, SchedulerState } from "./schedule.js";
+export { clipGradNorm, gradNorm } from "./clip.js";
+export { GradScaler, storeFrozenWeights } from "./amp.js";
+export { checkpoint, enableGradientCheckpointing, disableGradientCheckpointing } from "./grad_checkpoint.js";
+export { getLastCheckpoint, sortedCheckpoints, rotateCheckpoints } from "./checkpoint.js";
+export { renderReport, plotsFromLogHistory } from "./report.js";
+export * from "./optim/index.js";
