@@ -1,0 +1,95 @@
+// peft-ts distill: a teacher (optionally with its adapter, merged in) teaches a student on a task.
+// The student is --model_name_or_path, or the teacher with every k-th layer (--student_every_k).
+// Loss = (1 − alpha)·hard-label loss + alpha·KD(T) [+ hidden_weight·hidden-state MSE]; the student
+// trains in full (--peft none) or through an adapter. Writes the student, metrics.json and the
+// Trainer's report to --output_dir.
+
+import { join } from "node:path";
+import { CliError } from "../errors.js";
+import { Opts, optionalFile } from "../resolve.js";
+import { TRAINING_OPTS } from "../options.js";
+import { trainingOptionSpecs } from "../training_fields.js";
+import {
+  adapterNumLabels, applyPeft, buildPeftConfig, loadModel, loadTokenizer, modelDir, prepareData, resolveTask, stage,
+} from "../pipeline.js";
+import { evaluateTask, collatorFn, distillModule, makeTrainingArguments, metricLines, trainModule, trainingDict, writeMetrics } from "../trainer_api.js";
+import { saveTrained, outputDirOf } from "./train.js";
+import { PeftModel } from "../../peft/index.js";
+import type { PreTrainedModel } from "../../models/modeling_utils.js";
+import { manualSeed } from "../../tensor/random.js";
+
+export async function run(opts: Opts): Promise<number> {
+  const outputDir = outputDirOf(opts);
+  if (!opts.teacher_model_name_or_path) throw new CliError("--teacher_model_name_or_path is required (the model that teaches)");
+  const teacherDir = modelDir(opts, "teacher_model_name_or_path");
+  const teacherAdapter = optionalFile(opts, "teacher_adapter", "teacher adapter folder");
+  const studentDir = opts.model_name_or_path ? modelDir(opts) : null;
+  if (!studentDir && !opts.student_every_k) throw new CliError("give the student: --model_name_or_path DIR, or --student_every_k K (the teacher with every k-th layer)");
+  if (!studentDir && (opts.peft === "prompt" || opts.peft === "prefix")) {
+    throw new CliError(`--student_every_k builds a new student; train it with --peft none, lora or ia3 (a ${opts.peft} adapter cannot be merged into it)`);
+  }
+  const task = resolveTask({ ...opts, adapter: opts.task ? undefined : teacherAdapter }, teacherDir);
+  if (task === "qa") throw new CliError("distill supports seq-cls, token-cls and causal-lm");
+  if (opts.seed !== undefined) manualSeed(opts.seed as number);
+
+  stage(`loading tokenizer and data (${task})`);
+  const tokenizer = await loadTokenizer(opts, studentDir ?? teacherDir);
+  const data = await prepareData(task, tokenizer, opts, { train: true, eval: Boolean(opts.validation_file) || Boolean(opts.validation_split_percentage), modelDir: studentDir ?? teacherDir });
+  const labels = { ...data.labels, ...(teacherAdapter && adapterNumLabels(teacherAdapter) ? { numLabels: adapterNumLabels(teacherAdapter) } : {}) };
+
+  stage(`teacher: ${teacherDir}${teacherAdapter ? ` + ${teacherAdapter}` : ""}`);
+  let teacher: PreTrainedModel = await loadModel(task, teacherDir, labels);
+  if (teacherAdapter) {
+    const pm = await PeftModel.fromPretrained(teacher, teacherAdapter, { warn: () => {} });
+    if (pm.isPromptLearning) throw new CliError(`--teacher_adapter: ${pm.activeConfig.peftType} adapters cannot be merged into the teacher; use a LoRA/IA3 adapter`);
+    teacher = pm.mergeAndUnload();
+  }
+  teacher.eval();
+
+  const dmod = await distillModule();
+  let student: PreTrainedModel;
+  if (studentDir) student = await loadModel(task, studentDir, labels);
+  else {
+    student = dmod.initStudentFromTeacher(teacher, { everyK: opts.student_every_k as number });
+    stage(`student: the teacher's layers every ${opts.student_every_k} (${student.config.numHiddenLayers} of ${teacher.config.numHiddenLayers})`);
+  }
+  const model = applyPeft(student, buildPeftConfig(opts, task, studentDir ?? teacherDir), tokenizer);
+  stage(model instanceof PeftModel ? `student ${model.trainableParametersLine()}` : `student: full training, ${student.numParameters(true).toLocaleString("en-US")} trainable parameters`);
+
+  const alpha = (opts.alpha as number | undefined) ?? 0.5;
+  const temperature = (opts.temperature as number | undefined) ?? 2;
+  const hiddenWeight = opts.hidden_weight as number | undefined;
+  const specs = await trainingOptionSpecs().catch(() => TRAINING_OPTS);
+  const args = await makeTrainingArguments(trainingDict(opts, specs, { output_dir: outputDir }));
+  const common = {
+    args, trainDataset: data.trainDataset, evalDataset: data.evalDataset, dataCollator: collatorFn(data.collator),
+    computeMetrics: data.computeMetrics, processingClass: tokenizer,
+  };
+  let trainer;
+  // hidden states 0..Ls of the student ↔ uniformly spaced teacher states (0 = embeddings)
+  const Ls = student.config.numHiddenLayers, Lt = teacher.config.numHiddenLayers;
+  const layerMap: [number, number][] = Array.from({ length: Ls + 1 }, (_, i) => [i, Math.round((i * Lt) / Ls)]);
+  const hidden = hiddenWeight ? new dmod.ProjectedHiddenLoss(student.config.hiddenSize, teacher.config.hiddenSize, { layerMap }) : undefined;
+  const distillation = { teacher, temperature, alpha, ...(hidden ? { hidden, weights: { hidden: hiddenWeight } } : {}) };
+  if (dmod.Distiller) {
+    trainer = new dmod.Distiller({ model, ...common, ...distillation });
+  } else {
+    const { Trainer } = await trainModule();
+    const objective = new dmod.DistillationObjective(student, distillation);
+    trainer = new Trainer({ model, ...common, computeLoss: (_m: unknown, inputs: Record<string, unknown>) => objective.computeLoss(student, inputs).loss });
+  }
+  stage(`distilling (T=${temperature}, alpha=${alpha}) → ${outputDir}`);
+  const trainOut = await trainer.train();
+  let evalMetrics: Record<string, unknown> = {};
+  if (data.evalDataset) {
+    stage(`evaluating the student on ${data.evalDataset.length} examples`);
+    evalMetrics = await evaluateTask(trainer, data);
+  }
+  // a student cut from the teacher exists nowhere else: save it whole (adapter merged in)
+  const toSave = !studentDir && model instanceof PeftModel ? model.mergeAndUnload() : model;
+  await saveTrained(toSave, studentDir ?? teacherDir, outputDir);
+  stage(`saved the student ${toSave instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
+  const metrics = writeMetrics(outputDir, { ...(trainOut?.metrics ?? {}), ...evalMetrics });
+  process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
+  return 0;
+}

@@ -1,0 +1,93 @@
+// peft-ts train: model + task data + PEFT config → Trainer → adapter (HF PEFT layout),
+// metrics.json (train_* and eval_* by HF names), report.html and checkpoints in --output_dir.
+
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { CliError } from "../errors.js";
+import type { Opts } from "../resolve.js";
+import { TRAINING_OPTS } from "../options.js";
+import { trainingOptionSpecs } from "../training_fields.js";
+import {
+  TaskData, applyPeft, buildPeftConfig, loadModel, loadTokenizer, modelDir, prepareData, resolveTask, stage,
+} from "../pipeline.js";
+import { evaluateTask, collatorFn, makeTrainingArguments, metricLines, trainModule, trainingDict, writeMetrics } from "../trainer_api.js";
+import { lossFunction } from "../loss.js";
+import { PeftModel } from "../../peft/index.js";
+import type { PreTrainedModel } from "../../models/modeling_utils.js";
+import { manualSeed } from "../../tensor/random.js";
+
+const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "merges.txt", "vocab.json", "generation_config.json"];
+
+export interface TrainOutcome {
+  model: PreTrainedModel | PeftModel;
+  data: TaskData;
+  metrics: Record<string, unknown>;
+  outputDir: string;
+}
+
+/** Requires an output folder: HF's Trainer writes everything there. */
+export function outputDirOf(opts: Opts): string {
+  const out = opts.output_dir;
+  if (out === undefined || out === null || out === "") throw new CliError("--output_dir is required (where the adapter, metrics.json and checkpoints go)");
+  return String(out);
+}
+
+/** Saves the trained weights: the adapter (PEFT layout) or, for full fine-tuning, the model + tokenizer files. */
+export async function saveTrained(model: PreTrainedModel | PeftModel, baseDir: string, outDir: string): Promise<void> {
+  await model.savePretrained(outDir);
+  if (!(model instanceof PeftModel)) {
+    for (const f of TOKENIZER_FILES) if (existsSync(join(baseDir, f)) && !existsSync(join(outDir, f))) copyFileSync(join(baseDir, f), join(outDir, f));
+  }
+}
+
+export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
+  const outputDir = outputDirOf(opts);
+  const dir = modelDir(opts);
+  const task = resolveTask(opts, dir);
+  if (opts.seed !== undefined) manualSeed(opts.seed as number);
+  stage(`loading tokenizer and data (${task})`);
+  const tokenizer = await loadTokenizer(opts, dir);
+  const wantEval = Boolean(opts.validation_file) || Boolean(opts.validation_split_percentage);
+  const data = await prepareData(task, tokenizer, opts, { train: true, eval: wantEval, modelDir: dir });
+  stage(`${data.trainDataset!.length} training examples${data.evalDataset ? `, ${data.evalDataset.length} evaluation examples` : ""}`);
+  stage(`loading ${dir} for ${task}${data.labels.numLabels && task !== "causal-lm" && task !== "qa" ? ` (${data.labels.numLabels} labels)` : ""}`);
+  const base = await loadModel(task, dir, data.labels);
+  const peftCfg = buildPeftConfig(opts, task, dir);
+  const model = applyPeft(base, peftCfg, tokenizer);
+  if (model instanceof PeftModel) stage(`${peftCfg!.peftType}: ${model.trainableParametersLine()}`);
+  else stage(`full fine-tuning: ${base.numParameters(true).toLocaleString("en-US")} trainable parameters`);
+
+  const specs = await trainingOptionSpecs().catch(() => TRAINING_OPTS);
+  const args = await makeTrainingArguments(trainingDict(opts, specs, { output_dir: outputDir, do_eval: data.evalDataset ? true : undefined }));
+  const { Trainer } = await trainModule();
+  const loss = lossFunction(String(opts.loss ?? "ce"), task);
+  const trainer = new Trainer({
+    model,
+    args,
+    trainDataset: data.trainDataset,
+    evalDataset: data.evalDataset,
+    dataCollator: collatorFn(data.collator),
+    computeMetrics: data.computeMetrics,
+    processingClass: tokenizer,
+    ...(loss ? { computeLoss: loss } : {}),
+  });
+  stage(`training → ${outputDir}`);
+  const resume = opts.resume_from_checkpoint === "true" ? true : opts.resume_from_checkpoint;
+  const trainOut = await trainer.train(resume !== undefined ? { resumeFromCheckpoint: resume } : {});
+  const trainMetrics: Record<string, unknown> = { ...(trainOut?.metrics ?? {}) };
+  await saveTrained(model, dir, outputDir);
+  stage(`saved ${model instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
+  let evalMetrics: Record<string, unknown> = {};
+  if (data.evalDataset) {
+    stage(`evaluating on ${data.evalDataset.length} examples`);
+    evalMetrics = await evaluateTask(trainer, data);
+  }
+  const metrics = writeMetrics(outputDir, { ...trainMetrics, ...evalMetrics });
+  return { model, data, metrics, outputDir };
+}
+
+export async function run(opts: Opts): Promise<number> {
+  const { metrics, outputDir } = await trainFromOptions(opts);
+  process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
+  return 0;
+}
