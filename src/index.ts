@@ -9,3 +9,72 @@ export { getBackend, setBackend } from "./backend/registry.js";
 export * as ops from "./ops/index.js";
 export { Module, ModuleList } from "./nn/module.js";
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout } from "./nn/layers.js";
+export { setNativeThreads, setBf16Gemm } from "./backend/native/index.js";
+
+// io: formats at the edges
+export { AutoTokenizer, PreTrainedTokenizer, Llama2cTokenizer } from "./io/tokenizer.js";
+export type { BatchEncoding, EncodingWithOffsets, CallOptions, ChatMessage, DecodeOptions } from "./io/tokenizer.js";
+export { loadSafetensors, loadSafetensorsDir, saveSafetensors, readSafetensorsHeader } from "./io/safetensors.js";
+export { resolveModelDir } from "./io/hub.js";
+export { readLlama2c, convertLlama2c, hfConfigFromLlama2c } from "./io/llama2c.js";
+export { atomicWriteFile, atomicWriteDir } from "./io/fs.js";
+export { AutoConfig, parseConfig, loadConfig } from "./io/hf_config.js";
+export type { PretrainedConfig, BertConfig, GPT2Config, LlamaConfig, ProblemType } from "./io/hf_config.js";
+
+// models
+export {
+  AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoModelForQuestionAnswering,
+  AutoModelForCausalLM, AutoModelForMaskedLM,
+} from "./models/auto.js";
+export { PreTrainedModel } from "./models/modeling_utils.js";
+export type { ModelInputs, ModelOutput, KeyValue, LoadOptions } from "./models/modeling_utils.js";
+export { BertModel, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM } from "./models/bert.js";
+export {
+  DistilBertModel, DistilBertForSequenceClassification, DistilBertForTokenClassification, DistilBertForQuestionAnswering,
+  DistilBertForMaskedLM,
+} from "./models/distilbert.js";
+export { GPT2Model, GPT2LMHeadModel, GPT2ForSequenceClassification } from "./models/gpt2.js";
+export { LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification } from "./models/llama.js";
+export { Conv1D } from "./models/conv1d.js";
+export { generate } from "./models/generate.js";
+export type { GenerateOptions } from "./models/generate.js";
+
+// PEFT
+export {
+  getPeftModel, PeftModel, PeftConfig, LoraConfig, IA3Config, PromptTuningConfig, PrefixTuningConfig,
+  PromptEncoderConfig, LNTuningConfig, LoHaConfig, LoKrConfig, VeraConfig, AdaLoraConfig, applyBitFit,
+  loadPeftConfig, configFromJSON, registerPeftMethod,
+} from "./peft/index.js";
+export type { PeftType, TaskType, LoraConfigOptions, IA3ConfigOptions, PeftModelOptions } from "./peft/index.js";
+
+// training
+export {
+  Trainer, TrainingArguments, TrainingError, EarlyStoppingCallback, TrainerState, TrainerControl,
+  defaultDataCollator, AdamW, SGD, Adafactor, Optimizer, FlatGrads, defaultParamGroups, decayParameterNames,
+  getScheduler, lrLambda, LambdaLR, ReduceLROnPlateau, SCHEDULER_TYPES, clipGradNorm, gradNorm,
+  GradScaler, storeFrozenWeights, checkpoint, enableGradientCheckpointing, disableGradientCheckpointing,
+  getLastCheckpoint, renderReport,
+} from "./train/index.js";
+export type {
+  TrainerOptions, TrainOutput, TrainerDataset, DataCollator, EvalPrediction, ComputeMetrics,
+  TrainerCallback, CallbackEvent, LogEntry, SchedulerType, LRScheduler, TrainingArgumentsInit,
+} from "./train/index.js";
+
+// distillation and alignment
+export { Distiller } from "./distill/distiller.js";
+export type { DistillerOptions } from "./distill/distiller.js";
+export {
+  kdLoss, softCrossEntropy, distillationLoss, hiddenStateLoss, attentionLoss, targetAlignmentLoss,
+  targetAlignmentFromLogits, ProjectedHiddenLoss, constantSchedule, linearSchedule, cosineSchedule,
+  initStudentFromTeacher, initStudentFromPretrained, checkDistillCompatible, TeacherLogitCache, DistillationObjective,
+} from "./distill/index.js";
+
+// data and metrics
+export {
+  Dataset as TableDataset, IterableDataset, JsonlFileDataset, loadDataset, trainTestSplit, readCsv, readJson, readJsonl,
+  readConll, readParquet, iterateJsonl, iterateJsonlSync,
+  DataCollatorWithPadding, DataCollatorForTokenClassification, DataCollatorForCausalLM,
+  preprocessSeqCls, preprocessTokenCls, prepareQaTrainFeatures, prepareQaEvalFeatures, postprocessQaPredictions,
+  packTexts, packBlocks, encodeInstruction, preprocessInstructions, MultiTaskSampler,
+} from "./data/index.js";
+export * as metrics from "./data/metrics.js";
