@@ -5,6 +5,9 @@
 // {"suite","case","ours","reference","unit","ratio"}, ratio oriented so that > 1 means we are better.
 import { pathToFileURL } from "node:url";
 import { opsSuite } from "./ops.js";
+import { inferSuite } from "./infer.js";
+import { loraSuite } from "./lora.js";
+import { trainSuite } from "./train.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -16,6 +19,9 @@ export function registerSuite(s: Suite): void {
 }
 
 registerSuite(opsSuite);
+registerSuite(inferSuite);
+registerSuite(loraSuite);
+registerSuite(trainSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

@@ -37,6 +37,9 @@ struct Args {
   uint16_t* u16(size_t i, const char* name, int64_t need, int64_t* len = nullptr) const {
     return arr<uint16_t, napi_uint16_array>(i, name, need, false, len);
   }
+  uint32_t* u32(size_t i, const char* name, int64_t need) const {
+    return arr<uint32_t, napi_uint32_array>(i, name, need, false);
+  }
   int32_t* i32(size_t i, const char* name, int64_t need, int64_t* len = nullptr) const {
     return arr<int32_t, napi_int32_array>(i, name, need, false, len);
   }
@@ -316,6 +319,32 @@ void check_ids(const Args& a, const int32_t* ids, int64_t count, int64_t rows) {
       a.range("id " + std::to_string(ids[t]) + " at position " + std::to_string(t) + " is outside the table (" + std::to_string(rows) + " rows)");
 }
 
+KERNEL(DropoutMask) {
+  Args a{info, "dropoutMask"};
+  uint32_t* st = a.u32(0, "state", 4);
+  int64_t n = a.len(1);
+  float* out = a.f32(1, "out", n);
+  dropout_mask(st, out, n, a.num(2, "p"), (float)a.num(3, "keepScale"));
+  return info.Env().Undefined();
+}
+
+KERNEL(Rotary) {
+  Args a{info, "rotary"};
+  Rope p{a.dim(4, "batch"), a.dim(5, "heads"), a.dim(6, "seq"), a.dim(7, "headDim"), a.dim(8, "strideB"), a.dim(9, "strideH"),
+         a.dim(10, "strideT"), a.flag(11)};
+  const bool inverse = a.flag(12);
+  if (p.d % 2 != 0) a.range("head dim must be even");
+  const int64_t n = p.batch * p.heads * p.seq * p.d;
+  const int64_t ext = n == 0 ? 0 : (p.batch - 1) * p.sb + (p.heads - 1) * p.sh + (p.seq - 1) * p.st + p.d;
+  const int64_t tab = (p.per_batch ? p.batch : 1) * p.seq * p.d;
+  const float* x = a.f32(0, "x", ext);
+  const float* c = a.f32(1, "cos", tab);
+  const float* s = a.f32(2, "sin", tab);
+  float* out = a.f32(3, "out", n);
+  if (n > 0) rotary(x, c, s, out, p, inverse);
+  return info.Env().Undefined();
+}
+
 KERNEL(Embedding) {
   Args a{info, "embedding"};
   int64_t dim = a.dim(3, "dim"), wl = 0, count = a.len(1);
@@ -429,6 +458,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("crossEntropyBackward", CrossEntropyBackward);
   fn("attention", Attention);
   fn("attentionBackward", AttentionBackward);
+  fn("rotary", Rotary);
+  fn("dropoutMask", DropoutMask);
   fn("embedding", Embedding);
   fn("embeddingBackward", EmbeddingBackward);
   fn("adamw", AdamWStep);

@@ -177,6 +177,24 @@ void binary(int op, const float* a, const float* b, float* out, const std::vecto
 
 void affine(const float* x, float* out, int64_t n, float alpha, float beta) { PAR_FOR(n) out[i] = x[i] * alpha + beta; }
 
+static inline uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+void dropout_mask(uint32_t* st, float* out, int64_t n, double p, float keep) {
+  uint32_t s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t r = rotl32(s1 * 5u, 7) * 9u;
+    const uint32_t t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl32(s3, 11);
+    out[i] = (double)r / 4294967296.0 < p ? 0.f : keep;
+  }
+  st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+}
+
 void f32_to_bf16(const float* x, uint16_t* out, int64_t n) {
   PAR_FOR(n) {
     uint32_t u = f_to_bits(x[i]);

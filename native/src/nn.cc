@@ -372,4 +372,37 @@ __attribute__((optimize("fp-contract=off"))) void adamw(float* p, const float* g
   }
 }
 
+
+// Products are rounded to f32 before the sum, as in PyTorch's x·cos + rotate_half(x)·sin (so no
+// fused multiply-add here: the forward equals the TS reference bit for bit).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+void rotary(const float* x, const float* cos, const float* sin, float* out, const Rope& p, bool inverse) {
+  const int64_t B = p.batch, H = p.heads, T = p.seq, D = p.d, half = D / 2;
+  const int64_t rows = B * H * T;
+#pragma omp parallel for schedule(static) if (rows * D > kPar)
+  for (int64_t row = 0; row < rows; row++) {
+    const int64_t t = row % T, bh = row / T, h = bh % H, b = bh / H;
+    const float* xr = x + b * p.sb + h * p.sh + t * p.st;
+    const float* c = cos + (p.per_batch ? b * T * D : 0) + t * D;
+    const float* s = sin + (p.per_batch ? b * T * D : 0) + t * D;
+    float* o = out + row * D;
+    if (!inverse) {
+      for (int64_t i = 0; i < half; i++) {
+        const float x1 = xr[i], x2 = xr[half + i];
+        const float a1 = x1 * c[i], b1 = x2 * s[i], a2 = x2 * c[half + i], b2 = x1 * s[half + i];
+        o[i] = a1 - b1;
+        o[half + i] = a2 + b2;
+      }
+    } else {
+      for (int64_t i = 0; i < half; i++) {
+        const float g1 = xr[i], g2 = xr[half + i];
+        o[i] = g1 * c[i] + g2 * s[half + i];
+        o[half + i] = g2 * c[half + i] - g1 * s[i];
+      }
+    }
+  }
+}
+#pragma GCC pop_options
+
 }  // namespace peft

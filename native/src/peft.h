@@ -47,6 +47,9 @@ void unary_backward(int op, const float* x, const float* y, const float* gy, flo
 void binary(int op, const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
             const std::vector<int64_t>& as, const std::vector<int64_t>& bs, int64_t n);
 void affine(const float* x, float* out, int64_t n, float alpha, float beta);
+// out[i] = 0 with probability p (u < p for u = next xoshiro128** uint32 / 2^32), else keep; state (4
+// uint32) advances one draw per element, the same stream as the TS Rng.
+void dropout_mask(uint32_t* state, float* out, int64_t n, double p, float keep);
 void f32_to_bf16(const float* x, uint16_t* out, int64_t n);
 void bf16_to_f32(const uint16_t* x, float* out, int64_t n);
 
@@ -69,6 +72,11 @@ struct AdamW { double lr, beta1, beta2, eps, wd, step; };
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamW& hp);
 
 // ---- attention (attention.cc)
+// Rotary embedding (rotate_half layout) of x viewed [B,H,T,D] with element strides sb/sh/st (D
+// contiguous); cos/sin [T,D] or [B,T,D] (per_batch); out contiguous [B,H,T,D]; inverse = the
+// transposed map (the backward).
+struct Rope { int64_t batch, heads, seq, d, sb, sh, st; bool per_batch; };
+void rotary(const float* x, const float* cos, const float* sin, float* out, const Rope& p, bool inverse);
 struct Attn { int64_t batch, heads, kvHeads, tq, tk, d; float scale; bool causal; };
 void attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, const Attn& p);
 void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* gout,

@@ -55,6 +55,20 @@ export interface AttentionParams {
   causal: boolean;
 }
 
+export interface RotaryParams {
+  batch: number;
+  heads: number;
+  seq: number;
+  /** Head dim (even); the two halves pair up (HF rotate_half layout). */
+  headDim: number;
+  /** Element strides of x's batch, head and position dims (its head dim is contiguous). */
+  strideB: number;
+  strideH: number;
+  strideT: number;
+  /** cos/sin are [B, T, D] (one table per batch row) rather than [T, D]. */
+  perBatch: boolean;
+}
+
 export interface Backend {
   readonly name: "ts" | "native";
   /** Whether this backend has its own implementation of a kernel (vs. the TS fallback). */
@@ -115,6 +129,18 @@ export interface KernelSet {
   attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams): void;
   /** Gradients for q, k, v (written, not accumulated) from the saved probs. */
   attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams): void;
+
+  /**
+   * Rotary embedding: out [B,H,T,D] (contiguous) = x·cos + rotate_half(x)·sin, each product rounded
+   * to f32 before the sum (PyTorch's unfused form); inverse applies the transposed map (the backward).
+   */
+  rotary(x: F32, cos: F32, sin: F32, out: F32, p: RotaryParams, inverse: boolean): void;
+
+  /**
+   * Dropout multipliers: out[i] = 0 when u < p, else keepScale, with u = (next xoshiro128** uint32)/2³²
+   * drawn from `state` (the 4-word state of a tensor/random Rng, advanced in place, one draw per element).
+   */
+  dropoutMask(state: Uint32Array, out: F32, p: number, keepScale: number): void;
 
   /** out[t, :] = weight[ids[t], :]. */
   embedding(weight: F32, ids: Int32Array, out: F32, dim: number): void;

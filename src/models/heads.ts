@@ -63,9 +63,11 @@ export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray): Tens
   const [B, T, V] = logits.shape;
   const y = labelsTensor(labels).i32();
   if (y.length !== B * T) throw new ShapeError(`labels (${y.length} values) do not match logits [${logits.shape}] (expected [${B}, ${T}])`);
-  const shifted = new Int32Array(B * (T - 1));
-  for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * (T - 1) + t] = y[b * T + t + 1];
-  return ops.crossEntropy(logits.slice(1, 0, T - 1).reshape([B * (T - 1), V]), shifted);
+  // Every position takes part with the last one's label ignored: the same loss and gradient as
+  // logits[:, :-1] (an ignored row adds 0 and gets a zero gradient) without copying the logits.
+  const shifted = new Int32Array(B * T).fill(-100);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * T + t] = y[b * T + t + 1];
+  return ops.crossEntropy(logits.reshape([B * T, V]), shifted);
 }
 
 /** HF QA loss: positions clamped to [0, T], CE ignoring T, mean of start and end losses. */

@@ -22,13 +22,13 @@ function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 export function add(a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary("add", ta, tb);
-  return record(out, "add", [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(g, tb.shape)]);
+  return record(out, "add", [ta, tb], (g) => [ta.requiresGrad ? sumToShape(g, ta.shape) : null, tb.requiresGrad ? sumToShape(g, tb.shape) : null]);
 }
 
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary("sub", ta, tb);
-  return record(out, "sub", [ta, tb], (g) => [sumToShape(g, ta.shape), tb.requiresGrad ? sumToShape(neg(g), tb.shape) : null]);
+  return record(out, "sub", [ta, tb], (g) => [ta.requiresGrad ? sumToShape(g, ta.shape) : null, tb.requiresGrad ? sumToShape(neg(g), tb.shape) : null]);
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {

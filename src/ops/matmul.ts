@@ -111,3 +111,78 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null): Ten
     return [gx, gw, gb];
   });
 }
+
+/**
+ * Fused LoRA linear: y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ with W [out, in] (f32 or bf16), A [r, in], B [out, r].
+ * The same value as add(linear(x, W, b), scale(linear(linear(x, A), B), s)) up to rounding (s scales
+ * the small [rows, r] intermediate and the LoRA product is accumulated into the base GEMM's output),
+ * without that form's [rows, out] temporaries and branch sums; gradients are computed only for the
+ * inputs that require them (a frozen W never gets a weight gradient).
+ */
+export function loraLinear(x: TensorLike, weight: Tensor, bias: Tensor | null | undefined, A: Tensor, B: Tensor, s: number): Tensor {
+  const tx = asTensor(x);
+  const [outF, inF] = weight.shape;
+  const r = A.shape[0];
+  if (weight.ndim !== 2 || tx.shape[tx.ndim - 1] !== inF) {
+    throw new ShapeError(`loraLinear: input [${tx.shape}] does not fit weight [${weight.shape}]${weight.name ? ` ('${weight.name}')` : ""} (expected last dim ${inF})`);
+  }
+  if (A.ndim !== 2 || A.shape[1] !== inF || B.ndim !== 2 || B.shape[0] !== outF || B.shape[1] !== r) {
+    throw new ShapeError(`loraLinear: lora_A [${A.shape}] / lora_B [${B.shape}] do not fit weight [${weight.shape}]`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) {
+    throw new ShapeError(`loraLinear: bias [${bias.shape}] does not fit weight [${weight.shape}]`);
+  }
+  const rows = tx.size / inF;
+  const be = getBackend();
+  const gemm = (a: Float32Array, b: Float32Array, o: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate: boolean) =>
+    be.matmul(a, b, o, { batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate });
+  // products with W (read as bf16 directly when stored so)
+  const wmm = (a: Float32Array, o: Float32Array, m: number, n: number, k: number, transB: boolean) => {
+    const p = { batch: 1, m, n, k, transA: false, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
+    if (weight.dtype === "bf16") be.matmulBf16(a, weight.contiguous().data, o, p);
+    else be.matmul(a, f32Of(weight), o, p);
+  };
+  const xd = f32Of(tx), ad = f32Of(A), bd = f32Of(B);
+  const out = Tensor.zeros([...tx.shape.slice(0, -1), outF]);
+  const o = out.data as Float32Array;
+  wmm(xd, o, rows, outF, inF, true);
+  if (bias) be.binary("add", o, f32Of(bias), o, [rows, outF], [outF, 1], [0, 1]);
+  // t = s·(x·Aᵀ) [rows, r]; out += t·Bᵀ
+  const t = new Float32Array(rows * r);
+  gemm(xd, ad, t, rows, r, inF, false, true, false);
+  be.affine(t, t, s, 0);
+  gemm(t, bd, o, rows, outF, r, false, true, true);
+  const inputs = bias ? [tx, weight, A, B, bias] : [tx, weight, A, B];
+  return record(out, "loraLinear", inputs, (g) => {
+    const gd = f32Of(g);
+    let gx: Tensor | null = null, gw: Tensor | null = null, ga: Tensor | null = null, gB: Tensor | null = null, gb: Tensor | null = null;
+    if (tx.requiresGrad || A.requiresGrad) {
+      // gu = s·(g·B) [rows, r]: the gradient of x·Aᵀ
+      const gu = new Float32Array(rows * r);
+      gemm(gd, bd, gu, rows, r, outF, false, false, false);
+      be.affine(gu, gu, s, 0);
+      if (tx.requiresGrad) {
+        gx = Tensor.zeros(tx.shape);
+        wmm(gd, gx.data, rows, inF, outF, false);
+        gemm(gu, ad, gx.data, rows, inF, r, false, false, true);
+      }
+      if (A.requiresGrad) {
+        ga = Tensor.zeros(A.shape);
+        gemm(gu, xd, ga.data, r, inF, rows, true, false, false);
+      }
+    }
+    if (B.requiresGrad) {
+      gB = Tensor.zeros(B.shape);
+      gemm(gd, t, gB.data, outF, r, rows, true, false, false);
+    }
+    if (weight.requiresGrad) {
+      gw = Tensor.zeros(weight.shape);
+      gemm(gd, xd, gw.data, outF, inF, rows, true, false, false);
+    }
+    if (bias && bias.requiresGrad) {
+      gb = Tensor.zeros(bias.shape);
+      be.sum(gd, gb.data, 1, rows, outF);
+    }
+    return bias ? [gx, gw, ga, gB, gb] : [gx, gw, ga, gB];
+  });
+}

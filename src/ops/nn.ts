@@ -151,7 +151,7 @@ export function dropout(x: TensorLike, p: number, training: boolean, rng: Rng = 
   // the mask holds the multiplier (0 or 1/(1−p)); p = 1 drops everything, as torch does
   const keepScale = p === 1 ? 0 : 1 / (1 - p);
   const mask = new Float32Array(n);
-  for (let i = 0; i < n; i++) mask[i] = rng.random() < p ? 0 : keepScale;
+  rng.fillDropoutMask(mask, p, keepScale);
   const xd = f32Of(t);
   const out = Tensor.zeros(t.shape);
   const be = getBackend();

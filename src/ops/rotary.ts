@@ -3,6 +3,8 @@ import { Tensor } from "../tensor/tensor.js";
 import { record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { assertFloat, f32Of } from "./util.js";
+import { getBackend } from "../backend/registry.js";
+import type { RotaryParams } from "../backend/backend.js";
 
 const f = Math.fround;
 
@@ -49,35 +51,18 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   if (!fits(cos) || !fits(sin) || cos.size !== sin.size) {
     throw new ShapeError(`applyRotary: cos [${cos.shape}] / sin [${sin.shape}] do not fit x [${x.shape}] (expected [${T}, ${D}] or [${B}, ${T}, ${D}])`);
   }
-  const xd = f32Of(x), cd = f32Of(cos), sd = f32Of(sin);
-  const half = D / 2;
-  // y[d] = x[d]·c[d] − x[d+h]·s[d];  y[d+h] = x[d+h]·c[d+h] + x[d]·s[d+h]
-  const rotate = (src: Float32Array, dst: Float32Array, sign: 1 | -1) => {
-    for (let b = 0; b < B; b++) {
-      const tb = perBatch ? b * T * D : 0;
-      for (let h = 0; h < H; h++) {
-        for (let t = 0; t < T; t++) {
-          const o = ((b * H + h) * T + t) * D, r = tb + t * D;
-          for (let i = 0; i < half; i++) {
-            const x1 = src[o + i], x2 = src[o + half + i];
-            if (sign === 1) {
-              dst[o + i] = f(x1 * cd[r + i]) - f(x2 * sd[r + i]);
-              dst[o + half + i] = f(x2 * cd[r + half + i]) + f(x1 * sd[r + half + i]);
-            } else {
-              // transpose of the forward map (the backward): gx[d] = g[d]·c[d] + g[d+h]·s[d+h], …
-              dst[o + i] = x1 * cd[r + i] + x2 * sd[r + half + i];
-              dst[o + half + i] = x2 * cd[r + half + i] - x1 * sd[r + i];
-            }
-          }
-        }
-      }
-    }
-  };
+  const cd = f32Of(cos), sd = f32Of(sin);
+  const be = getBackend();
+  // a [B,H,T,D] view with a contiguous head dim (e.g. the heads transpose of a projection) is read in place
+  const strided = x.dtype === "f32" && x.strides[3] === 1;
+  const xs = strided ? (x.storage as Float32Array).subarray(x.offset) : f32Of(x);
+  const st = strided ? x.strides : [H * T * D, T * D, D, 1];
+  const p: RotaryParams = { batch: B, heads: H, seq: T, headDim: D, strideB: st[0], strideH: st[1], strideT: st[2], perBatch };
   const out = Tensor.zeros(x.shape);
-  rotate(xd, out.data, 1);
+  be.rotary(xs, cd, sd, out.data, p, false);
   return record(out, "applyRotary", [x], (g) => {
     const gx = Tensor.zeros(x.shape);
-    rotate(f32Of(g), gx.data, -1);
+    be.rotary(f32Of(g), cd, sd, gx.data, { ...p, strideB: H * T * D, strideH: T * D, strideT: D }, true);
     return [gx];
   });
 }

@@ -91,10 +91,12 @@ export interface BackwardOptions {
 export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}): void {
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
+  const owned = new Set<Tensor>();
   grads.set(root, grad);
   for (const t of order) {
     const g = grads.get(t);
     grads.delete(t);
+    if (g) owned.delete(g);
     if (!g) continue;
     const node = t.gradFn;
     if (!node) {
@@ -119,7 +121,14 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
         throw new ShapeError(`backward of '${node.name}': gradient for input ${i} has shape [${gi.shape}] but the input has shape [${inp.shape}]`);
       }
       const prev = grads.get(inp);
-      grads.set(inp, prev ? prev.addInto(gi) : gi);
+      if (!prev) grads.set(inp, gi);
+      else if (owned.has(prev)) prev.addInPlace(gi);
+      else {
+        // a fresh sum buffer (only this map refers to it): later branches accumulate into it in place
+        const sum = prev.addInto(gi);
+        owned.add(sum);
+        grads.set(inp, sum);
+      }
     }
   }
 }

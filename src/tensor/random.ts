@@ -1,6 +1,8 @@
 // One seeded RNG (xoshiro128**) feeding init, dropout and shuffling.
 // Its state is four uint32 words plus a cached normal; getState/setState go into checkpoints.
 
+import { getBackend } from "../backend/registry.js";
+
 export interface RngState {
   s: [number, number, number, number];
   spare: number | null;
@@ -42,6 +44,19 @@ export class Rng {
     s[2] ^= t;
     s[3] = rotl(s[3], 11);
     return result;
+  }
+  /**
+   * Dropout multipliers in one backend call: out[i] = 0 where random() < p, else keepScale, drawing
+   * exactly what `for (i) random()` would (the same stream, so masks do not depend on the backend).
+   */
+  fillDropoutMask(out: Float32Array, p: number, keepScale: number): Float32Array {
+    if (this.random !== Rng.prototype.random || this.nextU32 !== Rng.prototype.nextU32) {
+      // a subclass with its own stream: draw through it
+      for (let i = 0; i < out.length; i++) out[i] = this.random() < p ? 0 : keepScale;
+      return out;
+    }
+    getBackend().dropoutMask(this.s, out, p, keepScale);
+    return out;
   }
   /** Uniform in [0, 1) with 32 bits of randomness. */
   random(): number {

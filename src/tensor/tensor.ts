@@ -6,8 +6,11 @@ import { allocStorage, bf16ArrayToF32, DType, f16ArrayToF32, f32ArrayToBf16, f32
 import { record, runBackward, BackwardOptions } from "./autograd.js";
 import type { GradNode } from "./autograd.js";
 import { ShapeError } from "./errors.js";
+import { getBackend } from "../backend/registry.js";
 
 export type NestedArray = number | NestedArray[];
+
+const ONE = Float32Array.of(1);
 
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
@@ -163,6 +166,15 @@ export class Tensor {
   /** The elements in row-major order as the tensor's own typed array (a view when contiguous). */
   get data(): any {
     if (this.isContiguous()) return (this.storage as any).subarray(this.offset, this.offset + this.size);
+    if (this.dtype === "f32") {
+      const be = getBackend();
+      if (be.name === "native" && this.size > 0) {
+        // the native strided kernel: out = x·1 over the view's strides (exact, keeps −0 and NaN)
+        const out = new Float32Array(this.size);
+        be.binary("mul", (this.storage as Float32Array).subarray(this.offset), ONE, out, this.shape, this.strides, new Array<number>(this.ndim).fill(0));
+        return out;
+      }
+    }
     const out = allocStorage(this.dtype, this.size);
     stridedCopy(this.storage, this.offset, this.strides, out, 0, contiguousStrides(this.shape), this.shape);
     return out;
@@ -248,16 +260,21 @@ export class Tensor {
       this.grad = new Tensor(Float32Array.from(src), this.shape, "f32");
       return;
     }
-    const dst = this.grad.storage as Float32Array;
-    const off = this.grad.offset;
-    for (let i = 0; i < src.length; i++) dst[off + i] += src[i];
+    const dst = (this.grad.storage as Float32Array).subarray(this.grad.offset, this.grad.offset + src.length);
+    getBackend().binary("add", dst, src, dst, [src.length], [1], [1]);
   }
   /** Out-of-place sum used for gradient accumulation between graph branches. */
   addInto(g: Tensor): Tensor {
     const a = this.data as Float32Array, b = g.data as Float32Array;
     const out = new Float32Array(a.length);
-    for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
+    getBackend().binary("add", a, b, out, [a.length], [1], [1]);
     return new Tensor(out, this.shape, "f32");
+  }
+  /** In-place this += g (this must be a contiguous f32 buffer nobody else references). */
+  addInPlace(g: Tensor): this {
+    const a = this.data as Float32Array, b = g.data as Float32Array;
+    getBackend().binary("add", a, b, a, [a.length], [1], [1]);
+    return this;
   }
   zeroGrad(): void {
     if (this.grad) (this.grad.data as Float32Array).fill(0);
@@ -389,6 +406,26 @@ export class Tensor {
 /** Reduces a gradient of a broadcast result back to `shape` by summing over broadcast dims. */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g;
+  const be = getBackend();
+  if (be.name === "native" && g.dtype === "f32") {
+    // each run of reduced dims is one [outer, n, inner] sum on the native kernel
+    const off = g.ndim - shape.length;
+    const cur = g.shape.slice();
+    let buf = g.f32();
+    for (let d = 0; d < cur.length;) {
+      const target = d < off ? 1 : shape[d - off];
+      if (target === cur[d]) { d++; continue; }
+      let e = d;
+      while (e < cur.length && (e < off ? 1 : shape[e - off]) !== cur[e]) e++;
+      const outer = shapeSize(cur.slice(0, d)), n = shapeSize(cur.slice(d, e)), inner = shapeSize(cur.slice(e));
+      const out = new Float32Array(outer * inner);
+      be.sum(buf, out, outer, n, inner);
+      buf = out;
+      for (let k = d; k < e; k++) cur[k] = 1;
+      d = e;
+    }
+    return new Tensor(buf, shape, "f32");
+  }
   const nd = g.ndim;
   const off = nd - shape.length;
   const src = g.f32();

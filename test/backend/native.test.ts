@@ -369,6 +369,50 @@ test("native embedding / embeddingBackward agree with TS (repeated ids accumulat
   }
 });
 
+test("native rotary agrees with TS: forward bit for bit, inverse (backward) closely; strided views and per-batch tables", () => {
+  if (!N) return;
+  for (const [B, H, T, D, perBatch, transposed] of [
+    [1, 1, 1, 2, false, false], [2, 3, 7, 8, false, true], [3, 2, 5, 16, true, true], [4, 4, 50, 32, false, true], [2, 1, 33, 6, true, false],
+  ] as [number, number, number, number, boolean, boolean][]) {
+    const n = B * H * T * D;
+    // x stored [B,T,H,D] and viewed [B,H,T,D] (the heads transpose of a projection), or contiguous
+    const st = transposed ? { strideB: T * H * D, strideH: D, strideT: H * D } : { strideB: H * T * D, strideH: T * D, strideT: D };
+    const p = { batch: B, heads: H, seq: T, headDim: D, perBatch, ...st };
+    const x = randn(n, 3);
+    const tab = (perBatch ? B : 1) * T * D;
+    const cos = uniform(tab, -1, 1), sin = uniform(tab, -1, 1);
+    const o1 = new Float32Array(n), o2 = new Float32Array(n);
+    N.rotary(x, cos, sin, o1, p, false);
+    ts.rotary(x, cos, sin, o2, p, false);
+    close(o1, o2, 0, 0, `rotary ${JSON.stringify(p)}`);
+    const g = randn(n), contig = { ...p, strideB: H * T * D, strideH: T * D, strideT: D };
+    const g1 = new Float32Array(n), g2 = new Float32Array(n);
+    N.rotary(g, cos, sin, g1, contig, true);
+    ts.rotary(g, cos, sin, g2, contig, true);
+    close(g1, g2, 1e-6, 1e-6, `rotary inverse ${JSON.stringify(p)}`);
+  }
+  // a buffer too short for the described view is rejected
+  assert.throws(() => N.rotary(new Float32Array(7), new Float32Array(8), new Float32Array(8), new Float32Array(8),
+    { batch: 1, heads: 1, seq: 1, headDim: 8, strideB: 8, strideH: 8, strideT: 8, perBatch: false }, false), RangeError);
+});
+
+test("native dropoutMask draws the same xoshiro128** stream as TS and as Rng.random()", () => {
+  if (!N) return;
+  for (const [n, p] of [[1, 0.5], [7, 0.1], [1000, 0.9], [100003, 0.25], [33, 0], [33, 1]] as [number, number][]) {
+    const keep = p === 1 ? 0 : 1 / (1 - p);
+    const a = new Rng(n), b = new Rng(n);
+    const sa = new Uint32Array((a as any).s), sb = sa.slice();
+    const m1 = new Float32Array(n), m2 = new Float32Array(n);
+    N.dropoutMask(sa, m1, p, keep);
+    ts.dropoutMask(sb, m2, p, keep);
+    close(m1, m2, 0, 0, `dropoutMask n=${n} p=${p}`);
+    assert.deepEqual(Array.from(sa), Array.from(sb), "state advanced the same");
+    const loop = Float32Array.from({ length: n }, () => (b.random() < p ? 0 : keep));
+    close(m1, loop, 0, 0, `dropoutMask vs Rng.random n=${n}`);
+    assert.deepEqual(Array.from(sa), Array.from((b as any).s), "state equals the Rng's after n draws");
+  }
+});
+
 test("native adamw matches the TS (PyTorch-order) update bit for bit over several steps", () => {
   if (!N) return;
   for (const n of [1, 7, 33, 1000, 50001])

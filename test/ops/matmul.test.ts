@@ -36,3 +36,26 @@ test("linear forward/backward with and without bias; bf16 weight", () => {
 test("matmul inner-dim mismatch is a clear error", () => {
   assert.throws(() => ops.matmul(Tensor.zeros([2, 3]), Tensor.zeros([4, 5])), /matmul: inner dimensions differ: \[2,3\] @ \[4,5\]/);
 });
+
+test("loraLinear equals linear(x,W,b) + s·linear(linear(x,A),B) in value and every gradient; frozen W gets none", () => {
+  const s = 1.5;
+  const ref = (x: Tensor, w: Tensor, b: Tensor | null, a: Tensor, bb: Tensor) => ops.add(ops.linear(x, w, b), ops.scale(ops.linear(ops.linear(x, a), bb), s));
+  gradcheck((x, w, b, a, bb) => ops.loraLinear(x, w, b, a, bb, s), [randn([2, 3, 6], rng), randn([5, 6], rng), randn([5], rng), randn([2, 6], rng), randn([5, 2], rng)], { name: "loraLinear" });
+  for (const bf16 of [false, true]) {
+    const x = randn([3, 7, 6], rng), w0 = randn([5, 6], rng), b = randn([5], rng), a = randn([2, 6], rng), bb = randn([5, 2], rng);
+    const w = bf16 ? w0.detach().to("bf16") : w0.detach();
+    const run = (f: typeof ref) => {
+      const xs = x.detach().requiresGrad_(), as = a.detach().requiresGrad_(), bs = bb.detach().requiresGrad_();
+      const y = f(xs, w, b, as, bs);
+      ops.sum(ops.mul(y, y)).backward();
+      return { y: Array.from(y.f32()), gx: Array.from(xs.grad!.f32()), ga: Array.from(as.grad!.f32()), gb: Array.from(bs.grad!.f32()) };
+    };
+    const got = run((x, w, b, a, bb) => ops.loraLinear(x, w, b, a, bb, s)), want = run(ref);
+    for (const k of ["y", "gx", "ga", "gb"] as const) {
+      got[k].forEach((v, i) => assert.ok(Math.abs(v - want[k][i]) <= 1e-4 * (1 + Math.abs(want[k][i])), `${k}[${i}] (bf16 ${bf16}): ${v} vs ${want[k][i]}`));
+    }
+    assert.equal(w.grad, null);
+    assert.equal(b.grad, null);
+  }
+  assert.throws(() => ops.loraLinear(randn([2, 6], rng), randn([5, 6], rng), null, randn([2, 5], rng), randn([5, 2], rng), 1), /lora_A/);
+});

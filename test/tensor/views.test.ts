@@ -65,3 +65,22 @@ test("view gradients (finite differences)", () => {
   // views of views of a transposed leaf
   gradcheck((x) => ops.square(x.slice(0, 1).reshape([-1])), [randn([3, 4], rng).T], { name: "slice of transposed" });
 });
+
+test("sumToShape reduces broadcast dims (leading, inner, several runs, to a scalar, empty) like an explicit sum", () => {
+  const rng = new Rng(11);
+  for (const [gs, ts] of [[[2, 3, 4], [4]], [[2, 3, 4], [3, 1]], [[2, 3, 4], [2, 1, 4]], [[5, 1, 3, 7], [1, 1, 7]], [[2, 3, 4, 5], [3, 1, 5]], [[4, 6], []], [[2, 0, 3], [3]]] as number[][][]) {
+    const g = Tensor.zeros(gs);
+    rng.fillNormal(g.data);
+    const got = sumToShape(g, ts);
+    assert.deepEqual(got.shape, ts);
+    const gd = g.f32(), want = new Float64Array(got.size), nd = gs.length, off = nd - ts.length;
+    for (let i = 0; i < gd.length; i++) {
+      let rem = i, o = 0, mul = 1;
+      const idx: number[] = [];
+      for (let d = nd - 1; d >= 0; d--) { idx[d] = rem % gs[d]; rem = Math.floor(rem / gs[d]); }
+      for (let d = nd - 1; d >= off; d--) { const t = ts[d - off]; o += (t === 1 ? 0 : idx[d]) * mul; mul *= t; }
+      want[o] += gd[i];
+    }
+    got.f32().forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= 1e-5, `[${gs}] -> [${ts}] [${i}]: ${v} vs ${want[i]}`));
+  }
+});

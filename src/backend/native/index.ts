@@ -62,11 +62,21 @@ function loadAddon(): NativeAddon | null {
     why = explicit ? `PEFT_TS_NATIVE_ADDON=${explicit} does not exist` : "native/build/Release/peft_native.node not found";
     return null;
   }
+  // libgomp reads its wait policy when the addon loads it. Its default (spin ~300k iterations after
+  // each parallel region) makes every one of the hundreds of small kernels per training step wait for
+  // a descheduled sibling thread whenever another process shares the cores (10x slower steps on a
+  // busy 2-core machine); sleeping waiters cost a few µs per region instead. An explicit
+  // OMP_WAIT_POLICY / GOMP_SPINCOUNT from the user wins.
+  const setPolicy = process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined;
+  if (setPolicy) process.env.OMP_WAIT_POLICY = "passive";
   try {
     return createRequire(import.meta.url)(path) as NativeAddon;
   } catch (e) {
     why = `loading ${path} failed: ${(e as Error).message}`;
     return null;
+  } finally {
+    // read once at load; not passed on to child processes
+    if (setPolicy) delete process.env.OMP_WAIT_POLICY;
   }
 }
 
@@ -111,6 +121,9 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
       a.attention(q, k, v, mask, out, probs, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal),
     attentionBackward: (q, k, v, probs, gOut, gq, gk, gv, p) =>
       a.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale),
+    rotary: (x, cos, sin, out, p, inverse) =>
+      a.rotary(x, cos, sin, out, p.batch, p.heads, p.seq, p.headDim, p.strideB, p.strideH, p.strideT, p.perBatch, inverse),
+    dropoutMask: (state, out, p, keepScale) => a.dropoutMask(state, out, p, keepScale),
     embedding: (w, ids, out, dim) => a.embedding(w, ids, out, dim),
     embeddingBackward: (gOut, ids, gW, dim) => a.embeddingBackward(gOut, ids, gW, dim),
     adamw: (p, g, m, v, hp) => a.adamw(p, g, m, v, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),

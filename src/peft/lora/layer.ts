@@ -11,7 +11,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { noGrad } from "../../tensor/autograd.js";
 import { globalRng } from "../../tensor/random.js";
 import { PeftError } from "../../tensor/errors.js";
-import { add, div, embedding, linear, matmul, mul, scale, sub, dropout } from "../../ops/index.js";
+import { add, div, embedding, linear, loraLinear, matmul, mul, scale, sub, dropout } from "../../ops/index.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, linearDims, ownParam } from "../containers.js";
 import { BaseTunerLayer, LayerContext, addIntoWeight } from "../tuner_layer.js";
 import { patternKey, weightOutIn } from "../tuner.js";
@@ -201,6 +201,8 @@ export class LoraLayer extends BaseTunerLayer {
       return callForward(this.base_layer, x);
     }
     if (this.merged) return callForward(this.base_layer, x);
+    const fused = this.fusedForward(x);
+    if (fused) return fused;
     let result = callForward<Tensor>(this.base_layer, x);
     for (const a of this.activeAdapters) {
       const s = this.scaling.get(a);
@@ -228,6 +230,24 @@ export class LoraLayer extends BaseTunerLayer {
     return result;
   }
 
+  /**
+   * The common case as one fused op (ops/matmul.ts loraLinear): a plain Linear base, one active
+   * adapter, no DoRA, no active dropout. Null when the general path is needed.
+   */
+  private fusedForward(x: unknown): Tensor | null {
+    if (this.kind !== "linear" || !(x instanceof Tensor) || this.activeAdapters.length !== 1) return null;
+    const base = this.base_layer;
+    if (!isPlainLinear(base)) return null;
+    const a = this.activeAdapters[0];
+    const s = this.scaling.get(a);
+    if (s === undefined || !this.lora_A.has(a) || !this.lora_B.has(a) || this.useDora.get(a)) return null;
+    if ((this.loraDropout.get(a) ?? 0) > 0 && this.training) return null;
+    const la = this.lora_A.get(a), lb = this.lora_B.get(a);
+    if (!isPlainLinear(la) || !isPlainLinear(lb) || la.bias || lb.bias) return null;
+    if (la.weight.dtype !== "f32" || lb.weight.dtype !== "f32" || base.weight.ndim !== 2) return null;
+    return loraLinear(x, base.weight, base.bias, la.weight, lb.weight, s);
+  }
+
   /** (m/‖W+sBA‖ − 1)·(xWᵀ) + m/‖W+sBA‖·s·BAx, with the norm detached. */
   private doraTerm(a: string, xd: Tensor, dropped: boolean, result: Tensor, loraOut: Tensor, s: number): Tensor {
     const base = this.getBaseLayer();
@@ -242,6 +262,11 @@ export class LoraLayer extends BaseTunerLayer {
     else baseNoBias = bias ? sub(result, bias) : result;
     return add(mul(sub(mns, 1), baseNoBias), scale(mul(mns, loraOut), s));
   }
+}
+
+/** A Linear whose forward is nn.Linear's own (not a subclass overriding it). */
+function isPlainLinear(m: Module): m is Linear {
+  return m instanceof Linear && (m as { forward: unknown }).forward === Linear.prototype.forward;
 }
 
 /** Writes [out,in] values back into a layer's weight (transposing for Conv1D, keeping dtype). */
