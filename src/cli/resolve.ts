@@ -6,6 +6,7 @@ import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "./errors.js";
 import type { Kind, OptSpec } from "./options.js";
+import { ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, GENERAL_OPTS, GEN_OPTS, LOSS_OPTS, MODEL_OPTS, PEFT_OPTS, TRAINING_OPTS } from "./options.js";
 
 export type Opts = Record<string, unknown>;
 
@@ -137,6 +138,10 @@ export function readConfigFile(path: string): Opts {
   return out;
 }
 
+const SHARED_FILE_KEYS = new Set<string>(
+  [GENERAL_OPTS, MODEL_OPTS, DATA_OPTS, ADAPTER_OPTS, PEFT_OPTS, LOSS_OPTS, GEN_OPTS, DISTILL_OPTS, TRAINING_OPTS].flat().map((o) => o.name),
+);
+
 /**
  * Merges defaults < config file < flags. `cli` holds only the options given on the command line
  * (already snake_case); `extraFileKeys` are keys a config file may hold that have no flag
@@ -161,6 +166,8 @@ export function resolveOptions(
         continue;
       }
       const spec = specs.get(k);
+      // one config file serves train, eval, predict and generate: options of another command are skipped
+      if (!spec && SHARED_FILE_KEYS.has(k)) continue;
       if (!spec) {
         const hint = closest(k, known);
         throw new CliError(`${filePath}: unknown option '${k}' for 'peft-ts ${command}'${hint ? ` (did you mean '${hint}'?)` : ""}`);

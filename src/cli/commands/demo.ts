@@ -139,7 +139,7 @@ export async function run(opts: Opts): Promise<number> {
     `\n  SST-2 dev accuracy (${devDs.length} rows)\n` +
     `    baseline (untrained head)   ${pct(baseline.eval_accuracy)}\n` +
     `    LoRA fine-tuned             ${pct(tuned.eval_accuracy)}   (${(100 * (tuned.eval_accuracy - baseline.eval_accuracy)).toFixed(1)} points)\n` +
-    `    HF PEFT reference           72.6% (PyTorch, same recipe, 3 epochs; this run: ${trainArgs.max_steps !== undefined ? `${trainArgs.max_steps} steps` : `${trainArgs.num_train_epochs} epoch(s)`})\n\n`,
+    `    HF PEFT + PyTorch, same recipe: 72.6% (models/PRETRAINED.md), 73.9% (bench/reference/hf_sst2_lora.py); this run: ${trainArgs.max_steps !== undefined ? `${trainArgs.max_steps} steps` : `${trainArgs.num_train_epochs} epoch(s)`})\n\n`,
   );
   stage(`      metrics.json, report.html and adapter/ in ${out} (${seconds(t)})`);
 
