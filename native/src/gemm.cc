@@ -14,6 +14,11 @@
 
 #ifdef PEFT_HAVE_DNNL
 #include <dnnl.hpp>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <signal.h>
+#define PEFT_BLOCK_SIGPROF 1
+#endif
 #endif
 #ifdef PEFT_HAVE_OPENBLAS
 #include <cblas.h>
@@ -87,6 +92,29 @@ static void gemm_blas(const float* a, const float* b, float* out, const Gemm& g,
 // ---------------------------------------------------------------- oneDNN
 #ifdef PEFT_HAVE_DNNL
 namespace {
+// oneDNN 2.6 (Debian's libdnnl.so.2.6) corrupts the malloc heap when SIGPROF interrupts the calling
+// thread inside dnnl_sgemm or a matmul primitive: `node --cpu-prof` (V8's sampler sends SIGPROF to
+// the JS thread every ms) aborted with "corrupted size vs. prev_size while consolidating". A plain
+// C++ program calling only dnnl_sgemm while another thread pthread_kill()s it with SIGPROF (empty
+// SA_RESTART handler) aborts the same way, and blocking SIGPROF around the call fixes it, so every
+// oneDNN call is made with SIGPROF blocked on the calling thread (OpenMP workers it spawns inherit
+// the mask). A sample that falls inside is delivered when the call returns. Cost: two
+// pthread_sigmask calls (~0.1 µs each) per GEMM. test/backend/native_sigprof.test.ts checks it.
+struct NoSigprof {
+#ifdef PEFT_BLOCK_SIGPROF
+  sigset_t old;
+  bool on;
+  NoSigprof() {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPROF);
+    on = pthread_sigmask(SIG_BLOCK, &s, &old) == 0;
+  }
+  ~NoSigprof() {
+    if (on) pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+#endif
+};
 struct DnnlCtx {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
@@ -142,8 +170,11 @@ PrimCache& cache() {
 static Prim* dnnl_prim(const Gemm& g, float alpha, dnnl::memory::data_type sdt, dnnl::memory::data_type wdt) {
   using namespace dnnl;
   Key key{g.batch, g.m, g.n, g.k, (int)g.transA, (int)g.transB, g.strideA, g.strideB, g.strideOut, (int)g.accumulate, alpha,
-          (int)sdt * 16 + (int)wdt};
+          // oneDNN sizes a primitive's per-thread work and scratchpad for the thread count at creation
+          // and expects the same count at execution: setNumThreads() must not reuse an older primitive
+          (int)sdt * 16 + (int)wdt + 256 * num_threads()};
   if (Prim* p = cache().find(key)) return p;
+  NoSigprof nosig;
   const int64_t m = g.m, n = g.n, k = g.k;
   memory::desc a_md, b_md, c_md;
   if (g.batch == 1) {
@@ -179,6 +210,7 @@ static void dnnl_run(Prim* p, const void* a, const void* b, float* out) {
   p->B.set_data_handle(const_cast<void*>(b));
   p->C.set_data_handle(out);
   auto& c = ctx();
+  NoSigprof nosig;
   p->mm.execute(c.strm, {{DNNL_ARG_SRC, p->A}, {DNNL_ARG_WEIGHTS, p->B}, {DNNL_ARG_DST, p->C}});
   c.strm.wait();
 }
@@ -186,6 +218,7 @@ static void dnnl_run(Prim* p, const void* a, const void* b, float* out) {
 // oneDNN's BLAS-style sgemm: the same JIT kernels as the matmul primitive, no primitive to create.
 static void gemm_dnnl_sgemm(const float* a, const float* b, float* out, const Gemm& g, float alpha) {
   const int64_t lda = g.transA ? g.m : g.k, ldb = g.transB ? g.k : g.n;
+  NoSigprof nosig;
   for (int64_t bi = 0; bi < g.batch; bi++) {
     dnnl_status_t st = dnnl_sgemm(g.transA ? 'T' : 'N', g.transB ? 'T' : 'N', g.m, g.n, g.k, alpha, a + bi * g.strideA, lda,
                                   b + bi * g.strideB, ldb, g.accumulate ? 1.f : 0.f, out + bi * g.strideOut, g.n);
