@@ -12,7 +12,7 @@ import {
   pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
 } from "./modeling_utils.js";
 import { Conv1D } from "./conv1d.js";
-import { causalLMLoss, gatherPositions, lastNonPadIndex, sequenceClassificationLoss } from "./heads.js";
+import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
 import { generate, GenerateOptions } from "./generate.js";
 
 const constructionRng = () => new Rng(0);
@@ -208,13 +208,7 @@ export class GPT2LMHeadModel extends GPT2HeadModel {
     return this.config.tieWordEmbeddings ? { "lm_head.weight": "transformer.wte.weight" } : {};
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runBase(inputs);
-    const logits = this.lm_head.forward(o.lastHiddenState!);
-    const out: ModelOutput = { logits };
-    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
-    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
-    if (inputs.labels !== undefined) out.loss = causalLMLoss(logits, inputs.labels);
-    return out;
+    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels);
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);
@@ -232,16 +226,7 @@ export class GPT2ForSequenceClassification extends GPT2HeadModel {
     return "GPT2ForSequenceClassification";
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runBase(inputs);
-    const h = o.lastHiddenState!;
-    const [B, T] = h.shape;
     const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const idx = lastNonPadIndex(ids, T, B, this.config.padTokenId);
-    const logits = this.score.forward(gatherPositions(h, idx));
-    const out: ModelOutput = { logits };
-    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
-    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
-    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
-    return out;
+    return lastTokenClassificationOutput(this.runBase(inputs), this.score, ids, inputs.labels, this.config);
   }
 }

@@ -3,7 +3,7 @@ import { Tensor, NestedArray } from "../tensor/tensor.js";
 import { ShapeError } from "../tensor/errors.js";
 import * as ops from "../ops/index.js";
 import type { BaseConfig, ProblemType } from "../io/hf_config.js";
-import type { IntBatch } from "./modeling_utils.js";
+import type { IntBatch, ModelOutput } from "./modeling_utils.js";
 
 function labelsTensor(labels: Tensor | NestedArray): Tensor {
   return labels instanceof Tensor ? labels : Tensor.from(labels);
@@ -104,4 +104,31 @@ export function lastNonPadIndex(ids: IntBatch | null, T: number, B: number, padT
 /** Rows of hidden [B,T,C] at one position per batch row → [B,C]. */
 export function gatherPositions(hidden: Tensor, idx: number[]): Tensor {
   return ops.stack(idx.map((t, b) => hidden.select(0, b).select(0, t)), 0);
+}
+
+/** Passes the base model's hidden states and KV cache through to a head's output. */
+function withBaseExtras(out: ModelOutput, base: ModelOutput): ModelOutput {
+  if (base.hiddenStates) out.hiddenStates = base.hiddenStates;
+  if (base.pastKeyValues) out.pastKeyValues = base.pastKeyValues;
+  return out;
+}
+
+/** Causal-LM head: logits at every position, shifted cross-entropy when labels are given. */
+export function causalLMOutput(base: ModelOutput, lmHead: { forward(x: Tensor): Tensor }, labels: Tensor | NestedArray | undefined): ModelOutput {
+  const logits = lmHead.forward(base.lastHiddenState!);
+  const out = withBaseExtras({ logits }, base);
+  if (labels !== undefined) out.loss = causalLMLoss(logits, labels);
+  return out;
+}
+
+/** Decoder sequence classification: the score head at each row's last non-pad token (HF 5.x). */
+export function lastTokenClassificationOutput(
+  base: ModelOutput, score: { forward(x: Tensor): Tensor }, ids: IntBatch | null, labels: Tensor | NestedArray | undefined, config: BaseConfig,
+): ModelOutput {
+  const h = base.lastHiddenState!;
+  const [B, T] = h.shape;
+  const logits = score.forward(gatherPositions(h, lastNonPadIndex(ids, T, B, config.padTokenId)));
+  const out = withBaseExtras({ logits }, base);
+  if (labels !== undefined) out.loss = sequenceClassificationLoss(logits, labels, config);
+  return out;
 }

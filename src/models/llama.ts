@@ -13,7 +13,7 @@ import {
   activation, asFloatTensor, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
   pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
 } from "./modeling_utils.js";
-import { causalLMLoss, gatherPositions, lastNonPadIndex, sequenceClassificationLoss } from "./heads.js";
+import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
 import { generate, GenerateOptions } from "./generate.js";
 
 const constructionRng = () => new Rng(0);
@@ -200,13 +200,7 @@ export class LlamaForCausalLM extends LlamaHeadModel {
     return this.config.tieWordEmbeddings ? { "lm_head.weight": "model.embed_tokens.weight" } : {};
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runBase(inputs);
-    const logits = this.lm_head.forward(o.lastHiddenState!);
-    const out: ModelOutput = { logits };
-    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
-    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
-    if (inputs.labels !== undefined) out.loss = causalLMLoss(logits, inputs.labels);
-    return out;
+    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels);
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);
@@ -224,15 +218,7 @@ export class LlamaForSequenceClassification extends LlamaHeadModel {
     return `${family(this.config)}ForSequenceClassification`;
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runBase(inputs);
-    const h = o.lastHiddenState!;
-    const [B, T] = h.shape;
     const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const logits = this.score.forward(gatherPositions(h, lastNonPadIndex(ids, T, B, this.config.padTokenId)));
-    const out: ModelOutput = { logits };
-    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
-    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
-    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
-    return out;
+    return lastTokenClassificationOutput(this.runBase(inputs), this.score, ids, inputs.labels, this.config);
   }
 }
