@@ -11,7 +11,7 @@ import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import * as ops from "../ops/index.js";
 import type { BertConfig, PretrainedConfig } from "../io/hf_config.js";
 import {
-  activation, asFloatTensor, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
+  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
   pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
 } from "./modeling_utils.js";
 import { questionAnsweringLoss, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
@@ -142,19 +142,7 @@ export class DistilBertModel extends PreTrainedModel {
     else positions = Int32Array.from({ length: T }, (_, t) => P + t);
     const keyMask = fullKeyMask(inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null, B, T, P);
     let h = this.embeddings.forward(embeds ?? this.embeddings.word_embeddings.forward(intTensor(ids!)), positions, B, T);
-    const hiddenStates: Tensor[] = [h];
-    const newKv: KeyValue[] = [];
-    let i = 0;
-    for (const layer of this.transformer.layer) {
-      const r = layer.forward(h, keyMask, past?.[i++]);
-      h = r.out;
-      newKv.push(r.kv);
-      hiddenStates.push(h);
-    }
-    const out: ModelOutput = { lastHiddenState: h };
-    if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
-    if (inputs.useCache) out.pastKeyValues = newKv;
-    return out;
+    return runLayerStack(this.transformer.layer, h, past, inputs, (layer, x, kv) => layer.forward(x, keyMask, kv));
   }
 }
 

@@ -8,7 +8,7 @@ import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
 import * as ops from "../ops/index.js";
 import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
 import {
-  activation, asFloatTensor, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
+  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
   pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
 } from "./modeling_utils.js";
 import { Conv1D } from "./conv1d.js";
@@ -154,21 +154,7 @@ export class GPT2Model extends PreTrainedModel {
     let h = ops.add(embeds ?? this.wte.forward(intTensor(ids!)), this.wpe.forward(intTensor(pos)));
     if (inputs.tokenTypeIds !== undefined) h = ops.add(h, this.wte.forward(intTensor(toIntBatch(inputs.tokenTypeIds, "tokenTypeIds"))));
     h = this.drop.forward(h);
-    const hiddenStates: Tensor[] = [];
-    const newKv: KeyValue[] = [];
-    let i = 0;
-    for (const block of this.h) {
-      hiddenStates.push(h);
-      const r = block.forward(h, keyMask, past?.[i++]);
-      h = r.out;
-      newKv.push(r.kv);
-    }
-    h = this.ln_f.forward(h);
-    hiddenStates.push(h);
-    const out: ModelOutput = { lastHiddenState: h };
-    if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
-    if (inputs.useCache) out.pastKeyValues = newKv;
-    return out;
+    return runLayerStack(this.h, h, past, inputs, (block, x, kv) => block.forward(x, keyMask, kv), (x) => this.ln_f.forward(x));
   }
 }
 

@@ -10,7 +10,7 @@ import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import * as ops from "../ops/index.js";
 import type { LlamaConfig, PretrainedConfig } from "../io/hf_config.js";
 import {
-  activation, asFloatTensor, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
+  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
   pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
 } from "./modeling_utils.js";
 import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
@@ -149,22 +149,8 @@ export class LlamaModel extends PreTrainedModel {
     const rope = rotaryForPositions(pos, this.config);
     const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
     const keyMask = fullKeyMask(mask, B, T, P);
-    let h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
-    const hiddenStates: Tensor[] = [];
-    const newKv: KeyValue[] = [];
-    let i = 0;
-    for (const layer of this.layers) {
-      hiddenStates.push(h);
-      const r = layer.forward(h, rope, keyMask, past?.[i++]);
-      h = r.out;
-      newKv.push(r.kv);
-    }
-    h = this.norm.forward(h);
-    hiddenStates.push(h);
-    const out: ModelOutput = { lastHiddenState: h };
-    if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
-    if (inputs.useCache) out.pastKeyValues = newKv;
-    return out;
+    const h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
+    return runLayerStack(this.layers, h, past, inputs, (layer, x, kv) => layer.forward(x, rope, keyMask, kv), (x) => this.norm.forward(x));
   }
 }
 

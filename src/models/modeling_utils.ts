@@ -184,6 +184,33 @@ export function withPast(past: KeyValue | undefined, k: Tensor, v: Tensor): KeyV
   return { key: ops.cat([past.key, k], 2), value: ops.cat([past.value, v], 2) };
 }
 
+/**
+ * Runs a stack of layers as HF does: hidden states are each layer's input and then the final output
+ * (after `finalNorm`, for decoders); the new key/value cache is collected when `useCache` is set.
+ * Each layer is called through its own forward, so wrappers (gradient checkpointing) still apply.
+ */
+export function runLayerStack<L>(
+  layers: Iterable<L>, h: Tensor, past: KeyValue[] | undefined, inputs: ModelInputs,
+  step: (layer: L, h: Tensor, past: KeyValue | undefined) => { out: Tensor; kv: KeyValue },
+  finalNorm?: (h: Tensor) => Tensor,
+): ModelOutput {
+  const hiddenStates: Tensor[] = [];
+  const newKv: KeyValue[] = [];
+  let i = 0;
+  for (const layer of layers) {
+    hiddenStates.push(h);
+    const r = step(layer, h, past?.[i++]);
+    h = r.out;
+    newKv.push(r.kv);
+  }
+  if (finalNorm) h = finalNorm(h);
+  hiddenStates.push(h);
+  const out: ModelOutput = { lastHiddenState: h };
+  if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
+  if (inputs.useCache) out.pastKeyValues = newKv;
+  return out;
+}
+
 export function pastLength(past: KeyValue[] | undefined): number {
   return past && past.length > 0 ? past[0].key.shape[2] : 0;
 }
