@@ -12,7 +12,8 @@ export class GradNode {
   backwardFn: BackwardFn | null;
   constructor(
     readonly name: string,
-    readonly inputs: Tensor[],
+    /** Emptied after this node's backward ran (unless retainGraph), so the graph behind it can be freed. */
+    public inputs: Tensor[],
     backwardFn: BackwardFn,
   ) {
     this.backwardFn = backwardFn;
@@ -93,7 +94,11 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
   const grads = new Map<Tensor, Tensor>();
   const owned = new Set<Tensor>();
   grads.set(root, grad);
-  for (const t of order) {
+  for (let idx = 0; idx < order.length; idx++) {
+    const t = order[idx];
+    // drop this walk's reference: once its gradient is consumed, an intermediate tensor (and its
+    // buffer) stays alive only if the caller still holds it
+    (order as (Tensor | null)[])[idx] = null;
     const g = grads.get(t);
     grads.delete(t);
     if (g) owned.delete(g);
@@ -112,9 +117,14 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
     let inGrads: (Tensor | null)[];
     const { noGrad } = gradScope;
     inGrads = noGrad(() => fn(g));
-    if (!opts.retainGraph) node.backwardFn = null;
-    for (let i = 0; i < node.inputs.length; i++) {
-      const inp = node.inputs[i];
+    const inputs = node.inputs;
+    if (!opts.retainGraph) {
+      node.backwardFn = null;
+      // cut the edges too: an output the caller keeps (logits, loss) must not pin every activation
+      node.inputs = [];
+    }
+    for (let i = 0; i < inputs.length; i++) {
+      const inp = inputs[i];
       const gi = inGrads[i];
       if (!gi || !inp.requiresGrad) continue;
       if (gi.shape.length !== inp.shape.length || gi.shape.some((d, k) => d !== inp.shape[k])) {

@@ -51,6 +51,38 @@ test("a second backward through a released graph throws a clear error; retainGra
   assert.deepEqual(x2.grad!.toArray(), [2]);
 });
 
+test("after backward, an output the caller keeps no longer pins the intermediate activations", async () => {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const x = tensor([1, 2, 3], { requiresGrad: true });
+  let loss!: Tensor;
+  let hidden!: WeakRef<Tensor>;
+  let hiddenRetained!: WeakRef<Tensor>;
+  let lossRetained!: Tensor;
+  // build in a function so no local keeps the intermediates alive
+  (() => {
+    const h = ops.exp(ops.mul(x, 2));
+    hidden = new WeakRef(h);
+    loss = ops.sum(ops.square(h));
+    const h2 = ops.exp(ops.mul(x, 3));
+    hiddenRetained = new WeakRef(h2);
+    lossRetained = ops.sum(h2);
+  })();
+  loss.backward();
+  lossRetained.backward(undefined, { retainGraph: true });
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(hidden.deref(), undefined, "the activation of a released graph is collectable while the loss is alive");
+  assert.notEqual(hiddenRetained.deref(), undefined, "retainGraph keeps the graph (and its activations)");
+  assert.equal(loss.gradFn!.inputs.length, 0);
+  // gradients are still right: d/dx Σ exp(2x)² = 4·exp(4x)
+  x.grad!.f32().forEach((g, i) => assert.ok(Math.abs(g - 4 * Math.exp(4 * (i + 1)) - 3 * Math.exp(3 * (i + 1))) / g < 1e-5));
+});
+
 test("backward on a non-scalar needs an explicit gradient; a tensor without grad refuses backward", () => {
   const x = tensor([1, 2], { requiresGrad: true });
   const y = ops.mul(x, 3);
