@@ -74,6 +74,31 @@ function cases(quick: boolean): OpCase[] {
       return () => be.unary("gelu", x, y, 0);
     },
   });
+  out.push({
+    case: `gelu backward ${B * T}x${4 * C}`, op: "gelu_backward", n: B * T * 4 * C, reps, tsReps: 2,
+    make(be) {
+      const x = randn(B * T * 4 * C), gy = randn(x.length), gx = new Float32Array(x.length);
+      return () => be.unaryBackward("gelu", x, x, gy, gx, 0);
+    },
+  });
+  // fused bias + GELU (a BERT intermediate after its GEMM): PyTorch runs F.gelu(x + b), two ops
+  out.push({
+    case: `bias+gelu ${B * T}x${4 * C}`, op: "bias_gelu", rows: B * T, cols: 4 * C, reps, tsReps: 2,
+    make(be) {
+      const x = randn(B * T * 4 * C), y = new Float32Array(x.length);
+      // the kernel adds the bias into x in place: alternate b and −b so x does not drift
+      const b = randn(4 * C), nb = b.map((v) => -v);
+      let flip = false;
+      return () => be.biasAct("gelu", x, (flip = !flip) ? b : nb, y, B * T, 4 * C);
+    },
+  });
+  out.push({
+    case: `bias+gelu backward ${B * T}x${4 * C}`, op: "bias_gelu_backward", rows: B * T, cols: 4 * C, reps, tsReps: 2,
+    make(be) {
+      const z = randn(B * T * 4 * C), gy = randn(z.length), gx = new Float32Array(z.length), gb = new Float32Array(4 * C);
+      return () => be.biasActBackward("gelu", z, gy, gx, gb, B * T, 4 * C);
+    },
+  });
   const attnP = { batch: B, heads: H, kvHeads: H, tq: T, tk: T, headDim: D, scale: 1 / Math.sqrt(D), causal: false };
   const attnBufs = () => {
     const n = B * H * T * D;
@@ -108,9 +133,9 @@ function cases(quick: boolean): OpCase[] {
   out.push({
     case: `cross_entropy ${4 * T}x32000`, op: "cross_entropy", rows: 4 * T, cols: 32000, reps, tsReps: 1,
     make(be) {
-      const x = randn(4 * T * 32000), probs = new Float32Array(x.length), loss = new Float32Array(4 * T);
+      const x = randn(4 * T * 32000), lse = new Float32Array(4 * T), loss = new Float32Array(4 * T);
       const y = Int32Array.from({ length: 4 * T }, () => rng.randint(32000));
-      return () => be.crossEntropy(x, y, loss, probs, 4 * T, 32000, -100, 0);
+      return () => be.crossEntropy(x, y, loss, lse, 4 * T, 32000, -100, 0);
     },
   });
   out.push({
@@ -133,7 +158,7 @@ const settle = () => new Promise<void>((res) => setTimeout(res, 150));
 
 export const opsSuite: Suite = {
   name: "ops",
-  description: "GEMM f32/bf16 and fused ops (softmax, layernorm, gelu, attention, cross-entropy, AdamW) vs PyTorch",
+  description: "GEMM f32/bf16 and fused ops (softmax, layernorm, gelu and its backward, bias+gelu, attention, cross-entropy, AdamW) vs PyTorch",
   async run(opts: BenchOptions, emit: (r: BenchRow) => void): Promise<void> {
     const native = loadNativeBackend({ required: false });
     const addon = nativeAddon();

@@ -48,6 +48,20 @@ def make(case):
     if op == "gelu":
         x = rn(case["n"])
         return lambda: F.gelu(x)
+    if op == "gelu_backward":
+        x, g = rn(case["n"]), rn(case["n"])
+        return lambda: torch.ops.aten.gelu_backward(g, x)
+    if op == "bias_gelu":
+        # PyTorch has no fused CPU bias+GELU: its two ops are the reference
+        x, b = rn(case["rows"], case["cols"]), rn(case["cols"])
+        return lambda: F.gelu(x + b)
+    if op == "bias_gelu_backward":
+        # autograd of F.gelu(x + b): gelu_backward, and the bias gradient as a sum over rows
+        z, g = rn(case["rows"], case["cols"]), rn(case["rows"], case["cols"])
+        def bwd():
+            gz = torch.ops.aten.gelu_backward(g, z)
+            return gz, gz.sum(0)
+        return bwd
     if op == "cross_entropy":
         x = rn(case["rows"], case["cols"])
         y = torch.randint(0, case["cols"], (case["rows"],), generator=g)

@@ -175,6 +175,28 @@ KERNEL(UnaryBackward) {
   return info.Env().Undefined();
 }
 
+int bias_act_op(const Args& a, size_t i) {
+  const int op = op_index(a, i, U_COUNT);
+  if (op != U_GELU && op != U_GELU_TANH && op != U_SILU && op != U_RELU) a.range("op " + std::to_string(op) + " has no fused bias kernel");
+  return op;
+}
+
+KERNEL(BiasAct) {
+  Args a{info, "biasAct"};
+  const int op = bias_act_op(a, 0);
+  const int64_t rows = a.dim(4, "rows"), cols = a.dim(5, "cols"), n = rows * cols;
+  bias_act(op, a.f32(1, "x", n), a.f32(2, "bias", cols, true), a.f32(3, "out", n), rows, cols);
+  return info.Env().Undefined();
+}
+
+KERNEL(BiasActBackward) {
+  Args a{info, "biasActBackward"};
+  const int op = bias_act_op(a, 0);
+  const int64_t rows = a.dim(5, "rows"), cols = a.dim(6, "cols"), n = rows * cols;
+  bias_act_backward(op, a.f32(1, "z", n), a.f32(2, "gy", n), a.f32(3, "gx", n), a.f32(4, "gBias", cols, true), rows, cols);
+  return info.Env().Undefined();
+}
+
 KERNEL(Binary) {
   Args a{info, "binary"};
   int op = op_index(a, 0, B_COUNT);
@@ -274,16 +296,30 @@ KERNEL(RmsNormBackward) {
 KERNEL(CrossEntropy) {
   Args a{info, "crossEntropy"};
   int64_t rows = a.dim(4, "rows"), cols = a.dim(5, "cols"), n = rows * cols;
-  cross_entropy(a.f32(0, "logits", n), a.i32(1, "labels", rows), a.f32(2, "loss", rows), a.f32(3, "probs", n), rows, cols,
+  cross_entropy(a.f32(0, "logits", n), a.i32(1, "labels", rows), a.f32(2, "loss", rows), a.f32(3, "lse", rows), rows, cols,
                 (int32_t)a.sint(6, "ignoreIndex"), (float)a.num(7, "labelSmoothing"));
   return info.Env().Undefined();
 }
 
 KERNEL(CrossEntropyBackward) {
   Args a{info, "crossEntropyBackward"};
-  int64_t rows = a.dim(4, "rows"), cols = a.dim(5, "cols"), n = rows * cols;
-  cross_entropy_backward(a.f32(0, "probs", n), a.i32(1, "labels", rows), a.f32(2, "gLoss", rows), a.f32(3, "gLogits", n), rows, cols,
-                         (int32_t)a.sint(6, "ignoreIndex"), (float)a.num(7, "labelSmoothing"));
+  int64_t rows = a.dim(5, "rows"), cols = a.dim(6, "cols"), n = rows * cols;
+  cross_entropy_backward(a.f32(0, "logits", n), a.f32(1, "lse", rows), a.i32(2, "labels", rows), a.f32(3, "gLoss", rows),
+                         a.f32(4, "gLogits", n), rows, cols, (int32_t)a.sint(7, "ignoreIndex"), (float)a.num(8, "labelSmoothing"));
+  return info.Env().Undefined();
+}
+
+KERNEL(SiluMul) {
+  Args a{info, "siluMul"};
+  int64_t n = a.len(0);
+  silu_mul(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n);
+  return info.Env().Undefined();
+}
+
+KERNEL(SiluMulBackward) {
+  Args a{info, "siluMulBackward"};
+  int64_t n = a.len(0);
+  silu_mul_backward(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "gy", n), a.f32(3, "gGate", n), a.f32(4, "gUp", n), n);
   return info.Env().Undefined();
 }
 
@@ -298,18 +334,21 @@ KERNEL(Attention) {
   Args a{info, "attention"};
   Attn p = attn_args(a, 6);
   p.causal = a.flag(13);
-  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = p.batch * p.kvHeads * p.tk * p.d;
+  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = p.batch * p.kvHeads * p.tk * p.d, np = p.batch * p.heads * p.tq * p.tk;
+  // optional trailing drop: attention-dropout multipliers [B,H,Tq,Tk]
+  const float* drop = info.Length() > 14 ? a.f32(14, "drop", np, true) : nullptr;
   attention(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "mask", p.batch * p.tk, true), a.f32(4, "out", nq),
-            a.f32(5, "probs", p.batch * p.heads * p.tq * p.tk), p);
+            a.f32(5, "probs", np), p, drop);
   return info.Env().Undefined();
 }
 
 KERNEL(AttentionBackward) {
   Args a{info, "attentionBackward"};
   Attn p = attn_args(a, 8);
-  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = p.batch * p.kvHeads * p.tk * p.d;
-  attention_backward(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "probs", p.batch * p.heads * p.tq * p.tk),
-                     a.f32(4, "gOut", nq), a.f32(5, "gq", nq), a.f32(6, "gk", nk), a.f32(7, "gv", nk), p);
+  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = p.batch * p.kvHeads * p.tk * p.d, np = p.batch * p.heads * p.tq * p.tk;
+  const float* drop = info.Length() > 15 ? a.f32(15, "drop", np, true) : nullptr;  // optional, as in attention
+  attention_backward(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "probs", np),
+                     a.f32(4, "gOut", nq), a.f32(5, "gq", nq), a.f32(6, "gk", nk), a.f32(7, "gv", nk), p, drop);
   return info.Env().Undefined();
 }
 
@@ -442,6 +481,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("matmulBf16", MatmulBf16);
   fn("unary", Unary);
   fn("unaryBackward", UnaryBackward);
+  fn("biasAct", BiasAct);
+  fn("biasActBackward", BiasActBackward);
   fn("binary", Binary);
   fn("affine", Affine);
   fn("sum", Sum);
@@ -456,6 +497,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("rmsNormBackward", RmsNormBackward);
   fn("crossEntropy", CrossEntropy);
   fn("crossEntropyBackward", CrossEntropyBackward);
+  fn("siluMul", SiluMul);
+  fn("siluMulBackward", SiluMulBackward);
   fn("attention", Attention);
   fn("attentionBackward", AttentionBackward);
   fn("rotary", Rotary);
@@ -470,6 +513,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("setGemmImpl", SetGemmImpl);
   fn("setBf16Gemm", SetBf16Gemm);
   fn("info", Info);
+  // 2: counter-based dropoutMask and the optional drop argument of attention/attentionBackward
+  // (the TS wrapper falls back to the TS kernels for these with an older build)
+  exports.Set("dropoutAbi", Napi::Number::New(env, 2));
   return exports;
 }
 

@@ -12,12 +12,16 @@ namespace peft {
 static const float kMaskMin = -std::numeric_limits<float>::max();  // HF: torch.finfo(float32).min
 
 static thread_local Scratch<float> attn_dp;
+static thread_local Scratch<float> attn_pd;  // P ⊙ drop (attention dropout)
 
-void attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, const Attn& p) {
+void attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, const Attn& p,
+               const float* drop) {
   const int64_t G = p.heads / p.kvHeads, BK = p.batch * p.kvHeads, M = G * p.tq, Tq = p.tq, Tk = p.tk, D = p.d;
   // scores = scale · Q·Kᵀ straight into probs
   matmul_f32_alpha(q, k, probs, Gemm{BK, M, Tk, D, false, true, M * D, Tk * D, M * Tk, false}, p.scale);
   const int64_t off = Tk - Tq, rows = p.batch * p.heads * Tq;
+  // with dropout the GEMM reads Pd = P ⊙ drop; probs keep P (the backward needs it)
+  float* pd = drop ? attn_pd.get((size_t)(rows * Tk)) : nullptr;
 #pragma omp parallel for schedule(static) if (rows * Tk > (1 << 14))
   for (int64_t r = 0; r < rows; r++) {
     const int64_t i = r % Tq, b = r / (p.heads * Tq);
@@ -42,33 +46,54 @@ void attention(const float* q, const float* k, const float* v, const float* mask
       sum += e;
     }
     const float inv = 1.f / sum;
+    if (pd) {
+      const float* dr = drop + r * Tk;
+      float* o = pd + r * Tk;
 #pragma omp simd
-    for (int64_t j = 0; j < Tk; j++) s[j] *= inv;
+      for (int64_t j = 0; j < Tk; j++) {
+        const float pj = s[j] * inv;
+        s[j] = pj;
+        o[j] = pj * dr[j];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < Tk; j++) s[j] *= inv;
+    }
   }
-  matmul_f32(probs, v, out, Gemm{BK, M, D, Tk, false, false, M * Tk, Tk * D, M * D, false});
+  matmul_f32(pd ? pd : probs, v, out, Gemm{BK, M, D, Tk, false, false, M * Tk, Tk * D, M * D, false});
 }
 
 void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* gout, float* gq,
-                        float* gk, float* gv, const Attn& p) {
+                        float* gk, float* gv, const Attn& p, const float* drop) {
   const int64_t G = p.heads / p.kvHeads, BK = p.batch * p.kvHeads, M = G * p.tq, Tk = p.tk, D = p.d;
-  // dV = Pᵀ·dO (summed over the group's query rows)
-  matmul_f32(probs, gout, gv, Gemm{BK, Tk, D, M, true, false, M * Tk, M * D, Tk * D, false});
   // dP = dO·Vᵀ
   float* dp = attn_dp.get((size_t)(BK * M * Tk));
   matmul_f32(gout, v, dp, Gemm{BK, M, Tk, D, false, true, M * D, Tk * D, M * Tk, false});
-  // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
+  // with dropout: Pd = P ⊙ drop (for dV) and dP ⊙= drop; then dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
   const int64_t rows = BK * M;
   const float scale = p.scale;
+  float* pd = drop ? attn_pd.get((size_t)(rows * Tk)) : nullptr;
 #pragma omp parallel for schedule(static) if (rows * Tk > (1 << 14))
   for (int64_t r = 0; r < rows; r++) {
     const float* pr = probs + r * Tk;
     float* d = dp + r * Tk;
+    if (pd) {
+      const float* dr = drop + r * Tk;
+      float* o = pd + r * Tk;
+#pragma omp simd
+      for (int64_t j = 0; j < Tk; j++) {
+        o[j] = pr[j] * dr[j];
+        d[j] *= dr[j];
+      }
+    }
     float rs = 0.f;
 #pragma omp simd reduction(+ : rs)
     for (int64_t j = 0; j < Tk; j++) rs += d[j] * pr[j];
 #pragma omp simd
     for (int64_t j = 0; j < Tk; j++) d[j] = pr[j] * (d[j] - rs) * scale;
   }
+  // dV = Pdᵀ·dO (summed over the group's query rows)
+  matmul_f32(pd ? pd : probs, gout, gv, Gemm{BK, Tk, D, M, true, false, M * Tk, M * D, Tk * D, false});
   // dQ = dS·K, dK = dSᵀ·Q
   matmul_f32(dp, k, gq, Gemm{BK, M, D, Tk, false, false, M * Tk, Tk * D, M * D, false});
   matmul_f32(dp, q, gk, Gemm{BK, Tk, D, M, true, false, M * Tk, M * D, Tk * D, false});

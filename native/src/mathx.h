@@ -2,6 +2,9 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace peft {
 
@@ -86,6 +89,86 @@ static inline float vsum(const float* x, int64_t n, G g) {
     tot += t;
   }
   return (float)tot;
+}
+
+// ---- Width-generic float vectors for hand-vectorised kernels (GCC vector extensions): 16 lanes
+// with AVX-512, 8 with AVX, 4 otherwise (GCC lowers them to SSE/NEON on other targets).
+#if defined(__AVX512F__)
+constexpr int kVW = 16;
+#elif defined(__AVX__)
+constexpr int kVW = 8;
+#else
+constexpr int kVW = 4;
+#endif
+typedef float vfw __attribute__((vector_size(kVW * 4)));
+typedef int32_t viw __attribute__((vector_size(kVW * 4)));
+typedef uint32_t vuw __attribute__((vector_size(kVW * 4)));
+#define PEFT_VINLINE static inline __attribute__((always_inline))
+PEFT_VINLINE vfw vw_load(const float* p) {
+  vfw v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+PEFT_VINLINE void vw_store(float* p, vfw v) { std::memcpy(p, &v, sizeof v); }
+PEFT_VINLINE vfw vw_set(float f) { return vfw{} + f; }
+PEFT_VINLINE vfw vw_abs(vfw x) { return (vfw)((vuw)x & 0x7fffffffu); }
+// a < b ? a : b — so a NaN `a` gives b (x86 minps/maxps semantics, one instruction there)
+PEFT_VINLINE vfw vw_min(vfw a, vfw b) {
+#if defined(__AVX512F__)
+  return (vfw)_mm512_maskz_min_ps((__mmask16)0xFFFF, (__m512)a, (__m512)b);  // (maskz: no -Wmaybe-uninitialized from GCC 12)
+#elif defined(__AVX__)
+  return (vfw)_mm256_min_ps((__m256)a, (__m256)b);
+#else
+  return a < b ? a : b;
+#endif
+}
+PEFT_VINLINE vfw vw_max(vfw a, vfw b) {
+#if defined(__AVX512F__)
+  return (vfw)_mm512_maskz_max_ps((__mmask16)0xFFFF, (__m512)a, (__m512)b);
+#elif defined(__AVX__)
+  return (vfw)_mm256_max_ps((__m256)a, (__m256)b);
+#else
+  return a > b ? a : b;
+#endif
+}
+// lanes of a where m has its sign bit set (m < 0, −0, negative NaN), else lanes of b
+PEFT_VINLINE vfw vw_sel_neg(vfw m, vfw a, vfw b) {
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  return (vfw)_mm512_mask_blend_ps(_mm512_movepi32_mask((__m512i)m), (__m512)b, (__m512)a);
+#elif defined(__AVX__) && !defined(__AVX512F__)
+  return (vfw)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)m);
+#else
+  return (viw)m < 0 ? a : b;
+#endif
+}
+// x & mask (mask lanes all-ones or zero, e.g. a comparison result)
+PEFT_VINLINE vfw vw_and(vfw x, viw mask) { return (vfw)((viw)x & mask); }
+
+// e^x for x in [−87.3, 0] (callers clamp): round-to-nearest n = x·log2 e via the 1.5·2²³ shift,
+// one-step reduction r = x − n·ln2 (|error| ≤ |n|·1.9e-9), degree-5 minimax polynomial with p(0) = 1
+// (fitted in double for this file, relative error 9.2e-8), 2ⁿ from exponent bits. Max relative
+// error ≈ 3e-7 at x = −87.
+PEFT_VINLINE vfw vw_exp_le0(vfw x) {
+  const vfw t = x * 1.44269504088896341f + 12582912.f;
+  const vfw n = t - 12582912.f;
+  const vfw r = x - n * 0.693147182464599609375f;
+  vfw p = vw_set(0.008290279231842019f);
+  p = p * r + 0.04189787408148992f;
+  p = p * r + 0.16667636258782215f;
+  p = p * r + 0.4999914994786445f;
+  p = p * r + 0.9999997073033061f;
+  p = p * r + 1.f;
+  return p * (vfw)(((vuw)t + 127u) << 23);
+}
+
+// σ(w) = 1/(1 + e^−w) as w ≥ 0 ? r : e·r with e = e^{−|w|}, r = 1/(1 + e): relative accuracy on both
+// tails. Also returns e and r (σ(1 − σ) = e·r², 1 − σ = w ≥ 0 ? e·r : r). ±inf give exactly 0 / 1,
+// NaN gives a finite value (callers multiply by an operand that carries the NaN).
+PEFT_VINLINE vfw vw_sigmoid(vfw w, vfw& e, vfw& r) {
+  const vfw a = vw_abs(w);
+  e = vw_and(vw_exp_le0(vw_max(-a, vw_set(-87.3f))), a < 87.3f);
+  r = 1.f / (1.f + e);
+  return vw_sel_neg(w, e * r, r);
 }
 
 }  // namespace peft

@@ -274,22 +274,18 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
 }
 
 // ------------------------------------------------------------------ cross entropy
-void cross_entropy(const float* logits, const int32_t* labels, float* loss, float* probs, int64_t rows, int64_t cols,
+// Forward keeps only the per-row log-sum-exp (not the [rows, cols] probabilities): the backward
+// recomputes p = exp(x − lse) from the logits, which the caller holds anyway.
+void cross_entropy(const float* logits, const int32_t* labels, float* loss, float* lse_out, int64_t rows, int64_t cols,
                    int32_t ignore, float smoothing) {
 #pragma omp parallel for schedule(static) if (rows * cols > kPar)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = logits + r * cols;
-    float* pr = probs + r * cols;
     const float mx = row_max(xr, cols);
-    const float s = bsum(cols, [&](int64_t j) {
-      float e = vexp_neg(xr[j] - mx);
-      pr[j] = e;
-      return e;
-    });
+    const float s = bsum(cols, [&](int64_t j) { return vexp_neg(xr[j] - mx); });
     const float sl = smoothing == 0.f ? 0.f : bsum(cols, [&](int64_t j) { return xr[j]; });
-    const float lse = mx + std::log(s), inv = 1.f / s;
-#pragma omp simd
-    for (int64_t j = 0; j < cols; j++) pr[j] *= inv;
+    const float lse = mx + std::log(s);
+    lse_out[r] = lse;
     const int32_t y = labels[r];
     if (y == ignore) {
       loss[r] = 0.f;
@@ -300,22 +296,40 @@ void cross_entropy(const float* logits, const int32_t* labels, float* loss, floa
   }
 }
 
-void cross_entropy_backward(const float* probs, const int32_t* labels, const float* gloss, float* glogits, int64_t rows,
-                            int64_t cols, int32_t ignore, float smoothing) {
+void cross_entropy_backward(const float* logits, const float* lse, const int32_t* labels, const float* gloss, float* glogits,
+                            int64_t rows, int64_t cols, int32_t ignore, float smoothing) {
   const float u = smoothing / (float)cols;
 #pragma omp parallel for schedule(static) if (rows * cols > kPar)
   for (int64_t r = 0; r < rows; r++) {
-    const float* pr = probs + r * cols;
+    const float* xr = logits + r * cols;
     float* gr = glogits + r * cols;
     const int32_t y = labels[r];
     if (y == ignore) {
       std::memset(gr, 0, sizeof(float) * cols);
       continue;
     }
-    const float g = gloss[r];
+    const float g = gloss[r], l = lse[r];
 #pragma omp simd
-    for (int64_t j = 0; j < cols; j++) gr[j] = g * (pr[j] - u);
+    for (int64_t j = 0; j < cols; j++) gr[j] = g * (vexp_neg(xr[j] - l) - u);
     if (y >= 0 && y < cols) gr[y] -= g * (1.f - smoothing);
+  }
+}
+
+// ------------------------------------------------------------------ SwiGLU gate
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kPar)
+  for (int64_t i = 0; i < n; i++) {
+    const float g = gate[i];
+    out[i] = g / (1.f + vexp(-g)) * up[i];
+  }
+}
+
+void silu_mul_backward(const float* gate, const float* up, const float* gy, float* ggate, float* gup, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kPar)
+  for (int64_t i = 0; i < n; i++) {
+    const float g = gate[i], s = 1.f / (1.f + vexp(-g));
+    gup[i] = gy[i] * g * s;
+    ggate[i] = gy[i] * up[i] * s * (1.f + g * (1.f - s));
   }
 }
 

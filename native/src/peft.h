@@ -44,12 +44,14 @@ enum UnaryOp { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_ABS, U_TANH, U_SIGMOID, U
 enum BinaryOp { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_COUNT };
 void unary(int op, const float* x, float* out, int64_t n, float alpha);
 void unary_backward(int op, const float* x, const float* y, const float* gy, float* gx, int64_t n, float alpha);
+// Fused bias + activation (op: U_GELU, U_GELU_TANH, U_SILU or U_RELU) over [rows, cols]: z = x + bias
+// (bias [cols] or null) written back into x, out = act(z). The backward writes gx = gy·act'(z) and,
+// when gbias is non-null, accumulates (+=) the column sums of gx into it.
+void bias_act(int op, float* x, const float* bias, float* out, int64_t rows, int64_t cols);
+void bias_act_backward(int op, const float* z, const float* gy, float* gx, float* gbias, int64_t rows, int64_t cols);
 void binary(int op, const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
             const std::vector<int64_t>& as, const std::vector<int64_t>& bs, int64_t n);
 void affine(const float* x, float* out, int64_t n, float alpha, float beta);
-// out[i] = 0 with probability p (u < p for u = next xoshiro128** uint32 / 2^32), else keep; state (4
-// uint32) advances one draw per element, the same stream as the TS Rng.
-void dropout_mask(uint32_t* state, float* out, int64_t n, double p, float keep);
 void f32_to_bf16(const float* x, uint16_t* out, int64_t n);
 void bf16_to_f32(const uint16_t* x, float* out, int64_t n);
 
@@ -64,12 +66,20 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, floa
 void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* gy, float* gx, float* gw, float* gb, int64_t rows, int64_t cols);
 void rms_norm(const float* x, const float* w, float* out, float* rstd, int64_t rows, int64_t cols, float eps);
 void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* gy, float* gx, float* gw, int64_t rows, int64_t cols);
-void cross_entropy(const float* logits, const int32_t* labels, float* loss, float* probs, int64_t rows, int64_t cols, int32_t ignore, float smoothing);
-void cross_entropy_backward(const float* probs, const int32_t* labels, const float* gloss, float* glogits, int64_t rows, int64_t cols, int32_t ignore, float smoothing);
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+void silu_mul_backward(const float* gate, const float* up, const float* gy, float* ggate, float* gup, int64_t n);
+void cross_entropy(const float* logits, const int32_t* labels, float* loss, float* lse, int64_t rows, int64_t cols, int32_t ignore, float smoothing);
+void cross_entropy_backward(const float* logits, const float* lse, const int32_t* labels, const float* gloss, float* glogits, int64_t rows, int64_t cols, int32_t ignore, float smoothing);
 void embedding(const float* w, const int32_t* ids, float* out, int64_t count, int64_t dim);
 void embedding_backward(const float* gout, const int32_t* ids, float* gw, int64_t count, int64_t dim);
 struct AdamW { double lr, beta1, beta2, eps, wd, step; };
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamW& hp);
+
+// ---- dropout (dropout.cc)
+// Counter-based mask: k0, k1 = two xoshiro128** draws from state (4 uint32, advanced by exactly two
+// draws, the TS Rng's stream); h = lowbias32(lowbias32((i + k0) mod 2^32) ^ k1); out[i] = 0 when
+// h < p·2^32, else keep. Parallel, and bit-identical to the TS reference.
+void dropout_mask(uint32_t* state, float* out, int64_t n, double p, float keep);
 
 // ---- attention (attention.cc)
 // Rotary embedding (rotate_half layout) of x viewed [B,H,T,D] with element strides sb/sh/st (D
@@ -78,9 +88,12 @@ void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamW&
 struct Rope { int64_t batch, heads, seq, d, sb, sh, st; bool per_batch; };
 void rotary(const float* x, const float* cos, const float* sin, float* out, const Rope& p, bool inverse);
 struct Attn { int64_t batch, heads, kvHeads, tq, tk, d; float scale; bool causal; };
-void attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, const Attn& p);
+// drop (or null): attention-dropout multipliers [B,H,Tq,Tk]; out = (P ⊙ drop)·V, probs keep P (pre-dropout);
+// the backward takes the same drop.
+void attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* probs, const Attn& p,
+               const float* drop = nullptr);
 void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* gout,
-                        float* gq, float* gk, float* gv, const Attn& p);
+                        float* gq, float* gk, float* gv, const Attn& p, const float* drop = nullptr);
 
 // ---- helpers
 // Grow-only scratch buffer (one per call site and calling thread, so worker_threads may call kernels concurrently).

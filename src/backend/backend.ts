@@ -13,6 +13,9 @@ export type UnaryOp =
 
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min";
 
+/** Activations with a fused bias + activation kernel (biasAct): the feed-forward up-projections' acts. */
+export type BiasActOp = "gelu" | "gelu_tanh" | "relu" | "silu";
+
 export interface MatmulParams {
   /** Number of independent products (batched matmul); 1 for a plain GEMM. */
   batch: number;
@@ -91,6 +94,13 @@ export interface KernelSet {
   binary(op: BinaryOp, a: F32, b: F32, out: F32, shape: number[], aStrides: number[], bStrides: number[]): void;
   /** out = x * alpha + beta (elementwise scalar affine). */
   affine(x: F32, out: F32, alpha: number, beta: number): void;
+  /**
+   * Fused bias + activation over [rows, cols]: z = x + bias (bias [cols], or null for none) is written
+   * back into x (the backward needs it) and out = act(z), with act exactly unary(op)'s. out may be x.
+   */
+  biasAct(op: BiasActOp, x: F32, bias: F32 | null, out: F32, rows: number, cols: number): void;
+  /** gx = gy · act'(z) for z from biasAct; when gBias is non-null, Σ_rows gx is accumulated (+=) into it. */
+  biasActBackward(op: BiasActOp, z: F32, gy: F32, gx: F32, gBias: F32 | null, rows: number, cols: number): void;
 
   /** x viewed as [outer, n, inner]: out[o, i] = Σ_j x[o, j, i]. */
   sum(x: F32, out: F32, outer: number, n: number, inner: number): void;
@@ -115,20 +125,26 @@ export interface KernelSet {
 
   /**
    * Cross entropy per row of logits [rows, cols] against integer labels; rows whose label equals
-   * ignoreIndex get loss 0. Writes per-row loss and the softmax probabilities (for backward).
+   * ignoreIndex get loss 0. Writes per-row loss and the row's log-sum-exp lse[r] (every row), which
+   * is all the backward needs besides the logits (no [rows, cols] probabilities are kept).
    * With labelSmoothing ε: loss = (1−ε)·nll + ε·mean_c(−log p_c).
    */
-  crossEntropy(logits: F32, labels: Int32Array, loss: F32, probs: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void;
-  /** gLogits = scale_r · (p − (1−ε)·onehot − ε/cols), scale_r = gLoss[r] (0 for ignored rows). */
-  crossEntropyBackward(probs: F32, labels: Int32Array, gLoss: F32, gLogits: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void;
+  crossEntropy(logits: F32, labels: Int32Array, loss: F32, lse: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void;
+  /** gLogits = scale_r · (p − (1−ε)·onehot − ε/cols) with p = exp(logits − lse), scale_r = gLoss[r] (0 for ignored rows). */
+  crossEntropyBackward(logits: F32, lse: F32, labels: Int32Array, gLoss: F32, gLogits: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void;
 
   /**
    * Scaled dot-product attention. q [B,H,Tq,D], k/v [B,Hkv,Tk,D]; mask (or null) is an additive f32
-   * key mask [B,Tk] (0 keep, large negative drop). Writes out [B,H,Tq,D] and probs [B,H,Tq,Tk].
+   * key mask [B,Tk] (0 keep, large negative drop). Writes out [B,H,Tq,D] and probs [B,H,Tq,Tk]
+   * (P = softmax(scale·QKᵀ + masks), before dropout). drop (optional) is an attention-dropout
+   * multiplier [B,H,Tq,Tk] (0 or keepScale, from dropoutMask): out = (P ⊙ drop)·V.
    */
-  attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams): void;
-  /** Gradients for q, k, v (written, not accumulated) from the saved probs. */
-  attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams): void;
+  attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams, drop?: F32 | null): void;
+  /**
+   * Gradients for q, k, v (written, not accumulated) from the saved probs and the forward's drop (or
+   * null): with Pd = P ⊙ drop, dV = Pdᵀ·dO, dP = (dO·Vᵀ) ⊙ drop, dS = scale·P ⊙ (dP − rowsum(dP ⊙ P)).
+   */
+  attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams, drop?: F32 | null): void;
 
   /**
    * Rotary embedding: out [B,H,T,D] (contiguous) = x·cos + rotate_half(x)·sin, each product rounded
@@ -137,10 +153,19 @@ export interface KernelSet {
   rotary(x: F32, cos: F32, sin: F32, out: F32, p: RotaryParams, inverse: boolean): void;
 
   /**
-   * Dropout multipliers: out[i] = 0 when u < p, else keepScale, with u = (next xoshiro128** uint32)/2³²
-   * drawn from `state` (the 4-word state of a tensor/random Rng, advanced in place, one draw per element).
+   * Counter-based dropout multipliers. Draws k0 then k1 (two xoshiro128** uint32 draws) from `state`
+   * (the 4-word state of a tensor/random Rng, advanced in place by exactly two draws whatever the
+   * length), then for each i: h = lowbias32(lowbias32((i + k0) mod 2³²) ^ k1) and out[i] = 0 when
+   * h < p·2³² (exact integer comparison; p ≤ 0 keeps all, p ≥ 1 drops all), else keepScale.
+   * lowbias32(x): x ^= x>>>16; x = x·0x7feb352d; x ^= x>>>15; x = x·0x846ca68b; x ^= x>>>16 (mod 2³²).
+   * Elements are independent, so backends may fill in parallel; results must be bit-identical.
    */
   dropoutMask(state: Uint32Array, out: F32, p: number, keepScale: number): void;
+
+  /** SwiGLU gate (Llama MLP): out = silu(gate) ⊙ up, all of one length. */
+  siluMul(gate: F32, up: F32, out: F32): void;
+  /** gGate = gy ⊙ up ⊙ silu'(gate), gUp = gy ⊙ silu(gate) (written, not accumulated). */
+  siluMulBackward(gate: F32, up: F32, gy: F32, gGate: F32, gUp: F32): void;
 
   /** out[t, :] = weight[ids[t], :]. */
   embedding(weight: F32, ids: Int32Array, out: F32, dim: number): void;

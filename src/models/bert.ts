@@ -6,7 +6,8 @@ import { Tensor } from "../tensor/tensor.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
+import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
+import type { BiasActOp } from "../backend/backend.js";
 import * as ops from "../ops/index.js";
 import type { BertConfig } from "../io/hf_config.js";
 import {
@@ -138,12 +139,17 @@ export class BertAttention extends Module {
 export class BertIntermediate extends Module {
   declare dense: Linear;
   private readonly act: (x: Tensor) => Tensor;
+  /** The activation as a fused bias kernel op (null: no fused kernel for it). */
+  private readonly fusedAct: BiasActOp | null;
   constructor(config: BertConfig) {
     super();
     this.registerModule("dense", new Linear(config.hiddenSize, config.intermediateSize, { rng: constructionRng() }));
     this.act = activation(config.hiddenAct);
+    this.fusedAct = fusedActivation(config.hiddenAct);
   }
   forward(x: Tensor): Tensor {
+    // dense → act with the bias add and activation in one pass (through adapters wrapping dense too)
+    if (this.fusedAct) return forwardAct(this.dense, x, this.fusedAct);
     return this.act(this.dense.forward(x));
   }
 }

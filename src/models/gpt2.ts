@@ -4,7 +4,8 @@ import { Tensor } from "../tensor/tensor.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
+import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
+import type { BiasActOp } from "../backend/backend.js";
 import * as ops from "../ops/index.js";
 import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
 import {
@@ -61,6 +62,8 @@ export class GPT2MLP extends Module {
   declare c_proj: Conv1D;
   declare dropout: Dropout;
   private readonly act: (x: Tensor) => Tensor;
+  /** The activation as a fused bias kernel op (null: no fused kernel for it). */
+  private readonly fusedAct: BiasActOp | null;
   constructor(config: GPT2Config) {
     super();
     const inner = config.nInner ?? 4 * config.hiddenSize;
@@ -69,9 +72,12 @@ export class GPT2MLP extends Module {
     this.registerModule("c_proj", new Conv1D(config.hiddenSize, inner, { rng }));
     this.registerModule("dropout", new Dropout(config.residPdrop));
     this.act = activation(config.hiddenAct);
+    this.fusedAct = fusedActivation(config.hiddenAct);
   }
   forward(x: Tensor): Tensor {
-    return this.dropout.forward(this.c_proj.forward(this.act(this.c_fc.forward(x))));
+    // c_fc → act with the bias add and activation in one pass (through adapters wrapping c_fc too)
+    const h = this.fusedAct ? forwardAct(this.c_fc, x, this.fusedAct) : this.act(this.c_fc.forward(x));
+    return this.dropout.forward(this.c_proj.forward(h));
   }
 }
 

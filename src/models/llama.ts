@@ -79,6 +79,7 @@ export class LlamaMLP extends Module {
   declare up_proj: Linear;
   declare down_proj: Linear;
   private readonly act: (x: Tensor) => Tensor;
+  private readonly fusedSilu: boolean;
   constructor(config: LlamaConfig) {
     super();
     const rng = constructionRng();
@@ -87,9 +88,13 @@ export class LlamaMLP extends Module {
     this.registerModule("up_proj", new Linear(config.hiddenSize, config.intermediateSize, { bias, rng }));
     this.registerModule("down_proj", new Linear(config.intermediateSize, config.hiddenSize, { bias, rng }));
     this.act = activation(config.hiddenAct);
+    this.fusedSilu = config.hiddenAct === "silu" || config.hiddenAct === "swish";
   }
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(ops.mul(this.act(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    const gate = this.gate_proj.forward(x), up = this.up_proj.forward(x);
+    // silu (every Llama/Mistral/Qwen2 config here) takes the fused SwiGLU op: one pass, one buffer fewer kept
+    const h = this.fusedSilu ? ops.siluMul(gate, up) : ops.mul(this.act(gate), up);
+    return this.down_proj.forward(h);
   }
 }
 

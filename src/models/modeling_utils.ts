@@ -141,38 +141,16 @@ export function mergeHeads(x: Tensor): Tensor {
 }
 
 /**
- * Attention with HF eager semantics. Uses the fused op; when training with attention dropout
- * it takes the explicit path (scores → mask → softmax → dropout → ·V) so the dropout is applied
- * to the probabilities as in PyTorch.
+ * Attention with HF eager semantics (scores → mask → softmax → dropout → ·V) through the fused op;
+ * in training the attention dropout is applied to the probabilities inside it, as in PyTorch.
  */
 export function attention(
   q: Tensor, k: Tensor, v: Tensor,
   opts: { keyMask: Tensor | null; causal: boolean; scale: number; dropoutP: number; training: boolean },
 ): Tensor {
-  if (!(opts.training && opts.dropoutP > 0)) {
-    return ops.scaledDotProductAttention(q, k, v, { keyMask: opts.keyMask, causal: opts.causal, scale: opts.scale });
-  }
-  const [B, H, Tq, D] = q.shape;
-  const Hkv = k.shape[1], Tk = k.shape[2];
-  if (Hkv !== H) {
-    const n = H / Hkv;
-    k = k.unsqueeze(2).expand([B, Hkv, n, Tk, D]).reshape([B, H, Tk, D]);
-    v = v.unsqueeze(2).expand([B, Hkv, n, Tk, D]).reshape([B, H, Tk, D]);
-  }
-  let scores = ops.scale(ops.matmul(q, k.transpose(-2, -1)), opts.scale);
-  const neg = new Float32Array(B * Tq * Tk);
-  const km = opts.keyMask ? opts.keyMask.f32() : null;
-  const off = Tk - Tq;
-  const MIN = -3.4028234663852886e38;
-  for (let b = 0; b < B; b++)
-    for (let i = 0; i < Tq; i++)
-      for (let j = 0; j < Tk; j++) {
-        const masked = (km !== null && km[b * Tk + j] === 0) || (opts.causal && j > i + off);
-        if (masked) neg[(b * Tq + i) * Tk + j] = MIN;
-      }
-  scores = ops.add(scores, new Tensor(neg, [B, 1, Tq, Tk]));
-  const probs = ops.dropout(ops.softmax(scores, -1), opts.dropoutP, true);
-  return ops.matmul(probs, v);
+  return ops.scaledDotProductAttention(q, k, v, {
+    keyMask: opts.keyMask, causal: opts.causal, scale: opts.scale, dropoutP: opts.dropoutP, training: opts.training,
+  });
 }
 
 /** Concatenates a layer's cache/prefix with this step's keys and values along time. */

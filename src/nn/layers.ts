@@ -3,6 +3,9 @@ import { Tensor } from "../tensor/tensor.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module } from "./module.js";
 import { linear } from "../ops/matmul.js";
+import { activate } from "../ops/elementwise.js";
+import { Conv1D } from "../models/conv1d.js";
+import type { BiasActOp } from "../backend/backend.js";
 import { dropout, embedding, layerNorm, rmsNorm } from "../ops/nn.js";
 import type { TensorLike } from "../ops/util.js";
 import { asTensor } from "../ops/util.js";
@@ -27,6 +30,48 @@ export class Linear extends Module {
   forward(x: TensorLike): Tensor {
     return linear(asTensor(x), this.weight, this.bias);
   }
+  /** act(forward(x)) with the bias add and the activation fused into one pass after the GEMM. */
+  forwardAct(x: TensorLike, act: BiasActOp): Tensor {
+    // a subclass with its own forward keeps it
+    if (this.forward !== Linear.prototype.forward) return activate(this.forward(x), act);
+    return linear(asTensor(x), this.weight, this.bias, { act });
+  }
+}
+
+/** The activation of a fused bias kernel for an HF activation name (ACT2FN), or null when there is none. */
+export function fusedActivation(name: string): BiasActOp | null {
+  switch (name) {
+    case "gelu":
+      return "gelu";
+    case "gelu_new":
+    case "gelu_pytorch_tanh":
+    case "gelu_fast":
+      return "gelu_tanh";
+    case "relu":
+      return "relu";
+    case "silu":
+    case "swish":
+      return "silu";
+    default:
+      return null;
+  }
+}
+
+/**
+ * act(m.forward(x)) for a feed-forward up-projection, with the bias add and the activation fused into
+ * one pass after the GEMM where m allows it: a module with its own forwardAct (Linear, LoRA layers) or
+ * a plain GPT-2 Conv1D. Any other module (other adapter layers, wrappers, subclasses with their own
+ * forward) gets the two-step form, so the result is the same either way up to float rounding.
+ */
+export function forwardAct(m: Module, x: Tensor, act: BiasActOp): Tensor {
+  const own = (m as { forwardAct?: (x: Tensor, act: BiasActOp) => Tensor }).forwardAct;
+  if (typeof own === "function") return own.call(m, x, act);
+  if (m instanceof Conv1D && m.forward === Conv1D.prototype.forward && x.shape[x.ndim - 1] === m.nx) {
+    return linear(x, m.weight, m.bias, { act, weightInOut: true });
+  }
+  const f = (m as { forward?: (x: Tensor) => Tensor }).forward;
+  if (typeof f !== "function") throw new Error(`${m.constructor.name} has no forward()`);
+  return activate(f.call(m, x), act);
 }
 
 /** nn.Embedding: weight [num, dim] ~ N(0, 1). */

@@ -1,10 +1,12 @@
-// Scaled dot-product attention (eager HF semantics: GQA, key padding mask, causal with KV-cache offset).
+// Scaled dot-product attention (eager HF semantics: GQA, key padding mask, causal with KV-cache offset,
+// attention dropout on the softmax weights).
 import { Tensor } from "../tensor/tensor.js";
 import { record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
 import type { AttentionParams } from "../backend/backend.js";
 import { MASK_MIN } from "../backend/ts/attention.js";
+import { globalRng, Rng } from "../tensor/random.js";
 import { asTensor, assertFloat, f32Of } from "./util.js";
 
 /** 1/0 key mask ([B,Tk], or anything with B·Tk elements such as [B,1,1,Tk]) → additive f32 mask. */
@@ -25,10 +27,13 @@ function additiveMask(keyMask: Tensor | number[][], B: number, Tk: number): Floa
  * j ≤ i + Tk − Tq, so cached/prefix keys stay visible); scale defaults to 1/√D.
  * Masked scores get torch.finfo(float32).min as in HF eager attention, so fully masked rows are
  * uniform rather than NaN.
+ * With `training` and dropoutP > 0 the softmax weights go through inverted dropout before ·V, as in
+ * HF eager attention: the mask [B,H,Tq,Tk] is drawn from `rng` (default the global Rng) exactly as
+ * ops.dropout on the probabilities would draw it, so both give the same result for the same seed.
  */
 export function scaledDotProductAttention(
   q: Tensor, k: Tensor, v: Tensor,
-  opts: { keyMask?: Tensor | number[][] | null; causal?: boolean; scale?: number } = {},
+  opts: { keyMask?: Tensor | number[][] | null; causal?: boolean; scale?: number; dropoutP?: number; training?: boolean; rng?: Rng } = {},
 ): Tensor {
   for (const [n, t] of [["q", q], ["k", k], ["v", v]] as const) {
     assertFloat("scaledDotProductAttention", t);
@@ -48,15 +53,23 @@ export function scaledDotProductAttention(
     scale: opts.scale ?? 1 / Math.sqrt(D),
     causal: opts.causal ?? false,
   };
+  const dropoutP = opts.dropoutP ?? 0;
+  if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ShapeError(`scaledDotProductAttention: dropoutP must be in [0, 1], got ${dropoutP}`);
   const mask = opts.keyMask ? additiveMask(opts.keyMask, B, Tk) : null;
   const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
   const out = Tensor.zeros([B, H, Tq, D]);
   const probs = new Float32Array(B * H * Tq * Tk);
+  let drop: Float32Array | null = null;
+  if (opts.training && dropoutP > 0) {
+    // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order)
+    drop = new Float32Array(B * H * Tq * Tk);
+    (opts.rng ?? globalRng).fillDropoutMask(drop, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP));
+  }
   const be = getBackend();
-  be.attention(qd, kd, vd, mask, out.data, probs, p);
+  be.attention(qd, kd, vd, mask, out.data, probs, p, drop);
   return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
     const gq = Tensor.zeros(q.shape), gk = Tensor.zeros(k.shape), gv = Tensor.zeros(v.shape);
-    be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p);
+    be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p, drop);
     return [q.requiresGrad ? gq : null, k.requiresGrad ? gk : null, v.requiresGrad ? gv : null];
   });
 }

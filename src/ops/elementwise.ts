@@ -2,8 +2,9 @@
 import { Tensor, sumToShape } from "../tensor/tensor.js";
 import { record } from "../tensor/autograd.js";
 import { getBackend } from "../backend/registry.js";
-import type { BinaryOp, UnaryOp } from "../backend/backend.js";
+import type { BiasActOp, BinaryOp, UnaryOp } from "../backend/backend.js";
 import { asTensor, assertFloat, broadcastShapes, broadcastStrides, f32Of, TensorLike } from "./util.js";
+import { ShapeError } from "../tensor/errors.js";
 
 function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   assertFloat(op, a);
@@ -117,6 +118,36 @@ export const square = (x: TensorLike) => unaryOp("square", x);
 export const reciprocal = (x: TensorLike) => unaryOp("reciprocal", x);
 /** GELU: "none" = exact erf form (BERT "gelu"), "tanh" = tanh approximation (GPT-2 "gelu_new"). */
 export const gelu = (x: TensorLike, approximate: "none" | "tanh" = "none") => unaryOp(approximate === "tanh" ? "gelu_tanh" : "gelu", x);
+
+/** An activation with a fused bias kernel, applied on its own (the unfused form of linear's opts.act). */
+export function activate(x: TensorLike, act: BiasActOp): Tensor {
+  return unaryOp(act, x);
+}
+
+/**
+ * act(x + bias) in one pass, bias [cols] broadcast over the rows of x [..., cols] (or null: act(x)).
+ * The same values as activate(add(x, bias), act); the backward computes act' and the bias gradient
+ * in one pass too.
+ */
+export function biasAct(x: TensorLike, bias: Tensor | null, act: BiasActOp): Tensor {
+  const t = asTensor(x);
+  assertFloat(act, t);
+  const cols = t.ndim === 0 ? 1 : t.shape[t.ndim - 1];
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== cols)) {
+    throw new ShapeError(`biasAct: bias [${bias.shape}] does not fit input [${t.shape}] (expected [${cols}])`);
+  }
+  const rows = cols === 0 ? 0 : t.size / cols;
+  const z = Float32Array.from(f32Of(t)); // the kernel writes x + bias into its input
+  const out = Tensor.zeros(t.shape);
+  const be = getBackend();
+  be.biasAct(act, z, bias ? f32Of(bias) : null, out.data, rows, cols);
+  return record(out, `bias_${act}`, bias ? [t, bias] : [t], (g) => {
+    const gx = Tensor.zeros(t.shape);
+    const gb = bias && bias.requiresGrad ? Tensor.zeros(bias.shape) : null;
+    be.biasActBackward(act, z, f32Of(g), gx.data, gb ? gb.data : null, rows, cols);
+    return bias ? [t.requiresGrad ? gx : null, gb] : [gx];
+  });
+}
 
 /** x·alpha + beta without broadcasting machinery (scalar affine). */
 export function affine(x: TensorLike, alpha: number, beta = 0): Tensor {

@@ -50,8 +50,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor | number[] | number[
   }
   const be = getBackend();
   const loss = new Float32Array(rows);
-  const probs = new Float32Array(rows * C);
-  be.crossEntropy(f32Of(logits), lab, loss, probs, rows, C, ignoreIndex, eps);
+  // per-row log-sum-exp only: the backward recomputes softmax from the logits (no [rows, C] buffer kept)
+  const lse = new Float32Array(rows);
+  const ld = f32Of(logits);
+  be.crossEntropy(ld, lab, loss, lse, rows, C, ignoreIndex, eps);
   let out: Tensor;
   if (reduction === "none") {
     out = new Tensor(loss, logits.shape.slice(0, -1));
@@ -66,7 +68,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor | number[] | number[
     if (reduction === "none") gLoss.set(gd);
     else gLoss.fill(reduction === "mean" ? gd[0] / count : gd[0]);
     const gl = Tensor.zeros(logits.shape);
-    be.crossEntropyBackward(probs, lab, gLoss, gl.data, rows, C, ignoreIndex, eps);
+    be.crossEntropyBackward(ld, lse, lab, gLoss, gl.data, rows, C, ignoreIndex, eps);
     return [gl];
   });
 }

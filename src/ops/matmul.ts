@@ -1,7 +1,8 @@
 // matmul (numpy semantics, broadcast batch dims, transposed views without copies) and linear.
 import { Tensor, shapeSize, sumToShape } from "../tensor/tensor.js";
-import { record } from "../tensor/autograd.js";
+import { isGradEnabled, record } from "../tensor/autograd.js";
 import { getBackend } from "../backend/registry.js";
+import type { BiasActOp } from "../backend/backend.js";
 import { ShapeError } from "../tensor/errors.js";
 import { asTensor, broadcastShapes, f32Of, TensorLike } from "./util.js";
 
@@ -65,14 +66,33 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
   return out;
 }
 
+/** Options of linear and loraLinear. */
+export interface LinearOptions {
+  /**
+   * Activation applied in the same pass as the bias add, right after the GEMM: y = act(x·Wᵀ + b),
+   * the same values as the unfused act(linear(x, W, b)) up to rounding. Its backward computes act'
+   * and the bias gradient in one pass too.
+   */
+  act?: BiasActOp;
+  /** The weight is stored [in, out] (GPT-2's Conv1D) rather than nn.Linear's [out, in]. */
+  weightInOut?: boolean;
+}
+
+/** [inFeatures, outFeatures] of a linear weight in the given layout. */
+function linearDims(weight: Tensor, inOut: boolean): [number, number] {
+  return inOut ? [weight.shape[0], weight.shape[1]] : [weight.shape[1], weight.shape[0]];
+}
+
 /**
- * y = x · Wᵀ + b with W [out, in] (PyTorch nn.Linear layout), x [..., in].
+ * y = x · Wᵀ + b with W [out, in] (PyTorch nn.Linear layout; [in, out] with opts.weightInOut), x [..., in],
+ * or act(x · Wᵀ + b) with opts.act (bias add and activation in one pass after the GEMM).
  * W may be stored in bf16 (frozen weights): then the GEMM reads bf16 directly with f32 accumulation.
  * No gradient buffer is computed for a W or b that does not require grad.
  */
-export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null): Tensor {
+export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null, opts: LinearOptions = {}): Tensor {
   const tx = asTensor(x);
-  const [outF, inF] = weight.shape;
+  const inOut = opts.weightInOut === true, act = opts.act;
+  const [inF, outF] = linearDims(weight, inOut);
   if (weight.ndim !== 2 || tx.shape[tx.ndim - 1] !== inF) {
     throw new ShapeError(`linear: input [${tx.shape}] does not fit weight [${weight.shape}]${weight.name ? ` ('${weight.name}')` : ""} (expected last dim ${inF})`);
   }
@@ -83,30 +103,44 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null): Ten
   const xd = f32Of(tx);
   const out = Tensor.zeros([...tx.shape.slice(0, -1), outF]);
   const be = getBackend();
-  const p = { batch: 1, m: rows, n: outF, k: inF, transA: false, transB: true, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
-  if (weight.dtype === "bf16") be.matmulBf16(xd, weight.contiguous().data, out.data, p);
-  else be.matmul(xd, f32Of(weight), out.data, p);
-  if (bias) {
-    const o = out.data as Float32Array, bd = f32Of(bias);
-    be.binary("add", o, bd, o, [rows, outF], [outF, 1], [0, 1]);
-  }
+  // products with W (read as bf16 directly when stored so): x·W (forward) and g·Wᵀ (input gradient)
+  const wmm = (a: Float32Array, o: Float32Array, m: number, n: number, k: number, transB: boolean) => {
+    const p = { batch: 1, m, n, k, transA: false, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
+    if (weight.dtype === "bf16") be.matmulBf16(a, weight.contiguous().data, o, p);
+    else be.matmul(a, f32Of(weight), o, p);
+  };
+  wmm(xd, out.data, rows, outF, inF, !inOut);
   const inputs = bias ? [tx, weight, bias] : [tx, weight];
-  return record(out, "linear", inputs, (g) => {
-    const gd = f32Of(g);
+  const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  let y = out;
+  const z = out.data as Float32Array;
+  if (act) {
+    // z = x·Wᵀ + b stays in `out` for the backward; without one the activation overwrites it
+    y = needsGrad ? Tensor.zeros(out.shape) : out;
+    be.biasAct(act, z, bias ? f32Of(bias) : null, y.data, rows, outF);
+  } else if (bias) {
+    be.binary("add", z, f32Of(bias), z, [rows, outF], [outF, 1], [0, 1]);
+  }
+  return record(y, act ? `linear_${act}` : "linear", inputs, (g) => {
+    let gd = f32Of(g);
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
+    if (bias && bias.requiresGrad) gb = Tensor.zeros(bias.shape);
+    if (act) {
+      const gz = new Float32Array(rows * outF);
+      be.biasActBackward(act, z, gd, gz, gb ? gb.data : null, rows, outF);
+      gd = gz;
+    } else if (gb) {
+      be.sum(gd, gb.data, 1, rows, outF);
+    }
     if (tx.requiresGrad) {
       gx = Tensor.zeros(tx.shape);
-      const q = { batch: 1, m: rows, n: inF, k: outF, transA: false, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
-      if (weight.dtype === "bf16") be.matmulBf16(gd, weight.contiguous().data, gx.data, q);
-      else be.matmul(gd, f32Of(weight), gx.data, q);
+      wmm(gd, gx.data, rows, inF, outF, inOut);
     }
     if (weight.requiresGrad) {
       gw = Tensor.zeros(weight.shape);
-      be.matmul(gd, xd, gw.data, { batch: 1, m: outF, n: inF, k: rows, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false });
-    }
-    if (bias && bias.requiresGrad) {
-      gb = Tensor.zeros(bias.shape);
-      be.sum(gd, gb.data, 1, rows, outF);
+      const p = { batch: 1, strideA: 0, strideB: 0, strideOut: 0, accumulate: false, transA: true, transB: false };
+      if (inOut) be.matmul(xd, gd, gw.data, { ...p, m: inF, n: outF, k: rows });
+      else be.matmul(gd, xd, gw.data, { ...p, m: outF, n: inF, k: rows });
     }
     return [gx, gw, gb];
   });
@@ -117,11 +151,15 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null): Ten
  * The same value as add(linear(x, W, b), scale(linear(linear(x, A), B), s)) up to rounding (s scales
  * the small [rows, r] intermediate and the LoRA product is accumulated into the base GEMM's output),
  * without that form's [rows, out] temporaries and branch sums; gradients are computed only for the
- * inputs that require them (a frozen W never gets a weight gradient).
+ * inputs that require them (a frozen W never gets a weight gradient). opts as for linear: W stored
+ * [in, out] (GPT-2 Conv1D), and an activation fused with the bias add after the LoRA product.
  */
-export function loraLinear(x: TensorLike, weight: Tensor, bias: Tensor | null | undefined, A: Tensor, B: Tensor, s: number): Tensor {
+export function loraLinear(
+  x: TensorLike, weight: Tensor, bias: Tensor | null | undefined, A: Tensor, B: Tensor, s: number, opts: LinearOptions = {},
+): Tensor {
   const tx = asTensor(x);
-  const [outF, inF] = weight.shape;
+  const inOut = opts.weightInOut === true, act = opts.act;
+  const [inF, outF] = linearDims(weight, inOut);
   const r = A.shape[0];
   if (weight.ndim !== 2 || tx.shape[tx.ndim - 1] !== inF) {
     throw new ShapeError(`loraLinear: input [${tx.shape}] does not fit weight [${weight.shape}]${weight.name ? ` ('${weight.name}')` : ""} (expected last dim ${inF})`);
@@ -136,7 +174,7 @@ export function loraLinear(x: TensorLike, weight: Tensor, bias: Tensor | null | 
   const be = getBackend();
   const gemm = (a: Float32Array, b: Float32Array, o: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate: boolean) =>
     be.matmul(a, b, o, { batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate });
-  // products with W (read as bf16 directly when stored so)
+  // products with W (read as bf16 directly when stored so): x·W (forward) and g·Wᵀ (input gradient)
   const wmm = (a: Float32Array, o: Float32Array, m: number, n: number, k: number, transB: boolean) => {
     const p = { batch: 1, m, n, k, transA: false, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
     if (weight.dtype === "bf16") be.matmulBf16(a, weight.contiguous().data, o, p);
@@ -145,17 +183,33 @@ export function loraLinear(x: TensorLike, weight: Tensor, bias: Tensor | null | 
   const xd = f32Of(tx), ad = f32Of(A), bd = f32Of(B);
   const out = Tensor.zeros([...tx.shape.slice(0, -1), outF]);
   const o = out.data as Float32Array;
-  wmm(xd, o, rows, outF, inF, true);
-  if (bias) be.binary("add", o, f32Of(bias), o, [rows, outF], [outF, 1], [0, 1]);
+  wmm(xd, o, rows, outF, inF, !inOut);
+  // without an activation the bias goes in before the LoRA product (the unfused order); with one it
+  // is added in the activation pass after it
+  if (bias && !act) be.binary("add", o, f32Of(bias), o, [rows, outF], [outF, 1], [0, 1]);
   // t = s·(x·Aᵀ) [rows, r]; out += t·Bᵀ
   const t = new Float32Array(rows * r);
   gemm(xd, ad, t, rows, r, inF, false, true, false);
   be.affine(t, t, s, 0);
   gemm(t, bd, o, rows, outF, r, false, true, true);
   const inputs = bias ? [tx, weight, A, B, bias] : [tx, weight, A, B];
-  return record(out, "loraLinear", inputs, (g) => {
-    const gd = f32Of(g);
+  let y = out;
+  if (act) {
+    // z (pre-activation) stays in `out` for the backward; without one the activation overwrites it
+    y = isGradEnabled() && inputs.some((v) => v.requiresGrad) ? Tensor.zeros(out.shape) : out;
+    be.biasAct(act, o, bias ? f32Of(bias) : null, y.data, rows, outF);
+  }
+  return record(y, act ? `loraLinear_${act}` : "loraLinear", inputs, (g) => {
+    let gd = f32Of(g);
     let gx: Tensor | null = null, gw: Tensor | null = null, ga: Tensor | null = null, gB: Tensor | null = null, gb: Tensor | null = null;
+    if (bias && bias.requiresGrad) gb = Tensor.zeros(bias.shape);
+    if (act) {
+      const gz = new Float32Array(rows * outF);
+      be.biasActBackward(act, o, gd, gz, gb ? gb.data : null, rows, outF);
+      gd = gz;
+    } else if (gb) {
+      be.sum(gd, gb.data, 1, rows, outF);
+    }
     if (tx.requiresGrad || A.requiresGrad) {
       // gu = s·(g·B) [rows, r]: the gradient of x·Aᵀ
       const gu = new Float32Array(rows * r);
@@ -163,7 +217,7 @@ export function loraLinear(x: TensorLike, weight: Tensor, bias: Tensor | null | 
       be.affine(gu, gu, s, 0);
       if (tx.requiresGrad) {
         gx = Tensor.zeros(tx.shape);
-        wmm(gd, gx.data, rows, inF, outF, false);
+        wmm(gd, gx.data, rows, inF, outF, inOut);
         gemm(gu, ad, gx.data, rows, inF, r, false, false, true);
       }
       if (A.requiresGrad) {
@@ -177,11 +231,8 @@ export function loraLinear(x: TensorLike, weight: Tensor, bias: Tensor | null | 
     }
     if (weight.requiresGrad) {
       gw = Tensor.zeros(weight.shape);
-      gemm(gd, xd, gw.data, outF, inF, rows, true, false, false);
-    }
-    if (bias && bias.requiresGrad) {
-      gb = Tensor.zeros(bias.shape);
-      be.sum(gd, gb.data, 1, rows, outF);
+      if (inOut) gemm(xd, gd, gw.data, inF, outF, rows, true, false, false);
+      else gemm(gd, xd, gw.data, outF, inF, rows, true, false, false);
     }
     return bias ? [gx, gw, ga, gB, gb] : [gx, gw, ga, gB];
   });

@@ -163,3 +163,26 @@ export function dropout(x: TensorLike, p: number, training: boolean, rng: Rng = 
   });
 }
 
+
+/**
+ * SwiGLU gating: silu(gate) ⊙ up (Llama/Mistral/Qwen2 MLP) as one op. Same value as
+ * mul(silu(gate), up) up to rounding; only gate and up are kept for backward (the unfused form also
+ * keeps the silu output, one more [tokens, intermediate] buffer per layer).
+ */
+export function siluMul(gate: TensorLike, up: TensorLike): Tensor {
+  const g = asTensor(gate), u = asTensor(up);
+  assertFloat("siluMul", g);
+  assertFloat("siluMul", u);
+  if (g.ndim !== u.ndim || g.shape.some((d, i) => d !== u.shape[i])) {
+    throw new ShapeError(`siluMul: gate [${g.shape}] and up [${u.shape}] must have the same shape`);
+  }
+  const gd = f32Of(g), ud = f32Of(u);
+  const out = Tensor.zeros(g.shape);
+  const be = getBackend();
+  be.siluMul(gd, ud, out.data);
+  return record(out, "siluMul", [g, u], (grad) => {
+    const gg = Tensor.zeros(g.shape), gu = Tensor.zeros(u.shape);
+    be.siluMulBackward(gd, ud, f32Of(grad), gg.data, gu.data);
+    return [g.requiresGrad ? gg : null, u.requiresGrad ? gu : null];
+  });
+}

@@ -46,8 +46,10 @@ export class Rng {
     return result;
   }
   /**
-   * Dropout multipliers in one backend call: out[i] = 0 where random() < p, else keepScale, drawing
-   * exactly what `for (i) random()` would (the same stream, so masks do not depend on the backend).
+   * Dropout multipliers in one backend call: out[i] = 0 with probability p, else keepScale. The mask is
+   * counter-based (backend `dropoutMask`): two nextU32 draws key a hash of the element index, so it is
+   * the same on every backend and the generator advances by exactly two draws whatever the length.
+   * A subclass with its own stream instead draws one random() per element (out[i] = 0 where random() < p).
    */
   fillDropoutMask(out: Float32Array, p: number, keepScale: number): Float32Array {
     if (this.random !== Rng.prototype.random || this.nextU32 !== Rng.prototype.nextU32) {

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tsBackend } from "../../src/backend/ts/index.js";
 import { loadNativeBackend, nativeAddon, nativeUnavailableReason } from "../../src/backend/native/index.js";
-import type { FullBackend, KernelSet, MatmulParams, UnaryOp, BinaryOp, AttentionParams } from "../../src/backend/backend.js";
+import type { FullBackend, KernelSet, MatmulParams, UnaryOp, BinaryOp, AttentionParams, BiasActOp } from "../../src/backend/backend.js";
 import { Rng } from "../../src/tensor/random.js";
 import { ConfigError } from "../../src/tensor/errors.js";
 import { f32ToBf16Bits } from "../../src/tensor/dtype.js";
@@ -174,6 +174,44 @@ test("native unary and unaryBackward agree with TS on every op (sizes 1, 7, 33, 
   }
 });
 
+test("native biasAct / biasActBackward agree with TS (rows 1, 7, 33, 300 × cols 1, 7, 1000; optional bias and gBias)", () => {
+  if (!N) return;
+  assert.ok(native!.supports("biasAct") && native!.supports("biasActBackward"), "the addon has the fused bias kernels");
+  for (const op of ["gelu", "gelu_tanh", "relu", "silu"] as BiasActOp[])
+    for (const [rows, cols] of [[1, 1], [1, 7], [1, 1000], [7, 1], [7, 7], [7, 1000], [33, 1], [33, 7], [33, 1000], [300, 1000], [300, 37]])
+      for (const withBias of [true, false]) {
+        const what = `${op} [${rows},${cols}]${withBias ? "" : " no bias"}`;
+        const n = rows * cols;
+        const x = uniform(n, -8, 8), b = withBias ? randn(cols) : null;
+        const x1 = x.slice(), x2 = x.slice(), y1 = new Float32Array(n), y2 = new Float32Array(n);
+        N.biasAct(op, x1, b, y1, rows, cols);
+        ts.biasAct(op, x2, b, y2, rows, cols);
+        assert.deepEqual(x1, x2, `biasAct ${what}: z = x + bias written back`);
+        close(y1, y2, 2e-6, 1e-7, `biasAct ${what}`);
+        // the fused activation is exactly the unary kernel's
+        const y3 = new Float32Array(n);
+        N.unary(op, x1, y3, 0);
+        assert.deepEqual(y1, y3, `biasAct ${what}: same as unary`);
+        const gy = randn(n), g1 = new Float32Array(n), g2 = new Float32Array(n);
+        const gb0 = randn(cols), gb1 = gb0.slice(), gb2 = gb0.slice();
+        N.biasActBackward(op, x1, gy, g1, gb1, rows, cols);
+        ts.biasActBackward(op, x2, gy, g2, gb2, rows, cols);
+        close(g1, g2, 1e-5, 1e-6, `biasActBackward ${what}`);
+        close(gb1, gb2, 1e-5, 1e-5 * Math.sqrt(rows), `biasActBackward ${what}: gBias accumulated`);
+        const g3 = new Float32Array(n);
+        N.biasActBackward(op, x1, gy, g3, null, rows, cols);
+        assert.deepEqual(g3, g1, `biasActBackward ${what}: without gBias`);
+      }
+  // special values (bias 0) against TS, out aliasing x
+  const sp = Float32Array.from([NaN, Infinity, -Infinity, 0, -0, 100, -100, 1e-30]);
+  for (const op of ["gelu", "gelu_tanh", "relu", "silu"] as BiasActOp[]) {
+    const a = sp.slice(), t = sp.slice(), yt = new Float32Array(sp.length);
+    N.biasAct(op, a, new Float32Array(sp.length), a, 1, sp.length);
+    ts.biasAct(op, t, new Float32Array(sp.length), yt, 1, sp.length);
+    close(a, yt, 2e-6, 1e-30, `biasAct ${op} special values (in place)`);
+  }
+});
+
 function contiguousStrides(shape: number[]): number[] {
   const s = new Array(shape.length).fill(0);
   let acc = 1;
@@ -303,16 +341,32 @@ test("native crossEntropy and backward agree with TS (ignore index, label smooth
       const logits = randn(rows * cols, 4);
       const labels = Int32Array.from({ length: rows }, (_, i) => (i % 5 === 3 ? -100 : rng.randint(cols)));
       const l1 = new Float32Array(rows), l2 = new Float32Array(rows);
-      const p1 = new Float32Array(rows * cols), p2 = new Float32Array(rows * cols);
-      N.crossEntropy(logits, labels, l1, p1, rows, cols, -100, smoothing);
-      ts.crossEntropy(logits, labels, l2, p2, rows, cols, -100, smoothing);
+      const s1 = new Float32Array(rows), s2 = new Float32Array(rows);
+      N.crossEntropy(logits, labels, l1, s1, rows, cols, -100, smoothing);
+      ts.crossEntropy(logits, labels, l2, s2, rows, cols, -100, smoothing);
       close(l1, l2, 1e-5, 1e-5, `crossEntropy loss ${rows}x${cols} ε=${smoothing}`);
-      close(p1, p2, 1e-5, 1e-8, `crossEntropy probs ${rows}x${cols}`);
+      close(s1, s2, 1e-5, 1e-5, `crossEntropy lse ${rows}x${cols}`);
       const gl = randn(rows), g1 = new Float32Array(rows * cols).fill(7), g2 = new Float32Array(rows * cols).fill(7);
-      N.crossEntropyBackward(p2, labels, gl, g1, rows, cols, -100, smoothing);
-      ts.crossEntropyBackward(p2, labels, gl, g2, rows, cols, -100, smoothing);
+      N.crossEntropyBackward(logits, s2, labels, gl, g1, rows, cols, -100, smoothing);
+      ts.crossEntropyBackward(logits, s2, labels, gl, g2, rows, cols, -100, smoothing);
       close(g1, g2, 1e-5, 1e-6, `crossEntropyBackward ${rows}x${cols} ε=${smoothing}`);
     }
+});
+
+test("native siluMul and backward agree with TS", () => {
+  if (!N) return;
+  for (const n of [1, 7, 33, 1000, 40000]) {
+    const g = randn(n, 4), u = randn(n, 2), gy = randn(n, 1);
+    const o1 = new Float32Array(n), o2 = new Float32Array(n);
+    N.siluMul(g, u, o1);
+    ts.siluMul(g, u, o2);
+    close(o1, o2, 1e-5, 1e-6, `siluMul n=${n}`);
+    const a1 = new Float32Array(n).fill(7), b1 = new Float32Array(n).fill(7), a2 = new Float32Array(n), b2 = new Float32Array(n);
+    N.siluMulBackward(g, u, gy, a1, b1);
+    ts.siluMulBackward(g, u, gy, a2, b2);
+    close(a1, a2, 1e-5, 1e-6, `siluMulBackward gGate n=${n}`);
+    close(b1, b2, 1e-5, 1e-6, `siluMulBackward gUp n=${n}`);
+  }
 });
 
 test("native attention and backward agree with TS (GQA, causal, key mask, Tq ≠ Tk, odd sizes)", () => {
@@ -351,6 +405,62 @@ test("native attention and backward agree with TS (GQA, causal, key mask, Tq ≠
     close(gk1, gk2, 1e-4, 1e-5, `attention gk ${what}`);
     close(gv1, gv2, 1e-4, 1e-5, `attention gv ${what}`);
   }
+});
+
+test("native attention with an attention-dropout buffer agrees with TS (forward, backward, GQA, masks)", () => {
+  if (!N) return;
+  const cases: (AttentionParams & { masked: boolean; p: number })[] = [
+    { batch: 1, heads: 1, kvHeads: 1, tq: 1, tk: 1, headDim: 1, scale: 1, causal: false, masked: false, p: 0.5 },
+    { batch: 2, heads: 4, kvHeads: 2, tq: 7, tk: 9, headDim: 5, scale: 0.4, causal: true, masked: true, p: 0.3 },
+    { batch: 3, heads: 6, kvHeads: 6, tq: 33, tk: 33, headDim: 16, scale: 0.25, causal: false, masked: true, p: 0.1 },
+    { batch: 2, heads: 8, kvHeads: 8, tq: 64, tk: 64, headDim: 64, scale: 0.125, causal: false, masked: true, p: 0.1 },
+    { batch: 1, heads: 2, kvHeads: 1, tq: 5, tk: 5, headDim: 4, scale: 0.5, causal: true, masked: false, p: 1 },
+  ];
+  for (const c of cases) {
+    const { masked, p: dp, ...p } = c;
+    const nq = p.batch * p.heads * p.tq * p.headDim, nk = p.batch * p.kvHeads * p.tk * p.headDim, np = p.batch * p.heads * p.tq * p.tk;
+    const q = randn(nq), k = randn(nk), v = randn(nk);
+    let mask: Float32Array | null = null;
+    if (masked) {
+      mask = new Float32Array(p.batch * p.tk);
+      for (let b = 0; b < p.batch; b++) for (let j = 0; j < p.tk; j++) if (j >= p.tk - b) mask[b * p.tk + j] = -3.4028234663852886e38;
+    }
+    const drop = new Float32Array(np);
+    ts.dropoutMask(new Uint32Array([np, 2, 3, 4]), drop, dp, dp === 1 ? 0 : 1 / (1 - dp));
+    const o1 = new Float32Array(nq), o2 = new Float32Array(nq), p1 = new Float32Array(np), p2 = new Float32Array(np);
+    N.attention(q, k, v, mask, o1, p1, p, drop);
+    ts.attention(q, k, v, mask, o2, p2, p, drop);
+    const what = JSON.stringify(c);
+    close(p1, p2, 1e-4, 1e-6, `attention+dropout probs ${what}`);
+    close(o1, o2, 1e-4, 1e-5, `attention+dropout out ${what}`);
+    // probs stay pre-dropout: same as without the buffer
+    const p3 = new Float32Array(np), o3 = new Float32Array(nq);
+    N.attention(q, k, v, mask, o3, p3, p);
+    close(p3, p1, 0, 0, `probs without dropout ${what}`);
+    if (dp === 1) assert.ok(o1.every((x) => x === 0), "p = 1 zeroes the output");
+    const go = randn(nq);
+    const gq1 = new Float32Array(nq), gq2 = new Float32Array(nq);
+    const gk1 = new Float32Array(nk).fill(9), gk2 = new Float32Array(nk), gv1 = new Float32Array(nk).fill(9), gv2 = new Float32Array(nk);
+    N.attentionBackward(q, k, v, p2, go, gq1, gk1, gv1, p, drop);
+    ts.attentionBackward(q, k, v, p2, go, gq2, gk2, gv2, p, drop);
+    close(gq1, gq2, 1e-4, 1e-5, `attention+dropout gq ${what}`);
+    close(gk1, gk2, 1e-4, 1e-5, `attention+dropout gk ${what}`);
+    close(gv1, gv2, 1e-4, 1e-5, `attention+dropout gv ${what}`);
+    // a drop buffer of ones is the plain kernel
+    const ones = new Float32Array(np).fill(1), o4 = new Float32Array(nq), gq4 = new Float32Array(nq), gk4 = new Float32Array(nk), gv4 = new Float32Array(nk);
+    const gq5 = new Float32Array(nq), gk5 = new Float32Array(nk), gv5 = new Float32Array(nk);
+    N.attention(q, k, v, mask, o4, new Float32Array(np), p, ones);
+    // (up to GEMM rounding: the product reads a different buffer)
+    close(o4, o3, 1e-5, 1e-6, `drop of ones ${what}`);
+    N.attentionBackward(q, k, v, p2, go, gq4, gk4, gv4, p, ones);
+    N.attentionBackward(q, k, v, p2, go, gq5, gk5, gv5, p, null);
+    close(gq4, gq5, 1e-5, 1e-6, `drop of ones gq ${what}`);
+    close(gk4, gk5, 1e-5, 1e-6, `drop of ones gk ${what}`);
+    close(gv4, gv5, 1e-5, 1e-6, `drop of ones gv ${what}`);
+  }
+  // a drop buffer too short is rejected
+  const p: AttentionParams = { batch: 1, heads: 1, kvHeads: 1, tq: 2, tk: 2, headDim: 2, scale: 1, causal: false };
+  assert.throws(() => N.attention(new Float32Array(4), new Float32Array(4), new Float32Array(4), null, new Float32Array(4), new Float32Array(4), p, new Float32Array(3)), RangeError);
 });
 
 test("native embedding / embeddingBackward agree with TS (repeated ids accumulate)", () => {
@@ -396,20 +506,65 @@ test("native rotary agrees with TS: forward bit for bit, inverse (backward) clos
     { batch: 1, heads: 1, seq: 1, headDim: 8, strideB: 8, strideH: 8, strideT: 8, perBatch: false }, false), RangeError);
 });
 
-test("native dropoutMask draws the same xoshiro128** stream as TS and as Rng.random()", () => {
-  if (!N) return;
-  for (const [n, p] of [[1, 0.5], [7, 0.1], [1000, 0.9], [100003, 0.25], [33, 0], [33, 1]] as [number, number][]) {
+/** lowbias32 in BigInt arithmetic (an independent re-implementation of the kernel's hash). */
+function lowbias32Big(x: bigint): bigint {
+  const M = 0xffffffffn;
+  x &= M;
+  x ^= x >> 16n;
+  x = (x * 0x7feb352dn) & M;
+  x ^= x >> 15n;
+  x = (x * 0x846ca68bn) & M;
+  x ^= x >> 16n;
+  return x;
+}
+
+test("native dropoutMask: counter-based mask bit-identical to TS, two Rng draws, binomial drop rate", () => {
+  const kernels: [string, KernelSet][] = N ? [["native", N], ["ts", ts]] : [["ts", ts]];
+  for (const [n, p] of [[1, 0.5], [7, 0.1], [1000, 0.9], [100003, 0.25], [1 << 20, 0.1], [33, 0], [33, 1], [0, 0.5]] as [number, number][]) {
     const keep = p === 1 ? 0 : 1 / (1 - p);
-    const a = new Rng(n), b = new Rng(n);
-    const sa = new Uint32Array((a as any).s), sb = sa.slice();
-    const m1 = new Float32Array(n), m2 = new Float32Array(n);
-    N.dropoutMask(sa, m1, p, keep);
-    ts.dropoutMask(sb, m2, p, keep);
-    close(m1, m2, 0, 0, `dropoutMask n=${n} p=${p}`);
-    assert.deepEqual(Array.from(sa), Array.from(sb), "state advanced the same");
-    const loop = Float32Array.from({ length: n }, () => (b.random() < p ? 0 : keep));
-    close(m1, loop, 0, 0, `dropoutMask vs Rng.random n=${n}`);
-    assert.deepEqual(Array.from(sa), Array.from((b as any).s), "state equals the Rng's after n draws");
+    const seed = n + 17;
+    const ref = new Rng(seed);
+    const k0 = ref.nextU32(), k1 = ref.nextU32();
+    let first: Float32Array | null = null;
+    for (const [name, K] of kernels) {
+      const st = new Uint32Array((new Rng(seed) as any).s);
+      const m = new Float32Array(n).fill(NaN);
+      K.dropoutMask(st, m, p, keep);
+      // the state advanced by exactly two draws, whatever n
+      assert.deepEqual(Array.from(st), Array.from((ref as any).s), `${name}: state after two draws (n=${n})`);
+      if (first) close(m, first, 0, 0, `dropoutMask native vs TS n=${n} p=${p}`);
+      else first = m;
+      let zeros = 0;
+      for (const x of m) {
+        if (x === 0) zeros++;
+        else assert.equal(x, Math.fround(keep), `${name}: survivor multiplier`);
+      }
+      if (p === 0) assert.equal(zeros, 0);
+      else if (p === 1) assert.equal(zeros, n);
+      else {
+        const sd = Math.sqrt(n * p * (1 - p));
+        assert.ok(Math.abs(zeros - n * p) <= 6 * sd + 1, `${name}: ${zeros} of ${n} dropped at p=${p}`);
+      }
+      // a few indices against the hash computed independently
+      for (const i of [0, 1, 2, n >> 1, n - 1].filter((i) => i >= 0 && i < n)) {
+        const h = lowbias32Big(lowbias32Big(BigInt(i) + BigInt(k0)) ^ BigInt(k1));
+        const dropped = h < BigInt(Math.ceil(p * 2 ** 32)) || p >= 1;
+        assert.equal(m[i], dropped ? 0 : Math.fround(keep), `${name}: element ${i} (n=${n}, p=${p})`);
+      }
+    }
+  }
+  // the exact rule at the threshold: h < p·2³² drops, h = p·2³² keeps
+  const st = new Uint32Array([1, 2, 3, 4]);
+  const probe = new Rng(0);
+  (probe as any).s.set(st);
+  const k0 = probe.nextU32(), k1 = probe.nextU32();
+  const h0 = Number(lowbias32Big(lowbias32Big(BigInt(k0)) ^ BigInt(k1)));
+  for (const [name, K] of kernels) {
+    for (const [pp, want] of [[h0 / 2 ** 32, 1], [(h0 + 1) / 2 ** 32, 0]] as [number, number][]) {
+      const m = new Float32Array(1);
+      K.dropoutMask(st.slice(), m, pp, 1);
+      assert.equal(m[0], want, `${name}: threshold p=${pp}·2³² vs h=${h0}`);
+    }
   }
 });
 

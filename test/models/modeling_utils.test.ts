@@ -16,14 +16,14 @@ function randn(shape: number[], rng: Rng): Tensor {
   return t.requiresGrad_();
 }
 
-test("the explicit attention path (used for attention dropout in training) equals the fused op", () => {
+test("attention with a vanishing training dropout (mask drawn, nothing dropped) equals eval-mode attention", () => {
   const rng = new Rng(3);
   for (const [causal, Tq, Tk] of [[false, 5, 5], [true, 5, 5], [true, 3, 7]] as const) {
     const q = randn([2, 4, Tq, 8], rng), k = randn([2, 2, Tk, 8], rng), v = randn([2, 2, Tk, 8], rng);
     const mask = new Tensor(Float32Array.from({ length: 2 * Tk }, (_, i) => (i === Tk + 1 ? 0 : 1)), [2, Tk]);
     const opts = { keyMask: mask, causal, scale: 0.3 };
     const fused = attention(q, k, v, { ...opts, dropoutP: 0, training: false });
-    // a vanishing dropout probability takes the explicit path without dropping anything in practice
+    // a vanishing dropout probability draws a mask (the dropout branch of the kernel) that drops nothing in practice
     const explicit = attention(q, k, v, { ...opts, dropoutP: 1e-30, training: true });
     assertClose(explicit, fused, `causal=${causal} Tq=${Tq} Tk=${Tk}`);
   }

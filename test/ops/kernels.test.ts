@@ -79,10 +79,16 @@ for (const be of backends) {
   test(`${be.name}: crossEntropy writes loss 0 and zero gradient for ignored rows`, () => {
     const rows = 4, cols = 6;
     const logits = rand(rows * cols), labels = Int32Array.of(2, -100, 5, 0);
-    const loss = garbage(rows), probs = garbage(rows * cols), g = garbage(rows * cols);
-    be.crossEntropy(logits, labels, loss, probs, rows, cols, -100, 0.1);
+    const loss = garbage(rows), lse = garbage(rows), g = garbage(rows * cols);
+    be.crossEntropy(logits, labels, loss, lse, rows, cols, -100, 0.1);
     assert.equal(loss[1], 0);
-    be.crossEntropyBackward(probs, labels, Float32Array.of(1, 1, 0.5, 2), g, rows, cols, -100, 0.1);
+    // lse is written for every row, ignored ones included
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(logits[r * cols + c]);
+      assert.ok(Math.abs(lse[r] - Math.log(s)) < 1e-5, `lse row ${r}`);
+    }
+    be.crossEntropyBackward(logits, lse, labels, Float32Array.of(1, 1, 0.5, 2), g, rows, cols, -100, 0.1);
     assert.ok(g.subarray(cols, 2 * cols).every((v) => v === 0));
     // each non-ignored row's gradient sums to 0 (softmax minus a distribution)
     for (const r of [0, 2, 3]) assert.ok(Math.abs(g.subarray(r * cols, r * cols + cols).reduce((a, b) => a + b, 0)) < 1e-6);
@@ -126,7 +132,7 @@ if (backends.length > 1) {
       pair((be, o, m, r, gx, gw, gb) => { be.layerNorm(x, w, b, o, m, r, rows, cols, 1e-5); be.layerNormBackward(x, w, m, r, gy, gx, gw, gb, rows, cols); }, [rows * cols, rows, rows, rows * cols, cols, cols]);
       pair((be, o, r, gx, gw) => { be.rmsNorm(x, w, o, r, rows, cols, 1e-6); be.rmsNormBackward(x, w, r, gy, gx, gw, rows, cols); }, [rows * cols, rows, rows * cols, cols]);
       const labels = Int32Array.from({ length: rows }, (_, r) => (r % 3 === 1 ? -100 : r % cols));
-      pair((be, l, pr, g) => { be.crossEntropy(x, labels, l, pr, rows, cols, -100, 0.1); be.crossEntropyBackward(pr, labels, Float32Array.from({ length: rows }, () => 0.7), g, rows, cols, -100, 0.1); }, [rows, rows * cols, rows * cols]);
+      pair((be, l, ls, g) => { be.crossEntropy(x, labels, l, ls, rows, cols, -100, 0.1); be.crossEntropyBackward(x, ls, labels, Float32Array.from({ length: rows }, () => 0.7), g, rows, cols, -100, 0.1); }, [rows, rows, rows * cols]);
       const pm = rand(cols), pv = new Float32Array(cols).fill(0.01);
       pair((be, p, m, v) => { p.set(w); m.set(pm); v.set(pv); be.adamw(p, b, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3 }); }, [cols, cols, cols]);
     }

@@ -98,3 +98,23 @@ test("dropout: identity when off, inverted scaling, seeded, gradient uses the sa
   const yd = y.f32(), gd = xg.grad!.f32();
   for (let i = 0; i < yd.length; i++) assert.equal(gd[i], yd[i] === 0 ? 0 : 2);
 });
+
+test("siluMul (SwiGLU gate): gradients by finite differences, equal to mul(silu(gate), up), shape errors", () => {
+  const rng = new Rng(41);
+  gradcheck((g, u) => ops.siluMul(g, u), [randn([3, 7], rng), randn([3, 7], rng)], { name: "siluMul" });
+  gradcheck((g, u) => ops.siluMul(g, u), [randn([7, 3], rng).T, randn([3, 7], rng)], { name: "siluMul non-contiguous gate" });
+  const g = randn([4, 33], rng), u = randn([4, 33], rng);
+  g.requiresGrad = true;
+  u.requiresGrad = true;
+  const fused = ops.siluMul(g, u);
+  const ref = ops.mul(ops.silu(g), u);
+  assertClose(fused.f32(), ref.f32(), 1e-6, 1e-6, "siluMul value");
+  ops.sum(fused).backward();
+  const gg = g.grad!.f32().slice(), gu = u.grad!.f32().slice();
+  g.zeroGrad();
+  u.zeroGrad();
+  ops.sum(ref).backward();
+  assertClose(gg, g.grad!.f32(), 1e-6, 1e-6, "siluMul gate grad");
+  assertClose(gu, u.grad!.f32(), 1e-6, 1e-6, "siluMul up grad");
+  assert.throws(() => ops.siluMul(randn([2, 3], rng), randn([3, 2], rng)), (e: Error) => e instanceof ShapeError && /\[2,3\]/.test(e.message) && /\[3,2\]/.test(e.message));
+});

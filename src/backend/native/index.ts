@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BinaryOp, FullBackend, KernelSet, MatmulParams, UnaryOp } from "../backend.js";
+import type { BiasActOp, BinaryOp, FullBackend, KernelSet, MatmulParams, UnaryOp } from "../backend.js";
 import { tsKernels } from "../ts/index.js";
 import { ConfigError } from "../../tensor/errors.js";
 
@@ -85,6 +85,8 @@ function mm(p: MatmulParams): [number, number, number, number, boolean, boolean,
 }
 
 function wrap(a: NativeAddon): Partial<KernelSet> {
+  // an addon built before the counter-based dropout mask / fused attention dropout: TS kernels for those
+  const dropAbi = a.dropoutAbi === 2;
   return {
     matmul: (x, y, out, p) => a.matmul(x, y, out, ...mm(p)),
     matmulBf16: (x, y, out, p) => a.matmulBf16(x, y, out, ...mm(p)),
@@ -104,6 +106,13 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
       a.binary(c, x, y, out, shape, as, bs);
     },
     affine: (x, out, alpha, beta) => a.affine(x, out, alpha, beta),
+    // (an addon built before the fused bias kernels existed falls back to TS for them)
+    ...(typeof a.biasAct === "function" && {
+      biasAct: (op: BiasActOp, x: Float32Array, bias: Float32Array | null, out: Float32Array, rows: number, cols: number) =>
+        a.biasAct(unaryCode.get(op), x, bias, out, rows, cols),
+      biasActBackward: (op: BiasActOp, z: Float32Array, gy: Float32Array, gx: Float32Array, gBias: Float32Array | null, rows: number, cols: number) =>
+        a.biasActBackward(unaryCode.get(op), z, gy, gx, gBias, rows, cols),
+    }),
     sum: (x, out, outer, n, inner) => a.sum(x, out, outer, n, inner),
     max: (x, out, idx, outer, n, inner) => a.max(x, out, idx, outer, n, inner),
     softmax: (x, out, rows, cols) => a.softmax(x, out, rows, cols),
@@ -114,16 +123,22 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
     layerNormBackward: (x, w, mean, rstd, gy, gx, gw, gb, rows, cols) => a.layerNormBackward(x, w, mean, rstd, gy, gx, gw, gb, rows, cols),
     rmsNorm: (x, w, out, rstd, rows, cols, eps) => a.rmsNorm(x, w, out, rstd, rows, cols, eps),
     rmsNormBackward: (x, w, rstd, gy, gx, gw, rows, cols) => a.rmsNormBackward(x, w, rstd, gy, gx, gw, rows, cols),
-    crossEntropy: (logits, labels, loss, probs, rows, cols, ignore, eps) => a.crossEntropy(logits, labels, loss, probs, rows, cols, ignore, eps),
-    crossEntropyBackward: (probs, labels, gLoss, gLogits, rows, cols, ignore, eps) =>
-      a.crossEntropyBackward(probs, labels, gLoss, gLogits, rows, cols, ignore, eps),
-    attention: (q, k, v, mask, out, probs, p) =>
-      a.attention(q, k, v, mask, out, probs, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal),
-    attentionBackward: (q, k, v, probs, gOut, gq, gk, gv, p) =>
-      a.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale),
+    crossEntropy: (logits, labels, loss, lse, rows, cols, ignore, eps) => a.crossEntropy(logits, labels, loss, lse, rows, cols, ignore, eps),
+    crossEntropyBackward: (logits, lse, labels, gLoss, gLogits, rows, cols, ignore, eps) =>
+      a.crossEntropyBackward(logits, lse, labels, gLoss, gLogits, rows, cols, ignore, eps),
+    attention: (q, k, v, mask, out, probs, p, drop) => {
+      if (drop && !dropAbi) return tsKernels.attention(q, k, v, mask, out, probs, p, drop);
+      a.attention(q, k, v, mask, out, probs, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal, drop ?? null);
+    },
+    attentionBackward: (q, k, v, probs, gOut, gq, gk, gv, p, drop) => {
+      if (drop && !dropAbi) return tsKernels.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p, drop);
+      a.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, drop ?? null);
+    },
     rotary: (x, cos, sin, out, p, inverse) =>
       a.rotary(x, cos, sin, out, p.batch, p.heads, p.seq, p.headDim, p.strideB, p.strideH, p.strideT, p.perBatch, inverse),
-    dropoutMask: (state, out, p, keepScale) => a.dropoutMask(state, out, p, keepScale),
+    dropoutMask: (state, out, p, keepScale) => (dropAbi ? a.dropoutMask(state, out, p, keepScale) : tsKernels.dropoutMask(state, out, p, keepScale)),
+    siluMul: (gate, up, out) => a.siluMul(gate, up, out),
+    siluMulBackward: (gate, up, gy, gGate, gUp) => a.siluMulBackward(gate, up, gy, gGate, gUp),
     embedding: (w, ids, out, dim) => a.embedding(w, ids, out, dim),
     embeddingBackward: (gOut, ids, gW, dim) => a.embeddingBackward(gOut, ids, gW, dim),
     adamw: (p, g, m, v, hp) => a.adamw(p, g, m, v, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),

@@ -1,4 +1,4 @@
-// Reference scaled-dot-product attention (eager, HF semantics) and its backward.
+// Reference scaled-dot-product attention (eager, HF semantics, optional attention dropout) and its backward.
 // Layouts: q [B,H,Tq,D], k/v [B,Hkv,Tk,D], probs [B,H,Tq,Tk], out [B,H,Tq,D], all contiguous.
 // Query head h reads kv head ⌊h / (H/Hkv)⌋ (HF repeat_kv order).
 import type { AttentionParams, F32 } from "../backend.js";
@@ -12,7 +12,7 @@ export const MASK_MIN = -3.4028234663852886e38;
  * uniform weights instead of NaN. A causally masked key gets MASK_MIN once (not added to the
  * key mask), as HF builds one combined mask with finfo.min wherever either mask drops a key.
  */
-export function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams): void {
+export function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams, drop: F32 | null = null): void {
   const { batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D, scale, causal } = p;
   const group = H / Hkv;
   const off = Tk - Tq;
@@ -48,9 +48,11 @@ export function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, pr
         for (let j = 0; j < Tk; j++) {
           const pj = row[j] / sum;
           probs[pBase + j] = pj;
-          if (pj === 0) continue;
+          // attention dropout multiplies the weights after the softmax (probs stay pre-dropout)
+          const w = drop ? pj * drop[pBase + j] : pj;
+          if (w === 0) continue;
           const vj = kBase + j * D;
-          for (let d = 0; d < D; d++) acc[d] += pj * v[vj + d];
+          for (let d = 0; d < D; d++) acc[d] += w * v[vj + d];
         }
         for (let d = 0; d < D; d++) out[o + d] = acc[d];
       }
@@ -59,10 +61,13 @@ export function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, pr
 }
 
 /**
- * dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS·K, dK = scale·dSᵀ·Q;
- * dK/dV of a kv head sum over the query heads that share it.
+ * dV = Pdᵀ·dO, dP = (dO·Vᵀ) ⊙ drop, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS·K, dK = scale·dSᵀ·Q,
+ * with Pd = P ⊙ drop (Pd = P, no factor, when drop is null); dK/dV of a kv head sum over the query
+ * heads that share it.
  */
-export function attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams): void {
+export function attentionBackward(
+  q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams, drop: F32 | null = null,
+): void {
   const { batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D, scale } = p;
   const group = H / Hkv;
   gk.fill(0);
@@ -79,12 +84,15 @@ export function attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32,
         let rs = 0;
         for (let j = 0; j < Tk; j++) {
           const pj = probs[pBase + j];
+          const dj = drop ? drop[pBase + j] : 1;
+          const pd = pj * dj;
           const vj = kBase + j * D;
           let dp = 0;
           for (let d = 0; d < D; d++) {
             dp += gOut[qi + d] * v[vj + d];
-            gv[vj + d] += pj * gOut[qi + d];
+            gv[vj + d] += pd * gOut[qi + d];
           }
+          dp *= dj;
           dS[j] = dp;
           rs += dp * pj;
         }

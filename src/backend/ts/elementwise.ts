@@ -1,5 +1,5 @@
 // Reference elementwise kernels: unary ops with their derivatives, broadcasting binary ops.
-import type { BinaryOp, F32, UnaryOp } from "../backend.js";
+import type { BiasActOp, BinaryOp, F32, UnaryOp } from "../backend.js";
 
 /** erf with max abs error ~1e-7 (Abramowitz–Stegun 7.1.26 is too coarse for gelu; this uses a high-precision series/continued fraction split). */
 export function erf(x: number): number {
@@ -151,4 +151,31 @@ export function binary(op: BinaryOp, a: F32, b: F32, out: F32, shape: number[], 
 
 export function affine(x: F32, out: F32, alpha: number, beta: number): void {
   for (let i = 0; i < x.length; i++) out[i] = x[i] * alpha + beta;
+}
+
+/** Fused bias + activation: z = x + bias written back into x, out = act(z) (the unary kernel's act). */
+export function biasAct(op: BiasActOp, x: F32, bias: F32 | null, out: F32, rows: number, cols: number): void {
+  const n = rows * cols;
+  if (bias) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) x[o + c] += bias[c];
+    }
+  }
+  unary(op, x.subarray(0, n), out.subarray(0, n), 0);
+}
+
+/** gx = gy·act'(z); gBias (if given) += column sums of gx, summed in row order in f32 (as sum()). */
+export function biasActBackward(op: BiasActOp, z: F32, gy: F32, gx: F32, gBias: F32 | null, rows: number, cols: number): void {
+  const n = rows * cols;
+  const zn = z.subarray(0, n);
+  // these ops' derivatives do not read y
+  unaryBackward(op, zn, zn, gy.subarray(0, n), gx.subarray(0, n), 0);
+  if (!gBias) return;
+  const acc = new Float32Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) acc[c] += gx[o + c];
+  }
+  for (let c = 0; c < cols; c++) gBias[c] += acc[c];
 }

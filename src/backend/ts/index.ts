@@ -1,7 +1,7 @@
 // The TS reference backend: every kernel as plain loops over Float32Arrays.
 import type { FullBackend, KernelSet } from "../backend.js";
 import { matmul, matmulBf16 } from "./matmul.js";
-import { affine, binary, unary, unaryBackward } from "./elementwise.js";
+import { affine, biasAct, biasActBackward, binary, unary, unaryBackward } from "./elementwise.js";
 import * as reduce from "./reduce.js";
 import * as nn from "./nn.js";
 
@@ -12,6 +12,8 @@ export const tsKernels: KernelSet = {
   unaryBackward,
   binary,
   affine,
+  biasAct,
+  biasActBackward,
   ...reduce,
   ...nn,
 };

@@ -10,6 +10,7 @@ export { attention, attentionBackward } from "./attention.js";
 export { adamw } from "./adamw.js";
 export { rotary } from "./rotary.js";
 export { dropoutMask } from "./dropout.js";
+export { siluMul, siluMulBackward } from "./swiglu.js";
 
 export function embedding(weight: F32, ids: Int32Array, out: F32, dim: number): void {
   for (let t = 0; t < ids.length; t++) out.set(weight.subarray(ids[t] * dim, ids[t] * dim + dim), t * dim);

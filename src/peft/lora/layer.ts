@@ -6,12 +6,14 @@
 // lora_magnitude_vector.<adapter>.weight [out].
 
 import { Module } from "../../nn/module.js";
-import { Linear } from "../../nn/layers.js";
+import { Linear, forwardAct } from "../../nn/layers.js";
+import { Conv1D } from "../../models/conv1d.js";
+import type { BiasActOp } from "../../backend/backend.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { noGrad } from "../../tensor/autograd.js";
 import { globalRng } from "../../tensor/random.js";
 import { PeftError } from "../../tensor/errors.js";
-import { add, div, embedding, linear, loraLinear, matmul, mul, scale, sub, dropout } from "../../ops/index.js";
+import { activate, add, div, embedding, linear, loraLinear, matmul, mul, scale, sub, dropout } from "../../ops/index.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, linearDims, ownParam } from "../containers.js";
 import { BaseTunerLayer, LayerContext, addIntoWeight } from "../tuner_layer.js";
 import { patternKey, weightOutIn } from "../tuner.js";
@@ -231,21 +233,39 @@ export class LoraLayer extends BaseTunerLayer {
   }
 
   /**
-   * The common case as one fused op (ops/matmul.ts loraLinear): a plain Linear base, one active
-   * adapter, no DoRA, no active dropout. Null when the general path is needed.
+   * act(forward(x)) for a feed-forward up-projection (see nn/layers forwardAct), with the bias add and
+   * the activation fused into one pass after the LoRA product where the fused path applies (a plain
+   * Linear or GPT-2 Conv1D base, see fusedForward); merged or disabled adapters fuse in the base layer.
    */
-  private fusedForward(x: unknown): Tensor | null {
-    if (this.kind !== "linear" || !(x instanceof Tensor) || this.activeAdapters.length !== 1) return null;
+  forwardAct(x: Tensor, act: BiasActOp): Tensor {
+    if (this.forward !== LoraLayer.prototype.forward) return activate(this.forward(x), act);
+    if (this.disableAdapters) {
+      if (this.merged) this.unmerge();
+      return forwardAct(this.base_layer, x, act);
+    }
+    if (this.merged) return forwardAct(this.base_layer, x, act);
+    return this.fusedForward(x, act) ?? activate(this.forward(x), act);
+  }
+
+  /**
+   * The common case as one fused op (ops/matmul.ts loraLinear): a plain Linear base (or, with a fused
+   * activation, a plain Conv1D base), one active adapter, no DoRA, no active dropout. Null when the
+   * general path is needed.
+   */
+  private fusedForward(x: unknown, act?: BiasActOp): Tensor | null {
+    if (!(x instanceof Tensor) || this.activeAdapters.length !== 1) return null;
     const base = this.base_layer;
-    if (!isPlainLinear(base)) return null;
+    const inOut = this.kind === "conv1d";
+    if (!(this.kind === "linear" ? isPlainLinear(base) : inOut && act !== undefined && isPlainConv1D(base))) return null;
+    const { weight, bias } = base as Linear | Conv1D;
     const a = this.activeAdapters[0];
     const s = this.scaling.get(a);
     if (s === undefined || !this.lora_A.has(a) || !this.lora_B.has(a) || this.useDora.get(a)) return null;
     if ((this.loraDropout.get(a) ?? 0) > 0 && this.training) return null;
     const la = this.lora_A.get(a), lb = this.lora_B.get(a);
     if (!isPlainLinear(la) || !isPlainLinear(lb) || la.bias || lb.bias) return null;
-    if (la.weight.dtype !== "f32" || lb.weight.dtype !== "f32" || base.weight.ndim !== 2) return null;
-    return loraLinear(x, base.weight, base.bias, la.weight, lb.weight, s);
+    if (la.weight.dtype !== "f32" || lb.weight.dtype !== "f32" || weight.ndim !== 2) return null;
+    return loraLinear(x, weight, bias, la.weight, lb.weight, s, { act, weightInOut: inOut });
   }
 
   /** (m/‖W+sBA‖ − 1)·(xWᵀ) + m/‖W+sBA‖·s·BAx, with the norm detached. */
@@ -267,6 +287,11 @@ export class LoraLayer extends BaseTunerLayer {
 /** A Linear whose forward is nn.Linear's own (not a subclass overriding it). */
 function isPlainLinear(m: Module): m is Linear {
   return m instanceof Linear && (m as { forward: unknown }).forward === Linear.prototype.forward;
+}
+
+/** A GPT-2 Conv1D whose forward is Conv1D's own. */
+function isPlainConv1D(m: Module): m is Conv1D {
+  return m instanceof Conv1D && (m as { forward: unknown }).forward === Conv1D.prototype.forward;
 }
 
 /** Writes [out,in] values back into a layer's weight (transposing for Conv1D, keeping dtype). */
