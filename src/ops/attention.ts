@@ -1,6 +1,7 @@
 // Scaled dot-product attention (eager HF semantics: GQA, key padding mask, causal with KV-cache offset,
 // attention dropout on the softmax weights).
 import { Tensor } from "../tensor/tensor.js";
+import { allocF32Uninit } from "../tensor/dtype.js";
 import { record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
@@ -57,18 +58,18 @@ export function scaledDotProductAttention(
   if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ShapeError(`scaledDotProductAttention: dropoutP must be in [0, 1], got ${dropoutP}`);
   const mask = opts.keyMask ? additiveMask(opts.keyMask, B, Tk) : null;
   const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
-  const out = Tensor.zeros([B, H, Tq, D]);
-  const probs = new Float32Array(B * H * Tq * Tk);
+  const out = Tensor.empty([B, H, Tq, D]);
+  const probs = allocF32Uninit(B * H * Tq * Tk);
   let drop: Float32Array | null = null;
   if (opts.training && dropoutP > 0) {
     // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order)
-    drop = new Float32Array(B * H * Tq * Tk);
+    drop = allocF32Uninit(B * H * Tq * Tk);
     (opts.rng ?? globalRng).fillDropoutMask(drop, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP));
   }
   const be = getBackend();
   be.attention(qd, kd, vd, mask, out.data, probs, p, drop);
   return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
-    const gq = Tensor.zeros(q.shape), gk = Tensor.zeros(k.shape), gv = Tensor.zeros(v.shape);
+    const gq = Tensor.empty(q.shape), gk = Tensor.empty(k.shape), gv = Tensor.empty(v.shape); // written in full
     be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p, drop);
     return [q.requiresGrad ? gq : null, k.requiresGrad ? gk : null, v.requiresGrad ? gv : null];
   });

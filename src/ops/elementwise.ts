@@ -10,7 +10,7 @@ function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   assertFloat(op, a);
   assertFloat(op, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = Tensor.zeros(shape);
+  const out = Tensor.empty(shape);
   // operate on the storage directly with view strides (no copy for broadcasts/transposes)
   const aa = a.dtype === "f32" ? a : new Tensor(a.f32(), a.shape);
   const bb = b.dtype === "f32" ? b : new Tensor(b.f32(), b.shape);
@@ -89,7 +89,7 @@ function minmax(op: "max" | "min", a: TensorLike, b: TensorLike): Tensor {
 function unaryRaw(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   assertFloat(op, x);
   const xd = f32Of(x);
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   getBackend().unary(op, xd, out.data, alpha);
   return out;
 }
@@ -98,7 +98,7 @@ function unaryOp(op: UnaryOp, x: TensorLike): Tensor {
   const t = asTensor(x);
   const out = unaryRaw(op, t);
   return record(out, op, [t], (g) => {
-    const gx = Tensor.zeros(t.shape);
+    const gx = Tensor.empty(t.shape);
     getBackend().unaryBackward(op, f32Of(t), out.data, f32Of(g), gx.data, 0);
     return [gx];
   });
@@ -138,11 +138,11 @@ export function biasAct(x: TensorLike, bias: Tensor | null, act: BiasActOp): Ten
   }
   const rows = cols === 0 ? 0 : t.size / cols;
   const z = Float32Array.from(f32Of(t)); // the kernel writes x + bias into its input
-  const out = Tensor.zeros(t.shape);
+  const out = Tensor.empty(t.shape);
   const be = getBackend();
   be.biasAct(act, z, bias ? f32Of(bias) : null, out.data, rows, cols);
   return record(out, `bias_${act}`, bias ? [t, bias] : [t], (g) => {
-    const gx = Tensor.zeros(t.shape);
+    const gx = Tensor.empty(t.shape);
     const gb = bias && bias.requiresGrad ? Tensor.zeros(bias.shape) : null;
     be.biasActBackward(act, z, f32Of(g), gx.data, gb ? gb.data : null, rows, cols);
     return bias ? [t.requiresGrad ? gx : null, gb] : [gx];

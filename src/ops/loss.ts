@@ -67,7 +67,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor | number[] | number[
     const gLoss = new Float32Array(rows);
     if (reduction === "none") gLoss.set(gd);
     else gLoss.fill(reduction === "mean" ? gd[0] / count : gd[0]);
-    const gl = Tensor.zeros(logits.shape);
+    const gl = Tensor.empty(logits.shape);
     be.crossEntropyBackward(ld, lse, lab, gLoss, gl.data, rows, C, ignoreIndex, eps);
     return [gl];
   });

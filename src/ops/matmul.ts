@@ -1,5 +1,6 @@
 // matmul (numpy semantics, broadcast batch dims, transposed views without copies) and linear.
 import { Tensor, shapeSize, sumToShape } from "../tensor/tensor.js";
+import { allocF32Uninit } from "../tensor/dtype.js";
 import { isGradEnabled, record } from "../tensor/autograd.js";
 import { getBackend } from "../backend/registry.js";
 import type { BiasActOp } from "../backend/backend.js";
@@ -36,7 +37,7 @@ function bmm(a: Tensor, b: Tensor): Tensor {
   if (na !== batch && na !== 1) A = a.expand([...batchShape, m, k]).contiguous();
   if (nb !== batch && nb !== 1) B = b.expand([...batchShape, k, n]).contiguous();
   const oa = operand(A), ob = operand(B);
-  const out = Tensor.zeros([...batchShape, m, n]);
+  const out = Tensor.empty([...batchShape, m, n]); // accumulate: false writes every element
   getBackend().matmul(oa.data, ob.data, out.data, {
     batch, m, n, k,
     transA: oa.trans, transB: ob.trans,
@@ -101,7 +102,7 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null, opts
   }
   const rows = tx.size / inF;
   const xd = f32Of(tx);
-  const out = Tensor.zeros([...tx.shape.slice(0, -1), outF]);
+  const out = Tensor.empty([...tx.shape.slice(0, -1), outF]);
   const be = getBackend();
   // products with W (read as bf16 directly when stored so): x·W (forward) and g·Wᵀ (input gradient)
   const wmm = (a: Float32Array, o: Float32Array, m: number, n: number, k: number, transB: boolean) => {
@@ -116,7 +117,7 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null, opts
   const z = out.data as Float32Array;
   if (act) {
     // z = x·Wᵀ + b stays in `out` for the backward; without one the activation overwrites it
-    y = needsGrad ? Tensor.zeros(out.shape) : out;
+    y = needsGrad ? Tensor.empty(out.shape) : out;
     be.biasAct(act, z, bias ? f32Of(bias) : null, y.data, rows, outF);
   } else if (bias) {
     be.binary("add", z, f32Of(bias), z, [rows, outF], [outF, 1], [0, 1]);
@@ -126,18 +127,18 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null, opts
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
     if (bias && bias.requiresGrad) gb = Tensor.zeros(bias.shape);
     if (act) {
-      const gz = new Float32Array(rows * outF);
+      const gz = allocF32Uninit(rows * outF);
       be.biasActBackward(act, z, gd, gz, gb ? gb.data : null, rows, outF);
       gd = gz;
     } else if (gb) {
       be.sum(gd, gb.data, 1, rows, outF);
     }
     if (tx.requiresGrad) {
-      gx = Tensor.zeros(tx.shape);
+      gx = Tensor.empty(tx.shape);
       wmm(gd, gx.data, rows, inF, outF, inOut);
     }
     if (weight.requiresGrad) {
-      gw = Tensor.zeros(weight.shape);
+      gw = Tensor.empty(weight.shape);
       const p = { batch: 1, strideA: 0, strideB: 0, strideOut: 0, accumulate: false, transA: true, transB: false };
       if (inOut) be.matmul(xd, gd, gw.data, { ...p, m: inF, n: outF, k: rows });
       else be.matmul(gd, xd, gw.data, { ...p, m: outF, n: inF, k: rows });
@@ -181,14 +182,14 @@ export function loraLinear(
     else be.matmul(a, f32Of(weight), o, p);
   };
   const xd = f32Of(tx), ad = f32Of(A), bd = f32Of(B);
-  const out = Tensor.zeros([...tx.shape.slice(0, -1), outF]);
+  const out = Tensor.empty([...tx.shape.slice(0, -1), outF]);
   const o = out.data as Float32Array;
   wmm(xd, o, rows, outF, inF, !inOut);
   // without an activation the bias goes in before the LoRA product (the unfused order); with one it
   // is added in the activation pass after it
   if (bias && !act) be.binary("add", o, f32Of(bias), o, [rows, outF], [outF, 1], [0, 1]);
   // t = s·(x·Aᵀ) [rows, r]; out += t·Bᵀ
-  const t = new Float32Array(rows * r);
+  const t = allocF32Uninit(rows * r);
   gemm(xd, ad, t, rows, r, inF, false, true, false);
   be.affine(t, t, s, 0);
   gemm(t, bd, o, rows, outF, r, false, true, true);
@@ -196,7 +197,7 @@ export function loraLinear(
   let y = out;
   if (act) {
     // z (pre-activation) stays in `out` for the backward; without one the activation overwrites it
-    y = isGradEnabled() && inputs.some((v) => v.requiresGrad) ? Tensor.zeros(out.shape) : out;
+    y = isGradEnabled() && inputs.some((v) => v.requiresGrad) ? Tensor.empty(out.shape) : out;
     be.biasAct(act, o, bias ? f32Of(bias) : null, y.data, rows, outF);
   }
   return record(y, act ? `loraLinear_${act}` : "loraLinear", inputs, (g) => {
@@ -204,7 +205,7 @@ export function loraLinear(
     let gx: Tensor | null = null, gw: Tensor | null = null, ga: Tensor | null = null, gB: Tensor | null = null, gb: Tensor | null = null;
     if (bias && bias.requiresGrad) gb = Tensor.zeros(bias.shape);
     if (act) {
-      const gz = new Float32Array(rows * outF);
+      const gz = allocF32Uninit(rows * outF);
       be.biasActBackward(act, o, gd, gz, gb ? gb.data : null, rows, outF);
       gd = gz;
     } else if (gb) {
@@ -212,11 +213,11 @@ export function loraLinear(
     }
     if (tx.requiresGrad || A.requiresGrad) {
       // gu = s·(g·B) [rows, r]: the gradient of x·Aᵀ
-      const gu = new Float32Array(rows * r);
+      const gu = allocF32Uninit(rows * r);
       gemm(gd, bd, gu, rows, r, outF, false, false, false);
       be.affine(gu, gu, s, 0);
       if (tx.requiresGrad) {
-        gx = Tensor.zeros(tx.shape);
+        gx = Tensor.empty(tx.shape);
         wmm(gd, gx.data, rows, inF, outF, inOut);
         gemm(gu, ad, gx.data, rows, inF, r, false, false, true);
       }

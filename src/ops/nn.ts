@@ -1,6 +1,7 @@
 // Neural-network ops: softmax family, norms, embedding, dropout, attention, rotary embedding.
 // Each op computes its forward with getBackend() kernels and records one gradient node.
 import { Tensor } from "../tensor/tensor.js";
+import { allocF32Uninit } from "../tensor/dtype.js";
 import { record } from "../tensor/autograd.js";
 import { Rng, globalRng } from "../tensor/random.js";
 import { ShapeError } from "../tensor/errors.js";
@@ -57,13 +58,13 @@ export function layerNorm(x: TensorLike, weight: Tensor | null, bias: Tensor | n
   const rows = cols === 0 ? 0 : t.size / cols;
   const xd = f32Of(t);
   const wd = weight ? f32Of(weight) : null, bd = bias ? f32Of(bias) : null;
-  const out = Tensor.zeros(t.shape);
+  const out = Tensor.empty(t.shape);
   const mean = new Float32Array(rows), rstd = new Float32Array(rows);
   const be = getBackend();
   be.layerNorm(xd, wd, bd, out.data, mean, rstd, rows, cols, eps);
   const inputs = [t, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record(out, "layerNorm", inputs, (g) => {
-    const gx = Tensor.zeros(t.shape);
+    const gx = Tensor.empty(t.shape);
     const gw = weight?.requiresGrad ? Tensor.zeros([cols]) : null;
     const gb = bias?.requiresGrad ? Tensor.zeros([cols]) : null;
     be.layerNormBackward(xd, wd, mean, rstd, f32Of(g), gx.data, gw ? gw.data : null, gb ? gb.data : null, rows, cols);
@@ -84,12 +85,12 @@ export function rmsNorm(x: TensorLike, weight: Tensor | null, eps = 1e-6): Tenso
   const rows = cols === 0 ? 0 : t.size / cols;
   const xd = f32Of(t);
   const wd = weight ? f32Of(weight) : null;
-  const out = Tensor.zeros(t.shape);
+  const out = Tensor.empty(t.shape);
   const rstd = new Float32Array(rows);
   const be = getBackend();
   be.rmsNorm(xd, wd, out.data, rstd, rows, cols, eps);
   return record(out, "rmsNorm", weight ? [t, weight] : [t], (g) => {
-    const gx = Tensor.zeros(t.shape);
+    const gx = Tensor.empty(t.shape);
     const gw = weight?.requiresGrad ? Tensor.zeros([cols]) : null;
     be.rmsNormBackward(xd, wd, rstd, f32Of(g), gx.data, gw ? gw.data : null, rows, cols);
     return weight ? [t.requiresGrad ? gx : null, gw] : [gx];
@@ -150,14 +151,14 @@ export function dropout(x: TensorLike, p: number, training: boolean, rng: Rng = 
   const n = t.size;
   // the mask holds the multiplier (0 or 1/(1−p)); p = 1 drops everything, as torch does
   const keepScale = p === 1 ? 0 : 1 / (1 - p);
-  const mask = new Float32Array(n);
+  const mask = allocF32Uninit(n);
   rng.fillDropoutMask(mask, p, keepScale);
   const xd = f32Of(t);
-  const out = Tensor.zeros(t.shape);
+  const out = Tensor.empty(t.shape);
   const be = getBackend();
   be.binary("mul", xd, mask, out.data, [n], [1], [1]);
   return record(out, "dropout", [t], (g) => {
-    const gx = Tensor.zeros(t.shape);
+    const gx = Tensor.empty(t.shape);
     be.binary("mul", f32Of(g), mask, gx.data, [n], [1], [1]);
     return [gx];
   });
@@ -177,11 +178,11 @@ export function siluMul(gate: TensorLike, up: TensorLike): Tensor {
     throw new ShapeError(`siluMul: gate [${g.shape}] and up [${u.shape}] must have the same shape`);
   }
   const gd = f32Of(g), ud = f32Of(u);
-  const out = Tensor.zeros(g.shape);
+  const out = Tensor.empty(g.shape);
   const be = getBackend();
   be.siluMul(gd, ud, out.data);
   return record(out, "siluMul", [g, u], (grad) => {
-    const gg = Tensor.zeros(g.shape), gu = Tensor.zeros(u.shape);
+    const gg = Tensor.empty(g.shape), gu = Tensor.empty(u.shape);
     be.siluMulBackward(gd, ud, f32Of(grad), gg.data, gu.data);
     return [g.requiresGrad ? gg : null, u.requiresGrad ? gu : null];
   });

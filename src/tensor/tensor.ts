@@ -2,7 +2,7 @@
 // View ops (reshape, transpose, permute, slice, expand, …) live here because they only move
 // indices; every computing op lives in src/ops and dispatches to the active backend.
 
-import { allocStorage, bf16ArrayToF32, DType, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16, Storage } from "./dtype.js";
+import { allocF32Uninit, allocStorage, bf16ArrayToF32, DType, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16, Storage } from "./dtype.js";
 import { record, runBackward, BackwardOptions } from "./autograd.js";
 import type { GradNode } from "./autograd.js";
 import { ShapeError } from "./errors.js";
@@ -118,6 +118,13 @@ export class Tensor {
   }
 
   // ---------------------------------------------------------------- factories
+  /**
+   * An f32 tensor with unspecified contents (not zeroed), for op outputs that a kernel writes in full
+   * before anything reads them. Never hand one out unwritten.
+   */
+  static empty(shape: readonly number[]): Tensor {
+    return new Tensor(allocF32Uninit(shapeSize(shape)), shape, "f32");
+  }
   static zeros(shape: readonly number[], dtype: DType = "f32"): Tensor {
     return new Tensor(allocStorage(dtype, shapeSize(shape)), shape, dtype);
   }

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tsBackend } from "../../src/backend/ts/index.js";
-import { loadNativeBackend, nativeAddon, nativeUnavailableReason } from "../../src/backend/native/index.js";
+import { addonCandidates, loadNativeBackend, nativeAddon, nativeUnavailableReason } from "../../src/backend/native/index.js";
 import type { FullBackend, KernelSet, MatmulParams, UnaryOp, BinaryOp, AttentionParams, BiasActOp } from "../../src/backend/backend.js";
 import { Rng } from "../../src/tensor/random.js";
 import { ConfigError } from "../../src/tensor/errors.js";
@@ -648,4 +648,22 @@ test("native kernels give the same answers on one thread as on all threads", () 
   } finally {
     addon.setNumThreads(all);
   }
+});
+
+test("the addon keeps large freed blocks in glibc's heap unless PEFT_TS_MALLOC=default or GLIBC_TUNABLES says otherwise", async () => {
+  const addon = nativeAddon();
+  if (!addon) return assert.ok(nativeUnavailableReason().length > 0);
+  const { spawnSync } = await import("node:child_process");
+  const { existsSync } = await import("node:fs");
+  const glibc = process.report?.getReport ? Boolean((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime) : false;
+  const path = process.env.PEFT_TS_NATIVE_ADDON ?? addonCandidates().find((p) => existsSync(p))!;
+  const probe = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, ["-e", `console.log(JSON.stringify(require(${JSON.stringify(path)}).info().mallocTuned))`], { env: { ...process.env, ...env }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim());
+  };
+  const base = { PEFT_TS_MALLOC: "", GLIBC_TUNABLES: "" };
+  assert.equal(probe(base), glibc, "tuned exactly on glibc");
+  assert.equal(probe({ ...base, PEFT_TS_MALLOC: "default" }), false);
+  assert.equal(probe({ ...base, GLIBC_TUNABLES: "glibc.malloc.trim_threshold=1000000" }), false);
 });

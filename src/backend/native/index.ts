@@ -15,6 +15,8 @@ export interface NativeAddon {
     gemm: string; gemmImpl: string; onednn: boolean; openblas: boolean; threads: number;
     /** "onednn": activations rounded to bf16, oneDNN bf16 kernels; "widen": weight widened to f32 (exact). */
     bf16Gemm: "onednn" | "widen"; bf16Hardware: boolean;
+    /** glibc malloc keeps large freed blocks for reuse (see native/src/addon.cc tune_malloc; PEFT_TS_MALLOC=default turns it off). */
+    mallocTuned?: boolean;
   };
   numThreads(): number;
   setNumThreads(n: number): void;
