@@ -85,6 +85,22 @@ function linearDims(weight: Tensor, inOut: boolean): [number, number] {
 }
 
 /**
+ * Backward through the fused output stage of linear/loraLinear: with an activation, the gradient of the
+ * pre-activation z (and the bias gradient, in the same pass); without one, g itself (bias grad = column sums).
+ */
+function outputGrads(g: Float32Array, z: Float32Array, bias: Tensor | null | undefined, act: BiasActOp | undefined, rows: number, outF: number): { gd: Float32Array; gb: Tensor | null } {
+  const be = getBackend();
+  const gb = bias && bias.requiresGrad ? Tensor.zeros(bias.shape) : null;
+  if (act) {
+    const gz = allocF32Uninit(rows * outF);
+    be.biasActBackward(act, z, g, gz, gb ? gb.data : null, rows, outF);
+    return { gd: gz, gb };
+  }
+  if (gb) be.sum(g, gb.data, 1, rows, outF);
+  return { gd: g, gb };
+}
+
+/**
  * y = x · Wᵀ + b with W [out, in] (PyTorch nn.Linear layout; [in, out] with opts.weightInOut), x [..., in],
  * or act(x · Wᵀ + b) with opts.act (bias add and activation in one pass after the GEMM).
  * W may be stored in bf16 (frozen weights): then the GEMM reads bf16 directly with f32 accumulation.
@@ -125,14 +141,7 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null, opts
   return record(y, act ? `linear_${act}` : "linear", inputs, (g) => {
     let gd = f32Of(g);
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
-    if (bias && bias.requiresGrad) gb = Tensor.zeros(bias.shape);
-    if (act) {
-      const gz = allocF32Uninit(rows * outF);
-      be.biasActBackward(act, z, gd, gz, gb ? gb.data : null, rows, outF);
-      gd = gz;
-    } else if (gb) {
-      be.sum(gd, gb.data, 1, rows, outF);
-    }
+    ({ gd, gb } = outputGrads(gd, z, bias, act, rows, outF));
     if (tx.requiresGrad) {
       gx = Tensor.empty(tx.shape);
       wmm(gd, gx.data, rows, inF, outF, inOut);
@@ -203,14 +212,7 @@ export function loraLinear(
   return record(y, act ? `loraLinear_${act}` : "loraLinear", inputs, (g) => {
     let gd = f32Of(g);
     let gx: Tensor | null = null, gw: Tensor | null = null, ga: Tensor | null = null, gB: Tensor | null = null, gb: Tensor | null = null;
-    if (bias && bias.requiresGrad) gb = Tensor.zeros(bias.shape);
-    if (act) {
-      const gz = allocF32Uninit(rows * outF);
-      be.biasActBackward(act, o, gd, gz, gb ? gb.data : null, rows, outF);
-      gd = gz;
-    } else if (gb) {
-      be.sum(gd, gb.data, 1, rows, outF);
-    }
+    ({ gd, gb } = outputGrads(gd, o, bias, act, rows, outF));
     if (tx.requiresGrad || A.requiresGrad) {
       // gu = s·(g·B) [rows, r]: the gradient of x·Aᵀ
       const gu = allocF32Uninit(rows * r);

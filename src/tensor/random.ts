@@ -2,6 +2,7 @@
 // Its state is four uint32 words plus a cached normal; getState/setState go into checkpoints.
 
 import { getBackend } from "../backend/registry.js";
+import { xoshiroNext } from "./xoshiro.js";
 
 export interface RngState {
   s: [number, number, number, number];
@@ -34,16 +35,7 @@ export class Rng {
   }
   /** Next uint32. */
   nextU32(): number {
-    const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
+    return xoshiroNext(this.s);
   }
   /**
    * Dropout multipliers in one backend call: out[i] = 0 with probability p, else keepScale. The mask is
@@ -116,9 +108,6 @@ export class Rng {
   }
 }
 
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
-}
 
 /** The process-wide generator (like torch's default generator). */
 export const globalRng = new Rng(0);

@@ -3,20 +3,7 @@
 // native kernel can fill the mask in parallel with identical results.
 import type { F32 } from "../backend.js";
 
-const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
-
-/** Advances the 4-word xoshiro128** state in place and returns the draw (as Rng.nextU32). */
-function nextU32(s: Uint32Array): number {
-  const r = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-  const t = s[1] << 9;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 11);
-  return r;
-}
+import { xoshiroNext as nextU32 } from "../../tensor/xoshiro.js";
 
 /** Chris Wellons' lowbias32 integer hash (uint32 → uint32). */
 export function lowbias32(x: number): number {
