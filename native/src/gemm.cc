@@ -52,7 +52,7 @@ bool have_blas() {
 static thread_local Scratch<float> ref_bt;  // B transposed to k×n when transB
 
 static void gemm_ref(const float* a, const float* b, float* out, const Gemm& g, float alpha) {
-  const int64_t m = g.m, n = g.n, k = g.k;
+  const int64_t m = g.m, n = g.n, k = g.k, ldc = g.ldc > 0 ? g.ldc : n, lda = g.lda > 0 ? g.lda : (g.transA ? m : k);
   for (int64_t bi = 0; bi < g.batch; bi++) {
     const float* A = a + bi * g.strideA;
     const float* B = b + bi * g.strideB;
@@ -66,10 +66,10 @@ static void gemm_ref(const float* a, const float* b, float* out, const Gemm& g, 
     }
 #pragma omp parallel for schedule(static) if (m * n * k > (1 << 16))
     for (int64_t i = 0; i < m; i++) {
-      float* crow = C + i * n;
+      float* crow = C + i * ldc;
       if (!g.accumulate) std::memset(crow, 0, sizeof(float) * n);
       for (int64_t kk = 0; kk < k; kk++) {
-        const float av = alpha * (g.transA ? A[kk * m + i] : A[i * k + kk]);
+        const float av = alpha * (g.transA ? A[kk * lda + i] : A[i * lda + kk]);
         const float* brow = B + kk * n;
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) crow[j] += av * brow[j];
@@ -81,11 +81,11 @@ static void gemm_ref(const float* a, const float* b, float* out, const Gemm& g, 
 // ---------------------------------------------------------------- OpenBLAS
 #ifdef PEFT_HAVE_OPENBLAS
 static void gemm_blas(const float* a, const float* b, float* out, const Gemm& g, float alpha) {
-  const int lda = (int)(g.transA ? g.m : g.k), ldb = (int)(g.transB ? g.k : g.n);
+  const int lda = (int)(g.lda > 0 ? g.lda : g.transA ? g.m : g.k), ldb = (int)(g.transB ? g.k : g.n);
   for (int64_t bi = 0; bi < g.batch; bi++)
     cblas_sgemm(CblasRowMajor, g.transA ? CblasTrans : CblasNoTrans, g.transB ? CblasTrans : CblasNoTrans,
                 (int)g.m, (int)g.n, (int)g.k, alpha, a + bi * g.strideA, lda, b + bi * g.strideB, ldb,
-                g.accumulate ? 1.f : 0.f, out + bi * g.strideOut, (int)g.n);
+                g.accumulate ? 1.f : 0.f, out + bi * g.strideOut, (int)(g.ldc > 0 ? g.ldc : g.n));
 }
 #endif
 
@@ -217,11 +217,12 @@ static void dnnl_run(Prim* p, const void* a, const void* b, float* out) {
 
 // oneDNN's BLAS-style sgemm: the same JIT kernels as the matmul primitive, no primitive to create.
 static void gemm_dnnl_sgemm(const float* a, const float* b, float* out, const Gemm& g, float alpha) {
-  const int64_t lda = g.transA ? g.m : g.k, ldb = g.transB ? g.k : g.n;
+  const int64_t lda = g.lda > 0 ? g.lda : g.transA ? g.m : g.k, ldb = g.transB ? g.k : g.n;
   NoSigprof nosig;
   for (int64_t bi = 0; bi < g.batch; bi++) {
     dnnl_status_t st = dnnl_sgemm(g.transA ? 'T' : 'N', g.transB ? 'T' : 'N', g.m, g.n, g.k, alpha, a + bi * g.strideA, lda,
-                                  b + bi * g.strideB, ldb, g.accumulate ? 1.f : 0.f, out + bi * g.strideOut, g.n);
+                                  b + bi * g.strideB, ldb, g.accumulate ? 1.f : 0.f, out + bi * g.strideOut,
+                                  g.ldc > 0 ? g.ldc : g.n);
     if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm failed");
   }
 }
@@ -270,11 +271,14 @@ static GemmImpl choose(const Gemm& g, float alpha) {
 static void run_impl(GemmImpl impl, const float* a, const float* b, float* out, const Gemm& g, float alpha) {
   if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
   if (g.k == 0) {  // empty product: out = 0 (or unchanged when accumulating)
+    const int64_t ldc = g.ldc > 0 ? g.ldc : g.n;
     if (!g.accumulate)
-      for (int64_t bi = 0; bi < g.batch; bi++) std::memset(out + bi * g.strideOut, 0, sizeof(float) * g.m * g.n);
+      for (int64_t bi = 0; bi < g.batch; bi++)
+        for (int64_t i = 0; i < g.m; i++) std::memset(out + bi * g.strideOut + i * ldc, 0, sizeof(float) * g.n);
     return;
   }
   if (impl == GemmImpl::Auto) impl = choose(g, alpha);
+  if (impl == GemmImpl::Dnnl && (g.ldc > 0 || g.lda > 0)) impl = GemmImpl::DnnlSgemm;  // the primitive assumes dense operands
   switch (impl) {
 #ifdef PEFT_HAVE_DNNL
     case GemmImpl::Dnnl: gemm_dnnl(a, b, out, g, alpha); return;
@@ -353,6 +357,46 @@ void matmul_bf16(const float* a, const uint16_t* b, float* out, const Gemm& g) {
     }
   }
 #endif
+  // A big single weight (a 32k–128k-vocab lm_head is 65 MB–1 GB in f32) is widened in blocks of at most
+  // kPanel values, so the scratch stays small and bf16 storage really halves the weights' memory: blocks
+  // of output columns when n is wide (each block's GEMM writes its columns of out, ldc = n), else blocks
+  // of the inner dimension (a's columns with lda = k, products accumulated into out).
+  const int64_t kPanel = int64_t(1) << 20;  // floats (4 MB)
+  if (g.batch == 1 && g.k * g.n > kPanel) {
+    if (kPanel / g.k >= 256) {
+      const int64_t nb = kPanel / g.k / 16 * 16;
+      float* wf = bf_panel.get((size_t)(nb * g.k));
+      for (int64_t n0 = 0; n0 < g.n; n0 += nb) {
+        const int64_t w = std::min(nb, g.n - n0);
+        if (g.transB) {
+          bf16_to_f32(b + n0 * g.k, wf, w * g.k);  // rows n0.. of W [n, k]: contiguous
+        } else {
+          for (int64_t kk = 0; kk < g.k; kk++) bf16_to_f32(b + kk * g.n + n0, wf + kk * w, w);  // W [k, n] columns, packed k × w
+        }
+        Gemm blk = g;
+        blk.n = w;
+        blk.ldc = g.n;
+        run_impl(g_impl, a, wf, out + n0, blk, 1.f);
+      }
+    } else {
+      const int64_t kb = std::max<int64_t>(16, kPanel / g.n / 16 * 16);
+      float* wf = bf_panel.get((size_t)(kb * g.n));
+      for (int64_t k0 = 0; k0 < g.k; k0 += kb) {
+        const int64_t w = std::min(kb, g.k - k0);
+        if (g.transB) {
+          for (int64_t j = 0; j < g.n; j++) bf16_to_f32(b + j * g.k + k0, wf + j * w, w);  // W [n, k] columns, packed n × w
+        } else {
+          bf16_to_f32(b + k0 * g.n, wf, w * g.n);  // rows k0.. of W [k, n]: contiguous
+        }
+        Gemm blk = g;
+        blk.k = w;
+        blk.lda = g.transA ? g.m : g.k;
+        blk.accumulate = g.accumulate || k0 > 0;
+        run_impl(g_impl, g.transA ? a + k0 * g.m : a + k0, wf, out, blk, 1.f);
+      }
+    }
+    return;
+  }
   // Widen the bf16 operand (exact) into an f32 scratch, one batch item at a time, then run the f32 GEMM.
   const int64_t kn = g.k * g.n;
   float* wf = bf_panel.get((size_t)kn);

@@ -19,6 +19,9 @@ struct Gemm {
   bool transA, transB;
   int64_t strideA, strideB, strideOut;
   bool accumulate;
+  // Leading dimensions of a (0: k, or m when transA) and out (0: n). Only single GEMMs (batch 1) on the
+  // sgemm/BLAS/reference paths use them (blocks of a bigger product); the matmul primitive never sees them.
+  int64_t lda = 0, ldc = 0;
 };
 // Dnnl: oneDNN matmul primitive (cached per shape); DnnlSgemm: oneDNN's dnnl_sgemm (no primitive).
 enum class GemmImpl { Auto = 0, Dnnl = 1, Blas = 2, Ref = 3, DnnlSgemm = 4 };

@@ -140,6 +140,31 @@ test("native matmulBf16 agrees with TS (bf16 right operand, f32 accumulation)", 
     }
 });
 
+test("native matmulBf16 widens a big weight in blocks: same result as TS on every GEMM library", () => {
+  if (!N) return;
+  const addon = nativeAddon()!;
+  const toBf16 = (x: Float32Array) => Uint16Array.from(x, (v) => f32ToBf16Bits(v));
+  // k·n > 2^20 takes the blocked path: [5, 1900, 601] in blocks of 1744 output columns (the last one
+  // partial), [5, 300, 4500] in blocks of 3488 along k (products accumulated into out)
+  const impls = ["auto", "ref", ...(addon.info().openblas ? ["openblas"] : []), ...(addon.info().onednn ? ["onednn"] : [])];
+  try {
+    for (const impl of impls) for (const [m, n, k] of [[5, 1900, 601], [5, 300, 4500]]) {
+      addon.setGemmImpl(impl);
+      for (const transA of [false, true]) for (const transB of [false, true]) for (const accumulate of [false, true]) {
+        const p: MatmulParams = { batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate };
+        const a = randn(m * k), b = toBf16(randn(k * n));
+        const init = randn(m * n);
+        const o1 = init.slice(), o2 = init.slice();
+        N.matmulBf16(a, b, o1, p);
+        ts.matmulBf16(a, b, o2, p);
+        close(o1, o2, 1e-4, 1e-4 * Math.max(1, maxAbs(o2)), `matmulBf16 blocked ${impl} ${JSON.stringify(p)}`);
+      }
+    }
+  } finally {
+    addon.setGemmImpl("auto");
+  }
+});
+
 const UNARY: [UnaryOp, number, number][] = [
   ["neg", -5, 5], ["exp", -20, 20], ["log", 1e-3, 50], ["sqrt", 0, 50], ["rsqrt", 1e-2, 50], ["abs", -5, 5], ["tanh", -6, 6],
   ["sigmoid", -20, 20], ["relu", -3, 3], ["silu", -20, 20], ["gelu", -10, 10], ["gelu_tanh", -10, 10], ["square", -5, 5], ["reciprocal", 0.1, 5],
