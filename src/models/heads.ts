@@ -2,6 +2,7 @@
 import { Tensor, NestedArray } from "../tensor/tensor.js";
 import { ShapeError } from "../tensor/errors.js";
 import * as ops from "../ops/index.js";
+import { Linear } from "../nn/layers.js";
 import type { BaseConfig, ProblemType } from "../io/hf_config.js";
 import type { IntBatch, ModelOutput } from "./modeling_utils.js";
 
@@ -59,7 +60,7 @@ export function tokenClassificationLoss(logits: Tensor, labels: Tensor | NestedA
 }
 
 /** Causal-LM loss: logits[:, :-1] against labels[:, 1:], −100 ignored, mean over counted tokens. */
-export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray): Tensor {
+export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray, head?: { x: Tensor; weight: Tensor }): Tensor {
   const [B, T, V] = logits.shape;
   const y = labelsTensor(labels).i32();
   if (y.length !== B * T) throw new ShapeError(`labels (${y.length} values) do not match logits [${logits.shape}] (expected [${B}, ${T}])`);
@@ -67,6 +68,8 @@ export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray): Tens
   // logits[:, :-1] (an ignored row adds 0 and gets a zero gradient) without copying the logits.
   const shifted = new Int32Array(B * T).fill(-100);
   for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * T + t] = y[b * T + t + 1];
+  // with the head's input and weight at hand, the backward skips the [B·T, V] logits gradient
+  if (head) return ops.linearCrossEntropy(head.x, head.weight, logits, shifted);
   return ops.crossEntropy(logits.reshape([B * T, V]), shifted);
 }
 
@@ -115,9 +118,12 @@ function withBaseExtras(out: ModelOutput, base: ModelOutput): ModelOutput {
 
 /** Causal-LM head: logits at every position, shifted cross-entropy when labels are given. */
 export function causalLMOutput(base: ModelOutput, lmHead: { forward(x: Tensor): Tensor }, labels: Tensor | NestedArray | undefined): ModelOutput {
-  const logits = lmHead.forward(base.lastHiddenState!);
+  const h = base.lastHiddenState!;
+  const logits = lmHead.forward(h);
   const out = withBaseExtras({ logits }, base);
-  if (labels !== undefined) out.loss = causalLMLoss(logits, labels);
+  // a plain bias-free Linear head (not wrapped by an adapter or a hook) lets the loss go straight to h and W
+  const plain = lmHead instanceof Linear && lmHead.forward === Linear.prototype.forward && !lmHead.bias;
+  if (labels !== undefined) out.loss = causalLMLoss(logits, labels, plain ? { x: h, weight: (lmHead as Linear).weight } : undefined);
   return out;
 }
 

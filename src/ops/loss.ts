@@ -1,6 +1,7 @@
 // Losses: cross entropy (ignore_index, label smoothing), MSE, KL divergence, cosine similarity.
 // Reductions follow torch.nn.functional exactly (including what "mean" divides by).
 import { Tensor } from "../tensor/tensor.js";
+import { allocF32Uninit } from "../tensor/dtype.js";
 import { record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
@@ -180,3 +181,69 @@ export function cosineSimilarity(a: TensorLike, b: TensorLike, dim = -1, eps = 1
   });
 }
 
+
+/**
+ * Cross entropy of logits = x·Wᵀ whose backward goes straight to x and W in chunks of rows, never
+ * holding the [rows, classes] logits gradient (131 MB for 1,024 tokens × a 32k vocabulary). `logits`
+ * must be that product, already computed (it stays an ordinary graph output for other consumers:
+ * their gradients reach x and W through it as usual). W is [classes, in] (f32, or bf16 when frozen).
+ * Same value and gradients as crossEntropy(logits, labels) with mean reduction and no smoothing, up
+ * to float rounding.
+ */
+export function linearCrossEntropy(x: Tensor, weight: Tensor, logits: Tensor, labels: Int32Array, opts: { ignoreIndex?: number; chunkRows?: number } = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  assertFloat("linearCrossEntropy", x);
+  assertFloat("linearCrossEntropy", logits);
+  const H = x.shape[x.ndim - 1];
+  if (weight.ndim !== 2 || weight.shape[1] !== H) {
+    throw new ShapeError(`linearCrossEntropy: weight [${weight.shape}] does not fit input [${x.shape}] (expected [classes, ${H}])`);
+  }
+  const V = weight.shape[0];
+  const rows = H === 0 ? 0 : x.size / H;
+  if (logits.shape[logits.ndim - 1] !== V || logits.size !== rows * V) {
+    throw new ShapeError(`linearCrossEntropy: logits [${logits.shape}] are not input [${x.shape}] times weight [${weight.shape}]ᵀ`);
+  }
+  if (labels.length !== rows) throw new ShapeError(`linearCrossEntropy: ${labels.length} labels for ${rows} rows (input [${x.shape}])`);
+  let count = 0;
+  for (let r = 0; r < rows; r++) {
+    const y = labels[r];
+    if (y === ignoreIndex) continue;
+    if (y < 0 || y >= V) throw new ShapeError(`linearCrossEntropy: label ${y} at row ${r} is out of range for ${V} classes (ignoreIndex ${ignoreIndex})`);
+    count++;
+  }
+  const be = getBackend();
+  const loss = new Float32Array(rows), lse = new Float32Array(rows);
+  const ld = f32Of(logits);
+  be.crossEntropy(ld, labels, loss, lse, rows, V, ignoreIndex, 0);
+  let s = 0;
+  for (let r = 0; r < rows; r++) s += loss[r];
+  const out = Tensor.scalar(s / count);
+  const xd = f32Of(x);
+  return record(out, "linearCrossEntropy", [x, weight], (g) => {
+    const scale = f32Of(g)[0] / count;
+    const chunk = Math.max(1, Math.min(rows, opts.chunkRows ?? Math.floor((1 << 22) / Math.max(1, V))));
+    const gLoss = new Float32Array(chunk).fill(scale);
+    const gz = allocF32Uninit(chunk * V);
+    const gx = x.requiresGrad ? Tensor.empty(x.shape) : null;
+    const gw = weight.requiresGrad ? Tensor.zeros(weight.shape) : null;
+    const wd = weight.dtype === "bf16" ? null : f32Of(weight);
+    const wb = weight.dtype === "bf16" ? (weight.contiguous().data as Uint16Array) : null;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const c = Math.min(chunk, rows - r0);
+      const gzc = gz.subarray(0, c * V);
+      be.crossEntropyBackward(ld.subarray(r0 * V, (r0 + c) * V), lse.subarray(r0, r0 + c), labels.subarray(r0, r0 + c), gLoss.subarray(0, c), gzc, c, V, ignoreIndex, 0);
+      if (gx) {
+        // gx[rows r0..] = gz · W   ([c, V] · [V, H])
+        const p = { batch: 1, m: c, n: H, k: V, transA: false, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
+        const o = gx.data.subarray(r0 * H, (r0 + c) * H);
+        if (wb) be.matmulBf16(gzc, wb, o, p);
+        else be.matmul(gzc, wd!, o, p);
+      }
+      if (gw) {
+        // gW += gzᵀ · x[rows r0..]   ([V, c] · [c, H])
+        be.matmul(gzc, xd.subarray(r0 * H, (r0 + c) * H), gw.data, { batch: 1, m: V, n: H, k: c, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: true });
+      }
+    }
+    return [gx, gw];
+  });
+}

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tsBackend } from "../../src/backend/ts/index.js";
 import { addonCandidates, loadNativeBackend, nativeAddon, nativeUnavailableReason } from "../../src/backend/native/index.js";
+import type { GemmImpl } from "../../src/backend/native/index.js";
 import type { FullBackend, KernelSet, MatmulParams, UnaryOp, BinaryOp, AttentionParams, BiasActOp } from "../../src/backend/backend.js";
 import { Rng } from "../../src/tensor/random.js";
 import { ConfigError } from "../../src/tensor/errors.js";
@@ -146,7 +147,7 @@ test("native matmulBf16 widens a big weight in blocks: same result as TS on ever
   const toBf16 = (x: Float32Array) => Uint16Array.from(x, (v) => f32ToBf16Bits(v));
   // k·n > 2^20 takes the blocked path: [5, 1900, 601] in blocks of 1744 output columns (the last one
   // partial), [5, 300, 4500] in blocks of 3488 along k (products accumulated into out)
-  const impls = ["auto", "ref", ...(addon.info().openblas ? ["openblas"] : []), ...(addon.info().onednn ? ["onednn"] : [])];
+  const impls: GemmImpl[] = ["auto", "ref", ...(addon.info().openblas ? ["openblas" as const] : []), ...(addon.info().onednn ? ["onednn" as const] : [])];
   try {
     for (const impl of impls) for (const [m, n, k] of [[5, 1900, 601], [5, 300, 4500]]) {
       addon.setGemmImpl(impl);

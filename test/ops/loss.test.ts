@@ -101,3 +101,41 @@ test("mseLoss / klDiv / cosineSimilarity: closed forms and gradients", () => {
   gradcheck((a, b) => ops.cosineSimilarity(a, b), [randn([3, 5], rng), randn([3, 5], rng)], { name: "cosine" });
   gradcheck((a, b) => ops.cosineSimilarity(a, b, 0), [randn([4, 3], rng), randn([4, 1], rng)], { name: "cosine dim 0 broadcast" });
 });
+
+test("linearCrossEntropy: same loss and x/W gradients as crossEntropy(linear(x, W)) in chunks, bf16 W, extra consumers of the logits", () => {
+  const rng = new Rng(77);
+  const rows = 11, H = 6, V = 9;
+  const labels = Int32Array.from({ length: rows }, (_, r) => (r % 4 === 2 ? -100 : (r * 5) % V));
+  // finite differences (chunks of 4 rows: the last chunk is partial)
+  gradcheck((x, w) => ops.linearCrossEntropy(x, w, ops.linear(x, w), labels, { chunkRows: 4 }), [randn([rows, H], rng), randn([V, H], rng)], { name: "linearCrossEntropy" });
+  const run = (fused: boolean, chunkRows?: number) => {
+    const r2 = new Rng(5);
+    const x = randn([rows, H], r2), w = randn([V, H], r2);
+    x.requiresGrad = true;
+    w.requiresGrad = true;
+    const logits = ops.linear(x, w);
+    const ce = fused ? ops.linearCrossEntropy(x, w, logits, labels, { chunkRows }) : ops.crossEntropy(logits, labels);
+    // another consumer of the logits (a distillation term, say) must still reach x and W
+    const total = ops.add(ce, ops.scale(ops.sum(ops.square(logits)), 0.01));
+    total.backward();
+    return { loss: ce.item(), gx: x.grad!.f32().slice(), gw: w.grad!.f32().slice() };
+  };
+  const ref = run(false);
+  for (const chunk of [1, 4, 11, 100]) {
+    const f = run(true, chunk);
+    assert.ok(Math.abs(f.loss - ref.loss) < 1e-6 * Math.abs(ref.loss), `loss chunk ${chunk}`);
+    assertClose(f.gx, ref.gx, 1e-5, 1e-5, `gx chunk ${chunk}`);
+    assertClose(f.gw, ref.gw, 1e-5, 1e-5, `gw chunk ${chunk}`);
+  }
+  // frozen bf16 weight: only x gets a gradient, equal to the unfused form with the same bf16 weight
+  const x = randn([rows, H], rng), wb = randn([V, H], rng).to("bf16");
+  const xa = x.detach(), xb = x.detach();
+  xa.requiresGrad = true;
+  xb.requiresGrad = true;
+  ops.linearCrossEntropy(xa, wb, ops.linear(xa, wb), labels, { chunkRows: 3 }).backward();
+  ops.crossEntropy(ops.linear(xb, wb), labels).backward();
+  assertClose(xa.grad!.f32(), xb.grad!.f32(), 1e-5, 1e-5, "gx with bf16 weight");
+  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H + 1], rng), ops.linear(x, randn([V, H], rng)), labels), (e: Error) => e instanceof ShapeError && /weight \[9,7\]/.test(e.message));
+  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H], rng), randn([rows, V + 1], rng), labels), ShapeError);
+  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H], rng), randn([rows, V], rng), Int32Array.of(1, 2)), (e: Error) => e instanceof ShapeError && /2 labels for 11 rows/.test(e.message));
+});
