@@ -221,7 +221,7 @@ export function linearCrossEntropy(x: Tensor, weight: Tensor, logits: Tensor, la
   const xd = f32Of(x);
   return record(out, "linearCrossEntropy", [x, weight], (g) => {
     const scale = f32Of(g)[0] / count;
-    const chunk = Math.max(1, Math.min(rows, opts.chunkRows ?? Math.floor((1 << 22) / Math.max(1, V))));
+    const chunk = Math.max(1, Math.min(rows, opts.chunkRows ?? Math.floor((1 << 23) / Math.max(1, V))));
     const gLoss = new Float32Array(chunk).fill(scale);
     const gz = allocF32Uninit(chunk * V);
     const gx = x.requiresGrad ? Tensor.empty(x.shape) : null;
