@@ -49,3 +49,50 @@ export function timeMs(fn: () => void, reps: number, warmup = 2): number {
   t.sort((a, b) => a - b);
   return t[t.length >> 1];
 }
+
+// ------------------------------------------------------------------ locations and the compiled workers
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The package root (the folder with package.json above this file, whether it runs from bench/ or dist/bench/). */
+export const repoRoot: string = (() => {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, "package.json")) && dirname(d) !== d) d = dirname(d);
+  return d;
+})();
+/** The bench/ source folder (Python helpers and fixtures are read from here, never from dist/). */
+export const benchSrc = join(repoRoot, "bench");
+
+let newestSource: number | null = null;
+function newestSourceMtime(): number {
+  if (newestSource !== null) return newestSource;
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of ["src", "bench"]) if (existsSync(join(repoRoot, d))) walk(join(repoRoot, d));
+  newestSource = newest;
+  return newest;
+}
+
+/**
+ * The compiled twin (dist/bench/x.js) of a bench source file when it exists and is newer than every
+ * source file, else null. Our benchmark workers run compiled when they can, as the package runs for its
+ * users (`npm run build`): through tsx the loader alone adds ~40 MB to a worker's peak RSS.
+ */
+export function compiledTwin(tsFile: string): string | null {
+  const js = join(repoRoot, "dist", relative(repoRoot, tsFile)).replace(/\.ts$/, ".js");
+  if (!existsSync(js)) return null;
+  return statSync(js).mtimeMs >= newestSourceMtime() ? js : null;
+}
+
+/** A header fragment saying how our workers run. */
+export function workerMode(tsFile: string): string {
+  if (!tsFile.endsWith(".ts")) return "ours: compiled";
+  return compiledTwin(tsFile) ? "ours: compiled dist/" : "ours: sources through tsx (dist/ missing or older than the sources: `npm run build` for the compiled, lighter path)";
+}

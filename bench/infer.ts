@@ -5,18 +5,17 @@
 // models/llama-mini-en vs transformers generate() on the same files (bench/hf_generate.py).
 // Each case runs in its own child process (peak RSS per case); the worker is this file:
 // `node --import tsx bench/infer.ts --worker '<json>'`.
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { rateRow } from "./common.js";
+import { benchSrc, rateRow, repoRoot, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
   argValue, benchThreads, bestOf, buildModel, ChildResult, cpuSnapshot, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runChild,
   runTorchBench, runWorker, SHAPES, torchBenchScript, torchBf16Enabled, workerSetup,
 } from "./lora.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const GEN_MODEL = join(here, "..", "models", "llama-mini-en");
+const GEN_MODEL = join(repoRoot, "models", "llama-mini-en");
 /** A fixed prompt (ids of the 8000-token vocabulary; 2 = BOS). */
 const GEN_PROMPT = [[2, 45, 120, 300, 17, 88, 900, 12]];
 
@@ -97,7 +96,7 @@ export const inferSuite: Suite = {
     if (!opts.json)
       console.log(
         (bf16Ref ? "" : "# no AVX512_BF16/AMX on this CPU: torch bf16 references skipped (torch emulates bf16 here, minutes per step; --torch-bf16 forces them)\n") +
-        `# infer: threads ${threads}; torch: ${py && script ? `${py.version} (${script})` : "absent (references skipped)"}; ${rounds} round(s), best round; each case in its own process\n` +
+        `# infer: threads ${threads}; torch: ${py && script ? `${py.version} (${script})` : "absent (references skipped)"}; ${rounds} round(s), best round; each case in its own process; ${workerMode(self)}\n` +
           `# fwd = eval forward, no grad; bf16 = ours: weights stored bf16 (GEMM mode ${bf16Gemm ?? "default"}), torch: --dtype bf16 (autocast); rss = peak RSS of the case's process\n` +
           `# generate = greedy, KV cache, no EOS stop, vs transformers generate() on the same files (bench/hf_generate.py)\n` +
           `# ratio tok/s = ours/torch, ratio rss = torch/ours (> 1 = ours better). CPU shared with other jobs: figures are noisy.`,
@@ -155,7 +154,7 @@ export const inferSuite: Suite = {
       };
       const runRef = async () => {
         const t = py
-          ? await runChild(py.python, [join(here, "hf_generate.py"), GEN_MODEL, String(threads), String(newTokens), String(reps), JSON.stringify(GEN_PROMPT)], 900_000, "hf_generate.py")
+          ? await runChild(py.python, [join(benchSrc, "hf_generate.py"), GEN_MODEL, String(threads), String(newTokens), String(reps), JSON.stringify(GEN_PROMPT)], 900_000, "hf_generate.py")
           : null;
         ref.push(t?.tokPerS ?? null);
         refRss.push(t?.peakRssMiB ?? null);

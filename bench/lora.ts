@@ -10,13 +10,12 @@
 // the worker for its own cases: `node --import tsx bench/lora.ts --worker '<json>'`.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { rateRow } from "./common.js";
+import { benchSrc, compiledTwin, rateRow, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 
 // ------------------------------------------------------------------ shapes (torch_peft_bench.py CONFIGS)
 export type ModelName = "bert-small" | "bert-base" | "llama-small";
@@ -60,7 +59,9 @@ export interface ChildResult {
 }
 
 function selfArgs(file: string): string[] {
-  return file.endsWith(".ts") ? ["--import", "tsx", file] : [file];
+  if (!file.endsWith(".ts")) return [file];
+  const js = compiledTwin(file);
+  return js ? [js] : ["--import", "tsx", file];
 }
 
 /** Runs one case in a fresh node process (the suite file in worker mode); returns its JSON result or null. */
@@ -99,7 +100,7 @@ export function runChild(cmd: string, args: string[], timeoutMs: number, what: s
 
 /** torch_peft_bench.py: PEFT_TS_TORCH_BENCH, else the shared copy next to the repository. */
 export function torchBenchScript(): string | null {
-  const cands = [process.env.PEFT_TS_TORCH_BENCH, join(here, "..", "..", "shared", "bench", "torch_peft_bench.py"), "/work/shared/bench/torch_peft_bench.py"];
+  const cands = [process.env.PEFT_TS_TORCH_BENCH, join(benchSrc, "..", "..", "shared", "bench", "torch_peft_bench.py"), "/work/shared/bench/torch_peft_bench.py"];
   for (const c of cands) if (c && existsSync(c)) return c;
   return null;
 }
@@ -302,7 +303,7 @@ export const loraSuite: Suite = {
     if (!opts.json)
       console.log(
         (bf16Ref ? "" : "# no AVX512_BF16/AMX on this CPU: torch bf16 references skipped (torch emulates bf16 here, minutes per step; --torch-bf16 forces them)\n") +
-        `# lora: threads ${threads}; torch: ${py && script ? `${py.version} (${script})` : "absent (references skipped)"}; ${rounds} round(s), best round; each case in its own process\n` +
+        `# lora: threads ${threads}; torch: ${py && script ? `${py.version} (${script})` : "absent (references skipped)"}; ${rounds} round(s), best round; each case in its own process; ${workerMode(fileURLToPath(import.meta.url))}\n` +
           `# tok/s = batch*seq / median step; rss = peak RSS of the case's process; bf16 = ours: frozen weights stored bf16 (GEMM mode ${bf16Gemm ?? "default"}), torch: --dtype bf16 (autocast)\n` +
           `# ratio tok/s = ours/torch, ratio rss = torch/ours (> 1 = ours better). CPU shared with other jobs: figures are noisy.`,
       );

@@ -2,10 +2,9 @@
 // (batch 8, seq 128, hidden 768, 12 heads), timed for the native backend, the TS backend and
 // PyTorch (same shapes, dtype and thread count). For f32 GEMM the OpenBLAS and oneDNN figures
 // are also reported on their own, so "≥ 0.9× the best of OpenBLAS/oneDNN/PyTorch" can be read off.
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { timeMs, timeRow } from "./common.js";
+import { benchSrc, timeMs, timeRow } from "./common.js";
 import { TorchServer } from "./torch.js";
 import { tsBackend } from "../src/backend/ts/index.js";
 import { loadNativeBackend, nativeAddon } from "../src/backend/native/index.js";
@@ -13,7 +12,6 @@ import type { FullBackend, MatmulParams } from "../src/backend/backend.js";
 import { Rng } from "../src/tensor/random.js";
 import { f32ToBf16Bits } from "../src/tensor/dtype.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 
 interface OpCase {
   case: string;
@@ -171,7 +169,7 @@ export const opsSuite: Suite = {
 
     // PyTorch runs in a helper process; each round times PyTorch then us, so both see the same
     // background load, and each figure is the best round's median (robust to other processes).
-    const started = await TorchServer.start(join(here, "torch_ops.py"), [String(threads)]);
+    const started = await TorchServer.start(join(benchSrc, "torch_ops.py"), [String(threads)]);
     const torch = started?.server ?? null;
     if (!torch) console.error("bench ops: no python with torch found (~/.peft-ref/bin/python, python3, or PEFT_TS_TORCH_PYTHON); PyTorch references skipped");
     for (const { make, tsReps, ...c } of all) torch?.send({ cmd: "case", ...c });

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { rateRow } from "./common.js";
+import { rateRow, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
   argValue, benchThreads, bestOf, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runTorchBench, runWorker,
@@ -95,7 +95,7 @@ export const trainSuite: Suite = {
     if (!opts.json)
       console.log(
         (bf16Ref ? "" : "# no AVX512_BF16/AMX on this CPU: torch bf16 references skipped (torch emulates bf16 here, minutes per step; --torch-bf16 forces them)\n") +
-        `# train: Trainer (clip 1.0, AdamW, linear schedule) on LoRA r8 q/v; threads ${threads}; torch: ${py && script ? `${py.version} bare loop (torch_peft_bench.py --mode lora)` : "absent (references skipped)"}\n` +
+        `# train: Trainer (clip 1.0, AdamW, linear schedule) on LoRA r8 q/v; threads ${threads}; torch: ${py && script ? `${py.version} bare loop (torch_peft_bench.py --mode lora)` : "absent (references skipped)"}; ${workerMode(self)}\n` +
           `# ${rounds} round(s), best round; each case in its own process; bf16 = frozen weights stored bf16 (args.bf16) vs torch --dtype bf16 (autocast);\n` +
           `# gc-fp32 = gradient checkpointing, compared with torch fp32 without checkpointing (the torch bench has none); rss = peak RSS of the case's process\n` +
           `# ratio step/s = ours/torch, ratio rss = torch/ours (> 1 = ours better). CPU shared with other jobs: figures are noisy.`,
