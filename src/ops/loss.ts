@@ -23,6 +23,18 @@ function labelsOf(labels: Tensor | number[] | number[][] | Int32Array): { data: 
   return { data, shape: [data.length] };
 }
 
+/** Rows whose label is not ignoreIndex; a label outside [0, classes) is an error naming the op, row and context. */
+function countLabels(op: string, labels: Int32Array, classes: number, ignoreIndex: number, context: string): number {
+  let count = 0;
+  for (let r = 0; r < labels.length; r++) {
+    const y = labels[r];
+    if (y === ignoreIndex) continue;
+    if (y < 0 || y >= classes) throw new ShapeError(`${op}: label ${y} at row ${r} is out of range for ${classes} classes (${context}ignoreIndex ${ignoreIndex})`);
+    count++;
+  }
+  return count;
+}
+
 /**
  * Cross entropy of logits [N, C] (or [..., C], flattened) against integer labels [N] (or [...]).
  * Labels equal to ignoreIndex (default −100) contribute nothing; "mean" divides by the number of
@@ -42,13 +54,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor | number[] | number[
   if (lab.length !== rows) {
     throw new ShapeError(`crossEntropy: ${lab.length} labels (shape [${labShape}]) for logits [${logits.shape}] (${rows} rows of ${C} classes)`);
   }
-  let count = 0;
-  for (let r = 0; r < rows; r++) {
-    const y = lab[r];
-    if (y === ignoreIndex) continue;
-    if (y < 0 || y >= C) throw new ShapeError(`crossEntropy: label ${y} at row ${r} is out of range for ${C} classes (logits [${logits.shape}], ignoreIndex ${ignoreIndex})`);
-    count++;
-  }
+  const count = countLabels("crossEntropy", lab, C, ignoreIndex, `logits [${logits.shape}], `);
   const be = getBackend();
   const loss = new Float32Array(rows);
   // per-row log-sum-exp only: the backward recomputes softmax from the logits (no [rows, C] buffer kept)
@@ -204,13 +210,7 @@ export function linearCrossEntropy(x: Tensor, weight: Tensor, logits: Tensor, la
     throw new ShapeError(`linearCrossEntropy: logits [${logits.shape}] are not input [${x.shape}] times weight [${weight.shape}]ᵀ`);
   }
   if (labels.length !== rows) throw new ShapeError(`linearCrossEntropy: ${labels.length} labels for ${rows} rows (input [${x.shape}])`);
-  let count = 0;
-  for (let r = 0; r < rows; r++) {
-    const y = labels[r];
-    if (y === ignoreIndex) continue;
-    if (y < 0 || y >= V) throw new ShapeError(`linearCrossEntropy: label ${y} at row ${r} is out of range for ${V} classes (ignoreIndex ${ignoreIndex})`);
-    count++;
-  }
+  const count = countLabels("linearCrossEntropy", labels, V, ignoreIndex, "");
   const be = getBackend();
   const loss = new Float32Array(rows), lse = new Float32Array(rows);
   const ld = f32Of(logits);
