@@ -12,7 +12,7 @@ import { benchSrc, rateRow, repoRoot, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
   argValue, benchThreads, bestOf, buildModel, ChildResult, cpuSnapshot, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runChild,
-  runTorchBench, runWorker, SHAPES, torchBenchScript, torchBf16Enabled, workerSetup,
+  alternate, bf16SkipLine, runTorchBench, runWorker, SHAPES, torchBenchScript, torchBf16Enabled, workerSetup,
 } from "./lora.js";
 
 const GEN_MODEL = join(repoRoot, "models", "llama-mini-en");
@@ -95,7 +95,7 @@ export const inferSuite: Suite = {
     const bf16Ref = torchBf16Enabled(opts);
     if (!opts.json)
       console.log(
-        (bf16Ref ? "" : "# no AVX512_BF16/AMX on this CPU: torch bf16 references skipped (torch emulates bf16 here, minutes per step; --torch-bf16 forces them)\n") +
+        bf16SkipLine(bf16Ref) +
         `# infer: threads ${threads}; torch: ${py && script ? `${py.version} (${script})` : "absent (references skipped)"}; ${rounds} round(s), best round; each case in its own process; ${workerMode(self)}\n` +
           `# fwd = eval forward, no grad; bf16 = ours: weights stored bf16 (GEMM mode ${bf16Gemm ?? "default"}), torch: --dtype bf16 (autocast); rss = peak RSS of the case's process\n` +
           `# generate = greedy, KV cache, no EOS stop, vs transformers generate() on the same files (bench/hf_generate.py)\n` +
@@ -123,13 +123,7 @@ export const inferSuite: Suite = {
             refRss.push(t?.peakRssMiB ?? null);
             tLoad = t?.foreignLoad ?? tLoad;
           };
-          if (r % 2 === 0) {
-            await runOurs();
-            await runRef();
-          } else {
-            await runRef();
-            await runOurs();
-          }
+          await alternate(r, runOurs, runRef);
         }
         const o = bestOf(ours);
         if (o === null) continue;
@@ -160,13 +154,7 @@ export const inferSuite: Suite = {
         refRss.push(t?.peakRssMiB ?? null);
         refTok = t?.tokens ?? refTok;
       };
-      if (r % 2 === 0) {
-        await runOurs();
-        await runRef();
-      } else {
-        await runRef();
-        await runOurs();
-      }
+      await alternate(r, runOurs, runRef);
     }
     const o = bestOf(ours);
     if (o === null) return;

@@ -130,6 +130,21 @@ export function torchBf16Enabled(opts: BenchOptions): boolean {
   return cpuHasBf16() || opts.args.includes("--torch-bf16");
 }
 
+/** Round r of a side-by-side case: ours first on even rounds, the reference first on odd ones (both see the same background load). */
+export async function alternate(r: number, runOurs: () => Promise<void>, runRef: () => Promise<void>): Promise<void> {
+  if (r % 2 === 0) {
+    await runOurs();
+    await runRef();
+  } else {
+    await runRef();
+    await runOurs();
+  }
+}
+
+/** The header line saying that torch's bf16 references are skipped on this CPU ("" when they run). */
+export const bf16SkipLine = (bf16Ref: boolean) =>
+  bf16Ref ? "" : "# no AVX512_BF16/AMX on this CPU: torch bf16 references skipped (torch emulates bf16 here, minutes per step; --torch-bf16 forces them)\n";
+
 /** One `torch_peft_bench.py --json` run; null when torch or the script is unavailable or it fails. */
 export async function runTorchBench(o: { model: ModelName; mode: string; dtype: "fp32" | "bf16"; threads: number; warmup: number; steps: number }): Promise<TorchRun | null> {
   const py = findTorchPython();
@@ -302,7 +317,7 @@ export const loraSuite: Suite = {
     const bf16Ref = torchBf16Enabled(opts);
     if (!opts.json)
       console.log(
-        (bf16Ref ? "" : "# no AVX512_BF16/AMX on this CPU: torch bf16 references skipped (torch emulates bf16 here, minutes per step; --torch-bf16 forces them)\n") +
+        bf16SkipLine(bf16Ref) +
         `# lora: threads ${threads}; torch: ${py && script ? `${py.version} (${script})` : "absent (references skipped)"}; ${rounds} round(s), best round; each case in its own process; ${workerMode(fileURLToPath(import.meta.url))}\n` +
           `# tok/s = batch*seq / median step; rss = peak RSS of the case's process; bf16 = ours: frozen weights stored bf16 (GEMM mode ${bf16Gemm ?? "default"}), torch: --dtype bf16 (autocast)\n` +
           `# ratio tok/s = ours/torch, ratio rss = torch/ours (> 1 = ours better). CPU shared with other jobs: figures are noisy.`,
@@ -332,13 +347,7 @@ export const loraSuite: Suite = {
               refRss.push(t?.peakRssMiB ?? null);
               refLoad = t?.foreignLoad ?? refLoad;
             };
-            if (r % 2 === 0) {
-              await runOurs();
-              await runRef();
-            } else {
-              await runRef();
-              await runOurs();
-            }
+            await alternate(r, runOurs, runRef);
           }
           const o = bestOf(ours);
           if (o === null) continue;

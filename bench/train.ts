@@ -16,7 +16,7 @@ import { rateRow, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
   argValue, benchThreads, bestOf, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runTorchBench, runWorker,
-  SHAPES, torchBenchScript, torchBf16Enabled, workerSetup, loraTargets,
+  alternate, bf16SkipLine, SHAPES, torchBenchScript, torchBf16Enabled, workerSetup, loraTargets,
 } from "./lora.js";
 
 type Mode = "fp32" | "bf16" | "gc";
@@ -94,7 +94,7 @@ export const trainSuite: Suite = {
     const models: ModelName[] = ["bert-small", "llama-small", ...(opts.args.includes("--full") ? ["bert-base" as ModelName] : [])];
     if (!opts.json)
       console.log(
-        (bf16Ref ? "" : "# no AVX512_BF16/AMX on this CPU: torch bf16 references skipped (torch emulates bf16 here, minutes per step; --torch-bf16 forces them)\n") +
+        bf16SkipLine(bf16Ref) +
         `# train: Trainer (clip 1.0, AdamW, linear schedule) on LoRA r8 q/v; threads ${threads}; torch: ${py && script ? `${py.version} bare loop (torch_peft_bench.py --mode lora)` : "absent (references skipped)"}; ${workerMode(self)}\n` +
           `# ${rounds} round(s), best round; each case in its own process; bf16 = frozen weights stored bf16 (args.bf16) vs torch --dtype bf16 (autocast);\n` +
           `# gc-fp32 = gradient checkpointing, compared with torch fp32 without checkpointing (the torch bench has none); rss = peak RSS of the case's process\n` +
@@ -124,13 +124,7 @@ export const trainSuite: Suite = {
             refRss.push(t?.peakRssMiB ?? null);
             tLoad = t?.foreignLoad ?? tLoad;
           };
-          if (r % 2 === 0) {
-            await runOurs();
-            await runRef();
-          } else {
-            await runRef();
-            await runOurs();
-          }
+          await alternate(r, runOurs, runRef);
         }
         if (mode !== "gc") torchRef.set(mode, { sps: bestOf(ref), rss: lowestOf(refRss) });
         const o = bestOf(ours);
