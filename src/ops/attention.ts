@@ -60,17 +60,17 @@ export function scaledDotProductAttention(
   const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
   const out = Tensor.empty([B, H, Tq, D]);
   const probs = allocF32Uninit(B * H * Tq * Tk);
-  let drop: Float32Array | null = null;
-  if (opts.training && dropoutP > 0) {
-    // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order)
-    drop = allocF32Uninit(B * H * Tq * Tk);
-    (opts.rng ?? globalRng).fillDropoutMask(drop, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP));
-  }
+  // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order),
+  // rebuilt in backward rather than kept
+  const dropOf = opts.training && dropoutP > 0
+    ? (opts.rng ?? globalRng).dropoutMaskFn(B * H * Tq * Tk, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP))
+    : null;
   const be = getBackend();
-  be.attention(qd, kd, vd, mask, out.data, probs, p, drop);
+  be.attention(qd, kd, vd, mask, out.data, probs, p, dropOf ? dropOf() : null);
+  const sq = q.shape, sk = k.shape, sv = v.shape, rq = q.requiresGrad, rk = k.requiresGrad, rv = v.requiresGrad;
   return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
-    const gq = Tensor.empty(q.shape), gk = Tensor.empty(k.shape), gv = Tensor.empty(v.shape); // written in full
-    be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p, drop);
-    return [q.requiresGrad ? gq : null, k.requiresGrad ? gk : null, v.requiresGrad ? gv : null];
+    const gq = Tensor.empty(sq), gk = Tensor.empty(sk), gv = Tensor.empty(sv); // written in full
+    be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p, dropOf ? dropOf() : null);
+    return [rq ? gq : null, rk ? gk : null, rv ? gv : null];
   });
 }

@@ -23,31 +23,39 @@ function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 export function add(a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary("add", ta, tb);
-  return record(out, "add", [ta, tb], (g) => [ta.requiresGrad ? sumToShape(g, ta.shape) : null, tb.requiresGrad ? sumToShape(g, tb.shape) : null]);
+  // the backward reads only the shapes (closures never capture input tensors: see tensor/autograd)
+  const sa = ta.shape, sb = tb.shape, ra = ta.requiresGrad, rb = tb.requiresGrad;
+  return record(out, "add", [ta, tb], (g) => [ra ? sumToShape(g, sa) : null, rb ? sumToShape(g, sb) : null]);
 }
 
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary("sub", ta, tb);
-  return record(out, "sub", [ta, tb], (g) => [ta.requiresGrad ? sumToShape(g, ta.shape) : null, tb.requiresGrad ? sumToShape(neg(g), tb.shape) : null]);
+  const sa = ta.shape, sb = tb.shape, ra = ta.requiresGrad, rb = tb.requiresGrad;
+  return record(out, "sub", [ta, tb], (g) => [ra ? sumToShape(g, sa) : null, rb ? sumToShape(neg(g), sb) : null]);
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary("mul", ta, tb);
+  // each factor is kept only when the other one needs a gradient
+  const sa = ta.shape, sb = tb.shape;
+  const keepB = ta.requiresGrad ? tb : null, keepA = tb.requiresGrad ? ta : null;
   return record(out, "mul", [ta, tb], (g) => [
-    ta.requiresGrad ? sumToShape(rawBinary("mul", g, tb), ta.shape) : null,
-    tb.requiresGrad ? sumToShape(rawBinary("mul", g, ta), tb.shape) : null,
+    keepB ? sumToShape(rawBinary("mul", g, keepB), sa) : null,
+    keepA ? sumToShape(rawBinary("mul", g, keepA), sb) : null,
   ]);
 }
 
 export function div(a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary("div", ta, tb);
+  const sa = ta.shape, ra = ta.requiresGrad, rb = tb.requiresGrad;
+  const keepOut = rb ? out : null;
   return record(out, "div", [ta, tb], (g) => [
-    ta.requiresGrad ? sumToShape(rawBinary("div", g, tb), ta.shape) : null,
+    ra ? sumToShape(rawBinary("div", g, tb), sa) : null,
     // d(a/b)/db = -a/b² = -out/b
-    tb.requiresGrad ? sumToShape(neg(rawBinary("div", rawBinary("mul", g, out), tb)), tb.shape) : null,
+    keepOut ? sumToShape(neg(rawBinary("div", rawBinary("mul", g, keepOut), tb)), tb.shape) : null,
   ]);
 }
 
@@ -55,11 +63,12 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary("pow", ta, tb);
+  const ra = ta.requiresGrad, rb = tb.requiresGrad;
   return record(out, "pow", [ta, tb], (g) => [
     // b · a^(b−1)
-    ta.requiresGrad ? sumToShape(rawBinary("mul", g, rawBinary("mul", tb, rawBinary("pow", ta, rawBinary("sub", tb, Tensor.scalar(1))))), ta.shape) : null,
+    ra ? sumToShape(rawBinary("mul", g, rawBinary("mul", tb, rawBinary("pow", ta, rawBinary("sub", tb, Tensor.scalar(1))))), ta.shape) : null,
     // a^b · ln a
-    tb.requiresGrad ? sumToShape(rawBinary("mul", g, rawBinary("mul", out, unaryRaw("log", ta))), tb.shape) : null,
+    rb ? sumToShape(rawBinary("mul", g, rawBinary("mul", out, unaryRaw("log", ta))), tb.shape) : null,
   ]);
 }
 
@@ -73,6 +82,7 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 function minmax(op: "max" | "min", a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
   const out = rawBinary(op, ta, tb);
+  const sb = tb.shape;
   return record(out, op === "max" ? "maximum" : "minimum", [ta, tb], (g) => {
     const A = rawBinary("add", ta, Tensor.zeros(out.shape)).data as Float32Array;
     const o = out.data as Float32Array;
@@ -82,7 +92,7 @@ function minmax(op: "max" | "min", a: TensorLike, b: TensorLike): Tensor {
       if (A[i] === o[i]) ga[i] = gd[i];
       else gb[i] = gd[i];
     }
-    return [sumToShape(new Tensor(ga, out.shape), ta.shape), sumToShape(new Tensor(gb, out.shape), tb.shape)];
+    return [sumToShape(new Tensor(ga, out.shape), ta.shape), sumToShape(new Tensor(gb, out.shape), sb)];
   });
 }
 
@@ -96,10 +106,11 @@ function unaryRaw(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
 
 function unaryOp(op: UnaryOp, x: TensorLike): Tensor {
   const t = asTensor(x);
+  const xd = f32Of(t);
   const out = unaryRaw(op, t);
   return record(out, op, [t], (g) => {
-    const gx = Tensor.empty(t.shape);
-    getBackend().unaryBackward(op, f32Of(t), out.data, f32Of(g), gx.data, 0);
+    const gx = Tensor.empty(out.shape);
+    getBackend().unaryBackward(op, xd, out.data, f32Of(g), gx.data, 0);
     return [gx];
   });
 }
@@ -141,11 +152,12 @@ export function biasAct(x: TensorLike, bias: Tensor | null, act: BiasActOp): Ten
   const out = Tensor.empty(t.shape);
   const be = getBackend();
   be.biasAct(act, z, bias ? f32Of(bias) : null, out.data, rows, cols);
+  const hasBias = bias !== null, rx = t.requiresGrad, rbias = bias !== null && bias.requiresGrad;
   return record(out, `bias_${act}`, bias ? [t, bias] : [t], (g) => {
-    const gx = Tensor.empty(t.shape);
-    const gb = bias && bias.requiresGrad ? Tensor.zeros(bias.shape) : null;
+    const gx = Tensor.empty(out.shape);
+    const gb = rbias ? Tensor.zeros([cols]) : null;
     be.biasActBackward(act, z, f32Of(g), gx.data, gb ? gb.data : null, rows, cols);
-    return bias ? [t.requiresGrad ? gx : null, gb] : [gx];
+    return hasBias ? [rx ? gx : null, gb] : [gx];
   });
 }
 
@@ -156,7 +168,7 @@ export function affine(x: TensorLike, alpha: number, beta = 0): Tensor {
   const out = Tensor.zeros(t.shape);
   getBackend().affine(f32Of(t), out.data, alpha, beta);
   return record(out, "affine", [t], (g) => {
-    const gx = Tensor.zeros(t.shape);
+    const gx = Tensor.empty(out.shape);
     getBackend().affine(f32Of(g), gx.data, alpha, 0);
     return [gx];
   });

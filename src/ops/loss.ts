@@ -69,12 +69,13 @@ export function crossEntropy(logits: Tensor, labels: Tensor | number[] | number[
     for (let r = 0; r < rows; r++) s += loss[r];
     out = Tensor.scalar(reduction === "mean" ? s / count : s);
   }
+  const shape = logits.shape;
   return record(out, "crossEntropy", [logits], (g) => {
     const gd = f32Of(g);
     const gLoss = new Float32Array(rows);
     if (reduction === "none") gLoss.set(gd);
     else gLoss.fill(reduction === "mean" ? gd[0] / count : gd[0]);
-    const gl = Tensor.empty(logits.shape);
+    const gl = Tensor.empty(shape);
     be.crossEntropyBackward(ld, lse, lab, gLoss, gl.data, rows, C, ignoreIndex, eps);
     return [gl];
   });
@@ -113,6 +114,7 @@ export function klDiv(input: TensorLike, target: TensorLike, opts: { reduction?:
     if (logTarget) pw[i] = Math.exp(ti) * (ti - xd[i]);
     else pw[i] = ti === 0 ? -ti * xd[i] + 0 : ti * Math.log(ti) - ti * xd[i];
   }
+  const rt = te.requiresGrad;
   const pointwise = record(new Tensor(pw, shape), "klDiv", [xe, te], (g) => {
     const gd = f32Of(g);
     const gx = new Float32Array(n), gt = new Float32Array(n);
@@ -127,7 +129,7 @@ export function klDiv(input: TensorLike, target: TensorLike, opts: { reduction?:
         gt[i] = ti > 0 ? gd[i] * (Math.log(ti) + 1 - xd[i]) : -gd[i] * xd[i];
       }
     }
-    return [new Tensor(gx, shape), te.requiresGrad ? new Tensor(gt, shape) : null];
+    return [new Tensor(gx, shape), rt ? new Tensor(gt, shape) : null];
   });
   if (reduction === "batchmean") {
     const b = shape.length === 0 ? 1 : shape[0];
@@ -218,14 +220,15 @@ export function linearCrossEntropy(x: Tensor, weight: Tensor, logits: Tensor, la
   let s = 0;
   for (let r = 0; r < rows; r++) s += loss[r];
   const out = Tensor.scalar(s / count);
-  const xd = f32Of(x);
+  // x is kept only for the head weight's gradient
+  const xSaved = weight.requiresGrad ? f32Of(x) : null, xShape = x.shape, rx = x.requiresGrad;
   return record(out, "linearCrossEntropy", [x, weight], (g) => {
     const scale = f32Of(g)[0] / count;
     const chunk = Math.max(1, Math.min(rows, opts.chunkRows ?? Math.floor((1 << 23) / Math.max(1, V))));
     const gLoss = new Float32Array(chunk).fill(scale);
     const gz = allocF32Uninit(chunk * V);
-    const gx = x.requiresGrad ? Tensor.empty(x.shape) : null;
-    const gw = weight.requiresGrad ? Tensor.zeros(weight.shape) : null;
+    const gx = rx ? Tensor.empty(xShape) : null;
+    const gw = xSaved ? Tensor.zeros(weight.shape) : null;
     // a low-precision weight is widened once here when there are several chunks (matmulBf16 would
     // widen the whole weight again for every chunk: ~15 ms per pass for a 32k × 512 head)
     const lowp = weight.dtype !== "f32";
@@ -242,9 +245,9 @@ export function linearCrossEntropy(x: Tensor, weight: Tensor, logits: Tensor, la
         if (wb) be.matmulBf16(gzc, wb, o, p);
         else be.matmul(gzc, wd ?? f32Of(weight), o, p);
       }
-      if (gw) {
+      if (gw && xSaved) {
         // gW += gzᵀ · x[rows r0..]   ([V, c] · [c, H])
-        be.matmul(gzc, xd.subarray(r0 * H, (r0 + c) * H), gw.data, { batch: 1, m: V, n: H, k: c, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: true });
+        be.matmul(gzc, xSaved.subarray(r0 * H, (r0 + c) * H), gw.data, { batch: 1, m: V, n: H, k: c, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: true });
       }
     }
     return [gx, gw];

@@ -58,9 +58,12 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
   if (bVec) tb = tb.unsqueeze(1);
   const A = ta, B = tb;
   let out = bmm(A, B);
+  // each operand is kept only when the other one needs a gradient
+  const sa = A.shape, sb = B.shape;
+  const keepB = A.requiresGrad ? B.detach() : null, keepA = B.requiresGrad ? A.detach() : null;
   out = record(out, "matmul", [A, B], (g) => [
-    A.requiresGrad ? sumToShape(bmm(g, B.transpose(-2, -1)), A.shape) : null,
-    B.requiresGrad ? sumToShape(bmm(A.transpose(-2, -1), g), B.shape) : null,
+    keepB ? sumToShape(bmm(g, keepB.transpose(-2, -1)), sa) : null,
+    keepA ? sumToShape(bmm(keepA.transpose(-2, -1), g), sb) : null,
   ]);
   if (aVec) out = out.squeeze(-2);
   if (bVec) out = out.squeeze(-1);
@@ -88,10 +91,10 @@ function linearDims(weight: Tensor, inOut: boolean): [number, number] {
  * Backward through the fused output stage of linear/loraLinear: with an activation, the gradient of the
  * pre-activation z (and the bias gradient, in the same pass); without one, g itself (bias grad = column sums).
  */
-function outputGrads(g: Float32Array, z: Float32Array, bias: Tensor | null | undefined, act: BiasActOp | undefined, rows: number, outF: number): { gd: Float32Array; gb: Tensor | null } {
+function outputGrads(g: Float32Array, z: Float32Array | null, bias: Tensor | null | undefined, act: BiasActOp | undefined, rows: number, outF: number): { gd: Float32Array; gb: Tensor | null } {
   const be = getBackend();
   const gb = bias && bias.requiresGrad ? Tensor.zeros(bias.shape) : null;
-  if (act) {
+  if (act && z) {
     const gz = allocF32Uninit(rows * outF);
     be.biasActBackward(act, z, g, gz, gb ? gb.data : null, rows, outF);
     return { gd: gz, gb };
@@ -138,19 +141,22 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null, opts
   } else if (bias) {
     be.binary("add", z, f32Of(bias), z, [rows, outF], [outF, 1], [0, 1]);
   }
+  // saved for the backward only what it reads: x for a weight gradient, z for an activation's derivative
+  const xShape = tx.shape, rx = tx.requiresGrad;
+  const xSaved = weight.requiresGrad ? xd : null, zSaved = act ? z : null;
   return record(y, act ? `linear_${act}` : "linear", inputs, (g) => {
     let gd = f32Of(g);
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
-    ({ gd, gb } = outputGrads(gd, z, bias, act, rows, outF));
-    if (tx.requiresGrad) {
-      gx = Tensor.empty(tx.shape);
+    ({ gd, gb } = outputGrads(gd, zSaved, bias, act, rows, outF));
+    if (rx) {
+      gx = Tensor.empty(xShape);
       wmm(gd, gx.data, rows, inF, outF, inOut);
     }
-    if (weight.requiresGrad) {
+    if (xSaved) {
       gw = Tensor.empty(weight.shape);
       const p = { batch: 1, strideA: 0, strideB: 0, strideOut: 0, accumulate: false, transA: true, transB: false };
-      if (inOut) be.matmul(xd, gd, gw.data, { ...p, m: inF, n: outF, k: rows });
-      else be.matmul(gd, xd, gw.data, { ...p, m: outF, n: inF, k: rows });
+      if (inOut) be.matmul(xSaved, gd, gw.data, { ...p, m: inF, n: outF, k: rows });
+      else be.matmul(gd, xSaved, gw.data, { ...p, m: outF, n: inF, k: rows });
     }
     return [gx, gw, gb];
   });
@@ -209,33 +215,36 @@ export function loraLinear(
     y = isGradEnabled() && inputs.some((v) => v.requiresGrad) ? Tensor.empty(out.shape) : out;
     be.biasAct(act, o, bias ? f32Of(bias) : null, y.data, rows, outF);
   }
+  // saved for the backward only what it reads (x for A's or W's gradient, z for an activation, t for B's)
+  const xShape = tx.shape, rx = tx.requiresGrad, rA = A.requiresGrad;
+  const xSaved = rA || weight.requiresGrad ? xd : null, zSaved = act ? o : null, tSaved = B.requiresGrad ? t : null;
   return record(y, act ? `loraLinear_${act}` : "loraLinear", inputs, (g) => {
     let gd = f32Of(g);
     let gx: Tensor | null = null, gw: Tensor | null = null, ga: Tensor | null = null, gB: Tensor | null = null, gb: Tensor | null = null;
-    ({ gd, gb } = outputGrads(gd, o, bias, act, rows, outF));
-    if (tx.requiresGrad || A.requiresGrad) {
+    ({ gd, gb } = outputGrads(gd, zSaved, bias, act, rows, outF));
+    if (rx || rA) {
       // gu = s·(g·B) [rows, r]: the gradient of x·Aᵀ
       const gu = allocF32Uninit(rows * r);
       gemm(gd, bd, gu, rows, r, outF, false, false, false);
       be.affine(gu, gu, s, 0);
-      if (tx.requiresGrad) {
-        gx = Tensor.empty(tx.shape);
+      if (rx) {
+        gx = Tensor.empty(xShape);
         wmm(gd, gx.data, rows, inF, outF, inOut);
         gemm(gu, ad, gx.data, rows, inF, r, false, false, true);
       }
-      if (A.requiresGrad) {
+      if (rA) {
         ga = Tensor.zeros(A.shape);
-        gemm(gu, xd, ga.data, r, inF, rows, true, false, false);
+        gemm(gu, xSaved!, ga.data, r, inF, rows, true, false, false);
       }
     }
-    if (B.requiresGrad) {
+    if (tSaved) {
       gB = Tensor.zeros(B.shape);
-      gemm(gd, t, gB.data, outF, r, rows, true, false, false);
+      gemm(gd, tSaved, gB.data, outF, r, rows, true, false, false);
     }
-    if (weight.requiresGrad) {
+    if (weight.requiresGrad && xSaved) {
       gw = Tensor.zeros(weight.shape);
-      if (inOut) gemm(xd, gd, gw.data, inF, outF, rows, true, false, false);
-      else gemm(gd, xd, gw.data, outF, inF, rows, true, false, false);
+      if (inOut) gemm(xSaved, gd, gw.data, inF, outF, rows, true, false, false);
+      else gemm(gd, xSaved, gw.data, outF, inF, rows, true, false, false);
     }
     return bias ? [gx, gw, ga, gB, gb] : [gx, gw, ga, gB];
   });

@@ -1,7 +1,6 @@
 // Neural-network ops: softmax family, norms, embedding, dropout, attention, rotary embedding.
 // Each op computes its forward with getBackend() kernels and records one gradient node.
 import { Tensor } from "../tensor/tensor.js";
-import { allocF32Uninit } from "../tensor/dtype.js";
 import { record } from "../tensor/autograd.js";
 import { Rng, globalRng } from "../tensor/random.js";
 import { ShapeError } from "../tensor/errors.js";
@@ -21,13 +20,14 @@ function softmaxLike(name: "softmax" | "logSoftmax", x: TensorLike, dim: number)
   const be = getBackend();
   if (name === "softmax") be.softmax(data, y, rows, cols);
   else be.logSoftmax(data, y, rows, cols);
-  const out = new Tensor(restore(y), t.shape);
+  const shape = t.shape;
+  const out = new Tensor(restore(y), shape);
   return record(out, name, [t], (g) => {
     const gx = new Float32Array(y.length);
     const gy = toRowsAlong(g, d);
     if (name === "softmax") be.softmaxBackward(y, gy, gx, rows, cols);
     else be.logSoftmaxBackward(y, gy, gx, rows, cols);
-    return [new Tensor(restore(gx), t.shape)];
+    return [new Tensor(restore(gx), shape)];
   });
 }
 
@@ -63,14 +63,16 @@ export function layerNorm(x: TensorLike, weight: Tensor | null, bias: Tensor | n
   const be = getBackend();
   be.layerNorm(xd, wd, bd, out.data, mean, rstd, rows, cols, eps);
   const inputs = [t, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const shape = t.shape, rx = t.requiresGrad, hasW = weight !== null, hasB = bias !== null;
+  const rw = weight?.requiresGrad === true, rb = bias?.requiresGrad === true;
   return record(out, "layerNorm", inputs, (g) => {
-    const gx = Tensor.empty(t.shape);
-    const gw = weight?.requiresGrad ? Tensor.zeros([cols]) : null;
-    const gb = bias?.requiresGrad ? Tensor.zeros([cols]) : null;
+    const gx = Tensor.empty(shape);
+    const gw = rw ? Tensor.zeros([cols]) : null;
+    const gb = rb ? Tensor.zeros([cols]) : null;
     be.layerNormBackward(xd, wd, mean, rstd, f32Of(g), gx.data, gw ? gw.data : null, gb ? gb.data : null, rows, cols);
-    const res: (Tensor | null)[] = [t.requiresGrad ? gx : null];
-    if (weight) res.push(gw);
-    if (bias) res.push(gb);
+    const res: (Tensor | null)[] = [rx ? gx : null];
+    if (hasW) res.push(gw);
+    if (hasB) res.push(gb);
     return res;
   });
 }
@@ -89,11 +91,12 @@ export function rmsNorm(x: TensorLike, weight: Tensor | null, eps = 1e-6): Tenso
   const rstd = new Float32Array(rows);
   const be = getBackend();
   be.rmsNorm(xd, wd, out.data, rstd, rows, cols, eps);
+  const shape = t.shape, rx = t.requiresGrad, hasW = weight !== null, rw = weight?.requiresGrad === true;
   return record(out, "rmsNorm", weight ? [t, weight] : [t], (g) => {
-    const gx = Tensor.empty(t.shape);
-    const gw = weight?.requiresGrad ? Tensor.zeros([cols]) : null;
+    const gx = Tensor.empty(shape);
+    const gw = rw ? Tensor.zeros([cols]) : null;
     be.rmsNormBackward(xd, wd, rstd, f32Of(g), gx.data, gw ? gw.data : null, rows, cols);
-    return weight ? [t.requiresGrad ? gx : null, gw] : [gx];
+    return hasW ? [rx ? gx : null, gw] : [gx];
   });
 }
 
@@ -151,15 +154,16 @@ export function dropout(x: TensorLike, p: number, training: boolean, rng: Rng = 
   const n = t.size;
   // the mask holds the multiplier (0 or 1/(1−p)); p = 1 drops everything, as torch does
   const keepScale = p === 1 ? 0 : 1 / (1 - p);
-  const mask = allocF32Uninit(n);
-  rng.fillDropoutMask(mask, p, keepScale);
+  // the mask is rebuilt in backward from the generator state (counter-based), not kept in between
+  const maskOf = rng.dropoutMaskFn(n, p, keepScale);
   const xd = f32Of(t);
-  const out = Tensor.empty(t.shape);
+  const shape = t.shape;
+  const out = Tensor.empty(shape);
   const be = getBackend();
-  be.binary("mul", xd, mask, out.data, [n], [1], [1]);
+  be.binary("mul", xd, maskOf(), out.data, [n], [1], [1]);
   return record(out, "dropout", [t], (g) => {
-    const gx = Tensor.empty(t.shape);
-    be.binary("mul", f32Of(g), mask, gx.data, [n], [1], [1]);
+    const gx = Tensor.empty(shape);
+    be.binary("mul", f32Of(g), maskOf(), gx.data, [n], [1], [1]);
     return [gx];
   });
 }
@@ -181,9 +185,10 @@ export function siluMul(gate: TensorLike, up: TensorLike): Tensor {
   const out = Tensor.empty(g.shape);
   const be = getBackend();
   be.siluMul(gd, ud, out.data);
+  const shape = g.shape, rg = g.requiresGrad, ru = u.requiresGrad;
   return record(out, "siluMul", [g, u], (grad) => {
-    const gg = Tensor.empty(g.shape), gu = Tensor.empty(u.shape);
+    const gg = Tensor.empty(shape), gu = Tensor.empty(shape);
     be.siluMulBackward(gd, ud, f32Of(grad), gg.data, gu.data);
-    return [g.requiresGrad ? gg : null, u.requiresGrad ? gu : null];
+    return [rg ? gg : null, ru ? gu : null];
   });
 }

@@ -38,7 +38,8 @@ export function sum(x: TensorLike, dim?: number | number[], opts: ReduceOptions 
   const kept = sumRaw(t, dims);
   const outShape = opts.keepdim ? kept.shape : t.shape.filter((_, i) => !dims.includes(i));
   const out = new Tensor(kept.data, outShape);
-  return record(out, "sum", [t], (g) => [g.reshape(keptShape(t.shape, dims)).expand(t.shape).contiguous()]);
+  const inShape = t.shape;
+  return record(out, "sum", [t], (g) => [g.reshape(keptShape(inShape, dims)).expand(inShape).contiguous()]);
 }
 
 export function mean(x: TensorLike, dim?: number | number[], opts: ReduceOptions = {}): Tensor {
@@ -50,11 +51,12 @@ export function mean(x: TensorLike, dim?: number | number[], opts: ReduceOptions
   for (let i = 0; i < sd.length; i++) sd[i] /= count;
   const outShape = opts.keepdim ? s.shape : t.shape.filter((_, i) => !dims.includes(i));
   const out = new Tensor(sd, outShape);
+  const inShape = t.shape;
   return record(out, "mean", [t], (g) => {
-    const gg = g.reshape(keptShape(t.shape, dims)).expand(t.shape).contiguous();
+    const gg = g.reshape(keptShape(inShape, dims)).expand(inShape).contiguous();
     const d = new Float32Array(gg.data as Float32Array);
     for (let i = 0; i < d.length; i++) d[i] /= count;
-    return [new Tensor(d, t.shape)];
+    return [new Tensor(d, inShape)];
   });
 }
 
@@ -68,11 +70,12 @@ export function max(x: TensorLike, dim: number, opts: ReduceOptions = {}): { val
   const idx = new Int32Array(outer * inner);
   getBackend().max(f32Of(t), vals, idx, outer, n, inner);
   const out = new Tensor(vals, opts.keepdim ? kept : t.shape.filter((_, i) => i !== d));
+  const inShape = t.shape, inSize = t.size;
   const values = record(out, "max", [t], (g) => {
     const gd = f32Of(g);
-    const gx = new Float32Array(t.size);
+    const gx = new Float32Array(inSize);
     for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) gx[o * n * inner + idx[o * inner + i] * inner + i] = gd[o * inner + i];
-    return [new Tensor(gx, t.shape)];
+    return [new Tensor(gx, inShape)];
   });
   return { values, indices: idx };
 }

@@ -58,10 +58,11 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const xs = strided ? (x.storage as Float32Array).subarray(x.offset) : f32Of(x);
   const st = strided ? x.strides : [H * T * D, T * D, D, 1];
   const p: RotaryParams = { batch: B, heads: H, seq: T, headDim: D, strideB: st[0], strideH: st[1], strideT: st[2], perBatch };
-  const out = Tensor.zeros(x.shape);
+  const out = Tensor.empty(x.shape);
   be.rotary(xs, cd, sd, out.data, p, false);
+  const shape = x.shape;
   return record(out, "applyRotary", [x], (g) => {
-    const gx = Tensor.zeros(x.shape);
+    const gx = Tensor.empty(shape);
     be.rotary(f32Of(g), cd, sd, gx.data, { ...p, strideB: H * T * D, strideH: T * D, strideT: D }, true);
     return [gx];
   });

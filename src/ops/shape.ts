@@ -32,11 +32,12 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
     pos += t.shape[d];
   }
   const out = new Tensor(storage, shape, dtype);
+  const lens = tensors.map((t) => t.shape[d]), req = tensors.map((t) => t.requiresGrad);
   return record(out, "cat", tensors, (g) => {
     let start = 0;
-    return tensors.map((t) => {
-      const gi = t.requiresGrad ? g.slice(d, start, start + t.shape[d]).contiguous() : null;
-      start += t.shape[d];
+    return lens.map((len, i) => {
+      const gi = req[i] ? g.slice(d, start, start + len).contiguous() : null;
+      start += len;
       return gi;
     });
   });
@@ -92,6 +93,7 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
   const n = c.length;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = c[i] !== 0 ? av[i] : bv[i];
+  const sa = ta.shape, sb = tb.shape;
   return record(new Tensor(out, shape), "where", [ta, tb], (g) => {
     const gd = g.f32();
     const ga = new Float32Array(n), gb = new Float32Array(n);
@@ -99,7 +101,7 @@ export function where(cond: TensorLike, a: TensorLike, b: TensorLike): Tensor {
       if (c[i] !== 0) ga[i] = gd[i];
       else gb[i] = gd[i];
     }
-    return [sumToShape(new Tensor(ga, shape), ta.shape), sumToShape(new Tensor(gb, shape), tb.shape)];
+    return [sumToShape(new Tensor(ga, shape), sa), sumToShape(new Tensor(gb, shape), sb)];
   });
 }
 

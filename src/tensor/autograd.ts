@@ -1,22 +1,35 @@
 // Reverse-mode autograd on a dynamic tape.
-// Each op output that needs a gradient gets a GradNode holding its inputs and a backward closure.
-// backward() walks the graph in reverse topological order; a node's closure (and the buffers it
-// captured) is dropped as soon as it has run, so intermediate memory is released during backward.
+// Each op output that needs a gradient gets a GradNode with one edge per input and a backward
+// closure. An edge points at the input's own GradNode (an intermediate result) or at the input
+// tensor itself when it is a leaf that requires grad (a parameter); it never holds an intermediate
+// tensor, so a forward result's buffer stays alive only while something still needs it: the caller,
+// or a backward closure that saved it (PyTorch's saved tensors). Ops capture in their closures only
+// what their backward reads (shapes, flags, the buffers they need), never whole input tensors.
+// backward() walks the nodes in reverse topological order; a node's closure (and the buffers it
+// captured) is dropped as soon as it has run, so memory is released during backward too.
 
 import type { Tensor } from "./tensor.js";
 import { ShapeError } from "./errors.js";
 
 export type BackwardFn = (gradOut: Tensor) => (Tensor | null)[];
 
+/** Where an input's gradient goes: its producer's node, a leaf tensor requiring grad, or nowhere. */
+export type Edge = GradNode | Tensor | null;
+
 export class GradNode {
   backwardFn: BackwardFn | null;
+  /** One edge per op input (null where no gradient is wanted). Emptied after this node's backward ran (unless retainGraph). */
+  public inputs: Edge[];
+  /** The input shapes, to check the gradients a backward returns. */
+  readonly inputShapes: (readonly number[])[];
   constructor(
     readonly name: string,
-    /** Emptied after this node's backward ran (unless retainGraph), so the graph behind it can be freed. */
-    public inputs: Tensor[],
+    inputs: Tensor[],
     backwardFn: BackwardFn,
   ) {
     this.backwardFn = backwardFn;
+    this.inputs = inputs.map((t) => (!t.requiresGrad ? null : t.gradFn ?? t));
+    this.inputShapes = inputs.map((t) => t.shape);
   }
 }
 
@@ -59,26 +72,30 @@ export function record(out: Tensor, name: string, inputs: Tensor[], backwardFn: 
   return out;
 }
 
-function topoOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
+type Vertex = GradNode | Tensor;
+
+/** Nodes in reverse topological order, and how many edges reach each leaf from them. */
+function topoOrder(root: GradNode, leafUses: Map<Tensor, number>): GradNode[] {
+  const order: GradNode[] = [];
+  const seen = new Set<GradNode>();
   // iterative DFS to survive deep graphs
-  const stack: [Tensor, number][] = [[root, 0]];
+  const stack: [GradNode, number][] = [[root, 0]];
   seen.add(root);
   while (stack.length) {
     const top = stack[stack.length - 1];
-    const [t, i] = top;
-    const inputs = t.gradFn ? t.gradFn.inputs : [];
-    if (i < inputs.length) {
+    const [n, i] = top;
+    if (i < n.inputs.length) {
       top[1] = i + 1;
-      const c = inputs[i];
-      if (c.requiresGrad && !seen.has(c)) {
-        seen.add(c);
-        stack.push([c, 0]);
-      }
+      const c = n.inputs[i];
+      if (c instanceof GradNode) {
+        if (!seen.has(c)) {
+          seen.add(c);
+          stack.push([c, 0]);
+        }
+      } else if (c) leafUses.set(c, (leafUses.get(c) ?? 0) + 1);
     } else {
       stack.pop();
-      order.push(t);
+      order.push(n);
     }
   }
   return order.reverse();
@@ -90,22 +107,52 @@ export interface BackwardOptions {
 
 /** Accumulates d(root)/d(leaf) into every leaf's .grad. `grad` defaults to ones for a scalar root. */
 export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}): void {
-  const order = topoOrder(root);
-  const grads = new Map<Tensor, Tensor>();
+  if (!root.gradFn) {
+    // a leaf: its own gradient
+    if (root.requiresGrad) root.accumulateGrad(grad);
+    return;
+  }
+  const leafUses = new Map<Tensor, number>();
+  const order = topoOrder(root.gradFn, leafUses);
+  const grads = new Map<Vertex, Tensor>();
   const owned = new Set<Tensor>();
-  grads.set(root, grad);
+  grads.set(root.gradFn, grad);
+  const add = (v: Vertex, gi: Tensor) => {
+    const prev = grads.get(v);
+    if (!prev) grads.set(v, gi);
+    else if (owned.has(prev)) prev.addInPlace(gi);
+    else {
+      // a fresh sum buffer (only this map refers to it): later branches accumulate into it in place
+      const sum = prev.addInto(gi);
+      owned.add(sum);
+      grads.set(v, sum);
+    }
+  };
+  // a leaf whose every use has run gets its summed gradient at once (and the temporary goes)
+  const settleLeaves = (inputs: Edge[]) => {
+    for (const inp of inputs) {
+      if (!inp || inp instanceof GradNode) continue;
+      const left = leafUses.get(inp)! - 1;
+      leafUses.set(inp, left);
+      if (left > 0) continue;
+      const lg = grads.get(inp);
+      if (lg) {
+        grads.delete(inp);
+        owned.delete(lg);
+        inp.accumulateGrad(lg);
+      }
+    }
+  };
   for (let idx = 0; idx < order.length; idx++) {
-    const t = order[idx];
-    // drop this walk's reference: once its gradient is consumed, an intermediate tensor (and its
-    // buffer) stays alive only if the caller still holds it
-    (order as (Tensor | null)[])[idx] = null;
-    const g = grads.get(t);
-    grads.delete(t);
+    const node = order[idx];
+    // drop this walk's reference: once its gradient is consumed, a node (and what its closure
+    // saved) stays alive only if something else still holds it
+    (order as (GradNode | null)[])[idx] = null;
+    const g = grads.get(node);
+    grads.delete(node);
     if (g) owned.delete(g);
-    if (!g) continue;
-    const node = t.gradFn;
-    if (!node) {
-      if (t.requiresGrad) t.accumulateGrad(g);
+    if (!g) {
+      settleLeaves(node.inputs);
       continue;
     }
     const fn = node.backwardFn;
@@ -114,32 +161,24 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
         `backward through '${node.name}' a second time: its saved buffers were released after the first backward (pass { retainGraph: true } to the first call)`,
       );
     }
-    let inGrads: (Tensor | null)[];
-    const { noGrad } = gradScope;
-    inGrads = noGrad(() => fn(g));
+    const inGrads = gradScope.noGrad(() => fn(g));
     const inputs = node.inputs;
     if (!opts.retainGraph) {
       node.backwardFn = null;
-      // cut the edges too: an output the caller keeps (logits, loss) must not pin every activation
+      // cut the edges too: an output the caller keeps (logits, loss) must not pin the graph behind it
       node.inputs = [];
     }
     for (let i = 0; i < inputs.length; i++) {
       const inp = inputs[i];
       const gi = inGrads[i];
-      if (!gi || !inp.requiresGrad) continue;
-      if (gi.shape.length !== inp.shape.length || gi.shape.some((d, k) => d !== inp.shape[k])) {
-        throw new ShapeError(`backward of '${node.name}': gradient for input ${i} has shape [${gi.shape}] but the input has shape [${inp.shape}]`);
+      if (!gi || !inp) continue;
+      const shape = node.inputShapes[i];
+      if (gi.shape.length !== shape.length || gi.shape.some((d, k) => d !== shape[k])) {
+        throw new ShapeError(`backward of '${node.name}': gradient for input ${i} has shape [${gi.shape}] but the input has shape [${shape}]`);
       }
-      const prev = grads.get(inp);
-      if (!prev) grads.set(inp, gi);
-      else if (owned.has(prev)) prev.addInPlace(gi);
-      else {
-        // a fresh sum buffer (only this map refers to it): later branches accumulate into it in place
-        const sum = prev.addInto(gi);
-        owned.add(sum);
-        grads.set(inp, sum);
-      }
+      add(inp, gi);
     }
+    settleLeaves(inputs);
   }
 }
 

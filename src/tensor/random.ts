@@ -3,6 +3,7 @@
 
 import { getBackend } from "../backend/registry.js";
 import { xoshiroNext } from "./xoshiro.js";
+import { allocF32Uninit } from "./dtype.js";
 
 export interface RngState {
   s: [number, number, number, number];
@@ -51,6 +52,27 @@ export class Rng {
     }
     getBackend().dropoutMask(this.s, out, p, keepScale);
     return out;
+  }
+  /**
+   * A dropout mask of n multipliers that can be rebuilt: advances the generator exactly as
+   * fillDropoutMask does and returns a function that writes the same multipliers into a fresh buffer
+   * on every call. Ops call it in forward and again in backward instead of keeping the mask alive
+   * between them (the base generator's masks are counter-based, so only the state is kept; a subclass
+   * with its own stream fills one buffer now and returns it each time).
+   */
+  dropoutMaskFn(n: number, p: number, keepScale: number): () => Float32Array {
+    if (this.random !== Rng.prototype.random || this.nextU32 !== Rng.prototype.nextU32) {
+      const buf = this.fillDropoutMask(new Float32Array(n), p, keepScale);
+      return () => buf;
+    }
+    const st = this.s.slice();
+    xoshiroNext(this.s);
+    xoshiroNext(this.s);
+    return () => {
+      const buf = allocF32Uninit(n);
+      getBackend().dropoutMask(st.slice(), buf, p, keepScale);
+      return buf;
+    };
   }
   /** Uniform in [0, 1) with 32 bits of randomness. */
   random(): number {

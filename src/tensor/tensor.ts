@@ -324,7 +324,8 @@ export class Tensor {
     if (d.length !== nd || new Set(d).size !== nd || d.some((x) => x < 0 || x >= nd)) {
       throw new ShapeError(`permute: dims [${dims}] are not a permutation of ${nd} dims (shape [${this.shape}])`);
     }
-    const out = new Tensor(this.storage, d.map((i) => this.shape[i]), this.dtype, d.map((i) => this.strides[i]), this.offset);
+    const inShape = this.shape, inStrides = this.strides; // arrows below must not read `this` (it would be pinned)
+    const out = new Tensor(this.storage, d.map((i) => inShape[i]), this.dtype, d.map((i) => inStrides[i]), this.offset);
     const inv = new Array<number>(nd);
     d.forEach((v, i) => (inv[v] = i));
     return record(out, "permute", [this], (g) => [g.permute(inv)]);
@@ -349,10 +350,16 @@ export class Tensor {
   }
   squeeze(dim?: number): Tensor {
     const nd = this.ndim;
-    const keep = (i: number) => (dim === undefined ? this.shape[i] !== 1 : i !== (dim < 0 ? dim + nd : dim) || this.shape[i] !== 1);
-    const idx = [...Array(nd).keys()].filter(keep);
-    const out = new Tensor(this.storage, idx.map((i) => this.shape[i]), this.dtype, idx.map((i) => this.strides[i]), this.offset);
-    const inShape = this.shape;
+    const inShape = this.shape, inStrides = this.strides;
+    // plain loops: an arrow reading `this` here would share the backward closure's context and pin the input
+    const shp: number[] = [], st: number[] = [];
+    const dd = dim === undefined ? -1 : dim < 0 ? dim + nd : dim;
+    for (let i = 0; i < nd; i++) {
+      if (inShape[i] === 1 && (dim === undefined || i === dd)) continue;
+      shp.push(inShape[i]);
+      st.push(inStrides[i]);
+    }
+    const out = new Tensor(this.storage, shp, this.dtype, st, this.offset);
     return record(out, "squeeze", [this], (g) => [g.reshape(inShape)]);
   }
   /** Elements start..end (exclusive) with step along dim; a view. */

@@ -115,3 +115,44 @@ test("frozen inputs get no gradient; requiresGrad_ only on f32 leaves", () => {
   assert.throws(() => Tensor.from([1], [1], "i32").requiresGrad_(), ShapeError);
   assert.throws(() => ops.mul(x, 2).requiresGrad_(), ShapeError);
 });
+
+test("during forward, a result no backward reads is freed at once (graph edges point at nodes, closures keep only what they read)", async () => {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const { Rng } = await import("../../src/tensor/random.js");
+  const { randn } = await import("../helpers/gradcheck.js");
+  const x = randn([4, 8], new Rng(1)).requiresGrad_();
+  const w = randn([8, 8], new Rng(2)); // frozen: linear needs no input for it
+  const run = (keep: boolean) => {
+    const refs: Record<string, WeakRef<Tensor>> = {};
+    let loss!: Tensor;
+    (() => {
+      const a = ops.add(x, 1); // add's backward reads only shapes
+      const h = ops.linear(a, w); // frozen weight: no weight gradient, so a is not saved
+      const d = ops.dropout(h, 0.5, true, new Rng(3)); // the mask is rebuilt in backward, h is not saved
+      const t = d.reshape([2, 16]).transpose(0, 1).contiguous(); // views and their copy save nothing
+      const n = ops.layerNorm(t, null, null); // saves its input's values (not the tensor object)
+      const m = ops.mul(n, n); // saves both factors (the control)
+      loss = ops.sum(m);
+      Object.assign(refs, { a: new WeakRef(a), h: new WeakRef(h), d: new WeakRef(d), t: new WeakRef(t), n: new WeakRef(n) });
+      if (keep) (refs as Record<string, unknown>).held = [a, h, d, t, n];
+    })();
+    return { refs, loss };
+  };
+  const { refs, loss } = run(false);
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  for (const k of ["a", "h", "d", "t"]) assert.equal(refs[k].deref(), undefined, `${k} is collectable before backward`);
+  assert.notEqual(refs.n.deref(), undefined, "a tensor mul saved for its backward stays alive");
+  loss.backward();
+  const g1 = x.grad!.f32().slice();
+  // the same graph with every intermediate held by the caller gives the same gradient
+  x.zeroGrad();
+  run(true).loss.backward();
+  assert.deepEqual(Array.from(x.grad!.f32()), Array.from(g1));
+  assert.ok(g1.some((v) => v !== 0));
+});
