@@ -178,7 +178,8 @@ export function siluMul(gate: TensorLike, up: TensorLike): Tensor {
   const g = asTensor(gate), u = asTensor(up);
   assertFloat("siluMul", g);
   assertFloat("siluMul", u);
-  if (g.ndim !== u.ndim || g.shape.some((d, i) => d !== u.shape[i])) {
+  const us = u.shape; // (an arrow reading `u` would keep it alive through the backward closure's context)
+  if (g.ndim !== u.ndim || g.shape.some((d, i) => d !== us[i])) {
     throw new ShapeError(`siluMul: gate [${g.shape}] and up [${u.shape}] must have the same shape`);
   }
   const gd = f32Of(g), ud = f32Of(u);

@@ -45,13 +45,13 @@ export function sum(x: TensorLike, dim?: number | number[], opts: ReduceOptions 
 export function mean(x: TensorLike, dim?: number | number[], opts: ReduceOptions = {}): Tensor {
   const t = asTensor(x);
   const dims = dimsOf("mean", t, dim);
-  const count = dims.reduce((acc, d) => acc * t.shape[d], 1);
+  const inShape = t.shape; // an arrow reading `t` would share the backward closure's context and keep t alive
+  const count = dims.reduce((acc, d) => acc * inShape[d], 1);
   const s = sumRaw(t, dims);
   const sd = s.data as Float32Array;
   for (let i = 0; i < sd.length; i++) sd[i] /= count;
   const outShape = opts.keepdim ? s.shape : t.shape.filter((_, i) => !dims.includes(i));
   const out = new Tensor(sd, outShape);
-  const inShape = t.shape;
   return record(out, "mean", [t], (g) => {
     const gg = g.reshape(keptShape(inShape, dims)).expand(inShape).contiguous();
     const d = new Float32Array(gg.data as Float32Array);

@@ -14,10 +14,11 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   const first = tensors[0];
   if (first.ndim === 0) throw new ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)");
   const d = normDim("cat", dim, first.ndim);
+  const firstShape = first.shape; // (an arrow reading `first` would keep it alive through the backward closure)
   const dtype = first.dtype;
   let total = 0;
   for (const t of tensors) {
-    const ok = t.ndim === first.ndim && t.shape.every((s, i) => i === d || s === first.shape[i]);
+    const ok = t.ndim === first.ndim && t.shape.every((s, i) => i === d || s === firstShape[i]);
     if (!ok) throw new ShapeError(`cat: shapes [${tensors.map((x) => `[${x.shape}]`).join(", ")}] differ outside dim ${dim}`);
     if (t.dtype !== dtype) throw new ShapeError(`cat: dtypes differ (${tensors.map((x) => x.dtype).join(", ")}); convert with .to() first`);
     total += t.shape[d];

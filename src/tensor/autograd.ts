@@ -61,7 +61,12 @@ export function enableGrad<T>(fn: () => T): T {
   }
 }
 
-/** Attaches a gradient node to `out` when recording is on and any input requires grad. */
+/**
+ * Attaches a gradient node to `out` when recording is on and any input requires grad. backwardFn
+ * returns one gradient per input (null where none is wanted). It should capture only what it reads
+ * (shapes, flags, the buffers it needs), not the input tensors: whatever it captures stays alive until
+ * the backward ran (docs/DESIGN.md, "Autograd").
+ */
 export function record(out: Tensor, name: string, inputs: Tensor[], backwardFn: BackwardFn): Tensor {
   if (!gradEnabled) return out;
   let any = false;

@@ -156,3 +156,61 @@ test("during forward, a result no backward reads is freed at once (graph edges p
   assert.deepEqual(Array.from(x.grad!.f32()), Array.from(g1));
   assert.ok(g1.some((v) => v !== 0));
 });
+
+test("memory contract per op: which input buffers a recorded op keeps for its backward", async () => {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const { Rng } = await import("../../src/tensor/random.js");
+  const { randn } = await import("../helpers/gradcheck.js");
+  const rng = new Rng(5);
+  const R = 64, C = 512; // 32768 elements: a buffer of its own
+  const x = randn([R, C], rng).requiresGrad_();
+  const wFrozen = randn([C, C], rng, 0.05), wTrain = randn([C, C], rng, 0.05).requiresGrad_();
+  const A = randn([4, C], rng, 0.05).requiresGrad_(), B = randn([C, 4], rng, 0.05).requiresGrad_();
+  const bias = randn([C], rng).requiresGrad_();
+  const { cos, sin } = ops.rotaryTables([...Array(R).keys()], 64, 10000);
+  const labels = Array.from({ length: R }, (_, i) => i % C);
+  // op applied to an intermediate `a` (a fresh [R, C] buffer); whether a's buffer must survive until backward
+  const cases: [string, boolean, (a: Tensor) => Tensor][] = [
+    ["add", false, (a) => ops.add(a, 1)],
+    ["scale", false, (a) => ops.scale(a, 3)],
+    ["linear, frozen weight", false, (a) => ops.linear(a, wFrozen)],
+    ["linear, trainable weight", true, (a) => ops.linear(a, wTrain)],
+    ["linear+gelu, frozen weight", false, (a) => ops.linear(a, wFrozen, bias, { act: "gelu" })],
+    ["loraLinear (A needs x)", true, (a) => ops.loraLinear(a, wFrozen, null, A, B, 2)],
+    ["dropout", false, (a) => ops.dropout(a, 0.1, true, new Rng(1))],
+    ["reshape/transpose/contiguous", false, (a) => a.reshape([R, 8, 64]).transpose(0, 1).contiguous()],
+    ["biasAct (copies x+b)", false, (a) => ops.biasAct(a, bias, "gelu")],
+    ["gelu", true, (a) => ops.gelu(a)],
+    ["softmax (keeps its output)", false, (a) => ops.softmax(a)],
+    ["layerNorm", true, (a) => ops.layerNorm(a, null, null)],
+    ["rmsNorm", true, (a) => ops.rmsNorm(a, null)],
+    ["siluMul", true, (a) => ops.siluMul(a, a)],
+    ["applyRotary", false, (a) => ops.applyRotary(a.reshape([1, R, 8, 64]).transpose(1, 2), cos, sin)],
+    ["attention", true, (a) => { const h = a.reshape([1, 8, 64, 64]); return ops.scaledDotProductAttention(h, h, h, { causal: true }); }],
+    ["attention on a copy (the copy is kept, not the input)", false, (a) => { const h = a.reshape([1, R, 8, 64]).transpose(1, 2).contiguous(); return ops.scaledDotProductAttention(h, h, h, { causal: true }); }],
+    ["crossEntropy", true, (a) => ops.crossEntropy(a, labels)],
+    ["sum", false, (a) => ops.sum(a)],
+    ["mean over a dim", false, (a) => ops.mean(a, 1)],
+    ["cat", false, (a) => ops.cat([a, a], 0)],
+  ];
+  for (const [name, keeps, op] of cases) {
+    let buf!: WeakRef<ArrayBufferLike>;
+    let loss!: Tensor;
+    (() => {
+      const a = ops.add(x, 0.5);
+      buf = new WeakRef(a.storage.buffer);
+      loss = ops.sum(op(a));
+    })();
+    for (let i = 0; i < 2; i++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(buf.deref() !== undefined, keeps, `${name}: the input buffer is ${keeps ? "needed" : "not needed"} by the backward`);
+    loss.backward();
+    assert.ok(x.grad!.f32().every(Number.isFinite), `${name}: gradient`);
+    x.zeroGrad();
+  }
+});
