@@ -343,7 +343,7 @@ KERNEL(Attention) {
   const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = p.batch * p.kvHeads * p.tk * p.d, np = p.batch * p.heads * p.tq * p.tk;
   // optional trailing drop: attention-dropout multipliers [B,H,Tq,Tk]
   const float* drop = info.Length() > 14 ? a.f32(14, "drop", np, true) : nullptr;
-  attention(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "mask", p.batch * p.tk, true), a.f32(4, "out", nq),
+  attention(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "mask", p.batch * p.tk, true), a.f32(4, "out", nq, true),
             a.f32(5, "probs", np), p, drop);
   return info.Env().Undefined();
 }
@@ -545,6 +545,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // 2: counter-based dropoutMask and the optional drop argument of attention/attentionBackward
   // (the TS wrapper falls back to the TS kernels for these with an older build)
   exports.Set("dropoutAbi", Napi::Number::New(env, 2));
+  exports.Set("attentionAbi", Napi::Number::New(env, 2));  // 2: attention accepts out = null (probabilities only)
   return exports;
 }
 

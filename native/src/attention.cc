@@ -20,6 +20,8 @@ void attention(const float* q, const float* k, const float* v, const float* mask
   // scores = scale · Q·Kᵀ straight into probs
   matmul_f32_alpha(q, k, probs, Gemm{BK, M, Tk, D, false, true, M * D, Tk * D, M * Tk, false}, p.scale);
   const int64_t off = Tk - Tq, rows = p.batch * p.heads * Tq;
+  // out == nullptr: only P is wanted (the backward recomputing it); no dropout, no P·V
+  if (!out) drop = nullptr;
   // with dropout the GEMM reads Pd = P ⊙ drop; probs keep P (the backward needs it)
   float* pd = drop ? attn_pd.get((size_t)(rows * Tk)) : nullptr;
 #pragma omp parallel for schedule(static) if (rows * Tk > (1 << 14))
@@ -60,7 +62,7 @@ void attention(const float* q, const float* k, const float* v, const float* mask
       for (int64_t j = 0; j < Tk; j++) s[j] *= inv;
     }
   }
-  matmul_f32(pd ? pd : probs, v, out, Gemm{BK, M, D, Tk, false, false, M * Tk, Tk * D, M * D, false});
+  if (out) matmul_f32(pd ? pd : probs, v, out, Gemm{BK, M, D, Tk, false, false, M * Tk, Tk * D, M * D, false});
 }
 
 void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* gout, float* gq,

@@ -137,9 +137,10 @@ export interface KernelSet {
    * Scaled dot-product attention. q [B,H,Tq,D], k/v [B,Hkv,Tk,D]; mask (or null) is an additive f32
    * key mask [B,Tk] (0 keep, large negative drop). Writes out [B,H,Tq,D] and probs [B,H,Tq,Tk]
    * (P = softmax(scale·QKᵀ + masks), before dropout). drop (optional) is an attention-dropout
-   * multiplier [B,H,Tq,Tk] (0 or keepScale, from dropoutMask): out = (P ⊙ drop)·V.
+   * multiplier [B,H,Tq,Tk] (0 or keepScale, from dropoutMask): out = (P ⊙ drop)·V. With out null only
+   * probs are written (drop is then ignored): the backward recomputes P this way instead of keeping it.
    */
-  attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams, drop?: F32 | null): void;
+  attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32 | null, probs: F32, p: AttentionParams, drop?: F32 | null): void;
   /**
    * Gradients for q, k, v (written, not accumulated) from the saved probs and the forward's drop (or
    * null): with Pd = P ⊙ drop, dV = Pdᵀ·dO, dP = (dO·Vᵀ) ⊙ drop, dS = scale·P ⊙ (dP − rowsum(dP ⊙ P)).

@@ -470,6 +470,12 @@ test("native attention with an attention-dropout buffer agrees with TS (forward,
     const p3 = new Float32Array(np), o3 = new Float32Array(nq);
     N.attention(q, k, v, mask, o3, p3, p);
     close(p3, p1, 0, 0, `probs without dropout ${what}`);
+    // out = null: the same probabilities only (how the backward recomputes them), on both backends
+    for (const [K, ref, name] of [[N, p1, "native"], [ts, p2, "ts"]] as const) {
+      const pOnly = new Float32Array(np).fill(7);
+      K.attention(q, k, v, mask, null, pOnly, p, drop);
+      close(pOnly, ref, 0, 0, `${name} probabilities-only attention ${what}`);
+    }
     if (dp === 1) assert.ok(o1.every((x) => x === 0), "p = 1 zeroes the output");
     const go = randn(nq);
     const gq1 = new Float32Array(nq), gq2 = new Float32Array(nq);

@@ -130,6 +130,8 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
       a.crossEntropyBackward(logits, lse, labels, gLoss, gLogits, rows, cols, ignore, eps),
     attention: (q, k, v, mask, out, probs, p, drop) => {
       if (drop && !dropAbi) return tsKernels.attention(q, k, v, mask, out, probs, p, drop);
+      // an addon built before out could be null: give it a scratch output
+      if (!out && a.attentionAbi !== 2) out = new Float32Array(p.batch * p.heads * p.tq * p.headDim);
       a.attention(q, k, v, mask, out, probs, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal, drop ?? null);
     },
     attentionBackward: (q, k, v, probs, gOut, gq, gk, gv, p, drop) => {

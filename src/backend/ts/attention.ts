@@ -12,7 +12,7 @@ export const MASK_MIN = -3.4028234663852886e38;
  * uniform weights instead of NaN. A causally masked key gets MASK_MIN once (not added to the
  * key mask), as HF builds one combined mask with finfo.min wherever either mask drops a key.
  */
-export function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, probs: F32, p: AttentionParams, drop: F32 | null = null): void {
+export function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32 | null, probs: F32, p: AttentionParams, drop: F32 | null = null): void {
   const { batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D, scale, causal } = p;
   const group = H / Hkv;
   const off = Tk - Tq;
@@ -48,13 +48,14 @@ export function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, pr
         for (let j = 0; j < Tk; j++) {
           const pj = row[j] / sum;
           probs[pBase + j] = pj;
+          if (!out) continue; // probabilities only
           // attention dropout multiplies the weights after the softmax (probs stay pre-dropout)
           const w = drop ? pj * drop[pBase + j] : pj;
           if (w === 0) continue;
           const vj = kBase + j * D;
           for (let d = 0; d < D; d++) acc[d] += w * v[vj + d];
         }
-        for (let d = 0; d < D; d++) out[o + d] = acc[d];
+        if (out) for (let d = 0; d < D; d++) out[o + d] = acc[d];
       }
     }
   }
