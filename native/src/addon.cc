@@ -373,6 +373,14 @@ KERNEL(DropoutMask) {
   return info.Env().Undefined();
 }
 
+KERNEL(DropoutApply) {
+  Args a{info, "dropoutApply"};
+  uint32_t* st = a.u32(0, "state", 4);
+  int64_t n = a.len(1);
+  dropout_apply(st, a.f32(1, "x", n), a.f32(2, "out", n), n, a.num(3, "p"), (float)a.num(4, "keepScale"));
+  return info.Env().Undefined();
+}
+
 KERNEL(Rotary) {
   Args a{info, "rotary"};
   Rope p{a.dim(4, "batch"), a.dim(5, "heads"), a.dim(6, "seq"), a.dim(7, "headDim"), a.dim(8, "strideB"), a.dim(9, "strideH"),
@@ -532,6 +540,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("attentionBackward", AttentionBackward);
   fn("rotary", Rotary);
   fn("dropoutMask", DropoutMask);
+  fn("dropoutApply", DropoutApply);
   fn("embedding", Embedding);
   fn("embeddingBackward", EmbeddingBackward);
   fn("adamw", AdamWStep);

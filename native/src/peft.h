@@ -83,6 +83,7 @@ void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamW&
 // draws, the TS Rng's stream); h = lowbias32(lowbias32((i + k0) mod 2^32) ^ k1); out[i] = 0 when
 // h < p·2^32, else keep. Parallel, and bit-identical to the TS reference.
 void dropout_mask(uint32_t* state, float* out, int64_t n, double p, float keep);
+void dropout_apply(uint32_t* state, const float* x, float* out, int64_t n, double p, float keep);
 
 // ---- attention (attention.cc)
 // Rotary embedding (rotate_half layout) of x viewed [B,H,T,D] with element strides sb/sh/st (D

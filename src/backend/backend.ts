@@ -162,6 +162,12 @@ export interface KernelSet {
    * Elements are independent, so backends may fill in parallel; results must be bit-identical.
    */
   dropoutMask(state: Uint32Array, out: F32, p: number, keepScale: number): void;
+  /**
+   * Dropout in one pass: the same two draws and multipliers as dropoutMask, out[i] = x[i] · m_i
+   * (bit-identical to dropoutMask then an elementwise product; x and out have one length and may be
+   * the same array).
+   */
+  dropoutApply(state: Uint32Array, x: F32, out: F32, p: number, keepScale: number): void;
 
   /** SwiGLU gate (Llama MLP): out = silu(gate) ⊙ up, all of one length. */
   siluMul(gate: F32, up: F32, out: F32): void;

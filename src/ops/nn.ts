@@ -154,16 +154,14 @@ export function dropout(x: TensorLike, p: number, training: boolean, rng: Rng = 
   const n = t.size;
   // the mask holds the multiplier (0 or 1/(1−p)); p = 1 drops everything, as torch does
   const keepScale = p === 1 ? 0 : 1 / (1 - p);
-  // the mask is rebuilt in backward from the generator state (counter-based), not kept in between
-  const maskOf = rng.dropoutMaskFn(n, p, keepScale);
-  const xd = f32Of(t);
+  // one pass each way: the mask is recomputed from the generator state (counter-based), never stored
+  const draw = rng.dropoutDraw(n, p, keepScale);
   const shape = t.shape;
   const out = Tensor.empty(shape);
-  const be = getBackend();
-  be.binary("mul", xd, maskOf(), out.data, [n], [1], [1]);
+  draw.apply(f32Of(t), out.data);
   return record(out, "dropout", [t], (g) => {
     const gx = Tensor.empty(shape);
-    be.binary("mul", f32Of(g), maskOf(), gx.data, [n], [1], [1]);
+    draw.apply(f32Of(g), gx.data);
     return [gx];
   });
 }

@@ -21,6 +21,14 @@ function splitmix32(seed: number): () => number {
   };
 }
 
+/** A replayable dropout draw (Rng.dropoutDraw). */
+export interface DropoutDraw {
+  /** The multipliers (0 or keepScale) in a buffer of their own. */
+  mask(): Float32Array;
+  /** out = x ⊙ multipliers (x and out of length n; may be the same array). */
+  apply(x: Float32Array, out: Float32Array): void;
+}
+
 export class Rng {
   private s = new Uint32Array(4);
   private spare: number | null = null;
@@ -54,24 +62,28 @@ export class Rng {
     return out;
   }
   /**
-   * A dropout mask of n multipliers that can be rebuilt: advances the generator exactly as
-   * fillDropoutMask does and returns a function that writes the same multipliers into a fresh buffer
-   * on every call. Ops call it in forward and again in backward instead of keeping the mask alive
-   * between them (the base generator's masks are counter-based, so only the state is kept; a subclass
-   * with its own stream fills one buffer now and returns it each time).
+   * One dropout draw over n elements that can be replayed: advances the generator exactly as
+   * fillDropoutMask does and returns functions that rebuild the same multipliers on every call —
+   * `mask()` into a fresh buffer, `apply(x, out)` as out = x ⊙ mask in one pass (backend dropoutApply).
+   * Ops call them in forward and again in backward instead of keeping the mask alive in between (the
+   * base generator's masks are counter-based, so only its state is kept; a subclass with its own
+   * stream fills one buffer now and reuses it).
    */
-  dropoutMaskFn(n: number, p: number, keepScale: number): () => Float32Array {
+  dropoutDraw(n: number, p: number, keepScale: number): DropoutDraw {
     if (this.random !== Rng.prototype.random || this.nextU32 !== Rng.prototype.nextU32) {
       const buf = this.fillDropoutMask(new Float32Array(n), p, keepScale);
-      return () => buf;
+      return { mask: () => buf, apply: (x, out) => getBackend().binary("mul", x, buf, out, [n], [1], [1]) };
     }
     const st = this.s.slice();
     xoshiroNext(this.s);
     xoshiroNext(this.s);
-    return () => {
-      const buf = allocF32Uninit(n);
-      getBackend().dropoutMask(st.slice(), buf, p, keepScale);
-      return buf;
+    return {
+      mask: () => {
+        const buf = allocF32Uninit(n);
+        getBackend().dropoutMask(st.slice(), buf, p, keepScale);
+        return buf;
+      },
+      apply: (x, out) => getBackend().dropoutApply(st.slice(), x, out, p, keepScale),
     };
   }
   /** Uniform in [0, 1) with 32 bits of randomness. */

@@ -177,7 +177,7 @@ export class Tensor {
       const be = getBackend();
       if (be.name === "native" && this.size > 0) {
         // the native strided kernel: out = x·1 over the view's strides (exact, keeps −0 and NaN)
-        const out = new Float32Array(this.size);
+        const out = allocF32Uninit(this.size); // written in full
         be.binary("mul", (this.storage as Float32Array).subarray(this.offset), ONE, out, this.shape, this.strides, new Array<number>(this.ndim).fill(0));
         return out;
       }

@@ -557,7 +557,7 @@ function lowbias32Big(x: bigint): bigint {
   return x;
 }
 
-test("native dropoutMask: counter-based mask bit-identical to TS, two Rng draws, binomial drop rate", () => {
+test("native dropoutMask/dropoutApply: counter-based mask bit-identical to TS, two Rng draws, binomial drop rate, fused apply = x ⊙ mask", () => {
   const kernels: [string, KernelSet][] = N ? [["native", N], ["ts", ts]] : [["ts", ts]];
   for (const [n, p] of [[1, 0.5], [7, 0.1], [1000, 0.9], [100003, 0.25], [1 << 20, 0.1], [33, 0], [33, 1], [0, 0.5]] as [number, number][]) {
     const keep = p === 1 ? 0 : 1 / (1 - p);
@@ -573,6 +573,15 @@ test("native dropoutMask: counter-based mask bit-identical to TS, two Rng draws,
       assert.deepEqual(Array.from(st), Array.from((ref as any).s), `${name}: state after two draws (n=${n})`);
       if (first) close(m, first, 0, 0, `dropoutMask native vs TS n=${n} p=${p}`);
       else first = m;
+      // dropoutApply: the same draws and multipliers applied to x in one pass (also in place)
+      const x = new Float32Array(n).map((_, i) => ((i * 7919) % 201) / 50 - 2);
+      const y = new Float32Array(n).fill(NaN), st2 = new Uint32Array((new Rng(seed) as any).s);
+      K.dropoutApply(st2, x, y, p, keep);
+      assert.deepEqual(Array.from(st2), Array.from(st), `${name}: dropoutApply advances the state as dropoutMask`);
+      close(y, x.map((v, i) => v * m[i]), 0, 0, `${name}: dropoutApply = x ⊙ mask n=${n} p=${p}`);
+      const inPlace = x.slice();
+      K.dropoutApply(new Uint32Array((new Rng(seed) as any).s), inPlace, inPlace, p, keep);
+      close(inPlace, y, 0, 0, `${name}: dropoutApply in place n=${n} p=${p}`);
       let zeros = 0;
       for (const x of m) {
         if (x === 0) zeros++;

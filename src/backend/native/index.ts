@@ -141,6 +141,8 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
     rotary: (x, cos, sin, out, p, inverse) =>
       a.rotary(x, cos, sin, out, p.batch, p.heads, p.seq, p.headDim, p.strideB, p.strideH, p.strideT, p.perBatch, inverse),
     dropoutMask: (state, out, p, keepScale) => (dropAbi ? a.dropoutMask(state, out, p, keepScale) : tsKernels.dropoutMask(state, out, p, keepScale)),
+    dropoutApply: (state, x, out, p, keepScale) =>
+      typeof a.dropoutApply === "function" ? a.dropoutApply(state, x, out, p, keepScale) : tsKernels.dropoutApply(state, x, out, p, keepScale),
     siluMul: (gate, up, out) => a.siluMul(gate, up, out),
     siluMulBackward: (gate, up, gy, gGate, gUp) => a.siluMulBackward(gate, up, gy, gGate, gUp),
     embedding: (w, ids, out, dim) => a.embedding(w, ids, out, dim),

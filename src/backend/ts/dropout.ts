@@ -17,13 +17,26 @@ export function lowbias32(x: number): number {
 
 /**
  * k0, k1 = two draws from `s`; h_i = lowbias32(lowbias32((i + k0) mod 2³²) ^ k1);
- * out[i] = h_i < p·2³² ? 0 : keepScale (exact: p·2³² is computed exactly in double).
+ * m_i = h_i < p·2³² ? 0 : keepScale (exact: p·2³² is computed exactly in double).
+ * Writes m_i (x null) or x[i] · m_i.
  */
-export function dropoutMask(s: Uint32Array, out: F32, p: number, keepScale: number): void {
+function fill(s: Uint32Array, x: F32 | null, out: F32, p: number, keepScale: number): void {
   const k0 = nextU32(s), k1 = nextU32(s);
   const t = p * 4294967296;
+  const keep = Math.fround(keepScale); // the f32 multiplier, so x·m rounds as the f32 product does
   for (let i = 0; i < out.length; i++) {
     const h = lowbias32(lowbias32((i + k0) >>> 0) ^ k1);
-    out[i] = h < t ? 0 : keepScale;
+    const m = h < t ? 0 : keep;
+    out[i] = x ? x[i] * m : m;
   }
+}
+
+/** out[i] = the multiplier of element i (0 or keepScale). */
+export function dropoutMask(s: Uint32Array, out: F32, p: number, keepScale: number): void {
+  fill(s, null, out, p, keepScale);
+}
+
+/** out[i] = x[i] · the multiplier of element i (x may be out). */
+export function dropoutApply(s: Uint32Array, x: F32, out: F32, p: number, keepScale: number): void {
+  fill(s, x, out, p, keepScale);
 }

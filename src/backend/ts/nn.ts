@@ -9,7 +9,7 @@ export { crossEntropy, crossEntropyBackward } from "./cross_entropy.js";
 export { attention, attentionBackward } from "./attention.js";
 export { adamw } from "./adamw.js";
 export { rotary } from "./rotary.js";
-export { dropoutMask } from "./dropout.js";
+export { dropoutMask, dropoutApply } from "./dropout.js";
 export { siluMul, siluMulBackward } from "./swiglu.js";
 
 export function embedding(weight: F32, ids: Int32Array, out: F32, dim: number): void {
