@@ -4,6 +4,22 @@ import { Tensor, tensor } from "../../src/tensor/tensor.js";
 import { enableGrad, noGrad } from "../../src/tensor/autograd.js";
 import { ShapeError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
+import { Rng } from "../../src/tensor/random.js";
+import { randn } from "../helpers/gradcheck.js";
+
+/** A function running `rounds` full garbage collections, each followed by a turn of the event loop (WeakRefs clear between turns). */
+async function collector(): Promise<(rounds: number) => Promise<void>> {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  return async (rounds) => {
+    for (let i = 0; i < rounds; i++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+}
 
 test("gradients accumulate across two backward calls until zeroed", () => {
   const x = tensor([1, 2, 3], { requiresGrad: true });
@@ -52,10 +68,7 @@ test("a second backward through a released graph throws a clear error; retainGra
 });
 
 test("after backward, an output the caller keeps no longer pins the intermediate activations", async () => {
-  const { setFlagsFromString } = await import("node:v8");
-  const { runInNewContext } = await import("node:vm");
-  setFlagsFromString("--expose-gc");
-  const gc = runInNewContext("gc") as () => void;
+  const collect = await collector();
   const x = tensor([1, 2, 3], { requiresGrad: true });
   let loss!: Tensor;
   let hidden!: WeakRef<Tensor>;
@@ -72,10 +85,7 @@ test("after backward, an output the caller keeps no longer pins the intermediate
   })();
   loss.backward();
   lossRetained.backward(undefined, { retainGraph: true });
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
+  await collect(3);
   assert.equal(hidden.deref(), undefined, "the activation of a released graph is collectable while the loss is alive");
   assert.notEqual(hiddenRetained.deref(), undefined, "retainGraph keeps the graph (and its activations)");
   assert.equal(loss.gradFn!.inputs.length, 0);
@@ -117,12 +127,7 @@ test("frozen inputs get no gradient; requiresGrad_ only on f32 leaves", () => {
 });
 
 test("during forward, a result no backward reads is freed at once (graph edges point at nodes, closures keep only what they read)", async () => {
-  const { setFlagsFromString } = await import("node:v8");
-  const { runInNewContext } = await import("node:vm");
-  setFlagsFromString("--expose-gc");
-  const gc = runInNewContext("gc") as () => void;
-  const { Rng } = await import("../../src/tensor/random.js");
-  const { randn } = await import("../helpers/gradcheck.js");
+  const collect = await collector();
   const x = randn([4, 8], new Rng(1)).requiresGrad_();
   const w = randn([8, 8], new Rng(2)); // frozen: linear needs no input for it
   const run = (keep: boolean) => {
@@ -142,10 +147,7 @@ test("during forward, a result no backward reads is freed at once (graph edges p
     return { refs, loss };
   };
   const { refs, loss } = run(false);
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
+  await collect(3);
   for (const k of ["a", "h", "d", "t"]) assert.equal(refs[k].deref(), undefined, `${k} is collectable before backward`);
   assert.notEqual(refs.n.deref(), undefined, "a tensor mul saved for its backward stays alive");
   loss.backward();
@@ -158,12 +160,7 @@ test("during forward, a result no backward reads is freed at once (graph edges p
 });
 
 test("memory contract per op: which input buffers a recorded op keeps for its backward", async () => {
-  const { setFlagsFromString } = await import("node:v8");
-  const { runInNewContext } = await import("node:vm");
-  setFlagsFromString("--expose-gc");
-  const gc = runInNewContext("gc") as () => void;
-  const { Rng } = await import("../../src/tensor/random.js");
-  const { randn } = await import("../helpers/gradcheck.js");
+  const collect = await collector();
   const rng = new Rng(5);
   const R = 64, C = 512; // 32768 elements: a buffer of its own
   const x = randn([R, C], rng).requiresGrad_();
@@ -204,10 +201,7 @@ test("memory contract per op: which input buffers a recorded op keeps for its ba
       buf = new WeakRef(a.storage.buffer);
       loss = ops.sum(op(a));
     })();
-    for (let i = 0; i < 2; i++) {
-      gc();
-      await new Promise((r) => setImmediate(r));
-    }
+    await collect(2);
     assert.equal(buf.deref() !== undefined, keeps, `${name}: the input buffer is ${keeps ? "needed" : "not needed"} by the backward`);
     loss.backward();
     assert.ok(x.grad!.f32().every(Number.isFinite), `${name}: gradient`);
