@@ -63,7 +63,7 @@ export function scaledDotProductAttention(
   // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order),
   // rebuilt in backward rather than kept
   const dropOf = opts.training && dropoutP > 0
-    ? (opts.rng ?? globalRng).dropoutDraw(B * H * Tq * Tk, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP)).mask
+    ? (opts.rng ?? globalRng).dropoutDraw(nProbs, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP)).mask
     : null;
   const be = getBackend();
   be.attention(qd, kd, vd, mask, out.data, allocF32Uninit(nProbs), p, dropOf ? dropOf() : null);

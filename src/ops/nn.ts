@@ -1,6 +1,6 @@
 // Neural-network ops: softmax family, norms, embedding, dropout, attention, rotary embedding.
 // Each op computes its forward with getBackend() kernels and records one gradient node.
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, sameShape } from "../tensor/tensor.js";
 import { record } from "../tensor/autograd.js";
 import { Rng, globalRng } from "../tensor/random.js";
 import { ShapeError } from "../tensor/errors.js";
@@ -176,8 +176,7 @@ export function siluMul(gate: TensorLike, up: TensorLike): Tensor {
   const g = asTensor(gate), u = asTensor(up);
   assertFloat("siluMul", g);
   assertFloat("siluMul", u);
-  const us = u.shape; // (an arrow reading `u` would keep it alive through the backward closure's context)
-  if (g.ndim !== u.ndim || g.shape.some((d, i) => d !== us[i])) {
+  if (!sameShape(g.shape, u.shape)) {
     throw new ShapeError(`siluMul: gate [${g.shape}] and up [${u.shape}] must have the same shape`);
   }
   const gd = f32Of(g), ud = f32Of(u);

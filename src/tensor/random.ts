@@ -53,7 +53,7 @@ export class Rng {
    * A subclass with its own stream instead draws one random() per element (out[i] = 0 where random() < p).
    */
   fillDropoutMask(out: Float32Array, p: number, keepScale: number): Float32Array {
-    if (this.random !== Rng.prototype.random || this.nextU32 !== Rng.prototype.nextU32) {
+    if (this.ownStream()) {
       // a subclass with its own stream: draw through it
       for (let i = 0; i < out.length; i++) out[i] = this.random() < p ? 0 : keepScale;
       return out;
@@ -70,7 +70,7 @@ export class Rng {
    * stream fills one buffer now and reuses it).
    */
   dropoutDraw(n: number, p: number, keepScale: number): DropoutDraw {
-    if (this.random !== Rng.prototype.random || this.nextU32 !== Rng.prototype.nextU32) {
+    if (this.ownStream()) {
       const buf = this.fillDropoutMask(new Float32Array(n), p, keepScale);
       return { mask: () => buf, apply: (x, out) => getBackend().binary("mul", x, buf, out, [n], [1], [1]) };
     }
@@ -85,6 +85,10 @@ export class Rng {
       },
       apply: (x, out) => getBackend().dropoutApply(st.slice(), x, out, p, keepScale),
     };
+  }
+  /** Whether a subclass replaced the generator (random or nextU32): dropout then draws through it. */
+  private ownStream(): boolean {
+    return this.random !== Rng.prototype.random || this.nextU32 !== Rng.prototype.nextU32;
   }
   /** Uniform in [0, 1) with 32 bits of randomness. */
   random(): number {
