@@ -12,7 +12,7 @@ import { benchSrc, rateRow, repoRoot, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
   argValue, benchThreads, bestOf, buildModel, ChildResult, cpuSnapshot, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runChild,
-  alternate, bf16SkipLine, runTorchBench, runWorker, SHAPES, torchBenchScript, torchBf16Enabled, workerSetup,
+  alternate, bf16SkipLine, runTorchBench, runWorker, SHAPES, selectModels, torchBenchScript, torchBf16Enabled, workerSetup,
 } from "./lora.js";
 
 const GEN_MODEL = join(repoRoot, "models", "llama-mini-en");
@@ -85,7 +85,7 @@ async function generateWorker(spec: GenerateSpec): Promise<Record<string, unknow
 
 export const inferSuite: Suite = {
   name: "infer",
-  description: "forward tok/s (bert-small, llama-small; fp32 and bf16 weights) vs torch_peft_bench.py --mode infer, llama-mini-en greedy generate tok/s vs HF transformers (--rounds=N; --torch-bf16: torch bf16 refs without AVX512_BF16/AMX)",
+  description: "forward tok/s (bert-small, llama-small; fp32 and bf16 weights) vs torch_peft_bench.py --mode infer, llama-mini-en greedy generate tok/s vs HF transformers (--model=NAME; --rounds=N; --torch-bf16: torch bf16 refs without AVX512_BF16/AMX)",
   async run(opts: BenchOptions, emit: (r: BenchRow) => void): Promise<void> {
     const threads = await benchThreads(opts);
     const rounds = Number(argValue(opts, "--rounds") ?? 1);
@@ -101,7 +101,7 @@ export const inferSuite: Suite = {
           `# generate = greedy, KV cache, no EOS stop, vs transformers generate() on the same files (bench/hf_generate.py)\n` +
           `# ratio tok/s = ours/torch, ratio rss = torch/ours (> 1 = ours better). CPU shared with other jobs: figures are noisy.`,
       );
-    for (const model of ["bert-small", "llama-small"] as ModelName[]) {
+    for (const model of selectModels(opts, ["bert-small", "llama-small"])) {
       const s = SHAPES[model];
       const small = model === "bert-small";
       const warmup = opts.quick ? 1 : 2;

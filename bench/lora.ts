@@ -172,6 +172,15 @@ export function argValue(opts: BenchOptions, name: string): string | undefined {
   return a === undefined ? undefined : a.slice(name.length + 1);
 }
 
+/** The bench models to run: `--model=a,b` narrows the default list (an unknown name is an error). */
+export function selectModels(opts: BenchOptions, defaults: ModelName[]): ModelName[] {
+  const want = argValue(opts, "--model");
+  if (want === undefined) return defaults;
+  const names = want.split(",");
+  for (const n of names) if (!(n in SHAPES)) throw new Error(`--model: unknown bench model '${n}' (known: ${Object.keys(SHAPES).join(", ")})`);
+  return names as ModelName[];
+}
+
 export const median = (xs: number[]) => {
   const s = xs.slice().sort((a, b) => a - b);
   const h = s.length >> 1;
@@ -307,12 +316,12 @@ async function loraWorker(spec: LoraSpec): Promise<Record<string, unknown>> {
 // ------------------------------------------------------------------ suite
 export const loraSuite: Suite = {
   name: "lora",
-  description: "LoRA train step (fwd+loss+bwd+AdamW+zero grad) tok/s and peak RSS vs torch_peft_bench.py (--full: bert-base; --rounds=N; --bf16-gemm=auto; --torch-bf16)",
+  description: "LoRA train step (fwd+loss+bwd+AdamW+zero grad) tok/s and peak RSS vs torch_peft_bench.py (--full: bert-base; --model=NAME[,NAME]; --rounds=N; --bf16-gemm=auto; --torch-bf16)",
   async run(opts: BenchOptions, emit: (r: BenchRow) => void): Promise<void> {
     const threads = await benchThreads(opts);
     const rounds = Number(argValue(opts, "--rounds") ?? 1);
     const bf16Gemm = argValue(opts, "--bf16-gemm");
-    const models: ModelName[] = ["bert-small", "llama-small", ...(opts.args.includes("--full") ? ["bert-base" as ModelName] : [])];
+    const models = selectModels(opts, ["bert-small", "llama-small", ...(opts.args.includes("--full") ? ["bert-base" as ModelName] : [])]);
     const py = findTorchPython(), script = torchBenchScript();
     const bf16Ref = torchBf16Enabled(opts);
     if (!opts.json)

@@ -16,7 +16,7 @@ import { rateRow, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
   argValue, benchThreads, bestOf, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runTorchBench, runWorker,
-  alternate, bf16SkipLine, SHAPES, torchBenchScript, torchBf16Enabled, workerSetup, loraTargets,
+  alternate, bf16SkipLine, SHAPES, selectModels, torchBenchScript, torchBf16Enabled, workerSetup, loraTargets,
 } from "./lora.js";
 
 type Mode = "fp32" | "bf16" | "gc";
@@ -83,7 +83,7 @@ async function trainWorker(spec: TrainSpec): Promise<Record<string, unknown>> {
 
 export const trainSuite: Suite = {
   name: "train",
-  description: "Trainer steps/s and peak RSS on LoRA q/v (bert-small, llama-small; --full: bert-base): fp32, bf16 frozen weights, gradient checkpointing, vs torch_peft_bench.py --mode lora (--rounds=N; --torch-bf16)",
+  description: "Trainer steps/s and peak RSS on LoRA q/v (bert-small, llama-small; --full: bert-base): fp32, bf16 frozen weights, gradient checkpointing, vs torch_peft_bench.py --mode lora (--model=NAME; --rounds=N; --torch-bf16)",
   async run(opts: BenchOptions, emit: (r: BenchRow) => void): Promise<void> {
     const threads = await benchThreads(opts);
     const rounds = Number(argValue(opts, "--rounds") ?? 1);
@@ -91,7 +91,7 @@ export const trainSuite: Suite = {
     const self = fileURLToPath(import.meta.url);
     const py = findTorchPython(), script = torchBenchScript();
     const bf16Ref = torchBf16Enabled(opts);
-    const models: ModelName[] = ["bert-small", "llama-small", ...(opts.args.includes("--full") ? ["bert-base" as ModelName] : [])];
+    const models = selectModels(opts, ["bert-small", "llama-small", ...(opts.args.includes("--full") ? ["bert-base" as ModelName] : [])]);
     if (!opts.json)
       console.log(
         bf16SkipLine(bf16Ref) +

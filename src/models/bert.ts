@@ -94,8 +94,9 @@ export class BertSelfAttention extends Module {
     this.registerModule("value", new Linear(H, H, { rng }));
     this.registerModule("dropout", new Dropout(config.attentionProbsDropoutProb));
   }
-  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
-    const q = splitHeads(this.query.forward(x), this.heads, this.headDim);
+  /** firstOnly: queries for position 0 only (keys/values still from every position). */
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, firstOnly = false): { out: Tensor; kv: KeyValue } {
+    const q = splitHeads(this.query.forward(firstOnly ? x.slice(1, 0, 1) : x), this.heads, this.headDim);
     const k = splitHeads(this.key.forward(x), this.heads, this.headDim);
     const v = splitHeads(this.value.forward(x), this.heads, this.headDim);
     const kv = withPast(past, k, v);
@@ -130,9 +131,9 @@ export class BertAttention extends Module {
     this.registerModule("self", new BertSelfAttention(config));
     this.registerModule("output", new BertResidualOutput(config, config.hiddenSize));
   }
-  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
-    const s = this.self.forward(x, keyMask, past);
-    return { out: this.output.forward(s.out, x), kv: s.kv };
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, firstOnly = false): { out: Tensor; kv: KeyValue } {
+    const s = this.self.forward(x, keyMask, past, firstOnly);
+    return { out: this.output.forward(s.out, firstOnly ? x.slice(1, 0, 1) : x), kv: s.kv };
   }
 }
 
@@ -164,8 +165,9 @@ export class BertLayer extends Module {
     this.registerModule("intermediate", new BertIntermediate(config));
     this.registerModule("output", new BertResidualOutput(config, config.intermediateSize));
   }
-  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
-    const a = this.attention.forward(x, keyMask, past);
+  /** firstOnly: the output holds position 0 only ([B, 1, H]); see ModelInputs.firstTokenOnly. */
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, firstOnly = false): { out: Tensor; kv: KeyValue } {
+    const a = this.attention.forward(x, keyMask, past, firstOnly);
     return { out: this.output.forward(this.intermediate.forward(a.out), a.out), kv: a.kv };
   }
 }
@@ -239,9 +241,12 @@ export class BertModel extends PreTrainedModel {
     let h = this.embeddings.forward(ids, embeds, tt, pos, P);
     const hiddenStates: Tensor[] = [h];
     const newKv: KeyValue[] = [];
+    const last = this.encoder.layer.length - 1;
+    const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates;
     let i = 0;
     for (const layer of this.encoder.layer) {
-      const r = layer.forward(h, keyMask, past?.[i++]);
+      const r = layer.forward(h, keyMask, past?.[i], firstOnly && i === last);
+      i++;
       h = r.out;
       newKv.push(r.kv);
       hiddenStates.push(h);
@@ -278,9 +283,10 @@ abstract class BertHeadModel extends PreTrainedModel {
     const { labels, startPositions, endPositions, ...rest } = inputs;
     return this.encoderModel.forward(rest);
   }
-  protected passThrough(o: ModelOutput): ModelOutput {
+  /** firstTokenOnly: the run's lastHiddenState holds position 0 only, so it is not passed on. */
+  protected passThrough(o: ModelOutput, firstTokenOnly = false): ModelOutput {
     // HF's head outputs carry only logits/hidden_states; the encoder outputs are kept as a convenience
-    const out: ModelOutput = { lastHiddenState: o.lastHiddenState };
+    const out: ModelOutput = firstTokenOnly && !o.hiddenStates ? {} : { lastHiddenState: o.lastHiddenState };
     if (o.poolerOutput) out.poolerOutput = o.poolerOutput;
     if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
     if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
@@ -322,11 +328,12 @@ export class BertForSequenceClassification extends BertHeadModel {
     return `${familyName(this.config)}ForSequenceClassification`;
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runEncoder(inputs);
+    // both heads read position 0 only, so the last layer computes nothing else
+    const o = this.runEncoder({ ...inputs, firstTokenOnly: true });
     const logits = this.classifier instanceof RobertaClassificationHead
       ? this.classifier.forward(o.lastHiddenState!)
       : this.classifier.forward(this.dropout.forward(o.poolerOutput!));
-    const out: ModelOutput = { ...this.passThrough(o), logits };
+    const out: ModelOutput = { ...this.passThrough(o, true), logits };
     if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
     return out;
   }

@@ -63,8 +63,9 @@ export class MultiHeadSelfAttention extends Module {
     for (const n of ["q_lin", "k_lin", "v_lin", "out_lin"]) this.registerModule(n, new Linear(D, D, { rng }));
     this.registerModule("dropout", new Dropout(config.attentionProbsDropoutProb));
   }
-  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
-    const q = splitHeads(this.q_lin.forward(x), this.heads, this.headDim);
+  /** firstOnly: queries for position 0 only (keys/values still from every position). */
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, firstOnly = false): { out: Tensor; kv: KeyValue } {
+    const q = splitHeads(this.q_lin.forward(firstOnly ? x.slice(1, 0, 1) : x), this.heads, this.headDim);
     const kv = withPast(past, splitHeads(this.k_lin.forward(x), this.heads, this.headDim), splitHeads(this.v_lin.forward(x), this.heads, this.headDim));
     const ctx = attention(q, kv.key, kv.value, { keyMask, causal: false, scale: 1 / Math.sqrt(this.headDim), dropoutP: this.dropout.p, training: this.training });
     return { out: this.out_lin.forward(mergeHeads(ctx)), kv };
@@ -101,9 +102,10 @@ export class TransformerBlock extends Module {
     this.registerModule("ffn", new FFN(config));
     this.registerModule("output_layer_norm", new LayerNorm(config.hiddenSize, LN_EPS));
   }
-  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
-    const a = this.attention.forward(x, keyMask, past);
-    const h = this.sa_layer_norm.forward(ops.add(a.out, x));
+  /** firstOnly: the output holds position 0 only ([B, 1, H]); see ModelInputs.firstTokenOnly. */
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, firstOnly = false): { out: Tensor; kv: KeyValue } {
+    const a = this.attention.forward(x, keyMask, past, firstOnly);
+    const h = this.sa_layer_norm.forward(ops.add(a.out, firstOnly ? x.slice(1, 0, 1) : x));
     return { out: this.output_layer_norm.forward(ops.add(this.ffn.forward(h), h)), kv: a.kv };
   }
 }
@@ -142,7 +144,9 @@ export class DistilBertModel extends PreTrainedModel {
     else positions = Int32Array.from({ length: T }, (_, t) => P + t);
     const keyMask = fullKeyMask(inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null, B, T, P);
     let h = this.embeddings.forward(embeds ?? this.embeddings.word_embeddings.forward(intTensor(ids!)), positions, B, T);
-    return runLayerStack(this.transformer.layer, h, past, inputs, (layer, x, kv) => layer.forward(x, keyMask, kv));
+    const last = this.transformer.layer.length - 1;
+    const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates;
+    return runLayerStack(this.transformer.layer, h, past, inputs, (layer, x, kv, i) => layer.forward(x, keyMask, kv, firstOnly && i === last));
   }
 }
 
@@ -162,8 +166,9 @@ abstract class DistilBertHeadModel extends PreTrainedModel {
     const o = this.distilbert.forward(rest);
     return o;
   }
-  protected carry(o: ModelOutput, extra: ModelOutput): ModelOutput {
-    const out: ModelOutput = { ...extra, lastHiddenState: o.lastHiddenState };
+  /** firstTokenOnly: the run's lastHiddenState holds position 0 only, so it is not passed on. */
+  protected carry(o: ModelOutput, extra: ModelOutput, firstTokenOnly = false): ModelOutput {
+    const out: ModelOutput = firstTokenOnly && !o.hiddenStates ? { ...extra } : { ...extra, lastHiddenState: o.lastHiddenState };
     if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
     if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
     return out;
@@ -183,10 +188,11 @@ export class DistilBertForSequenceClassification extends DistilBertHeadModel {
     this.registerModule("dropout", new Dropout(c.seqClassifDropout));
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const o = this.run(inputs);
+    // the head reads position 0 only, so the last layer computes nothing else
+    const o = this.run({ ...inputs, firstTokenOnly: true });
     const pooled = this.dropout.forward(ops.relu(this.pre_classifier.forward(o.lastHiddenState!.select(1, 0))));
     const logits = this.classifier.forward(pooled);
-    const out = this.carry(o, { logits });
+    const out = this.carry(o, { logits }, true);
     if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
     return out;
   }

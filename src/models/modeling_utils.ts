@@ -40,6 +40,13 @@ export interface ModelInputs {
   pastKeyValues?: KeyValue[];
   useCache?: boolean;
   outputHiddenStates?: boolean;
+  /**
+   * Encoders (BERT, RoBERTa, DistilBERT): the last layer computes position 0 only, beyond the keys and
+   * values it attends over, and lastHiddenState is [B, 1, H]. What a first-token pooler or
+   * classification head reads is unchanged, and about 5/6 of the last layer's work is skipped; the
+   * sequence-classification heads set it. Ignored when outputHiddenStates is set.
+   */
+  firstTokenOnly?: boolean;
 }
 
 export interface ModelOutput {
@@ -169,7 +176,7 @@ export function withPast(past: KeyValue | undefined, k: Tensor, v: Tensor): KeyV
  */
 export function runLayerStack<L>(
   layers: Iterable<L>, h: Tensor, past: KeyValue[] | undefined, inputs: ModelInputs,
-  step: (layer: L, h: Tensor, past: KeyValue | undefined) => { out: Tensor; kv: KeyValue },
+  step: (layer: L, h: Tensor, past: KeyValue | undefined, index: number) => { out: Tensor; kv: KeyValue },
   finalNorm?: (h: Tensor) => Tensor,
 ): ModelOutput {
   const hiddenStates: Tensor[] = [];
@@ -177,7 +184,8 @@ export function runLayerStack<L>(
   let i = 0;
   for (const layer of layers) {
     hiddenStates.push(h);
-    const r = step(layer, h, past?.[i++]);
+    const r = step(layer, h, past?.[i], i);
+    i++;
     h = r.out;
     newKv.push(r.kv);
   }
