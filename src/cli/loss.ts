@@ -42,7 +42,7 @@ export function lossFunction(spec: string, task: CliTask): ((model: Forward, inp
   if (w.target_alignment === 0) return w.ce === 1 ? null : (model, inputs) => ops.affine(model.forward(inputs).loss!, w.ce);
   if (task === "qa") throw new CliError("--loss target_alignment is defined for classification and LM tasks, not qa");
   return (model, inputs) => {
-    const out = model.forward(inputs);
+    const out = model.forward({ ...inputs, keepLogits: true });
     const logits = out.logits!;
     let rows = logits;
     let labels = inputs.labels as unknown;

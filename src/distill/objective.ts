@@ -129,7 +129,7 @@ export class DistillationObjective {
     const T = this.temperature(step);
     const w = { hard: this.weights.hard(step), kd: this.weights.kd(step), ta: this.weights.targetAlignment(step), hidden: this.weights.hidden(step) };
     const needHidden = w.hidden !== 0 && this.hidden !== null;
-    const out = (student as PreTrainedModel).forward({ ...modelInputs(inputs, true), outputHiddenStates: needHidden });
+    const out = (student as PreTrainedModel).forward({ ...modelInputs(inputs, true), outputHiddenStates: needHidden, keepLogits: true });
     const s = out.logits;
     if (!s) throw new ConfigError("distillation: the student returned no logits");
     const parts: Record<string, number> = {};

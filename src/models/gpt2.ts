@@ -200,7 +200,7 @@ export class GPT2LMHeadModel extends GPT2HeadModel {
     return this.config.tieWordEmbeddings ? { "lm_head.weight": "transformer.wte.weight" } : {};
   }
   forward(inputs: ModelInputs): ModelOutput {
-    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels);
+    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits);
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);

@@ -1,6 +1,7 @@
 // Task losses and pooling shared by the model families, with HF's semantics.
 import { Tensor, NestedArray } from "../tensor/tensor.js";
 import { ShapeError } from "../tensor/errors.js";
+import { enableGrad, isGradEnabled, noGrad } from "../tensor/autograd.js";
 import * as ops from "../ops/index.js";
 import { Linear } from "../nn/layers.js";
 import type { BaseConfig, ProblemType } from "../io/hf_config.js";
@@ -59,18 +60,23 @@ export function tokenClassificationLoss(logits: Tensor, labels: Tensor | NestedA
   return ops.crossEntropy(logits.reshape([-1, C]), y);
 }
 
-/** Causal-LM loss: logits[:, :-1] against labels[:, 1:], −100 ignored, mean over counted tokens. */
-export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray, head?: { x: Tensor; weight: Tensor }): Tensor {
-  const [B, T, V] = logits.shape;
+/**
+ * labels[:, 1:] placed at positions [:, :-1], the last position −100: every position takes part with
+ * the last one ignored, the same loss and gradient as logits[:, :-1] (an ignored row adds 0 and gets
+ * a zero gradient) without copying the logits.
+ */
+function shiftedLabels(labels: Tensor | NestedArray, B: number, T: number, what: string): Int32Array {
   const y = labelsTensor(labels).i32();
-  if (y.length !== B * T) throw new ShapeError(`labels (${y.length} values) do not match logits [${logits.shape}] (expected [${B}, ${T}])`);
-  // Every position takes part with the last one's label ignored: the same loss and gradient as
-  // logits[:, :-1] (an ignored row adds 0 and gets a zero gradient) without copying the logits.
+  if (y.length !== B * T) throw new ShapeError(`labels (${y.length} values) do not match ${what} (expected [${B}, ${T}])`);
   const shifted = new Int32Array(B * T).fill(-100);
   for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) shifted[b * T + t] = y[b * T + t + 1];
-  // with the head's input and weight at hand, the backward skips the [B·T, V] logits gradient
-  if (head) return ops.linearCrossEntropy(head.x, head.weight, logits, shifted);
-  return ops.crossEntropy(logits.reshape([B * T, V]), shifted);
+  return shifted;
+}
+
+/** Causal-LM loss: logits[:, :-1] against labels[:, 1:], −100 ignored, mean over counted tokens. */
+export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray): Tensor {
+  const [B, T, V] = logits.shape;
+  return ops.crossEntropy(logits.reshape([B * T, V]), shiftedLabels(labels, B, T, `logits [${logits.shape}]`));
 }
 
 /** HF QA loss: positions clamped to [0, T], CE ignoring T, mean of start and end losses. */
@@ -116,15 +122,51 @@ function withBaseExtras(out: ModelOutput, base: ModelOutput): ModelOutput {
   return out;
 }
 
-/** Causal-LM head: logits at every position, shifted cross-entropy when labels are given. */
-export function causalLMOutput(base: ModelOutput, lmHead: { forward(x: Tensor): Tensor }, labels: Tensor | NestedArray | undefined): ModelOutput {
+/**
+ * Causal-LM head: logits at every position, shifted cross-entropy when labels are given.
+ *
+ * With labels and a plain bias-free Linear head (not wrapped by an adapter or a hook), the loss goes
+ * straight from the hidden states and the head weight (ops.linearCrossEntropy, gradients prepared in
+ * forward) and the [B, T, vocab] logits are computed only when `logits` is first read, under the
+ * forward's grad mode, from the same hidden states and the head's weights at that time.
+ * `keepLogits` computes them in forward instead (for callers that read them anyway).
+ */
+export function causalLMOutput(
+  base: ModelOutput, lmHead: { forward(x: Tensor): Tensor }, labels: Tensor | NestedArray | undefined, keepLogits = false,
+): ModelOutput {
   const h = base.lastHiddenState!;
-  const logits = lmHead.forward(h);
-  const out = withBaseExtras({ logits }, base);
-  // a plain bias-free Linear head (not wrapped by an adapter or a hook) lets the loss go straight to h and W
   const plain = lmHead instanceof Linear && lmHead.forward === Linear.prototype.forward && !lmHead.bias;
-  if (labels !== undefined) out.loss = causalLMLoss(logits, labels, plain ? { x: h, weight: (lmHead as Linear).weight } : undefined);
+  if (labels === undefined || !plain) {
+    const logits = lmHead.forward(h);
+    const out = withBaseExtras({ logits }, base);
+    if (labels !== undefined) out.loss = causalLMLoss(logits, labels);
+    return out;
+  }
+  const [B, T] = h.shape;
+  const y = shiftedLabels(labels, B, T, `the input [${B}, ${T}]`);
+  const weight = (lmHead as Linear).weight;
+  if (keepLogits) {
+    const logits = lmHead.forward(h);
+    return withBaseExtras({ logits, loss: ops.linearCrossEntropy(h, weight, y, { logits }) }, base);
+  }
+  const out = withBaseExtras({}, base);
+  defineLazyLogits(out, () => lmHead.forward(h));
+  out.loss = ops.linearCrossEntropy(h, weight, y);
   return out;
+}
+
+/** out.logits as a property computed on first read (under the grad mode of this call). */
+function defineLazyLogits(out: ModelOutput, compute: () => Tensor): void {
+  const withGrad = isGradEnabled();
+  let value: Tensor | undefined;
+  Object.defineProperty(out, "logits", {
+    enumerable: true,
+    configurable: true,
+    get: () => (value ??= withGrad ? enableGrad(compute) : noGrad(compute)),
+    set: (v: Tensor) => {
+      value = v;
+    },
+  });
 }
 
 /** Decoder sequence classification: the score head at each row's last non-pad token (HF 5.x). */

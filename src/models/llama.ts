@@ -191,7 +191,7 @@ export class LlamaForCausalLM extends LlamaHeadModel {
     return this.config.tieWordEmbeddings ? { "lm_head.weight": "model.embed_tokens.weight" } : {};
   }
   forward(inputs: ModelInputs): ModelOutput {
-    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels);
+    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits);
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);

@@ -47,6 +47,12 @@ export interface ModelInputs {
    * sequence-classification heads set it. Ignored when outputHiddenStates is set.
    */
   firstTokenOnly?: boolean;
+  /**
+   * Causal LMs given labels compute the loss straight from the hidden states and the [B, T, vocab]
+   * logits only when `logits` is first read; set this when they will be read anyway (distillation,
+   * extra loss terms) so they are computed once, in forward.
+   */
+  keepLogits?: boolean;
 }
 
 export interface ModelOutput {

@@ -2,7 +2,7 @@
 // Reductions follow torch.nn.functional exactly (including what "mean" divides by).
 import { Tensor } from "../tensor/tensor.js";
 import { allocF32Uninit } from "../tensor/dtype.js";
-import { record } from "../tensor/autograd.js";
+import { isGradEnabled, record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
 import { asTensor, assertFloat, broadcastShapes, f32Of, normDim, TensorLike } from "./util.js";
@@ -191,65 +191,119 @@ export function cosineSimilarity(a: TensorLike, b: TensorLike, dim = -1, eps = 1
 
 
 /**
- * Cross entropy of logits = x·Wᵀ whose backward goes straight to x and W in chunks of rows, never
- * holding the [rows, classes] logits gradient (131 MB for 1,024 tokens × a 32k vocabulary). `logits`
- * must be that product, already computed (it stays an ordinary graph output for other consumers:
- * their gradients reach x and W through it as usual). W is [classes, in] (f32, or bf16 when frozen).
- * Same value and gradients as crossEntropy(logits, labels) with mean reduction and no smoothing, up
- * to float rounding.
+ * Cross entropy of logits = x·Wᵀ (mean over the labels that are not ignoreIndex, no smoothing) that
+ * never holds the [rows, classes] logits or their gradient (131 MB each for 1,024 tokens × a 32k
+ * vocabulary). W is [classes, in] (f32, or bf16 when frozen).
+ *
+ * Without `opts.logits`, the logits are computed chunk by chunk (`chunkRows` rows at a time) and,
+ * when a gradient is wanted, each chunk's gradient is pushed through to x and W right away: the loss
+ * is linear in its incoming gradient g, so the backward only scales the [rows, in] and [classes, in]
+ * results by g (the "fused linear cross entropy" of Liger-Kernel). Same head GEMMs as the unfused
+ * form (x·Wᵀ and gz·W, plus gzᵀ·x for a trainable W), no logits memory.
+ *
+ * With `opts.logits` (= x·Wᵀ, already computed because the caller reads them), the loss reads them and
+ * the backward goes to x and W in chunks; the logits stay an ordinary graph output for other consumers.
+ *
+ * Same value and gradients as crossEntropy(linear(x, W), labels) up to float rounding.
  */
-export function linearCrossEntropy(x: Tensor, weight: Tensor, logits: Tensor, labels: Int32Array, opts: { ignoreIndex?: number; chunkRows?: number } = {}): Tensor {
+export function linearCrossEntropy(x: Tensor, weight: Tensor, labels: Int32Array, opts: { logits?: Tensor; ignoreIndex?: number; chunkRows?: number } = {}): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100;
+  const logits = opts.logits;
   assertFloat("linearCrossEntropy", x);
-  assertFloat("linearCrossEntropy", logits);
   const H = x.shape[x.ndim - 1];
   if (weight.ndim !== 2 || weight.shape[1] !== H) {
     throw new ShapeError(`linearCrossEntropy: weight [${weight.shape}] does not fit input [${x.shape}] (expected [classes, ${H}])`);
   }
   const V = weight.shape[0];
   const rows = H === 0 ? 0 : x.size / H;
-  if (logits.shape[logits.ndim - 1] !== V || logits.size !== rows * V) {
-    throw new ShapeError(`linearCrossEntropy: logits [${logits.shape}] are not input [${x.shape}] times weight [${weight.shape}]ᵀ`);
+  if (logits) {
+    assertFloat("linearCrossEntropy", logits);
+    if (logits.shape[logits.ndim - 1] !== V || logits.size !== rows * V) {
+      throw new ShapeError(`linearCrossEntropy: logits [${logits.shape}] are not input [${x.shape}] times weight [${weight.shape}]ᵀ`);
+    }
   }
   if (labels.length !== rows) throw new ShapeError(`linearCrossEntropy: ${labels.length} labels for ${rows} rows (input [${x.shape}])`);
   const count = countLabels("linearCrossEntropy", labels, V, ignoreIndex, "");
   const be = getBackend();
-  const loss = new Float32Array(rows), lse = new Float32Array(rows);
-  const ld = f32Of(logits);
-  be.crossEntropy(ld, labels, loss, lse, rows, V, ignoreIndex, 0);
-  let s = 0;
-  for (let r = 0; r < rows; r++) s += loss[r];
-  const out = Tensor.scalar(s / count);
-  // x is kept only for the head weight's gradient
-  const xSaved = weight.requiresGrad ? f32Of(x) : null, xShape = x.shape, rx = x.requiresGrad;
-  return record(out, "linearCrossEntropy", [x, weight], (g) => {
-    const scale = f32Of(g)[0] / count;
-    const chunk = Math.max(1, Math.min(rows, opts.chunkRows ?? Math.floor((1 << 23) / Math.max(1, V))));
-    const gLoss = new Float32Array(chunk).fill(scale);
-    const gz = allocF32Uninit(chunk * V);
-    const gx = rx ? Tensor.empty(xShape) : null;
-    const gw = xSaved ? Tensor.zeros(weight.shape) : null;
-    // a low-precision weight is widened once here when there are several chunks (matmulBf16 would
-    // widen the whole weight again for every chunk: ~15 ms per pass for a 32k × 512 head)
-    const lowp = weight.dtype !== "f32";
-    const wd = !lowp || (gx && rows > chunk) ? f32Of(weight) : null;
-    const wb = lowp && !wd && weight.dtype === "bf16" ? (weight.contiguous().data as Uint16Array) : null;
-    for (let r0 = 0; r0 < rows; r0 += chunk) {
-      const c = Math.min(chunk, rows - r0);
-      const gzc = gz.subarray(0, c * V);
-      be.crossEntropyBackward(ld.subarray(r0 * V, (r0 + c) * V), lse.subarray(r0, r0 + c), labels.subarray(r0, r0 + c), gLoss.subarray(0, c), gzc, c, V, ignoreIndex, 0);
-      if (gx) {
-        // gx[rows r0..] = gz · W   ([c, V] · [V, H])
-        const p = { batch: 1, m: c, n: H, k: V, transA: false, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
-        const o = gx.data.subarray(r0 * H, (r0 + c) * H);
-        if (wb) be.matmulBf16(gzc, wb, o, p);
-        else be.matmul(gzc, wd ?? f32Of(weight), o, p);
-      }
-      if (gw && xSaved) {
-        // gW += gzᵀ · x[rows r0..]   ([V, c] · [c, H])
-        be.matmul(gzc, xSaved.subarray(r0 * H, (r0 + c) * H), gw.data, { batch: 1, m: V, n: H, k: c, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: true });
-      }
+  const chunk = Math.max(1, Math.min(rows, opts.chunkRows ?? Math.floor((1 << 23) / Math.max(1, V))));
+  const rx = x.requiresGrad, rw = weight.requiresGrad;
+  const wantGrad = isGradEnabled() && (rx || rw);
+  // W as the GEMMs read it: a low-precision weight is widened once when there are several chunks
+  // (matmulBf16 would widen the whole weight again for every chunk: ~15 ms per pass for 32k × 512)
+  const lowp = weight.dtype !== "f32";
+  const weightOperand = () => {
+    if (lowp && weight.dtype === "bf16" && rows <= chunk) return { wd: null, wb: weight.contiguous().data as Uint16Array };
+    return { wd: f32Of(weight), wb: null };
+  };
+  const gemmW = (w: { wd: Float32Array | null; wb: Uint16Array | null }, a: Float32Array, o: Float32Array, m: number, n: number, k: number, transB: boolean) => {
+    const p = { batch: 1, m, n, k, transA: false, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate: false };
+    if (w.wb) be.matmulBf16(a, w.wb, o, p);
+    else be.matmul(a, w.wd!, o, p);
+  };
+  // gz·W into gx rows, gzᵀ·x into gW: one chunk's gradient
+  const pushChunk = (w: { wd: Float32Array | null; wb: Uint16Array | null }, gzc: Float32Array, xd: Float32Array | null, gx: Float32Array | null, gw: Float32Array | null, r0: number, c: number) => {
+    if (gx) gemmW(w, gzc, gx.subarray(r0 * H, (r0 + c) * H), c, H, V, false);
+    if (gw && xd) {
+      be.matmul(gzc, xd.subarray(r0 * H, (r0 + c) * H), gw, { batch: 1, m: V, n: H, k: c, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: true });
     }
-    return [gx, gw];
+  };
+  const loss = new Float32Array(rows), lse = new Float32Array(rows);
+  const xShape = x.shape, wShape = weight.shape;
+  let out: Tensor;
+  if (logits) {
+    const ld = f32Of(logits);
+    be.crossEntropy(ld, labels, loss, lse, rows, V, ignoreIndex, 0);
+    out = Tensor.scalar(sumOf(loss) / count);
+    // x is kept only for the head weight's gradient
+    const xSaved = rw ? f32Of(x) : null;
+    return record(out, "linearCrossEntropy", [x, weight], (g) => {
+      const gLoss = new Float32Array(chunk).fill(f32Of(g)[0] / count);
+      const gz = allocF32Uninit(chunk * V);
+      const gx = rx ? Tensor.empty(xShape) : null;
+      const gw = rw ? Tensor.zeros(wShape) : null;
+      const w = gx ? weightOperand() : { wd: null, wb: null };
+      for (let r0 = 0; r0 < rows; r0 += chunk) {
+        const c = Math.min(chunk, rows - r0);
+        const gzc = gz.subarray(0, c * V);
+        be.crossEntropyBackward(ld.subarray(r0 * V, (r0 + c) * V), lse.subarray(r0, r0 + c), labels.subarray(r0, r0 + c), gLoss.subarray(0, c), gzc, c, V, ignoreIndex, 0);
+        pushChunk(w, gzc, xSaved, gx?.data ?? null, gw?.data ?? null, r0, c);
+      }
+      return [gx, gw];
+    });
+  }
+  const xd = f32Of(x);
+  const w = weightOperand();
+  const z = allocF32Uninit(chunk * V);
+  // gradients for an incoming gradient of `count` (the mean's divisor): the backward scales by g / count
+  const gx = wantGrad && rx ? allocF32Uninit(rows * H) : null;
+  const gw = wantGrad && rw ? new Float32Array(V * H) : null;
+  const ones = wantGrad ? new Float32Array(chunk).fill(1) : null;
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const c = Math.min(chunk, rows - r0);
+    const zc = z.subarray(0, c * V);
+    gemmW(w, xd.subarray(r0 * H, (r0 + c) * H), zc, c, V, H, true);
+    be.crossEntropy(zc, labels.subarray(r0, r0 + c), loss.subarray(r0, r0 + c), lse.subarray(r0, r0 + c), c, V, ignoreIndex, 0);
+    if (!ones) continue;
+    // the logits gradient in place of the logits (the kernel reads each element before writing it)
+    be.crossEntropyBackward(zc, lse.subarray(r0, r0 + c), labels.subarray(r0, r0 + c), ones.subarray(0, c), zc, c, V, ignoreIndex, 0);
+    pushChunk(w, zc, xd, gx, gw, r0, c);
+  }
+  out = Tensor.scalar(sumOf(loss) / count);
+  if (!wantGrad) return out;
+  return record(out, "linearCrossEntropy", [x, weight], (g) => {
+    const s = f32Of(g)[0] / count;
+    const scaled = (buf: Float32Array | null, shape: readonly number[]) => {
+      if (!buf) return null;
+      const o = allocF32Uninit(buf.length);
+      be.affine(buf, o, s, 0);
+      return new Tensor(o, shape.slice());
+    };
+    return [scaled(gx, xShape), scaled(gw, wShape)];
   });
+}
+
+function sumOf(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig } from "../../src/io/hf_config.js";
 import { noGrad } from "../../src/tensor/autograd.js";
+import * as ops from "../../src/ops/index.js";
 import { AutoModelForCausalLM } from "../../src/models/auto.js";
 import { LlamaForCausalLM } from "../../src/models/llama.js";
 import { assertClose, GOLDEN, goldenJson, goldenTensors, GRAD_TOL } from "./helpers.js";
@@ -82,4 +83,30 @@ test("linear rope scaling divides positions by the factor; qwen2/mistral are con
   assert.deepEqual([...mistral.stateDict().keys()].sort(), [...plain.stateDict().keys()].sort());
   const biased = AutoModelForCausalLM.fromConfig(parseConfig({ ...raw, attention_bias: true, mlp_bias: true }, "biased"));
   assert.ok(["model.layers.1.self_attn.o_proj.bias", "model.layers.1.mlp.down_proj.bias"].every((k) => biased.stateDict().has(k)));
+});
+
+test("causal LM with labels: loss straight from the hidden states, logits computed on first read (or in forward with keepLogits), same gradients", async () => {
+  const model = await AutoModelForCausalLM.fromPretrained(DIR);
+  const { input_ids, attention_mask, labels } = g.inputs;
+  const inputs = { inputIds: input_ids, attentionMask: attention_mask, labels };
+  const run = (keepLogits: boolean) => {
+    model.zeroGrad();
+    const out = model.forward({ ...inputs, keepLogits });
+    const lazy = typeof Object.getOwnPropertyDescriptor(out, "logits")?.get === "function";
+    // an extra term on the logits: its gradient must reach the model through them in both forms
+    const total = ops.add(out.loss!, ops.scale(ops.mean(ops.square(out.logits!)), 0.1));
+    total.backward();
+    return { lazy, loss: out.loss!.item(), logits: out.logits!, grads: new Map([...model.namedParameters()].map(([n, p]) => [n, p.grad!.f32().slice()])) };
+  };
+  const lazy = run(false), eager = run(true);
+  assert.equal(lazy.lazy, true, "logits are a getter without keepLogits");
+  assert.equal(eager.lazy, false, "keepLogits computes them in forward");
+  assertClose(lazy.loss, g.loss, "loss (fused)");
+  assertClose(eager.loss, g.loss, "loss (keepLogits)");
+  assertClose(lazy.logits, goldenTensors("llama-tiny-random", "golden_outputs.safetensors").get("logits")!, "lazy logits");
+  for (const [n, gr] of eager.grads) assertClose(Array.from(lazy.grads.get(n)!), Array.from(gr), `grad ${n}`, GRAD_TOL);
+  // under noGrad the loss is only a value, and the lazy logits need no graph
+  const ev = noGrad(() => model.forward(inputs));
+  assert.equal(ev.loss!.requiresGrad, false);
+  assertClose(ev.logits!, lazy.logits, "logits under noGrad");
 });

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
 import { ShapeError } from "../../src/tensor/errors.js";
+import { noGrad } from "../../src/tensor/autograd.js";
 import * as ops from "../../src/ops/index.js";
 import { assertClose, gradcheck, randn } from "../helpers/gradcheck.js";
 
@@ -107,39 +108,47 @@ test("linearCrossEntropy: same loss and x/W gradients as crossEntropy(linear(x, 
   const rows = 11, H = 6, V = 9;
   const labels = Int32Array.from({ length: rows }, (_, r) => (r % 4 === 2 ? -100 : (r * 5) % V));
   // finite differences (chunks of 4 rows: the last chunk is partial)
-  gradcheck((x, w) => ops.linearCrossEntropy(x, w, ops.linear(x, w), labels, { chunkRows: 4 }), [randn([rows, H], rng), randn([V, H], rng)], { name: "linearCrossEntropy" });
-  const run = (fused: boolean, chunkRows?: number) => {
+  for (const keep of [false, true]) {
+    gradcheck((x, w) => ops.linearCrossEntropy(x, w, labels, { chunkRows: 4, logits: keep ? ops.linear(x, w) : undefined }), [randn([rows, H], rng), randn([V, H], rng)], { name: `linearCrossEntropy${keep ? " (given logits)" : ""}` });
+  }
+  const run = (mode: "unfused" | "given" | "fused", chunkRows?: number) => {
     const r2 = new Rng(5);
     const x = randn([rows, H], r2), w = randn([V, H], r2);
     x.requiresGrad = true;
     w.requiresGrad = true;
     const logits = ops.linear(x, w);
-    const ce = fused ? ops.linearCrossEntropy(x, w, logits, labels, { chunkRows }) : ops.crossEntropy(logits, labels);
-    // another consumer of the logits (a distillation term, say) must still reach x and W
-    const total = ops.add(ce, ops.scale(ops.sum(ops.square(logits)), 0.01));
+    const ce = mode === "unfused" ? ops.crossEntropy(logits, labels) : ops.linearCrossEntropy(x, w, labels, { chunkRows, logits: mode === "given" ? logits : undefined });
+    // another consumer of the logits (a distillation term, say) must still reach x and W; the
+    // incoming gradient 3 checks the fused form's scaling of its precomputed gradients
+    const total = ops.add(ops.scale(ce, 3), ops.scale(ops.sum(ops.square(logits)), 0.01));
     total.backward();
     return { loss: ce.item(), gx: x.grad!.f32().slice(), gw: w.grad!.f32().slice() };
   };
-  const ref = run(false);
-  for (const chunk of [1, 4, 11, 100]) {
-    const f = run(true, chunk);
-    assert.ok(Math.abs(f.loss - ref.loss) < 1e-6 * Math.abs(ref.loss), `loss chunk ${chunk}`);
-    assertClose(f.gx, ref.gx, 1e-5, 1e-5, `gx chunk ${chunk}`);
-    assertClose(f.gw, ref.gw, 1e-5, 1e-5, `gw chunk ${chunk}`);
+  const ref = run("unfused");
+  for (const mode of ["given", "fused"] as const) for (const chunk of [1, 4, 11, 100]) {
+    const f = run(mode, chunk);
+    assert.ok(Math.abs(f.loss - ref.loss) < 1e-6 * Math.abs(ref.loss), `${mode}: loss chunk ${chunk}`);
+    assertClose(f.gx, ref.gx, 1e-5, 1e-5, `${mode}: gx chunk ${chunk}`);
+    assertClose(f.gw, ref.gw, 1e-5, 1e-5, `${mode}: gw chunk ${chunk}`);
   }
+  // no gradient wanted (noGrad): the fused form only computes the loss
+  const xe = randn([rows, H], rng), we = randn([V, H], rng);
+  const lossNoGrad = noGrad(() => ops.linearCrossEntropy(xe, we, labels, { chunkRows: 4 }));
+  assert.equal(lossNoGrad.requiresGrad, false);
+  assert.ok(Math.abs(lossNoGrad.item() - ops.crossEntropy(ops.linear(xe, we), labels).item()) < 1e-5, "noGrad loss");
   // frozen bf16 weight: only x gets a gradient, equal to the unfused form with the same bf16 weight
   const x = randn([rows, H], rng), wb = randn([V, H], rng).to("bf16");
   const xb = x.detach();
   xb.requiresGrad = true;
   ops.crossEntropy(ops.linear(xb, wb), labels).backward();
-  for (const chunkRows of [3, 100]) {
+  for (const given of [false, true]) for (const chunkRows of [3, 100]) {
     // several chunks: the weight is widened once; one chunk: the bf16 GEMM reads it directly
     const xa = x.detach();
     xa.requiresGrad = true;
-    ops.linearCrossEntropy(xa, wb, ops.linear(xa, wb), labels, { chunkRows }).backward();
-    assertClose(xa.grad!.f32(), xb.grad!.f32(), 1e-5, 1e-5, `gx with bf16 weight, chunks of ${chunkRows}`);
+    ops.linearCrossEntropy(xa, wb, labels, { chunkRows, logits: given ? ops.linear(xa, wb) : undefined }).backward();
+    assertClose(xa.grad!.f32(), xb.grad!.f32(), 1e-5, 1e-5, `gx with bf16 weight, chunks of ${chunkRows}${given ? ", given logits" : ""}`);
   }
-  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H + 1], rng), ops.linear(x, randn([V, H], rng)), labels), (e: Error) => e instanceof ShapeError && /weight \[9,7\]/.test(e.message));
-  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H], rng), randn([rows, V + 1], rng), labels), ShapeError);
-  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H], rng), randn([rows, V], rng), Int32Array.of(1, 2)), (e: Error) => e instanceof ShapeError && /2 labels for 11 rows/.test(e.message));
+  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H + 1], rng), labels), (e: Error) => e instanceof ShapeError && /weight \[9,7\]/.test(e.message));
+  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H], rng), labels, { logits: randn([rows, V + 1], rng) }), ShapeError);
+  assert.throws(() => ops.linearCrossEntropy(x, randn([V, H], rng), Int32Array.of(1, 2)), (e: Error) => e instanceof ShapeError && /2 labels for 11 rows/.test(e.message));
 });
