@@ -191,7 +191,7 @@ export class Trainer {
     const out = this.forward(model, inputs);
     const labels = inputs.labels;
     if (this.args.labelSmoothingFactor > 0 && out.logits && labels !== undefined) {
-      return crossEntropy(out.logits, labels as number[] | number[][], { labelSmoothing: this.args.labelSmoothingFactor });
+      return smoothedLoss(model, out.logits, labels, this.args.labelSmoothingFactor);
     }
     if (!out.loss) {
       throw new ConfigError(`the model did not return a loss; the batch has keys ${Object.keys(inputs).join(", ")} (labels are needed, or pass computeLoss)`);
@@ -662,7 +662,7 @@ export class Trainer {
           const out = this.forward(this.model, batch);
           let loss = out.loss;
           if (hasLabels && this.args.labelSmoothingFactor > 0 && out.logits && batch.labels !== undefined) {
-            loss = crossEntropy(out.logits, batch.labels as number[], { labelSmoothing: this.args.labelSmoothingFactor });
+            loss = smoothedLoss(this.model, out.logits, batch.labels, this.args.labelSmoothingFactor);
           }
           if (hasLabels && loss) {
             lossSum += loss.item() * idx.length;
@@ -735,4 +735,27 @@ export class Trainer {
       logHistory: this.state.logHistory, args: a.toDict(), metrics,
     }));
   }
+}
+
+/** Whether the model (under a PEFT wrapper, if any) is a causal LM: HF shifts its labels for the label smoother. */
+function isCausalLM(model: Module): boolean {
+  const w = model as unknown as { getBaseModel?: () => unknown };
+  const base = (typeof w.getBaseModel === "function" ? w.getBaseModel() : model) as { architectureName?: unknown };
+  return typeof base.architectureName === "string" && /(ForCausalLM|LMHeadModel)$/.test(base.architectureName);
+}
+
+/**
+ * HF's LabelSmoother: (1 − ε)·NLL + ε·mean over classes of −log p, averaged over the labels that are
+ * not −100; for a causal LM position t predicts label t + 1 (labels shifted as the model's own loss).
+ */
+function smoothedLoss(model: Module, logits: Tensor, labels: unknown, eps: number): Tensor {
+  const y = labels instanceof Tensor ? Array.from(labels.f32(), Math.round) : ((labels as unknown[]).flat(Infinity) as number[]);
+  if (logits.ndim === 3 && isCausalLM(model)) {
+    const [B, T, V] = logits.shape;
+    const rows = logits.slice(1, 0, T - 1).contiguous().reshape([B * (T - 1), V]);
+    const shifted = y.filter((_, i) => i % T !== 0);
+    return crossEntropy(rows, shifted, { labelSmoothing: eps });
+  }
+  const C = logits.shape[logits.ndim - 1];
+  return crossEntropy(logits.reshape([-1, C]), y, { labelSmoothing: eps });
 }

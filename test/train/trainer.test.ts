@@ -247,3 +247,30 @@ test("the data helper's Dataset class is accepted as a train/eval dataset", asyn
   await t.train();
   assert.ok(t.state.logHistory.some((e) => "eval_loss" in e));
 });
+
+test("label smoothing is HF's LabelSmoother: a causal LM's labels are shifted like its own loss", async () => {
+  const { AutoModelForCausalLM } = await import("../../src/models/auto.js");
+  const { GOLDEN, goldenJson } = await import("../models/helpers.js");
+  const model = await AutoModelForCausalLM.fromPretrained(join(GOLDEN, "llama-tiny-random"), { log: () => {} });
+  model.eval();
+  const g = goldenJson("llama-tiny-random");
+  const batch = { inputIds: g.inputs.input_ids, attentionMask: g.inputs.attention_mask, labels: g.inputs.labels };
+  const lossWith = (eps: number) => new Trainer({ model, args: args({ label_smoothing_factor: eps }) }).computeLoss(model, batch).item();
+  // ε → 0 gives the model's own loss (transformers' value in the golden file)
+  assert.ok(Math.abs(lossWith(1e-9) - g.loss) < 1e-5, `ε→0: ${lossWith(1e-9)} vs ${g.loss}`);
+  // ε = 0.1 from log-softmax rows: position t against label t + 1, −100 skipped
+  const logp = ops.logSoftmax(model.forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask }).logits!, -1);
+  const [B, T, V] = logp.shape;
+  const lp = logp.f32();
+  let nll = 0, smooth = 0, n = 0;
+  for (let b = 0; b < B; b++) for (let t = 0; t < T - 1; t++) {
+    const y = g.inputs.labels[b][t + 1];
+    if (y === -100) continue;
+    const row = lp.subarray((b * T + t) * V, (b * T + t + 1) * V);
+    nll -= row[y];
+    smooth -= row.reduce((s, v) => s + v, 0) / V;
+    n++;
+  }
+  const expected = (0.9 * nll + 0.1 * smooth) / n;
+  assert.ok(Math.abs(lossWith(0.1) - expected) < 1e-5, `ε=0.1: ${lossWith(0.1)} vs ${expected}`);
+});
