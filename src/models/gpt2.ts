@@ -10,7 +10,7 @@ import * as ops from "../ops/index.js";
 import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
 import {
   activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
+  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast, gatherRows, queryRows, QueryRows,
 } from "./modeling_utils.js";
 import { Conv1D } from "./conv1d.js";
 import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
@@ -46,12 +46,15 @@ export class GPT2Attention extends Module {
     this.registerModule("attn_dropout", new Dropout(config.attnPdrop));
     this.registerModule("resid_dropout", new Dropout(config.residPdrop));
   }
-  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+  /** rows: queries at one position per batch row only (keys/values from every position). */
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, rows?: QueryRows): { out: Tensor; kv: KeyValue } {
     const E = this.config.hiddenSize;
-    const [q, k, v] = ops.split(this.c_attn.forward(x), E, -1).map((t) => splitHeads(t, this.heads, this.headDim));
+    const [qAll, k, v] = ops.split(this.c_attn.forward(x), E, -1).map((t) => splitHeads(t, this.heads, this.headDim));
+    // c_attn makes q, k and v in one GEMM: the query rows are picked after it
+    const q = rows ? splitHeads(gatherRows(mergeHeads(qAll), rows.idx), this.heads, this.headDim) : qAll;
     const kv = withPast(past, k, v);
     const ctx = attention(q, kv.key, kv.value, {
-      keyMask, causal: true, scale: this.scale, dropoutP: this.attn_dropout.p, training: this.training,
+      keyMask: rows ? rows.keyMask : keyMask, causal: !rows, scale: this.scale, dropoutP: this.attn_dropout.p, training: this.training,
     });
     return { out: this.resid_dropout.forward(this.c_proj.forward(mergeHeads(ctx))), kv };
   }
@@ -93,9 +96,10 @@ export class GPT2Block extends Module {
     this.registerModule("ln_2", new LayerNorm(config.hiddenSize, config.layerNormEpsilon));
     this.registerModule("mlp", new GPT2MLP(config));
   }
-  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
-    const a = this.attn.forward(this.ln_1.forward(x), keyMask, past);
-    const h = ops.add(x, a.out);
+  /** rows: the output holds one position per batch row ([B, 1, H]); see ModelInputs.queryPositions. */
+  forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, rows?: QueryRows): { out: Tensor; kv: KeyValue } {
+    const a = this.attn.forward(this.ln_1.forward(x), keyMask, past, rows);
+    const h = ops.add(rows ? gatherRows(x, rows.idx) : x, a.out);
     return { out: ops.add(h, this.mlp.forward(this.ln_2.forward(h))), kv: a.kv };
   }
 }
@@ -160,7 +164,9 @@ export class GPT2Model extends PreTrainedModel {
     let h = ops.add(embeds ?? this.wte.forward(intTensor(ids!)), this.wpe.forward(intTensor(pos)));
     if (inputs.tokenTypeIds !== undefined) h = ops.add(h, this.wte.forward(intTensor(toIntBatch(inputs.tokenTypeIds, "tokenTypeIds"))));
     h = this.drop.forward(h);
-    return runLayerStack(this.h, h, past, inputs, (block, x, kv) => block.forward(x, keyMask, kv), (x) => this.ln_f.forward(x));
+    const rows = queryRows(inputs, keyMask, B, T, P) ?? undefined;
+    const last = this.h.length - 1;
+    return runLayerStack(this.h, h, past, inputs, (block, x, kv, i) => block.forward(x, keyMask, kv, i === last ? rows : undefined), (x) => this.ln_f.forward(x));
   }
 }
 
@@ -218,7 +224,6 @@ export class GPT2ForSequenceClassification extends GPT2HeadModel {
     return "GPT2ForSequenceClassification";
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    return lastTokenClassificationOutput(this.runBase(inputs), this.score, ids, inputs.labels, this.config);
+    return lastTokenClassificationOutput((rows) => this.runBase({ ...inputs, queryPositions: rows }), inputs, this.score, this.config);
   }
 }

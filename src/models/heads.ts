@@ -5,7 +5,7 @@ import { enableGrad, isGradEnabled, noGrad } from "../tensor/autograd.js";
 import * as ops from "../ops/index.js";
 import { Linear } from "../nn/layers.js";
 import type { BaseConfig, ProblemType } from "../io/hf_config.js";
-import type { IntBatch, ModelOutput } from "./modeling_utils.js";
+import { toIntBatch, type IntBatch, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
 
 function labelsTensor(labels: Tensor | NestedArray): Tensor {
   return labels instanceof Tensor ? labels : Tensor.from(labels);
@@ -169,14 +169,25 @@ function defineLazyLogits(out: ModelOutput, compute: () => Tensor): void {
   });
 }
 
-/** Decoder sequence classification: the score head at each row's last non-pad token (HF 5.x). */
+/**
+ * Decoder sequence classification: the score head at each row's last non-pad token (HF 5.x). `run`
+ * runs the base model with those positions as ModelInputs.queryPositions, so its last layer computes
+ * only them (unless hidden states are asked for).
+ */
 export function lastTokenClassificationOutput(
-  base: ModelOutput, score: { forward(x: Tensor): Tensor }, ids: IntBatch | null, labels: Tensor | NestedArray | undefined, config: BaseConfig,
+  run: (queryPositions: number[] | undefined) => ModelOutput, inputs: ModelInputs, score: { forward(x: Tensor): Tensor }, config: BaseConfig,
 ): ModelOutput {
+  const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
+  const embeds = inputs.inputsEmbeds instanceof Tensor && inputs.inputsEmbeds.ndim === 3 ? inputs.inputsEmbeds : null;
+  const bt = ids ? ids.shape : embeds ? [embeds.shape[0], embeds.shape[1]] : null;
+  const want = bt ? lastNonPadIndex(ids, bt[1], bt[0], config.padTokenId) : undefined;
+  const base = run(want);
   const h = base.lastHiddenState!;
   const [B, T] = h.shape;
-  const logits = score.forward(gatherPositions(h, lastNonPadIndex(ids, T, B, config.padTokenId)));
+  // a query-rows run returns just those rows ([B, 1, H])
+  const idx = want && T === bt![1] ? want : want ? new Array<number>(B).fill(0) : lastNonPadIndex(null, T, B, config.padTokenId);
+  const logits = score.forward(gatherPositions(h, idx));
   const out = withBaseExtras({ logits }, base);
-  if (labels !== undefined) out.loss = sequenceClassificationLoss(logits, labels, config);
+  if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, config);
   return out;
 }

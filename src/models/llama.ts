@@ -11,7 +11,7 @@ import * as ops from "../ops/index.js";
 import type { LlamaConfig, PretrainedConfig } from "../io/hf_config.js";
 import {
   activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
+  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast, gatherRows, queryRows, QueryRows,
 } from "./modeling_utils.js";
 import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
 import { generate, GenerateOptions } from "./generate.js";
@@ -24,6 +24,10 @@ function checkLlama(config: PretrainedConfig, cls: string): LlamaConfig {
   }
   return config as LlamaConfig;
 }
+
+type Rope = { cos: Tensor; sin: Tensor };
+/** The last layer's query rows with their rotary tables. */
+type LlamaRows = QueryRows & { rope: Rope };
 
 function family(config: LlamaConfig): string {
   return { llama: "Llama", mistral: "Mistral", qwen2: "Qwen2" }[config.modelType];
@@ -61,14 +65,16 @@ export class LlamaAttention extends Module {
     this.registerModule("v_proj", new Linear(E, Hkv * D, { bias: config.qkvBias, rng }));
     this.registerModule("o_proj", new Linear(H * D, E, { bias: config.oBias, rng }));
   }
-  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
+  /** rows: queries at one position per batch row only (keys/values from every position). */
+  forward(x: Tensor, rope: Rope, keyMask: Tensor | null, past: KeyValue | undefined, rows?: LlamaRows): { out: Tensor; kv: KeyValue } {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
-    const q = ops.applyRotary(splitHeads(this.q_proj.forward(x), H, D), rope.cos, rope.sin);
+    const qRope = rows ? rows.rope : rope;
+    const q = ops.applyRotary(splitHeads(this.q_proj.forward(rows ? gatherRows(x, rows.idx) : x), H, D), qRope.cos, qRope.sin);
     const k = ops.applyRotary(splitHeads(this.k_proj.forward(x), Hkv, D), rope.cos, rope.sin);
     const v = splitHeads(this.v_proj.forward(x), Hkv, D);
     const kv = withPast(past, k, v);
     const ctx = attention(q, kv.key, kv.value, {
-      keyMask, causal: true, scale: 1 / Math.sqrt(D), dropoutP: this.config.attentionDropout, training: this.training,
+      keyMask: rows ? rows.keyMask : keyMask, causal: !rows, scale: 1 / Math.sqrt(D), dropoutP: this.config.attentionDropout, training: this.training,
     });
     return { out: this.o_proj.forward(mergeHeads(ctx)), kv };
   }
@@ -110,9 +116,10 @@ export class LlamaDecoderLayer extends Module {
     this.registerModule("input_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps));
     this.registerModule("post_attention_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps));
   }
-  forward(x: Tensor, rope: { cos: Tensor; sin: Tensor }, keyMask: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
-    const a = this.self_attn.forward(this.input_layernorm.forward(x), rope, keyMask, past);
-    const h = ops.add(x, a.out);
+  /** rows: the output holds one position per batch row ([B, 1, H]); see ModelInputs.queryPositions. */
+  forward(x: Tensor, rope: Rope, keyMask: Tensor | null, past: KeyValue | undefined, rows?: LlamaRows): { out: Tensor; kv: KeyValue } {
+    const a = this.self_attn.forward(this.input_layernorm.forward(x), rope, keyMask, past, rows);
+    const h = ops.add(rows ? gatherRows(x, rows.idx) : x, a.out);
     return { out: ops.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h))), kv: a.kv };
   }
 }
@@ -155,7 +162,16 @@ export class LlamaModel extends PreTrainedModel {
     const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
     const keyMask = fullKeyMask(mask, B, T, P);
     const h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
-    return runLayerStack(this.layers, h, past, inputs, (layer, x, kv) => layer.forward(x, rope, keyMask, kv), (x) => this.norm.forward(x));
+    const qr = queryRows(inputs, keyMask, B, T, P);
+    let rows: LlamaRows | undefined;
+    if (qr) {
+      // each query row's own position for its rotary embedding
+      const qpos = new Int32Array(B);
+      for (let b = 0; b < B; b++) qpos[b] = pos.data[(pos.shape[0] === 1 ? 0 : b) * T + qr.idx[b]];
+      rows = { ...qr, rope: rotaryForPositions({ data: qpos, shape: [B, 1] }, this.config) };
+    }
+    const last = this.layers.length - 1;
+    return runLayerStack(this.layers, h, past, inputs, (layer, x, kv, i) => layer.forward(x, rope, keyMask, kv, i === last ? rows : undefined), (x) => this.norm.forward(x));
   }
 }
 
@@ -209,7 +225,6 @@ export class LlamaForSequenceClassification extends LlamaHeadModel {
     return `${family(this.config)}ForSequenceClassification`;
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    return lastTokenClassificationOutput(this.runBase(inputs), this.score, ids, inputs.labels, this.config);
+    return lastTokenClassificationOutput((rows) => this.runBase({ ...inputs, queryPositions: rows }), inputs, this.score, this.config);
   }
 }

@@ -53,6 +53,13 @@ export interface ModelInputs {
    * extra loss terms) so they are computed once, in forward.
    */
   keepLogits?: boolean;
+  /**
+   * Decoders (Llama family, GPT-2): per batch row, the one position (index into this call's tokens)
+   * whose output is wanted; the last layer computes that position only, beyond the keys and values it
+   * attends over, and lastHiddenState is [B, 1, H]. The decoder sequence-classification heads set it to
+   * each row's last non-pad token. Ignored when outputHiddenStates is set.
+   */
+  queryPositions?: number[];
 }
 
 export interface ModelOutput {
@@ -201,6 +208,32 @@ export function runLayerStack<L>(
   if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
   if (inputs.useCache) out.pastKeyValues = newKv;
   return out;
+}
+
+/** The last layer limited to one position per batch row (ModelInputs.queryPositions). */
+export interface QueryRows {
+  /** Per batch row, the position among this call's T tokens. */
+  idx: number[];
+  /** [B, P + T]: the attention mask with each row's keys after its own position masked (the causal mask for one query). */
+  keyMask: Tensor;
+}
+
+/** Checks inputs.queryPositions against [B, T] and builds its key mask; null when not asked for (or hidden states are). */
+export function queryRows(inputs: ModelInputs, keyMask: Tensor | null, B: number, T: number, P: number): QueryRows | null {
+  const idx = inputs.queryPositions;
+  if (!idx || inputs.outputHiddenStates) return null;
+  if (idx.length !== B || idx.some((t) => !Number.isInteger(t) || t < 0 || t >= T)) {
+    throw new ShapeError(`queryPositions [${idx}]: expected ${B} integer positions in [0, ${T})`);
+  }
+  const Tk = P + T, km = keyMask ? keyMask.f32() : null, m = new Float32Array(B * Tk);
+  for (let b = 0; b < B; b++) for (let j = 0; j <= P + idx[b]; j++) m[b * Tk + j] = km ? km[b * Tk + j] : 1;
+  return { idx, keyMask: new Tensor(m, [B, Tk]) };
+}
+
+/** x[b, idx[b], :] for each batch row b: [B, 1, C]. */
+export function gatherRows(x: Tensor, idx: number[]): Tensor {
+  const [B, , C] = x.shape;
+  return ops.stack(idx.map((t, b) => x.select(0, b).select(0, t)), 0).reshape([B, 1, C]);
 }
 
 export function pastLength(past: KeyValue[] | undefined): number {

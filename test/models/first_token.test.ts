@@ -1,6 +1,7 @@
-// Sequence classification on encoders runs the last layer for position 0 only (ModelInputs.firstTokenOnly):
-// logits, loss and every parameter's gradient must equal the full computation (forced with
-// outputHiddenStates), and the last layer's feed-forward must really see one position.
+// Sequence classification runs the last layer only where the head reads: position 0 on encoders
+// (ModelInputs.firstTokenOnly), each row's last non-pad token on decoders (ModelInputs.queryPositions).
+// Logits, loss and every parameter's gradient must equal the full computation (forced with
+// outputHiddenStates), and the last layer's feed-forward must really see one position per row.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -27,25 +28,25 @@ function watchSeqLen(lin: Linear): number[] {
   return seen;
 }
 
-function run(model: PreTrainedModel, inputs: object, full: boolean): { logits: Tensor; loss: Tensor; grads: Map<string, Tensor>; out: any } {
+function run(model: PreTrainedModel, inputs: object, full: boolean, y: number[]): { logits: Tensor; loss: Tensor; grads: Map<string, Tensor>; out: any } {
   model.zeroGrad();
-  const out = model.forward({ ...inputs, labels, outputHiddenStates: full } as any);
+  const out = model.forward({ ...inputs, labels: y, outputHiddenStates: full } as any);
   out.loss!.backward();
   const grads = new Map<string, Tensor>();
   for (const [n, p] of model.namedParameters()) if (p.grad) grads.set(n, new Tensor(p.grad.f32().slice(), p.grad.shape));
   return { logits: out.logits!, loss: out.loss!, grads, out };
 }
 
-function assertSameRun(model: PreTrainedModel, inputs: object, what: string): void {
-  const fast = run(model, inputs, false);
-  const full = run(model, inputs, true);
+function assertSameRun(model: PreTrainedModel, inputs: object, what: string, y: number[] = labels): void {
+  const fast = run(model, inputs, false, y);
+  const full = run(model, inputs, true, y);
   assertClose(fast.logits, full.logits, `${what}: logits`);
   assertClose(fast.loss, full.loss, `${what}: loss`);
   assert.deepEqual([...fast.grads.keys()].sort(), [...full.grads.keys()].sort(), `${what}: parameters with gradients`);
   assert.ok(fast.grads.size > 0, `${what}: some gradients`);
   for (const [n, gr] of full.grads) assertClose(fast.grads.get(n)!, gr, `${what}: grad ${n}`, { abs: 1e-5, rel: 1e-3 });
   assert.equal(fast.out.lastHiddenState, undefined, `${what}: a first-token run passes no lastHiddenState on`);
-  assert.equal(full.out.lastHiddenState.shape[1], input_ids[0].length, `${what}: full run's lastHiddenState`);
+  if (full.out.lastHiddenState) assert.equal(full.out.lastHiddenState.shape[1], input_ids[0].length, `${what}: full run's lastHiddenState`);
 }
 
 test("BERT sequence classification: the last layer runs position 0 only, with the same logits, loss and gradients", async () => {
@@ -87,4 +88,43 @@ test("first-token last layer under LoRA and prefix tuning (past keys/values) giv
     new PrefixTuningConfig({ taskType: "SEQ_CLS", numVirtualTokens: 3 }));
   prefix.eval();
   assertSameRun(prefix as unknown as PreTrainedModel, inputs, "prefix");
+});
+
+test("decoder sequence classification (Llama, GPT-2): the last layer runs each row's last non-pad token only, same logits, loss and gradients", async () => {
+  for (const name of ["llama-tiny-random", "gpt2-tiny-random"]) {
+    const gd = goldenJson(name);
+    const model = await AutoModelForSequenceClassification.fromPretrained(join(GOLDEN, name), { ...quiet, numLabels: 3 });
+    model.config.padTokenId = 0;
+    model.eval();
+    const layers = (model as any).model?.layers ?? (model as any).transformer.h;
+    const last = layers.get(layers.length - 1);
+    const mlpIn = watchSeqLen(last.mlp.gate_proj ?? last.mlp.c_fc);
+    const T = gd.inputs.input_ids[0].length;
+    const right = { inputIds: gd.inputs.input_ids, attentionMask: gd.inputs.attention_mask };
+    assertSameRun(model, right, `${name} right-padded`, [2, 1, 0]);
+    assert.deepEqual(mlpIn, [1, T], `${name}: last feed-forward input length, rows run then full run`);
+    // left padding, and a row whose last real token is not under the mask's last 1 (no mask given)
+    const left = { inputIds: [[0, 0, 5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17, 18], [0, 19, 20, 21, 22, 23, 24, 25]], attentionMask: [[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 1, 1]] };
+    assertSameRun(model, left, `${name} left-padded`, [2, 1, 0]);
+    assertSameRun(model, { inputIds: [[3, 4, 5, 0, 0, 0, 0, 0], [6, 7, 8, 9, 10, 11, 12, 13]] }, `${name} no mask`, [1, 2]);
+  }
+});
+
+test("decoder rows under LoRA and prefix tuning (past keys/values) give the full computation's gradients", async () => {
+  const gd = goldenJson("llama-tiny-random");
+  const inputs = { inputIds: gd.inputs.input_ids, attentionMask: gd.inputs.attention_mask };
+  const load = async () => {
+    const m = await AutoModelForSequenceClassification.fromPretrained(join(GOLDEN, "llama-tiny-random"), { ...quiet, numLabels: 3 });
+    m.config.padTokenId = 0;
+    return m;
+  };
+  const lora = getPeftModel(await load(), new LoraConfig({ taskType: "SEQ_CLS", r: 4, loraAlpha: 8, targetModules: "all-linear", initLoraWeights: "gaussian" }));
+  lora.eval();
+  assertSameRun(lora as unknown as PreTrainedModel, inputs, "llama lora", [2, 1, 0]);
+  const prefix = getPeftModel(await load(), new PrefixTuningConfig({ taskType: "SEQ_CLS", numVirtualTokens: 3 }));
+  prefix.eval();
+  assertSameRun(prefix as unknown as PreTrainedModel, inputs, "llama prefix", [2, 1, 0]);
+  // a bad queryPositions is a clear error
+  const m = await load();
+  assert.throws(() => (m as any).model.forward({ ...inputs, queryPositions: [0, 9, 1] }), /queryPositions \[0,9,1\]: expected 3 integer positions in \[0, 8\)/);
 });
