@@ -128,3 +128,21 @@ test("decoder rows under LoRA and prefix tuning (past keys/values) give the full
   const m = await load();
   assert.throws(() => (m as any).model.forward({ ...inputs, queryPositions: [0, 9, 1] }), /queryPositions \[0,9,1\]: expected 3 integer positions in \[0, 8\)/);
 });
+
+test("first-position last layers under gradient checkpointing: same gradients as without", async () => {
+  const { enableGradientCheckpointing } = await import("../../src/train/grad_checkpoint.js");
+  for (const name of ["bert-tiny-random", "llama-tiny-random"]) {
+    const gd = goldenJson(name);
+    const inputs = { inputIds: gd.inputs.input_ids, attentionMask: gd.inputs.attention_mask };
+    const m = await AutoModelForSequenceClassification.fromPretrained(join(GOLDEN, name), { ...quiet, numLabels: name.startsWith("bert") ? 2 : 3 });
+    m.config.padTokenId = 0;
+    // train mode (checkpointing only wraps then) with dropout off, so both runs are deterministic
+    m.train();
+    for (const [, mod] of m.namedModules()) if ("p" in mod) (mod as unknown as { p: number }).p = 0;
+    const plain = run(m, inputs, false, [1, 1, 0]).grads;
+    assert.ok(enableGradientCheckpointing(m) > 0);
+    const ck = run(m, inputs, false, [1, 1, 0]).grads;
+    assert.deepEqual([...ck.keys()].sort(), [...plain.keys()].sort(), `${name}: parameters with gradients`);
+    for (const [n, g] of plain) assertClose(ck.get(n)!, g, `${name} checkpointed: grad ${n}`, { abs: 1e-6, rel: 1e-4 });
+  }
+});
