@@ -3,7 +3,7 @@
 // plus the collator and a few real Trainer steps. Optional synthetic shapes from
 // /work/shared/bench/torch_peft_bench.py: --shape bert-small (b8 s128) | llama-small (b4 s256).
 //
-// Usage: node --import tsx bench/profile_step.ts [--steps N] [--shape demo|bert-small|llama-small] [--no-trainer]
+// Usage: node --import tsx bench/profile_step.ts [--steps N] [--shape demo|bert-small|bert-base|llama-small] [--no-trainer]
 //        (add --cpu-prof --cpu-prof-dir=/tmp/prof to node for a profile)
 import { AutoTokenizer } from "../src/io/tokenizer.js";
 import { AutoModelForSequenceClassification, AutoModelForCausalLM } from "../src/models/auto.js";
@@ -91,6 +91,7 @@ async function build(): Promise<{ model: any; loss: Fwd; collate?: () => unknown
   // synthetic benchmark shapes (random init, like torch_peft_bench.py)
   const cfgs: Record<string, any> = {
     "bert-small": { model_type: "bert", vocab_size: 30522, hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, intermediate_size: 2048, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: "gelu", b: 8, s: 128, targets: ["query", "value"] },
+    "bert-base": { model_type: "bert", vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: "gelu", b: 8, s: 128, targets: ["query", "value"] },
     "llama-small": { model_type: "llama", vocab_size: 32000, hidden_size: 512, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 8, intermediate_size: 1376, rope_theta: 10000, rms_norm_eps: 1e-6, hidden_act: "silu", max_position_embeddings: 2048, b: 4, s: 256, targets: ["q_proj", "v_proj"] },
   };
   const c = cfgs[shape];
