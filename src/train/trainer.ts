@@ -82,7 +82,7 @@ export interface TrainOutput {
 export class TrainingError extends PeftError {}
 
 const MODEL_INPUT_KEYS = new Set([
-  "inputIds", "attentionMask", "tokenTypeIds", "positionIds", "inputsEmbeds", "labels", "startPositions", "endPositions",
+  "inputIds", "attentionMask", "tokenTypeIds", "positionIds", "inputsEmbeds", "labels", "startPositions", "endPositions", "keepLogits",
 ]);
 
 function dsLength(d: TrainerDataset): number {
@@ -659,7 +659,8 @@ export class Trainer {
           const idx = Array.from({ length: Math.min(bs, n - i) }, (_, k) => i + k);
           const batch = collateWith(this.dataCollator, idx.map((j) => dsGet(dataset, j)));
           const hasLabels = batch.labels !== undefined || batch.startPositions !== undefined;
-          const out = this.forward(this.model, batch);
+          // the logits are read below (predictions): a causal LM computes them once, in forward
+          const out = this.forward(this.model, { ...batch, keepLogits: true });
           let loss = out.loss;
           if (hasLabels && this.args.labelSmoothingFactor > 0 && out.logits && batch.labels !== undefined) {
             loss = smoothedLoss(this.model, out.logits, batch.labels, this.args.labelSmoothingFactor);
