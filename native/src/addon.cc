@@ -208,6 +208,7 @@ KERNEL(Binary) {
   int op = op_index(a, 0, B_COUNT);
   std::vector<int64_t> shape = a.ints(4, "shape"), as = a.ints(5, "aStrides"), bs = a.ints(6, "bStrides");
   if (as.size() != shape.size() || bs.size() != shape.size()) a.range("strides must have one entry per dim");
+  if (shape.size() > 17) a.range("at most 17 dims");
   int64_t n = 1, ea = 1, eb = 1;
   for (size_t d = 0; d < shape.size(); d++) {
     if (shape[d] < 0 || as[d] < 0 || bs[d] < 0) a.range("negative shape or stride");

@@ -3,6 +3,7 @@
 #include <cstring>
 #include "erfx.h"
 #include "mathx.h"
+#include <omp.h>
 #include "peft.h"
 
 namespace peft {
@@ -153,27 +154,29 @@ static inline float bop(float a, float b) {
   else return fminn(a, b);
 }
 
-// Rows of length `inner` with per-operand inner strides (0 or 1 on the fast paths); `outer` row
-// offsets come from an odometer over the leading dims.
+// Rows of length `inner` with per-operand inner strides (0 or 1 on the fast paths); each thread takes
+// a contiguous range of rows, decodes its first row's leading-dim offsets once and then steps an
+// odometer (a division per dim per row cost as much as copying a 64-float row: head split/merge copies).
 template <int OP>
 static void binary_t(const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
                      const std::vector<int64_t>& as, const std::vector<int64_t>& bs, int64_t n) {
   const int nd = (int)shape.size();
-  // merge nothing fancy: treat the last dim as the row
   const int64_t inner = shape[nd - 1], ia = as[nd - 1], ib = bs[nd - 1];
   const int64_t rows = inner == 0 ? 0 : n / inner;
 #pragma omp parallel if (n > kPar)
   {
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-      // decode r into the leading-dim offsets
-      int64_t rem = r, ao = 0, bo = 0;
-      for (int d = nd - 2; d >= 0; d--) {
-        int64_t q = rem / shape[d], c = rem - q * shape[d];
-        rem = q;
-        ao += c * as[d];
-        bo += c * bs[d];
-      }
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    int64_t idx[16] = {0};  // nd ≤ 16: tensors here have at most a handful of dims
+    int64_t ao = 0, bo = 0, rem = r0;
+    for (int d = nd - 2; d >= 0; d--) {
+      const int64_t q = rem / shape[d], c = rem - q * shape[d];
+      rem = q;
+      idx[d] = c;
+      ao += c * as[d];
+      bo += c * bs[d];
+    }
+    for (int64_t r = r0; r < r1; r++) {
       const float* ap = a + ao;
       const float* bp = b + bo;
       float* op = out + r * inner;
@@ -190,6 +193,14 @@ static void binary_t(const float* a, const float* b, float* out, const std::vect
         for (int64_t i = 0; i < inner; i++) op[i] = bop<OP>(av, bp[i]);
       } else {
         for (int64_t i = 0; i < inner; i++) op[i] = bop<OP>(ap[i * ia], bp[i * ib]);
+      }
+      for (int d = nd - 2; d >= 0; d--) {
+        ao += as[d];
+        bo += bs[d];
+        if (++idx[d] < shape[d]) break;
+        ao -= as[d] * shape[d];
+        bo -= bs[d] * shape[d];
+        idx[d] = 0;
       }
     }
   }

@@ -268,6 +268,11 @@ test("native binary agrees with TS: same shape, row/column/scalar broadcast, tra
     cases.push({ shape: [r, c], as: [1, r], bs: full, aLen: r * c, bLen: r * c }); // a transposed
   }
   cases.push({ shape: [2, 3, 4, 5], as: [0, 20, 1, 4], bs: contiguousStrides([2, 3, 4, 5]), aLen: 60, bLen: 120 });
+  // a head split ([B,T,H,D] read as [B,H,T,D]) big enough to run on several threads, rows split unevenly
+  cases.push({ shape: [5, 9, 37, 64], as: [37 * 9 * 64, 64, 9 * 64, 1], bs: [0, 0, 0, 0], aLen: 5 * 37 * 9 * 64, bLen: 1 });
+  cases.push({ shape: [3, 7, 11, 13, 17], as: [7 * 11 * 13 * 17, 1, 7, 7 * 11, 7 * 11 * 13], bs: contiguousStrides([3, 7, 11, 13, 17]), aLen: 3 * 7 * 11 * 13 * 17, bLen: 3 * 7 * 11 * 13 * 17 });
+  // more dims than the native kernel takes (17): the TS kernel serves it
+  cases.push({ shape: [...new Array(16).fill(1), 2, 3, 4], as: [...new Array(16).fill(24), 12, 4, 1], bs: [...new Array(16).fill(0), 0, 0, 1], aLen: 24, bLen: 4 });
   cases.push({ shape: [], as: [], bs: [], aLen: 1, bLen: 1 });
   for (const op of ops)
     for (const c of cases) {

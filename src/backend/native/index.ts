@@ -107,7 +107,8 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
     },
     binary: (op, x, y, out, shape, as, bs) => {
       const c = binaryCode.get(op);
-      if (c === undefined) return tsKernels.binary(op, x, y, out, shape, as, bs);
+      // the native kernel takes up to 17 dims
+      if (c === undefined || shape.length > 17) return tsKernels.binary(op, x, y, out, shape, as, bs);
       a.binary(c, x, y, out, shape, as, bs);
     },
     affine: (x, out, alpha, beta) => a.affine(x, out, alpha, beta),
