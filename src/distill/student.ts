@@ -6,7 +6,9 @@ import { ConfigError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { configToJSON, parseConfig } from "../io/hf_config.js";
 import type { PretrainedConfig } from "../io/hf_config.js";
-import type { PreTrainedModel } from "../models/modeling_utils.js";
+import { headKind, type PreTrainedModel } from "../models/modeling_utils.js";
+
+export { headKind };
 import type { Module } from "../nn/module.js";
 
 /** HF config key holding the layer count, per model type. */
@@ -99,15 +101,6 @@ export function underlyingModel(m: PreTrainedModel | Module): PreTrainedModel {
   return m as PreTrainedModel;
 }
 
-/** The output kind of a model class (comparable outputs need the same kind). */
-export function headKind(arch: string): string {
-  if (/ForSequenceClassification$/.test(arch)) return "sequence-classification";
-  if (/ForTokenClassification$/.test(arch)) return "token-classification";
-  if (/ForQuestionAnswering$/.test(arch)) return "question-answering";
-  if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return "causal-lm";
-  if (/ForMaskedLM$/.test(arch)) return "masked-lm";
-  return "base";
-}
 
 /**
  * Teacher and student must share the output space: the same vocabulary size (same tokenizer and

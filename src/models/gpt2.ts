@@ -49,9 +49,9 @@ export class GPT2Attention extends Module {
   /** rows: queries at one position per batch row only (keys/values from every position). */
   forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, rows?: QueryRows): { out: Tensor; kv: KeyValue } {
     const E = this.config.hiddenSize;
-    const [qAll, k, v] = ops.split(this.c_attn.forward(x), E, -1).map((t) => splitHeads(t, this.heads, this.headDim));
     // c_attn makes q, k and v in one GEMM: the query rows are picked after it
-    const q = rows ? splitHeads(gatherRows(mergeHeads(qAll), rows.idx), this.heads, this.headDim) : qAll;
+    const [qf, kf, vf] = ops.split(this.c_attn.forward(x), E, -1);
+    const [q, k, v] = [rows ? gatherRows(qf, rows.idx) : qf, kf, vf].map((t) => splitHeads(t, this.heads, this.headDim));
     const kv = withPast(past, k, v);
     const ctx = attention(q, kv.key, kv.value, {
       keyMask: rows ? rows.keyMask : keyMask, causal: !rows, scale: this.scale, dropoutP: this.attn_dropout.p, training: this.training,

@@ -73,10 +73,10 @@ function shiftedLabels(labels: Tensor | NestedArray, B: number, T: number, what:
   return shifted;
 }
 
-/** Causal-LM loss: logits[:, :-1] against labels[:, 1:], −100 ignored, mean over counted tokens. */
-export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray): Tensor {
+/** Causal-LM loss: logits[:, :-1] against labels[:, 1:], −100 ignored, mean over counted tokens (optionally label-smoothed). */
+export function causalLMLoss(logits: Tensor, labels: Tensor | NestedArray, labelSmoothing = 0): Tensor {
   const [B, T, V] = logits.shape;
-  return ops.crossEntropy(logits.reshape([B * T, V]), shiftedLabels(labels, B, T, `logits [${logits.shape}]`));
+  return ops.crossEntropy(logits.reshape([B * T, V]), shiftedLabels(labels, B, T, `logits [${logits.shape}]`), { labelSmoothing });
 }
 
 /** HF QA loss: positions clamped to [0, T], CE ignoring T, mean of start and end losses. */
@@ -184,8 +184,10 @@ export function lastTokenClassificationOutput(
   const base = run(want);
   const h = base.lastHiddenState!;
   const [B, T] = h.shape;
-  // a query-rows run returns just those rows ([B, 1, H])
-  const idx = want && T === bt![1] ? want : want ? new Array<number>(B).fill(0) : lastNonPadIndex(null, T, B, config.padTokenId);
+  let idx: number[];
+  if (!want) idx = lastNonPadIndex(null, T, B, config.padTokenId); // the length is known from the output only
+  else if (T === bt![1]) idx = want; // a full run (hidden states were asked for)
+  else idx = new Array<number>(B).fill(0); // a query-rows run returns just those rows ([B, 1, H])
   const logits = score.forward(gatherPositions(h, idx));
   const out = withBaseExtras({ logits }, base);
   if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, config);

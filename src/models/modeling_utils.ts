@@ -210,6 +210,16 @@ export function runLayerStack<L>(
   return out;
 }
 
+/** The output kind of a model class from its architecture name (comparable outputs need the same kind). */
+export function headKind(arch: string): string {
+  if (/ForSequenceClassification$/.test(arch)) return "sequence-classification";
+  if (/ForTokenClassification$/.test(arch)) return "token-classification";
+  if (/ForQuestionAnswering$/.test(arch)) return "question-answering";
+  if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return "causal-lm";
+  if (/ForMaskedLM$/.test(arch)) return "masked-lm";
+  return "base";
+}
+
 /** The last layer limited to one position per batch row (ModelInputs.queryPositions). */
 export interface QueryRows {
   /** Per batch row, the position among this call's T tokens. */

@@ -9,13 +9,15 @@
 
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import { noGrad } from "../tensor/autograd.js";
 import { globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
 import { ConfigError, PeftError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";
 import { Embedding } from "../nn/layers.js";
 import { crossEntropy } from "../ops/loss.js";
+import { headKind } from "../models/modeling_utils.js";
+import { causalLMLoss } from "../models/heads.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { TrainingArguments } from "./args.js";
 import { CallbackEvent, EarlyStoppingCallback, LogEntry, TrainerCallback, TrainerControl, TrainerState } from "./callbacks.js";
@@ -742,21 +744,16 @@ export class Trainer {
 function isCausalLM(model: Module): boolean {
   const w = model as unknown as { getBaseModel?: () => unknown };
   const base = (typeof w.getBaseModel === "function" ? w.getBaseModel() : model) as { architectureName?: unknown };
-  return typeof base.architectureName === "string" && /(ForCausalLM|LMHeadModel)$/.test(base.architectureName);
+  return typeof base.architectureName === "string" && headKind(base.architectureName) === "causal-lm";
 }
 
 /**
  * HF's LabelSmoother: (1 − ε)·NLL + ε·mean over classes of −log p, averaged over the labels that are
- * not −100; for a causal LM position t predicts label t + 1 (labels shifted as the model's own loss).
+ * not −100; for a causal LM position t predicts label t + 1 (the model's own shifted loss, smoothed).
  */
 function smoothedLoss(model: Module, logits: Tensor, labels: unknown, eps: number): Tensor {
+  if (logits.ndim === 3 && isCausalLM(model)) return causalLMLoss(logits, labels as Tensor | NestedArray, eps);
   const y = labels instanceof Tensor ? Array.from(labels.f32(), Math.round) : ((labels as unknown[]).flat(Infinity) as number[]);
-  if (logits.ndim === 3 && isCausalLM(model)) {
-    const [B, T, V] = logits.shape;
-    const rows = logits.slice(1, 0, T - 1).contiguous().reshape([B * (T - 1), V]);
-    const shifted = y.filter((_, i) => i % T !== 0);
-    return crossEntropy(rows, shifted, { labelSmoothing: eps });
-  }
   const C = logits.shape[logits.ndim - 1];
   return crossEntropy(logits.reshape([-1, C]), y, { labelSmoothing: eps });
 }
