@@ -16,7 +16,7 @@ import { AdamW } from "../src/train/optim/adamw.js";
 import { clipGradNorm } from "../src/train/clip.js";
 import { getBackend } from "../src/backend/registry.js";
 import { Tensor } from "../src/tensor/tensor.js";
-import { makeTrainingArguments } from "../src/cli/trainer_api.js";
+import { TrainingArguments } from "../src/train/args.js";
 import { Trainer } from "../src/train/trainer.js";
 import { parseConfig } from "../src/io/hf_config.js";
 
@@ -78,7 +78,7 @@ async function build(): Promise<{ model: any; loss: Fwd; collate?: () => unknown
     console.log(`batch: ${(batch.inputIds as number[][]).length} x ${(batch.inputIds as number[][])[0].length}`);
     const loss = () => (peft as any).forward({ inputIds: batch.inputIds, attentionMask: batch.attentionMask, labels: batch.labels }).loss as Tensor;
     const trainerRun = async () => {
-      const a = await makeTrainingArguments({
+      const a = TrainingArguments.fromDict({
         output_dir: "/tmp/profile_step_out", per_device_train_batch_size: 32, learning_rate: 3e-3, weight_decay: 0.01,
         warmup_ratio: 0.06, lr_scheduler_type: "linear", max_grad_norm: 1.0, max_steps: steps, save_strategy: "no",
         logging_steps: 1000, report_to: [], seed: 0, disable_tqdm: true,

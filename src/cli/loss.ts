@@ -3,7 +3,8 @@
 // written as weights, e.g. "ce=0.5,target_alignment=0.5" ("mixed" is that 50/50 mixture).
 
 import { CliError } from "./errors.js";
-import type { CliTask } from "./options.js";
+import type { Task } from "../data/tasks/task.js";
+import type { Module } from "../nn/module.js";
 import * as ops from "../ops/index.js";
 import { Tensor } from "../tensor/tensor.js";
 import { targetAlignmentFromLogits } from "../distill/losses.js";
@@ -31,28 +32,30 @@ export function parseLoss(spec: string): LossWeights {
   return w;
 }
 
-type Forward = { forward(i: ModelInputs): ModelOutput };
+type Forward = Module & { forward(i: ModelInputs): ModelOutput };
 
 /**
  * A compute-loss function for the Trainer, or null when the model's own loss ("ce") is the
- * objective. Token-level tasks flatten logits to rows; positions labelled −100 are skipped.
+ * objective. How target alignment reads logits and labels is the task's `alignment`: rows
+ * (one label per example), tokens (flattened, −100 skipped) or next-token (position t against label t+1).
  */
-export function lossFunction(spec: string, task: CliTask): ((model: Forward, inputs: ModelInputs) => Tensor) | null {
+export function lossFunction(spec: string, task: Task): ((model: Module, inputs: Record<string, unknown>) => Tensor) | null {
   const w = parseLoss(spec);
-  if (w.target_alignment === 0) return w.ce === 1 ? null : (model, inputs) => ops.affine(model.forward(inputs).loss!, w.ce);
-  if (task === "qa") throw new CliError("--loss target_alignment is defined for classification and LM tasks, not qa");
+  if (w.target_alignment === 0) return w.ce === 1 ? null : (model, inputs) => ops.affine((model as Forward).forward(inputs).loss!, w.ce);
+  if (!task.alignment) throw new CliError(`--loss target_alignment is defined for classification and LM tasks, not ${task.name}`);
+  const alignment = task.alignment;
   return (model, inputs) => {
-    const out = model.forward({ ...inputs, keepLogits: true });
+    const out = (model as Forward).forward({ ...inputs, keepLogits: true });
     const logits = out.logits!;
     let rows = logits;
     let labels = inputs.labels as unknown;
-    if (task === "causal-lm") {
+    if (alignment === "next-token") {
       // predict token t+1 from position t, as the model's own loss does
       const [B, T, V] = logits.shape;
       rows = logits.slice(1, 0, T - 1).contiguous().reshape([B * (T - 1), V]);
       const lab = (labels instanceof Tensor ? (labels.toArray() as number[][]) : (labels as number[][]));
       labels = lab.flatMap((r) => r.slice(1));
-    } else if (logits.ndim === 3) {
+    } else if (alignment === "tokens" || logits.ndim === 3) {
       const [B, T, C] = logits.shape;
       rows = logits.reshape([B * T, C]);
       labels = (labels instanceof Tensor ? (labels.toArray() as number[][]) : (labels as number[][])).flat();

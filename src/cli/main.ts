@@ -12,7 +12,6 @@ import {
   ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, GEN_OPTS, GENERAL_OPTS, LOSS_OPTS, MODEL_OPTS, OptSpec, PEFT_OPTS, TRAINING_OPTS, flagOf,
 } from "./options.js";
 import { Opts, normalizeArgv, readConfigFile, resolveOptions } from "./resolve.js";
-import { trainingOptionSpecs } from "./training_fields.js";
 import { DEMO_DEFAULTS } from "./demo_defaults.js";
 import { packageVersion } from "./paths.js";
 
@@ -216,13 +215,7 @@ export async function main(argv: string[]): Promise<number> {
   const args = normalizeArgv(argv);
   debugFlag = args.includes("--debug") || args.some((a) => /^--debug=(true|1|yes)$/i.test(a)) || process.env.PEFT_TS_DEBUG === "1";
   let exitCode = 0;
-  let training: OptSpec[];
-  try {
-    training = await trainingOptionSpecs();
-  } catch {
-    training = TRAINING_OPTS;
-  }
-  const defs = commandDefs(training);
+  const defs = commandDefs(TRAINING_OPTS);
   const program = buildProgram(defs, async (def, opts, pos) => {
     if (opts.debug === true) debugFlag = true;
     if (opts.print_config === true) {

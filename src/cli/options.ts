@@ -2,6 +2,10 @@
 // as --snake_case or --kebab-case, a config file (JSON/YAML) uses the snake_case key. Values
 // are typed here so that flags (strings) and file values (already typed) end up the same.
 
+import { trainingFieldList } from "../train/index.js";
+import { taskNames } from "../data/tasks/registry.js";
+import "../data/tasks/all.js";
+
 export type Kind = "string" | "int" | "float" | "bool" | "list" | "json" | "path";
 
 export interface OptSpec {
@@ -19,8 +23,6 @@ export interface OptSpec {
   short?: string;
 }
 
-export const TASKS = ["seq-cls", "token-cls", "qa", "causal-lm"] as const;
-export type CliTask = (typeof TASKS)[number];
 export const PEFT_METHODS = ["lora", "ia3", "prompt", "prefix", "none"] as const;
 export type PeftMethodName = (typeof PEFT_METHODS)[number];
 
@@ -49,7 +51,8 @@ export const GENERAL_OPTS: OptSpec[] = [
 
 export const MODEL_OPTS: OptSpec[] = [
   p("model_name_or_path", "model folder (config.json + model.safetensors + tokenizer files) or a hub id in the local cache", G_MODEL, { short: "m" }),
-  s("task", "task head to train/evaluate", G_MODEL, { choices: TASKS }),
+  // the registered tasks, read when the program is built (a task registered before main() is a choice)
+  { name: "task", kind: "string", help: "task head to train/evaluate", group: G_MODEL, get choices() { return taskNames(); } },
   p("tokenizer_name", "tokenizer folder when it differs from the model folder", G_MODEL),
   i("num_labels", "number of classes (default: from the training labels)", G_MODEL),
 ];
@@ -119,55 +122,18 @@ export const DISTILL_OPTS: OptSpec[] = [
 ];
 
 /**
- * HF TrainingArguments fields by their Python names, with HF's defaults. The Trainer layer's own
- * field list (src/train/args.ts) is merged in at start-up, so fields added there become flags too.
+ * TrainingArguments fields as flags: derived from the Trainer layer's typed field table
+ * (src/train/args.ts TRAINING_FIELDS: name, kind, HF default, help), so a field added there is a
+ * flag here. Defaults are shown, not applied: the Trainer applies its own.
  */
-export const TRAINING_OPTS: OptSpec[] = [
-  p("output_dir", "where checkpoints, metrics.json, report.html and the adapter go", G_TRAIN, { short: "o" }),
-  b("overwrite_output_dir", "reuse a non-empty output_dir", G_TRAIN),
-  s("eval_strategy", "when to evaluate", G_TRAIN, { choices: ["no", "steps", "epoch"] }),
-  f("eval_steps", "evaluate every N steps (eval_strategy steps)", G_TRAIN),
-  i("per_device_train_batch_size", "training batch size", G_TRAIN, { default: 8 }),
-  i("per_device_eval_batch_size", "evaluation batch size", G_TRAIN, { default: 8 }),
-  i("gradient_accumulation_steps", "accumulate gradients over N batches", G_TRAIN),
-  f("learning_rate", "peak learning rate (AdamW)", G_TRAIN),
-  f("weight_decay", "AdamW weight decay", G_TRAIN),
-  f("adam_beta1", "AdamW beta1", G_TRAIN),
-  f("adam_beta2", "AdamW beta2", G_TRAIN),
-  f("adam_epsilon", "AdamW epsilon", G_TRAIN),
-  f("max_grad_norm", "gradient clipping norm (0 disables)", G_TRAIN),
-  f("num_train_epochs", "epochs", G_TRAIN),
-  i("max_steps", "stop after N optimizer steps (overrides num_train_epochs)", G_TRAIN),
-  s("lr_scheduler_type", "learning-rate schedule", G_TRAIN, { choices: ["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay"] }),
-  f("warmup_ratio", "fraction of steps with linear warm-up", G_TRAIN),
-  f("warmup_steps", "warm-up steps (overrides warmup_ratio)", G_TRAIN),
-  s("logging_strategy", "when to log", G_TRAIN, { choices: ["no", "steps", "epoch"] }),
-  f("logging_steps", "log every N steps", G_TRAIN),
-  b("logging_first_step", "log the first step", G_TRAIN),
-  s("save_strategy", "when to save checkpoints", G_TRAIN, { choices: ["no", "steps", "epoch", "best"] }),
-  f("save_steps", "save a checkpoint every N steps", G_TRAIN),
-  i("save_total_limit", "keep at most N checkpoints", G_TRAIN),
-  b("save_only_model", "checkpoints without optimizer/scheduler/RNG state", G_TRAIN),
-  s("resume_from_checkpoint", 'checkpoint folder to resume from, or "true" for the latest in output_dir', G_TRAIN),
-  i("seed", "random seed (init, dropout, shuffling)", G_TRAIN),
-  i("data_seed", "seed for data shuffling only", G_TRAIN),
-  b("fp16", "mixed precision (fp16 autocast)", G_TRAIN),
-  b("bf16", "mixed precision (bf16 autocast)", G_TRAIN),
-  b("load_best_model_at_end", "reload the best checkpoint at the end", G_TRAIN),
-  s("metric_for_best_model", "metric that picks the best checkpoint (e.g. eval_accuracy)", G_TRAIN),
-  b("greater_is_better", "whether a larger metric_for_best_model is better", G_TRAIN),
-  b("dataloader_drop_last", "drop the last incomplete batch", G_TRAIN),
-  b("disable_tqdm", "no progress bar", G_TRAIN),
-  f("label_smoothing_factor", "label smoothing for the cross-entropy", G_TRAIN),
-  s("optim", "optimizer", G_TRAIN),
-  b("group_by_length", "batch rows of similar length together", G_TRAIN),
-  b("gradient_checkpointing", "recompute activations in backward to save memory", G_TRAIN),
-  l("report_to", "integrations to report to (none)", G_TRAIN),
-  s("run_name", "name shown in the report", G_TRAIN),
-  b("do_train", "run training", G_TRAIN),
-  b("do_eval", "run evaluation", G_TRAIN),
-  b("do_predict", "run prediction", G_TRAIN),
-];
+export const TRAINING_OPTS: OptSpec[] = trainingFieldList().map((f) => ({
+  name: f.name,
+  kind: f.kind,
+  help: f.default === null || typeof f.default === "object" ? f.help : `${f.help} (default ${JSON.stringify(f.default)})`,
+  group: G_TRAIN,
+  ...(f.choices ? { choices: f.choices } : {}),
+  ...(f.name === "output_dir" ? { short: "o" } : {}),
+}));
 
 /** Every option known to some command, by name (first definition wins for shared names). */
 export function specIndex(lists: OptSpec[][]): Map<string, OptSpec> {

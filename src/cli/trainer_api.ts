@@ -1,95 +1,55 @@
-// The CLI's single point of contact with the Trainer layer (src/train) and the Distiller
-// (src/distill): building TrainingArguments from HF snake_case options, running train /
-// evaluate / predict, and writing metrics.json.
+// The CLI's single point of contact with the Trainer layer (src/train): TrainingArguments from
+// the resolved HF snake_case options, a Trainer for a task's prepared data, evaluation through
+// the task's hook, and metrics.json.
 
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CliError } from "./errors.js";
 import type { Opts } from "./resolve.js";
-import type { OptSpec } from "./options.js";
 import { atomicWriteFile } from "../io/fs.js";
-import { Module } from "../nn/module.js";
-import type { ModelInputs, ModelOutput } from "../models/modeling_utils.js";
+import type { Module } from "../nn/module.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { Trainer, TrainingArguments, trainingFieldList, type TrainerOptions, type TrainingArgumentsInit } from "../train/index.js";
 import type { TaskData } from "./pipeline.js";
 
-/** A view of a model that returns only the loss: evaluating a causal LM keeps no [T, V] logits. */
-class LossOnly extends Module {
-  constructor(private readonly inner: Module & { forward(i: ModelInputs): ModelOutput }) {
-    super();
-    this.registerModule("inner", inner);
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return { loss: this.inner.forward(inputs).loss };
-  }
-}
-
 /**
- * trainer.evaluate() plus what it cannot do alone: causal-LM evaluation through a loss-only view
- * (perplexity = exp(eval_loss), as run_clm), and QA's exact match / F1 from the start/end logits
- * (QA batches carry start/end positions, not labels, so compute_metrics needs the predictions).
+ * TrainingArguments from the resolved options (the training fields that are set) and typed
+ * overrides the command decides (output_dir, do_eval, …).
  */
-export async function evaluateTask(trainer: AnyTrainer, data: TaskData): Promise<Record<string, unknown>> {
-  if (data.task === "causal-lm") {
-    const model = trainer.model;
-    trainer.model = new LossOnly(model);
-    try {
-      return withPerplexity("causal-lm", await trainer.evaluate());
-    } finally {
-      trainer.model = model;
-    }
+export function trainingArguments(opts: Opts, overrides: TrainingArgumentsInit = {}): TrainingArguments {
+  const dict: Record<string, unknown> = {};
+  for (const f of trainingFieldList()) {
+    const v = opts[f.name];
+    if (v !== undefined) dict[f.name] = v;
   }
-  const m: Record<string, unknown> = await trainer.evaluate();
-  if (data.task === "qa" && data.computeMetrics && data.evalDataset && m.eval_exact_match === undefined) {
-    const p = await trainer.predict(data.evalDataset, { metricKeyPrefix: "eval" });
-    for (const [k, v] of Object.entries(data.computeMetrics({ predictions: p.predictions, labelIds: undefined }))) m[`eval_${k}`] = v;
-  }
-  return m;
+  // typed overrides last: fromDict maps snake_case and camelCase keys to the same field
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) dict[k] = v;
+  return TrainingArguments.fromDict(dict);
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export type AnyTrainer = any;
-
-const TRAIN_MODULE = "../train/index.js";
-const DISTILL_MODULE = "../distill/index.js";
-
-export async function trainModule(): Promise<Record<string, any>> {
-  try {
-    return (await import(TRAIN_MODULE)) as Record<string, any>;
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes("train")) {
-      throw new CliError("the Trainer (src/train) is not available in this build", 1);
-    }
-    throw e;
-  }
+/** Trainer options over a task's prepared data (its datasets, collator and metrics). */
+export function trainerOptions(
+  model: Module, args: TrainingArguments, data: TaskData,
+  extra: { train?: boolean; eval?: boolean; computeLoss?: (model: Module, inputs: Record<string, unknown>) => Tensor } = {},
+): TrainerOptions {
+  return {
+    model,
+    args,
+    dataCollator: data.collator,
+    ...(extra.train !== false && data.trainDataset ? { trainDataset: data.trainDataset } : {}),
+    ...(extra.eval !== false && data.evalDataset ? { evalDataset: data.evalDataset } : {}),
+    ...(data.computeMetrics ? { computeMetrics: data.computeMetrics } : {}),
+    ...(extra.computeLoss ? { computeLoss: extra.computeLoss } : {}),
+  };
 }
 
-export async function distillModule(): Promise<Record<string, any>> {
-  return (await import(DISTILL_MODULE)) as Record<string, any>;
+/** A Trainer over a task's prepared data. */
+export function taskTrainer(model: Module, args: TrainingArguments, data: TaskData, extra: Parameters<typeof trainerOptions>[3] = {}): Trainer {
+  return new Trainer(trainerOptions(model, args, data, extra));
 }
 
-/** The snake_case TrainingArguments dict from resolved options (only fields the Trainer knows). */
-export function trainingDict(opts: Opts, trainingSpecs: OptSpec[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const s of trainingSpecs) {
-    const v = opts[s.name];
-    if (v === undefined) continue;
-    out[s.name] = v;
-  }
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) out[k] = v;
-  if (out.resume_from_checkpoint === "true") out.resume_from_checkpoint = true;
-  return out;
-}
-
-export async function makeTrainingArguments(dict: Record<string, unknown>): Promise<any> {
-  const mod = await trainModule();
-  const TA = mod.TrainingArguments;
-  return TA.fromDict ? TA.fromDict(dict) : new TA(dict);
-}
-
-/** The collator as the Trainer takes it. */
-export function collatorFn(c: { call(f: unknown[]): unknown }): any {
-  return c;
+/** trainer.evaluate(), or the task's own evaluation (QA span metrics, causal-LM perplexity). */
+export async function evaluateTask(trainer: Trainer, data: TaskData): Promise<Record<string, unknown>> {
+  return data.task.evaluate ? data.task.evaluate(trainer, data) : trainer.evaluate();
 }
 
 /** metrics.json: merges into what the Trainer wrote (if anything), HF names, sorted keys. */
@@ -120,10 +80,4 @@ export function metricLines(m: Record<string, unknown>): string {
 function fmtNum(x: number): string {
   if (Number.isInteger(x)) return String(x);
   return Math.abs(x) >= 1e-3 ? x.toFixed(4) : x.toExponential(3);
-}
-
-/** run_clm's perplexity = exp(eval_loss), added for causal-LM evaluations. */
-export function withPerplexity(task: string, m: Record<string, unknown>): Record<string, unknown> {
-  if (task !== "causal-lm" || typeof m.eval_loss !== "number") return m;
-  return { ...m, perplexity: Math.exp(m.eval_loss as number) };
 }

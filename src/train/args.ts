@@ -9,67 +9,92 @@ export type SaveStrategy = IntervalStrategy | "best";
 export type OptimName = "adamw_torch" | "adamw_torch_fused" | "adamw" | "adamw_hf" | "sgd" | "adafactor";
 export const OPTIM_NAMES: readonly OptimName[] = ["adamw_torch", "adamw_torch_fused", "adamw", "adamw_hf", "sgd", "adafactor"];
 
-/** Every field with its HF default (camelCase name → default). */
-const DEFAULTS = {
-  outputDir: "trainer_output",
-  overwriteOutputDir: false,
-  doTrain: false,
-  doEval: false,
-  doPredict: false,
-  evalStrategy: "no" as IntervalStrategy,
-  perDeviceTrainBatchSize: 8,
-  perDeviceEvalBatchSize: 8,
-  gradientAccumulationSteps: 1,
-  evalDelay: 0,
-  learningRate: 5e-5,
-  weightDecay: 0.0,
-  adamBeta1: 0.9,
-  adamBeta2: 0.999,
-  adamEpsilon: 1e-8,
-  maxGradNorm: 1.0,
-  numTrainEpochs: 3.0,
-  maxSteps: -1,
-  lrSchedulerType: "linear" as SchedulerType,
-  lrSchedulerKwargs: {} as Record<string, unknown>,
-  warmupRatio: 0.0,
-  warmupSteps: 0 as number,
-  loggingStrategy: "steps" as IntervalStrategy,
-  loggingFirstStep: false,
-  loggingSteps: 500 as number,
-  loggingNanInfFilter: true,
-  saveStrategy: "steps" as SaveStrategy,
-  saveSteps: 500 as number,
-  saveTotalLimit: null as number | null,
-  saveOnlyModel: false,
-  seed: 42,
-  dataSeed: null as number | null,
-  fp16: false,
-  bf16: false,
-  evalSteps: null as number | null,
-  dataloaderDropLast: false,
-  runName: null as string | null,
-  disableTqdm: false,
-  labelNames: null as string[] | null,
-  loadBestModelAtEnd: false,
-  metricForBestModel: null as string | null,
-  greaterIsBetter: null as boolean | null,
-  optim: "adamw_torch" as OptimName,
-  optimArgs: null as string | null,
-  /** SGD momentum (also accepted as optim_args "momentum=0.9"). */
-  sgdMomentum: 0.0,
-  labelSmoothingFactor: 0.0,
-  gradientCheckpointing: false,
-  resumeFromCheckpoint: null as string | null,
-  /** "none" or "jsonl" (output_dir/log_history.jsonl). */
-  reportTo: ["jsonl"] as string[],
-  /**
-   * HF 5.17 Trainer skips the division by gradient_accumulation_steps when the model's forward
-   * accepts extra loss kwargs (a PeftModel); true reproduces that (see the golden "Surprise").
-   */
-  lossNotDividedByAccumulation: false,
-};
+/** How a field is written on the command line / in a config file. */
+export type TrainingFieldKind = "string" | "path" | "int" | "float" | "bool" | "list" | "json";
 
-export type TrainingArgumentsInit = Partial<typeof DEFAULTS>;
+/** One TrainingArguments field: its HF default, how it is written, and what it means. */
+export interface TrainingField<T> {
+  readonly kind: TrainingFieldKind;
+  readonly default: T;
+  readonly help: string;
+  readonly choices?: readonly string[];
+}
+
+function field<T>(kind: TrainingFieldKind, def: T, help: string, choices?: readonly string[]): TrainingField<T> {
+  return choices ? { kind, default: def, help, choices } : { kind, default: def, help };
+}
+
+const INTERVALS = ["no", "steps", "epoch"] as const;
+
+/**
+ * Every TrainingArguments field (camelCase; the snake_case form is its HF name), with HF's
+ * default, its kind and its help line. The class, fromDict/toDict and the CLI's flags are all
+ * derived from this one table.
+ */
+export const TRAINING_FIELDS = {
+  outputDir: field<string>("path", "trainer_output", "where checkpoints, metrics.json, report.html and the adapter go"),
+  overwriteOutputDir: field("bool", false, "reuse a non-empty output_dir"),
+  doTrain: field("bool", false, "run training"),
+  doEval: field("bool", false, "run evaluation"),
+  doPredict: field("bool", false, "run prediction"),
+  evalStrategy: field<IntervalStrategy>("string", "no", "when to evaluate", INTERVALS),
+  perDeviceTrainBatchSize: field("int", 8, "training batch size"),
+  perDeviceEvalBatchSize: field("int", 8, "evaluation batch size"),
+  gradientAccumulationSteps: field("int", 1, "accumulate gradients over N batches"),
+  evalDelay: field("float", 0, "epochs or steps to wait before the first evaluation"),
+  learningRate: field("float", 5e-5, "peak learning rate (AdamW)"),
+  weightDecay: field("float", 0.0, "AdamW weight decay"),
+  adamBeta1: field("float", 0.9, "AdamW beta1"),
+  adamBeta2: field("float", 0.999, "AdamW beta2"),
+  adamEpsilon: field("float", 1e-8, "AdamW epsilon"),
+  maxGradNorm: field("float", 1.0, "gradient clipping norm (0 disables)"),
+  numTrainEpochs: field("float", 3.0, "epochs"),
+  maxSteps: field("int", -1, "stop after N optimizer steps (overrides num_train_epochs)"),
+  lrSchedulerType: field<SchedulerType>("string", "linear", "learning-rate schedule", SCHEDULER_TYPES),
+  lrSchedulerKwargs: field<Record<string, unknown>>("json", {}, "extra schedule arguments (JSON object, e.g. {\"num_cycles\": 2})"),
+  warmupRatio: field("float", 0.0, "fraction of steps with linear warm-up"),
+  warmupSteps: field<number>("float", 0, "warm-up steps (overrides warmup_ratio)"),
+  loggingStrategy: field<IntervalStrategy>("string", "steps", "when to log", INTERVALS),
+  loggingFirstStep: field("bool", false, "log the first step"),
+  loggingSteps: field<number>("float", 500, "log every N steps"),
+  loggingNanInfFilter: field("bool", true, "leave NaN/inf losses out of the logged average"),
+  saveStrategy: field<SaveStrategy>("string", "steps", "when to save checkpoints", [...INTERVALS, "best"]),
+  saveSteps: field<number>("float", 500, "save a checkpoint every N steps"),
+  saveTotalLimit: field<number | null>("int", null, "keep at most N checkpoints"),
+  saveOnlyModel: field("bool", false, "checkpoints without optimizer/scheduler/RNG state"),
+  seed: field("int", 42, "random seed (init, dropout, shuffling)"),
+  dataSeed: field<number | null>("int", null, "seed for data shuffling only"),
+  fp16: field("bool", false, "mixed precision (fp16 autocast)"),
+  bf16: field("bool", false, "mixed precision (bf16 autocast)"),
+  evalSteps: field<number | null>("float", null, "evaluate every N steps (eval_strategy steps)"),
+  dataloaderDropLast: field("bool", false, "drop the last incomplete batch"),
+  runName: field<string | null>("string", null, "name shown in the report"),
+  disableTqdm: field("bool", false, "no progress bar"),
+  labelNames: field<string[] | null>("list", null, "batch keys that hold the labels"),
+  loadBestModelAtEnd: field("bool", false, "reload the best checkpoint at the end"),
+  metricForBestModel: field<string | null>("string", null, "metric that picks the best checkpoint (e.g. eval_accuracy)"),
+  greaterIsBetter: field<boolean | null>("bool", null, "whether a larger metric_for_best_model is better"),
+  optim: field<OptimName>("string", "adamw_torch", "optimizer", OPTIM_NAMES),
+  optimArgs: field<string | null>("string", null, 'optimizer arguments as key=value pairs ("momentum=0.9")'),
+  sgdMomentum: field("float", 0.0, "SGD momentum (also accepted as optim_args momentum=0.9)"),
+  labelSmoothingFactor: field("float", 0.0, "label smoothing for the cross-entropy"),
+  gradientCheckpointing: field("bool", false, "recompute activations in backward to save memory"),
+  resumeFromCheckpoint: field<string | null>("string", null, 'checkpoint folder to resume from, or "true" for the latest in output_dir'),
+  reportTo: field<string[]>("list", ["jsonl"], "where logs go: none, or jsonl (output_dir/log_history.jsonl)"),
+  lossNotDividedByAccumulation: field("bool", false,
+    "reproduce HF 5.17, which skips the division by gradient_accumulation_steps for a PeftModel (see the golden 'Surprise')"),
+} as const;
+
+type Fields = typeof TRAINING_FIELDS;
+export type TrainingFieldName = keyof Fields;
+/** The value type of each field. */
+export type TrainingValues = { -readonly [K in TrainingFieldName]: Fields[K] extends TrainingField<infer T> ? T : never };
+export type TrainingArgumentsInit = Partial<TrainingValues>;
+
+/** The table as a list with HF's snake_case names (what the CLI turns into flags). */
+export function trainingFieldList(): ({ key: TrainingFieldName; name: string } & TrainingField<unknown>)[] {
+  return (Object.keys(TRAINING_FIELDS) as TrainingFieldName[]).map((key) => ({ key, name: camelToSnake(key), ...TRAINING_FIELDS[key] }));
+}
 
 export function camelToSnake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
@@ -78,10 +103,10 @@ export function snakeToCamel(s: string): string {
   return s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
-const FIELDS = Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[];
-const BY_SNAKE = new Map<string, keyof typeof DEFAULTS>(FIELDS.map((k) => [camelToSnake(k), k]));
+const FIELDS = Object.keys(TRAINING_FIELDS) as TrainingFieldName[];
+const BY_SNAKE = new Map<string, TrainingFieldName>(FIELDS.map((k) => [camelToSnake(k), k]));
 /** HF aliases accepted on input. */
-const ALIASES: Record<string, keyof typeof DEFAULTS> = { evaluation_strategy: "evalStrategy", evaluationStrategy: "evalStrategy" };
+const ALIASES: Record<string, TrainingFieldName> = { evaluation_strategy: "evalStrategy", evaluationStrategy: "evalStrategy" };
 
 function checkEnum<T extends string>(value: unknown, allowed: readonly T[], what: string): T {
   if (typeof value !== "string" || !allowed.includes(value as T)) {
@@ -90,66 +115,18 @@ function checkEnum<T extends string>(value: unknown, allowed: readonly T[], what
   return value as T;
 }
 
-export class TrainingArguments {
-  outputDir!: string;
-  overwriteOutputDir!: boolean;
-  doTrain!: boolean;
-  doEval!: boolean;
-  doPredict!: boolean;
-  evalStrategy!: IntervalStrategy;
-  perDeviceTrainBatchSize!: number;
-  perDeviceEvalBatchSize!: number;
-  gradientAccumulationSteps!: number;
-  evalDelay!: number;
-  learningRate!: number;
-  weightDecay!: number;
-  adamBeta1!: number;
-  adamBeta2!: number;
-  adamEpsilon!: number;
-  maxGradNorm!: number;
-  numTrainEpochs!: number;
-  maxSteps!: number;
-  lrSchedulerType!: SchedulerType;
-  lrSchedulerKwargs!: Record<string, unknown>;
-  warmupRatio!: number;
-  warmupSteps!: number;
-  loggingStrategy!: IntervalStrategy;
-  loggingFirstStep!: boolean;
-  loggingSteps!: number;
-  loggingNanInfFilter!: boolean;
-  saveStrategy!: SaveStrategy;
-  saveSteps!: number;
-  saveTotalLimit!: number | null;
-  saveOnlyModel!: boolean;
-  seed!: number;
-  dataSeed!: number | null;
-  fp16!: boolean;
-  bf16!: boolean;
-  evalSteps!: number | null;
-  dataloaderDropLast!: boolean;
-  runName!: string | null;
-  disableTqdm!: boolean;
-  labelNames!: string[] | null;
-  loadBestModelAtEnd!: boolean;
-  metricForBestModel!: string | null;
-  greaterIsBetter!: boolean | null;
-  optim!: OptimName;
-  optimArgs!: string | null;
-  sgdMomentum!: number;
-  labelSmoothingFactor!: number;
-  gradientCheckpointing!: boolean;
-  resumeFromCheckpoint!: string | null;
-  reportTo!: string[];
-  lossNotDividedByAccumulation!: boolean;
+/** The field values come from TRAINING_FIELDS (declaration merging: one list, typed). */
+export interface TrainingArguments extends TrainingValues {}
 
+export class TrainingArguments {
   constructor(init: TrainingArgumentsInit = {}) {
     for (const k of Object.keys(init)) {
-      if (!(k in DEFAULTS)) throw new ConfigError(`TrainingArguments: unknown field '${k}'`);
+      if (!(k in TRAINING_FIELDS)) throw new ConfigError(`TrainingArguments: unknown field '${k}'`);
     }
     const self = this as unknown as Record<string, unknown>;
     for (const k of FIELDS) {
       const v = (init as Record<string, unknown>)[k];
-      const d = DEFAULTS[k];
+      const d: unknown = TRAINING_FIELDS[k].default;
       self[k] = v === undefined ? (Array.isArray(d) ? d.slice() : d && typeof d === "object" ? { ...d } : d) : v;
     }
     this.postInit();
@@ -159,7 +136,7 @@ export class TrainingArguments {
   static fromDict(obj: Record<string, unknown>): TrainingArguments {
     const init: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) {
-      const key = ALIASES[k] ?? BY_SNAKE.get(k) ?? (k in DEFAULTS ? (k as keyof typeof DEFAULTS) : undefined);
+      const key = ALIASES[k] ?? BY_SNAKE.get(k) ?? (k in TRAINING_FIELDS ? (k as TrainingFieldName) : undefined);
       if (!key) throw new ConfigError(`TrainingArguments: unknown field '${k}' (HF snake_case names such as 'learning_rate' are expected)`);
       init[key] = v;
     }
@@ -168,7 +145,7 @@ export class TrainingArguments {
 
   /** HF's __post_init__ checks and derived defaults. */
   private postInit(): void {
-    const num = (k: keyof typeof DEFAULTS, min = -Infinity) => {
+    const num = (k: TrainingFieldName, min = -Infinity) => {
       const v = (this as unknown as Record<string, unknown>)[k];
       if (typeof v !== "number" || Number.isNaN(v) || v < min) throw new ConfigError(`TrainingArguments.${camelToSnake(k)} must be a number${min > -Infinity ? ` >= ${min}` : ""}, got ${JSON.stringify(v)}`);
     };

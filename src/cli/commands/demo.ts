@@ -11,7 +11,8 @@ import { join, resolve } from "node:path";
 import { CliError } from "../errors.js";
 import { Opts, isExplicit } from "../resolve.js";
 import { readRows, stage } from "../pipeline.js";
-import { makeTrainingArguments, metricLines, trainModule, writeMetrics } from "../trainer_api.js";
+import { metricLines, writeMetrics } from "../trainer_api.js";
+import { Trainer, TrainingArguments } from "../../train/index.js";
 import { TextGenerator } from "../textgen.js";
 import { AutoTokenizer } from "../../io/tokenizer.js";
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from "../../models/auto.js";
@@ -22,7 +23,7 @@ import { accuracy, argmax } from "../../data/metrics.js";
 import { LoraConfig, getPeftModel } from "../../peft/index.js";
 import { manualSeed } from "../../tensor/random.js";
 import { atomicWriteFile } from "../../io/fs.js";
-import { nested } from "../pipeline.js";
+import { nested } from "../../data/tasks/predictions.js";
 import { packageRoot } from "../paths.js";
 import { DEMO_DEFAULTS } from "../demo_defaults.js";
 
@@ -63,7 +64,6 @@ export async function run(opts: Opts): Promise<number> {
   if (!existsSync(join(modelDir, "config.json"))) throw new CliError(`--model_name_or_path: no config.json in ${modelDir}`);
   const trainFile = bundled("data/sst2/train_5k.tsv", "sst2/train_5k.tsv");
   const devFile = bundled("data/sst2/dev.tsv", "sst2/dev.tsv");
-  const { Trainer } = await trainModule();
 
   // ---------------------------------------------------------------- 1. model + data
   stage(`[1/5] loading ${modelDir} as a sequence classifier and SST-2 (${trainFile}, ${devFile})`);
@@ -81,7 +81,7 @@ export async function run(opts: Opts): Promise<number> {
   });
   stage(`      ${trainDs.length} training sentences, ${devDs.length} dev sentences, max_length ${maxLength}`);
 
-  const argsFor = (dir: string, extra: Record<string, unknown>) => makeTrainingArguments({
+  const argsFor = (dir: string, extra: Record<string, unknown>) => TrainingArguments.fromDict({
     output_dir: dir,
     per_device_eval_batch_size: num(opts, "per_device_eval_batch_size", D.per_device_eval_batch_size),
     seed,
@@ -91,7 +91,7 @@ export async function run(opts: Opts): Promise<number> {
   // ---------------------------------------------------------------- 2. baseline
   stage(`[2/5] baseline: untrained classification head on ${devDs.length} dev rows`);
   let t = Date.now();
-  const baseTrainer = new Trainer({ model: clsModel, args: await argsFor(join(out, "baseline"), { report_to: [] }), evalDataset: devDs, dataCollator: collator, computeMetrics, processingClass: tokenizer });
+  const baseTrainer = new Trainer({ model: clsModel, args: argsFor(join(out, "baseline"), { report_to: [] }), evalDataset: devDs, dataCollator: collator, computeMetrics });
   const baseline = (await baseTrainer.evaluate()) as Record<string, number>;
   stage(`      baseline eval_accuracy ${(100 * baseline.eval_accuracy).toFixed(1)}% (${seconds(t)})`);
 
@@ -117,7 +117,7 @@ export async function run(opts: Opts): Promise<number> {
   };
   if (isExplicit(opts, "max_steps") && opts.max_steps !== undefined) trainArgs.max_steps = opts.max_steps;
   t = Date.now();
-  const trainer = new Trainer({ model: peft, args: await argsFor(out, trainArgs), trainDataset: trainDs, evalDataset: devDs, dataCollator: collator, computeMetrics, processingClass: tokenizer });
+  const trainer = new Trainer({ model: peft, args: argsFor(out, trainArgs), trainDataset: trainDs, evalDataset: devDs, dataCollator: collator, computeMetrics });
   const trainOut = await trainer.train();
   const adapterDir = join(out, "adapter");
   await peft.savePretrained(adapterDir);
@@ -172,7 +172,7 @@ export async function run(opts: Opts): Promise<number> {
   };
   if (isExplicit(opts, "lm_max_steps") && opts.lm_max_steps !== undefined) lmArgs.max_steps = opts.lm_max_steps;
   t = Date.now();
-  const lmTrainer = new Trainer({ model: lmPeft, args: await argsFor(join(out, "chat"), lmArgs), trainDataset: lmDs, dataCollator: new DataCollatorForCausalLM(tokenizer), processingClass: tokenizer });
+  const lmTrainer = new Trainer({ model: lmPeft, args: argsFor(join(out, "chat"), lmArgs), trainDataset: lmDs, dataCollator: new DataCollatorForCausalLM(tokenizer) });
   const lmOut = await lmTrainer.train();
   const chatDir = join(out, "chat-adapter");
   await lmPeft.savePretrained(chatDir);

@@ -7,16 +7,16 @@
 import { join } from "node:path";
 import { CliError } from "../errors.js";
 import { Opts, optionalFile } from "../resolve.js";
-import { TRAINING_OPTS } from "../options.js";
-import { trainingOptionSpecs } from "../training_fields.js";
 import {
-  adapterNumLabels, applyPeft, buildPeftConfig, loadModel, loadTokenizer, modelDir, prepareData, resolveTask, stage,
+  adapterNumLabels, applyPeft, buildPeftConfig, loadTokenizer, modelDir, prepareData, resolveTask, stage,
 } from "../pipeline.js";
-import { evaluateTask, collatorFn, distillModule, makeTrainingArguments, metricLines, trainModule, trainingDict, writeMetrics } from "../trainer_api.js";
+import { evaluateTask, metricLines, trainerOptions, trainingArguments, writeMetrics } from "../trainer_api.js";
+import { Distiller, ProjectedHiddenLoss, initStudentFromTeacher } from "../../distill/index.js";
 import { saveTrained, outputDirOf } from "./train.js";
 import { PeftModel } from "../../peft/index.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
 import { manualSeed } from "../../tensor/random.js";
+import { getTask, taskNames } from "../../data/tasks/registry.js";
 
 export async function run(opts: Opts): Promise<number> {
   const outputDir = outputDirOf(opts);
@@ -29,16 +29,16 @@ export async function run(opts: Opts): Promise<number> {
     throw new CliError(`--student_every_k builds a new student; train it with --peft none, lora or ia3 (a ${opts.peft} adapter cannot be merged into it)`);
   }
   const task = resolveTask({ ...opts, adapter: opts.task ? undefined : teacherAdapter }, teacherDir);
-  if (task === "qa") throw new CliError("distill supports seq-cls, token-cls and causal-lm");
+  if (!task.alignment) throw new CliError(`distill needs a task whose logits a student can match (${taskNames().filter((n) => getTask(n).alignment).join(", ")}); got ${task.name}`);
   if (opts.seed !== undefined) manualSeed(opts.seed as number);
 
-  stage(`loading tokenizer and data (${task})`);
+  stage(`loading tokenizer and data (${task.name})`);
   const tokenizer = await loadTokenizer(opts, studentDir ?? teacherDir);
   const data = await prepareData(task, tokenizer, opts, { train: true, eval: Boolean(opts.validation_file) || Boolean(opts.validation_split_percentage), modelDir: studentDir ?? teacherDir });
   const labels = { ...data.labels, ...(teacherAdapter && adapterNumLabels(teacherAdapter) ? { numLabels: adapterNumLabels(teacherAdapter) } : {}) };
 
   stage(`teacher: ${teacherDir}${teacherAdapter ? ` + ${teacherAdapter}` : ""}`);
-  let teacher: PreTrainedModel = await loadModel(task, teacherDir, labels);
+  let teacher: PreTrainedModel = await task.loadModel(teacherDir, labels);
   if (teacherAdapter) {
     const pm = await PeftModel.fromPretrained(teacher, teacherAdapter, { warn: () => {} });
     if (pm.isPromptLearning) throw new CliError(`--teacher_adapter: ${pm.activeConfig.peftType} adapters cannot be merged into the teacher; use a LoRA/IA3 adapter`);
@@ -46,11 +46,10 @@ export async function run(opts: Opts): Promise<number> {
   }
   teacher.eval();
 
-  const dmod = await distillModule();
   let student: PreTrainedModel;
-  if (studentDir) student = await loadModel(task, studentDir, labels);
+  if (studentDir) student = await task.loadModel(studentDir, labels);
   else {
-    student = dmod.initStudentFromTeacher(teacher, { everyK: opts.student_every_k as number });
+    student = initStudentFromTeacher(teacher, { everyK: opts.student_every_k as number });
     stage(`student: the teacher's layers every ${opts.student_every_k} (${student.config.numHiddenLayers} of ${teacher.config.numHiddenLayers})`);
   }
   const model = applyPeft(student, buildPeftConfig(opts, task, studentDir ?? teacherDir), tokenizer);
@@ -59,25 +58,14 @@ export async function run(opts: Opts): Promise<number> {
   const alpha = (opts.alpha as number | undefined) ?? 0.5;
   const temperature = (opts.temperature as number | undefined) ?? 2;
   const hiddenWeight = opts.hidden_weight as number | undefined;
-  const specs = await trainingOptionSpecs().catch(() => TRAINING_OPTS);
-  const args = await makeTrainingArguments(trainingDict(opts, specs, { output_dir: outputDir }));
-  const common = {
-    args, trainDataset: data.trainDataset, evalDataset: data.evalDataset, dataCollator: collatorFn(data.collator),
-    computeMetrics: data.computeMetrics, processingClass: tokenizer,
-  };
-  let trainer;
+  const args = trainingArguments(opts, { outputDir });
   // hidden states 0..Ls of the student ↔ uniformly spaced teacher states (0 = embeddings)
   const Ls = student.config.numHiddenLayers, Lt = teacher.config.numHiddenLayers;
   const layerMap: [number, number][] = Array.from({ length: Ls + 1 }, (_, i) => [i, Math.round((i * Lt) / Ls)]);
-  const hidden = hiddenWeight ? new dmod.ProjectedHiddenLoss(student.config.hiddenSize, teacher.config.hiddenSize, { layerMap }) : undefined;
-  const distillation = { teacher, temperature, alpha, ...(hidden ? { hidden, weights: { hidden: hiddenWeight } } : {}) };
-  if (dmod.Distiller) {
-    trainer = new dmod.Distiller({ model, ...common, ...distillation });
-  } else {
-    const { Trainer } = await trainModule();
-    const objective = new dmod.DistillationObjective(student, distillation);
-    trainer = new Trainer({ model, ...common, computeLoss: (_m: unknown, inputs: Record<string, unknown>) => objective.computeLoss(student, inputs).loss });
-  }
+  const hidden = hiddenWeight ? new ProjectedHiddenLoss(student.config.hiddenSize, teacher.config.hiddenSize, { layerMap }) : undefined;
+  const trainer = new Distiller({
+    ...trainerOptions(model, args, data), teacher, temperature, alpha, ...(hidden ? { hidden, weights: { hidden: hiddenWeight } } : {}),
+  });
   stage(`distilling (T=${temperature}, alpha=${alpha}) → ${outputDir}`);
   const trainOut = await trainer.train();
   let evalMetrics: Record<string, unknown> = {};
@@ -89,7 +77,7 @@ export async function run(opts: Opts): Promise<number> {
   const toSave = !studentDir && model instanceof PeftModel ? model.mergeAndUnload() : model;
   await saveTrained(toSave, studentDir ?? teacherDir, outputDir);
   stage(`saved the student ${toSave instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
-  const metrics = writeMetrics(outputDir, { ...(trainOut?.metrics ?? {}), ...evalMetrics });
+  const metrics = writeMetrics(outputDir, { ...trainOut.metrics, ...evalMetrics });
   process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
   return 0;
 }

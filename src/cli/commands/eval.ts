@@ -4,10 +4,8 @@
 
 import { CliError } from "../errors.js";
 import type { Opts } from "../resolve.js";
-import { TRAINING_OPTS } from "../options.js";
-import { trainingOptionSpecs } from "../training_fields.js";
 import { loadModelWithAdapter, loadTokenizer, prepareData, stage } from "../pipeline.js";
-import { evaluateTask, collatorFn, makeTrainingArguments, metricLines, trainModule, trainingDict, writeMetrics } from "../trainer_api.js";
+import { evaluateTask, metricLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { join } from "node:path";
 
 export function evalOutputDir(opts: Opts): string {
@@ -21,11 +19,9 @@ export async function run(opts: Opts): Promise<number> {
   const { dir, task, model } = await loadModelWithAdapter(opts);
   const tokenizer = await loadTokenizer(opts, dir);
   const data = await prepareData(task, tokenizer, opts, { train: false, eval: true, modelDir: dir });
-  const specs = await trainingOptionSpecs().catch(() => TRAINING_OPTS);
-  const args = await makeTrainingArguments(trainingDict(opts, specs, { output_dir: outputDir, do_train: false, do_eval: true }));
-  const { Trainer } = await trainModule();
-  const trainer = new Trainer({ model, args, evalDataset: data.evalDataset, dataCollator: collatorFn(data.collator), computeMetrics: data.computeMetrics, processingClass: tokenizer });
-  stage(`evaluating ${dir}${opts.adapter ? ` + ${opts.adapter}` : ""} on ${data.evalDataset!.length} examples (${task})`);
+  const args = trainingArguments(opts, { outputDir, doTrain: false, doEval: true });
+  const trainer = taskTrainer(model, args, data);
+  stage(`evaluating ${dir}${opts.adapter ? ` + ${opts.adapter}` : ""} on ${data.evalDataset!.length} examples (${task.name})`);
   const metrics = await evaluateTask(trainer, data);
   writeMetrics(outputDir, metrics);
   process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);

@@ -1,4 +1,5 @@
 // peft-ts generate: one-shot prompts (--prompt, --prompt_file) or an interactive chat (--chat).
+import { causalLMTask } from "../../data/tasks/causal_lm_task.js";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadPeftConfig } from "../../peft/index.js";
@@ -27,13 +28,14 @@ export async function run(opts: Opts): Promise<number> {
   if (pf) prompts.push(...readFileSync(pf, "utf8").split(/\r?\n/).filter((l) => l.trim()));
   const chat = opts.chat === true;
   if (!chat && prompts.length === 0) throw new CliError("nothing to generate: pass --prompt TEXT, --prompt_file FILE or --chat");
-  if (opts.task && opts.task !== "causal-lm") throw new CliError(`generate needs a causal LM (--task causal-lm), got --task ${opts.task}`);
+  const lm = causalLMTask.name;
+  if (opts.task && opts.task !== lm) throw new CliError(`generate needs a causal LM (--task ${lm}), got --task ${opts.task}`);
   const adapter = optionalFile(opts, "adapter", "adapter folder");
   if (adapter && existsSync(join(adapter, "adapter_config.json"))) {
     const tt = loadPeftConfig(adapter, () => {}).taskType;
     if (tt && tt !== "CAUSAL_LM") throw new CliError(`--adapter ${adapter} is a ${tt} adapter; generate needs a CAUSAL_LM adapter (train it with --task causal-lm)`);
   }
-  const { dir, model } = await loadModelWithAdapter({ ...opts, task: "causal-lm" });
+  const { dir, model } = await loadModelWithAdapter({ ...opts, task: lm });
   const tokenizer = await loadTokenizer(opts, dir);
   // instruction template: with an adapter (trained on instructions) or in chat mode, unless --raw
   const template = isExplicit(opts, "raw") ? opts.raw !== true : Boolean(opts.adapter) || chat;

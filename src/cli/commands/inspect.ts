@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Opts } from "../resolve.js";
 import { isExplicit } from "../resolve.js";
-import { applyPeft, buildPeftConfig, loadModel, loadModelWithAdapter } from "../pipeline.js";
+import { applyPeft, buildPeftConfig, loadModelWithAdapter } from "../pipeline.js";
 import { layerKind } from "../../peft/containers.js";
 import { PeftModel } from "../../peft/index.js";
 import type { Module } from "../../nn/module.js";
@@ -48,7 +48,7 @@ export async function run(opts: Opts): Promise<number> {
   const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
   const report: Record<string, unknown> = {
     model: dir,
-    task,
+    task: task.name,
     model_type: config.model_type,
     architectures: config.architectures,
     class: base.constructor.name,
@@ -57,7 +57,7 @@ export async function run(opts: Opts): Promise<number> {
     target_modules: [] as ReturnType<typeof targetable>,
   };
   // counts and names of the plain model (an adapter, once loaded, wraps the modules it targets)
-  const plain = model instanceof PeftModel ? await loadModel(task, dir, { numLabels: (base.config as { numLabels?: number }).numLabels }) : base;
+  const plain = model instanceof PeftModel ? await task.loadModel(dir, { numLabels: (base.config as { numLabels?: number }).numLabels }) : base;
   report.parameters = countParams(plain).all;
   report.target_modules = targetable(plain);
   if (model instanceof PeftModel) {
@@ -87,7 +87,7 @@ export async function run(opts: Opts): Promise<number> {
   }
   const out: string[] = [];
   out.push(`model       ${dir}`);
-  out.push(`type        ${String(config.model_type)} (${base.constructor.name}, task ${task})`);
+  out.push(`type        ${String(config.model_type)} (${base.constructor.name}, task ${task.name})`);
   out.push(`config      ${Object.entries(report.config as Record<string, unknown>).map(([k, v]) => `${k}=${v}`).join(" ")}`);
   out.push(`parameters  ${fmt(report.parameters as number)}`);
   out.push("");

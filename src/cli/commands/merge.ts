@@ -16,7 +16,7 @@ export async function run(opts: Opts): Promise<number> {
   const { dir, task, model } = await loadModelWithAdapter(opts);
   if (!(model instanceof PeftModel)) throw new CliError(`--adapter ${opts.adapter} did not load as an adapter`);
   if (model.isPromptLearning) throw new CliError(`${model.activeConfig.peftType} adapters add virtual tokens and cannot be merged into the weights; use the adapter with --adapter instead`);
-  stage(`merging ${opts.adapter} (${model.activeConfig.peftType}) into ${dir} (${task})`);
+  stage(`merging ${opts.adapter} (${model.activeConfig.peftType}) into ${dir} (${task.name})`);
   const merged = model.mergeAndUnload();
   mkdirSync(out, { recursive: true });
   await merged.savePretrained(out);

@@ -5,12 +5,10 @@ import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../errors.js";
 import type { Opts } from "../resolve.js";
-import { TRAINING_OPTS } from "../options.js";
-import { trainingOptionSpecs } from "../training_fields.js";
 import {
-  TaskData, applyPeft, buildPeftConfig, loadModel, loadTokenizer, modelDir, prepareData, resolveTask, stage,
+  TaskData, applyPeft, buildPeftConfig, loadTokenizer, modelDir, prepareData, resolveTask, stage,
 } from "../pipeline.js";
-import { evaluateTask, collatorFn, makeTrainingArguments, metricLines, trainModule, trainingDict, writeMetrics } from "../trainer_api.js";
+import { evaluateTask, metricLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { lossFunction } from "../loss.js";
 import { PeftModel } from "../../peft/index.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
@@ -45,36 +43,25 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const dir = modelDir(opts);
   const task = resolveTask(opts, dir);
   if (opts.seed !== undefined) manualSeed(opts.seed as number);
-  stage(`loading tokenizer and data (${task})`);
+  stage(`loading tokenizer and data (${task.name})`);
   const tokenizer = await loadTokenizer(opts, dir);
   const wantEval = Boolean(opts.validation_file) || Boolean(opts.validation_split_percentage);
   const data = await prepareData(task, tokenizer, opts, { train: true, eval: wantEval, modelDir: dir });
   stage(`${data.trainDataset!.length} training examples${data.evalDataset ? `, ${data.evalDataset.length} evaluation examples` : ""}`);
-  stage(`loading ${dir} for ${task}${data.labels.numLabels && task !== "causal-lm" && task !== "qa" ? ` (${data.labels.numLabels} labels)` : ""}`);
-  const base = await loadModel(task, dir, data.labels);
+  stage(`loading ${dir} for ${task.name}${data.labels.numLabels && task.hasLabelSet ? ` (${data.labels.numLabels} labels)` : ""}`);
+  const base = await task.loadModel(dir, data.labels);
   const peftCfg = buildPeftConfig(opts, task, dir);
   const model = applyPeft(base, peftCfg, tokenizer);
   if (model instanceof PeftModel) stage(`${peftCfg!.peftType}: ${model.trainableParametersLine()}`);
   else stage(`full fine-tuning: ${base.numParameters(true).toLocaleString("en-US")} trainable parameters`);
 
-  const specs = await trainingOptionSpecs().catch(() => TRAINING_OPTS);
-  const args = await makeTrainingArguments(trainingDict(opts, specs, { output_dir: outputDir, do_eval: data.evalDataset ? true : undefined }));
-  const { Trainer } = await trainModule();
+  const args = trainingArguments(opts, { outputDir, doEval: data.evalDataset ? true : undefined });
   const loss = lossFunction(String(opts.loss ?? "ce"), task);
-  const trainer = new Trainer({
-    model,
-    args,
-    trainDataset: data.trainDataset,
-    evalDataset: data.evalDataset,
-    dataCollator: collatorFn(data.collator),
-    computeMetrics: data.computeMetrics,
-    processingClass: tokenizer,
-    ...(loss ? { computeLoss: loss } : {}),
-  });
+  const trainer = taskTrainer(model, args, data, loss ? { computeLoss: loss } : {});
   stage(`training → ${outputDir}`);
-  const resume = opts.resume_from_checkpoint === "true" ? true : opts.resume_from_checkpoint;
+  const resume = opts.resume_from_checkpoint === "true" ? true : (opts.resume_from_checkpoint as string | undefined);
   const trainOut = await trainer.train(resume !== undefined ? { resumeFromCheckpoint: resume } : {});
-  const trainMetrics: Record<string, unknown> = { ...(trainOut?.metrics ?? {}) };
+  const trainMetrics: Record<string, unknown> = { ...trainOut.metrics };
   await saveTrained(model, dir, outputDir);
   stage(`saved ${model instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
   let evalMetrics: Record<string, unknown> = {};

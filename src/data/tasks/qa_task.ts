@@ -1,0 +1,66 @@
+// The "qa" task: extractive question answering as run_qa does it — contexts cut into windows
+// with a stride, start/end positions as labels, spans decoded back to text, SQuAD EM/F1.
+
+import { AutoModelForQuestionAnswering } from "../../models/auto.js";
+import type { Dataset, Row } from "../datasets.js";
+import { DataCollatorWithPadding, Features } from "../collate.js";
+import { squadScores } from "../metrics.js";
+import { QaFeature, postprocessQaPredictions, prepareQaEvalFeatures, prepareQaTrainFeatures } from "./qa.js";
+import { qaLogits } from "./predictions.js";
+import { registerTask } from "./registry.js";
+import type { PreparedTask, TaskEvaluator, TaskOptions } from "./task.js";
+import type { TaskTokenizer } from "./types.js";
+
+/** The model inputs of a feature, with its start/end positions (the Trainer then reports eval_loss too). */
+function modelFeatures(ds: Dataset<QaFeature>): Dataset<Features> {
+  return ds.map((f) => ({
+    inputIds: f.inputIds, attentionMask: f.attentionMask, tokenTypeIds: f.tokenTypeIds,
+    startPositions: f.startPositions, endPositions: f.endPositions,
+  }));
+}
+
+function prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer: TaskTokenizer, opts: TaskOptions): PreparedTask {
+  const windows = { maxLength: opts.maxLength ?? 128, docStride: opts.docStride ?? 32 };
+  const prepared: PreparedTask = {
+    labels: {},
+    trainDataset: rows.train ? modelFeatures(prepareQaTrainFeatures(rows.train, tokenizer, windows)) : undefined,
+    collator: new DataCollatorWithPadding(tokenizer),
+  };
+  const evalRows = rows.eval;
+  if (!evalRows) return prepared;
+  // offsets and example ids stay here, for decoding the spans
+  const evalFeats = prepareQaEvalFeatures(evalRows, tokenizer, windows);
+  prepared.evalDataset = modelFeatures(prepareQaTrainFeatures(evalRows, tokenizer, windows));
+  const answers = (predictions: unknown) => {
+    const [start, end] = qaLogits(predictions);
+    return postprocessQaPredictions(evalRows, evalFeats, start, end).predictions;
+  };
+  prepared.computeMetrics = ({ predictions }) => {
+    const refs = evalRows.toArray().map((r, i) => ({ id: String(r.id ?? i), answers: ((r.answers as { text?: string[] } | undefined)?.text ?? []) }));
+    const s = squadScores(answers(predictions), refs);
+    return { exact_match: s.exactMatch, f1: s.f1 };
+  };
+  prepared.decode = (predictions) => Object.entries(answers(predictions)).map(([id, answer]) => ({ id, answer }));
+  return prepared;
+}
+
+/** trainer.evaluate(), then EM/F1 from the decoded spans (QA batches carry positions, not labels). */
+async function evaluate(trainer: TaskEvaluator, prepared: PreparedTask): Promise<Record<string, unknown>> {
+  const m: Record<string, unknown> = await trainer.evaluate();
+  if (prepared.computeMetrics && prepared.evalDataset && m.eval_exact_match === undefined) {
+    const p = await trainer.predict(prepared.evalDataset, { metricKeyPrefix: "eval" });
+    for (const [k, v] of Object.entries(prepared.computeMetrics({ predictions: p.predictions, labelIds: undefined }))) m[`eval_${k}`] = v;
+  }
+  return m;
+}
+
+export const qaTask = registerTask({
+  name: "qa",
+  description: "extractive question answering (SQuAD-style rows): exact match and F1",
+  taskType: "QUESTION_ANS",
+  hasLabelSet: false,
+  architecture: /QuestionAnswering/,
+  loadModel: (dir) => AutoModelForQuestionAnswering.fromPretrained(dir, { log: () => {} }),
+  prepare,
+  evaluate,
+});

@@ -1,0 +1,89 @@
+// A task is one typed recipe: which head the model gets, how rows become features, which
+// collator pads them, how labels are read, which metrics are computed, how predictions are
+// decoded and how evaluation runs. The CLI and library users look tasks up by name in
+// tasks/registry.ts; adding a task is one file that calls registerTask plus one import line in
+// tasks/all.ts.
+
+import type { Module } from "../../nn/module.js";
+import type { PreTrainedModel } from "../../models/modeling_utils.js";
+import type { TaskType } from "../../peft/index.js";
+import type { Dataset, Row } from "../datasets.js";
+import type { Features, PaddedBatch } from "../collate.js";
+import type { TaskTokenizer } from "./types.js";
+
+/** Class names and ids of a classification head (what the model's config records). */
+export interface LabelInfo {
+  numLabels?: number;
+  id2label?: Record<number, string>;
+  label2id?: Record<string, number>;
+}
+
+/** What a recipe reads besides the rows (HF script argument names, camelCase). */
+export interface TaskOptions {
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  /** Truncate (or, for packed text, cut blocks) to this many tokens. */
+  maxLength?: number;
+  numLabels?: number;
+  /** QA: overlap between context windows. */
+  docStride?: number;
+}
+
+/** A collator as the Trainer takes it. */
+export interface TaskCollator {
+  call(features: Features[]): PaddedBatch;
+}
+
+/** HF compute_metrics: predictions and label ids in, metrics without the eval_ prefix out. */
+export type TaskMetrics = (p: { predictions: unknown; labelIds: unknown }) => Record<string, number>;
+
+/** A task's rows turned into what the Trainer needs. */
+export interface PreparedTask {
+  labels: LabelInfo;
+  trainDataset?: Dataset<Features>;
+  evalDataset?: Dataset<Features>;
+  collator: TaskCollator;
+  computeMetrics?: TaskMetrics;
+  /** One output row per prediction (predict); absent for tasks that generate instead. */
+  decode?: (predictions: unknown) => Row[];
+}
+
+/** The slice of the Trainer an evaluation hook uses (src/train's Trainer satisfies it). */
+export interface TaskEvaluator {
+  model: Module;
+  evaluate(): Promise<Record<string, number>>;
+  predict(dataset: Dataset<Features>, opts: { metricKeyPrefix?: string }): Promise<{ predictions: unknown[] }>;
+}
+
+export interface Task {
+  /** The registry key and --task value ("seq-cls"). */
+  readonly name: string;
+  readonly description: string;
+  /** PEFT's task_type for adapters trained on this task. */
+  readonly taskType: TaskType;
+  /** Whether the head has a label set (shown and saved as num_labels / id2label). */
+  readonly hasLabelSet: boolean;
+  /** Matches config.architectures entries of a checkpoint made for this task. */
+  readonly architecture: RegExp;
+  /** The model with this task's head. */
+  loadModel(dir: string, labels: LabelInfo): Promise<PreTrainedModel>;
+  /** Preprocesses the rows (either may be absent) with the tokenizer. */
+  prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer: TaskTokenizer, opts: TaskOptions): PreparedTask;
+  /** Evaluation beyond trainer.evaluate() (metrics from decoded predictions, a loss-only view, …). */
+  evaluate?(trainer: TaskEvaluator, prepared: PreparedTask): Promise<Record<string, unknown>>;
+  /** How the --loss target_alignment term reads logits and labels; absent when it does not apply. */
+  readonly alignment?: "rows" | "tokens" | "next-token";
+  /** Whether rows are instructions (multi-task mixtures of instruction data train this task). */
+  readonly instructionRows?: boolean;
+}
+
+/** The model-loading options of a label set (only the fields that are set), quiet. */
+export function headOptions(labels: LabelInfo): { log: (msg: string) => void } & LabelInfo {
+  return {
+    log: () => {},
+    ...(labels.numLabels ? { numLabels: labels.numLabels } : {}),
+    ...(labels.id2label ? { id2label: labels.id2label } : {}),
+    ...(labels.label2id ? { label2id: labels.label2id } : {}),
+  };
+}
