@@ -6,6 +6,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { PeftError } from "../../tensor/errors.js";
 import { PeftConfig, PeftConfigOptions, checkTargetSpec } from "../config.js";
 import { registerPeftMethod } from "../registry.js";
+import { MODULES_TO_SAVE, TARGET_MODULES } from "../cli.js";
 import { ModuleDict, callForward, cloneModule, layerKind } from "../containers.js";
 import { BaseTunerLayer, LayerContext } from "../tuner_layer.js";
 import { BaseTuner } from "../tuner.js";
@@ -102,4 +103,16 @@ export class LNTuningModel extends BaseTuner {
   }
 }
 
-registerPeftMethod({ peftType: "LN_TUNING", configFromOptions: (o) => new LNTuningConfig(o), createTuner: (m) => new LNTuningModel(m) });
+declare module "../registry.js" {
+  interface PeftTypes {
+    LN_TUNING: LNTuningConfig;
+  }
+}
+
+registerPeftMethod({
+  peftType: "LN_TUNING",
+  cliName: "ln_tuning",
+  cliFields: [TARGET_MODULES, MODULES_TO_SAVE],
+  configFromOptions: (o) => new LNTuningConfig(o),
+  createTuner: (m) => new LNTuningModel(m),
+});
