@@ -131,12 +131,7 @@ export abstract class LycorisLayer extends BaseTunerLayer {
     return w;
   }
 
-  override forward(x: unknown): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, x);
-    }
-    if (this.merged) return callForward(this.base_layer, x);
+  protected override adapterForward(x: unknown): Tensor {
     let result = callForward<Tensor>(this.base_layer, x);
     for (const a of this.activeAdapters) {
       if (!this.r.has(a)) continue;

@@ -50,13 +50,9 @@ export class LNTuningLayer extends BaseTunerLayer {
     if (list.length > 1) throw new PeftError("LN tuning supports one active adapter at a time");
     super.setAdapter(list);
   }
-  override forward(...args: unknown[]): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, ...args);
-    }
+  protected override adapterForward(...args: unknown[]): Tensor {
     const a = this.activeAdapters[0];
-    if (this.merged || a === undefined || !this.ln_tuning_layers.has(a)) return callForward(this.base_layer, ...args);
+    if (a === undefined || !this.ln_tuning_layers.has(a)) return callForward(this.base_layer, ...args);
     return callForward(this.ln_tuning_layers.get(a), ...args);
   }
   /** Merging swaps the tuned copy with the base layer (as peft). */

@@ -107,12 +107,7 @@ export class VeraLayer extends BaseTunerLayer {
       return matmul(mul(B, lb.reshape([-1, 1])), mul(A, ld.reshape([-1, 1])));
     });
   }
-  override forward(x: unknown): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, x);
-    }
-    if (this.merged) return callForward(this.base_layer, x);
+  protected override adapterForward(x: unknown): Tensor {
     let result = callForward<Tensor>(this.base_layer, x);
     for (const a of this.activeAdapters) {
       if (!this.vera_lambda_b.has(a)) continue;
