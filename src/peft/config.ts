@@ -8,12 +8,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { atomicWriteFile } from "../io/fs.js";
-import { getPeftMethod, registeredPeftTypes, type PeftMethod } from "./registry.js";
+import { getPeftMethod, registeredPeftTypes, type PeftMethod, type PeftType } from "./registry.js";
 
-export const PEFT_TYPES = [
-  "LORA", "IA3", "PROMPT_TUNING", "PREFIX_TUNING", "P_TUNING", "LN_TUNING", "LOHA", "LOKR", "VERA", "ADALORA",
-] as const;
-export type PeftType = (typeof PEFT_TYPES)[number];
+/** The peft types are the registered methods' (registry.ts); re-exported here for config users. */
+export type { PeftType };
 export const TASK_TYPES = ["SEQ_CLS", "SEQ_2_SEQ_LM", "CAUSAL_LM", "TOKEN_CLS", "QUESTION_ANS", "FEATURE_EXTRACTION"] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 

@@ -12,6 +12,8 @@ import { PeftConfig, PeftConfigOptions, checkPositiveInt, checkTargetSpec } from
 import { callForward, layerKind, linearDims } from "./containers.js";
 import { BaseTunerLayer, LayerContext } from "./tuner_layer.js";
 import { BaseTuner, patternKey } from "./tuner.js";
+import { LORA_R, MODULES_TO_SAVE, TARGET_MODULES, loraAlpha } from "./cli.js";
+import type { PeftCliField } from "./registry.js";
 
 export interface LycorisConfigOptions extends PeftConfigOptions {
   r?: number;
@@ -33,6 +35,14 @@ export const LYCORIS_DEFAULTS = {
   rankPattern: {}, alphaPattern: {}, r: 8, alpha: 8, rankDropout: 0.0, moduleDropout: 0.0, useEffectiveConv2d: false,
   targetModules: null, excludeModules: null, initWeights: true, layersToTransform: null, layersPattern: null, modulesToSave: null,
 };
+
+/** The CLI flags LoHa and LoKr share: lora_r / lora_alpha set their r / alpha (no default target modules). */
+export const LYCORIS_CLI_FIELDS: readonly PeftCliField[] = [
+  LORA_R, loraAlpha("alpha"),
+  { flag: "rank_dropout", kind: "float", default: 0, help: "LoHa/LoKr: dropout of rows of the weight update in training" },
+  { flag: "module_dropout", kind: "float", default: 0, help: "LoHa/LoKr: probability of skipping the whole adapter in a training step" },
+  TARGET_MODULES, MODULES_TO_SAVE,
+];
 
 export abstract class LycorisConfig extends PeftConfig {
   declare r: number;
@@ -121,12 +131,7 @@ export abstract class LycorisLayer extends BaseTunerLayer {
     return w;
   }
 
-  override forward(x: unknown): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, x);
-    }
-    if (this.merged) return callForward(this.base_layer, x);
+  protected override adapterForward(x: unknown): Tensor {
     let result = callForward<Tensor>(this.base_layer, x);
     for (const a of this.activeAdapters) {
       if (!this.r.has(a)) continue;

@@ -83,3 +83,8 @@ export function setTrainableModules(root: Module, names: readonly string[], adap
   }
   return done;
 }
+
+/** Every ModulesToSaveWrapper below `root`, with its key. */
+export function modulesToSaveWrappers(root: Module): [string, ModulesToSaveWrapper][] {
+  return root.namedModules().filter((e): e is [string, ModulesToSaveWrapper] => e[1] instanceof ModulesToSaveWrapper);
+}

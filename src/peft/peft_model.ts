@@ -1,8 +1,9 @@
-// PeftModel: a model with adapters. For injectable methods (LoRA, IA3, …) its child `base_model`
-// is the method's tuner, whose child `model` is the original model, so parameter names read
-// `base_model.model.<HF name>` exactly as in peft. For prompt-learning methods `base_model` is the
-// model itself, next to `prompt_encoder.<adapter>` and `word_embeddings` (the model's input
-// embeddings), and forward() prepends virtual tokens or prefix keys/values.
+// PeftModel: a model with adapters. How the adapters are held comes from the method's adapter
+// host (adapter_host.ts): for injectable methods (LoRA, IA3, …) `base_model` is the method's
+// tuner, whose child `model` is the original model, so parameter names read
+// `base_model.model.<HF name>` exactly as in peft; prompt-learning methods bring their own host
+// (`base_model` is the model itself, next to `prompt_encoder.<adapter>` and `word_embeddings`).
+// What every method shares — configs, task heads, modules_to_save, saving and loading — is here.
 
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -12,19 +13,14 @@ import { ConfigError, PeftError } from "../tensor/errors.js";
 import type { ModelInputs, ModelOutput, PreTrainedModel } from "../models/modeling_utils.js";
 import type { GenerateOptions } from "../models/generate.js";
 import { PeftConfig, TaskType, loadPeftConfig, savePeftConfig } from "./config.js";
-import { getPeftMethod } from "./registry.js";
+import { getPeftMethod, type CombinationType } from "./registry.js";
 import { BaseTuner, modelTypeOf } from "./tuner.js";
-import { ModulesToSaveWrapper, setTrainableModules } from "./modules_to_save.js";
-import { ModuleDict } from "./containers.js";
+import { ModulesToSaveWrapper, modulesToSaveWrappers, setTrainableModules } from "./modules_to_save.js";
 import {
   StateEntry, adapterDir, checkAdapterName, loadAdapterWeights, readAdapterWeights, saveAdapterWeights,
 } from "./save_load.js";
-import {
-  PromptLearningConfig, PromptModule, createPromptModule, preparePromptLearningConfig, promptForward, promptStateEntries,
-} from "./prompt/model.js";
-import type { PromptInitOptions } from "./prompt/model.js";
-import { LoraModel } from "./lora/model.js";
-import { addWeightedAdapter, type CombinationType } from "./lora/weighted.js";
+import type { AdapterHost, MethodOptions } from "./adapter_host.js";
+import { createAdapterHost } from "./tuner_host.js";
 import "./methods.js";
 
 /** Head modules peft adds to modules_to_save per task type. */
@@ -34,7 +30,8 @@ const TASK_HEADS: Partial<Record<TaskType, string[]>> = {
   QUESTION_ANS: ["qa_outputs"],
 };
 
-export interface PeftModelOptions extends PromptInitOptions {
+/** Options of getPeftModel: warnings, plus what the methods read (MethodOptions, e.g. prompt tuning's tokenizer). */
+export interface PeftModelOptions extends MethodOptions {
   /** Where warnings go (default: process.emitWarning). */
   warn?: (msg: string) => void;
 }
@@ -51,50 +48,41 @@ type AnyModel = PreTrainedModel;
 
 export class PeftModel extends Module {
   declare base_model: Module;
-  declare prompt_encoder: ModuleDict<PromptModule>;
-  declare word_embeddings: Module;
   readonly peftConfig = new Map<string, PeftConfig>();
   activeAdapter: string;
-  /** Set while disableAdapter() runs a prompt-learning model without its prompts. */
-  private promptDisabled = false;
+  private readonly host: AdapterHost;
   private readonly warn: (msg: string) => void;
-  private readonly opts: PeftModelOptions;
 
   constructor(model: AnyModel, config: PeftConfig, adapterName = "default", opts: PeftModelOptions = {}) {
     super();
     checkAdapterName(adapterName);
     this.warn = opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" }));
-    this.opts = opts;
     this.activeAdapter = adapterName;
-    if (config.isPromptLearning) {
-      this.registerModule("base_model", model);
-      this.registerModule("prompt_encoder", new ModuleDict<PromptModule>());
-      this.registerModule("word_embeddings", model.getInputEmbeddings());
-    } else {
-      const method = getPeftMethod(config.peftType);
-      if (!method.createTuner) throw new ConfigError(`${config.peftType} has no tuner`);
-      this.registerModule("base_model", method.createTuner(model));
-    }
+    this.host = createAdapterHost(getPeftMethod(config.peftType), model, {
+      configs: this.peftConfig, activeAdapter: () => this.activeAdapter, options: opts,
+    });
+    this.host.attach(this);
     this.training = model.training;
     this.addAdapter(adapterName, config, { fresh: !(opts as { [FROM_FILE]?: boolean })[FROM_FILE] });
   }
 
   // ------------------------------------------------------------------ structure
 
+  /** True for prompt-learning adapters (virtual tokens / prefixes; nothing to merge). */
   get isPromptLearning(): boolean {
-    return !(this.base_model instanceof BaseTuner);
+    return this.host.isPromptLearning;
   }
   /** The tuner (LoraModel, IA3Model, …) or, for prompt learning, the model. */
   get baseModel(): Module {
     return this.base_model;
   }
   private get tuner(): BaseTuner {
-    if (!(this.base_model instanceof BaseTuner)) throw new PeftError(`this operation needs an injectable adapter (LoRA, IA3, …), not ${this.activeConfig.peftType}`);
-    return this.base_model;
+    if (!this.host.tuner) throw new PeftError(`this operation needs an injectable adapter (LoRA, IA3, …), not ${this.activeConfig.peftType}`);
+    return this.host.tuner;
   }
   /** The wrapped transformers-style model (with adapter layers still in place). */
   getBaseModel(): AnyModel {
-    return (this.base_model instanceof BaseTuner ? this.base_model.model : this.base_model) as AnyModel;
+    return this.host.model;
   }
   /** The wrapped model's config (so a PeftModel can be used wherever a model is, e.g. generate()). */
   get config(): AnyModel["config"] {
@@ -107,7 +95,7 @@ export class PeftModel extends Module {
     return this.peftConfig.get(this.activeAdapter)!;
   }
   get activeAdapters(): string[] {
-    return this.base_model instanceof BaseTuner ? this.base_model.activeAdapters.slice() : [this.activeAdapter];
+    return this.host.activeAdapters();
   }
 
   // ------------------------------------------------------------------ adapters
@@ -119,27 +107,19 @@ export class PeftModel extends Module {
     if (config.isPromptLearning !== this.isPromptLearning) {
       throw new ConfigError(`cannot add a ${config.peftType} adapter to a PeftModel holding ${this.isPromptLearning ? "prompt-learning" : "injected"} adapters`);
     }
-    let cfg = config.copy();
+    let cfg: PeftConfig = config.copy();
     if (cfg.baseModelNameOrPath === null) cfg.baseModelNameOrPath = modelNameOrPath(this.getBaseModel());
     const heads = cfg.taskType ? TASK_HEADS[cfg.taskType] : undefined;
     if (heads && "modulesToSave" in cfg) {
       const spec = cfg as unknown as { modulesToSave: string[] | null };
       // peft extends the list once for tuners and twice for prompt learning (as its files show)
-      const times = cfg.isPromptLearning ? 2 : 1;
-      for (let i = 0; i < times; i++) {
+      for (let i = 0; i < this.host.taskHeadPasses; i++) {
         if (spec.modulesToSave === null) spec.modulesToSave = heads.slice();
         else if (opts.fresh !== false || !heads.every((h) => spec.modulesToSave!.includes(h))) spec.modulesToSave.push(...heads);
       }
     }
     const model = this.getBaseModel();
-    if (cfg.isPromptLearning) {
-      cfg = preparePromptLearningConfig(cfg as PromptLearningConfig, model);
-      for (const p of model.parameters()) p.requiresGrad = false;
-      this.prompt_encoder.set(adapterName, createPromptModule(cfg as PromptLearningConfig, model, this.opts));
-      if (cfg.inferenceMode || adapterName !== this.activeAdapter) for (const p of this.prompt_encoder.get(adapterName).parameters()) p.requiresGrad = false;
-    } else {
-      cfg = this.tuner.injectAdapter(adapterName, cfg);
-    }
+    cfg = this.host.addAdapter(adapterName, cfg);
     this.peftConfig.set(adapterName, cfg);
     const mts = (cfg as unknown as { modulesToSave?: string[] | null }).modulesToSave;
     if (mts && mts.length) {
@@ -157,23 +137,12 @@ export class PeftModel extends Module {
   setAdapter(adapterName: string): void {
     if (!this.peftConfig.has(adapterName)) throw new PeftError(`adapter '${adapterName}' not found; available: ${[...this.peftConfig.keys()].join(", ")}`);
     this.activeAdapter = adapterName;
-    if (this.base_model instanceof BaseTuner) this.base_model.setAdapter(adapterName);
-    else {
-      for (const [, w] of this.wrappers()) w.setAdapter(adapterName);
-      for (const k of this.prompt_encoder.keys()) {
-        const inference = this.peftConfig.get(k)!.inferenceMode;
-        for (const p of this.prompt_encoder.get(k).parameters()) p.requiresGrad = k === adapterName && !inference;
-      }
-    }
+    this.host.setAdapter(adapterName);
   }
 
   deleteAdapter(adapterName: string): void {
     if (!this.peftConfig.has(adapterName)) throw new PeftError(`adapter '${adapterName}' does not exist; available: ${[...this.peftConfig.keys()].join(", ")}`);
-    if (this.base_model instanceof BaseTuner) this.base_model.deleteAdapter(adapterName);
-    else {
-      this.prompt_encoder.delete(adapterName);
-      for (const [, w] of this.wrappers()) w.deleteAdapter(adapterName);
-    }
+    this.host.deleteAdapter(adapterName);
     this.peftConfig.delete(adapterName);
     if (this.activeAdapter === adapterName) {
       const next = [...this.peftConfig.keys()][0];
@@ -183,36 +152,13 @@ export class PeftModel extends Module {
 
   /** Runs fn with every adapter switched off (base model behaviour), then switches them back on. */
   disableAdapter<T>(fn: () => T): T {
-    if (this.base_model instanceof BaseTuner) {
-      const tuner = this.base_model;
-      tuner.enableAdapterLayers(false);
-      try {
-        return fn();
-      } finally {
-        tuner.enableAdapterLayers(true);
-      }
-    }
-    this.promptDisabled = true;
-    const ws = this.wrappers();
-    for (const [, w] of ws) w.disableAdapters = true;
-    try {
-      return fn();
-    } finally {
-      this.promptDisabled = false;
-      for (const [, w] of ws) w.disableAdapters = false;
-    }
-  }
-
-  private wrappers(): [string, ModulesToSaveWrapper][] {
-    return this.getBaseModel().namedModules().filter((e): e is [string, ModulesToSaveWrapper] => e[1] instanceof ModulesToSaveWrapper);
+    return this.host.withAdaptersDisabled(fn);
   }
 
   // ------------------------------------------------------------------ forward
 
   forward(inputs: ModelInputs): ModelOutput {
-    if (!this.isPromptLearning) return this.tuner.forward(inputs) as ModelOutput;
-    if (this.promptDisabled) return this.getBaseModel().forward(inputs);
-    return promptForward(this, inputs);
+    return this.host.forward(inputs);
   }
 
   // ------------------------------------------------------------------ merging
@@ -258,16 +204,9 @@ export class PeftModel extends Module {
   /** In-memory ↔ saved names of one adapter's tensors (modules_to_save copies included). */
   adapterStateEntries(adapterName: string, forLoad = false): StateEntry[] {
     if (!this.peftConfig.has(adapterName)) throw new PeftError(`adapter '${adapterName}' does not exist`);
-    const out: StateEntry[] = [];
-    const prefix = this.isPromptLearning ? "base_model" : "base_model.model";
-    if (this.base_model instanceof BaseTuner) {
-      for (const e of this.base_model.adapterStateEntries(adapterName)) {
-        out.push({ memKey: `base_model.${e.memKey}`, savedKey: `base_model.${e.savedKey}`, tensor: e.tensor });
-      }
-    } else {
-      out.push(...promptStateEntries(this, adapterName, forLoad));
-    }
-    for (const [key, w] of this.wrappers()) {
+    const out = this.host.stateEntries(adapterName, forLoad);
+    const prefix = this.host.modelPrefix;
+    for (const [key, w] of modulesToSaveWrappers(this.getBaseModel())) {
       if (!w.modules_to_save.has(adapterName)) continue;
       for (const [n, t] of w.modules_to_save.get(adapterName).namedParameters()) {
         out.push({ memKey: `${prefix}.${key}.modules_to_save.${adapterName}.${n}`, savedKey: `${prefix}.${key}.${n}`, tensor: t });
@@ -330,19 +269,21 @@ export class PeftModel extends Module {
   }
 
   /**
-   * Combines LoRA adapters into a new adapter `adapterName` (peft's add_weighted_adapter; see
-   * lora/weighted.ts for the math). The new adapter is added, not activated.
+   * Combines LoRA adapters into a new adapter `adapterName` (peft's add_weighted_adapter; the
+   * method's capabilities.addWeightedAdapter, lora/weighted.ts for the math). The new adapter is
+   * added, not activated.
    */
   addWeightedAdapter(adapters: string[], weights: number[], adapterName: string, combinationType: CombinationType = "svd", svdRank?: number): void {
     checkAdapterName(adapterName);
     if (this.peftConfig.has(adapterName)) throw new PeftError(`adapter '${adapterName}' already exists`);
     const tuner = this.tuner;
-    if (!(tuner instanceof LoraModel)) throw new PeftError(`addWeightedAdapter works on LoRA adapters, not ${this.activeConfig.peftType}`);
+    const combine = getPeftMethod(this.activeConfig.peftType).capabilities?.addWeightedAdapter;
+    if (!combine) throw new PeftError(`addWeightedAdapter works on LoRA adapters, not ${this.activeConfig.peftType}`);
     for (const a of adapters) {
       const mts = (this.peftConfig.get(a) as unknown as { modulesToSave?: string[] | null } | undefined)?.modulesToSave;
       if (mts && mts.length) throw new PeftError(`addWeightedAdapter: adapter '${a}' has modules_to_save (${mts.join(", ")}); peft cannot combine those`);
     }
-    this.peftConfig.set(adapterName, addWeightedAdapter(tuner, adapters, weights, adapterName, combinationType, svdRank));
+    this.peftConfig.set(adapterName, combine(tuner, adapters, weights, adapterName, combinationType, svdRank));
   }
 
   /** The tuner, for method-specific operations (e.g. LoRA's addWeightedAdapter). */

@@ -8,7 +8,7 @@ import { ConfigError, PeftError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { PeftConfig } from "./config.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, ownParam } from "./containers.js";
-import { ModulesToSaveWrapper } from "./modules_to_save.js";
+import { ModulesToSaveWrapper, modulesToSaveWrappers } from "./modules_to_save.js";
 import { BaseTunerLayer } from "./tuner_layer.js";
 
 /** The target-selection fields shared by the injectable methods (LoRA, IA3, LN tuning, …). */
@@ -160,7 +160,7 @@ export abstract class BaseTuner extends Module {
     return this.model.namedModules().filter((e): e is [string, BaseTunerLayer] => e[1] instanceof BaseTunerLayer);
   }
   wrappers(): [string, ModulesToSaveWrapper][] {
-    return this.model.namedModules().filter((e): e is [string, ModulesToSaveWrapper] => e[1] instanceof ModulesToSaveWrapper);
+    return modulesToSaveWrappers(this.model);
   }
 
   /** Adds adapter `adapterName`: wraps every matching module, then freezes non-adapter weights. */

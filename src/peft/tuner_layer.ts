@@ -1,13 +1,14 @@
 // BaseTunerLayer: the layer-level half of the tuner pattern. A tuner layer wraps one base module
 // (`base_layer`) and holds one slot per adapter in each container named by `adapterLayerNames`
-// (e.g. lora_A.default, lora_B.default). Those names drive freezing, saving and deleting; concrete
-// layers implement updateLayer / getDeltaWeight / forward, and the weight-delta merge below.
+// (e.g. lora_A.default, lora_B.default). Those names drive freezing, saving and deleting. forward()
+// handles disabled and merged adapters (the base layer alone) once; concrete layers implement
+// updateLayer / getDeltaWeight / adapterForward, and the weight-delta merge below.
 
 import { Module } from "../nn/module.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../tensor/autograd.js";
 import { PeftError, ShapeError } from "../tensor/errors.js";
-import { ModuleDict, ParameterDict, layerKind, ownParam } from "./containers.js";
+import { ModuleDict, ParameterDict, callForward, layerKind, ownParam } from "./containers.js";
 import type { PeftConfig } from "./config.js";
 
 /** What the tuner knows about the module being adapted. */
@@ -51,7 +52,21 @@ export abstract class BaseTunerLayer extends Module {
   }
 
   abstract updateLayer(adapterName: string, config: PeftConfig, ctx: LayerContext): void;
-  abstract forward(...args: unknown[]): Tensor;
+  /** The output with the active adapters applied (called when they are enabled and not merged). */
+  protected abstract adapterForward(...args: unknown[]): Tensor;
+
+  /** The base layer's output while adapters are disabled or merged, else adapterForward. */
+  forward(...args: unknown[]): Tensor {
+    return this.bypassAdapters() ? callForward<Tensor>(this.base_layer, ...args) : this.adapterForward(...args);
+  }
+  /** True when the base layer alone gives the output: adapters disabled (unmerging them first) or merged. */
+  protected bypassAdapters(): boolean {
+    if (this.disableAdapters) {
+      if (this.merged) this.unmerge();
+      return true;
+    }
+    return this.merged;
+  }
 
   /** Adapter names present on this layer. */
   adapterNames(): string[] {

@@ -59,12 +59,7 @@ export class AdaLoraLayer extends BaseTunerLayer {
   override getDeltaWeight(a: string): Tensor {
     return noGrad(() => scale(matmul(this.lora_B.get(a), mul(this.lora_A.get(a), this.lora_E.get(a))), this.factor(a)));
   }
-  override forward(x: unknown): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, x);
-    }
-    if (this.merged) return callForward(this.base_layer, x);
+  protected override adapterForward(x: unknown): Tensor {
     let result = callForward<Tensor>(this.base_layer, x);
     for (const a of this.activeAdapters) {
       if (!this.lora_A.has(a)) continue;

@@ -50,12 +50,7 @@ export class IA3Layer extends BaseTunerLayer {
     return s;
   }
 
-  override forward(x: unknown): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, x);
-    }
-    if (this.merged) return callForward(this.base_layer, x);
+  protected override adapterForward(x: unknown): Tensor {
     const s = this.scalingVector();
     if (!s) return callForward(this.base_layer, x);
     if (this.isFeedforward) return callForward(this.base_layer, mul(x as Tensor, s));

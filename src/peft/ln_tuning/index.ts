@@ -6,6 +6,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { PeftError } from "../../tensor/errors.js";
 import { PeftConfig, PeftConfigOptions, checkTargetSpec } from "../config.js";
 import { registerPeftMethod } from "../registry.js";
+import { MODULES_TO_SAVE, TARGET_MODULES } from "../cli.js";
 import { ModuleDict, callForward, cloneModule, layerKind } from "../containers.js";
 import { BaseTunerLayer, LayerContext } from "../tuner_layer.js";
 import { BaseTuner } from "../tuner.js";
@@ -49,13 +50,9 @@ export class LNTuningLayer extends BaseTunerLayer {
     if (list.length > 1) throw new PeftError("LN tuning supports one active adapter at a time");
     super.setAdapter(list);
   }
-  override forward(...args: unknown[]): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, ...args);
-    }
+  protected override adapterForward(...args: unknown[]): Tensor {
     const a = this.activeAdapters[0];
-    if (this.merged || a === undefined || !this.ln_tuning_layers.has(a)) return callForward(this.base_layer, ...args);
+    if (a === undefined || !this.ln_tuning_layers.has(a)) return callForward(this.base_layer, ...args);
     return callForward(this.ln_tuning_layers.get(a), ...args);
   }
   /** Merging swaps the tuned copy with the base layer (as peft). */
@@ -102,4 +99,16 @@ export class LNTuningModel extends BaseTuner {
   }
 }
 
-registerPeftMethod({ peftType: "LN_TUNING", configFromOptions: (o) => new LNTuningConfig(o), createTuner: (m) => new LNTuningModel(m) });
+declare module "../registry.js" {
+  interface PeftTypes {
+    LN_TUNING: LNTuningConfig;
+  }
+}
+
+registerPeftMethod({
+  peftType: "LN_TUNING",
+  cliName: "ln_tuning",
+  cliFields: [TARGET_MODULES, MODULES_TO_SAVE],
+  configFromOptions: (o) => new LNTuningConfig(o),
+  createTuner: (m) => new LNTuningModel(m),
+});

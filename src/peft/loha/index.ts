@@ -6,7 +6,7 @@ import { Tensor } from "../../tensor/tensor.js";
 import { matmul, mul, scale } from "../../ops/index.js";
 import { ParameterDict } from "../containers.js";
 import { registerPeftMethod } from "../registry.js";
-import { LYCORIS_DEFAULTS, LycorisConfig, LycorisConfigOptions, LycorisLayer, LycorisTuner, kaimingUniform } from "../lycoris.js";
+import { LYCORIS_CLI_FIELDS, LYCORIS_DEFAULTS, LycorisConfig, LycorisConfigOptions, LycorisLayer, LycorisTuner, kaimingUniform } from "../lycoris.js";
 
 export class LoHaConfig extends LycorisConfig {
   constructor(opts: LycorisConfigOptions = {}) {
@@ -50,4 +50,12 @@ export class LoHaModel extends LycorisTuner {
   }
 }
 
-registerPeftMethod({ peftType: "LOHA", configFromOptions: (o) => new LoHaConfig(o), createTuner: (m) => new LoHaModel(m) });
+declare module "../registry.js" {
+  interface PeftTypes {
+    LOHA: LoHaConfig;
+  }
+}
+
+registerPeftMethod({
+  peftType: "LOHA", cliName: "loha", cliFields: LYCORIS_CLI_FIELDS, configFromOptions: (o) => new LoHaConfig(o), createTuner: (m) => new LoHaModel(m),
+});

@@ -8,7 +8,7 @@ import { PeftError } from "../../tensor/errors.js";
 import { matmul, mul, scale } from "../../ops/index.js";
 import { ParameterDict } from "../containers.js";
 import { registerPeftMethod } from "../registry.js";
-import { LYCORIS_DEFAULTS, LycorisConfig, LycorisConfigOptions, LycorisLayer, LycorisTuner, kaimingUniform } from "../lycoris.js";
+import { LYCORIS_CLI_FIELDS, LYCORIS_DEFAULTS, LycorisConfig, LycorisConfigOptions, LycorisLayer, LycorisTuner, kaimingUniform } from "../lycoris.js";
 
 export interface LoKrConfigOptions extends LycorisConfigOptions {
   /** Also decompose the left Kronecker factor into a low-rank product. */
@@ -104,4 +104,20 @@ export class LoKrModel extends LycorisTuner {
   }
 }
 
-registerPeftMethod({ peftType: "LOKR", configFromOptions: (o) => new LoKrConfig(o), createTuner: (m) => new LoKrModel(m) });
+declare module "../registry.js" {
+  interface PeftTypes {
+    LOKR: LoKrConfig;
+  }
+}
+
+registerPeftMethod({
+  peftType: "LOKR",
+  cliName: "lokr",
+  cliFields: [
+    ...LYCORIS_CLI_FIELDS,
+    { flag: "decompose_both", kind: "bool", help: "LoKr: also decompose the left Kronecker factor into a low-rank product" },
+    { flag: "decompose_factor", kind: "int", default: -1, help: "LoKr: preferred factor for splitting dimensions (-1: as square as possible)" },
+  ],
+  configFromOptions: (o) => new LoKrConfig(o),
+  createTuner: (m) => new LoKrModel(m),
+});

@@ -197,12 +197,7 @@ export class LoraLayer extends BaseTunerLayer {
     writeOutIn(base, next, out, inn);
   }
 
-  override forward(x: unknown): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, x);
-    }
-    if (this.merged) return callForward(this.base_layer, x);
+  protected override adapterForward(x: unknown): Tensor {
     const fused = this.fusedForward(x);
     if (fused) return fused;
     let result = callForward<Tensor>(this.base_layer, x);
@@ -238,13 +233,9 @@ export class LoraLayer extends BaseTunerLayer {
    * Linear or GPT-2 Conv1D base, see fusedForward); merged or disabled adapters fuse in the base layer.
    */
   forwardAct(x: Tensor, act: BiasActOp): Tensor {
-    if (this.forward !== LoraLayer.prototype.forward) return activate(this.forward(x), act);
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return forwardAct(this.base_layer, x, act);
-    }
-    if (this.merged) return forwardAct(this.base_layer, x, act);
-    return this.fusedForward(x, act) ?? activate(this.forward(x), act);
+    if (this.forward !== LoraLayer.prototype.forward || this.adapterForward !== LoraLayer.prototype.adapterForward) return activate(this.forward(x), act);
+    if (this.bypassAdapters()) return forwardAct(this.base_layer, x, act);
+    return this.fusedForward(x, act) ?? activate(this.adapterForward(x), act);
   }
 
   /**

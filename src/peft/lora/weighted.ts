@@ -9,9 +9,10 @@ import { ConfigError, PeftError } from "../../tensor/errors.js";
 import { svd } from "../linalg.js";
 import type { LoraConfig } from "./config.js";
 import { LoraLayer } from "./layer.js";
+import type { CombinationType } from "../registry.js";
 import type { LoraModel } from "./model.js";
 
-export type CombinationType = "linear" | "cat" | "svd";
+export type { CombinationType };
 
 function unionTargets(cfgs: LoraConfig[]): string | string[] {
   const tms = cfgs.map((c) => c.targetModules);

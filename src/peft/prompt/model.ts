@@ -16,7 +16,6 @@ import {
 } from "../../models/modeling_utils.js";
 import { callForward } from "../containers.js";
 import type { StateEntry } from "../save_load.js";
-import type { PeftModel } from "../peft_model.js";
 import { PrefixTuningConfig, PromptEncoderConfig, PromptLearningConfig, PromptTuningConfig } from "./config.js";
 
 export { PromptLearningConfig };
@@ -213,11 +212,10 @@ export function prefixKeyValues(rows: Tensor, B: number, cfg: PromptLearningConf
   return out;
 }
 
-/** PeftModel.forward for prompt-learning adapters. */
-export function promptForward(pm: PeftModel, inputs: ModelInputs): ModelOutput {
-  const cfg = pm.activeConfig as PromptLearningConfig;
-  const model = pm.getBaseModel();
-  const module = pm.prompt_encoder.get(pm.activeAdapter);
+/** The forward of a model with the prompt-learning adapter `module` (config `cfg`); `wordEmbeddings` is the model's input embedding. */
+export function promptForward(
+  cfg: PromptLearningConfig, module: PromptModule, model: PreTrainedModel, wordEmbeddings: Module, inputs: ModelInputs,
+): ModelOutput {
   if (inputs.pastKeyValues !== undefined || inputs.useCache) {
     throw new PeftError(`${cfg.peftType}: cached incremental decoding (pastKeyValues / useCache) is not supported with prompt-learning adapters; generate with useCache: false`);
   }
@@ -240,7 +238,7 @@ export function promptForward(pm: PeftModel, inputs: ModelInputs): ModelOutput {
   }
   let embeds: Tensor;
   if (inputs.inputsEmbeds !== undefined) embeds = inputs.inputsEmbeds instanceof Tensor ? inputs.inputsEmbeds : Tensor.from(inputs.inputsEmbeds);
-  else embeds = callForward<Tensor>(pm.word_embeddings, intTensor(toIntBatch(inputs.inputIds!, "inputIds")));
+  else embeds = callForward<Tensor>(wordEmbeddings, intTensor(toIntBatch(inputs.inputIds!, "inputIds")));
   const prompts = rows.unsqueeze(0).expand([B, rows.shape[0], rows.shape[1]]);
   next.inputsEmbeds = cat([prompts.contiguous(), embeds], 1);
   delete next.inputIds;
@@ -248,9 +246,7 @@ export function promptForward(pm: PeftModel, inputs: ModelInputs): ModelOutput {
 }
 
 /** The saved `prompt_embeddings` of an adapter (encoded values when trainable with an encoder). */
-export function promptStateEntries(pm: PeftModel, adapterName: string, forLoad = false): StateEntry[] {
-  const cfg = pm.peftConfig.get(adapterName) as PromptLearningConfig;
-  const m = pm.prompt_encoder.get(adapterName);
+export function promptStateEntries(cfg: PromptLearningConfig, m: PromptModule | undefined, adapterName: string, forLoad = false): StateEntry[] {
   if (!m) throw new PeftError(`adapter '${adapterName}' has no prompt encoder`);
   if (forLoad && m.reparameterised && !cfg.inferenceMode) {
     throw new PeftError(`${cfg.peftType} adapter '${adapterName}': saved files hold the encoded prompts only, so they load for inference (isTrainable: false), not for further training of the encoder`);

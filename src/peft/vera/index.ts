@@ -12,6 +12,7 @@ import { ConfigError, PeftError } from "../../tensor/errors.js";
 import { add, dropout, linear, matmul, mul } from "../../ops/index.js";
 import { PeftConfig, PeftConfigOptions, checkOneOf, checkPositiveInt, checkTargetSpec } from "../config.js";
 import { registerPeftMethod } from "../registry.js";
+import { MODULES_TO_SAVE, TARGET_MODULES } from "../cli.js";
 import { ParameterDict, callForward, layerKind, linearDims } from "../containers.js";
 import { BaseTunerLayer, LayerContext } from "../tuner_layer.js";
 import { BaseTuner, matchTarget, targetSpec } from "../tuner.js";
@@ -106,12 +107,7 @@ export class VeraLayer extends BaseTunerLayer {
       return matmul(mul(B, lb.reshape([-1, 1])), mul(A, ld.reshape([-1, 1])));
     });
   }
-  override forward(x: unknown): Tensor {
-    if (this.disableAdapters) {
-      if (this.merged) this.unmerge();
-      return callForward(this.base_layer, x);
-    }
-    if (this.merged) return callForward(this.base_layer, x);
+  protected override adapterForward(x: unknown): Tensor {
     let result = callForward<Tensor>(this.base_layer, x);
     for (const a of this.activeAdapters) {
       if (!this.vera_lambda_b.has(a)) continue;
@@ -189,4 +185,23 @@ export class VeraModel extends BaseTuner {
   }
 }
 
-registerPeftMethod({ peftType: "VERA", configFromOptions: (o) => new VeraConfig(o), createTuner: (m) => new VeraModel(m) });
+declare module "../registry.js" {
+  interface PeftTypes {
+    VERA: VeraConfig;
+  }
+}
+
+registerPeftMethod({
+  peftType: "VERA",
+  cliName: "vera",
+  cliFields: [
+    // its own rank flag: VeRA's shared projections want a large r (peft's default 256), not lora_r's 8
+    { flag: "vera_r", option: "r", kind: "int", default: 256, help: "VeRA: rank of the shared random projections" },
+    { flag: "vera_dropout", kind: "float", default: 0, help: "VeRA: dropout on the adapter input" },
+    { flag: "d_initial", kind: "float", default: 0.1, help: "VeRA: initial value of the lambda_d scaling vector" },
+    { flag: "projection_prng_key", kind: "int", default: 0, help: "VeRA: seed of the shared random projections" },
+    TARGET_MODULES, MODULES_TO_SAVE,
+  ],
+  configFromOptions: (o) => new VeraConfig(o),
+  createTuner: (m) => new VeraModel(m),
+});
