@@ -204,6 +204,22 @@ export function buildProgram(defs: CommandDef[], onRun: (def: CommandDef, opts: 
 }
 
 
+/**
+ * The resolved options of a command line (defaults < config file < flags), without running the
+ * command: what `peft-ts <command> …` would run with. Throws the CLI's one-line errors.
+ */
+export async function resolveCommandLine(argv: string[]): Promise<{ command: string; opts: Opts; args: string[] }> {
+  let got: { command: string; opts: Opts; args: string[] } | null = null;
+  const program = buildProgram(commandDefs(TRAINING_OPTS), async (def, opts, args) => {
+    got = { command: def.name, opts, args };
+  });
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  await program.parseAsync(normalizeArgv(argv), { from: "user" });
+  if (!got) throw new CliError(`no command in: ${argv.join(" ")}`);
+  return got;
+}
+
 let debugFlag = false;
 
 /** Runs the CLI on argv (without node and script); returns the exit code. */

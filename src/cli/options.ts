@@ -4,6 +4,7 @@
 
 import { trainingFieldList } from "../train/index.js";
 import { taskNames } from "../data/tasks/registry.js";
+import { peftCliFields, registeredPeftMethods } from "../peft/index.js";
 import "../data/tasks/all.js";
 
 export type Kind = "string" | "int" | "float" | "bool" | "list" | "json" | "path";
@@ -23,8 +24,10 @@ export interface OptSpec {
   short?: string;
 }
 
-export const PEFT_METHODS = ["lora", "ia3", "prompt", "prefix", "none"] as const;
-export type PeftMethodName = (typeof PEFT_METHODS)[number];
+/** --peft values: every registered method's name and aliases (src/peft/registry.ts), and none = full fine-tuning. */
+export function peftMethodNames(): string[] {
+  return [...registeredPeftMethods().flatMap((m) => [m.cliName, ...(m.cliAliases ?? [])]), "none"];
+}
 
 const G_MODEL = "Model and data:";
 const G_PEFT = "PEFT method:";
@@ -75,23 +78,13 @@ export const ADAPTER_OPTS: OptSpec[] = [
   p("adapter", "adapter folder (adapter_config.json + adapter_model.safetensors) to load on the model", G_PEFT),
 ];
 
+/** --peft and the flags the registered methods declare (one entry per flag; each method reads its own). */
 export const PEFT_OPTS: OptSpec[] = [
-  s("peft", "parameter-efficient method (none = full fine-tuning)", G_PEFT, { choices: PEFT_METHODS, default: "lora" }),
-  i("lora_r", "LoRA rank r", G_PEFT, { default: 8 }),
-  f("lora_alpha", "LoRA alpha (scaling = alpha / r)", G_PEFT, { default: 16 }),
-  f("lora_dropout", "dropout on the LoRA input", G_PEFT, { default: 0 }),
-  l("target_modules", 'modules to adapt: comma list (q_proj,v_proj), "all-linear", or a regex over full names (.*\\.(q|v)_proj); default: the model type\'s HF default', G_PEFT),
-  l("modules_to_save", "extra modules trained in full and saved with the adapter (comma list)", G_PEFT),
-  s("bias", "which biases train (LoRA)", G_PEFT, { choices: ["none", "all", "lora_only"] }),
-  b("use_rslora", "rank-stabilised LoRA (scaling = alpha / sqrt(r))", G_PEFT),
-  b("use_dora", "DoRA (weight-decomposed LoRA)", G_PEFT),
-  s("init_lora_weights", "LoRA init: true, false, gaussian, pissa", G_PEFT),
-  l("feedforward_modules", "IA3: the feed-forward modules among target_modules (comma list)", G_PEFT),
-  i("num_virtual_tokens", "prompt/prefix tuning: number of virtual tokens", G_PEFT, { default: 8 }),
-  s("prompt_tuning_init", "prompt tuning init: RANDOM, TEXT, SAMPLE_VOCAB", G_PEFT, { choices: ["RANDOM", "TEXT", "SAMPLE_VOCAB"] }),
-  s("prompt_tuning_init_text", "prompt tuning: text for prompt_tuning_init TEXT", G_PEFT),
-  b("prefix_projection", "prefix tuning: reparametrise the prefix through an MLP", G_PEFT),
-  i("encoder_hidden_size", "prefix tuning: hidden size of the projection MLP", G_PEFT),
+  { name: "peft", kind: "string", help: "parameter-efficient method (none = full fine-tuning)", group: G_PEFT, default: "lora", get choices() { return peftMethodNames(); } },
+  ...peftCliFields().map((f): OptSpec => ({
+    name: f.flag, kind: f.kind, help: f.help, group: G_PEFT,
+    ...(f.default !== undefined ? { default: f.default } : {}), ...(f.choices ? { choices: f.choices } : {}),
+  })),
 ];
 
 export const LOSS_OPTS: OptSpec[] = [

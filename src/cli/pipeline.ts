@@ -6,7 +6,6 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "./errors.js";
 import { Opts, isExplicit, optionalFile, requireFile } from "./resolve.js";
-import type { PeftMethodName } from "./options.js";
 import { AutoTokenizer, PreTrainedTokenizer } from "../io/tokenizer.js";
 import { loadConfigFile } from "../io/hf_config.js";
 import { readSafetensorsHeader } from "../io/safetensors.js";
@@ -15,9 +14,7 @@ import { Dataset, Row, loadDataset, trainTestSplit } from "../data/datasets.js";
 import type { LabelInfo, PreparedTask, Task } from "../data/tasks/task.js";
 import { getTask, taskForArchitectures, taskForTaskType, taskNames } from "../data/tasks/registry.js";
 import "../data/tasks/all.js";
-import {
-  IA3Config, LoraConfig, PeftConfig, PeftModel, PrefixTuningConfig, PromptTuningConfig, getPeftModel, loadPeftConfig,
-} from "../peft/index.js";
+import { PeftConfig, PeftModel, getPeftModel, loadPeftConfig, peftConfigFromCli, peftMethodByCliName } from "../peft/index.js";
 import { ConfigError } from "../tensor/errors.js";
 
 /** A stage line: what the run is doing now (the Trainer draws its own progress bar). */
@@ -61,46 +58,21 @@ export function resolveTask(opts: Opts, dir: string): Task {
   throw new CliError(`cannot tell the task of ${dir} (architectures: ${archs.join(",") || "none"}); pass --task (${taskNames().join(", ")})`);
 }
 
-/** The PEFT config of --peft and its fields (null for full fine-tuning). */
-export function buildPeftConfig(opts: Opts, task: Task, baseModel: string): PeftConfig | null {
-  const method = (opts.peft ?? "lora") as PeftMethodName;
-  const common = { taskType: task.taskType, baseModelNameOrPath: baseModel };
-  const list = (v: unknown): string | string[] | null => (v === undefined || v === null ? null : v === "all-linear" ? "all-linear" : (v as string[]));
-  const mts = opts.modules_to_save ? (opts.modules_to_save as string[]) : null;
-  switch (method) {
-    case "none":
-      return null;
-    case "lora": {
-      const init = opts.init_lora_weights;
-      return new LoraConfig({
-        ...common,
-        r: opts.lora_r as number,
-        loraAlpha: opts.lora_alpha as number,
-        loraDropout: (opts.lora_dropout as number) ?? 0,
-        targetModules: list(opts.target_modules),
-        modulesToSave: mts,
-        ...(opts.bias ? { bias: opts.bias as "none" | "all" | "lora_only" } : {}),
-        useRslora: opts.use_rslora === true,
-        useDora: opts.use_dora === true,
-        ...(init !== undefined ? { initLoraWeights: init === "true" ? true : init === "false" ? false : (init as "gaussian" | "pissa") } : {}),
-      });
-    }
-    case "ia3":
-      return new IA3Config({ ...common, targetModules: list(opts.target_modules), feedforwardModules: list(opts.feedforward_modules), modulesToSave: mts });
-    case "prompt":
-      return new PromptTuningConfig({
-        ...common,
-        numVirtualTokens: opts.num_virtual_tokens as number,
-        ...(opts.prompt_tuning_init ? { promptTuningInit: opts.prompt_tuning_init as "RANDOM" | "TEXT" | "SAMPLE_VOCAB" } : {}),
-        ...(opts.prompt_tuning_init_text ? { promptTuningInitText: String(opts.prompt_tuning_init_text), tokenizerNameOrPath: baseModel } : {}),
-      });
-    case "prefix":
-      return new PrefixTuningConfig({
-        ...common,
-        numVirtualTokens: opts.num_virtual_tokens as number,
-        prefixProjection: opts.prefix_projection === true,
-        ...(opts.encoder_hidden_size ? { encoderHiddenSize: opts.encoder_hidden_size as number } : {}),
-      });
+/**
+ * The PEFT config of --peft and the flags its method declares (null for full fine-tuning).
+ * `totalSteps` is the run's planned optimizer steps, when known (AdaLoRA's budget schedule).
+ */
+export function buildPeftConfig(opts: Opts, task: Task, baseModel: string, totalSteps?: number): PeftConfig | null {
+  const name = String(opts.peft ?? "lora");
+  if (name === "none") return null;
+  try {
+    const method = peftMethodByCliName(name);
+    const flags = Object.fromEntries(method.cliFields.map((f) => [f.flag, opts[f.flag]]));
+    return peftConfigFromCli(method, flags, { taskType: task.taskType, baseModelNameOrPath: baseModel, ...(totalSteps ? { totalSteps } : {}) });
+  } catch (e) {
+    // a wrong method option is a usage error
+    if (e instanceof ConfigError) throw new CliError(`--peft ${name}: ${e.message}`);
+    throw e;
   }
 }
 

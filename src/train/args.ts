@@ -207,6 +207,18 @@ export class TrainingArguments {
     return this.perDeviceTrainBatchSize;
   }
 
+  /**
+   * The schedule of a run over `numExamples` training examples: batches and optimizer updates per
+   * epoch, the optimizer steps (max_steps, else epochs × updates) and the epochs that covers.
+   */
+  plannedSteps(numExamples: number): { numBatches: number; updatesPerEpoch: number; maxSteps: number; numEpochs: number } {
+    const bs = this.perDeviceTrainBatchSize;
+    const numBatches = this.dataloaderDropLast ? Math.floor(numExamples / bs) : Math.ceil(numExamples / bs);
+    const updatesPerEpoch = Math.max(Math.ceil(numBatches / this.gradientAccumulationSteps), 1);
+    if (this.maxSteps > 0) return { numBatches, updatesPerEpoch, maxSteps: this.maxSteps, numEpochs: Math.ceil(this.maxSteps / updatesPerEpoch) };
+    return { numBatches, updatesPerEpoch, maxSteps: Math.ceil(this.numTrainEpochs * updatesPerEpoch), numEpochs: Math.ceil(this.numTrainEpochs) };
+  }
+
   /** key=value pairs of optim_args ("momentum=0.9,nesterov=True"). */
   parsedOptimArgs(): Record<string, string> {
     const out: Record<string, string> = {};

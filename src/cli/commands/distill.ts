@@ -13,7 +13,7 @@ import {
 import { evaluateTask, metricLines, trainerOptions, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { Distiller, ProjectedHiddenLoss, initStudentFromTeacher } from "../../distill/index.js";
 import { saveTrained, outputDirOf } from "./train.js";
-import { PeftModel } from "../../peft/index.js";
+import { PeftModel, peftMethodByCliName, registeredPeftMethods } from "../../peft/index.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
 import { manualSeed } from "../../tensor/random.js";
 import { getTask, taskNames } from "../../data/tasks/registry.js";
@@ -25,8 +25,10 @@ export async function run(opts: Opts): Promise<number> {
   const teacherAdapter = optionalFile(opts, "teacher_adapter", "teacher adapter folder");
   const studentDir = opts.model_name_or_path ? modelDir(opts) : null;
   if (!studentDir && !opts.student_every_k) throw new CliError("give the student: --model_name_or_path DIR, or --student_every_k K (the teacher with every k-th layer)");
-  if (!studentDir && (opts.peft === "prompt" || opts.peft === "prefix")) {
-    throw new CliError(`--student_every_k builds a new student; train it with --peft none, lora or ia3 (a ${opts.peft} adapter cannot be merged into it)`);
+  const peftName = String(opts.peft ?? "lora");
+  if (!studentDir && peftName !== "none" && !peftMethodByCliName(peftName).createTuner) {
+    const mergeable = registeredPeftMethods().filter((m) => m.createTuner).map((m) => m.cliName);
+    throw new CliError(`--student_every_k builds a new student; train it with --peft none or a method that merges (${mergeable.join(", ")}); a ${peftName} adapter cannot be merged into it`);
   }
   const task = resolveTask({ ...opts, adapter: opts.task ? undefined : teacherAdapter }, teacherDir);
   if (!task.alignment) throw new CliError(`distill needs a task whose logits a student can match (${taskNames().filter((n) => getTask(n).alignment).join(", ")}); got ${task.name}`);
@@ -52,13 +54,13 @@ export async function run(opts: Opts): Promise<number> {
     student = initStudentFromTeacher(teacher, { everyK: opts.student_every_k as number });
     stage(`student: the teacher's layers every ${opts.student_every_k} (${student.config.numHiddenLayers} of ${teacher.config.numHiddenLayers})`);
   }
-  const model = applyPeft(student, buildPeftConfig(opts, task, studentDir ?? teacherDir), tokenizer);
+  const args = trainingArguments(opts, { outputDir });
+  const model = applyPeft(student, buildPeftConfig(opts, task, studentDir ?? teacherDir, args.plannedSteps(data.trainDataset!.length).maxSteps), tokenizer);
   stage(model instanceof PeftModel ? `student ${model.trainableParametersLine()}` : `student: full training, ${student.numParameters(true).toLocaleString("en-US")} trainable parameters`);
 
   const alpha = (opts.alpha as number | undefined) ?? 0.5;
   const temperature = (opts.temperature as number | undefined) ?? 2;
   const hiddenWeight = opts.hidden_weight as number | undefined;
-  const args = trainingArguments(opts, { outputDir });
   // hidden states 0..Ls of the student ↔ uniformly spaced teacher states (0 = embeddings)
   const Ls = student.config.numHiddenLayers, Lt = teacher.config.numHiddenLayers;
   const layerMap: [number, number][] = Array.from({ length: Ls + 1 }, (_, i) => [i, Math.round((i * Lt) / Ls)]);

@@ -50,12 +50,12 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   stage(`${data.trainDataset!.length} training examples${data.evalDataset ? `, ${data.evalDataset.length} evaluation examples` : ""}`);
   stage(`loading ${dir} for ${task.name}${data.labels.numLabels && task.hasLabelSet ? ` (${data.labels.numLabels} labels)` : ""}`);
   const base = await task.loadModel(dir, data.labels);
-  const peftCfg = buildPeftConfig(opts, task, dir);
+  const args = trainingArguments(opts, { outputDir, doEval: data.evalDataset ? true : undefined });
+  const peftCfg = buildPeftConfig(opts, task, dir, args.plannedSteps(data.trainDataset!.length).maxSteps);
   const model = applyPeft(base, peftCfg, tokenizer);
   if (model instanceof PeftModel) stage(`${peftCfg!.peftType}: ${model.trainableParametersLine()}`);
   else stage(`full fine-tuning: ${base.numParameters(true).toLocaleString("en-US")} trainable parameters`);
 
-  const args = trainingArguments(opts, { outputDir, doEval: data.evalDataset ? true : undefined });
   const loss = lossFunction(String(opts.loss ?? "ce"), task);
   const trainer = taskTrainer(model, args, data, loss ? { computeLoss: loss } : {});
   stage(`training → ${outputDir}`);
