@@ -43,9 +43,11 @@ export type { GenerateOptions } from "./models/generate.js";
 export {
   getPeftModel, PeftModel, PeftConfig, LoraConfig, IA3Config, PromptTuningConfig, PrefixTuningConfig,
   PromptEncoderConfig, LNTuningConfig, LoHaConfig, LoKrConfig, VeraConfig, AdaLoraConfig, applyBitFit,
-  loadPeftConfig, configFromJSON, registerPeftMethod,
+  loadPeftConfig, configFromJSON, registerPeftMethod, registeredPeftMethods, peftMethodByCliName, peftConfigFromCli, peftCliFields,
 } from "./peft/index.js";
-export type { PeftType, TaskType, LoraConfigOptions, IA3ConfigOptions, PeftModelOptions } from "./peft/index.js";
+export type {
+  PeftType, TaskType, LoraConfigOptions, IA3ConfigOptions, PeftModelOptions, PeftMethod, PeftCliField, PeftCliKind, PeftCliContext,
+} from "./peft/index.js";
 
 // training
 export {

@@ -150,14 +150,6 @@ export abstract class LycorisTuner extends BaseTuner {
     return null;
   }
   protected createAndReplace(cfg: PeftConfig, adapterName: string, target: Module, key: string): void {
-    const ctx = { key, activeAdapters: this.activeAdapters };
-    if (target instanceof LycorisLayer) {
-      target.updateLayer(adapterName, cfg, ctx);
-      return;
-    }
-    const layer = this.makeLayer(target);
-    layer.training = target.training;
-    layer.updateLayer(adapterName, cfg, ctx);
-    this.model.setSubmodule(key, layer);
+    this.updateOrWrap(LycorisLayer, () => this.makeLayer(target), cfg, adapterName, target, { key, activeAdapters: this.activeAdapters });
   }
 }

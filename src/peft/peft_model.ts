@@ -14,7 +14,7 @@ import type { ModelInputs, ModelOutput, PreTrainedModel } from "../models/modeli
 import type { GenerateOptions } from "../models/generate.js";
 import { PeftConfig, TaskType, loadPeftConfig, savePeftConfig } from "./config.js";
 import { getPeftMethod, type CombinationType } from "./registry.js";
-import { BaseTuner, modelTypeOf } from "./tuner.js";
+import { type BaseTuner, modelTypeOf } from "./tuner.js";
 import { ModulesToSaveWrapper, modulesToSaveWrappers, setTrainableModules } from "./modules_to_save.js";
 import {
   StateEntry, adapterDir, checkAdapterName, loadAdapterWeights, readAdapterWeights, saveAdapterWeights,

@@ -9,7 +9,7 @@ import { Tensor } from "../tensor/tensor.js";
 import type { PeftConfig } from "./config.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, ownParam } from "./containers.js";
 import { ModulesToSaveWrapper, modulesToSaveWrappers } from "./modules_to_save.js";
-import { BaseTunerLayer } from "./tuner_layer.js";
+import { BaseTunerLayer, type LayerContext } from "./tuner_layer.js";
 
 /** The target-selection fields shared by the injectable methods (LoRA, IA3, LN tuning, …). */
 export interface TargetSpec {
@@ -133,6 +133,24 @@ export abstract class BaseTuner extends Module {
 
   get activeAdapter(): string {
     return this.activeAdapters[0];
+  }
+
+  /**
+   * The usual createAndReplace: adds the adapter to `target` when it already is one of this
+   * method's layers (a `layerClass`), else wraps it in `make()` (keeping its train/eval mode).
+   */
+  protected updateOrWrap(
+    layerClass: abstract new (...args: never[]) => BaseTunerLayer, make: () => BaseTunerLayer,
+    cfg: PeftConfig, adapterName: string, target: Module, ctx: LayerContext,
+  ): void {
+    if (target instanceof layerClass) {
+      target.updateLayer(adapterName, cfg, ctx);
+      return;
+    }
+    const layer = make();
+    layer.training = target.training;
+    layer.updateLayer(adapterName, cfg, ctx);
+    this.model.setSubmodule(ctx.key, layer);
   }
 
   forward(inputs: unknown): unknown {

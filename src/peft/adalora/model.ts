@@ -126,15 +126,7 @@ export class AdaLoraModel extends BaseTuner {
     return this.tunerLayers().filter((e): e is [string, AdaLoraLayer] => e[1] instanceof AdaLoraLayer);
   }
   protected createAndReplace(cfg: PeftConfig, adapterName: string, target: Module, key: string): void {
-    const ctx = { key, activeAdapters: this.activeAdapters };
-    if (target instanceof AdaLoraLayer) {
-      target.updateLayer(adapterName, cfg, ctx);
-      return;
-    }
-    const layer = new AdaLoraLayer(target);
-    layer.training = target.training;
-    layer.updateLayer(adapterName, cfg, ctx);
-    this.model.setSubmodule(key, layer);
+    this.updateOrWrap(AdaLoraLayer, () => new AdaLoraLayer(target), cfg, adapterName, target, { key, activeAdapters: this.activeAdapters });
   }
   override injectAdapter(adapterName: string, config: PeftConfig): PeftConfig {
     const c = config as AdaLoraConfig;

@@ -41,14 +41,7 @@ export class IA3Model extends BaseTuner {
   }
   protected createAndReplace(config: PeftConfig, adapterName: string, target: Module, key: string): void {
     const cfg = config as IA3Config;
-    const ctx = { key, activeAdapters: this.activeAdapters };
-    if (target instanceof IA3Layer) {
-      target.updateLayer(adapterName, cfg, ctx);
-      return;
-    }
-    const layer = new IA3Layer(target, isFeedforwardKey(cfg.feedforwardModules, key));
-    layer.training = target.training;
-    layer.updateLayer(adapterName, cfg, ctx);
-    this.model.setSubmodule(key, layer);
+    const make = () => new IA3Layer(target, isFeedforwardKey(cfg.feedforwardModules, key));
+    this.updateOrWrap(IA3Layer, make, cfg, adapterName, target, { key, activeAdapters: this.activeAdapters });
   }
 }

@@ -87,15 +87,7 @@ export class LNTuningModel extends BaseTuner {
     return modelType ? LN_TUNING_DEFAULT_TARGETS[modelType] ?? null : null;
   }
   protected createAndReplace(cfg: PeftConfig, adapterName: string, target: Module, key: string): void {
-    const ctx = { key, activeAdapters: this.activeAdapters };
-    if (target instanceof LNTuningLayer) {
-      target.updateLayer(adapterName, cfg, ctx);
-      return;
-    }
-    const layer = new LNTuningLayer(target);
-    layer.training = target.training;
-    layer.updateLayer(adapterName, cfg, ctx);
-    this.model.setSubmodule(key, layer);
+    this.updateOrWrap(LNTuningLayer, () => new LNTuningLayer(target), cfg, adapterName, target, { key, activeAdapters: this.activeAdapters });
   }
 }
 

@@ -30,21 +30,16 @@ export class LoraModel extends BaseTuner {
 
   protected createAndReplace(config: PeftConfig, adapterName: string, target: Module, key: string): void {
     const cfg = config as LoraConfig;
-    const ctx = { key, activeAdapters: this.activeAdapters };
-    if (target instanceof LoraLayer) {
-      target.updateLayer(adapterName, cfg, ctx);
-      return;
-    }
-    const kind = layerKind(target);
-    if (kind === "conv1d" && !cfg.fanInFanOut) {
-      process.emitWarning(`fan_in_fan_out is set to False but the target module '${key}' is a Conv1D; using fan_in_fan_out=True as peft does`);
-    } else if (kind === "linear" && cfg.fanInFanOut) {
-      process.emitWarning(`fan_in_fan_out is set to True but the target module '${key}' is a Linear; using fan_in_fan_out=False as peft does`);
-    }
-    const layer = new LoraLayer(target);
-    layer.training = target.training;
-    layer.updateLayer(adapterName, cfg, ctx);
-    this.model.setSubmodule(key, layer);
+    const make = () => {
+      const kind = layerKind(target);
+      if (kind === "conv1d" && !cfg.fanInFanOut) {
+        process.emitWarning(`fan_in_fan_out is set to False but the target module '${key}' is a Conv1D; using fan_in_fan_out=True as peft does`);
+      } else if (kind === "linear" && cfg.fanInFanOut) {
+        process.emitWarning(`fan_in_fan_out is set to True but the target module '${key}' is a Linear; using fan_in_fan_out=False as peft does`);
+      }
+      return new LoraLayer(target);
+    };
+    this.updateOrWrap(LoraLayer, make, cfg, adapterName, target, { key, activeAdapters: this.activeAdapters });
   }
 
   override markOnlyAdaptersAsTrainable(): void {

@@ -166,14 +166,7 @@ export class VeraModel extends BaseTuner {
   }
   protected createAndReplace(cfg: PeftConfig, adapterName: string, target: Module, key: string): void {
     const ctx = { key, activeAdapters: this.activeAdapters, projection: { A: this.vera_A.get(adapterName)!, B: this.vera_B.get(adapterName)! } };
-    if (target instanceof VeraLayer) {
-      target.updateLayer(adapterName, cfg, ctx);
-      return;
-    }
-    const layer = new VeraLayer(target);
-    layer.training = target.training;
-    layer.updateLayer(adapterName, cfg, ctx);
-    this.model.setSubmodule(key, layer);
+    this.updateOrWrap(VeraLayer, () => new VeraLayer(target), cfg, adapterName, target, ctx);
   }
   protected override extraStateEntries(adapterName: string): { memKey: string; savedKey: string; tensor: Tensor }[] {
     const A = this.vera_A.get(adapterName), B = this.vera_B.get(adapterName);
