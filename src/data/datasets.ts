@@ -1,15 +1,20 @@
-// Datasets: an in-memory table of rows (JSONL, JSON, CSV/TSV, Parquet, CoNLL) plus streaming
-// readers for files larger than memory. The in-memory Dataset is deliberately small: rows are
-// plain objects, every transform returns a new Dataset, and shuffling uses the seeded Rng.
+// Datasets: an in-memory table of rows plus lazily read datasets for files larger than memory.
+// The file formats (JSONL, JSON, CSV/TSV, Parquet, CoNLL, text) are read by src/io/readers;
+// this module wraps their rows. The in-memory Dataset is deliberately small: rows are plain
+// objects, every transform returns a new Dataset, and shuffling uses the seeded Rng.
 
-import { closeSync, openSync, readFileSync, readSync, createReadStream, statSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { StringDecoder } from "node:string_decoder";
+import { closeSync, openSync, statSync } from "node:fs";
 import { extname } from "node:path";
-import { ConfigError, FormatError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
+import {
+  indexJsonlLines, iterateJsonlSync, iterateTextSync, readConllRows, readCsvRows, readJsonlRowAt, readJsonlRows, readJsonRows,
+  readParquetRows, readTextRows,
+} from "../io/readers/index.js";
+import type { ConllRow, CsvOptions, Row } from "../io/readers/index.js";
 
-export type Row = Record<string, any>;
+export type { Row, CsvOptions, SquadRow, ConllRow } from "../io/readers/index.js";
+export { readLinesSync, readLines, iterateJsonlSync, iterateJsonl, parseCsv } from "../io/readers/index.js";
 
 export class Dataset<R extends Row = Row> implements Iterable<R> {
   private readonly rows: R[];
@@ -109,74 +114,8 @@ export function trainTestSplit<R extends Row>(ds: Dataset<R>, opts: { testSize: 
   return { train: ds.select(order.slice(nTest)), test: ds.select(order.slice(0, nTest)) };
 }
 
-// ------------------------------------------------------------------ line readers (streaming)
+// ------------------------------------------------------------------ lazily read datasets
 
-/** Lines of a text file, read in chunks (constant memory); a final line without newline is kept; "\r\n" is handled. */
-export function* readLinesSync(path: string, chunkBytes = 1 << 20): Generator<string> {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.allocUnsafe(chunkBytes);
-    const dec = new StringDecoder("utf8");
-    let carry = "";
-    for (;;) {
-      const n = readSync(fd, buf, 0, chunkBytes, null);
-      if (n === 0) break;
-      carry += dec.write(buf.subarray(0, n));
-      let nl: number;
-      let start = 0;
-      while ((nl = carry.indexOf("\n", start)) >= 0) {
-        yield stripCr(carry.slice(start, nl));
-        start = nl + 1;
-      }
-      carry = carry.slice(start);
-    }
-    carry += dec.end();
-    if (carry.length > 0) yield stripCr(carry);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function stripCr(s: string): string {
-  return s.endsWith("\r") ? s.slice(0, -1) : s;
-}
-
-/** Async line reader over a read stream (for async training loops). */
-export async function* readLines(path: string): AsyncGenerator<string> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
-  for await (const line of rl) yield line;
-}
-
-function parseJsonLine(line: string, path: string, lineNo: number): Row {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch (e) {
-    throw new FormatError(`${path}:${lineNo}: invalid JSON (${(e as Error).message})`);
-  }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new FormatError(`${path}:${lineNo}: expected a JSON object per line, got ${Array.isArray(v) ? "an array" : typeof v}`);
-  return v as Row;
-}
-
-/** Rows of a JSONL file one at a time (blank lines skipped); memory stays constant whatever the file size. */
-export function* iterateJsonlSync(path: string): Generator<Row> {
-  let lineNo = 0;
-  for (const line of readLinesSync(path)) {
-    lineNo++;
-    if (line.trim() === "") continue;
-    yield parseJsonLine(line, path, lineNo);
-  }
-}
-
-/** Async variant of iterateJsonlSync. */
-export async function* iterateJsonl(path: string): AsyncGenerator<Row> {
-  let lineNo = 0;
-  for await (const line of readLines(path)) {
-    lineNo++;
-    if (line.trim() === "") continue;
-    yield parseJsonLine(line, path, lineNo);
-  }
-}
 
 /**
  * A lazily read dataset: re-reads its source on each pass, so an epoch over a file larger
@@ -191,9 +130,7 @@ export class IterableDataset<R = Row> implements Iterable<R> {
   }
   static fromTextLines(path: string, column = "text"): IterableDataset<Row> {
     statSync(path);
-    return new IterableDataset(() => (function* () {
-      for (const line of readLinesSync(path)) if (line.length > 0) yield { [column]: line };
-    })());
+    return new IterableDataset(() => iterateTextSync(path, column));
   }
   [Symbol.iterator](): Iterator<R> {
     return this.source();
@@ -275,29 +212,8 @@ export class JsonlFileDataset<R = Row> {
     this.ends = ends;
   }
   static open(path: string): JsonlFileDataset<Row> {
-    const fd = openSync(path, "r");
-    const starts: number[] = [], ends: number[] = [];
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      let pos = 0, lineStart = 0, blank = true;
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, pos);
-        if (n === 0) break;
-        for (let k = 0; k < n; k++) {
-          const c = buf[k];
-          if (c === 0x0a) {
-            if (!blank) { starts.push(lineStart); ends.push(pos + k); }
-            lineStart = pos + k + 1;
-            blank = true;
-          } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d) blank = false;
-        }
-        pos += n;
-      }
-      if (!blank) { starts.push(lineStart); ends.push(pos); }
-    } finally {
-      closeSync(fd);
-    }
-    return new JsonlFileDataset(path, Float64Array.from(starts), Float64Array.from(ends), null);
+    const { starts, ends } = indexJsonlLines(path);
+    return new JsonlFileDataset(path, starts, ends, null);
   }
   get length(): number {
     return this.starts.length;
@@ -305,15 +221,7 @@ export class JsonlFileDataset<R = Row> {
   get(i: number): R {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new ConfigError(`JsonlFileDataset.get: index ${i} out of range for ${this.length} rows of ${this.path}`);
     if (this.fd === null) this.fd = openSync(this.path, "r");
-    const len = this.ends[i] - this.starts[i];
-    const buf = Buffer.allocUnsafe(len);
-    let got = 0;
-    while (got < len) {
-      const n = readSync(this.fd, buf, got, len - got, this.starts[i] + got);
-      if (n === 0) throw new FormatError(`${this.path}: file shrank while reading row ${i}`);
-      got += n;
-    }
-    const row = parseJsonLine(buf.toString("utf8"), this.path, i + 1);
+    const row = readJsonlRowAt(this.fd, this.starts[i], this.ends[i], this.path, i);
     return this.transform ? this.transform(row, i) : (row as R);
   }
   /** A view with fn applied to each row on access (rows are never all in memory). */
@@ -328,138 +236,15 @@ export class JsonlFileDataset<R = Row> {
   }
 }
 
-// ------------------------------------------------------------------ CSV / TSV
-
-export interface CsvOptions {
-  delimiter?: string;
-  /** Quote character, or null for no quoting (GLUE TSVs: fields may start with a literal "). */
-  quote?: string | null;
-  /** First row is the header (default true); otherwise columns are named column0, column1, … or opts.columnNames. */
-  header?: boolean;
-  columnNames?: string[];
-  /** Convert columns whose every value looks numeric to numbers (default true). */
-  inferTypes?: boolean;
-}
-
-/**
- * RFC 4180 parsing: quoted fields may contain the delimiter, newlines and doubled quotes.
- * With quote null every line is split on the delimiter as is.
- */
-export function parseCsv(text: string, opts: CsvOptions = {}, source = "<string>"): string[][] {
-  const d = opts.delimiter ?? ",";
-  const q = opts.quote === undefined ? '"' : opts.quote;
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const rows: string[][] = [];
-  if (q === null) {
-    const lines = text.split("\n");
-    if (lines.length && lines[lines.length - 1] === "") lines.pop();
-    for (const l of lines) rows.push(stripCr(l).split(d));
-    return rows;
-  }
-  let row: string[] = [];
-  let field = "";
-  let i = 0;
-  let line = 1;
-  let fieldStarted = false;
-  const n = text.length;
-  const endField = () => {
-    row.push(field);
-    field = "";
-    fieldStarted = false;
-  };
-  while (i < n) {
-    const c = text[i];
-    if (c === q && !fieldStarted) {
-      // quoted field
-      const startLine = line;
-      i++;
-      for (;;) {
-        if (i >= n) throw new FormatError(`${source}:${startLine}: unterminated quoted field`);
-        const ch = text[i];
-        if (ch === q) {
-          if (text[i + 1] === q) {
-            field += q;
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        if (ch === "\n") line++;
-        field += ch;
-        i++;
-      }
-      fieldStarted = true;
-      // after the closing quote: a delimiter, a line end or EOF
-      if (i < n && text[i] !== d && text[i] !== "\n" && text[i] !== "\r") {
-        throw new FormatError(`${source}:${line}: unexpected character '${text[i]}' after a closing quote`);
-      }
-      continue;
-    }
-    if (c === d) {
-      endField();
-      i++;
-      continue;
-    }
-    if (c === "\r" && text[i + 1] === "\n") {
-      i++;
-      continue;
-    }
-    if (c === "\n") {
-      endField();
-      rows.push(row);
-      row = [];
-      line++;
-      i++;
-      continue;
-    }
-    field += c;
-    fieldStarted = true;
-    i++;
-  }
-  if (fieldStarted || row.length > 0) {
-    endField();
-    rows.push(row);
-  }
-  return rows;
-}
-
-const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+// ------------------------------------------------------------------ file readers as Datasets
 
 /** Reads a CSV/TSV file into rows keyed by the header. Every row must have the header's field count. */
 export function readCsv(path: string, opts: CsvOptions = {}): Dataset<Row> {
-  const isTsv = /\.tsv$/i.test(path);
-  const o: CsvOptions = { delimiter: isTsv ? "\t" : ",", quote: isTsv ? null : '"', ...opts };
-  const rows = parseCsv(readFileSync(path, "utf8"), o, path);
-  const header = o.header !== false;
-  const names = header ? rows.shift() ?? [] : o.columnNames ?? (rows[0] ?? []).map((_, i) => `column${i}`);
-  if (header && o.columnNames) {
-    if (o.columnNames.length !== names.length) throw new ConfigError(`${path}: columnNames has ${o.columnNames.length} names, the header has ${names.length}`);
-    names.splice(0, names.length, ...o.columnNames);
-  }
-  const infer = o.inferTypes !== false;
-  const body: string[][] = [];
-  rows.forEach((r, k) => {
-    if (r.length === 1 && r[0] === "") return; // blank line
-    if (r.length !== names.length) {
-      throw new FormatError(`${path}: row ${k + 1 + (header ? 1 : 0)} has ${r.length} fields, expected ${names.length} (${names.join(", ")})`);
-    }
-    body.push(r);
-  });
-  // a column becomes numeric only when every value in it is a number (as pandas infers dtypes)
-  const numeric = names.map((_, j) => infer && body.length > 0 && body.every((r) => NUMERIC.test(r[j])));
-  const out: Row[] = body.map((r) => {
-    const obj: Row = {};
-    names.forEach((nm, j) => (obj[nm] = numeric[j] ? Number(r[j]) : r[j]));
-    return obj;
-  });
-  return new Dataset(out);
+  return new Dataset(readCsvRows(path, opts));
 }
 
-// ------------------------------------------------------------------ JSON / JSONL
-
 export function readJsonl(path: string): Dataset<Row> {
-  return new Dataset([...iterateJsonlSync(path)]);
+  return new Dataset(readJsonlRows(path));
 }
 
 /**
@@ -468,64 +253,7 @@ export function readJsonl(path: string): Dataset<Row> {
  * id, title, context, question, answers: {text: [...], answerStart: [...]}.
  */
 export function readJson(path: string, opts: { field?: string } = {}): Dataset<Row> {
-  let v: any;
-  try {
-    v = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new FormatError(`${path}: invalid JSON (${(e as Error).message})`);
-  }
-  if (opts.field) {
-    if (!v || typeof v !== "object" || !(opts.field in v)) throw new FormatError(`${path}: no field '${opts.field}' at the top level`);
-    v = v[opts.field];
-  } else if (v && !Array.isArray(v) && typeof v === "object" && Array.isArray(v.data)) {
-    if (v.data.length > 0 && Array.isArray(v.data[0]?.paragraphs)) return new Dataset(flattenSquad(v, path));
-    v = v.data;
-  }
-  if (!Array.isArray(v)) throw new FormatError(`${path}: expected an array of rows, {"data": [...]} or SQuAD JSON`);
-  v.forEach((r: unknown, i: number) => {
-    if (!r || typeof r !== "object" || Array.isArray(r)) throw new FormatError(`${path}: row ${i} is not an object`);
-  });
-  return new Dataset(v as Row[]);
-}
-
-export interface SquadRow extends Row {
-  id: string;
-  title: string;
-  context: string;
-  question: string;
-  answers: { text: string[]; answerStart: number[] };
-}
-
-function flattenSquad(v: any, path: string): SquadRow[] {
-  const out: SquadRow[] = [];
-  v.data.forEach((art: any, ai: number) => {
-    if (!Array.isArray(art.paragraphs)) throw new FormatError(`${path}: data[${ai}].paragraphs is not an array`);
-    art.paragraphs.forEach((p: any, pi: number) => {
-      if (typeof p.context !== "string") throw new FormatError(`${path}: data[${ai}].paragraphs[${pi}].context is not a string`);
-      for (const qa of p.qas ?? []) {
-        const answers = Array.isArray(qa.answers) ? qa.answers : [];
-        for (const a of answers) {
-          if (typeof a.text !== "string" || !Number.isInteger(a.answer_start)) throw new FormatError(`${path}: question ${qa.id}: answers need text and integer answer_start`);
-        }
-        out.push({
-          id: String(qa.id),
-          title: String(art.title ?? ""),
-          context: p.context,
-          question: String(qa.question),
-          answers: { text: answers.map((a: any) => a.text), answerStart: answers.map((a: any) => a.answer_start) },
-          ...(qa.is_impossible !== undefined ? { isImpossible: !!qa.is_impossible } : {}),
-        });
-      }
-    });
-  });
-  return out;
-}
-
-// ------------------------------------------------------------------ CoNLL
-
-export interface ConllRow extends Row {
-  tokens: string[];
-  tags: string[];
+  return new Dataset(readJsonRows(path, opts));
 }
 
 /**
@@ -533,50 +261,12 @@ export interface ConllRow extends Row {
  * blank lines between sentences; "-DOCSTART-" lines are skipped.
  */
 export function readConll(path: string, opts: { separator?: RegExp | string } = {}): Dataset<ConllRow> {
-  const sep = opts.separator ?? "\t";
-  const out: ConllRow[] = [];
-  let tokens: string[] = [];
-  let tags: string[] = [];
-  let lineNo = 0;
-  const flush = () => {
-    if (tokens.length) out.push({ tokens, tags });
-    tokens = [];
-    tags = [];
-  };
-  for (const line of readLinesSync(path)) {
-    lineNo++;
-    if (line.trim() === "") {
-      flush();
-      continue;
-    }
-    if (line.startsWith("-DOCSTART-")) continue;
-    const f = line.split(sep);
-    if (f.length < 2) throw new FormatError(`${path}:${lineNo}: expected 'token${typeof sep === "string" ? JSON.stringify(sep) : " "}tag', got ${JSON.stringify(line)}`);
-    tokens.push(f[0]);
-    tags.push(f[f.length - 1].trim());
-  }
-  flush();
-  return new Dataset(out);
+  return new Dataset(readConllRows(path, opts));
 }
-
-// ------------------------------------------------------------------ Parquet
 
 /** Reads a Parquet file (hyparquet) into rows; BigInt integers become numbers when exact. */
 export async function readParquet(path: string, opts: { columns?: string[] } = {}): Promise<Dataset<Row>> {
-  const { asyncBufferFromFile, parquetReadObjects } = await import("hyparquet");
-  let rows: Row[];
-  try {
-    const file = await asyncBufferFromFile(path);
-    rows = (await parquetReadObjects({ file, columns: opts.columns })) as Row[];
-  } catch (e) {
-    throw new FormatError(`${path}: cannot read Parquet (${(e as Error).message})`);
-  }
-  for (const r of rows) {
-    for (const [k, v] of Object.entries(r)) {
-      if (typeof v === "bigint" && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)) r[k] = Number(v);
-    }
-  }
-  return new Dataset(rows);
+  return new Dataset(await readParquetRows(path, opts));
 }
 
 // ------------------------------------------------------------------ loadDataset
@@ -607,7 +297,7 @@ export async function loadDataset(path: string, opts: LoadDatasetOptions = {}): 
     case "tsv": ds = readCsv(path, { delimiter: "\t", quote: null, ...opts }); break;
     case "parquet": ds = await readParquet(path); break;
     case "conll": ds = readConll(path); break;
-    case "text": ds = new Dataset([...readLinesSync(path)].filter((l) => l.length > 0).map((text) => ({ text }))); break;
+    case "text": ds = new Dataset(readTextRows(path)); break;
     default: throw new ConfigError(`loadDataset: unknown format '${fmt}'`);
   }
   return opts.columns ? ds.renameColumns(opts.columns) : ds;

@@ -1,0 +1,3 @@
+// What every file reader returns: plain rows (one object per example).
+
+export type Row = Record<string, any>;

@@ -1,0 +1,97 @@
+// The evaluation / prediction loop: batches of the dataset through the model without gradients,
+// the mean loss over examples with labels, logits per example, and compute_metrics.
+
+import type { Tensor } from "../tensor/tensor.js";
+import { noGrad } from "../tensor/autograd.js";
+import { ConfigError } from "../tensor/errors.js";
+import type { Module } from "../nn/module.js";
+import type { TrainingArguments } from "./args.js";
+import type { Progress } from "./progress.js";
+import { Batch, collateWith, DataCollator, dsGet, dsLength, TrainerDataset } from "./trainer_data.js";
+import { smoothedLoss } from "./trainer_loss.js";
+import { speedMetrics } from "./trainer_log.js";
+
+export interface EvalPrediction {
+  /** Logits per example (nested arrays, concatenated over batches). */
+  predictions: unknown[];
+  /** Labels per example (undefined when the dataset has none). */
+  labelIds: unknown[] | undefined;
+}
+
+export type ComputeMetrics = (p: EvalPrediction) => Record<string, number>;
+
+export type PredictionOutput = EvalPrediction & { metrics: Record<string, number> };
+
+/** What the loop needs from its Trainer; forward is the Trainer's (subclasses may override it). */
+export interface PredictionContext {
+  model: Module;
+  args: TrainingArguments;
+  dataCollator: DataCollator;
+  computeMetrics?: ComputeMetrics;
+  progress: Progress;
+  /** The step named in the progress line. */
+  globalStep: number;
+  forward(model: Module, inputs: Batch): { loss?: Tensor; logits?: Tensor; [k: string]: unknown };
+}
+
+function tensorRows(x: Tensor): unknown[] {
+  const a = x.toArray();
+  return Array.isArray(a) ? a : [a];
+}
+
+/** Runs the model over dataset in eval mode; metrics are keyed "<prefix>_…"; desc names the caller in errors and progress. */
+export function predictionLoop(t: PredictionContext, dataset: TrainerDataset, prefix: string, desc: string): PredictionOutput {
+  const a = t.args;
+  const n = dsLength(dataset);
+  if (n === 0) throw new ConfigError(`${desc}: dataset is empty`);
+  const wasTraining = t.model.training;
+  t.model.eval();
+  const t0 = Date.now();
+  const predictions: unknown[] = [];
+  let labelIds: unknown[] | undefined = [];
+  let lossSum = 0, lossCount = 0;
+  const bs = a.perDeviceEvalBatchSize;
+  let steps = 0;
+  t.progress.evalStart(Math.ceil(n / bs));
+  try {
+    noGrad(() => {
+      for (let i = 0; i < n; i += bs) {
+        const idx = Array.from({ length: Math.min(bs, n - i) }, (_, k) => i + k);
+        const batch = collateWith(t.dataCollator, idx.map((j) => dsGet(dataset, j)));
+        const hasLabels = batch.labels !== undefined || batch.startPositions !== undefined;
+        // the logits are read below (predictions): a causal LM computes them once, in forward
+        const out = t.forward(t.model, { ...batch, keepLogits: true });
+        let loss = out.loss;
+        if (hasLabels && a.labelSmoothingFactor > 0 && out.logits && batch.labels !== undefined) {
+          loss = smoothedLoss(t.model, out.logits, batch.labels, a.labelSmoothingFactor);
+        }
+        if (hasLabels && loss) {
+          lossSum += loss.item() * idx.length;
+          lossCount += idx.length;
+        }
+        if (out.logits) predictions.push(...tensorRows(out.logits));
+        else if (out.startLogits && out.endLogits) {
+          const s = tensorRows(out.startLogits as Tensor), e = tensorRows(out.endLogits as Tensor);
+          s.forEach((row, k) => predictions.push([row, e[k]]));
+        }
+        if (batch.labels !== undefined && labelIds) labelIds.push(...(batch.labels as unknown[]));
+        else labelIds = undefined;
+        steps++;
+        t.progress.evalUpdate(steps);
+      }
+    });
+  } finally {
+    if (wasTraining) t.model.train();
+  }
+  const runtime = (Date.now() - t0) / 1000;
+  const metrics: Record<string, number> = {};
+  if (lossCount > 0) metrics[`${prefix}_loss`] = lossSum / lossCount;
+  if (t.computeMetrics && labelIds) {
+    for (const [k, v] of Object.entries(t.computeMetrics({ predictions, labelIds }))) {
+      metrics[k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`] = v;
+    }
+  }
+  Object.assign(metrics, speedMetrics(prefix, runtime, n, steps));
+  t.progress.evalStop(`${desc} at step ${t.globalStep}: ${Object.entries(metrics).filter(([k]) => !/runtime|per_second/.test(k)).map(([k, v]) => `${k} ${Number(v.toPrecision(5))}`).join(", ")}`);
+  return { predictions, labelIds, metrics };
+}

@@ -1,0 +1,48 @@
+// The files a run leaves in output_dir besides checkpoints: log_history.jsonl (report_to
+// "jsonl" or "all"), and at the end trainer_state.json, metrics.json and report.html.
+
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { atomicWriteFile } from "../io/fs.js";
+import type { TrainingArguments } from "./args.js";
+import type { LogEntry, TrainerState } from "./callbacks.js";
+import { renderReport } from "./report.js";
+
+function reportsJsonl(a: TrainingArguments): boolean {
+  return a.reportTo.includes("jsonl") || a.reportTo.includes("all");
+}
+
+/** Appends one log entry to output_dir/log_history.jsonl. */
+export function appendLogJsonl(a: TrainingArguments, entry: LogEntry): void {
+  if (!reportsJsonl(a)) return;
+  mkdirSync(a.outputDir, { recursive: true });
+  appendFileSync(join(a.outputDir, "log_history.jsonl"), JSON.stringify(entry) + "\n");
+}
+
+/** Rewrites log_history.jsonl from the log history (after a resume restored it). */
+export function rewriteLogJsonl(a: TrainingArguments, logHistory: LogEntry[]): void {
+  if (!reportsJsonl(a)) return;
+  mkdirSync(a.outputDir, { recursive: true });
+  writeFileSync(join(a.outputDir, "log_history.jsonl"), logHistory.map((e) => JSON.stringify(e) + "\n").join(""));
+}
+
+/** trainer_state.json, metrics.json and report.html in output_dir. */
+export function writeRunFiles(a: TrainingArguments, state: TrainerState, metrics: Record<string, number>): void {
+  mkdirSync(a.outputDir, { recursive: true });
+  // stateful_callbacks keep what the last checkpoint (or train begin) recorded, as in HF
+  atomicWriteFile(join(a.outputDir, "trainer_state.json"), JSON.stringify(state.toJSON(), null, 2) + "\n");
+  atomicWriteFile(join(a.outputDir, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
+  atomicWriteFile(join(a.outputDir, "report.html"), renderReport({
+    title: a.runName ?? `peft-ts training run (${a.outputDir})`,
+    logHistory: state.logHistory, args: a.toDict(), metrics,
+  }));
+}
+
+/** HF's speed_metrics: <split>_runtime (s, 4 decimals), _samples_per_second and _steps_per_second (3 decimals). */
+export function speedMetrics(split: string, runtime: number, numSamples: number, numSteps: number): Record<string, number> {
+  return {
+    [`${split}_runtime`]: Math.round(runtime * 1e4) / 1e4,
+    [`${split}_samples_per_second`]: runtime > 0 ? Math.round((numSamples / runtime) * 1e3) / 1e3 : 0,
+    [`${split}_steps_per_second`]: runtime > 0 ? Math.round((numSteps / runtime) * 1e3) / 1e3 : 0,
+  };
+}

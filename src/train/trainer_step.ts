@@ -1,0 +1,65 @@
+// The arithmetic around one optimizer step: FLOP counting (HF's 6 · non-embedding parameters ·
+// tokens), fp16 unscaling, clipping, the optimizer and schedule step, and the error for a
+// non-finite loss.
+
+import type { Tensor } from "../tensor/tensor.js";
+import type { Module } from "../nn/module.js";
+import { Embedding } from "../nn/layers.js";
+import { clipGradNorm, gradNorm } from "./clip.js";
+import type { GradScaler } from "./amp.js";
+import type { FlatGrads, Optimizer } from "./optim/optimizer.js";
+import type { LRScheduler } from "./schedule.js";
+import type { Batch } from "./trainer_data.js";
+
+/** HF's floating_point_ops per token: 6 × the parameters outside embeddings. */
+export function modelFlopsPerToken(model: Module): number {
+  const emb = new Set<Tensor>();
+  for (const [, m] of model.namedModules()) if (m instanceof Embedding) for (const p of m.parameters()) emb.add(p);
+  return 6 * model.parameters().reduce((s, p) => s + (emb.has(p) ? 0 : p.size), 0);
+}
+
+/** Tokens in a batch's inputIds (0 when it has none). */
+export function batchTokens(batch: Batch): number {
+  const ids = batch.inputIds;
+  if (!Array.isArray(ids)) return 0;
+  return ids.reduce((s: number, r: unknown) => s + (Array.isArray(r) ? r.length : 1), 0);
+}
+
+/** The message of a TrainingError for a non-finite loss. */
+export function nonFiniteLossMessage(loss: number, step: number, epoch: number, lastCheckpoint: string | null): string {
+  return `training loss is ${loss} at step ${step} (epoch ${epoch}); ` +
+    `last good checkpoint: ${lastCheckpoint ?? "none (no checkpoint was saved in this run)"}. ` +
+    `Lower the learning rate, enable clipping (max_grad_norm) or check the data, then resume from that checkpoint.`;
+}
+
+export interface StepResult {
+  /** The learning rate the step used. */
+  lrUsed: number;
+  norm: number | null;
+  /** The log entry of an fp16 step skipped for inf/nan gradients (null otherwise). */
+  skipped: Record<string, number | boolean> | null;
+}
+
+/** Unscale (fp16), clip (maxGradNorm > 0; else only the norm), optimizer step (unless skipped), schedule, zero grads. */
+export function applyOptimizerStep(
+  params: Tensor[], optimizer: Optimizer, scheduler: LRScheduler, flat: FlatGrads, scaler: GradScaler | null, maxGradNorm: number,
+): StepResult {
+  let skipped = false;
+  if (scaler) skipped = scaler.unscale([flat.buffer]);
+  let norm: number | null = null;
+  if (maxGradNorm > 0) norm = clipGradNorm(params, maxGradNorm);
+  else norm = gradNorm(params);
+  const lrUsed = optimizer.paramGroups[0].lr;
+  if (!skipped) {
+    optimizer.step();
+    scheduler.step();
+  }
+  let skip: Record<string, number | boolean> | null = null;
+  if (scaler) {
+    const scale = scaler.scale;
+    scaler.update();
+    if (skipped) skip = { skipped_step: true, loss_scale: scale, new_loss_scale: scaler.scale };
+  }
+  flat.zero();
+  return { lrUsed, norm, skipped: skip };
+}
