@@ -21,7 +21,7 @@ export { LoraConfig, LoraModel, LoraLayer } from "./lora/index.js";
 export type { LoraConfigOptions } from "./lora/index.js";
 export { IA3Config, IA3Model, IA3Layer } from "./ia3/index.js";
 export type { IA3ConfigOptions } from "./ia3/index.js";
-export { PromptTuningConfig, PrefixTuningConfig, PromptEncoderConfig, PromptHost } from "./prompt/index.js";
+export { PromptTuningConfig, PrefixTuningConfig, PromptEncoderConfig, PromptHost, promptEncoderOf } from "./prompt/index.js";
 export { LNTuningConfig, LNTuningModel } from "./ln_tuning/index.js";
 export { applyBitFit } from "./bitfit.js";
 export { LoHaConfig, LoHaModel, LoHaLayer } from "./loha/index.js";

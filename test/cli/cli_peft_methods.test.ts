@@ -92,11 +92,11 @@ describe("peft-ts train --peft <method> for every registered method", () => {
       // a fresh base model + the saved folder computes what the trained model computes
       const inputs = { inputIds: [[2, 45, 67, 89, 3], [2, 101, 7, 3, 0]], attentionMask: [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]] };
       model.eval();
-      const want = noGrad(() => Array.from(model.forward(inputs).logits!.data));
+      const want = noGrad(() => Array.from(model.forward(inputs).logits!.data as Float32Array));
       const base = await AutoModelForSequenceClassification.fromPretrained(BERT_TINY, { numLabels: 2, log: () => {} });
       const pm = await PeftModel.fromPretrained(base, out, { warn: () => {} });
       assert.equal(pm.activeConfig.peftType, method.peftType);
-      const got = noGrad(() => Array.from(pm.forward(inputs).logits!.data));
+      const got = noGrad(() => Array.from(pm.forward(inputs).logits!.data as Float32Array));
       const diff = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
       assert.ok(diff < 1e-5, `${method.cliName}: reloaded logits differ by ${diff}`);
 

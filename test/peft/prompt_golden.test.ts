@@ -8,7 +8,7 @@ import { noGrad } from "../../src/tensor/autograd.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { readSafetensorsHeader } from "../../src/io/safetensors.js";
 import { PeftModel, getPeftModel } from "../../src/peft/peft_model.js";
-import { PrefixTuningConfig, PromptTuningConfig, PromptEncoderConfig } from "../../src/peft/prompt/index.js";
+import { PrefixTuningConfig, PromptTuningConfig, PromptEncoderConfig, promptEncoderOf } from "../../src/peft/prompt/index.js";
 import { GOLDEN, GRAD_TOL, assertClose, bertBatch, gjson, gtensors, loadBert, sortedKeys, tmp } from "./helpers.js";
 
 for (const dir of ["bert-prompt-tuning", "bert-prefix-tuning"]) {
@@ -76,7 +76,7 @@ test("prompt tuning TEXT init copies the init text's word embeddings (repeated t
   const cfg = new PromptTuningConfig({ taskType: "SEQ_CLS", numVirtualTokens: 5, promptTuningInit: "TEXT", promptTuningInitText: "hello world" });
   const pm = getPeftModel(model, cfg, "default", { tokenizer: { encode: () => [2, 13, 14, 3] } });
   const w = model.getInputEmbeddings().weight.toArray() as number[][];
-  const p = pm.prompt_encoder.get("default").embedding.weight.toArray() as number[][];
+  const p = promptEncoderOf(pm).get("default").embedding.weight.toArray() as number[][];
   assert.deepEqual(p, [w[2], w[13], w[14], w[3], w[2]]);
   assert.throws(() => getPeftModel(model, cfg), /needs a tokenizer/);
 });

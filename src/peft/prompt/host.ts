@@ -88,3 +88,8 @@ export class PromptHost implements AdapterHost {
 export function createPromptHost(model: PreTrainedModel, ctx: AdapterHostContext): AdapterHost {
   return new PromptHost(model, ctx);
 }
+
+/** The prompt modules of a prompt-learning PeftModel, by adapter name (its `prompt_encoder` child). */
+export function promptEncoderOf(peftModel: Module): ModuleDict<PromptModule> {
+  return peftModel.getSubmodule("prompt_encoder") as ModuleDict<PromptModule>;
+}

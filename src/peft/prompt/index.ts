@@ -50,4 +50,4 @@ export { PromptTuningConfig, PrefixTuningConfig, PromptEncoderConfig, PromptLear
 export type { PromptTuningInit, PromptTuningConfigOptions, PrefixTuningConfigOptions, PromptEncoderConfigOptions } from "./config.js";
 export { PromptEmbedding, PrefixEncoder, PromptEncoder, PromptModule, prefixKeyValues } from "./model.js";
 export type { PromptInitOptions } from "./model.js";
-export { PromptHost } from "./host.js";
+export { PromptHost, promptEncoderOf } from "./host.js";
