@@ -35,7 +35,7 @@ export {
 } from "./models/distilbert.js";
 export { GPT2Model, GPT2LMHeadModel, GPT2ForSequenceClassification } from "./models/gpt2.js";
 export { LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification } from "./models/llama.js";
-export { Conv1D } from "./models/conv1d.js";
+export { Conv1D } from "./nn/conv1d.js";
 export { generate } from "./models/generate.js";
 export type { GenerateOptions } from "./models/generate.js";
 

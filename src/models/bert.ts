@@ -7,8 +7,8 @@ import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
-import type { BiasActOp } from "../backend/backend.js";
 import * as ops from "../ops/index.js";
+import type { BiasActOp } from "../ops/index.js";
 import type { BertConfig } from "../io/hf_config.js";
 import {
   activation, asFloatTensor, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,

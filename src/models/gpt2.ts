@@ -5,14 +5,14 @@ import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
-import type { BiasActOp } from "../backend/backend.js";
 import * as ops from "../ops/index.js";
+import type { BiasActOp } from "../ops/index.js";
 import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
 import {
   activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
   pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast, gatherRows, queryRows, QueryRows,
 } from "./modeling_utils.js";
-import { Conv1D } from "./conv1d.js";
+import { Conv1D } from "../nn/conv1d.js";
 import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
 import { generate, GenerateOptions } from "./generate.js";
 

@@ -13,7 +13,7 @@ import * as ops from "../ops/index.js";
 import { loadSafetensorsDir, saveSafetensors } from "../io/safetensors.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { applyLabelOptions, configToJSON, loadConfigFile, PretrainedConfig, resolveModelPath } from "../io/hf_config.js";
-import { Conv1D } from "./conv1d.js";
+import { Conv1D } from "../nn/conv1d.js";
 
 /** Token ids or masks: a Tensor or nested number arrays ([B,T], or [T] for one row). */
 export type IdsLike = Tensor | number[][] | number[] | Int32Array;
