@@ -3,17 +3,18 @@
 // its own classification and LM heads.
 
 import { Tensor } from "../tensor/tensor.js";
-import { ConfigError, ShapeError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
+import { Dropout, Embedding, LayerNorm, Linear, forwardAct } from "../nn/layers.js";
+import { activation, fusedActivation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
 import * as ops from "../ops/index.js";
 import type { BiasActOp } from "../ops/index.js";
 import type { BertConfig } from "../io/hf_config.js";
-import {
-  activation, asFloatTensor, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
-} from "./modeling_utils.js";
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs, type IntBatch } from "./inputs.js";
 import { questionAnsweringLoss, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
 
 // Construction draws from a private generator: weights are overwritten by loading or initWeights().
@@ -61,11 +62,7 @@ export class BertEmbeddings extends Module {
     let x = embeds ?? this.word_embeddings.forward(intTensor(ids!));
     const [B, T] = [x.shape[0], x.shape[1]];
     const pos = positions ?? this.positionIds(ids, B, T, P);
-    for (const p of pos.data) {
-      if (p < 0 || p >= this.config.maxPositionEmbeddings) {
-        throw new ShapeError(`position id ${p} is out of range: the model has max_position_embeddings=${this.config.maxPositionEmbeddings}`);
-      }
-    }
+    checkPositions(pos.data, this.config.maxPositionEmbeddings, "max_position_embeddings");
     if (this.token_type_embeddings) {
       const tt = tokenTypes ?? { data: new Int32Array(B * T), shape: [B, T] as [number, number] };
       x = ops.add(x, this.token_type_embeddings.forward(intTensor(tt)));
@@ -227,17 +224,10 @@ export class BertModel extends PreTrainedModel {
     return this.pooler ? super.tolerableUnexpected() : [...super.tolerableUnexpected(), /(^|\.)pooler\./];
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.encoder.layer.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.encoder.layer.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.encoder.layer.length);
     const tt = inputs.tokenTypeIds !== undefined ? toIntBatch(inputs.tokenTypeIds, "tokenTypeIds") : null;
     const pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
-    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
-    const keyMask = fullKeyMask(mask, B, T, P);
+    const keyMask = keyMaskOf(inputs, B, T, P);
     let h = this.embeddings.forward(ids, embeds, tt, pos, P);
     const hiddenStates: Tensor[] = [h];
     const newKv: KeyValue[] = [];

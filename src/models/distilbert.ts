@@ -4,16 +4,18 @@
 // any weight (only a model built from a config with sinusoidal_pos_embds would differ in init).
 
 import { Tensor } from "../tensor/tensor.js";
-import { ConfigError, ShapeError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
+import { activation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
+import { runLayerStack } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
 import type { BertConfig, PretrainedConfig } from "../io/hf_config.js";
-import {
-  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
-} from "./modeling_utils.js";
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs } from "./inputs.js";
 import { questionAnsweringLoss, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
 
 const constructionRng = () => new Rng(0);
@@ -38,9 +40,7 @@ export class DistilBertEmbeddings extends Module {
     this.registerModule("dropout", new Dropout(config.hiddenDropoutProb));
   }
   forward(x: Tensor, positions: Int32Array, B: number, T: number): Tensor {
-    for (const p of positions) {
-      if (p < 0 || p >= this.config.maxPositionEmbeddings) throw new ShapeError(`position id ${p} is out of range: the model has max_position_embeddings=${this.config.maxPositionEmbeddings}`);
-    }
+    checkPositions(positions, this.config.maxPositionEmbeddings, "max_position_embeddings");
     const pos = this.position_embeddings.forward(new Tensor(positions, [positions.length / T === B ? B : 1, T], "i32"));
     return this.dropout.forward(this.LayerNorm.forward(ops.add(x, pos)));
   }
@@ -132,17 +132,11 @@ export class DistilBertModel extends PreTrainedModel {
     return this.embeddings.word_embeddings;
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.transformer.layer.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.transformer.layer.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.transformer.layer.length);
     let positions: Int32Array;
     if (inputs.positionIds !== undefined) positions = toIntBatch(inputs.positionIds, "positionIds").data;
     else positions = Int32Array.from({ length: T }, (_, t) => P + t);
-    const keyMask = fullKeyMask(inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null, B, T, P);
+    const keyMask = keyMaskOf(inputs, B, T, P);
     let h = this.embeddings.forward(embeds ?? this.embeddings.word_embeddings.forward(intTensor(ids!)), positions, B, T);
     const last = this.transformer.layer.length - 1;
     const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates;

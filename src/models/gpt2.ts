@@ -1,18 +1,21 @@
 // GPT-2 (pre-LN decoder with Conv1D projections) with HF's module names, LM and classification heads.
 
 import { Tensor } from "../tensor/tensor.js";
-import { ConfigError, ShapeError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
+import { Dropout, Embedding, LayerNorm, Linear, forwardAct } from "../nn/layers.js";
+import { Conv1D } from "../nn/conv1d.js";
+import { activation, fusedActivation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
+import { runLayerStack } from "../nn/layer_stack.js";
+import { gatherRows, queryRows, type QueryRows } from "../nn/query_rows.js";
 import * as ops from "../ops/index.js";
 import type { BiasActOp } from "../ops/index.js";
 import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
-import {
-  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast, gatherRows, queryRows, QueryRows,
-} from "./modeling_utils.js";
-import { Conv1D } from "../nn/conv1d.js";
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs } from "./inputs.js";
 import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
 import { generate, GenerateOptions } from "./generate.js";
 
@@ -141,13 +144,7 @@ export class GPT2Model extends PreTrainedModel {
     initGpt2(this, m, rng);
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.h.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.h.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.h.length);
     let pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
     if (!pos) {
       const d = new Int32Array(B * T);
@@ -158,9 +155,8 @@ export class GPT2Model extends PreTrainedModel {
       for (let b = 0; b < B; b++) d.set(pos.data, b * T);
       pos = { data: d, shape: [B, T] };
     }
-    for (const p of pos.data) if (p < 0 || p >= this.config.nPositions) throw new ShapeError(`position id ${p} is out of range: the model has n_positions=${this.config.nPositions}`);
-    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
-    const keyMask = fullKeyMask(mask, B, T, P);
+    checkPositions(pos.data, this.config.nPositions, "n_positions");
+    const keyMask = keyMaskOf(inputs, B, T, P);
     let h = ops.add(embeds ?? this.wte.forward(intTensor(ids!)), this.wpe.forward(intTensor(pos)));
     if (inputs.tokenTypeIds !== undefined) h = ops.add(h, this.wte.forward(intTensor(toIntBatch(inputs.tokenTypeIds, "tokenTypeIds"))));
     h = this.drop.forward(h);

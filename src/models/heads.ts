@@ -5,7 +5,8 @@ import { enableGrad, isGradEnabled, noGrad } from "../tensor/autograd.js";
 import * as ops from "../ops/index.js";
 import { Linear } from "../nn/layers.js";
 import type { BaseConfig, ProblemType } from "../io/hf_config.js";
-import { toIntBatch, type IntBatch, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import type { ModelInputs, ModelOutput } from "./modeling_utils.js";
+import { toIntBatch, type IntBatch } from "./inputs.js";
 
 function labelsTensor(labels: Tensor | NestedArray): Tensor {
   return labels instanceof Tensor ? labels : Tensor.from(labels);

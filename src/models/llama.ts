@@ -7,12 +7,15 @@ import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
+import { activation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
+import { runLayerStack } from "../nn/layer_stack.js";
+import { gatherRows, queryRows, type QueryRows } from "../nn/query_rows.js";
 import * as ops from "../ops/index.js";
 import type { LlamaConfig, PretrainedConfig } from "../io/hf_config.js";
-import {
-  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast, gatherRows, queryRows, QueryRows,
-} from "./modeling_utils.js";
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { intTensor, keyMaskOf, toIntBatch, tokenInputs, type IntBatch } from "./inputs.js";
 import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
 import { generate, GenerateOptions } from "./generate.js";
 
@@ -144,13 +147,7 @@ export class LlamaModel extends PreTrainedModel {
     return this.embed_tokens;
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.layers.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.layers.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.layers.length);
     let pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
     if (!pos) {
       const d = new Int32Array(T);
@@ -159,8 +156,7 @@ export class LlamaModel extends PreTrainedModel {
     }
     if (pos.shape[1] !== T || (pos.shape[0] !== 1 && pos.shape[0] !== B)) throw new ShapeError(`positionIds of shape [${pos.shape}] do not fit inputs [${B}, ${T}]`);
     const rope = rotaryForPositions(pos, this.config);
-    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
-    const keyMask = fullKeyMask(mask, B, T, P);
+    const keyMask = keyMaskOf(inputs, B, T, P);
     const h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
     const qr = queryRows(inputs, keyMask, B, T, P);
     let rows: LlamaRows | undefined;

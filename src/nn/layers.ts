@@ -38,25 +38,6 @@ export class Linear extends Module {
   }
 }
 
-/** The activation of a fused bias kernel for an HF activation name (ACT2FN), or null when there is none. */
-export function fusedActivation(name: string): BiasActOp | null {
-  switch (name) {
-    case "gelu":
-      return "gelu";
-    case "gelu_new":
-    case "gelu_pytorch_tanh":
-    case "gelu_fast":
-      return "gelu_tanh";
-    case "relu":
-      return "relu";
-    case "silu":
-    case "swish":
-      return "silu";
-    default:
-      return null;
-  }
-}
-
 /**
  * act(m.forward(x)) for a feed-forward up-projection, with the bias add and the activation fused into
  * one pass after the GEMM where m allows it: a module with its own forwardAct (Linear, LoRA layers) or
