@@ -28,7 +28,8 @@ export {
 } from "./models/auto.js";
 export { PreTrainedModel } from "./models/modeling_utils.js";
 export type { ModelInputs, ModelOutput, KeyValue, LoadOptions } from "./models/modeling_utils.js";
-export { BertModel, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM } from "./models/bert.js";
+export { BertModel } from "./models/bert.js";
+export { BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM } from "./models/bert_heads.js";
 export {
   DistilBertModel, DistilBertForSequenceClassification, DistilBertForTokenClassification, DistilBertForQuestionAnswering,
   DistilBertForMaskedLM,

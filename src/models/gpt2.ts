@@ -4,7 +4,7 @@ import { Tensor } from "../tensor/tensor.js";
 import { ConfigError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm, Linear, forwardAct } from "../nn/layers.js";
+import { Dropout, Embedding, LayerNorm, forwardAct } from "../nn/layers.js";
 import { Conv1D } from "../nn/conv1d.js";
 import { activation, fusedActivation } from "../nn/activations.js";
 import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
@@ -16,10 +16,7 @@ import type { BiasActOp } from "../ops/index.js";
 import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
 import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
 import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs } from "./inputs.js";
-import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
-import { generate, GenerateOptions } from "./generate.js";
-
-const constructionRng = () => new Rng(0);
+import { CausalLMModel, constructionRng, LastTokenClassificationModel, type HeadSpec } from "./head_models.js";
 
 function checkGpt2(config: PretrainedConfig, cls: string): GPT2Config {
   if (config.modelType !== "gpt2") throw new ConfigError(`${config.source}: ${cls} needs model_type gpt2, got '${config.modelType}'`);
@@ -166,60 +163,23 @@ export class GPT2Model extends PreTrainedModel {
   }
 }
 
-abstract class GPT2HeadModel extends PreTrainedModel {
+/** A GPT-2 head model's base: the GPT2Model under "transformer", with GPT-2's init. */
+function gpt2Head(config: PretrainedConfig, cls: string): HeadSpec<GPT2Model> {
+  return { config: checkGpt2(config, cls), prefix: "transformer", base: new GPT2Model(config), init: initGpt2, architecture: cls };
+}
+
+export class GPT2LMHeadModel extends CausalLMModel<GPT2Model> {
   declare config: GPT2Config;
   declare transformer: GPT2Model;
-  readonly baseModelPrefix = "transformer";
-  constructor(config: PretrainedConfig, cls: string) {
-    super(checkGpt2(config, cls));
-    this.registerModule("transformer", new GPT2Model(config));
-  }
-  getInputEmbeddings(): Embedding {
-    return this.transformer.wte;
-  }
-  override initModule(m: Module, rng: Rng = globalRng): void {
-    super.initModule(m, rng);
-    initGpt2(this, m, rng);
-  }
-  protected runBase(inputs: ModelInputs): ModelOutput {
-    const { labels, startPositions, endPositions, ...rest } = inputs;
-    return this.transformer.forward(rest);
+  constructor(config: PretrainedConfig) {
+    super(gpt2Head(config, "GPT2LMHeadModel"));
   }
 }
 
-export class GPT2LMHeadModel extends GPT2HeadModel {
-  declare lm_head: Linear;
-  override readonly newHeadModules = ["lm_head"];
+export class GPT2ForSequenceClassification extends LastTokenClassificationModel<GPT2Model> {
+  declare config: GPT2Config;
+  declare transformer: GPT2Model;
   constructor(config: PretrainedConfig) {
-    super(config, "GPT2LMHeadModel");
-    this.registerModule("lm_head", new Linear(this.config.hiddenSize, this.config.vocabSize, { bias: false, rng: constructionRng() }));
-    this.tieWeights();
-  }
-  override get architectureName(): string {
-    return "GPT2LMHeadModel";
-  }
-  override tiedWeights(): Record<string, string> {
-    return this.config.tieWordEmbeddings ? { "lm_head.weight": "transformer.wte.weight" } : {};
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits);
-  }
-  generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
-    return generate(this, inputIds, opts);
-  }
-}
-
-export class GPT2ForSequenceClassification extends GPT2HeadModel {
-  declare score: Linear;
-  override readonly newHeadModules = ["score"];
-  constructor(config: PretrainedConfig) {
-    super(config, "GPT2ForSequenceClassification");
-    this.registerModule("score", new Linear(this.config.hiddenSize, this.config.numLabels, { bias: false, rng: constructionRng() }));
-  }
-  override get architectureName(): string {
-    return "GPT2ForSequenceClassification";
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return lastTokenClassificationOutput((rows) => this.runBase({ ...inputs, queryPositions: rows }), inputs, this.score, this.config);
+    super(gpt2Head(config, "GPT2ForSequenceClassification"));
   }
 }

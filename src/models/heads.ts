@@ -124,6 +124,17 @@ function withBaseExtras(out: ModelOutput, base: ModelOutput): ModelOutput {
 }
 
 /**
+ * An encoder head's output: `extra` (logits) with the base model's outputs passed on. HF's head
+ * outputs carry only logits/hidden_states; lastHiddenState and poolerOutput are kept as a convenience.
+ * firstTokenOnly: the run's lastHiddenState holds position 0 only, so it is not passed on.
+ */
+export function encoderHeadOutput(base: ModelOutput, extra: ModelOutput, firstTokenOnly = false): ModelOutput {
+  const out: ModelOutput = firstTokenOnly && !base.hiddenStates ? { ...extra } : { ...extra, lastHiddenState: base.lastHiddenState };
+  if (base.poolerOutput) out.poolerOutput = base.poolerOutput;
+  return withBaseExtras(out, base);
+}
+
+/**
  * Causal-LM head: logits at every position, shifted cross-entropy when labels are given.
  *
  * With labels and a plain bias-free Linear head (not wrapped by an adapter or a hook), the loss goes

@@ -4,7 +4,6 @@
 
 import { Tensor } from "../tensor/tensor.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
-import { Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { activation } from "../nn/activations.js";
@@ -16,10 +15,7 @@ import * as ops from "../ops/index.js";
 import type { LlamaConfig, PretrainedConfig } from "../io/hf_config.js";
 import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
 import { intTensor, keyMaskOf, toIntBatch, tokenInputs, type IntBatch } from "./inputs.js";
-import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
-import { generate, GenerateOptions } from "./generate.js";
-
-const constructionRng = () => new Rng(0);
+import { CausalLMModel, constructionRng, LastTokenClassificationModel, type HeadSpec } from "./head_models.js";
 
 function checkLlama(config: PretrainedConfig, cls: string): LlamaConfig {
   if (config.modelType !== "llama" && config.modelType !== "mistral" && config.modelType !== "qwen2") {
@@ -171,56 +167,24 @@ export class LlamaModel extends PreTrainedModel {
   }
 }
 
-abstract class LlamaHeadModel extends PreTrainedModel {
+/** A Llama-family head model's base: the LlamaModel under "model"; head "ForCausalLM" names LlamaForCausalLM, MistralForCausalLM, …. */
+function llamaHead(config: PretrainedConfig, head: string): HeadSpec<LlamaModel> {
+  const c = checkLlama(config, `Llama${head}`);
+  return { config: c, prefix: "model", base: new LlamaModel(config), architecture: `${family(c)}${head}` };
+}
+
+export class LlamaForCausalLM extends CausalLMModel<LlamaModel> {
   declare config: LlamaConfig;
   declare model: LlamaModel;
-  readonly baseModelPrefix = "model";
-  constructor(config: PretrainedConfig, cls: string) {
-    super(checkLlama(config, cls));
-    this.registerModule("model", new LlamaModel(config));
-  }
-  getInputEmbeddings(): Embedding {
-    return this.model.embed_tokens;
-  }
-  protected runBase(inputs: ModelInputs): ModelOutput {
-    const { labels, startPositions, endPositions, ...rest } = inputs;
-    return this.model.forward(rest);
+  constructor(config: PretrainedConfig) {
+    super(llamaHead(config, "ForCausalLM"));
   }
 }
 
-export class LlamaForCausalLM extends LlamaHeadModel {
-  declare lm_head: Linear;
-  override readonly newHeadModules = ["lm_head"];
+export class LlamaForSequenceClassification extends LastTokenClassificationModel<LlamaModel> {
+  declare config: LlamaConfig;
+  declare model: LlamaModel;
   constructor(config: PretrainedConfig) {
-    super(config, "LlamaForCausalLM");
-    this.registerModule("lm_head", new Linear(this.config.hiddenSize, this.config.vocabSize, { bias: false, rng: constructionRng() }));
-    this.tieWeights();
-  }
-  override get architectureName(): string {
-    return `${family(this.config)}ForCausalLM`;
-  }
-  override tiedWeights(): Record<string, string> {
-    return this.config.tieWordEmbeddings ? { "lm_head.weight": "model.embed_tokens.weight" } : {};
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits);
-  }
-  generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
-    return generate(this, inputIds, opts);
-  }
-}
-
-export class LlamaForSequenceClassification extends LlamaHeadModel {
-  declare score: Linear;
-  override readonly newHeadModules = ["score"];
-  constructor(config: PretrainedConfig) {
-    super(config, "LlamaForSequenceClassification");
-    this.registerModule("score", new Linear(this.config.hiddenSize, this.config.numLabels, { bias: false, rng: constructionRng() }));
-  }
-  override get architectureName(): string {
-    return `${family(this.config)}ForSequenceClassification`;
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return lastTokenClassificationOutput((rows) => this.runBase({ ...inputs, queryPositions: rows }), inputs, this.score, this.config);
+    super(llamaHead(config, "ForSequenceClassification"));
   }
 }

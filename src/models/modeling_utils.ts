@@ -14,6 +14,7 @@ import { loadSafetensorsDir, saveSafetensors } from "../io/safetensors.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { applyLabelOptions, configToJSON, loadConfigFile, PretrainedConfig, resolveModelPath } from "../io/hf_config.js";
 import { Conv1D } from "../nn/conv1d.js";
+import type { GenerateOptions } from "./generate.js";
 
 /** Token ids or masks: a Tensor or nested number arrays ([B,T], or [T] for one row). */
 export type IdsLike = Tensor | number[][] | number[] | Int32Array;
@@ -281,16 +282,10 @@ export function storeFrozenBf16(model: PreTrainedModel): void {
   }
 }
 
-export interface GenerationDefaults {
-  maxNewTokens?: number;
-  doSample?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  repetitionPenalty?: number;
+/** The generate() options generation_config.json may set (its eos_token_id is never null). */
+export type GenerationDefaults = Pick<GenerateOptions, "maxNewTokens" | "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty" | "padTokenId"> & {
   eosTokenId?: number | number[];
-  padTokenId?: number;
-}
+};
 
 /** generation_config.json → generate() defaults; absent file → {}. Wrong types are a ConfigError naming the field. */
 export function readGenerationConfig(dir: string): GenerationDefaults {
