@@ -9,8 +9,10 @@ import { activation } from "../nn/activations.js";
 import * as ops from "../ops/index.js";
 import type { BertConfig } from "../io/hf_config.js";
 import type { ModelInputs, ModelOutput } from "./modeling_utils.js";
-import { encoderHeadOutput, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
-import { constructionRng, HeadModel, QuestionAnsweringModel, TokenClassificationModel, type HeadSpec } from "./head_models.js";
+import { encoderHeadOutput, tokenClassificationLoss } from "./heads.js";
+import {
+  constructionRng, FirstTokenClassificationModel, HeadModel, QuestionAnsweringModel, TokenClassificationModel, type HeadSpec,
+} from "./head_models.js";
 import { BertModel, checkFamily, familyName, prefixOf } from "./bert.js";
 
 /** A BERT/RoBERTa head model's base: the encoder under "bert"/"roberta" (an unused pooler in a checkpoint is skipped with a notice). */
@@ -40,7 +42,7 @@ export class RobertaClassificationHead extends Module {
   }
 }
 
-export class BertForSequenceClassification extends HeadModel<BertModel> {
+export class BertForSequenceClassification extends FirstTokenClassificationModel<BertModel> {
   declare config: BertConfig;
   declare dropout: Dropout;
   declare classifier: Linear | RobertaClassificationHead;
@@ -52,15 +54,11 @@ export class BertForSequenceClassification extends HeadModel<BertModel> {
       ? new RobertaClassificationHead(config)
       : new Linear(config.hiddenSize, config.numLabels, { rng: constructionRng() }));
   }
-  forward(inputs: ModelInputs): ModelOutput {
-    // both heads read position 0 only, so the last layer computes nothing else
-    const o = this.runBase({ ...inputs, firstTokenOnly: true });
-    const logits = this.classifier instanceof RobertaClassificationHead
+  protected logitsOf(o: ModelOutput): Tensor {
+    // both heads read position 0 only
+    return this.classifier instanceof RobertaClassificationHead
       ? this.classifier.forward(o.lastHiddenState!)
       : this.classifier.forward(this.dropout.forward(o.poolerOutput!));
-    const out = encoderHeadOutput(o, { logits }, true);
-    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
-    return out;
   }
 }
 

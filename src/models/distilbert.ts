@@ -15,8 +15,10 @@ import * as ops from "../ops/index.js";
 import type { BertConfig, PretrainedConfig } from "../io/hf_config.js";
 import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
 import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs } from "./inputs.js";
-import { encoderHeadOutput, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
-import { constructionRng, HeadModel, QuestionAnsweringModel, TokenClassificationModel, type HeadSpec } from "./head_models.js";
+import { encoderHeadOutput, tokenClassificationLoss } from "./heads.js";
+import {
+  constructionRng, FirstTokenClassificationModel, HeadModel, QuestionAnsweringModel, TokenClassificationModel, type HeadSpec,
+} from "./head_models.js";
 const LN_EPS = 1e-12;
 
 function checkDistil(config: PretrainedConfig, cls: string): BertConfig {
@@ -147,7 +149,7 @@ function distilHead(config: PretrainedConfig, cls: string): HeadSpec<DistilBertM
   return { config: checkDistil(config, cls), prefix: "distilbert", base: new DistilBertModel(config) };
 }
 
-export class DistilBertForSequenceClassification extends HeadModel<DistilBertModel> {
+export class DistilBertForSequenceClassification extends FirstTokenClassificationModel<DistilBertModel> {
   declare config: BertConfig;
   declare pre_classifier: Linear;
   declare classifier: Linear;
@@ -160,14 +162,9 @@ export class DistilBertForSequenceClassification extends HeadModel<DistilBertMod
     this.registerModule("classifier", new Linear(c.hiddenSize, c.numLabels, { rng }));
     this.registerModule("dropout", new Dropout(c.seqClassifDropout));
   }
-  forward(inputs: ModelInputs): ModelOutput {
-    // the head reads position 0 only, so the last layer computes nothing else
-    const o = this.runBase({ ...inputs, firstTokenOnly: true });
-    const pooled = this.dropout.forward(ops.relu(this.pre_classifier.forward(o.lastHiddenState!.select(1, 0))));
-    const logits = this.classifier.forward(pooled);
-    const out = encoderHeadOutput(o, { logits }, true);
-    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
-    return out;
+  protected logitsOf(o: ModelOutput): Tensor {
+    // the head reads position 0 only
+    return this.classifier.forward(this.dropout.forward(ops.relu(this.pre_classifier.forward(o.lastHiddenState!.select(1, 0)))));
   }
 }
 

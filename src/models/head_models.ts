@@ -10,7 +10,8 @@ import * as ops from "../ops/index.js";
 import type { PretrainedConfig } from "../io/hf_config.js";
 import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
 import {
-  causalLMOutput, encoderHeadOutput, lastTokenClassificationOutput, questionAnsweringLoss, tokenClassificationLoss,
+  causalLMOutput, encoderHeadOutput, lastTokenClassificationOutput, questionAnsweringLoss, sequenceClassificationLoss,
+  tokenClassificationLoss,
 } from "./heads.js";
 import { generate, GenerateOptions } from "./generate.js";
 
@@ -108,6 +109,21 @@ export abstract class LastTokenClassificationModel<B extends PreTrainedModel> ex
   }
   forward(inputs: ModelInputs): ModelOutput {
     return lastTokenClassificationOutput((rows) => this.runBase({ ...inputs, queryPositions: rows }), inputs, this.score, this.config);
+  }
+}
+
+/**
+ * Encoder sequence classification: logits from the first token (or the pooler over it), so the base
+ * model's last layer computes position 0 only. `logitsOf` is the family's classifier.
+ */
+export abstract class FirstTokenClassificationModel<B extends PreTrainedModel> extends HeadModel<B> {
+  protected abstract logitsOf(base: ModelOutput): Tensor;
+  forward(inputs: ModelInputs): ModelOutput {
+    const o = this.runBase({ ...inputs, firstTokenOnly: true });
+    const logits = this.logitsOf(o);
+    const out = encoderHeadOutput(o, { logits }, true);
+    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
+    return out;
   }
 }
 
