@@ -28,14 +28,15 @@ export {
 } from "./models/auto.js";
 export { PreTrainedModel } from "./models/modeling_utils.js";
 export type { ModelInputs, ModelOutput, KeyValue, LoadOptions } from "./models/modeling_utils.js";
-export { BertModel, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM } from "./models/bert.js";
+export { BertModel } from "./models/bert.js";
+export { BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM } from "./models/bert_heads.js";
 export {
   DistilBertModel, DistilBertForSequenceClassification, DistilBertForTokenClassification, DistilBertForQuestionAnswering,
   DistilBertForMaskedLM,
 } from "./models/distilbert.js";
 export { GPT2Model, GPT2LMHeadModel, GPT2ForSequenceClassification } from "./models/gpt2.js";
 export { LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification } from "./models/llama.js";
-export { Conv1D } from "./models/conv1d.js";
+export { Conv1D } from "./nn/conv1d.js";
 export { generate } from "./models/generate.js";
 export type { GenerateOptions } from "./models/generate.js";
 

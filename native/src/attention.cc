@@ -9,7 +9,8 @@
 
 namespace peft {
 
-static const float kMaskMin = -std::numeric_limits<float>::max();  // HF: torch.finfo(float32).min
+// HF: torch.finfo(float32).min; the same value as MASK_MIN in src/backend/backend.ts (ops and the TS kernel)
+static const float kMaskMin = -std::numeric_limits<float>::max();
 
 static thread_local Scratch<float> attn_dp;
 static thread_local Scratch<float> attn_pd;  // P ⊙ drop (attention dropout)

@@ -13,6 +13,12 @@ export type UnaryOp =
 
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min";
 
+/**
+ * The additive value HF puts on masked attention scores (torch.finfo(float32).min), shared by ops and
+ * both backends' attention kernels (native/src/attention.cc holds the same value as kMaskMin).
+ */
+export const MASK_MIN = -3.4028234663852886e38;
+
 /** Activations with a fused bias + activation kernel (biasAct): the feed-forward up-projections' acts. */
 export type BiasActOp = "gelu" | "gelu_tanh" | "relu" | "silu";
 

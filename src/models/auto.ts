@@ -4,7 +4,8 @@ import { applyLabelOptions, loadConfigFile, parseConfig, PretrainedConfig, resol
 import { hfConfigFromLlama2c, readLlama2c } from "../io/llama2c.js";
 import type { BertConfig } from "../io/hf_config.js";
 import { buildFromDir, LoadOptions, PreTrainedModel } from "./modeling_utils.js";
-import { BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel } from "./bert.js";
+import { BertModel } from "./bert.js";
+import { BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification } from "./bert_heads.js";
 import { DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSequenceClassification, DistilBertForTokenClassification, DistilBertModel } from "./distilbert.js";
 import { GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model } from "./gpt2.js";
 import { LlamaForCausalLM, LlamaForSequenceClassification, LlamaModel } from "./llama.js";

@@ -1,23 +1,21 @@
-// BERT and RoBERTa encoders (post-LN) with HF's module names, and their task heads.
+// BERT and RoBERTa encoders (post-LN) with HF's module names; their task heads are in bert_heads.ts.
 // RoBERTa is a config switch: the "roberta" prefix, position ids counted from padding_idx+1,
 // its own classification and LM heads.
 
 import { Tensor } from "../tensor/tensor.js";
-import { ConfigError, ShapeError } from "../tensor/errors.js";
-import { Rng } from "../tensor/random.js";
+import { ConfigError } from "../tensor/errors.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
-import type { BiasActOp } from "../backend/backend.js";
+import { Dropout, Embedding, LayerNorm, Linear, forwardAct } from "../nn/layers.js";
+import { activation, fusedActivation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
+import { runLayerStack } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
+import type { BiasActOp } from "../ops/index.js";
 import type { BertConfig } from "../io/hf_config.js";
-import {
-  activation, asFloatTensor, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
-} from "./modeling_utils.js";
-import { questionAnsweringLoss, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
-
-// Construction draws from a private generator: weights are overwritten by loading or initWeights().
-const constructionRng = () => new Rng(0);
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs, type IntBatch } from "./inputs.js";
+import { constructionRng } from "./head_models.js";
 
 export class BertEmbeddings extends Module {
   declare word_embeddings: Embedding;
@@ -61,11 +59,7 @@ export class BertEmbeddings extends Module {
     let x = embeds ?? this.word_embeddings.forward(intTensor(ids!));
     const [B, T] = [x.shape[0], x.shape[1]];
     const pos = positions ?? this.positionIds(ids, B, T, P);
-    for (const p of pos.data) {
-      if (p < 0 || p >= this.config.maxPositionEmbeddings) {
-        throw new ShapeError(`position id ${p} is out of range: the model has max_position_embeddings=${this.config.maxPositionEmbeddings}`);
-      }
-    }
+    checkPositions(pos.data, this.config.maxPositionEmbeddings, "max_position_embeddings");
     if (this.token_type_embeddings) {
       const tt = tokenTypes ?? { data: new Int32Array(B * T), shape: [B, T] as [number, number] };
       x = ops.add(x, this.token_type_embeddings.forward(intTensor(tt)));
@@ -191,13 +185,13 @@ export class BertPooler extends Module {
   }
 }
 
-function familyName(config: BertConfig): string {
+export function familyName(config: BertConfig): string {
   return config.modelType === "roberta" ? "Roberta" : "Bert";
 }
-function prefixOf(config: BertConfig): string {
+export function prefixOf(config: BertConfig): string {
   return config.modelType === "roberta" ? "roberta" : "bert";
 }
-function checkFamily(config: BertConfig, cls: string): void {
+export function checkFamily(config: BertConfig, cls: string): void {
   if (config.modelType !== "bert" && config.modelType !== "roberta") {
     throw new ConfigError(`${config.source}: ${cls} needs model_type bert or roberta, got '${config.modelType}'`);
   }
@@ -227,247 +221,15 @@ export class BertModel extends PreTrainedModel {
     return this.pooler ? super.tolerableUnexpected() : [...super.tolerableUnexpected(), /(^|\.)pooler\./];
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.encoder.layer.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.encoder.layer.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.encoder.layer.length);
     const tt = inputs.tokenTypeIds !== undefined ? toIntBatch(inputs.tokenTypeIds, "tokenTypeIds") : null;
     const pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
-    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
-    const keyMask = fullKeyMask(mask, B, T, P);
-    let h = this.embeddings.forward(ids, embeds, tt, pos, P);
-    const hiddenStates: Tensor[] = [h];
-    const newKv: KeyValue[] = [];
+    const keyMask = keyMaskOf(inputs, B, T, P);
+    const h = this.embeddings.forward(ids, embeds, tt, pos, P);
     const last = this.encoder.layer.length - 1;
     const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates;
-    let i = 0;
-    for (const layer of this.encoder.layer) {
-      const r = layer.forward(h, keyMask, past?.[i], firstOnly && i === last);
-      i++;
-      h = r.out;
-      newKv.push(r.kv);
-      hiddenStates.push(h);
-    }
-    const out: ModelOutput = { lastHiddenState: h };
-    if (this.pooler) out.poolerOutput = this.pooler.forward(h);
-    if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
-    if (inputs.useCache) out.pastKeyValues = newKv;
-    return out;
-  }
-}
-
-/** Base for heads: holds the encoder under "bert"/"roberta". */
-abstract class BertHeadModel extends PreTrainedModel {
-  declare config: BertConfig;
-  readonly baseModelPrefix: string;
-  constructor(config: BertConfig, cls: string, addPoolingLayer: boolean) {
-    super(config);
-    checkFamily(config, cls);
-    this.baseModelPrefix = prefixOf(config);
-    this.registerModule(this.baseModelPrefix, new BertModel(config, { addPoolingLayer }));
-  }
-  get encoderModel(): BertModel {
-    return this.getSubmodule(this.baseModelPrefix) as BertModel;
-  }
-  getInputEmbeddings(): Embedding {
-    return this.encoderModel.getInputEmbeddings();
-  }
-  override tolerableUnexpected(): RegExp[] {
-    const extra = this.encoderModel.pooler ? [] : [new RegExp(`^${this.baseModelPrefix}\\.pooler\\.`)];
-    return [...super.tolerableUnexpected(), ...extra];
-  }
-  protected runEncoder(inputs: ModelInputs): ModelOutput {
-    const { labels, startPositions, endPositions, ...rest } = inputs;
-    return this.encoderModel.forward(rest);
-  }
-  /** firstTokenOnly: the run's lastHiddenState holds position 0 only, so it is not passed on. */
-  protected passThrough(o: ModelOutput, firstTokenOnly = false): ModelOutput {
-    // HF's head outputs carry only logits/hidden_states; the encoder outputs are kept as a convenience
-    const out: ModelOutput = firstTokenOnly && !o.hiddenStates ? {} : { lastHiddenState: o.lastHiddenState };
-    if (o.poolerOutput) out.poolerOutput = o.poolerOutput;
-    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
-    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
-    return out;
-  }
-}
-
-/** RobertaClassificationHead: dropout → dense → tanh → dropout → out_proj on the first token. */
-export class RobertaClassificationHead extends Module {
-  declare dense: Linear;
-  declare dropout: Dropout;
-  declare out_proj: Linear;
-  constructor(config: BertConfig) {
-    super();
-    const rng = constructionRng();
-    this.registerModule("dense", new Linear(config.hiddenSize, config.hiddenSize, { rng }));
-    this.registerModule("dropout", new Dropout(config.classifierDropout ?? config.hiddenDropoutProb));
-    this.registerModule("out_proj", new Linear(config.hiddenSize, config.numLabels, { rng }));
-  }
-  forward(hidden: Tensor): Tensor {
-    let x = this.dropout.forward(hidden.select(1, 0));
-    x = this.dropout.forward(ops.tanh(this.dense.forward(x)));
-    return this.out_proj.forward(x);
-  }
-}
-
-export class BertForSequenceClassification extends BertHeadModel {
-  declare dropout: Dropout;
-  declare classifier: Linear | RobertaClassificationHead;
-  override readonly newHeadModules = ["classifier"];
-  constructor(config: BertConfig) {
-    super(config, "BertForSequenceClassification", config.modelType !== "roberta");
-    this.registerModule("dropout", new Dropout(config.classifierDropout ?? config.hiddenDropoutProb));
-    this.registerModule("classifier", config.modelType === "roberta"
-      ? new RobertaClassificationHead(config)
-      : new Linear(config.hiddenSize, config.numLabels, { rng: constructionRng() }));
-  }
-  override get architectureName(): string {
-    return `${familyName(this.config)}ForSequenceClassification`;
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    // both heads read position 0 only, so the last layer computes nothing else
-    const o = this.runEncoder({ ...inputs, firstTokenOnly: true });
-    const logits = this.classifier instanceof RobertaClassificationHead
-      ? this.classifier.forward(o.lastHiddenState!)
-      : this.classifier.forward(this.dropout.forward(o.poolerOutput!));
-    const out: ModelOutput = { ...this.passThrough(o, true), logits };
-    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
-    return out;
-  }
-}
-
-export class BertForTokenClassification extends BertHeadModel {
-  declare dropout: Dropout;
-  declare classifier: Linear;
-  override readonly newHeadModules = ["classifier"];
-  constructor(config: BertConfig) {
-    super(config, "BertForTokenClassification", false);
-    this.registerModule("dropout", new Dropout(config.classifierDropout ?? config.hiddenDropoutProb));
-    this.registerModule("classifier", new Linear(config.hiddenSize, config.numLabels, { rng: constructionRng() }));
-  }
-  override get architectureName(): string {
-    return `${familyName(this.config)}ForTokenClassification`;
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runEncoder(inputs);
-    const logits = this.classifier.forward(this.dropout.forward(o.lastHiddenState!));
-    const out: ModelOutput = { ...this.passThrough(o), logits };
-    if (inputs.labels !== undefined) out.loss = tokenClassificationLoss(logits, inputs.labels);
-    return out;
-  }
-}
-
-export class BertForQuestionAnswering extends BertHeadModel {
-  declare qa_outputs: Linear;
-  override readonly newHeadModules = ["qa_outputs"];
-  constructor(config: BertConfig) {
-    super(config, "BertForQuestionAnswering", false);
-    this.registerModule("qa_outputs", new Linear(config.hiddenSize, 2, { rng: constructionRng() }));
-  }
-  override get architectureName(): string {
-    return `${familyName(this.config)}ForQuestionAnswering`;
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runEncoder(inputs);
-    const logits = this.qa_outputs.forward(o.lastHiddenState!);
-    const [startLogits, endLogits] = ops.split(logits, 1, -1).map((t) => t.squeeze(-1).contiguous());
-    const out: ModelOutput = { ...this.passThrough(o), startLogits, endLogits };
-    if (inputs.startPositions !== undefined && inputs.endPositions !== undefined) {
-      out.loss = questionAnsweringLoss(startLogits, endLogits, inputs.startPositions, inputs.endPositions);
-    }
-    return out;
-  }
-}
-
-/** cls.predictions.transform: dense → act → LayerNorm (BERT); lm_head dense → gelu → layer_norm (RoBERTa). */
-export class BertPredictionHeadTransform extends Module {
-  declare dense: Linear;
-  declare LayerNorm: LayerNorm;
-  private readonly act: (x: Tensor) => Tensor;
-  constructor(config: BertConfig) {
-    super();
-    this.registerModule("dense", new Linear(config.hiddenSize, config.hiddenSize, { rng: constructionRng() }));
-    this.registerModule("LayerNorm", new LayerNorm(config.hiddenSize, config.layerNormEps));
-    this.act = activation(config.hiddenAct);
-  }
-  forward(x: Tensor): Tensor {
-    return this.LayerNorm.forward(this.act(this.dense.forward(x)));
-  }
-}
-
-export class BertLMPredictionHead extends Module {
-  declare bias: Tensor;
-  declare transform: BertPredictionHeadTransform;
-  declare decoder: Linear;
-  constructor(config: BertConfig) {
-    super();
-    // bias first, so that namedParameters() lists it under this name rather than decoder.bias
-    this.registerParameter("bias", Tensor.zeros([config.vocabSize]).requiresGrad_());
-    this.registerModule("transform", new BertPredictionHeadTransform(config));
-    this.registerModule("decoder", new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng: constructionRng() }));
-    this.decoder.registerParameter("bias", this.bias);
-  }
-  forward(x: Tensor): Tensor {
-    return this.decoder.forward(this.transform.forward(x));
-  }
-}
-
-export class BertOnlyMLMHead extends Module {
-  declare predictions: BertLMPredictionHead;
-  constructor(config: BertConfig) {
-    super();
-    this.registerModule("predictions", new BertLMPredictionHead(config));
-  }
-}
-
-export class RobertaLMHead extends Module {
-  declare bias: Tensor;
-  declare dense: Linear;
-  declare layer_norm: LayerNorm;
-  declare decoder: Linear;
-  constructor(config: BertConfig) {
-    super();
-    this.registerParameter("bias", Tensor.zeros([config.vocabSize]).requiresGrad_());
-    this.registerModule("dense", new Linear(config.hiddenSize, config.hiddenSize, { rng: constructionRng() }));
-    this.registerModule("layer_norm", new LayerNorm(config.hiddenSize, config.layerNormEps));
-    this.registerModule("decoder", new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng: constructionRng() }));
-    this.decoder.registerParameter("bias", this.bias);
-  }
-  forward(x: Tensor): Tensor {
-    return this.decoder.forward(this.layer_norm.forward(ops.gelu(this.dense.forward(x), "none")));
-  }
-}
-
-export class BertForMaskedLM extends BertHeadModel {
-  override readonly newHeadModules: string[];
-  declare cls: BertOnlyMLMHead | undefined;
-  declare lm_head: RobertaLMHead | undefined;
-  constructor(config: BertConfig) {
-    super(config, "BertForMaskedLM", false);
-    this.newHeadModules = [config.modelType === "roberta" ? "lm_head" : "cls"];
-    if (config.modelType === "roberta") this.registerModule("lm_head", new RobertaLMHead(config));
-    else this.registerModule("cls", new BertOnlyMLMHead(config));
-    this.tieWeights();
-  }
-  override get architectureName(): string {
-    return `${familyName(this.config)}ForMaskedLM`;
-  }
-  override tiedWeights(): Record<string, string> {
-    const p = this.baseModelPrefix;
-    const t: Record<string, string> = {};
-    const head = this.lm_head ? "lm_head" : "cls.predictions";
-    if (this.config.tieWordEmbeddings) t[`${head}.decoder.weight`] = `${p}.embeddings.word_embeddings.weight`;
-    t[`${head}.decoder.bias`] = `${head}.bias`;
-    return t;
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    const o = this.runEncoder(inputs);
-    const logits = this.lm_head ? this.lm_head.forward(o.lastHiddenState!) : this.cls!.predictions.forward(o.lastHiddenState!);
-    const out: ModelOutput = { ...this.passThrough(o), logits };
-    if (inputs.labels !== undefined) out.loss = tokenClassificationLoss(logits, inputs.labels);
+    const out: ModelOutput = runLayerStack(this.encoder.layer, h, past, inputs, (layer, x, kv, i) => layer.forward(x, keyMask, kv, firstOnly && i === last));
+    if (this.pooler) out.poolerOutput = this.pooler.forward(out.lastHiddenState!);
     return out;
   }
 }

@@ -4,19 +4,21 @@
 // any weight (only a model built from a config with sinusoidal_pos_embds would differ in init).
 
 import { Tensor } from "../tensor/tensor.js";
-import { ConfigError, ShapeError } from "../tensor/errors.js";
-import { Rng } from "../tensor/random.js";
+import { ConfigError } from "../tensor/errors.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Dropout, Embedding, LayerNorm, Linear } from "../nn/layers.js";
+import { activation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
+import { runLayerStack } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
 import type { BertConfig, PretrainedConfig } from "../io/hf_config.js";
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs } from "./inputs.js";
+import { encoderHeadOutput, tokenClassificationLoss } from "./heads.js";
 import {
-  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast,
-} from "./modeling_utils.js";
-import { questionAnsweringLoss, sequenceClassificationLoss, tokenClassificationLoss } from "./heads.js";
-
-const constructionRng = () => new Rng(0);
+  constructionRng, FirstTokenClassificationModel, HeadModel, QuestionAnsweringModel, TokenClassificationModel, type HeadSpec,
+} from "./head_models.js";
 const LN_EPS = 1e-12;
 
 function checkDistil(config: PretrainedConfig, cls: string): BertConfig {
@@ -38,9 +40,7 @@ export class DistilBertEmbeddings extends Module {
     this.registerModule("dropout", new Dropout(config.hiddenDropoutProb));
   }
   forward(x: Tensor, positions: Int32Array, B: number, T: number): Tensor {
-    for (const p of positions) {
-      if (p < 0 || p >= this.config.maxPositionEmbeddings) throw new ShapeError(`position id ${p} is out of range: the model has max_position_embeddings=${this.config.maxPositionEmbeddings}`);
-    }
+    checkPositions(positions, this.config.maxPositionEmbeddings, "max_position_embeddings");
     const pos = this.position_embeddings.forward(new Tensor(positions, [positions.length / T === B ? B : 1, T], "i32"));
     return this.dropout.forward(this.LayerNorm.forward(ops.add(x, pos)));
   }
@@ -132,17 +132,11 @@ export class DistilBertModel extends PreTrainedModel {
     return this.embeddings.word_embeddings;
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.transformer.layer.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.transformer.layer.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.transformer.layer.length);
     let positions: Int32Array;
     if (inputs.positionIds !== undefined) positions = toIntBatch(inputs.positionIds, "positionIds").data;
     else positions = Int32Array.from({ length: T }, (_, t) => P + t);
-    const keyMask = fullKeyMask(inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null, B, T, P);
+    const keyMask = keyMaskOf(inputs, B, T, P);
     let h = this.embeddings.forward(embeds ?? this.embeddings.word_embeddings.forward(intTensor(ids!)), positions, B, T);
     const last = this.transformer.layer.length - 1;
     const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates;
@@ -150,101 +144,53 @@ export class DistilBertModel extends PreTrainedModel {
   }
 }
 
-abstract class DistilBertHeadModel extends PreTrainedModel {
-  declare config: BertConfig;
-  declare distilbert: DistilBertModel;
-  readonly baseModelPrefix = "distilbert";
-  constructor(config: PretrainedConfig, cls: string) {
-    super(checkDistil(config, cls));
-    this.registerModule("distilbert", new DistilBertModel(config));
-  }
-  getInputEmbeddings(): Embedding {
-    return this.distilbert.getInputEmbeddings();
-  }
-  protected run(inputs: ModelInputs): ModelOutput {
-    const { labels, startPositions, endPositions, ...rest } = inputs;
-    const o = this.distilbert.forward(rest);
-    return o;
-  }
-  /** firstTokenOnly: the run's lastHiddenState holds position 0 only, so it is not passed on. */
-  protected carry(o: ModelOutput, extra: ModelOutput, firstTokenOnly = false): ModelOutput {
-    const out: ModelOutput = firstTokenOnly && !o.hiddenStates ? { ...extra } : { ...extra, lastHiddenState: o.lastHiddenState };
-    if (o.hiddenStates) out.hiddenStates = o.hiddenStates;
-    if (o.pastKeyValues) out.pastKeyValues = o.pastKeyValues;
-    return out;
-  }
+/** A DistilBERT head model's base: the DistilBertModel under "distilbert". */
+function distilHead(config: PretrainedConfig, cls: string): HeadSpec<DistilBertModel> {
+  return { config: checkDistil(config, cls), prefix: "distilbert", base: new DistilBertModel(config) };
 }
 
-export class DistilBertForSequenceClassification extends DistilBertHeadModel {
+export class DistilBertForSequenceClassification extends FirstTokenClassificationModel<DistilBertModel> {
+  declare config: BertConfig;
   declare pre_classifier: Linear;
   declare classifier: Linear;
   declare dropout: Dropout;
   override readonly newHeadModules = ["pre_classifier", "classifier"];
   constructor(config: PretrainedConfig) {
-    super(config, "DistilBertForSequenceClassification");
+    super(distilHead(config, "DistilBertForSequenceClassification"));
     const c = this.config, rng = constructionRng();
     this.registerModule("pre_classifier", new Linear(c.hiddenSize, c.hiddenSize, { rng }));
     this.registerModule("classifier", new Linear(c.hiddenSize, c.numLabels, { rng }));
     this.registerModule("dropout", new Dropout(c.seqClassifDropout));
   }
-  forward(inputs: ModelInputs): ModelOutput {
-    // the head reads position 0 only, so the last layer computes nothing else
-    const o = this.run({ ...inputs, firstTokenOnly: true });
-    const pooled = this.dropout.forward(ops.relu(this.pre_classifier.forward(o.lastHiddenState!.select(1, 0))));
-    const logits = this.classifier.forward(pooled);
-    const out = this.carry(o, { logits }, true);
-    if (inputs.labels !== undefined) out.loss = sequenceClassificationLoss(logits, inputs.labels, this.config);
-    return out;
+  protected logitsOf(o: ModelOutput): Tensor {
+    // the head reads position 0 only
+    return this.classifier.forward(this.dropout.forward(ops.relu(this.pre_classifier.forward(o.lastHiddenState!.select(1, 0)))));
   }
 }
 
-export class DistilBertForTokenClassification extends DistilBertHeadModel {
-  declare dropout: Dropout;
-  declare classifier: Linear;
-  override readonly newHeadModules = ["classifier"];
+export class DistilBertForTokenClassification extends TokenClassificationModel<DistilBertModel> {
+  declare config: BertConfig;
   constructor(config: PretrainedConfig) {
-    super(config, "DistilBertForTokenClassification");
-    this.registerModule("dropout", new Dropout(this.config.hiddenDropoutProb));
-    this.registerModule("classifier", new Linear(this.config.hiddenSize, this.config.numLabels, { rng: constructionRng() }));
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    const o = this.run(inputs);
-    const logits = this.classifier.forward(this.dropout.forward(o.lastHiddenState!));
-    const out = this.carry(o, { logits });
-    if (inputs.labels !== undefined) out.loss = tokenClassificationLoss(logits, inputs.labels);
-    return out;
+    super(distilHead(config, "DistilBertForTokenClassification"), (config as BertConfig).hiddenDropoutProb);
   }
 }
 
-export class DistilBertForQuestionAnswering extends DistilBertHeadModel {
-  declare qa_outputs: Linear;
-  declare dropout: Dropout;
-  override readonly newHeadModules = ["qa_outputs"];
+export class DistilBertForQuestionAnswering extends QuestionAnsweringModel<DistilBertModel> {
+  declare config: BertConfig;
   constructor(config: PretrainedConfig) {
-    super(config, "DistilBertForQuestionAnswering");
-    this.registerModule("qa_outputs", new Linear(this.config.hiddenSize, 2, { rng: constructionRng() }));
-    this.registerModule("dropout", new Dropout(this.config.qaDropout));
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    const o = this.run(inputs);
-    const logits = this.qa_outputs.forward(this.dropout.forward(o.lastHiddenState!));
-    const [startLogits, endLogits] = ops.split(logits, 1, -1).map((t) => t.squeeze(-1).contiguous());
-    const out = this.carry(o, { startLogits, endLogits });
-    if (inputs.startPositions !== undefined && inputs.endPositions !== undefined) {
-      out.loss = questionAnsweringLoss(startLogits, endLogits, inputs.startPositions, inputs.endPositions);
-    }
-    return out;
+    super(distilHead(config, "DistilBertForQuestionAnswering"), (config as BertConfig).qaDropout);
   }
 }
 
-export class DistilBertForMaskedLM extends DistilBertHeadModel {
+export class DistilBertForMaskedLM extends HeadModel<DistilBertModel> {
+  declare config: BertConfig;
   declare vocab_transform: Linear;
   declare vocab_layer_norm: LayerNorm;
   declare vocab_projector: Linear;
   override readonly newHeadModules = ["vocab_transform", "vocab_layer_norm", "vocab_projector"];
   private readonly act: (x: Tensor) => Tensor;
   constructor(config: PretrainedConfig) {
-    super(config, "DistilBertForMaskedLM");
+    super(distilHead(config, "DistilBertForMaskedLM"));
     const c = this.config, rng = constructionRng();
     this.registerModule("vocab_transform", new Linear(c.hiddenSize, c.hiddenSize, { rng }));
     this.registerModule("vocab_layer_norm", new LayerNorm(c.hiddenSize, LN_EPS));
@@ -256,10 +202,10 @@ export class DistilBertForMaskedLM extends DistilBertHeadModel {
     return this.config.tieWordEmbeddings ? { "vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight" } : {};
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const o = this.run(inputs);
+    const o = this.runBase(inputs);
     const h = this.vocab_layer_norm.forward(this.act(this.vocab_transform.forward(o.lastHiddenState!)));
     const logits = this.vocab_projector.forward(h);
-    const out = this.carry(o, { logits });
+    const out = encoderHeadOutput(o, { logits });
     if (inputs.labels !== undefined) out.loss = tokenClassificationLoss(logits, inputs.labels);
     return out;
   }

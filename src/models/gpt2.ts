@@ -1,22 +1,22 @@
 // GPT-2 (pre-LN decoder with Conv1D projections) with HF's module names, LM and classification heads.
 
 import { Tensor } from "../tensor/tensor.js";
-import { ConfigError, ShapeError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
-import { Dropout, Embedding, LayerNorm, Linear, forwardAct, fusedActivation } from "../nn/layers.js";
-import type { BiasActOp } from "../backend/backend.js";
+import { Dropout, Embedding, LayerNorm, forwardAct } from "../nn/layers.js";
+import { Conv1D } from "../nn/conv1d.js";
+import { activation, fusedActivation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
+import { runLayerStack } from "../nn/layer_stack.js";
+import { gatherRows, queryRows, type QueryRows } from "../nn/query_rows.js";
 import * as ops from "../ops/index.js";
+import type { BiasActOp } from "../ops/index.js";
 import type { GPT2Config, PretrainedConfig } from "../io/hf_config.js";
-import {
-  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast, gatherRows, queryRows, QueryRows,
-} from "./modeling_utils.js";
-import { Conv1D } from "./conv1d.js";
-import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
-import { generate, GenerateOptions } from "./generate.js";
-
-const constructionRng = () => new Rng(0);
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { checkPositions, intTensor, keyMaskOf, toIntBatch, tokenInputs } from "./inputs.js";
+import { CausalLMModel, constructionRng, LastTokenClassificationModel, type HeadSpec } from "./head_models.js";
 
 function checkGpt2(config: PretrainedConfig, cls: string): GPT2Config {
   if (config.modelType !== "gpt2") throw new ConfigError(`${config.source}: ${cls} needs model_type gpt2, got '${config.modelType}'`);
@@ -141,13 +141,7 @@ export class GPT2Model extends PreTrainedModel {
     initGpt2(this, m, rng);
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.h.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.h.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.h.length);
     let pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
     if (!pos) {
       const d = new Int32Array(B * T);
@@ -158,9 +152,8 @@ export class GPT2Model extends PreTrainedModel {
       for (let b = 0; b < B; b++) d.set(pos.data, b * T);
       pos = { data: d, shape: [B, T] };
     }
-    for (const p of pos.data) if (p < 0 || p >= this.config.nPositions) throw new ShapeError(`position id ${p} is out of range: the model has n_positions=${this.config.nPositions}`);
-    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
-    const keyMask = fullKeyMask(mask, B, T, P);
+    checkPositions(pos.data, this.config.nPositions, "n_positions");
+    const keyMask = keyMaskOf(inputs, B, T, P);
     let h = ops.add(embeds ?? this.wte.forward(intTensor(ids!)), this.wpe.forward(intTensor(pos)));
     if (inputs.tokenTypeIds !== undefined) h = ops.add(h, this.wte.forward(intTensor(toIntBatch(inputs.tokenTypeIds, "tokenTypeIds"))));
     h = this.drop.forward(h);
@@ -170,60 +163,23 @@ export class GPT2Model extends PreTrainedModel {
   }
 }
 
-abstract class GPT2HeadModel extends PreTrainedModel {
+/** A GPT-2 head model's base: the GPT2Model under "transformer", with GPT-2's init. */
+function gpt2Head(config: PretrainedConfig, cls: string): HeadSpec<GPT2Model> {
+  return { config: checkGpt2(config, cls), prefix: "transformer", base: new GPT2Model(config), init: initGpt2, architecture: cls };
+}
+
+export class GPT2LMHeadModel extends CausalLMModel<GPT2Model> {
   declare config: GPT2Config;
   declare transformer: GPT2Model;
-  readonly baseModelPrefix = "transformer";
-  constructor(config: PretrainedConfig, cls: string) {
-    super(checkGpt2(config, cls));
-    this.registerModule("transformer", new GPT2Model(config));
-  }
-  getInputEmbeddings(): Embedding {
-    return this.transformer.wte;
-  }
-  override initModule(m: Module, rng: Rng = globalRng): void {
-    super.initModule(m, rng);
-    initGpt2(this, m, rng);
-  }
-  protected runBase(inputs: ModelInputs): ModelOutput {
-    const { labels, startPositions, endPositions, ...rest } = inputs;
-    return this.transformer.forward(rest);
+  constructor(config: PretrainedConfig) {
+    super(gpt2Head(config, "GPT2LMHeadModel"));
   }
 }
 
-export class GPT2LMHeadModel extends GPT2HeadModel {
-  declare lm_head: Linear;
-  override readonly newHeadModules = ["lm_head"];
+export class GPT2ForSequenceClassification extends LastTokenClassificationModel<GPT2Model> {
+  declare config: GPT2Config;
+  declare transformer: GPT2Model;
   constructor(config: PretrainedConfig) {
-    super(config, "GPT2LMHeadModel");
-    this.registerModule("lm_head", new Linear(this.config.hiddenSize, this.config.vocabSize, { bias: false, rng: constructionRng() }));
-    this.tieWeights();
-  }
-  override get architectureName(): string {
-    return "GPT2LMHeadModel";
-  }
-  override tiedWeights(): Record<string, string> {
-    return this.config.tieWordEmbeddings ? { "lm_head.weight": "transformer.wte.weight" } : {};
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits);
-  }
-  generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
-    return generate(this, inputIds, opts);
-  }
-}
-
-export class GPT2ForSequenceClassification extends GPT2HeadModel {
-  declare score: Linear;
-  override readonly newHeadModules = ["score"];
-  constructor(config: PretrainedConfig) {
-    super(config, "GPT2ForSequenceClassification");
-    this.registerModule("score", new Linear(this.config.hiddenSize, this.config.numLabels, { bias: false, rng: constructionRng() }));
-  }
-  override get architectureName(): string {
-    return "GPT2ForSequenceClassification";
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return lastTokenClassificationOutput((rows) => this.runBase({ ...inputs, queryPositions: rows }), inputs, this.score, this.config);
+    super(gpt2Head(config, "GPT2ForSequenceClassification"));
   }
 }

@@ -5,7 +5,8 @@ import { enableGrad, isGradEnabled, noGrad } from "../tensor/autograd.js";
 import * as ops from "../ops/index.js";
 import { Linear } from "../nn/layers.js";
 import type { BaseConfig, ProblemType } from "../io/hf_config.js";
-import { toIntBatch, type IntBatch, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import type { ModelInputs, ModelOutput } from "./modeling_utils.js";
+import { toIntBatch, type IntBatch } from "./inputs.js";
 
 function labelsTensor(labels: Tensor | NestedArray): Tensor {
   return labels instanceof Tensor ? labels : Tensor.from(labels);
@@ -120,6 +121,17 @@ function withBaseExtras(out: ModelOutput, base: ModelOutput): ModelOutput {
   if (base.hiddenStates) out.hiddenStates = base.hiddenStates;
   if (base.pastKeyValues) out.pastKeyValues = base.pastKeyValues;
   return out;
+}
+
+/**
+ * An encoder head's output: `extra` (logits) with the base model's outputs passed on. HF's head
+ * outputs carry only logits/hidden_states; lastHiddenState and poolerOutput are kept as a convenience.
+ * firstTokenOnly: the run's lastHiddenState holds position 0 only, so it is not passed on.
+ */
+export function encoderHeadOutput(base: ModelOutput, extra: ModelOutput, firstTokenOnly = false): ModelOutput {
+  const out: ModelOutput = firstTokenOnly && !base.hiddenStates ? { ...extra } : { ...extra, lastHiddenState: base.lastHiddenState };
+  if (base.poolerOutput) out.poolerOutput = base.poolerOutput;
+  return withBaseExtras(out, base);
 }
 
 /**

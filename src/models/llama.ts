@@ -4,19 +4,18 @@
 
 import { Tensor } from "../tensor/tensor.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
-import { Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
+import { activation } from "../nn/activations.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { withPast, type KeyValue } from "../nn/kv_cache.js";
+import { runLayerStack } from "../nn/layer_stack.js";
+import { gatherRows, queryRows, type QueryRows } from "../nn/query_rows.js";
 import * as ops from "../ops/index.js";
 import type { LlamaConfig, PretrainedConfig } from "../io/hf_config.js";
-import {
-  activation, asFloatTensor, runLayerStack, attention, fullKeyMask, intTensor, IntBatch, KeyValue, mergeHeads, ModelInputs, ModelOutput,
-  pastLength, PreTrainedModel, splitHeads, toIntBatch, withPast, gatherRows, queryRows, QueryRows,
-} from "./modeling_utils.js";
-import { causalLMOutput, lastTokenClassificationOutput } from "./heads.js";
-import { generate, GenerateOptions } from "./generate.js";
-
-const constructionRng = () => new Rng(0);
+import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
+import { intTensor, keyMaskOf, toIntBatch, tokenInputs, type IntBatch } from "./inputs.js";
+import { CausalLMModel, constructionRng, LastTokenClassificationModel, type HeadSpec } from "./head_models.js";
 
 function checkLlama(config: PretrainedConfig, cls: string): LlamaConfig {
   if (config.modelType !== "llama" && config.modelType !== "mistral" && config.modelType !== "qwen2") {
@@ -144,13 +143,7 @@ export class LlamaModel extends PreTrainedModel {
     return this.embed_tokens;
   }
   forward(inputs: ModelInputs): ModelOutput {
-    const ids = inputs.inputIds !== undefined ? toIntBatch(inputs.inputIds, "inputIds") : null;
-    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : null;
-    if (!ids === !embeds) throw new ShapeError("forward: give exactly one of inputIds or inputsEmbeds");
-    const [B, T] = ids ? ids.shape : [embeds!.shape[0], embeds!.shape[1]];
-    const past = inputs.pastKeyValues;
-    if (past && past.length !== this.layers.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the model has ${this.layers.length}`);
-    const P = pastLength(past);
+    const { ids, embeds, B, T, past, P } = tokenInputs(inputs, this.layers.length);
     let pos = inputs.positionIds !== undefined ? toIntBatch(inputs.positionIds, "positionIds") : null;
     if (!pos) {
       const d = new Int32Array(T);
@@ -159,8 +152,7 @@ export class LlamaModel extends PreTrainedModel {
     }
     if (pos.shape[1] !== T || (pos.shape[0] !== 1 && pos.shape[0] !== B)) throw new ShapeError(`positionIds of shape [${pos.shape}] do not fit inputs [${B}, ${T}]`);
     const rope = rotaryForPositions(pos, this.config);
-    const mask = inputs.attentionMask !== undefined ? toIntBatch(inputs.attentionMask, "attentionMask") : null;
-    const keyMask = fullKeyMask(mask, B, T, P);
+    const keyMask = keyMaskOf(inputs, B, T, P);
     const h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
     const qr = queryRows(inputs, keyMask, B, T, P);
     let rows: LlamaRows | undefined;
@@ -175,56 +167,24 @@ export class LlamaModel extends PreTrainedModel {
   }
 }
 
-abstract class LlamaHeadModel extends PreTrainedModel {
+/** A Llama-family head model's base: the LlamaModel under "model"; head "ForCausalLM" names LlamaForCausalLM, MistralForCausalLM, …. */
+function llamaHead(config: PretrainedConfig, head: string): HeadSpec<LlamaModel> {
+  const c = checkLlama(config, `Llama${head}`);
+  return { config: c, prefix: "model", base: new LlamaModel(config), architecture: `${family(c)}${head}` };
+}
+
+export class LlamaForCausalLM extends CausalLMModel<LlamaModel> {
   declare config: LlamaConfig;
   declare model: LlamaModel;
-  readonly baseModelPrefix = "model";
-  constructor(config: PretrainedConfig, cls: string) {
-    super(checkLlama(config, cls));
-    this.registerModule("model", new LlamaModel(config));
-  }
-  getInputEmbeddings(): Embedding {
-    return this.model.embed_tokens;
-  }
-  protected runBase(inputs: ModelInputs): ModelOutput {
-    const { labels, startPositions, endPositions, ...rest } = inputs;
-    return this.model.forward(rest);
+  constructor(config: PretrainedConfig) {
+    super(llamaHead(config, "ForCausalLM"));
   }
 }
 
-export class LlamaForCausalLM extends LlamaHeadModel {
-  declare lm_head: Linear;
-  override readonly newHeadModules = ["lm_head"];
+export class LlamaForSequenceClassification extends LastTokenClassificationModel<LlamaModel> {
+  declare config: LlamaConfig;
+  declare model: LlamaModel;
   constructor(config: PretrainedConfig) {
-    super(config, "LlamaForCausalLM");
-    this.registerModule("lm_head", new Linear(this.config.hiddenSize, this.config.vocabSize, { bias: false, rng: constructionRng() }));
-    this.tieWeights();
-  }
-  override get architectureName(): string {
-    return `${family(this.config)}ForCausalLM`;
-  }
-  override tiedWeights(): Record<string, string> {
-    return this.config.tieWordEmbeddings ? { "lm_head.weight": "model.embed_tokens.weight" } : {};
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits);
-  }
-  generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
-    return generate(this, inputIds, opts);
-  }
-}
-
-export class LlamaForSequenceClassification extends LlamaHeadModel {
-  declare score: Linear;
-  override readonly newHeadModules = ["score"];
-  constructor(config: PretrainedConfig) {
-    super(config, "LlamaForSequenceClassification");
-    this.registerModule("score", new Linear(this.config.hiddenSize, this.config.numLabels, { bias: false, rng: constructionRng() }));
-  }
-  override get architectureName(): string {
-    return `${family(this.config)}ForSequenceClassification`;
-  }
-  forward(inputs: ModelInputs): ModelOutput {
-    return lastTokenClassificationOutput((rows) => this.runBase({ ...inputs, queryPositions: rows }), inputs, this.score, this.config);
+    super(llamaHead(config, "ForSequenceClassification"));
   }
 }

@@ -5,24 +5,22 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tensor, NestedArray } from "../tensor/tensor.js";
-import { ConfigError, FormatError, ShapeError } from "../tensor/errors.js";
+import { ConfigError, FormatError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module } from "../nn/module.js";
 import { Embedding, LayerNorm, Linear, RMSNorm } from "../nn/layers.js";
-import * as ops from "../ops/index.js";
+import type { KeyValue } from "../nn/kv_cache.js";
 import { loadSafetensorsDir, saveSafetensors } from "../io/safetensors.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { applyLabelOptions, configToJSON, loadConfigFile, PretrainedConfig, resolveModelPath } from "../io/hf_config.js";
-import { Conv1D } from "./conv1d.js";
+import { Conv1D } from "../nn/conv1d.js";
+import type { GenerateOptions } from "./generate.js";
 
 /** Token ids or masks: a Tensor or nested number arrays ([B,T], or [T] for one row). */
 export type IdsLike = Tensor | number[][] | number[] | Int32Array;
 
-/** One layer's cached (or prefix) keys and values, [B, Hkv, P, D] each. */
-export interface KeyValue {
-  key: Tensor;
-  value: Tensor;
-}
+/** One layer's cached (or prefix) keys and values (defined with the attention blocks in nn). */
+export type { KeyValue };
 
 export interface ModelInputs {
   inputIds?: IdsLike;
@@ -74,142 +72,6 @@ export interface ModelOutput {
   pastKeyValues?: KeyValue[];
 }
 
-export interface IntBatch {
-  data: Int32Array;
-  shape: [number, number];
-}
-
-/** Coerces ids/masks to a [B, T] int batch. */
-export function toIntBatch(x: IdsLike, what: string): IntBatch {
-  if (x instanceof Tensor) {
-    if (x.ndim === 1) return { data: x.i32(), shape: [1, x.shape[0]] };
-    if (x.ndim !== 2) throw new ShapeError(`${what}: expected shape [batch, seq], got [${x.shape}]`);
-    return { data: x.i32(), shape: [x.shape[0], x.shape[1]] };
-  }
-  if (x instanceof Int32Array) return { data: x, shape: [1, x.length] };
-  if (!Array.isArray(x)) throw new ShapeError(`${what}: expected a Tensor or nested number arrays, got ${typeof x}`);
-  if (x.length === 0) throw new ShapeError(`${what}: empty batch`);
-  if (!Array.isArray(x[0])) {
-    const row = x as number[];
-    return { data: Int32Array.from(row), shape: [1, row.length] };
-  }
-  const rows = x as number[][];
-  const T = rows[0].length;
-  const data = new Int32Array(rows.length * T);
-  rows.forEach((r, b) => {
-    if (!Array.isArray(r) || r.length !== T) throw new ShapeError(`${what}: row ${b} has length ${Array.isArray(r) ? r.length : "?"}, expected ${T} (pad the batch)`);
-    for (let t = 0; t < T; t++) data[b * T + t] = r[t];
-  });
-  return { data, shape: [rows.length, T] };
-}
-
-export function intTensor(b: IntBatch): Tensor {
-  return new Tensor(b.data, b.shape, "i32");
-}
-
-export function asFloatTensor(x: Tensor | NestedArray): Tensor {
-  return x instanceof Tensor ? x : Tensor.from(x);
-}
-
-/** Keys/values of the attention mask for B×(P+T) keys: a [B,T] mask gets P leading ones. */
-export function fullKeyMask(mask: IntBatch | null, B: number, T: number, P: number): Tensor | null {
-  if (!mask) return null;
-  const [mb, mt] = mask.shape;
-  if (mb !== B) throw new ShapeError(`attentionMask has batch ${mb}, inputs have batch ${B}`);
-  if (mt === P + T) return new Tensor(Float32Array.from(mask.data), [B, P + T]);
-  if (mt === T && P > 0) {
-    const out = new Float32Array(B * (P + T));
-    for (let b = 0; b < B; b++) {
-      out.fill(1, b * (P + T), b * (P + T) + P);
-      for (let t = 0; t < T; t++) out[b * (P + T) + P + t] = mask.data[b * T + t];
-    }
-    return new Tensor(out, [B, P + T]);
-  }
-  throw new ShapeError(`attentionMask has length ${mt}, expected ${T} or ${P + T} (past ${P} + new ${T})`);
-}
-
-/** Activation by HF name (ACT2FN). */
-export function activation(name: string): (x: Tensor) => Tensor {
-  switch (name) {
-    case "gelu":
-      return (x) => ops.gelu(x, "none");
-    case "gelu_new":
-    case "gelu_pytorch_tanh":
-    case "gelu_fast":
-      return (x) => ops.gelu(x, "tanh");
-    case "relu":
-      return (x) => ops.relu(x);
-    case "silu":
-    case "swish":
-      return (x) => ops.silu(x);
-    case "tanh":
-      return (x) => ops.tanh(x);
-    default:
-      throw new ConfigError(`activation '${name}' is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, silu, tanh)`);
-  }
-}
-
-/** [B,T,H·D] → [B,H,T,D]. */
-export function splitHeads(x: Tensor, heads: number, headDim: number): Tensor {
-  const [B, T] = x.shape;
-  return x.reshape([B, T, heads, headDim]).transpose(1, 2);
-}
-/** [B,H,T,D] → [B,T,H·D]. */
-export function mergeHeads(x: Tensor): Tensor {
-  const [B, H, T, D] = x.shape;
-  return x.transpose(1, 2).contiguous().reshape([B, T, H * D]);
-}
-
-/**
- * Attention with HF eager semantics (scores → mask → softmax → dropout → ·V) through the fused op;
- * in training the attention dropout is applied to the probabilities inside it, as in PyTorch.
- */
-export function attention(
-  q: Tensor, k: Tensor, v: Tensor,
-  opts: { keyMask: Tensor | null; causal: boolean; scale: number; dropoutP: number; training: boolean },
-): Tensor {
-  return ops.scaledDotProductAttention(q, k, v, {
-    keyMask: opts.keyMask, causal: opts.causal, scale: opts.scale, dropoutP: opts.dropoutP, training: opts.training,
-  });
-}
-
-/** Concatenates a layer's cache/prefix with this step's keys and values along time. */
-export function withPast(past: KeyValue | undefined, k: Tensor, v: Tensor): KeyValue {
-  if (!past) return { key: k, value: v };
-  if (past.key.ndim !== 4 || past.key.shape[0] !== k.shape[0] || past.key.shape[1] !== k.shape[1] || past.key.shape[3] !== k.shape[3]) {
-    throw new ShapeError(`pastKeyValues: key of shape [${past.key.shape}] does not fit this layer's keys [${k.shape}] (expected [B, Hkv, P, D])`);
-  }
-  return { key: ops.cat([past.key, k], 2), value: ops.cat([past.value, v], 2) };
-}
-
-/**
- * Runs a stack of layers as HF does: hidden states are each layer's input and then the final output
- * (after `finalNorm`, for decoders); the new key/value cache is collected when `useCache` is set.
- * Each layer is called through its own forward, so wrappers (gradient checkpointing) still apply.
- */
-export function runLayerStack<L>(
-  layers: Iterable<L>, h: Tensor, past: KeyValue[] | undefined, inputs: ModelInputs,
-  step: (layer: L, h: Tensor, past: KeyValue | undefined, index: number) => { out: Tensor; kv: KeyValue },
-  finalNorm?: (h: Tensor) => Tensor,
-): ModelOutput {
-  const hiddenStates: Tensor[] = [];
-  const newKv: KeyValue[] = [];
-  let i = 0;
-  for (const layer of layers) {
-    hiddenStates.push(h);
-    const r = step(layer, h, past?.[i], i);
-    i++;
-    h = r.out;
-    newKv.push(r.kv);
-  }
-  if (finalNorm) h = finalNorm(h);
-  hiddenStates.push(h);
-  const out: ModelOutput = { lastHiddenState: h };
-  if (inputs.outputHiddenStates) out.hiddenStates = hiddenStates;
-  if (inputs.useCache) out.pastKeyValues = newKv;
-  return out;
-}
-
 /** The output kind of a model class from its architecture name (comparable outputs need the same kind). */
 export function headKind(arch: string): string {
   if (/ForSequenceClassification$/.test(arch)) return "sequence-classification";
@@ -218,36 +80,6 @@ export function headKind(arch: string): string {
   if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return "causal-lm";
   if (/ForMaskedLM$/.test(arch)) return "masked-lm";
   return "base";
-}
-
-/** The last layer limited to one position per batch row (ModelInputs.queryPositions). */
-export interface QueryRows {
-  /** Per batch row, the position among this call's T tokens. */
-  idx: number[];
-  /** [B, P + T]: the attention mask with each row's keys after its own position masked (the causal mask for one query). */
-  keyMask: Tensor;
-}
-
-/** Checks inputs.queryPositions against [B, T] and builds its key mask; null when not asked for (or hidden states are). */
-export function queryRows(inputs: ModelInputs, keyMask: Tensor | null, B: number, T: number, P: number): QueryRows | null {
-  const idx = inputs.queryPositions;
-  if (!idx || inputs.outputHiddenStates) return null;
-  if (idx.length !== B || idx.some((t) => !Number.isInteger(t) || t < 0 || t >= T)) {
-    throw new ShapeError(`queryPositions [${idx}]: expected ${B} integer positions in [0, ${T})`);
-  }
-  const Tk = P + T, km = keyMask ? keyMask.f32() : null, m = new Float32Array(B * Tk);
-  for (let b = 0; b < B; b++) for (let j = 0; j <= P + idx[b]; j++) m[b * Tk + j] = km ? km[b * Tk + j] : 1;
-  return { idx, keyMask: new Tensor(m, [B, Tk]) };
-}
-
-/** x[b, idx[b], :] for each batch row b: [B, 1, C]. */
-export function gatherRows(x: Tensor, idx: number[]): Tensor {
-  const [B, , C] = x.shape;
-  return ops.stack(idx.map((t, b) => x.select(0, b).select(0, t)), 0).reshape([B, 1, C]);
-}
-
-export function pastLength(past: KeyValue[] | undefined): number {
-  return past && past.length > 0 ? past[0].key.shape[2] : 0;
 }
 
 export interface LoadOptions {
@@ -450,16 +282,10 @@ export function storeFrozenBf16(model: PreTrainedModel): void {
   }
 }
 
-export interface GenerationDefaults {
-  maxNewTokens?: number;
-  doSample?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  repetitionPenalty?: number;
+/** The generate() options generation_config.json may set (its eos_token_id is never null). */
+export type GenerationDefaults = Pick<GenerateOptions, "maxNewTokens" | "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty" | "padTokenId"> & {
   eosTokenId?: number | number[];
-  padTokenId?: number;
-}
+};
 
 /** generation_config.json → generate() defaults; absent file → {}. Wrong types are a ConfigError naming the field. */
 export function readGenerationConfig(dir: string): GenerationDefaults {

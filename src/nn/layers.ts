@@ -4,8 +4,8 @@ import { globalRng, Rng } from "../tensor/random.js";
 import { Module } from "./module.js";
 import { linear } from "../ops/matmul.js";
 import { activate } from "../ops/elementwise.js";
-import { Conv1D } from "../models/conv1d.js";
-import type { BiasActOp } from "../backend/backend.js";
+import { Conv1D } from "./conv1d.js";
+import type { BiasActOp } from "../ops/elementwise.js";
 import { dropout, embedding, layerNorm, rmsNorm } from "../ops/nn.js";
 import type { TensorLike } from "../ops/util.js";
 import { asTensor } from "../ops/util.js";
@@ -35,25 +35,6 @@ export class Linear extends Module {
     // a subclass with its own forward keeps it
     if (this.forward !== Linear.prototype.forward) return activate(this.forward(x), act);
     return linear(asTensor(x), this.weight, this.bias, { act });
-  }
-}
-
-/** The activation of a fused bias kernel for an HF activation name (ACT2FN), or null when there is none. */
-export function fusedActivation(name: string): BiasActOp | null {
-  switch (name) {
-    case "gelu":
-      return "gelu";
-    case "gelu_new":
-    case "gelu_pytorch_tanh":
-    case "gelu_fast":
-      return "gelu_tanh";
-    case "relu":
-      return "relu";
-    case "silu":
-    case "swish":
-      return "silu";
-    default:
-      return null;
   }
 }
 

@@ -5,8 +5,7 @@ import { allocF32Uninit } from "../tensor/dtype.js";
 import { record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
-import type { AttentionParams } from "../backend/backend.js";
-import { MASK_MIN } from "../backend/ts/attention.js";
+import { MASK_MIN, type AttentionParams } from "../backend/backend.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { asTensor, assertFloat, f32Of } from "./util.js";
 

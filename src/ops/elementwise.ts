@@ -6,6 +6,9 @@ import type { BiasActOp, BinaryOp, UnaryOp } from "../backend/backend.js";
 import { asTensor, assertFloat, broadcastShapes, broadcastStrides, f32Of, TensorLike } from "./util.js";
 import { ShapeError } from "../tensor/errors.js";
 
+/** The activations with a fused bias kernel; layers above ops take the type from here, not from the backend. */
+export type { BiasActOp };
+
 function rawBinary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   assertFloat(op, a);
   assertFloat(op, b);

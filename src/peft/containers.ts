@@ -5,7 +5,7 @@
 import { Module } from "../nn/module.js";
 import { Tensor } from "../tensor/tensor.js";
 import { Embedding, LayerNorm, Linear, RMSNorm } from "../nn/layers.js";
-import { Conv1D } from "../models/conv1d.js";
+import { Conv1D } from "../nn/conv1d.js";
 
 /** Named child modules, one per adapter (`lora_A.default`, `lora_A.other`). */
 export class ModuleDict<M extends Module = Module> extends Module {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { AutoModelForSequenceClassification } from "../../src/models/auto.js";
-import { BertForSequenceClassification } from "../../src/models/bert.js";
+import { BertForSequenceClassification } from "../../src/models/bert_heads.js";
 import { assertClose, GOLDEN, goldenJson, goldenTensors, GRAD_TOL } from "./helpers.js";
 
 const DIR = join(GOLDEN, "bert-tiny-random");

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AutoModelForCausalLM } from "../../src/models/auto.js";
 import { GPT2LMHeadModel } from "../../src/models/gpt2.js";
-import { Conv1D } from "../../src/models/conv1d.js";
+import { Conv1D } from "../../src/nn/conv1d.js";
 import { assertClose, GOLDEN, goldenJson, goldenTensors, GRAD_TOL } from "./helpers.js";
 
 const DIR = join(GOLDEN, "gpt2-tiny-random");

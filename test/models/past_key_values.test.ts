@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import { join } from "node:path";
 import { AutoModelForSequenceClassification } from "../../src/models/auto.js";
-import { BertForSequenceClassification } from "../../src/models/bert.js";
+import { BertForSequenceClassification } from "../../src/models/bert_heads.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
 import * as ops from "../../src/ops/index.js";
 import type { KeyValue } from "../../src/models/modeling_utils.js";

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import {
   AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification,
 } from "../../src/models/auto.js";
-import { BertForMaskedLM, BertForSequenceClassification, BertModel } from "../../src/models/bert.js";
+import { BertModel } from "../../src/models/bert.js";
+import { BertForMaskedLM, BertForSequenceClassification } from "../../src/models/bert_heads.js";
 import { PreTrainedModel } from "../../src/models/modeling_utils.js";
 import { parseConfig } from "../../src/io/hf_config.js";
 import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from "../../src/io/safetensors.js";

@@ -7,7 +7,7 @@ import { Tensor } from "../../src/tensor/tensor.js";
 import { globalRng, manualSeed, Rng } from "../../src/tensor/random.js";
 import { ShapeError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
-import { attention } from "../../src/models/modeling_utils.js";
+import { attention } from "../../src/nn/attention.js";
 import { gradcheck, randn } from "../helpers/gradcheck.js";
 
 const MIN = -3.4028234663852886e38;

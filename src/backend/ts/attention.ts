@@ -1,10 +1,7 @@
 // Reference scaled-dot-product attention (eager, HF semantics, optional attention dropout) and its backward.
 // Layouts: q [B,H,Tq,D], k/v [B,Hkv,Tk,D], probs [B,H,Tq,Tk], out [B,H,Tq,D], all contiguous.
 // Query head h reads kv head ⌊h / (H/Hkv)⌋ (HF repeat_kv order).
-import type { AttentionParams, F32 } from "../backend.js";
-
-/** The additive value HF puts on masked scores (torch.finfo(float32).min). */
-export const MASK_MIN = -3.4028234663852886e38;
+import { MASK_MIN, type AttentionParams, type F32 } from "../backend.js";
 
 /**
  * Scores are rounded to f32 and the mask is added in f32, so a masked score becomes exactly

@@ -7,8 +7,8 @@
 
 import { Module } from "../../nn/module.js";
 import { Linear, forwardAct } from "../../nn/layers.js";
-import { Conv1D } from "../../models/conv1d.js";
-import type { BiasActOp } from "../../backend/backend.js";
+import { Conv1D } from "../../nn/conv1d.js";
+import type { BiasActOp } from "../../ops/index.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { noGrad } from "../../tensor/autograd.js";
 import { globalRng } from "../../tensor/random.js";

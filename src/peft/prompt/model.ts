@@ -11,9 +11,8 @@ import { noGrad } from "../../tensor/autograd.js";
 import { globalRng } from "../../tensor/random.js";
 import { ConfigError, PeftError, ShapeError } from "../../tensor/errors.js";
 import { cat, relu, tanh } from "../../ops/index.js";
-import {
-  IdsLike, KeyValue, ModelInputs, ModelOutput, PreTrainedModel, intTensor, toIntBatch,
-} from "../../models/modeling_utils.js";
+import { IdsLike, KeyValue, ModelInputs, ModelOutput, PreTrainedModel } from "../../models/modeling_utils.js";
+import { intTensor, toIntBatch } from "../../models/inputs.js";
 import { callForward } from "../containers.js";
 import type { StateEntry } from "../save_load.js";
 import { PrefixTuningConfig, PromptEncoderConfig, PromptLearningConfig, PromptTuningConfig } from "./config.js";

@@ -2,7 +2,7 @@
 // Kept as its own module so GPT-2 checkpoints load by name and PEFT can wrap it with fan_in_fan_out.
 import { Tensor } from "../tensor/tensor.js";
 import { globalRng, Rng } from "../tensor/random.js";
-import { Module } from "../nn/module.js";
+import { Module } from "./module.js";
 import { add, matmul } from "../ops/index.js";
 import { asTensor, TensorLike } from "../ops/util.js";
 import { ShapeError } from "../tensor/errors.js";
