@@ -286,6 +286,11 @@ export class PeftModel extends Module {
     this.peftConfig.set(adapterName, combine(tuner, adapters, weights, adapterName, combinationType, svdRank));
   }
 
+  /** The Trainer's per-step hook (after the optimizer step, before the gradients are cleared): the tuner's, if any. */
+  onOptimizerStep(globalStep: number): void {
+    this.host.tuner?.onOptimizerStep(globalStep);
+  }
+
   /** The tuner, for method-specific operations (e.g. LoRA's addWeightedAdapter). */
   getTuner(): BaseTuner {
     return this.tuner;

@@ -119,6 +119,12 @@ export abstract class BaseTuner extends Module {
   readonly peftConfig = new Map<string, PeftConfig>();
   activeAdapters: string[] = [];
 
+  /**
+   * Called by the Trainer after each optimizer step, before the gradients are cleared, with the
+   * 0-based index of that step (peft's training-loop hook; AdaLoRA's rank budgeting). Default: nothing.
+   */
+  onOptimizerStep(_globalStep: number): void {}
+
   constructor(model: Module) {
     super();
     this.registerModule("model", model);

@@ -33,7 +33,7 @@ import { buildOptimizer, buildScheduler } from "./trainer_optim.js";
 import { flowOnEpochEnd, flowOnStepEnd, initialState, metricKey, trainingPlan, updateBestMetric } from "./trainer_flow.js";
 import { ComputeMetrics, EvalPrediction, PredictionOutput, predictionLoop } from "./trainer_eval.js";
 import { restoreCheckpoint, rngCheckpoint, statefulCallbacks } from "./trainer_checkpoint.js";
-import { applyOptimizerStep, batchTokens, modelFlopsPerToken, nonFiniteLossMessage } from "./trainer_step.js";
+import { applyOptimizerStep, batchTokens, hasOptimizerStepHook, modelFlopsPerToken, nonFiniteLossMessage } from "./trainer_step.js";
 import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
 import { appendLogJsonl, rewriteLogJsonl, speedMetrics, writeRunFiles } from "./trainer_log.js";
 
@@ -292,7 +292,10 @@ export class Trainer {
 
   /** Unscale (fp16), clip, optimizer step (unless skipped), schedule, zero grads. */
   protected optimizerStep(params: Tensor[], optimizer: Optimizer, scheduler: LRScheduler): { lrUsed: number; norm: number | null } {
-    const { lrUsed, norm, skipped } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm);
+    const model = this.model;
+    const step = this.state.globalStep;
+    const afterStep = hasOptimizerStepHook(model) ? () => model.onOptimizerStep(step) : undefined;
+    const { lrUsed, norm, skipped } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep);
     if (skipped) this.pendingSkip = skipped;
     return { lrUsed, norm };
   }

@@ -14,11 +14,9 @@ export interface TrainingPlan {
 
 /** Batches per epoch, optimizer steps and epochs for N examples (max_steps wins over num_train_epochs). */
 export function trainingPlan(a: TrainingArguments, N: number): TrainingPlan {
-  const numBatches = a.dataloaderDropLast ? Math.floor(N / a.perDeviceTrainBatchSize) : Math.ceil(N / a.perDeviceTrainBatchSize);
-  if (numBatches === 0) throw new ConfigError(`Trainer.train: ${N} examples with batch size ${a.perDeviceTrainBatchSize} and dataloader_drop_last give no batch`);
-  const updatesPerEpoch = Math.max(Math.ceil(numBatches / a.gradientAccumulationSteps), 1);
-  if (a.maxSteps > 0) return { numBatches, maxSteps: a.maxSteps, numEpochs: Math.ceil(a.maxSteps / updatesPerEpoch) };
-  return { numBatches, maxSteps: Math.ceil(a.numTrainEpochs * updatesPerEpoch), numEpochs: Math.ceil(a.numTrainEpochs) };
+  const plan = a.plannedSteps(N);
+  if (plan.numBatches === 0) throw new ConfigError(`Trainer.train: ${N} examples with batch size ${a.perDeviceTrainBatchSize} and dataloader_drop_last give no batch`);
+  return plan;
 }
 
 /** A fresh state for a run of maxSteps; step intervals below 1 are fractions of maxSteps. */

@@ -40,9 +40,19 @@ export interface StepResult {
   skipped: Record<string, number | boolean> | null;
 }
 
-/** Unscale (fp16), clip (maxGradNorm > 0; else only the norm), optimizer step (unless skipped), schedule, zero grads. */
+/** Unscale (fp16), clip (maxGradNorm > 0; else only the norm), optimizer step (unless skipped), schedule, the model's hook, zero grads. */
+/** A model that wants to act after each optimizer step, with the gradients still there (PeftModel: AdaLoRA's budget). */
+export interface OptimizerStepHook {
+  onOptimizerStep(globalStep: number): void;
+}
+
+export function hasOptimizerStepHook(m: unknown): m is OptimizerStepHook {
+  return typeof (m as Partial<OptimizerStepHook> | null)?.onOptimizerStep === "function";
+}
+
 export function applyOptimizerStep(
   params: Tensor[], optimizer: Optimizer, scheduler: LRScheduler, flat: FlatGrads, scaler: GradScaler | null, maxGradNorm: number,
+  afterStep?: () => void,
 ): StepResult {
   let skipped = false;
   if (scaler) skipped = scaler.unscale([flat.buffer]);
@@ -53,6 +63,7 @@ export function applyOptimizerStep(
   if (!skipped) {
     optimizer.step();
     scheduler.step();
+    afterStep?.();
   }
   let skip: Record<string, number | boolean> | null = null;
   if (scaler) {

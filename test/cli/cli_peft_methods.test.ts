@@ -85,6 +85,11 @@ describe("peft-ts train --peft <method> for every registered method", () => {
       const ac = json(join(out, "adapter_config.json"));
       assert.equal(ac.peft_type, method.peftType);
       assert.equal(ac.task_type, "SEQ_CLS");
+      if (method.peftType === "ADALORA") {
+        // the budget schedule spans the run's 2 planned steps, and the Trainer ran the budgeting after each step
+        assert.equal(ac.total_step, 2);
+        assert.ok(ac.rank_pattern && Object.keys(ac.rank_pattern).length > 0, `no rank_pattern: ${JSON.stringify(ac.rank_pattern)}`);
+      }
       // the method's own weights are in the file (not only the classification head of modules_to_save)
       const keys = [...readSafetensorsHeader(join(out, "adapter_model.safetensors")).tensors.keys()];
       assert.ok(keys.some((k) => !/\.classifier\./.test(k)), `${method.cliName}: only head weights saved: ${keys.join(", ")}`);

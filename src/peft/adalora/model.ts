@@ -192,6 +192,11 @@ export class AdaLoraModel extends BaseTuner {
     return out;
   }
 
+  /** The Trainer's hook: the budget step, while an adapter trains (as peft's loop calls update_and_allocate). */
+  override onOptimizerStep(globalStep: number): void {
+    if (this.trainableAdapterName !== null && this.allocator) this.updateAndAllocate(globalStep);
+  }
+
   /** Budget step of AdaLoRA; call after optimizer.step() and before zeroing the gradients. */
   updateAndAllocate(globalStep: number): void {
     if (this.trainableAdapterName === null || !this.allocator) throw new PeftError("updateAndAllocate: no trainable AdaLoRA adapter");
