@@ -13,14 +13,8 @@ export interface Message {
 }
 import { PeftModel } from "../peft/index.js";
 
-export interface GenOptions {
-  maxNewTokens?: number;
-  doSample?: boolean;
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  repetitionPenalty?: number;
-}
+/** The sampling options the CLI exposes (GenerateOptions without the stopping token). */
+export type GenOptions = Omit<GenerateOptions, "eosTokenId">;
 
 export class TextGenerator {
   readonly base: PreTrainedModel;

@@ -9,44 +9,24 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { main, resolveCommandLine } from "../../src/cli/main.js";
+import { resolveCommandLine } from "../../src/cli/main.js";
+import { BERT_TINY, cliInProcess, writeSst2Split } from "./helpers.js";
 import { trainFromOptions } from "../../src/cli/commands/train.js";
 import { noGrad } from "../../src/tensor/autograd.js";
 import { PeftModel, registeredPeftMethods, peftMethodByCliName } from "../../src/peft/index.js";
 import { AutoModelForSequenceClassification } from "../../src/models/auto.js";
 import { readSafetensorsHeader } from "../../src/io/safetensors.js";
 
-const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const BERT_TINY = join(ROOT, "..", "shared", "golden", "bert-tiny-random");
-const SST2_DEV = existsSync(join(ROOT, "data", "sst2", "dev.tsv")) ? join(ROOT, "data", "sst2", "dev.tsv") : "/work/shared/fixtures/sst2/dev.tsv";
 
 let tmp: string;
 let trainTsv: string;
 let devTsv: string;
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), "peft-ts-cli-methods-"));
-  const lines = readFileSync(SST2_DEV, "utf8").split("\n").filter(Boolean);
-  trainTsv = join(tmp, "train.tsv");
-  devTsv = join(tmp, "dev.tsv");
-  writeFileSync(trainTsv, [lines[0], ...lines.slice(1, 17)].join("\n") + "\n");
-  writeFileSync(devTsv, [lines[0], ...lines.slice(17, 25)].join("\n") + "\n");
+  ({ trainTsv, devTsv } = writeSst2Split(tmp, 16, 8));
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs the CLI in this process; stderr is captured (stdout carries the test runner's reports). */
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  let out = "";
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), out };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 const json = (p: string) => JSON.parse(readFileSync(p, "utf8"));
 
@@ -106,8 +86,8 @@ describe("peft-ts train --peft <method> for every registered method", () => {
       assert.ok(diff < 1e-5, `${method.cliName}: reloaded logits differ by ${diff}`);
 
       // and the CLI's eval loads it as well
-      const e = await cli(["eval", "-m", BERT_TINY, "--task", "seq-cls", "--adapter", out, "--validation_file", devTsv, "--max_length", "24", "--report_to", "none", "--output_dir", join(tmp, `${method.cliName}-eval`)]);
-      assert.equal(e.code, 0, e.out.slice(-3000));
+      const e = await cliInProcess(["eval", "-m", BERT_TINY, "--task", "seq-cls", "--adapter", out, "--validation_file", devTsv, "--max_length", "24", "--report_to", "none", "--output_dir", join(tmp, `${method.cliName}-eval`)]);
+      assert.equal(e.code, 0, e.stderr.slice(-3000));
     });
   }
 });

@@ -10,12 +10,12 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeSst2Split } from "./helpers.js";
 
 const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
 const MAIN = join(ROOT, "src", "cli", "main.ts");
 const LLAMA = existsSync(join(ROOT, "models", "llama-mini-en")) ? join(ROOT, "models", "llama-mini-en") : "/work/shared/fixtures/models/llama-mini-en";
 const BERT_TINY = join(ROOT, "..", "shared", "golden", "bert-tiny-random");
-const SST2_DEV = existsSync(join(ROOT, "data", "sst2", "dev.tsv")) ? join(ROOT, "data", "sst2", "dev.tsv") : "/work/shared/fixtures/sst2/dev.tsv";
 const ALPACA = existsSync(join(ROOT, "data", "lm", "alpaca_libre_tasks_v1.jsonl")) ? join(ROOT, "data", "lm", "alpaca_libre_tasks_v1.jsonl") : "/work/shared/fixtures/lm/alpaca_libre_tasks_v1.jsonl";
 
 function cli(args: string[], input = ""): { code: number | null; stdout: string; stderr: string } {
@@ -34,11 +34,7 @@ let trainTsv: string;
 let devTsv: string;
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), "peft-ts-cli-train-"));
-  const lines = readFileSync(SST2_DEV, "utf8").split("\n").filter(Boolean);
-  trainTsv = join(tmp, "train.tsv");
-  devTsv = join(tmp, "dev.tsv");
-  writeFileSync(trainTsv, [lines[0], ...lines.slice(1, 17)].join("\n") + "\n");
-  writeFileSync(devTsv, [lines[0], ...lines.slice(17, 29)].join("\n") + "\n");
+  ({ trainTsv, devTsv } = writeSst2Split(tmp, 16, 12));
 });
 
 describe("seq-cls: train → eval → predict → merge", () => {

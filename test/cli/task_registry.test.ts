@@ -11,11 +11,8 @@ import { fileURLToPath } from "node:url";
 import { registerTask, getTask, taskNames, headOptions, preprocessSeqCls, DataCollatorWithPadding, Dataset, argmax, nested } from "../../src/data/index.js";
 import type { Row } from "../../src/data/index.js";
 import { AutoModelForSequenceClassification } from "../../src/models/auto.js";
-import { main } from "../../src/cli/main.js";
+import { BERT_TINY, cliInProcess, writeSst2Split } from "./helpers.js";
 
-const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const BERT_TINY = join(ROOT, "..", "shared", "golden", "bert-tiny-random");
-const SST2_DEV = existsSync(join(ROOT, "data", "sst2", "dev.tsv")) ? join(ROOT, "data", "sst2", "dev.tsv") : "/work/shared/fixtures/sst2/dev.tsv";
 
 const parity = (s: unknown) => String(s).trim().split(/\s+/).length % 2;
 
@@ -49,29 +46,10 @@ let trainTsv: string;
 let devTsv: string;
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), "peft-ts-task-registry-"));
-  const lines = readFileSync(SST2_DEV, "utf8").split("\n").filter(Boolean);
-  trainTsv = join(tmp, "train.tsv");
-  devTsv = join(tmp, "dev.tsv");
-  // the label column holds SST-2's sentiment: the toy recipe ignores it and labels by parity
-  writeFileSync(trainTsv, [lines[0], ...lines.slice(1, 17)].join("\n") + "\n");
-  writeFileSync(devTsv, [lines[0], ...lines.slice(17, 28)].join("\n") + "\n");
+  ({ trainTsv, devTsv } = writeSst2Split(tmp, 16, 11));
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs the CLI in this process (where the toy task is registered), capturing stderr. */
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = "";
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string | Uint8Array) => {
-    stderr += String(s);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 describe("a task registered outside the CLI", () => {
   test("is listed by the registry and found by name", () => {
@@ -83,14 +61,14 @@ describe("a task registered outside the CLI", () => {
   });
 
   test("an unregistered --task is one line naming the registered ones", async () => {
-    const r = await cli(["train", "--task", "toy-parityy", "--print_config"]);
+    const r = await cliInProcess(["train", "--task", "toy-parityy", "--print_config"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /^peft-ts: error: .*task.*toy-parity/m);
   });
 
   test("peft-ts train --task toy-parity trains with the task's labels and metrics", async () => {
     const out = join(tmp, "toy");
-    const r = await cli([
+    const r = await cliInProcess([
       "train", "-m", BERT_TINY, "--task", "toy-parity", "--train_file", trainTsv, "--validation_file", devTsv,
       "--max_length", "32", "--peft", "lora", "--lora_r", "4", "--target_modules", "query,value",
       "--max_steps", "2", "--per_device_train_batch_size", "4", "--save_strategy", "no", "--disable_tqdm", "--report_to", "none",
