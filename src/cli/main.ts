@@ -28,10 +28,10 @@ export interface CommandDef {
   run: (opts: Opts, args: string[]) => Promise<number | void>;
 }
 
-const lazy = (mod: string) => async (opts: Opts, args: string[]): Promise<number | void> => {
-  const m = (await import(mod)) as { run: (o: Opts, a: string[]) => Promise<number | void> };
-  return m.run(opts, args);
-};
+type CommandModule = { run: (o: Opts, a: string[]) => Promise<number | void> };
+
+/** A command's module, loaded when the command runs (import() of a literal path: tsc checks its run()). */
+const lazy = (load: () => Promise<CommandModule>) => async (opts: Opts, args: string[]): Promise<number | void> => (await load()).run(opts, args);
 
 export function commandDefs(training: OptSpec[]): CommandDef[] {
   const demoOpts: OptSpec[] = [
@@ -61,7 +61,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         "peft-ts train --model_name_or_path models/llama-mini-en --task seq-cls --train_file data/sst2/train_5k.tsv \\\n      --validation_file data/sst2/dev.tsv --peft lora --lora_r 8 --lora_alpha 16 --target_modules all-linear \\\n      --num_train_epochs 1 --learning_rate 3e-3 --output_dir runs/sst2",
         "peft-ts train --config examples/sentiment.yaml --learning_rate 1e-3 --max_steps 50   # flags override the file",
       ],
-      run: lazy("./commands/train.js"),
+      run: lazy(() => import("./commands/train.js")),
     },
     {
       name: "eval",
@@ -71,7 +71,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         "peft-ts eval --model_name_or_path models/llama-mini-en --task seq-cls --adapter runs/sst2 --validation_file data/sst2/dev.tsv --output_dir runs/sst2-eval",
         "peft-ts eval --config examples/sentiment.yaml --adapter runs/sentiment",
       ],
-      run: lazy("./commands/eval.js"),
+      run: lazy(() => import("./commands/eval.js")),
     },
     {
       name: "predict",
@@ -80,7 +80,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
       examples: [
         "peft-ts predict --model_name_or_path models/llama-mini-en --task seq-cls --adapter runs/sst2 --test_file data/sst2/dev.tsv --output_dir runs/pred",
       ],
-      run: lazy("./commands/predict.js"),
+      run: lazy(() => import("./commands/predict.js")),
     },
     {
       name: "generate",
@@ -91,14 +91,14 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         'peft-ts generate -m models/llama-mini-en --adapter runs/chat --prompt "Give three tips for staying healthy."',
         "peft-ts generate -m models/llama-mini-en --adapter runs/chat --chat --do_sample --temperature 0.8 --top_k 40",
       ],
-      run: lazy("./commands/generate.js"),
+      run: lazy(() => import("./commands/generate.js")),
     },
     {
       name: "merge",
       summary: "merge an adapter into its base model and save a plain model folder",
       options: [GENERAL_OPTS, [MODEL_OPTS[0], MODEL_OPTS[1], MODEL_OPTS[3]], ADAPTER_OPTS, [{ ...TRAINING_OPTS[0], help: "folder for the merged model (config.json, model.safetensors, tokenizer)" }]],
       examples: ["peft-ts merge --model_name_or_path models/llama-mini-en --adapter runs/chat --output_dir runs/chat-merged"],
-      run: lazy("./commands/merge.js"),
+      run: lazy(() => import("./commands/merge.js")),
     },
     {
       name: "distill",
@@ -108,7 +108,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         "peft-ts distill --config examples/distill.yaml",
         "peft-ts distill -m models/bert-mini-en --teacher_model_name_or_path models/llama-mini-en --teacher_adapter runs/sst2 \\\n      --task seq-cls --train_file data/sst2/train_5k.tsv --validation_file data/sst2/dev.tsv --output_dir runs/distill",
       ],
-      run: lazy("./commands/distill.js"),
+      run: lazy(() => import("./commands/distill.js")),
     },
     {
       name: "inspect",
@@ -119,7 +119,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         "peft-ts inspect -m models/llama-mini-en --task seq-cls --peft lora --lora_r 8 --target_modules all-linear",
         "peft-ts inspect -m models/llama-mini-en --adapter runs/chat --json",
       ],
-      run: lazy("./commands/inspect.js"),
+      run: lazy(() => import("./commands/inspect.js")),
     },
     {
       name: "convert",
@@ -127,14 +127,14 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
       options: [GENERAL_OPTS, [{ name: "tokenizer", kind: "path", help: "llama2.c tokenizer .bin (tok512.bin …) to convert alongside", group: "Model and data:" }]],
       args: [["checkpoint", "llama2.c .bin checkpoint"], ["output_dir", "folder to write config.json + model.safetensors (+ tokenizer)"]],
       examples: ["peft-ts convert stories260K.bin models/stories260K --tokenizer tok512.bin"],
-      run: lazy("./commands/convert.js"),
+      run: lazy(() => import("./commands/convert.js")),
     },
     {
       name: "demo",
       summary: "end-to-end demo: SST-2 baseline vs LoRA fine-tuned accuracy, then instruction tuning with before/after generations",
       options: [GENERAL_OPTS, demoOpts],
       examples: ["peft-ts demo", "npm run demo", "peft-ts demo --output_dir /tmp/demo --num_train_epochs 1 --skip_lm"],
-      run: lazy("./commands/demo.js"),
+      run: lazy(() => import("./commands/demo.js")),
     },
   ];
 }
