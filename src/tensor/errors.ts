@@ -12,3 +12,5 @@ export class FormatError extends PeftError {}
 export class ConfigError extends PeftError {}
 /** Shapes, dtypes or graph use are invalid for an op (names the op and the shapes). */
 export class ShapeError extends PeftError {}
+/** A collective between ranks failed: a lost or late peer (names the collective and the ranks), or ranks that disagree. */
+export class DistributedError extends PeftError {}
