@@ -9,11 +9,12 @@ import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { CliError, errorLine } from "./errors.js";
 import {
-  ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, GEN_OPTS, GENERAL_OPTS, LOSS_OPTS, MODEL_OPTS, OptSpec, PEFT_OPTS, TRAINING_OPTS, flagOf,
+  ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, GEN_OPTS, GENERAL_OPTS, LAUNCH_OPTS, LOSS_OPTS, MODEL_OPTS, OptSpec, PEFT_OPTS, TRAINING_OPTS, flagOf,
 } from "./options.js";
 import { Opts, normalizeArgv, readConfigFile, resolveOptions } from "./resolve.js";
 import { DEMO_DEFAULTS } from "./demo_defaults.js";
 import { packageVersion } from "./paths.js";
+import { launchRanks, mpiRankFromEnv } from "./launch.js";
 
 export interface CommandDef {
   name: string;
@@ -54,7 +55,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
     {
       name: "train",
       summary: "fine-tune a model (LoRA/IA3/prompt/prefix or full) on a task; writes the adapter, metrics.json and report.html",
-      options: [GENERAL_OPTS, MODEL_OPTS, DATA_OPTS, PEFT_OPTS, LOSS_OPTS, training],
+      options: [GENERAL_OPTS, MODEL_OPTS, DATA_OPTS, PEFT_OPTS, LOSS_OPTS, LAUNCH_OPTS, training],
       fileKeys: ["tasks"],
       examples: [
         "peft-ts train --config examples/sentiment.yaml",
@@ -103,7 +104,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
     {
       name: "distill",
       summary: "distil a teacher (optionally with its adapter) into a student on a task",
-      options: [GENERAL_OPTS, MODEL_OPTS, DISTILL_OPTS, DATA_OPTS, PEFT_OPTS, LOSS_OPTS, training],
+      options: [GENERAL_OPTS, MODEL_OPTS, DISTILL_OPTS, DATA_OPTS, PEFT_OPTS, LOSS_OPTS, LAUNCH_OPTS, training],
       examples: [
         "peft-ts distill --config examples/distill.yaml",
         "peft-ts distill -m models/bert-mini-en --teacher_model_name_or_path models/llama-mini-en --teacher_adapter runs/sst2 \\\n      --task seq-cls --train_file data/sst2/train_5k.tsv --validation_file data/sst2/dev.tsv --output_dir runs/distill",
@@ -237,6 +238,10 @@ export async function main(argv: string[]): Promise<number> {
     if (opts.print_config === true) {
       const shown = Object.fromEntries(Object.entries(opts).filter(([k]) => !["print_config", "config", "debug"].includes(k)));
       process.stdout.write(JSON.stringify({ command: def.name, args: pos, options: shown }, null, 2) + "\n");
+      return;
+    }
+    if (opts.nproc_per_node !== undefined && mpiRankFromEnv() === null) {
+      exitCode = await launchRanks(argv, Number(opts.nproc_per_node), opts.hostfile ? String(opts.hostfile) : null);
       return;
     }
     if (typeof opts.backend === "string") await selectBackend(opts.backend);

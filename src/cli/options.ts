@@ -35,8 +35,9 @@ const G_GEN = "Generation:";
 const G_DISTILL = "Distillation:";
 const G_TRAIN = "TrainingArguments (HF names):";
 const G_MISC = "General:";
+const G_DIST = "Several processes:";
 
-export const GROUPS = { G_MODEL, G_PEFT, G_GEN, G_DISTILL, G_TRAIN, G_MISC };
+export const GROUPS = { G_MODEL, G_PEFT, G_GEN, G_DISTILL, G_TRAIN, G_MISC, G_DIST };
 
 const s = (name: string, help: string, group: string, extra: Partial<OptSpec> = {}): OptSpec => ({ name, kind: "string", help, group, ...extra });
 const p = (name: string, help: string, group: string, extra: Partial<OptSpec> = {}): OptSpec => ({ name, kind: "path", help, group, ...extra });
@@ -85,6 +86,12 @@ export const PEFT_OPTS: OptSpec[] = [
     name: f.flag, kind: f.kind, help: f.help, group: G_PEFT,
     ...(f.default !== undefined ? { default: f.default } : {}), ...(f.choices ? { choices: f.choices } : {}),
   })),
+];
+
+/** Several processes (src/cli/launch.ts): the run is started again under mpirun. */
+export const LAUNCH_OPTS: OptSpec[] = [
+  i("nproc_per_node", "start this many ranks under mpirun (data parallel; like torchrun --nproc_per_node); needs OpenMPI", G_DIST),
+  p("hostfile", "MPI hostfile spreading the ranks over machines (with --nproc_per_node: the total number of ranks)", G_DIST),
 ];
 
 export const LOSS_OPTS: OptSpec[] = [

@@ -5,6 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "./errors.js";
+import { isMainProcess } from "./launch.js";
 import { Opts, isExplicit, optionalFile, requireFile } from "./resolve.js";
 import { AutoTokenizer, PreTrainedTokenizer } from "../io/tokenizer.js";
 import { loadConfigFile } from "../io/hf_config.js";
@@ -19,7 +20,8 @@ import { ConfigError } from "../tensor/errors.js";
 
 /** A stage line: what the run is doing now (the Trainer draws its own progress bar). */
 export function stage(msg: string): void {
-  process.stdout.write(`==> ${msg}\n`);
+  // under mpirun only rank 0 reports
+  if (isMainProcess()) process.stdout.write(`==> ${msg}\n`);
 }
 
 export function modelDir(opts: Opts, name = "model_name_or_path"): string {

@@ -6,6 +6,7 @@
 
 import { join } from "node:path";
 import { CliError } from "../errors.js";
+import { isMainProcess } from "../launch.js";
 import { Opts, optionalFile } from "../resolve.js";
 import {
   adapterNumLabels, applyPeft, buildPeftConfig, loadTokenizer, modelDir, prepareData, resolveTask, stage,
@@ -77,8 +78,9 @@ export async function run(opts: Opts): Promise<number> {
   }
   // a student cut from the teacher exists nowhere else: save it whole (adapter merged in)
   const toSave = !studentDir && model instanceof PeftModel ? model.mergeAndUnload() : model;
-  await saveTrained(toSave, studentDir ?? teacherDir, outputDir);
+  if (isMainProcess()) await saveTrained(toSave, studentDir ?? teacherDir, outputDir);
   stage(`saved the student ${toSave instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
+  if (!isMainProcess()) return 0;
   const metrics = writeMetrics(outputDir, { ...trainOut.metrics, ...evalMetrics });
   process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
   return 0;

@@ -4,6 +4,7 @@
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../errors.js";
+import { isMainProcess } from "../launch.js";
 import type { Opts } from "../resolve.js";
 import {
   TaskData, applyPeft, buildPeftConfig, loadTokenizer, modelDir, prepareData, resolveTask, stage,
@@ -62,19 +63,21 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const resume = opts.resume_from_checkpoint === "true" ? true : (opts.resume_from_checkpoint as string | undefined);
   const trainOut = await trainer.train(resume !== undefined ? { resumeFromCheckpoint: resume } : {});
   const trainMetrics: Record<string, unknown> = { ...trainOut.metrics };
-  await saveTrained(model, dir, outputDir);
+  // rank 0 writes the files (every rank holds the same weights after training)
+  if (isMainProcess()) await saveTrained(model, dir, outputDir);
   stage(`saved ${model instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
   let evalMetrics: Record<string, unknown> = {};
   if (data.evalDataset) {
     stage(`evaluating on ${data.evalDataset.length} examples`);
     evalMetrics = await evaluateTask(trainer, data);
   }
-  const metrics = writeMetrics(outputDir, { ...trainMetrics, ...evalMetrics });
+  const all = { ...trainMetrics, ...evalMetrics };
+  const metrics = isMainProcess() ? writeMetrics(outputDir, all) : all;
   return { model, data, metrics, outputDir };
 }
 
 export async function run(opts: Opts): Promise<number> {
   const { metrics, outputDir } = await trainFromOptions(opts);
-  process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
+  if (isMainProcess()) process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
   return 0;
 }

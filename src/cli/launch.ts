@@ -1,0 +1,84 @@
+// `peft-ts train --nproc_per_node N [--hostfile FILE]`: starts the same command under `mpirun`
+// (as torchrun --nproc_per_node does for PyTorch), one rank per process; the ranks find each
+// other through MPI (src/dist). A run that mpirun started itself (OMPI_COMM_WORLD_SIZE set) is a
+// rank and never launches again.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { constants, cpus } from "node:os";
+import { join } from "node:path";
+import { CliError } from "./errors.js";
+import { packageRoot } from "./paths.js";
+
+/** The flags that only the launcher reads (they are not passed to the ranks). */
+export const LAUNCH_FLAGS = ["nproc_per_node", "hostfile"] as const;
+
+/** Rank and world size when this process was started by mpirun, else null. */
+export function mpiRankFromEnv(env: NodeJS.ProcessEnv = process.env): { rank: number; worldSize: number } | null {
+  const size = env.OMPI_COMM_WORLD_SIZE ?? env.PMI_SIZE;
+  const rank = env.OMPI_COMM_WORLD_RANK ?? env.PMIX_RANK ?? env.PMI_RANK;
+  if (size === undefined || rank === undefined) return null;
+  return { rank: Number(rank), worldSize: Number(size) };
+}
+
+/** True for the process that prints and writes files: rank 0, or the only process. */
+export function isMainProcess(env: NodeJS.ProcessEnv = process.env): boolean {
+  const r = mpiRankFromEnv(env);
+  return r === null || r.rank === 0;
+}
+
+/** argv without the launcher's own flags (as --flag value, --flag=value, snake or kebab case). */
+export function stripLaunchFlags(argv: string[]): string[] {
+  const names = new Set(LAUNCH_FLAGS.flatMap((n) => [`--${n}`, `--${n.replace(/_/g, "-")}`]));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.split("=")[0];
+    if (!names.has(name)) {
+      out.push(a);
+      continue;
+    }
+    if (!a.includes("=")) i++;
+  }
+  return out;
+}
+
+/** Why mpirun cannot be used here (null when it can). */
+export function mpirunMissing(): string | null {
+  const r = spawnSync("mpirun", ["--version"], { encoding: "utf8", timeout: 20_000 });
+  if (r.error || r.status !== 0) {
+    return "mpirun was not found: install OpenMPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev), then rebuild the addon with npm run build:native";
+  }
+  return null;
+}
+
+/** The mpirun command line that runs `argv` (without the launcher flags) as `nproc` ranks. */
+export function mpirunArgs(argv: string[], nproc: number, hostfile: string | null): string[] {
+  const bin = join(packageRoot(), "bin", "peft-ts.js");
+  const args = ["-np", String(nproc)];
+  if (hostfile) args.push("--hostfile", hostfile);
+  // more ranks than cores on this machine (a hostfile spreads them over others)
+  else if (nproc > cpus().length) args.push("--oversubscribe");
+  // one core per rank unless the user binds them: the ranks' own threads share it
+  args.push("--bind-to", "none");
+  return [...args, process.execPath, bin, ...stripLaunchFlags(argv)];
+}
+
+/** Runs argv under mpirun with nproc ranks; resolves to mpirun's exit code. */
+export async function launchRanks(argv: string[], nproc: number, hostfile: string | null): Promise<number> {
+  if (!Number.isInteger(nproc) || nproc < 1) throw new CliError(`--nproc_per_node must be a positive integer, got ${nproc}`);
+  if (hostfile && !existsSync(hostfile)) throw new CliError(`--hostfile: file not found: ${hostfile}`);
+  const why = mpirunMissing();
+  if (why) throw new CliError(`--nproc_per_node ${nproc}: ${why}`, 1);
+  const env = { ...process.env };
+  // mpirun refuses root unless told; CI machines run as root
+  if (process.getuid?.() === 0) {
+    env.OMPI_ALLOW_RUN_AS_ROOT = "1";
+    env.OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = "1";
+  }
+  const child = spawn("mpirun", mpirunArgs(argv, nproc, hostfile), { stdio: "inherit", env });
+  return new Promise((resolve, reject) => {
+    child.on("error", (e) => reject(new CliError(`could not start mpirun: ${e.message}`, 1)));
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
+  });
+}
