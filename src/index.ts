@@ -79,5 +79,7 @@ export {
   DataCollatorWithPadding, DataCollatorForTokenClassification, DataCollatorForCausalLM,
   preprocessSeqCls, preprocessTokenCls, prepareQaTrainFeatures, prepareQaEvalFeatures, postprocessQaPredictions,
   packTexts, packBlocks, encodeInstruction, preprocessInstructions, MultiTaskSampler,
+  registerTask, getTask, taskNames, registeredTasks, headOptions, seqClsTask, tokenClsTask, qaTask, causalLMTask,
 } from "./data/index.js";
+export type { Task, TaskOptions, PreparedTask, LabelInfo, TaskEvaluator } from "./data/index.js";
 export * as metrics from "./data/metrics.js";
