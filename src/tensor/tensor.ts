@@ -1,98 +1,22 @@
 // Tensor: a typed storage with shape, strides and offset (views share storage).
 // View ops (reshape, transpose, permute, slice, expand, …) live here because they only move
 // indices; every computing op lives in src/ops and dispatches to the active backend.
+// Shape arithmetic lives in shape.ts, nested-array input in nested.ts, sumToShape in sum_to_shape.ts.
 
 import { allocF32Uninit, allocStorage, bf16ArrayToF32, DType, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16, Storage } from "./dtype.js";
 import { record, runBackward, BackwardOptions } from "./autograd.js";
 import type { GradNode } from "./autograd.js";
 import { ShapeError } from "./errors.js";
 import { getBackend } from "../backend/registry.js";
+import { contiguousStrides, sameShape, shapeSize, stridedCopy } from "./shape.js";
+import { flattenInto, inferShape, NestedArray } from "./nested.js";
+import { sumToShape } from "./sum_to_shape.js";
 
-export type NestedArray = number | NestedArray[];
+export { contiguousStrides, sameShape, shapeSize, stridedCopy } from "./shape.js";
+export type { NestedArray } from "./nested.js";
+export { sumToShape } from "./sum_to_shape.js";
 
 const ONE = Float32Array.of(1);
-
-export function shapeSize(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
-
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Copies a strided view into another strided view of the same shape (element types must match). */
-export function stridedCopy(
-  src: Storage, srcOffset: number, srcStrides: readonly number[],
-  dst: Storage, dstOffset: number, dstStrides: readonly number[],
-  shape: readonly number[],
-): void {
-  const nd = shape.length;
-  if (nd === 0) {
-    (dst as any)[dstOffset] = (src as any)[srcOffset];
-    return;
-  }
-  const n = shapeSize(shape);
-  if (n === 0) return;
-  const last = nd - 1;
-  const inner = shape[last], ss = srcStrides[last], ds = dstStrides[last];
-  const idx = new Array<number>(nd).fill(0);
-  let so = srcOffset, doff = dstOffset;
-  const outer = n / inner;
-  for (let o = 0; o < outer; o++) {
-    if (ss === 1 && ds === 1) {
-      (dst as any).set((src as any).subarray(so, so + inner), doff);
-    } else {
-      for (let i = 0; i < inner; i++) (dst as any)[doff + i * ds] = (src as any)[so + i * ss];
-    }
-    // advance the outer index (odometer over dims 0..last-1)
-    for (let d = last - 1; d >= 0; d--) {
-      idx[d]++;
-      so += srcStrides[d];
-      doff += dstStrides[d];
-      if (idx[d] < shape[d]) break;
-      so -= srcStrides[d] * shape[d];
-      doff -= dstStrides[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-}
-
-function inferShape(data: NestedArray): number[] {
-  const shape: number[] = [];
-  let cur: NestedArray = data;
-  while (Array.isArray(cur)) {
-    shape.push(cur.length);
-    cur = cur[0] as NestedArray;
-    if (cur === undefined) break;
-  }
-  return shape;
-}
-
-function flattenInto(data: NestedArray, shape: number[], dim: number, out: number[]): void {
-  if (dim === shape.length) {
-    if (typeof data !== "number") throw new ShapeError(`tensor(): ragged nested array (expected a number at depth ${dim})`);
-    out.push(data);
-    return;
-  }
-  if (!Array.isArray(data) || data.length !== shape[dim]) {
-    throw new ShapeError(`tensor(): ragged nested array: expected length ${shape[dim]} at depth ${dim}, got ${Array.isArray(data) ? data.length : typeof data}`);
-  }
-  for (const x of data) flattenInto(x, shape, dim + 1, out);
-}
 
 export class Tensor {
   storage: Storage;
@@ -415,61 +339,6 @@ export class Tensor {
     const inShape = this.shape;
     return record(out, "expand", [this], (g) => [sumToShape(g, inShape)]);
   }
-}
-
-/** Reduces a gradient of a broadcast result back to `shape` by summing over broadcast dims. */
-export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(g.shape, shape)) return g;
-  const be = getBackend();
-  if (be.name === "native" && g.dtype === "f32") {
-    // each run of reduced dims is one [outer, n, inner] sum on the native kernel
-    const off = g.ndim - shape.length;
-    const cur = g.shape.slice();
-    let buf = g.f32();
-    for (let d = 0; d < cur.length;) {
-      const target = d < off ? 1 : shape[d - off];
-      if (target === cur[d]) { d++; continue; }
-      let e = d;
-      while (e < cur.length && (e < off ? 1 : shape[e - off]) !== cur[e]) e++;
-      const outer = shapeSize(cur.slice(0, d)), n = shapeSize(cur.slice(d, e)), inner = shapeSize(cur.slice(e));
-      const out = new Float32Array(outer * inner);
-      be.sum(buf, out, outer, n, inner);
-      buf = out;
-      for (let k = d; k < e; k++) cur[k] = 1;
-      d = e;
-    }
-    return new Tensor(buf, shape, "f32");
-  }
-  const nd = g.ndim;
-  const off = nd - shape.length;
-  const src = g.f32();
-  const out = new Float32Array(shapeSize(shape));
-  // output strides aligned with g's dims (0 where reduced)
-  const ost = new Array<number>(nd).fill(0);
-  let acc = 1;
-  for (let i = nd - 1; i >= 0; i--) {
-    const j = i - off;
-    if (j >= 0 && shape[j] !== 1) {
-      ost[i] = acc;
-    }
-    if (j >= 0) acc *= shape[j];
-  }
-  const idx = new Array<number>(nd).fill(0);
-  let o = 0;
-  const n = src.length;
-  const lastDim = nd - 1;
-  for (let i = 0; i < n; i++) {
-    out[o] += src[i];
-    // odometer
-    for (let d = lastDim; d >= 0; d--) {
-      idx[d]++;
-      o += ost[d];
-      if (idx[d] < g.shape[d]) break;
-      o -= ost[d] * g.shape[d];
-      idx[d] = 0;
-    }
-  }
-  return new Tensor(out, shape, "f32");
 }
 
 /** Creates an f32 tensor (nested arrays, typed arrays or a number). */

@@ -1,0 +1,58 @@
+// config.json files: loading from a folder, file or hub id (AutoConfig), and the JSON written back.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "../tensor/errors.js";
+import { resolveModelDir } from "./hub.js";
+import type { PretrainedConfig } from "./hf_config_types.js";
+import { parseConfig } from "./hf_config_parse.js";
+
+async function resolveDir(dirOrId: string): Promise<string> {
+  if (existsSync(dirOrId)) return dirOrId;
+  return resolveModelDir(dirOrId);
+}
+
+/** Resolves a model folder (or hub id through the local cache) to its path. */
+export async function resolveModelPath(dirOrId: string): Promise<string> {
+  return resolveDir(dirOrId);
+}
+
+/** Reads <dir>/config.json (or a config file path). */
+export function loadConfigFile(path: string): PretrainedConfig {
+  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "config.json") : path;
+  if (!existsSync(file)) throw new ConfigError(`${file}: config.json not found`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseConfig(json, file);
+}
+
+export async function loadConfig(dirOrId: string): Promise<PretrainedConfig> {
+  return loadConfigFile(await resolveDir(dirOrId));
+}
+
+/** config.json contents in HF spelling: the original JSON with typed changes (labels, architectures) overlaid. */
+export function configToJSON(config: PretrainedConfig, architectures?: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config.raw };
+  out.model_type = config.modelType;
+  if (architectures) out.architectures = architectures;
+  const defaultLabels = config.numLabels === 2 && config.id2label[0] === "LABEL_0" && config.id2label[1] === "LABEL_1";
+  if (!defaultLabels || out.id2label !== undefined) {
+    out.id2label = Object.fromEntries(Object.entries(config.id2label).map(([k, v]) => [String(k), v]));
+    out.label2id = { ...config.label2id };
+    delete out.num_labels;
+  }
+  if (config.problemType !== null) out.problem_type = config.problemType;
+  const sorted: Record<string, unknown> = {};
+  for (const k of Object.keys(out).sort()) sorted[k] = out[k];
+  return sorted;
+}
+
+export const AutoConfig = {
+  fromPretrained: loadConfig,
+  /** For a plain object (e.g. built in code) rather than a folder. */
+  fromDict: (json: Record<string, unknown>) => parseConfig(json, "<object>"),
+};
