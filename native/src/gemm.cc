@@ -296,13 +296,13 @@ void matmul_f32_alpha(const float* a, const float* b, float* out, const Gemm& g,
 void matmul_f32_with(GemmImpl impl, const float* a, const float* b, float* out, const Gemm& g) { run_impl(impl, a, b, out, g, 1.f); }
 
 // ---------------------------------------------------------------- bf16 weights
-// Two ways. Default ("widen"): the weight is widened to f32 (exact) and the f32 GEMM runs — the
-// result is the f32 product of the stored values, as the TS reference computes it. Opt-in
-// ("auto"/"onednn", PEFT_TS_BF16_GEMM or setBf16Gemm): on CPUs with AVX512_BF16 (or AMX) oneDNN's
-// bf16 kernels run at several times the f32 rate, so the activations are rounded to bf16 and oneDNN
-// multiplies bf16×bf16 with f32 accumulation and f32 output, as PyTorch does under bf16 autocast
-// (relative error ~2^-9 per activation). Without bf16 hardware oneDNN 2.x has no bf16 matmul; the
-// first failed primitive creation switches back to widening.
+// Two ways, chosen by PEFT_TS_BF16_GEMM or setBf16Gemm. Default ("auto"): on CPUs with AVX512_BF16
+// (or AMX) oneDNN's bf16 kernels run at several times the f32 rate, so the activations are rounded to
+// bf16 and oneDNN multiplies bf16×bf16 with f32 accumulation and f32 output, as PyTorch does under
+// bf16 autocast (relative error ~2^-9 per activation); elsewhere, and with "widen", the weight is
+// widened to f32 (exact) and the f32 GEMM runs — the f32 product of the stored values, as the TS
+// reference computes it. "onednn" forces the bf16 kernels. Without bf16 hardware oneDNN 2.x has no
+// bf16 matmul; the first failed primitive creation switches back to widening.
 static thread_local Scratch<float> bf_panel;
 static int g_bf16_mode = -1;  // -1 not decided, 0 widen to f32, 1 oneDNN bf16
 
@@ -318,7 +318,7 @@ bool bf16_hw() {
 void set_bf16_mode(int mode) {  // -1: from PEFT_TS_BF16_GEMM, 0 widen, 1 oneDNN bf16, 2 oneDNN bf16 if the CPU has it
   if (mode < 0) {
     const char* e = std::getenv("PEFT_TS_BF16_GEMM");
-    std::string s = e ? e : "widen";
+    std::string s = e ? e : "auto";
     mode = s == "onednn" ? 1 : s == "auto" ? 2 : 0;
   }
   if (mode == 2) mode = bf16_hw() ? 1 : 0;

@@ -84,6 +84,12 @@ export interface Backend {
   supports(kernel: keyof KernelSet): boolean;
   /** Threads used by this backend's kernels. */
   numThreads(): number;
+  /**
+   * Whether matmulBf16 rounds its f32 operand to bf16 and multiplies bf16 × bf16 with f32
+   * accumulation (the CPU's bf16 dot-product kernels, as PyTorch's bf16 autocast does), rather
+   * than widening the bf16 weight to f32 (exact products of the stored values).
+   */
+  bf16RoundsInputs(): boolean;
 }
 
 export interface KernelSet {

@@ -228,9 +228,10 @@ export function linearCrossEntropy(x: Tensor, weight: Tensor, labels: Int32Array
   const rx = x.requiresGrad, rw = weight.requiresGrad;
   const wantGrad = isGradEnabled() && (rx || rw);
   // W as the GEMMs read it: a low-precision weight is widened once when there are several chunks
-  // (matmulBf16 would widen the whole weight again for every chunk: ~15 ms per pass for 32k × 512)
+  // (a widening matmulBf16 would widen the whole weight again for every chunk: ~15 ms per pass for
+  // 32k × 512); bf16 kernels that round the activations read it directly, as linear() does
   const weightOperand = (): WeightOperand => {
-    if (weight.dtype === "bf16" && rows <= chunk) return { wd: null, wb: weight.contiguous().data as Uint16Array };
+    if (weight.dtype === "bf16" && (rows <= chunk || be.bf16RoundsInputs())) return { wd: null, wb: weight.contiguous().data as Uint16Array };
     return { wd: f32Of(weight), wb: null };
   };
   const gemmW = (w: WeightOperand, a: Float32Array, o: Float32Array, m: number, n: number, k: number, transB: boolean) => {

@@ -10,7 +10,7 @@ import type { GemmImpl } from "../../src/backend/native/index.js";
 import type { FullBackend, KernelSet, MatmulParams, UnaryOp, BinaryOp, AttentionParams, BiasActOp } from "../../src/backend/backend.js";
 import { Rng } from "../../src/tensor/random.js";
 import { ConfigError } from "../../src/tensor/errors.js";
-import { f32ToBf16Bits } from "../../src/tensor/dtype.js";
+import { bf16BitsToF32, f32ToBf16Bits } from "../../src/tensor/dtype.js";
 
 const native: FullBackend | null = loadNativeBackend({ required: false });
 const ts = tsBackend;
@@ -126,7 +126,18 @@ test("native matmul rejects buffers that are too short instead of reading past t
   assert.throws(() => N.embedding(new Float32Array(8), Int32Array.from([0, 4]), new Float32Array(4), 2), /outside the table/);
 });
 
-test("native matmulBf16 agrees with TS (bf16 right operand, f32 accumulation)", () => {
+/** Runs fn with the bf16 GEMM forced to widening the weight (the exact path the TS reference takes). */
+function widening<T>(fn: () => T): T {
+  const addon = nativeAddon()!;
+  addon.setBf16Gemm("widen");
+  try {
+    return fn();
+  } finally {
+    addon.setBf16Gemm("default");
+  }
+}
+
+test("native matmulBf16 agrees with TS (bf16 right operand, f32 accumulation)", () => widening(() => {
   if (!N) return;
   const toBf16 = (x: Float32Array) => Uint16Array.from(x, (v) => f32ToBf16Bits(v));
   for (const [batch, m, n, k] of [[1, 1, 7, 33], [1, 33, 1000, 7], [1, 7, 33, 1000], [1, 64, 96, 80], [3, 5, 7, 9]])
@@ -139,9 +150,9 @@ test("native matmulBf16 agrees with TS (bf16 right operand, f32 accumulation)", 
       ts.matmulBf16(a, b, o2, p);
       close(o1, o2, 1e-3, 1e-3 * Math.max(1, maxAbs(o2)), `matmulBf16 ${JSON.stringify(p)}`);
     }
-});
+}));
 
-test("native matmulBf16 widens a big weight in blocks: same result as TS on every GEMM library", () => {
+test("native matmulBf16 widens a big weight in blocks: same result as TS on every GEMM library", () => widening(() => {
   if (!N) return;
   const addon = nativeAddon()!;
   const toBf16 = (x: Float32Array) => Uint16Array.from(x, (v) => f32ToBf16Bits(v));
@@ -171,7 +182,7 @@ test("native matmulBf16 widens a big weight in blocks: same result as TS on ever
   } finally {
     addon.setGemmImpl("auto");
   }
-});
+}));
 
 const UNARY: [UnaryOp, number, number][] = [
   ["neg", -5, 5], ["exp", -20, 20], ["log", 1e-3, 50], ["sqrt", 0, 50], ["rsqrt", 1e-2, 50], ["abs", -5, 5], ["tanh", -6, 6],
@@ -653,7 +664,21 @@ test("native bf16 conversions match TS exactly (round to nearest even, NaN, inf,
   }
 });
 
-test("native matmulBf16 through oneDNN's bf16 kernels (bf16-rounded activations) stays within bf16 accuracy", () => {
+test("bf16 GEMM by default: the CPU's bf16 kernels where it has them (AVX512_BF16/AMX), widening elsewhere", () => {
+  if (!N) return;
+  const addon = nativeAddon()!;
+  if (process.env.PEFT_TS_BF16_GEMM !== undefined) {
+    console.log(`# PEFT_TS_BF16_GEMM=${process.env.PEFT_TS_BF16_GEMM} is set: the default mode is not checked in this run`);
+    return;
+  }
+  addon.setBf16Gemm("default");
+  const info = addon.info();
+  assert.equal(info.bf16Gemm, info.onednn && info.bf16Hardware ? "onednn" : "widen", JSON.stringify(info));
+  assert.equal(N.bf16RoundsInputs(), info.bf16Gemm === "onednn");
+  console.log(`# bf16 GEMM default on this CPU: ${info.bf16Gemm} (bf16 hardware: ${info.bf16Hardware})`);
+});
+
+test("native matmulBf16 on oneDNN's bf16 kernels equals the f32 product of bf16-rounded activations and the bf16 weight", () => {
   if (!N) return;
   const addon = nativeAddon()!;
   if (!addon.info().onednn) return;
@@ -662,15 +687,24 @@ test("native matmulBf16 through oneDNN's bf16 kernels (bf16-rounded activations)
   // matmul and the addon falls back to widening, which must still be right.
   addon.setBf16Gemm("onednn");
   try {
+    const rounds = addon.info().bf16Gemm === "onednn";
+    console.log(`# bf16 kernels ${rounds ? "ran" : "are not available on this CPU (widening ran)"}`);
     for (const [batch, m, n, k] of [[1, 7, 33, 1000], [1, 64, 96, 80], [2, 33, 7, 5]])
       for (const transA of [false, true]) for (const transB of [false, true]) {
         const p: MatmulParams = { batch, m, n, k, transA, transB, strideA: m * k, strideB: 0, strideOut: m * n, accumulate: false };
         const a = randn(batch * m * k), b = toBf16(randn(k * n));
+        // the reference: bf16 × bf16 products are exact in f32, so only the summation order differs
+        const aRef = rounds ? Float32Array.from(a, (v) => bf16BitsToF32(f32ToBf16Bits(v))) : a;
         const o1 = new Float32Array(batch * m * n), o2 = new Float32Array(batch * m * n);
         N.matmulBf16(a, b, o1, p);
-        ts.matmulBf16(a, b, o2, p);
-        // each activation is rounded to bf16 (relative 2^-9): error ≲ 2^-8·sqrt(k)·typical product
-        close(o1, o2, 1e-2, 8e-3 * Math.sqrt(k), `matmulBf16 (onednn) ${JSON.stringify(p)}`);
+        ts.matmulBf16(aRef, b, o2, p);
+        close(o1, o2, 1e-4, 2e-5 * Math.sqrt(k) * Math.max(1, maxAbs(o2)), `matmulBf16 (onednn) ${JSON.stringify(p)}`);
+        if (rounds && k >= 80) {
+          // and it is not the widened product: the rounding of the activations shows
+          const wide = new Float32Array(batch * m * n);
+          ts.matmulBf16(a, b, wide, p);
+          assert.ok(o1.some((v, i) => Math.abs(v - wide[i]) > 1e-4 * Math.max(1, Math.abs(wide[i]))), "activations were not rounded");
+        }
       }
   } finally {
     addon.setBf16Gemm("default");

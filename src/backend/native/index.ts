@@ -23,9 +23,9 @@ export interface NativeAddon {
   /** "auto" | "onednn" | "openblas" | "ref": which f32 GEMM library the kernels use. */
   setGemmImpl(impl: GemmImpl): void;
   /**
-   * bf16-weight GEMM strategy: "widen" (weight widened to f32, exact; the default), "auto" (oneDNN
-   * bf16 kernels with bf16-rounded activations on AVX512_BF16/AMX CPUs, like torch bf16 autocast;
-   * widen elsewhere), "onednn" (force), "default" (back to PEFT_TS_BF16_GEMM or widen).
+   * bf16-weight GEMM strategy: "auto" (the default: oneDNN bf16 kernels with bf16-rounded activations
+   * on AVX512_BF16/AMX CPUs, like torch bf16 autocast; widen elsewhere), "widen" (weight widened to
+   * f32, exact), "onednn" (force), "default" (back to PEFT_TS_BF16_GEMM, else auto).
    */
   setBf16Gemm(mode: Bf16GemmMode | "default"): void;
   [kernel: string]: any;
@@ -167,6 +167,7 @@ export function loadNativeBackend(opts: { required: boolean }): FullBackend | nu
         name: "native",
         supports: (k) => k in own,
         numThreads: () => addon.numThreads(),
+        bf16RoundsInputs: () => addon.info().bf16Gemm === "onednn",
         ...tsKernels,
         ...own,
       };

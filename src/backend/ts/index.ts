@@ -22,5 +22,7 @@ export const tsBackend: FullBackend = {
   name: "ts",
   supports: () => true,
   numThreads: () => 1,
+  // the reference widens bf16 weights to f32
+  bf16RoundsInputs: () => false,
   ...tsKernels,
 };
