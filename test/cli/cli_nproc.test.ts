@@ -1,0 +1,67 @@
+// `peft-ts train --nproc_per_node 2` (the CLI starts mpirun itself) against one process with the
+// same global batch: the same loss at every step and the same adapter (dropout off), and only
+// rank 0 writes the run's files. Needs OpenMPI and the MPI addon; without them the test says why
+// and is skipped (never counted as passed).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BERT_TINY, ROOT, writeSst2Split } from "./helpers.js";
+import { mpirunMissing } from "../../src/cli/launch.js";
+import { loadSafetensors } from "../../src/io/safetensors.js";
+
+const MPI_ADDON = join(ROOT, "native", "build", "Release", "peft_mpi.node");
+const why = mpirunMissing() ?? (existsSync(MPI_ADDON) ? null : `the MPI addon is not built (${MPI_ADDON}); run npm run build:native with OpenMPI installed`);
+
+let tmp: string;
+let model: string;
+let trainTsv: string;
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), "peft-ts-cli-nproc-"));
+  // bert-tiny with dropout off, so one process and two ranks compute the same thing
+  model = join(tmp, "bert-tiny-nodropout");
+  mkdirSync(model, { recursive: true });
+  for (const f of readdirSync(BERT_TINY)) if (!f.startsWith("golden")) copyFileSync(join(BERT_TINY, f), join(model, f));
+  const cfg = JSON.parse(readFileSync(join(BERT_TINY, "config.json"), "utf8"));
+  writeFileSync(join(model, "config.json"), JSON.stringify({ ...cfg, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }, null, 2));
+  ({ trainTsv } = writeSst2Split(tmp, 32, 0));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function train(out: string, extra: string[]): { code: number | null; stdout: string; stderr: string } {
+  const args = [
+    join(ROOT, "bin", "peft-ts.js"), "train", "-m", model, "--task", "seq-cls", "--train_file", trainTsv, "--max_length", "24",
+    "--peft", "lora", "--lora_r", "4", "--target_modules", "query,value", "--max_steps", "3", "--learning_rate", "1e-2",
+    "--logging_steps", "1", "--save_strategy", "no", "--seed", "0", "--disable_tqdm", "--output_dir", out, ...extra,
+  ];
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const losses = (dir: string) => readFileSync(join(dir, "log_history.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.loss !== undefined).map((e) => e.loss as number);
+
+test("train --nproc_per_node 2 × batch 4 = one process × batch 8: same losses and adapter; rank 0 writes", { skip: why ?? false }, () => {
+  const one = join(tmp, "one"), two = join(tmp, "two");
+  const a = train(one, ["--per_device_train_batch_size", "8"]);
+  assert.equal(a.code, 0, a.stderr);
+  const b = train(two, ["--per_device_train_batch_size", "4", "--nproc_per_node", "2"]);
+  assert.equal(b.code, 0, `${b.stderr}\n${b.stdout.slice(-2000)}`);
+  // rank 0 alone reports: each stage line once
+  assert.equal(b.stdout.split("\n").filter((l) => l.startsWith("==> training")).length, 1, b.stdout);
+  const la = losses(one), lb = losses(two);
+  assert.equal(la.length, 3);
+  assert.equal(lb.length, 3, "one log entry per step (rank 0 only)");
+  la.forEach((v, i) => assert.ok(Math.abs(v - lb[i]) < 1e-5, `step ${i + 1}: loss ${lb[i]} with 2 ranks vs ${v}`));
+  const wa = loadSafetensors(join(one, "adapter_model.safetensors")), wb = loadSafetensors(join(two, "adapter_model.safetensors"));
+  assert.deepEqual([...wb.keys()].sort(), [...wa.keys()].sort());
+  let worst = 0;
+  for (const [k, t] of wa) {
+    const x = t.f32(), y = wb.get(k)!.f32();
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  }
+  assert.ok(worst < 1e-5, `adapter tensors differ by up to ${worst}`);
+  console.log(`# 2 ranks vs 1 process: max |Δloss| ${Math.max(...la.map((v, i) => Math.abs(v - lb[i]))).toExponential(2)}, max |Δadapter| ${worst.toExponential(2)}`);
+});
