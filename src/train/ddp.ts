@@ -5,7 +5,8 @@
 
 import { createHash } from "node:crypto";
 import { DistributedError } from "../tensor/errors.js";
-import { LocalGroup, ProcessGroup } from "../dist/process_group.js";
+import type { ProcessGroup } from "../dist/process_group.js";
+import { getProcessGroup } from "../dist/init.js";
 import type { Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { RngState } from "../tensor/random.js";
@@ -14,9 +15,9 @@ import type { FlatGrads } from "./optim/optimizer.js";
 import { GradBuckets } from "./ddp_grads.js";
 import { evalShard } from "./ddp_sampler.js";
 
-/** The group a Trainer uses when none is passed: the single-process group. */
+/** The group a Trainer uses when none is passed: MPI when mpirun started the process, else the single-process group. */
 export function defaultProcessGroup(): ProcessGroup {
-  return new LocalGroup();
+  return getProcessGroup();
 }
 
 /** The dropout seed of rank r: the seed itself on rank 0, a distinct stream per other rank. */
