@@ -107,9 +107,19 @@ export class DataParallel {
     return this.group.rank === 0;
   }
 
-  /** At train start: the buckets over this run's flat gradient buffer. */
+  /**
+   * At train start: rank 0's trainable parameters go to every rank (DDP's initial broadcast; the
+   * frozen weights come from the same files everywhere, which the start-up check compares by
+   * name and shape), and the buckets over this run's flat gradient buffer are laid out.
+   */
   setup(flat: FlatGrads, args: TrainingArguments): void {
-    this.buckets = this.active ? new GradBuckets(flat, this.group, args.ddpBucketCapBytes) : null;
+    this.buckets = null;
+    if (!this.active) return;
+    for (const p of flat.params) {
+      if (!p.isContiguous()) throw new DistributedError(`parameter '${p.name}' is not contiguous; it cannot be broadcast from rank 0`);
+      this.group.broadcast(p.data as Float32Array, 0);
+    }
+    this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
   }
   get gradBuckets(): GradBuckets | null {
     return this.buckets;
