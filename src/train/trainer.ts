@@ -199,7 +199,7 @@ export class Trainer {
     this.globalStepLastLogged = 0;
 
     const { startEpoch, skipBatches } = resumeSpec
-      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, () => this.epochOrder(N))
+      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, () => this.epochOrder(N), a.perDeviceTrainBatchSize * a.worldSize)
       : { startEpoch: 0, skipBatches: 0 };
     if (this.ddp.isMain) rewriteLogJsonl(a, this.state.logHistory);
 

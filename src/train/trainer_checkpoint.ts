@@ -31,6 +31,8 @@ export type TrainerRngCheckpoint = RngCheckpoint & {
   total_loss: number; tr_loss_since_log: number; global_step_last_logged: number;
   /** Data parallelism: every rank's global (dropout) RNG, rank order; `global` is rank 0's. */
   global_by_rank?: RngState[];
+  /** Examples of one batch over all ranks (per_device × world): what batches_done_in_epoch counts. */
+  global_batch_examples?: number;
 };
 
 /** rng_state.json of a checkpoint; `ranks`: every rank's global RNG state in a multi-process run. */
@@ -75,7 +77,7 @@ export async function saveTrainerCheckpoint(t: CheckpointSource): Promise<string
       model: (d) => saveModelWeights(t.model, d),
       optimizer: (p) => t.optimizer.save(p),
       scheduler: () => t.scheduler.stateDict(),
-      rng: () => rngCheckpoint(t.position, t.scaler, t.counters, rngStates),
+      rng: () => ({ ...rngCheckpoint(t.position, t.scaler, t.counters, rngStates), global_batch_examples: a.perDeviceTrainBatchSize * a.worldSize }),
       trainerState: () => t.state.toJSON(),
       trainingArgs: () => a.toDict(),
     }, a.saveOnlyModel);
@@ -95,7 +97,11 @@ export function statefulCallbacks(control: TrainerControl, callbacks: TrainerCal
  * Where a resumed run starts: the checkpoint's epoch and the batches (global batches) done in it;
  * the data order of that epoch is redrawn from its starting state (a finished epoch: the next).
  */
-export function resumePosition(r: RngCheckpoint, numBatches: number, dataRng: Rng, drawEpoch: () => void): { startEpoch: number; skipBatches: number } {
+export function resumePosition(r: RngCheckpoint, numBatches: number, dataRng: Rng, drawEpoch: () => void, batchExamples: number): { startEpoch: number; skipBatches: number } {
+  const saved = (r as TrainerRngCheckpoint).global_batch_examples;
+  if (saved !== undefined && saved !== batchExamples) {
+    throw new ConfigError(`resume: the checkpoint counts batches of ${saved} examples (per_device_train_batch_size × processes), this run's have ${batchExamples}; keep that product equal to resume at the same example`);
+  }
   dataRng.setState(r.data_epoch_start);
   if (r.batches_done_in_epoch < numBatches) return { startEpoch: r.epoch, skipBatches: r.batches_done_in_epoch };
   drawEpoch();

@@ -208,3 +208,16 @@ test("a 1-process Trainer's default group is the local one", () => {
   assert.equal(t.processGroup.backend, "local");
   assert.equal(t.processGroup.worldSize, 1);
 });
+
+test("resume: a checkpoint counts global batches; a run whose per_device × processes differs is refused", async () => {
+  const { tmp } = await import("../peft/helpers.js");
+  const out = tmp();
+  const mk = (bs: number) => new Trainer({
+    model: new TinyRegressor(1), dataCollator: regressionCollator, trainDataset: regressionData(16),
+    args: new TrainingArguments({ outputDir: out, perDeviceTrainBatchSize: bs, maxSteps: 4, saveSteps: 2, disableTqdm: true, reportTo: ["none"] }),
+  });
+  await mk(2).train();
+  await assert.rejects(mk(4).train({ resumeFromCheckpoint: `${out}/checkpoint-2` }), (e: Error) =>
+    e instanceof ConfigError && /batches of 2 examples .* this run's have 4/.test(e.message));
+  await mk(2).train({ resumeFromCheckpoint: `${out}/checkpoint-2` });
+});
