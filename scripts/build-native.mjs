@@ -4,12 +4,15 @@
 // warning line and exits 0, and peft-ts then runs on its TypeScript backend.
 // PEFT_TS_SKIP_NATIVE=1 skips the build; PEFT_TS_NATIVE_ARCH overrides the -m flags;
 // PEFT_TS_NATIVE_VERBOSE=1 streams the compiler output.
+// Then, when MPI is found, it builds the separate optional MPI addon (native/mpi → peft_mpi.node);
+// without MPI it prints one note line. PEFT_TS_SKIP_MPI=1 skips that step; --mpi-only builds only it.
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
+import { buildMpi } from "./build-mpi.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const nativeDir = join(root, "native");
@@ -17,10 +20,17 @@ const logPath = join(nativeDir, "build", "build-native.log");
 const verbose = process.env.PEFT_TS_NATIVE_VERBOSE === "1";
 const started = Date.now();
 
-function warn(msg) {
-  console.warn(`peft-ts: native addon not built (${msg}); the TypeScript backend will be used. Details: ${logPath}`);
+function finish() {
+  buildMpi({ root, verbose });
   process.exit(0);
 }
+
+function warn(msg) {
+  console.warn(`peft-ts: native addon not built (${msg}); the TypeScript backend will be used. Details: ${logPath}`);
+  finish();
+}
+
+if (process.argv.includes("--mpi-only")) finish();
 
 if (process.env.PEFT_TS_SKIP_NATIVE === "1") {
   console.log("peft-ts: PEFT_TS_SKIP_NATIVE=1, skipping the native addon build");
@@ -147,6 +157,6 @@ for (const c of configs) {
   } catch {}
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   console.log(`peft-ts: native addon built with ${desc} (${info.gemm ?? "?"}, ${info.threads ?? "?"} threads, ${arch || "default ISA"}) in ${secs}s`);
-  process.exit(0);
+  finish();
 }
 warn(existsSync(join(root, "node_modules", "node-addon-api")) ? "compilation failed" : "node-addon-api is not installed");

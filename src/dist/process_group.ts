@@ -1,75 +1,118 @@
-// The ranks of a run and the collectives between them. A run started by `mpirun` (or
-// `peft-ts train --nproc_per_node N`, which starts mpirun) gets the MPI group (mpi_group.ts: MPI
-// through the native addon, every collective on one communication thread); any other run gets
-// the single-process group below, whose collectives are identities. Everything above (the
-// Trainer's data parallelism, later ZeRO and tensor parallelism) talks to this interface only.
+// The ranks of a run and their collectives. A ProcessGroup is one per process (src/dist/init.ts);
+// `MpiGroup` (mpi_group.ts) runs the collectives over MPI on the addon's communication thread,
+// `LocalGroup` is the single-process group (every collective is the identity).
+import { DistributedError } from "../tensor/errors.js";
 
-import { ConfigError } from "../tensor/errors.js";
-
-/** A collective in flight; wait() returns when its buffer may be read and written again. */
+/** An in-flight collective started by an `…Async` method. */
 export interface CommHandle {
-  /** Blocks until the collective is done; throws DistributedError after the group's timeout. */
-  wait(): void;
+  /**
+   * Blocks until the collective completed (its result is then in the buffers). Throws a
+   * DistributedError when it has not completed within `timeoutMs` (default: the group's
+   * `timeoutMs`), naming the collective, its size and the rank. Calling it again after it returned is a no-op.
+   */
+  wait(timeoutMs?: number): void;
+  /** True once the collective has completed (never blocks). */
+  isDone(): boolean;
 }
 
 export interface ProcessGroup {
-  readonly backend: "mpi" | "local";
+  /** "mpi" when started by mpirun, "local" for the single-process group. */
+  readonly backend: "local" | "mpi";
+  /** This process's rank in the run, 0 ≤ rank < worldSize. */
   readonly rank: number;
   readonly worldSize: number;
-  /** Rank among the processes on this machine, and their number. */
+  /** Rank among the processes on this machine, and how many there are. */
   readonly localRank: number;
   readonly localWorldSize: number;
-  /** How long a collective may take before it fails with a DistributedError naming it (ddp_timeout). */
+  /** The default deadline of every wait in milliseconds (HF `ddp_timeout`, in seconds there). */
   timeoutMs: number;
-  /** Starts an in-place sum of `buf` over the ranks on the communication thread; do not touch `buf` before wait(). */
-  allreduceSumAsync(buf: Float32Array): CommHandle;
-  /** In-place sum of `buf` over the ranks. */
+
+  /** Sums `buf` over all ranks, in place (every rank gets the sum). */
   allreduceSum(buf: Float32Array): void;
-  /** Rank `root`'s `buf` into every rank's `buf` (same length everywhere). */
-  broadcast(buf: Float32Array | Uint8Array, root: number): void;
-  /** Every rank's `send` (same length everywhere) concatenated in rank order into `recv` (worldSize × send.length). */
-  allgather(send: Float32Array, recv: Float32Array): void;
-  /** Every rank's bytes (any length), in rank order. */
+  /** allreduceSum started on the communication thread; the caller keeps computing until `wait()`. Do not touch `buf` before then. */
+  allreduceSumAsync(buf: Float32Array): CommHandle;
+  /** Copies `root`'s bytes (any typed array, same byte length on every rank) to every rank, in place. */
+  broadcast(buf: ArrayBufferView, root?: number): void;
+  /** Every rank's `send` (same length everywhere) concatenated in rank order (into `out` when given). */
+  allgather(send: Float32Array, out?: Float32Array): Float32Array;
+  /** Every rank's bytes (lengths may differ), in rank order. */
   allgatherBytes(send: Uint8Array): Uint8Array[];
-  /** Sums `send` (worldSize × recv.length) over the ranks; rank r receives slice r of the sum. */
-  reduceScatterSum(send: Float32Array, recv: Float32Array): void;
+  /**
+   * Sums `send` (worldSize × n floats) over ranks and returns this rank's n-float slice of the sum
+   * (into `out` when given).
+   */
+  reduceScatterSum(send: Float32Array, out?: Float32Array): Float32Array;
+  reduceScatterSumAsync(send: Float32Array, out: Float32Array): CommHandle;
+  /** Returns once every rank has reached it. */
   barrier(): void;
-  /** Ends every rank of the run with `code` after printing `message` (a lost peer, a mismatch). */
+  /** Ends the whole job (every rank) after printing `message`; never returns. */
   abort(message: string, code?: number): never;
-  /** Shuts the group down (MPI_Finalize); the group is unusable afterwards. */
+  /** Ends the group (MPI_Finalize); collectives afterwards throw. Idempotent. */
   finalize(): void;
 }
 
-/** The group of a run with one process: every collective leaves its data as it is. */
+/** A handle that is already complete. */
+export const DONE: CommHandle = { wait() {}, isDone: () => true };
+
+/** The single-process group: rank 0 of 1; collectives are the identity (copies where they return a new array). */
 export class LocalGroup implements ProcessGroup {
   readonly backend = "local" as const;
   readonly rank = 0;
   readonly worldSize = 1;
   readonly localRank = 0;
   readonly localWorldSize = 1;
-  timeoutMs = 1_800_000;
+  timeoutMs: number;
+  private finalized = false;
+
+  constructor(opts: { timeoutSeconds?: number } = {}) {
+    this.timeoutMs = (opts.timeoutSeconds ?? 1800) * 1000;
+  }
+
+  private live(what: string): void {
+    if (this.finalized) throw new DistributedError(`${what} after finalize() on the local group`);
+  }
+
+  allreduceSum(_buf: Float32Array): void {
+    this.live("allreduceSum");
+  }
   allreduceSumAsync(_buf: Float32Array): CommHandle {
-    return { wait: () => {} };
+    this.live("allreduceSumAsync");
+    return DONE;
   }
-  allreduceSum(_buf: Float32Array): void {}
-  broadcast(_buf: Float32Array | Uint8Array, root: number): void {
-    if (root !== 0) throw new ConfigError(`broadcast: root ${root} does not exist in a 1-process group`);
+  broadcast(_buf: ArrayBufferView, root = 0): void {
+    this.live("broadcast");
+    if (root !== 0) throw new DistributedError(`broadcast root ${root} does not exist in a group of 1`);
   }
-  allgather(send: Float32Array, recv: Float32Array): void {
-    if (recv.length !== send.length) throw new ConfigError(`allgather: recv holds ${recv.length} values, expected ${send.length}`);
-    recv.set(send);
+  allgather(send: Float32Array, out?: Float32Array): Float32Array {
+    this.live("allgather");
+    const o = out ?? new Float32Array(send.length);
+    if (o.length !== send.length) throw new DistributedError(`allgather: out has ${o.length} floats, expected ${send.length}`);
+    o.set(send);
+    return o;
   }
   allgatherBytes(send: Uint8Array): Uint8Array[] {
+    this.live("allgatherBytes");
     return [send.slice()];
   }
-  reduceScatterSum(send: Float32Array, recv: Float32Array): void {
-    if (send.length !== recv.length) throw new ConfigError(`reduceScatterSum: send holds ${send.length} values, expected ${recv.length}`);
-    recv.set(send);
+  reduceScatterSum(send: Float32Array, out?: Float32Array): Float32Array {
+    this.live("reduceScatterSum");
+    const o = out ?? new Float32Array(send.length);
+    if (o.length !== send.length) throw new DistributedError(`reduceScatterSum: out has ${o.length} floats, expected ${send.length}`);
+    o.set(send);
+    return o;
   }
-  barrier(): void {}
+  reduceScatterSumAsync(send: Float32Array, out: Float32Array): CommHandle {
+    this.reduceScatterSum(send, out);
+    return DONE;
+  }
+  barrier(): void {
+    this.live("barrier");
+  }
   abort(message: string, code = 1): never {
-    process.stderr.write(`peft-ts: error: ${message}\n`);
-    process.exit(code);
+    process.stderr.write(`peft-ts: aborting (exit code ${code || 1}): ${message}\n`);
+    process.exit(code || 1);
   }
-  finalize(): void {}
+  finalize(): void {
+    this.finalized = true;
+  }
 }

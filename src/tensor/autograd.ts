@@ -106,15 +106,44 @@ function topoOrder(root: GradNode, leafUses: Map<Tensor, number>): GradNode[] {
   return order.reverse();
 }
 
+/** Called when a leaf's gradient is final in a backward pass (data parallelism starts its allreduce bucket). */
+export type LeafGradHook = (leaf: Tensor) => void;
+let leafGradHook: LeafGradHook | null = null;
+let backwardDepth = 0;
+
+/**
+ * Sets the hook called once per leaf reached by an outermost backward, right after its summed
+ * gradient went into .grad (its last use ran); returns the previous hook. Leaves of a nested
+ * backward (gradient checkpointing's recomputation) are not reported: those gradients are final
+ * only when the outer pass ends. null removes it (one null test per leaf when unused).
+ */
+export function setLeafGradHook(hook: LeafGradHook | null): LeafGradHook | null {
+  const prev = leafGradHook;
+  leafGradHook = hook;
+  return prev;
+}
+
 export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
 /** Accumulates d(root)/d(leaf) into every leaf's .grad. `grad` defaults to ones for a scalar root. */
 export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = {}): void {
+  backwardDepth++;
+  try {
+    walkBackward(root, grad, opts, backwardDepth === 1 ? leafGradHook : null);
+  } finally {
+    backwardDepth--;
+  }
+}
+
+function walkBackward(root: Tensor, grad: Tensor, opts: BackwardOptions, hook: LeafGradHook | null): void {
   if (!root.gradFn) {
     // a leaf: its own gradient
-    if (root.requiresGrad) root.accumulateGrad(grad);
+    if (root.requiresGrad) {
+      root.accumulateGrad(grad);
+      hook?.(root);
+    }
     return;
   }
   const leafUses = new Map<Tensor, number>();
@@ -146,6 +175,7 @@ export function runBackward(root: Tensor, grad: Tensor, opts: BackwardOptions = 
         owned.delete(lg);
         inp.accumulateGrad(lg);
       }
+      hook?.(inp);
     }
   };
   for (let idx = 0; idx < order.length; idx++) {

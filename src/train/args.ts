@@ -2,6 +2,7 @@
 // training_args.json), HF's defaults, and HF's checks for inconsistent combinations.
 
 import { ConfigError } from "../tensor/errors.js";
+import type { ProcessGroup } from "../dist/process_group.js";
 import { SCHEDULER_TYPES, SchedulerType } from "./schedule.js";
 
 export type IntervalStrategy = "no" | "steps" | "epoch";
@@ -83,7 +84,13 @@ export const TRAINING_FIELDS = {
   reportTo: field<string[]>("list", ["jsonl"], "where logs go: none, or jsonl (output_dir/log_history.jsonl)"),
   lossNotDividedByAccumulation: field("bool", false,
     "reproduce HF 5.17, which skips the division by gradient_accumulation_steps for a PeftModel (see the golden 'Surprise')"),
+  ddpBackend: field<string | null>("string", null, 'data-parallel backend: "mpi" (the run is started by mpirun); null picks it from how the run was started'),
+  ddpTimeout: field("int", 1800, "seconds a collective between ranks may take before the run fails"),
+  ddpBucketCapMb: field<number | null>("int", null, "size of a gradient allreduce bucket in MB (null: 25, as DDP)"),
 } as const;
+
+/** The process group the Trainer runs with, per TrainingArguments (not a field: never saved). */
+const GROUPS = new WeakMap<object, ProcessGroup>();
 
 type Fields = typeof TRAINING_FIELDS;
 export type TrainingFieldName = keyof Fields;
@@ -199,21 +206,62 @@ export class TrainingArguments {
     if (this.saveTotalLimit !== null && (!Number.isInteger(this.saveTotalLimit) || this.saveTotalLimit < 0)) {
       throw new ConfigError(`save_total_limit must be a non-negative integer or null, got ${this.saveTotalLimit}`);
     }
+    if (this.ddpBackend !== null && this.ddpBackend !== "mpi") {
+      throw new ConfigError(`ddp_backend '${this.ddpBackend}' is not supported; expected 'mpi' (or null to pick it from how the run was started)`);
+    }
+    num("ddpTimeout", 1);
+    if (this.ddpBucketCapMb !== null) {
+      num("ddpBucketCapMb", 1);
+      if (!Number.isInteger(this.ddpBucketCapMb)) throw new ConfigError(`TrainingArguments.ddp_bucket_cap_mb must be an integer, got ${this.ddpBucketCapMb}`);
+    }
     for (const r of this.reportTo) if (!["none", "jsonl", "all"].includes(r)) throw new ConfigError(`report_to '${r}' is not supported; expected 'none' or 'jsonl'`);
   }
 
-  /** Total batch size of one optimizer step (one process). */
+  /** Batch size of one forward on this process (HF's train_batch_size, one device per process). */
   get trainBatchSize(): number {
     return this.perDeviceTrainBatchSize;
+  }
+
+  /** Examples in one optimizer step over all ranks: per_device × world_size × accumulation. */
+  get totalTrainBatchSize(): number {
+    return this.perDeviceTrainBatchSize * this.worldSize * this.gradientAccumulationSteps;
+  }
+
+  /** The group the Trainer set (null before a Trainer took these arguments). */
+  get processGroup(): ProcessGroup | null {
+    return GROUPS.get(this) ?? null;
+  }
+  /** Called by the Trainer: worldSize / processIndex / localProcessIndex read this group. */
+  setProcessGroup(g: ProcessGroup | null): void {
+    if (g) GROUPS.set(this, g);
+    else GROUPS.delete(this);
+  }
+  /** Number of processes of the run (HF world_size); 1 without a group. */
+  get worldSize(): number {
+    return this.processGroup?.worldSize ?? 1;
+  }
+  /** This process's rank (HF process_index). */
+  get processIndex(): number {
+    return this.processGroup?.rank ?? 0;
+  }
+  /** This process's rank on its machine (HF local_process_index). */
+  get localProcessIndex(): number {
+    return this.processGroup?.localRank ?? 0;
+  }
+  /** ddp_bucket_cap_mb in bytes (25 MB when null). */
+  get ddpBucketCapBytes(): number {
+    return (this.ddpBucketCapMb ?? 25) * 1024 * 1024;
   }
 
   /**
    * The schedule of a run over `numExamples` training examples: batches and optimizer updates per
    * epoch, the optimizer steps (max_steps, else epochs × updates) and the epochs that covers.
    */
-  plannedSteps(numExamples: number): { numBatches: number; updatesPerEpoch: number; maxSteps: number; numEpochs: number } {
+  plannedSteps(numExamples: number, worldSize = this.worldSize): { numBatches: number; updatesPerEpoch: number; maxSteps: number; numEpochs: number } {
     const bs = this.perDeviceTrainBatchSize;
-    const numBatches = this.dataloaderDropLast ? Math.floor(numExamples / bs) : Math.ceil(numExamples / bs);
+    // each rank's share (DistributedSampler: padded up to, or with drop_last cut down to, a multiple of the world size)
+    const perRank = this.dataloaderDropLast ? Math.floor(numExamples / worldSize) : Math.ceil(numExamples / worldSize);
+    const numBatches = this.dataloaderDropLast ? Math.floor(perRank / bs) : Math.ceil(perRank / bs);
     const updatesPerEpoch = Math.max(Math.ceil(numBatches / this.gradientAccumulationSteps), 1);
     if (this.maxSteps > 0) return { numBatches, updatesPerEpoch, maxSteps: this.maxSteps, numEpochs: Math.ceil(this.maxSteps / updatesPerEpoch) };
     return { numBatches, updatesPerEpoch, maxSteps: Math.ceil(this.numTrainEpochs * updatesPerEpoch), numEpochs: Math.ceil(this.numTrainEpochs) };

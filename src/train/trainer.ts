@@ -21,21 +21,24 @@ import type { Module } from "../nn/module.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { TrainingArguments } from "./args.js";
 import { CallbackEvent, EarlyStoppingCallback, LogEntry, TrainerCallback, TrainerControl, TrainerState } from "./callbacks.js";
-import { loadModelWeights, resolveResume, rotateCheckpoints, RngCheckpoint, saveModelWeights, writeCheckpoint, PREFIX_CHECKPOINT_DIR } from "./checkpoint.js";
+import { loadModelWeights, resolveResume, RngCheckpoint, saveModelWeights } from "./checkpoint.js";
 import { GradScaler, storeFrozenWeights } from "./amp.js";
 import { enableGradientCheckpointing } from "./grad_checkpoint.js";
 import { FlatGrads, Optimizer } from "./optim/optimizer.js";
 import type { LRScheduler } from "./schedule.js";
 import { makeProgress, Progress } from "./progress.js";
-import { Batch, batchesOf, collateWith, DataCollator, defaultDataCollator, dsGet, dsLength, TrainerDataset } from "./trainer_data.js";
+import { Batch, collateWith, DataCollator, defaultDataCollator, dsGet, dsLength, TrainerDataset } from "./trainer_data.js";
 import { modelInputs, smoothedLoss, TrainerModel } from "./trainer_loss.js";
 import { buildOptimizer, buildScheduler } from "./trainer_optim.js";
 import { flowOnEpochEnd, flowOnStepEnd, initialState, metricKey, trainingPlan, updateBestMetric } from "./trainer_flow.js";
 import { ComputeMetrics, EvalPrediction, PredictionOutput, predictionLoop } from "./trainer_eval.js";
-import { restoreCheckpoint, rngCheckpoint, statefulCallbacks } from "./trainer_checkpoint.js";
+import { restoreCheckpoint, restoreRankRng, resumePosition, saveTrainerCheckpoint, statefulCallbacks } from "./trainer_checkpoint.js";
 import { applyOptimizerStep, batchTokens, hasOptimizerStepHook, modelFlopsPerToken, nonFiniteLossMessage } from "./trainer_step.js";
 import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
-import { appendLogJsonl, rewriteLogJsonl, speedMetrics, writeRunFiles } from "./trainer_log.js";
+import { appendLogJsonl, rewriteLogJsonl, trainMetrics, writeRunFiles } from "./trainer_log.js";
+import type { ProcessGroup } from "../dist/process_group.js";
+import { checkSameRun, DataParallel, defaultProcessGroup, rankSeed } from "./ddp.js";
+import { epochBatches, globalExamples } from "./ddp_sampler.js";
 
 export { EarlyStoppingCallback, defaultDataCollator };
 export type { TrainerDataset, Dataset, Batch, DataCollator } from "./trainer_data.js";
@@ -62,6 +65,9 @@ export class Trainer {
   protected flat: FlatGrads | null = null;
   protected dataRng: Rng;
   protected progress: Progress;
+  /** The run's ranks (LocalGroup: one process) and the data-parallel coordination over them. */
+  readonly processGroup: ProcessGroup;
+  protected readonly ddp: DataParallel;
   readonly trainSampler: "random" | "sequential";
   private readonly customLoss?: (model: Module, inputs: Batch) => Tensor;
   private lastCheckpoint: string | null = null;
@@ -90,10 +96,12 @@ export class Trainer {
     this.trainSampler = o.trainSampler ?? "random";
     this.optimizer = o.optimizers?.[0] ?? null;
     this.lrScheduler = o.optimizers?.[1] ?? null;
-    manualSeed(this.args.seed);
+    this.ddp = DataParallel.forTrainer(this.processGroup = o.processGroup ?? defaultProcessGroup(), this.args);
+    // dropout differs per rank (as DDP); the data order is the same everywhere
+    manualSeed(rankSeed(this.args.seed, this.processGroup.rank));
     this.dataRng = new Rng(this.args.dataSeed ?? this.args.seed);
     this.dataEpochStart = this.dataRng.getState();
-    this.progress = makeProgress(this.args.disableTqdm);
+    this.progress = makeProgress(this.args.disableTqdm || !this.ddp.isMain);
     if (this.args.gradientCheckpointing) enableGradientCheckpointing(this.model);
   }
 
@@ -149,7 +157,7 @@ export class Trainer {
   log(logs: Record<string, number | string | boolean>): void {
     const entry: LogEntry = { ...logs, epoch: this.state.epoch, step: this.state.globalStep };
     this.state.logHistory.push(entry);
-    appendLogJsonl(this.args, entry);
+    if (this.ddp.isMain) appendLogJsonl(this.args, entry);
     this.fire("onLog", { logs: entry });
   }
 
@@ -180,6 +188,8 @@ export class Trainer {
     const scheduler = this.createScheduler(maxSteps);
     const params = optimizer.params();
     this.flat = new FlatGrads(params);
+    checkSameRun(this.processGroup, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
+    this.ddp.setup(this.flat, a);
     const flops = modelFlopsPerToken(this.model);
 
     this.state = initialState(a, plan);
@@ -188,21 +198,10 @@ export class Trainer {
     this.trLossSinceLog = 0;
     this.globalStepLastLogged = 0;
 
-    let startEpoch = 0, skipBatches = 0;
-    if (resumeSpec) {
-      const dir = resolveResume(resumeSpec, a.outputDir);
-      const r = this.loadCheckpoint(dir);
-      startEpoch = r.epoch;
-      skipBatches = r.batches_done_in_epoch;
-      // the data order of the interrupted epoch is redrawn from its starting state
-      this.dataRng.setState(r.data_epoch_start);
-      if (skipBatches >= numBatches) {
-        this.epochOrder(N);
-        startEpoch++;
-        skipBatches = 0;
-      }
-    }
-    rewriteLogJsonl(a, this.state.logHistory);
+    const { startEpoch, skipBatches } = resumeSpec
+      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, () => this.epochOrder(N), a.perDeviceTrainBatchSize * a.worldSize)
+      : { startEpoch: 0, skipBatches: 0 };
+    if (this.ddp.isMain) rewriteLogJsonl(a, this.state.logHistory);
 
     this.model.train();
     if (!resumeSpec) this.state.statefulCallbacks = statefulCallbacks(this.control, this.callbacks);
@@ -214,7 +213,9 @@ export class Trainer {
       for (let epoch = startEpoch; epoch < numEpochs && this.state.globalStep < maxSteps; epoch++) {
         this.currentEpoch = epoch;
         this.dataEpochStart = this.dataRng.getState();
-        const batches = batchesOf(this.epochOrder(N), a.perDeviceTrainBatchSize, a.dataloaderDropLast);
+        // every rank's micro-batches: this rank's are batches, the others' size the loss weights
+        const all = epochBatches(this.epochOrder(N), a.perDeviceTrainBatchSize, this.processGroup.worldSize, a.dataloaderDropLast);
+        const batches = all[this.processGroup.rank];
         let b = epoch === startEpoch ? skipBatches : 0;
         this.batchesDoneInEpoch = b;
         this.control.shouldEpochStop = false;
@@ -222,7 +223,7 @@ export class Trainer {
         while (b < batches.length) {
           const group = batches.slice(b, b + ga);
           this.fire("onStepBegin");
-          const stepLoss = this.trainingStep(group, flops);
+          const stepLoss = this.trainingStep(group, flops, globalExamples(all, b, ga));
           b += group.length;
           this.batchesDoneInEpoch = b;
           const { lrUsed, norm } = this.optimizerStep(params, optimizer, scheduler);
@@ -247,6 +248,9 @@ export class Trainer {
         await this.maybeLogSaveEvaluate();
         if (this.control.shouldTrainingStop) break;
       }
+    } catch (e) {
+      this.ddp.fail(e);
+      throw e;
     } finally {
       this.progress.stop();
     }
@@ -255,39 +259,41 @@ export class Trainer {
       this.progress.line(`Loading best model from ${this.state.bestModelCheckpoint} (score: ${this.state.bestMetric}).`);
       loadModelWeights(this.model, this.state.bestModelCheckpoint);
     }
-    const runtime = (Date.now() - t0) / 1000;
     const steps = this.state.globalStep;
     const trainLoss = this.totalLoss / Math.max(steps, 0.001);
-    const numSamples = a.maxSteps > 0 ? maxSteps * a.perDeviceTrainBatchSize * ga : N * a.numTrainEpochs;
-    const metrics: Record<string, number> = {
-      ...speedMetrics("train", runtime, numSamples, maxSteps - startStep), total_flos: this.state.totalFlos, train_loss: trainLoss,
-    };
+    const metrics = trainMetrics(a, N, maxSteps, startStep, (Date.now() - t0) / 1000, this.state.totalFlos, trainLoss);
     this.log(metrics);
     this.fire("onTrainEnd");
-    writeRunFiles(a, this.state, { ...metrics, epoch: this.state.epoch, ...this.lastEvalMetrics });
+    await this.ddp.onMain(() => writeRunFiles(a, this.state, { ...metrics, epoch: this.state.epoch, ...this.lastEvalMetrics }));
     return { globalStep: steps, trainingLoss: trainLoss, metrics: { ...metrics, epoch: this.state.epoch } };
   }
 
-  /** Forward + backward of one accumulation group; returns the step's (weighted) loss. */
-  protected trainingStep(group: number[][], flopsPerToken: number): number {
+  /**
+   * Forward + backward of one accumulation group; returns the step's (weighted) loss, summed over
+   * the ranks. `total`: the examples of the step on all ranks (default: this group's).
+   */
+  protected trainingStep(group: number[][], flopsPerToken: number, total = group.reduce((s, g) => s + g.length, 0)): number {
     const a = this.args;
-    const total = group.reduce((s, g) => s + g.length, 0);
     const lossScale = this.scaler ? this.scaler.lossFactor() : 1;
-    let stepLoss = 0;
-    for (const idx of group) {
+    let stepLoss = 0, flos = 0;
+    for (let k = 0; k < group.length; k++) {
+      const idx = group[k];
       const batch = collateWith(this.dataCollator, idx.map((i) => dsGet(this.trainDataset!, i)));
       const loss = this.computeLoss(this.model, batch);
-      const w = a.lossNotDividedByAccumulation ? 1 : idx.length / total;
+      const w = a.lossNotDividedByAccumulation ? 1 / this.processGroup.worldSize : idx.length / total;
       const lv = loss.item();
       if (!Number.isFinite(lv) && !this.scaler) {
         throw new TrainingError(nonFiniteLossMessage(lv, this.state.globalStep + 1, this.currentEpoch + 1, this.lastCheckpoint));
       }
-      loss.backward(Tensor.full(loss.shape, w * lossScale));
+      // only the group's last backward communicates (DDP's no_sync for the others)
+      this.ddp.backward(k === group.length - 1, () => loss.backward(Tensor.full(loss.shape, w * lossScale)));
       this.flat!.attach();
       stepLoss += lv * w;
-      this.state.totalFlos += flopsPerToken * batchTokens(batch);
+      flos += flopsPerToken * batchTokens(batch);
     }
-    return stepLoss;
+    const sum = this.ddp.sumStep(stepLoss, flos);
+    this.state.totalFlos += sum.flos;
+    return sum.loss;
   }
 
   /** Unscale (fp16), clip, optimizer step (unless skipped), schedule, zero grads. */
@@ -332,27 +338,15 @@ export class Trainer {
 
   // ------------------------------------------------------------------ checkpoints
 
-  /** Writes checkpoint-<global_step> (atomic) and rotates old ones. */
+  /** Writes checkpoint-<global_step> (atomic; rank 0 writes, every rank waits) and rotates old ones. */
   async saveCheckpoint(): Promise<string> {
-    const a = this.args;
-    const step = this.state.globalStep;
-    const dir = join(a.outputDir, `${PREFIX_CHECKPOINT_DIR}-${step}`);
-    if (a.metricForBestModel !== null && this.state.bestGlobalStep === step) this.state.bestModelCheckpoint = dir;
     this.state.statefulCallbacks = statefulCallbacks(this.control, this.callbacks);
-    await writeCheckpoint(a.outputDir, step, {
-      model: (d) => saveModelWeights(this.model, d),
-      optimizer: (p) => this.optimizer!.save(p),
-      scheduler: () => this.lrScheduler!.stateDict(),
-      rng: () => rngCheckpoint(
-        { dataEpochStart: this.dataEpochStart, epoch: this.currentEpoch, batchesDoneInEpoch: this.batchesDoneInEpoch }, this.scaler,
-        { totalLoss: this.totalLoss, trLossSinceLog: this.trLossSinceLog, globalStepLastLogged: this.globalStepLastLogged },
-      ),
-      trainerState: () => this.state.toJSON(),
-      trainingArgs: () => a.toDict(),
-    }, a.saveOnlyModel);
-    this.lastCheckpoint = dir;
-    rotateCheckpoints(a.outputDir, a.saveTotalLimit, a.loadBestModelAtEnd ? this.state.bestModelCheckpoint : null);
-    return dir;
+    this.lastCheckpoint = await saveTrainerCheckpoint({
+      args: this.args, state: this.state, model: this.model, optimizer: this.optimizer!, scheduler: this.lrScheduler!, scaler: this.scaler, ddp: this.ddp,
+      position: { dataEpochStart: this.dataEpochStart, epoch: this.currentEpoch, batchesDoneInEpoch: this.batchesDoneInEpoch },
+      counters: { totalLoss: this.totalLoss, trLossSinceLog: this.trLossSinceLog, globalStepLastLogged: this.globalStepLastLogged },
+    });
+    return this.lastCheckpoint;
   }
 
   /** Restores weights, optimizer, scheduler, RNGs and trainer state from a checkpoint folder. */
@@ -361,6 +355,7 @@ export class Trainer {
       model: this.model, optimizer: this.optimizer!, scheduler: this.lrScheduler!, state: this.state, callbacks: this.callbacks, scaler: this.scaler,
     });
     ({ totalLoss: this.totalLoss, trLossSinceLog: this.trLossSinceLog, globalStepLastLogged: this.globalStepLastLogged } = counters);
+    restoreRankRng(rng, this.processGroup.rank, this.args.seed, this.state.globalStep);
     this.lastCheckpoint = dir;
     return rng;
   }
@@ -371,6 +366,7 @@ export class Trainer {
     return predictionLoop({
       model: this.model, args: this.args, dataCollator: this.dataCollator, computeMetrics: this.computeMetrics, progress: this.progress,
       globalStep: this.state.globalStep, forward: (m, b) => this.forward(m, b),
+      ...this.ddp.evalSharding(),
     }, dataset, prefix, desc);
   }
 
@@ -395,8 +391,10 @@ export class Trainer {
 
   /** Saves the model (adapter for a PeftModel) and training_args.json into dir (default output_dir). */
   async saveModel(dir = this.args.outputDir): Promise<void> {
-    mkdirSync(dir, { recursive: true });
-    await saveModelWeights(this.model, dir);
-    atomicWriteFile(join(dir, "training_args.json"), this.args.toJsonString());
+    await this.ddp.onMain(async () => {
+      mkdirSync(dir, { recursive: true });
+      await saveModelWeights(this.model, dir);
+      atomicWriteFile(join(dir, "training_args.json"), this.args.toJsonString());
+    });
   }
 }

@@ -2,11 +2,13 @@
 // position, loss counters, stateful callbacks) and how a checkpoint is restored for an exact resume.
 
 import { join } from "node:path";
-import { globalRng, RngState } from "../tensor/random.js";
+import { globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";
 import { TrainerCallback, TrainerControl, TrainerState } from "./callbacks.js";
-import { loadModelWeights, readJson, RngCheckpoint } from "./checkpoint.js";
+import { loadModelWeights, readJson, RngCheckpoint, PREFIX_CHECKPOINT_DIR, rotateCheckpoints, saveModelWeights, writeCheckpoint } from "./checkpoint.js";
+import type { TrainingArguments } from "./args.js";
+import type { DataParallel } from "./ddp.js";
 import type { GradScaler } from "./amp.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { LRScheduler, SchedulerState } from "./schedule.js";
@@ -25,12 +27,19 @@ export interface DataPosition {
   batchesDoneInEpoch: number;
 }
 
-export type TrainerRngCheckpoint = RngCheckpoint & { total_loss: number; tr_loss_since_log: number; global_step_last_logged: number };
+export type TrainerRngCheckpoint = RngCheckpoint & {
+  total_loss: number; tr_loss_since_log: number; global_step_last_logged: number;
+  /** Data parallelism: every rank's global (dropout) RNG, rank order; `global` is rank 0's. */
+  global_by_rank?: RngState[];
+  /** Examples of one batch over all ranks (per_device × world): what batches_done_in_epoch counts. */
+  global_batch_examples?: number;
+};
 
-/** rng_state.json of a checkpoint. */
-export function rngCheckpoint(pos: DataPosition, scaler: GradScaler | null, c: LoopCounters): TrainerRngCheckpoint {
+/** rng_state.json of a checkpoint; `ranks`: every rank's global RNG state in a multi-process run. */
+export function rngCheckpoint(pos: DataPosition, scaler: GradScaler | null, c: LoopCounters, ranks: RngState[] = []): TrainerRngCheckpoint {
   return {
-    global: globalRng.getState(),
+    ...(ranks.length > 1 ? { global_by_rank: ranks } : {}),
+    global: ranks[0] ?? globalRng.getState(),
     data_epoch_start: pos.dataEpochStart,
     epoch: pos.epoch,
     batches_done_in_epoch: pos.batchesDoneInEpoch,
@@ -41,11 +50,73 @@ export function rngCheckpoint(pos: DataPosition, scaler: GradScaler | null, c: L
   };
 }
 
+/** What saveTrainerCheckpoint writes from. */
+export interface CheckpointSource {
+  args: TrainingArguments;
+  state: TrainerState;
+  model: Module;
+  optimizer: Optimizer;
+  scheduler: LRScheduler;
+  scaler: GradScaler | null;
+  ddp: DataParallel;
+  position: DataPosition;
+  counters: LoopCounters;
+}
+
+/**
+ * checkpoint-<global_step> (atomic: temp dir + rename) and the rotation of old ones. Every rank
+ * sends its RNG state; rank 0 writes; all ranks leave together. Returns the folder.
+ */
+export async function saveTrainerCheckpoint(t: CheckpointSource): Promise<string> {
+  const a = t.args, step = t.state.globalStep;
+  const dir = join(a.outputDir, `${PREFIX_CHECKPOINT_DIR}-${step}`);
+  if (a.metricForBestModel !== null && t.state.bestGlobalStep === step) t.state.bestModelCheckpoint = dir;
+  const rngStates = t.ddp.rngStates(globalRng.getState());
+  await t.ddp.onMain(async () => {
+    await writeCheckpoint(a.outputDir, step, {
+      model: (d) => saveModelWeights(t.model, d),
+      optimizer: (p) => t.optimizer.save(p),
+      scheduler: () => t.scheduler.stateDict(),
+      rng: () => ({ ...rngCheckpoint(t.position, t.scaler, t.counters, rngStates), global_batch_examples: a.perDeviceTrainBatchSize * a.worldSize }),
+      trainerState: () => t.state.toJSON(),
+      trainingArgs: () => a.toDict(),
+    }, a.saveOnlyModel);
+    rotateCheckpoints(a.outputDir, a.saveTotalLimit, a.loadBestModelAtEnd ? t.state.bestModelCheckpoint : null);
+  });
+  return dir;
+}
+
 /** trainer_state.json "stateful_callbacks": TrainerControl and every callback with a stateName. */
 export function statefulCallbacks(control: TrainerControl, callbacks: TrainerCallback[]): Record<string, unknown> {
   const out: Record<string, unknown> = { TrainerControl: control.toJSON() };
   for (const cb of callbacks) if (cb.stateName && cb.getState) out[cb.stateName] = cb.getState();
   return out;
+}
+
+/**
+ * Where a resumed run starts: the checkpoint's epoch and the batches (global batches) done in it;
+ * the data order of that epoch is redrawn from its starting state (a finished epoch: the next).
+ */
+export function resumePosition(r: RngCheckpoint, numBatches: number, dataRng: Rng, drawEpoch: () => void, batchExamples: number): { startEpoch: number; skipBatches: number } {
+  const saved = (r as TrainerRngCheckpoint).global_batch_examples;
+  if (saved !== undefined && saved !== batchExamples) {
+    throw new ConfigError(`resume: the checkpoint counts batches of ${saved} examples (per_device_train_batch_size × processes), this run's have ${batchExamples}; keep that product equal to resume at the same example`);
+  }
+  dataRng.setState(r.data_epoch_start);
+  if (r.batches_done_in_epoch < numBatches) return { startEpoch: r.epoch, skipBatches: r.batches_done_in_epoch };
+  drawEpoch();
+  return { startEpoch: r.epoch + 1, skipBatches: 0 };
+}
+
+/**
+ * After restoreCheckpoint (which set rank 0's stream): rank r takes its own saved stream, or, when
+ * the checkpoint came from a run with fewer ranks, a stream seeded from the seed, rank and step.
+ */
+export function restoreRankRng(rng: RngCheckpoint, rank: number, seed: number, globalStep: number): void {
+  if (rank === 0) return;
+  const saved = (rng as TrainerRngCheckpoint).global_by_rank?.[rank];
+  if (saved) globalRng.setState(saved);
+  else manualSeed(((seed + Math.imul(rank, 1_000_003) + Math.imul(globalStep, 7919)) >>> 0) ^ 0x5bd1e995);
 }
 
 /** The parts of a Trainer a checkpoint restores into. */

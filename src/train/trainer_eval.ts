@@ -10,6 +10,7 @@ import type { Progress } from "./progress.js";
 import { Batch, collateWith, DataCollator, dsGet, dsLength, TrainerDataset } from "./trainer_data.js";
 import { smoothedLoss } from "./trainer_loss.js";
 import { speedMetrics } from "./trainer_log.js";
+import type { EvalPart } from "./ddp.js";
 
 export interface EvalPrediction {
   /** Logits per example (nested arrays, concatenated over batches). */
@@ -32,6 +33,10 @@ export interface PredictionContext {
   /** The step named in the progress line. */
   globalStep: number;
   forward(model: Module, inputs: Batch): { loss?: Tensor; logits?: Tensor; [k: string]: unknown };
+  /** Data parallelism: this rank's rows [start, end) of the n (default all of them) ... */
+  shard?(n: number): { start: number; end: number };
+  /** ... and every rank's part joined in row order (metrics are computed on the whole set). */
+  gather?(part: EvalPart): EvalPart;
 }
 
 function tensorRows(x: Tensor): unknown[] {
@@ -47,16 +52,17 @@ export function predictionLoop(t: PredictionContext, dataset: TrainerDataset, pr
   const wasTraining = t.model.training;
   t.model.eval();
   const t0 = Date.now();
-  const predictions: unknown[] = [];
+  let predictions: unknown[] = [];
   let labelIds: unknown[] | undefined = [];
+  const { start, end } = t.shard ? t.shard(n) : { start: 0, end: n };
   let lossSum = 0, lossCount = 0;
   const bs = a.perDeviceEvalBatchSize;
   let steps = 0;
-  t.progress.evalStart(Math.ceil(n / bs));
+  t.progress.evalStart(Math.ceil((end - start) / bs));
   try {
     noGrad(() => {
-      for (let i = 0; i < n; i += bs) {
-        const idx = Array.from({ length: Math.min(bs, n - i) }, (_, k) => i + k);
+      for (let i = start; i < end; i += bs) {
+        const idx = Array.from({ length: Math.min(bs, end - i) }, (_, k) => i + k);
         const batch = collateWith(t.dataCollator, idx.map((j) => dsGet(dataset, j)));
         const hasLabels = batch.labels !== undefined || batch.startPositions !== undefined;
         // the logits are read below (predictions): a causal LM computes them once, in forward
@@ -83,6 +89,7 @@ export function predictionLoop(t: PredictionContext, dataset: TrainerDataset, pr
   } finally {
     if (wasTraining) t.model.train();
   }
+  if (t.gather) ({ predictions, labelIds, lossSum, lossCount } = t.gather({ predictions, labelIds, lossSum, lossCount }));
   const runtime = (Date.now() - t0) / 1000;
   const metrics: Record<string, number> = {};
   if (lossCount > 0) metrics[`${prefix}_loss`] = lossSum / lossCount;

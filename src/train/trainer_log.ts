@@ -46,3 +46,9 @@ export function speedMetrics(split: string, runtime: number, numSamples: number,
     [`${split}_steps_per_second`]: runtime > 0 ? Math.round((numSteps / runtime) * 1e3) / 1e3 : 0,
   };
 }
+
+/** train()'s final metrics: speed over the samples of the run (all ranks), total_flos, train_loss. */
+export function trainMetrics(a: TrainingArguments, N: number, maxSteps: number, startStep: number, runtime: number, totalFlos: number, trainLoss: number): Record<string, number> {
+  const numSamples = a.maxSteps > 0 ? maxSteps * a.totalTrainBatchSize : N * a.numTrainEpochs;
+  return { ...speedMetrics("train", runtime, numSamples, maxSteps - startStep), total_flos: totalFlos, train_loss: trainLoss };
+}

@@ -2,6 +2,7 @@
 
 import type { Tensor } from "../tensor/tensor.js";
 import type { Module } from "../nn/module.js";
+import type { ProcessGroup } from "../dist/process_group.js";
 import type { TrainingArguments } from "./args.js";
 import type { TrainerCallback } from "./callbacks.js";
 import type { Optimizer } from "./optim/optimizer.js";
@@ -23,6 +24,8 @@ export interface TrainerOptions {
   trainSampler?: "random" | "sequential";
   /** Optional optimizer/scheduler to use instead of the ones built from args. */
   optimizers?: [Optimizer | null, LRScheduler | null];
+  /** The ranks of a data-parallel run (default: the group of how the process was started; one process: LocalGroup). */
+  processGroup?: ProcessGroup;
 }
 
 export interface TrainOutput {

@@ -50,13 +50,16 @@ export class FlatGrads {
   }
   /** (Re)points every param's .grad at its slice (after code that replaced .grad). */
   attach(): void {
-    this.params.forEach((p, i) => {
-      const g = p.grad;
-      if (g && g.storage === this.buffer && g.offset === this.offsets[i]) return;
-      const view = new Tensor(this.buffer, p.shape, "f32", undefined, this.offsets[i]);
-      if (g && g.storage !== this.buffer) view.data.set(g.f32());
-      p.grad = view;
-    });
+    for (let i = 0; i < this.params.length; i++) this.attachOne(i);
+  }
+  /** attach() for param i only. */
+  attachOne(i: number): void {
+    const p = this.params[i];
+    const g = p.grad;
+    if (g && g.storage === this.buffer && g.offset === this.offsets[i]) return;
+    const view = new Tensor(this.buffer, p.shape, "f32", undefined, this.offsets[i]);
+    if (g && g.storage !== this.buffer) view.data.set(g.f32());
+    p.grad = view;
   }
   zero(): void {
     this.buffer.fill(0);

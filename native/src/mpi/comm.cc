@@ -1,0 +1,243 @@
+// The communication thread: MPI_Init_thread, then one queue of collectives served in order.
+#include "comm.h"
+
+#include <dlfcn.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <stdexcept>
+
+namespace peft_mpi {
+
+Comm& comm() {
+  static Comm* c = new Comm();  // never destroyed: the thread may outlive static destruction
+  return *c;
+}
+
+namespace {
+
+// MPI counts are int: big buffers go in pieces of at most this many elements.
+constexpr size_t kChunk = size_t(1) << 30;
+
+// OpenMPI loads its components (plugins) with dlopen, and they resolve symbols of libmpi itself.
+// When libmpi was pulled in by an addon that node dlopen'ed with RTLD_LOCAL, those symbols are not
+// visible and MPI_Init fails ("undefined symbol: ompi_..."). Re-opening the already loaded library
+// with RTLD_GLOBAL|RTLD_NOLOAD promotes it to global visibility without loading a second copy.
+std::string promote_libmpi() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&MPI_Init), &info) && info.dli_fname) {
+    if (dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD)) return info.dli_fname;
+  }
+  for (const char* name : {"libmpi.so.40", "libmpi.so.12", "libmpi.so"}) {
+    if (dlopen(name, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD)) return name;
+  }
+  return "";
+}
+
+std::string mpi_error(int rc) {
+  char buf[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, buf, &len) != MPI_SUCCESS) return "MPI error " + std::to_string(rc);
+  return std::string(buf, size_t(len));
+}
+
+void check(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) throw std::runtime_error(std::string(what) + ": " + mpi_error(rc));
+}
+
+void run_op(Op& op, int size) {
+  switch (op.kind) {
+    case OpKind::Allreduce: {
+      float* p = static_cast<float*>(op.send);
+      for (size_t off = 0; off < op.count; off += kChunk) {
+        int n = int(std::min(kChunk, op.count - off));
+        check(MPI_Allreduce(MPI_IN_PLACE, p + off, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+      }
+      break;
+    }
+    case OpKind::Bcast: {
+      uint8_t* p = static_cast<uint8_t*>(op.send);
+      for (size_t off = 0; off < op.count; off += kChunk) {
+        int n = int(std::min(kChunk, op.count - off));
+        check(MPI_Bcast(p + off, n, MPI_BYTE, op.root, MPI_COMM_WORLD), "MPI_Bcast");
+      }
+      break;
+    }
+    case OpKind::Allgather: {
+      if (op.count > size_t(INT_MAX)) throw std::runtime_error("allgather: more than 2^31-1 floats per rank");
+      check(MPI_Allgather(op.send, int(op.count), MPI_FLOAT, op.recv, int(op.count), MPI_FLOAT, MPI_COMM_WORLD),
+            "MPI_Allgather");
+      break;
+    }
+    case OpKind::AllgatherBytes: {
+      if (op.count > size_t(INT_MAX)) throw std::runtime_error("allgatherBytes: more than 2^31-1 bytes per rank");
+      // counts first, then the bytes at their displacements
+      int mine = int(op.count);
+      op.counts.assign(size_t(size), 0);
+      check(MPI_Allgather(&mine, 1, MPI_INT, op.counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather(counts)");
+      std::vector<int> displs(size_t(size), 0);
+      size_t total = 0;
+      for (int r = 0; r < size; r++) {
+        if (total > size_t(INT_MAX)) throw std::runtime_error("allgatherBytes: more than 2^31-1 bytes in all");
+        displs[size_t(r)] = int(total);
+        total += size_t(op.counts[size_t(r)]);
+      }
+      op.gathered.resize(std::max<size_t>(total, 1));
+      check(MPI_Allgatherv(op.send, mine, MPI_BYTE, op.gathered.data(), op.counts.data(), displs.data(), MPI_BYTE,
+                           MPI_COMM_WORLD),
+            "MPI_Allgatherv");
+      op.gathered.resize(total);
+      break;
+    }
+    case OpKind::ReduceScatter: {
+      // op.count = floats per rank of the result; send holds count * size
+      if (op.count > size_t(INT_MAX)) throw std::runtime_error("reduceScatter: more than 2^31-1 floats per rank");
+      check(MPI_Reduce_scatter_block(op.send, op.recv, int(op.count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+            "MPI_Reduce_scatter_block");
+      break;
+    }
+    case OpKind::Barrier:
+      check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+      break;
+    case OpKind::Abort:
+      abort_job(op.message, op.root);
+    case OpKind::Finalize:
+      check(MPI_Finalize(), "MPI_Finalize");
+      break;
+  }
+}
+
+void thread_main() {
+  Comm& c = comm();
+  std::string promoted = promote_libmpi();
+  int provided = -1;
+  int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    c.promoted = promoted;
+    c.provided = provided;
+    if (rc != MPI_SUCCESS) {
+      c.init_error = "MPI_Init_thread failed (code " + std::to_string(rc) + ")";
+    } else {
+      // errors come back as codes (reported to JS) instead of killing the job from inside a call
+      MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+      MPI_Comm_rank(MPI_COMM_WORLD, &c.rank);
+      MPI_Comm_size(MPI_COMM_WORLD, &c.size);
+      char ver[MPI_MAX_LIBRARY_VERSION_STRING];
+      int len = 0;
+      MPI_Get_library_version(ver, &len);
+      c.version.assign(ver, size_t(len));
+      while (!c.version.empty() && (c.version.back() == '\n' || c.version.back() == '\0')) c.version.pop_back();
+    }
+    c.ready = true;
+  }
+  c.done_cv.notify_all();
+  if (rc != MPI_SUCCESS) return;
+  for (;;) {
+    std::shared_ptr<Op> op;
+    {
+      std::unique_lock<std::mutex> lk(c.mu);
+      c.queue_cv.wait(lk, [&] { return !c.queue.empty(); });
+      op = c.queue.front();
+      c.queue.pop_front();
+      op->state = OpState::Running;
+      c.running = op;
+    }
+    std::string err;
+    try {
+      run_op(*op, c.size);
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+    bool fin = op->kind == OpKind::Finalize;
+    {
+      std::lock_guard<std::mutex> lk(c.mu);
+      op->error = err;
+      op->state = err.empty() ? OpState::Done : OpState::Failed;
+      c.running.reset();
+      if (fin) c.finalized = true;
+    }
+    c.done_cv.notify_all();
+    if (fin) return;
+  }
+}
+
+}  // namespace
+
+void start(int64_t init_timeout_ms) {
+  Comm& c = comm();
+  std::unique_lock<std::mutex> lk(c.mu);
+  if (!c.started) {
+    c.started = true;
+    c.thread = std::thread(thread_main);
+    c.thread_id = c.thread.get_id();
+    c.thread.detach();  // ends after MPI_Finalize; never joined so process exit cannot hang on it
+  }
+  auto ok = [&] { return c.ready; };
+  if (init_timeout_ms < 0) c.done_cv.wait(lk, ok);
+  else if (!c.done_cv.wait_for(lk, std::chrono::milliseconds(init_timeout_ms), ok))
+    throw std::runtime_error("MPI_Init_thread did not return within " + std::to_string(init_timeout_ms / 1000) + " s");
+  if (!c.init_error.empty()) throw std::runtime_error(c.init_error);
+}
+
+void enqueue(const std::shared_ptr<Op>& op) {
+  Comm& c = comm();
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    if (!c.ready || !c.init_error.empty()) throw std::runtime_error("MPI is not initialised");
+    if (c.finalized) throw std::runtime_error("MPI was finalized");
+    if (op->kind == OpKind::Abort) c.queue.push_front(op);
+    else c.queue.push_back(op);
+  }
+  c.queue_cv.notify_one();
+}
+
+bool wait_for(const std::shared_ptr<Op>& op, int64_t timeout_ms) {
+  Comm& c = comm();
+  std::unique_lock<std::mutex> lk(c.mu);
+  auto finished = [&] { return op->state == OpState::Done || op->state == OpState::Failed; };
+  if (timeout_ms < 0) {
+    c.done_cv.wait(lk, finished);
+    return true;
+  }
+  return c.done_cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), finished);
+}
+
+// Abort rules: MPI_Abort should come from the comm thread (FUNNELED). When that thread is idle,
+// the abort op is queued in front and it calls MPI_Abort. When it is blocked inside a collective
+// that cannot complete (the usual reason to abort: a lost or stuck peer), it will never pick up the
+// op, so after a short grace period the calling thread calls MPI_Abort itself: OpenMPI's abort goes
+// through its runtime (the local daemon kills every rank) and does not need the blocked thread.
+// A watchdog _exit()s if MPI_Abort itself has not ended the process after 10 s.
+[[noreturn]] void abort_job(const std::string& message, int code) {
+  if (code == 0) code = 1;
+  Comm& c = comm();
+  bool on_comm_thread = c.thread_id == std::this_thread::get_id();
+  bool live;
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    live = c.ready && c.init_error.empty() && !c.finalized;
+  }
+  if (!on_comm_thread && live) {
+    auto op = std::make_shared<Op>();
+    op->kind = OpKind::Abort;
+    op->message = message;
+    op->root = code;
+    enqueue(op);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the comm thread aborts if it can
+  }
+  std::fprintf(stderr, "peft-ts: aborting the MPI job (exit code %d): %s\n", code, message.c_str());
+  std::fflush(stderr);
+  std::thread([code] {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    _exit(code);
+  }).detach();
+  if (live) MPI_Abort(MPI_COMM_WORLD, code);
+  _exit(code);
+}
+
+}  // namespace peft_mpi

@@ -1,0 +1,61 @@
+// peft_mpi: the MPI transport of peft-ts (src/dist/mpi_group.ts).
+// Every MPI call happens on one communication thread owned by this addon (MPI_THREAD_FUNNELED:
+// that thread calls MPI_Init_thread itself). The JS thread enqueues operations and waits on a
+// condition variable with a deadline, so it can compute while a collective is in flight.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace peft_mpi {
+
+enum class OpKind { Allreduce, Bcast, Allgather, AllgatherBytes, ReduceScatter, Barrier, Abort, Finalize };
+enum class OpState { Queued, Running, Done, Failed };
+
+struct Op {
+  uint64_t id = 0;
+  OpKind kind = OpKind::Barrier;
+  void* send = nullptr;  // allreduce/bcast: the in-place buffer; allgather/reduce-scatter: the input
+  void* recv = nullptr;  // allgather/reduce-scatter: the output
+  size_t count = 0;      // elements of `send` (floats, or bytes for bcast/allgatherBytes)
+  int root = 0;          // bcast root; abort: exit code
+  std::string message;   // abort: printed before MPI_Abort
+  OpState state = OpState::Queued;
+  std::string error;
+  // allgatherBytes results (owned here until JS copies them out)
+  std::vector<uint8_t> gathered;
+  std::vector<int> counts;
+};
+
+/** The process-wide communicator state (one per process; MPI can be initialised once). */
+struct Comm {
+  std::mutex mu;
+  std::condition_variable queue_cv;  // comm thread waits for work
+  std::condition_variable done_cv;   // JS thread waits for completions
+  std::deque<std::shared_ptr<Op>> queue;
+  std::thread thread;
+  std::thread::id thread_id;  // the comm thread (the thread itself is detached)
+  bool started = false, ready = false, finalized = false;
+  std::string init_error;
+  int rank = -1, size = 0, provided = -1;
+  std::string promoted;  // which libmpi was promoted to RTLD_GLOBAL ("" when none)
+  std::string version;
+  std::shared_ptr<Op> running;  // the op the comm thread is in, if any
+};
+
+Comm& comm();
+/** Starts the comm thread (MPI_Init_thread) and waits until it reports; throws on failure. */
+void start(int64_t init_timeout_ms);
+/** Queues an op (the comm thread runs ops in order). Abort ops go to the front. */
+void enqueue(const std::shared_ptr<Op>& op);
+/** Blocks until op is done/failed or the deadline passes (timeout_ms < 0: no deadline). Returns true when finished. */
+bool wait_for(const std::shared_ptr<Op>& op, int64_t timeout_ms);
+/** Prints message, then MPI_Abort(MPI_COMM_WORLD, code) (see comm.cc for the thread rules). Never returns. */
+[[noreturn]] void abort_job(const std::string& message, int code);
+
+}  // namespace peft_mpi

@@ -1,0 +1,92 @@
+// Finds and loads the optional MPI addon (native/build/Release/peft_mpi.node, built by
+// scripts/build-mpi.mjs when MPI is installed), and tells whether this process was started by mpirun.
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The raw addon surface (see native/src/mpi/addon.cc); op ids are numbers. */
+export interface MpiAddon {
+  init(initTimeoutMs: number): { rank: number; size: number; threadLevel: number; funneled: boolean; version: string; promoted: string };
+  allreduce(buf: Float32Array): number;
+  bcast(buf: Uint8Array, root: number): number;
+  allgather(send: Float32Array, recv: Float32Array): number;
+  allgatherBytes(send: Uint8Array): number;
+  reduceScatter(send: Float32Array, recv: Float32Array): number;
+  barrier(): number;
+  finalize(): number;
+  /** true: finished (throws the MPI error when it failed); false: the deadline passed (timeoutMs < 0: none). */
+  wait(id: number, timeoutMs: number): boolean;
+  test(id: number): boolean;
+  takeBytes(id: number): { data: Uint8Array; counts: number[] };
+  abort(message: string, code: number): never;
+  state(): { ready: boolean; finalized: boolean; running: number; queued: number };
+}
+
+export const MPI_INSTALL_HINT = "apt-get install openmpi-bin libopenmpi-dev, then npm run build:native";
+
+/** Where the addon may live (PEFT_TS_MPI_ADDON names it explicitly). */
+export function mpiAddonCandidates(): string[] {
+  const explicit = process.env.PEFT_TS_MPI_ADDON;
+  if (explicit) return [explicit];
+  const out: string[] = [];
+  let dir = dirname(fileURLToPath(import.meta.url));
+  // walk up to the package root (src/dist under tsx, dist/src/dist when compiled)
+  for (let i = 0; i < 6; i++) {
+    out.push(join(dir, "native", "build", "Release", "peft_mpi.node"), join(dir, "native", "mpi", "build", "Release", "peft_mpi.node"));
+    dir = dirname(dir);
+  }
+  return out;
+}
+
+export function findMpiAddon(): string | null {
+  return mpiAddonCandidates().find((p) => existsSync(p)) ?? null;
+}
+
+let loaded: MpiAddon | null = null;
+/** Loads the addon (once); throws with the reason when it is missing or does not load. */
+export function loadMpiAddon(): MpiAddon {
+  if (loaded) return loaded;
+  const path = findMpiAddon();
+  if (!path) {
+    const where = process.env.PEFT_TS_MPI_ADDON ? `PEFT_TS_MPI_ADDON=${process.env.PEFT_TS_MPI_ADDON} does not exist` : "native/build/Release/peft_mpi.node was not built";
+    throw new Error(`the MPI addon is missing (${where})`);
+  }
+  try {
+    loaded = createRequire(import.meta.url)(path) as MpiAddon;
+  } catch (e) {
+    throw new Error(`loading the MPI addon ${path} failed: ${(e as Error).message}`);
+  }
+  return loaded;
+}
+
+/** What the environment says about an mpirun launch (OpenMPI's OMPI_COMM_WORLD_* or PMIx's PMIX_RANK). */
+export interface LaunchEnv {
+  rank: number;
+  size: number | null;
+  localRank: number;
+  localSize: number;
+}
+
+export function mpiLaunchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | null {
+  const int = (v: string | undefined): number | null => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+  const rank = int(env.OMPI_COMM_WORLD_RANK) ?? int(env.PMIX_RANK);
+  if (rank === null) return null;
+  return {
+    rank,
+    size: int(env.OMPI_COMM_WORLD_SIZE),
+    localRank: int(env.OMPI_COMM_WORLD_LOCAL_RANK) ?? 0,
+    localSize: int(env.OMPI_COMM_WORLD_LOCAL_SIZE) ?? 1,
+  };
+}
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? "").split(delimiter).some((d) => d && existsSync(join(d, cmd)));
+}
+
+/** Whether multi-process runs can start here: mpirun on PATH and the addon built (for the CLI launcher and tests). */
+export function mpiAvailable(): { ok: boolean; why?: string } {
+  if (!onPath("mpirun")) return { ok: false, why: `mpirun is not on PATH (${MPI_INSTALL_HINT})` };
+  if (!findMpiAddon()) return { ok: false, why: `native/build/Release/peft_mpi.node is not built (${MPI_INSTALL_HINT})` };
+  return { ok: true };
+}

@@ -1,0 +1,180 @@
+// The MPI process group: collectives run on the MPI addon's communication thread (one thread owns
+// every MPI call; see native/src/mpi/comm.cc); the JS thread enqueues them and waits with a deadline.
+//
+// How a stuck or lost peer ends the job (never a hang):
+// - every wait has a deadline (the group's timeoutMs, HF's ddp_timeout) and throws a DistributedError
+//   naming the collective, its size and the rank; the group is then unusable (the comm thread is still
+//   inside that collective): every later collective throws at once;
+// - when the process exits while the group is live and not finalized (an uncaught DistributedError,
+//   process.exit(n), a normal end without finalize()), an exit hook ends the whole job:
+//   a non-zero exit or a pending timeout → MPI_Abort (mpirun then kills every rank); a clean exit →
+//   MPI_Finalize with the same deadline, MPI_Abort if that does not return;
+// - a rank that dies (a signal, OOM) is noticed by mpirun, which ends the job and names the rank.
+import { DistributedError } from "../tensor/errors.js";
+import type { CommHandle, ProcessGroup } from "./process_group.js";
+import type { LaunchEnv, MpiAddon } from "./mpi_addon.js";
+
+const secs = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
+
+class MpiHandle implements CommHandle {
+  private done = false;
+  constructor(private readonly group: MpiGroup, private readonly id: number, readonly what: string, private readonly after?: () => void) {}
+
+  wait(timeoutMs?: number): void {
+    if (this.done) return;
+    const ms = timeoutMs ?? this.group.timeoutMs;
+    let ok: boolean;
+    try {
+      ok = this.group.addon.wait(this.id, Number.isFinite(ms) ? Math.max(0, ms) : -1);
+    } catch (e) {
+      this.done = true;
+      throw new DistributedError(`${this.what} failed on ${this.group.where()}: ${(e as Error).message}`);
+    }
+    if (!ok) {
+      const msg = `${this.what} did not complete within ${secs(ms)} on ${this.group.where()}: a peer rank was lost or is stuck (ddp_timeout)`;
+      this.group.stuck(this, msg);
+      throw new DistributedError(msg);
+    }
+    this.done = true;
+    this.after?.();
+  }
+
+  isDone(): boolean {
+    return this.done || this.group.addon.test(this.id);
+  }
+}
+
+export interface MpiGroupInfo {
+  /** The MPI library's version line. */
+  version: string;
+  /** The thread level MPI granted (MPI_THREAD_FUNNELED = 1 is what the comm thread asks for). */
+  threadLevel: number;
+  /** The libmpi that was promoted to global symbol visibility before MPI_Init ("" if none). */
+  promoted: string;
+}
+
+export class MpiGroup implements ProcessGroup {
+  readonly backend = "mpi" as const;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly localRank: number;
+  readonly localWorldSize: number;
+  readonly info: MpiGroupInfo;
+  timeoutMs: number;
+  private seq = 0;
+  private finalized = false;
+  private pending: { handle: MpiHandle; msg: string } | null = null;
+
+  constructor(readonly addon: MpiAddon, launch: LaunchEnv, opts: { timeoutMs: number }) {
+    this.timeoutMs = opts.timeoutMs;
+    let init: ReturnType<MpiAddon["init"]>;
+    try {
+      init = addon.init(Math.max(60_000, Number.isFinite(opts.timeoutMs) ? opts.timeoutMs : 60_000));
+    } catch (e) {
+      throw new DistributedError(`MPI initialisation failed on rank ${launch.rank}: ${(e as Error).message}`);
+    }
+    this.rank = init.rank;
+    this.worldSize = init.size;
+    this.localRank = launch.localRank;
+    this.localWorldSize = launch.localSize;
+    this.info = { version: init.version, threadLevel: init.threadLevel, promoted: init.promoted };
+    if (!init.funneled) {
+      this.addon.abort(`MPI granted thread level ${init.threadLevel}, below MPI_THREAD_FUNNELED`, 1);
+    }
+    process.on("exit", (code) => this.onExit(code));
+  }
+
+  /** "rank 0 of 2" */
+  where(): string {
+    return `rank ${this.rank} of ${this.worldSize}`;
+  }
+
+  /** Called by a handle whose wait passed its deadline. */
+  stuck(handle: MpiHandle, msg: string): void {
+    this.pending = { handle, msg };
+  }
+
+  private start(what: string, n: number | null, unit: string, enqueue: () => number, after?: () => void): MpiHandle {
+    if (this.finalized) throw new DistributedError(`${what} after finalize() on ${this.where()}`);
+    if (this.pending) {
+      if (!this.pending.handle.isDone())
+        throw new DistributedError(`${what} on ${this.where()}: the group is unusable after an earlier timeout (${this.pending.msg})`);
+      this.pending = null;
+    }
+    const desc = `${what} #${++this.seq}${n === null ? "" : ` (${n} ${unit})`}`;
+    return new MpiHandle(this, enqueue(), desc, after);
+  }
+
+  allreduceSum(buf: Float32Array): void {
+    this.allreduceSumAsync(buf).wait();
+  }
+  allreduceSumAsync(buf: Float32Array): CommHandle {
+    return this.start("allreduce", buf.length, "floats", () => this.addon.allreduce(buf));
+  }
+
+  broadcast(buf: ArrayBufferView, root = 0): void {
+    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize)
+      throw new DistributedError(`broadcast root ${root} does not exist in a group of ${this.worldSize}`);
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.start("broadcast", bytes.length, "bytes", () => this.addon.bcast(bytes, root)).wait();
+  }
+
+  allgather(send: Float32Array, out?: Float32Array): Float32Array {
+    const o = out ?? new Float32Array(send.length * this.worldSize);
+    if (o.length !== send.length * this.worldSize)
+      throw new DistributedError(`allgather: out has ${o.length} floats, expected ${send.length} × ${this.worldSize}`);
+    this.start("allgather", send.length, "floats", () => this.addon.allgather(send, o)).wait();
+    return o;
+  }
+
+  allgatherBytes(send: Uint8Array): Uint8Array[] {
+    let id = 0;
+    let parts: Uint8Array[] = [];
+    const h = this.start("allgatherBytes", send.length, "bytes", () => (id = this.addon.allgatherBytes(send)), () => {
+      const { data, counts } = this.addon.takeBytes(id);
+      let off = 0;
+      parts = counts.map((n) => data.subarray(off, (off += n)));
+    });
+    h.wait();
+    return parts;
+  }
+
+  reduceScatterSum(send: Float32Array, out?: Float32Array): Float32Array {
+    const o = out ?? new Float32Array(send.length / this.worldSize);
+    this.reduceScatterSumAsync(send, o).wait();
+    return o;
+  }
+  reduceScatterSumAsync(send: Float32Array, out: Float32Array): CommHandle {
+    if (send.length % this.worldSize !== 0 || out.length * this.worldSize !== send.length)
+      throw new DistributedError(`reduceScatterSum: send has ${send.length} floats, out ${out.length}: send must be out × ${this.worldSize}`);
+    return this.start("reduceScatter", out.length, "floats per rank", () => this.addon.reduceScatter(send, out));
+  }
+
+  barrier(): void {
+    this.start("barrier", null, "", () => this.addon.barrier()).wait();
+  }
+
+  abort(message: string, code = 1): never {
+    this.addon.abort(`rank ${this.rank} of ${this.worldSize}: ${message}`, code || 1);
+  }
+
+  finalize(): void {
+    if (this.finalized) return;
+    const h = this.start("finalize", null, "", () => this.addon.finalize());
+    this.finalized = true;
+    h.wait();
+  }
+
+  private onExit(code: number): void {
+    if (this.finalized) return;
+    if (code !== 0 || this.pending) {
+      const why = this.pending ? this.pending.msg : `exiting with code ${code} without finalize()`;
+      this.addon.abort(`rank ${this.rank} of ${this.worldSize}: ${why}`, code || 1);
+    }
+    try {
+      this.finalize();
+    } catch (e) {
+      this.addon.abort(`rank ${this.rank} of ${this.worldSize}: ${(e as Error).message}`, 1);
+    }
+  }
+}

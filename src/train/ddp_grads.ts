@@ -1,0 +1,114 @@
+// Gradient buckets of data-parallel training (PyTorch DDP's Reducer): the flat gradient buffer
+// of the trainable parameters is cut into buckets of about ddp_bucket_cap_mb, filled in reverse
+// parameter order (backward produces the last layers' gradients first). Each bucket is a
+// contiguous view of the buffer, summed in place over the ranks with allreduceSumAsync as soon as
+// every parameter in it has its final gradient (the autograd leaf hook), so communication runs
+// while backward goes on. Buckets are started strictly in bucket order on every rank (a ready
+// bucket waits for the ones before it), so the ranks issue the same collectives in the same order.
+
+import type { Tensor } from "../tensor/tensor.js";
+import { setLeafGradHook, LeafGradHook } from "../tensor/autograd.js";
+import type { CommHandle, ProcessGroup } from "../dist/process_group.js";
+import type { FlatGrads } from "./optim/optimizer.js";
+
+export interface Bucket {
+  /** Parameter indices (into FlatGrads.params), in the order they were assigned. */
+  params: number[];
+  /** The bucket's range of the flat buffer, [start, end) in elements. */
+  start: number;
+  end: number;
+}
+
+/**
+ * Buckets of at most capBytes (a parameter larger than the cap gets a bucket of its own), filled
+ * from the last parameter to the first; each covers a contiguous range of the flat buffer.
+ */
+export function assignBuckets(sizes: readonly number[], offsets: readonly number[], capBytes: number): Bucket[] {
+  const out: Bucket[] = [];
+  let cur: Bucket | null = null;
+  for (let i = sizes.length - 1; i >= 0; i--) {
+    const bytes = sizes[i] * 4;
+    if (cur && (cur.end - cur.start) * 4 + bytes > capBytes) cur = null;
+    if (!cur) {
+      cur = { params: [], start: offsets[i], end: offsets[i] + sizes[i] };
+      out.push(cur);
+    }
+    cur.params.push(i);
+    cur.start = offsets[i];
+  }
+  return out;
+}
+
+/** Allreduce of the flat gradient buffer in buckets, overlapped with backward. */
+export class GradBuckets {
+  readonly buckets: Bucket[];
+  private readonly index = new Map<Tensor, number>();
+  private readonly bucketOf: number[];
+  private remaining: number[] = [];
+  private seen: Uint8Array;
+  private handles: CommHandle[] = [];
+  private next = 0;
+  private prevHook: LeafGradHook | null = null;
+  private armed = false;
+  /** Buckets started from inside backward in the last synced pass (the rest started after it). */
+  startedDuringBackward = 0;
+
+  constructor(private readonly flat: FlatGrads, private readonly group: ProcessGroup, capBytes: number) {
+    this.buckets = assignBuckets(flat.params.map((p) => p.size), flat.offsets, capBytes);
+    this.bucketOf = new Array<number>(flat.params.length).fill(-1);
+    this.buckets.forEach((b, bi) => { for (const i of b.params) this.bucketOf[i] = bi; });
+    flat.params.forEach((p, i) => this.index.set(p, i));
+    this.seen = new Uint8Array(flat.params.length);
+  }
+
+  /** Before the backward that completes the step's gradients: buckets start as they fill. */
+  arm(): void {
+    this.remaining = this.buckets.map((b) => b.params.length);
+    this.seen.fill(0);
+    this.handles = [];
+    this.next = 0;
+    this.startedDuringBackward = 0;
+    this.armed = true;
+    this.prevHook = setLeafGradHook((leaf) => this.onLeaf(leaf));
+  }
+
+  private onLeaf(leaf: Tensor): void {
+    const i = this.index.get(leaf);
+    if (i === undefined || this.seen[i]) return;
+    this.seen[i] = 1;
+    this.flat.attachOne(i);
+    this.remaining[this.bucketOf[i]]--;
+    while (this.next < this.buckets.length && this.remaining[this.next] === 0) {
+      this.launch();
+      this.startedDuringBackward++;
+    }
+  }
+
+  private launch(): void {
+    const b = this.buckets[this.next++];
+    for (const i of b.params) this.flat.attachOne(i);
+    this.handles.push(this.group.allreduceSumAsync(this.flat.buffer.subarray(b.start, b.end)));
+  }
+
+  /** After that backward: starts the buckets not started yet (unused parameters), waits for all. */
+  finish(): void {
+    if (!this.armed) return;
+    setLeafGradHook(this.prevHook);
+    this.prevHook = null;
+    this.armed = false;
+    this.flat.attach();
+    while (this.next < this.buckets.length) this.launch();
+    for (const h of this.handles) h.wait();
+    this.handles = [];
+  }
+
+  /** Removes the hook without communicating (an error during backward). */
+  disarm(): void {
+    if (!this.armed) return;
+    setLeafGradHook(this.prevHook);
+    this.prevHook = null;
+    this.armed = false;
+    for (const h of this.handles) h.wait();
+    this.handles = [];
+  }
+}

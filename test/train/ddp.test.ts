@@ -1,0 +1,223 @@
+// Data parallelism without MPI: the sampler's sharding math, the gradient buckets and their
+// start from the autograd leaf hook, the evaluation shards and gathering, the start-up check
+// and the TrainingArguments fields, against LocalGroup and small in-memory fake groups.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Tensor } from "../../src/tensor/tensor.js";
+import { setLeafGradHook } from "../../src/tensor/autograd.js";
+import { DistributedError, ConfigError } from "../../src/tensor/errors.js";
+import * as ops from "../../src/ops/index.js";
+import { LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
+import { batchesOf } from "../../src/train/trainer_data.js";
+import { epochBatches, evalShard, globalExamples, paddedOrder, rankShard } from "../../src/train/ddp_sampler.js";
+import { assignBuckets, GradBuckets } from "../../src/train/ddp_grads.js";
+import { checkSameRun, gatherEval, rankSeed } from "../../src/train/ddp.js";
+import { FlatGrads } from "../../src/train/optim/optimizer.js";
+import { Trainer, TrainingArguments } from "../../src/train/index.js";
+import { Rng } from "../../src/tensor/random.js";
+import { TinyRegressor, regressionCollator, regressionData } from "./helpers.js";
+
+/** A group of `worldSize` whose collectives are scripted: the other ranks' bytes, and a log of calls. */
+class FakeGroup implements ProcessGroup {
+  readonly backend = "mpi" as const;
+  readonly localRank: number;
+  readonly localWorldSize: number;
+  timeoutMs = 1000;
+  calls: string[] = [];
+  others: Uint8Array[] = [];
+  constructor(readonly rank: number, readonly worldSize: number) {
+    this.localRank = rank;
+    this.localWorldSize = worldSize;
+  }
+  allreduceSum(buf: Float32Array): void {
+    this.calls.push(`allreduce ${buf.length}`);
+    for (let i = 0; i < buf.length; i++) buf[i] *= this.worldSize;
+  }
+  allreduceSumAsync(buf: Float32Array): CommHandle {
+    // every rank holds the same gradient here, so the sum is worldSize × it
+    this.allreduceSum(buf);
+    return { wait: () => {}, isDone: () => true };
+  }
+  broadcast(_buf: ArrayBufferView): void { this.calls.push("broadcast"); }
+  allgather(send: Float32Array): Float32Array { return send; }
+  allgatherBytes(send: Uint8Array): Uint8Array[] {
+    this.calls.push("allgatherBytes");
+    const out = this.others.slice();
+    out.splice(this.rank, 0, send);
+    return out;
+  }
+  reduceScatterSum(send: Float32Array): Float32Array { return send; }
+  reduceScatterSumAsync(): CommHandle { return { wait: () => {}, isDone: () => true }; }
+  barrier(): void { this.calls.push("barrier"); }
+  abort(message: string): never { throw new DistributedError(`abort: ${message}`); }
+  finalize(): void {}
+}
+
+const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+
+test("sharding: the union of the ranks' batch j is the single-process batch j of size b × world", () => {
+  const order = new Rng(3).permutation(24);
+  for (const world of [1, 2, 3, 4]) {
+    const all = epochBatches(order, 2, world, false);
+    const single = batchesOf(order, 2 * world, false);
+    assert.equal(all[0].length, single.length);
+    single.forEach((b, j) => {
+      const union = all.flatMap((r) => r[j]).sort((x, y) => x - y);
+      assert.deepEqual(union, b.slice().sort((x, y) => x - y), `world ${world}, batch ${j}`);
+      // the interleaving: rank r's k-th example is position (j·b + k)·world + r of the order
+      all.forEach((r, rank) => r[j].forEach((v, k) => assert.equal(v, order[(j * 2 + k) * world + rank])));
+    });
+  }
+});
+
+test("sharding: uneven tails pad from the start (no drop_last) or drop (drop_last); counts match plannedSteps", () => {
+  const order = [5, 3, 9, 0, 1, 8, 2, 7, 4, 6, 10]; // 11 examples
+  assert.deepEqual(paddedOrder(order, 4, false), [...order, 5]);
+  assert.deepEqual(paddedOrder(order, 4, true), order.slice(0, 8));
+  assert.deepEqual(rankShard(order, 4, 3, false), [0, 7, 5]);
+  assert.deepEqual(rankShard(order, 4, 3, true), [0, 7]);
+  // every example once, one repeated to fill the tail
+  const shards = [0, 1, 2, 3].map((r) => rankShard(order, 4, r, false));
+  assert.deepEqual(shards.flat().sort((a, b) => a - b), [...order, 5].sort((a, b) => a - b));
+  assert.deepEqual(paddedOrder([4], 3, false), [4, 4, 4]);
+  for (const dropLast of [false, true]) {
+    for (const world of [1, 2, 3]) {
+      const a = new TrainingArguments({ perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, dataloaderDropLast: dropLast, numTrainEpochs: 1 });
+      const plan = a.plannedSteps(order.length, world);
+      const all = epochBatches(order, 2, world, dropLast);
+      assert.ok(all.every((r) => r.length === plan.numBatches), `world ${world} dropLast ${dropLast}`);
+      if (dropLast) assert.ok(all.flat().every((b) => b.length === 2));
+    }
+  }
+  // the loss weights' denominator: examples of an accumulation group on every rank
+  const all = epochBatches(order, 2, 2, false); // 12 padded → 6 per rank → batches of 2, 2, 2
+  assert.equal(globalExamples(all, 0, 2), 8);
+  assert.equal(globalExamples(all, 2, 2), 4);
+});
+
+test("buckets: filled from the last parameter, capped, contiguous ranges covering the buffer", () => {
+  const sizes = [10, 300, 20, 20, 5, 1000];
+  const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((s, v) => s + v, 0));
+  const b = assignBuckets(sizes, offsets, 100 * 4);
+  assert.deepEqual(b.map((x) => x.params), [[5], [4, 3, 2], [1], [0]]);
+  assert.deepEqual(b.map((x) => [x.start, x.end]), [[355, 1355], [310, 355], [10, 310], [0, 10]]);
+  const one = assignBuckets(sizes, offsets, 25 * 1024 * 1024);
+  assert.deepEqual(one, [{ params: [5, 4, 3, 2, 1, 0], start: 0, end: 1355 }]);
+});
+
+test("the leaf-gradient hook fires once per leaf, after its gradient is final", () => {
+  const w1 = Tensor.from([[1, 2], [3, 4]]).requiresGrad_(true);
+  const w2 = Tensor.from([[0.5, -1], [2, 1]]).requiresGrad_(true);
+  const x = Tensor.from([[1, -1]]);
+  const seen: [Tensor, number[]][] = [];
+  const prev = setLeafGradHook((leaf) => seen.push([leaf, Array.from(leaf.grad?.f32() ?? [])]));
+  try {
+    // w1 is used twice (both uses must have run before it is reported)
+    const h = ops.matmul(ops.matmul(x, w1), w2);
+    const loss = ops.sum(ops.add(ops.matmul(h, w1), h));
+    loss.backward();
+  } finally {
+    setLeafGradHook(prev);
+  }
+  assert.equal(seen.length, 2);
+  assert.deepEqual(new Set(seen.map(([t]) => t)), new Set([w1, w2]));
+  for (const [t, g] of seen) assert.deepEqual(g, Array.from(t.grad!.f32()), "the gradient seen by the hook is the final one");
+});
+
+test("GradBuckets: buckets start during backward in bucket order; the buffer then holds the sum; no sync leaves it local", () => {
+  const model = new TinyRegressor(2, { hidden: 16 });
+  const params = model.parameters();
+  const flat = new FlatGrads(params);
+  const g = new FakeGroup(0, 2);
+  const buckets = new GradBuckets(flat, g, 200 * 4);
+  assert.ok(buckets.buckets.length >= 3);
+  const data = regressionCollator(regressionData(4));
+  const lossOf = () => model.forward(data as never).loss!;
+  lossOf().backward();
+  const local = Float32Array.from(flat.buffer);
+  flat.zero();
+  buckets.arm();
+  lossOf().backward();
+  const during = buckets.startedDuringBackward;
+  buckets.finish();
+  assert.ok(during >= 1, `some buckets started inside backward (${during})`);
+  assert.deepEqual(g.calls, buckets.buckets.map((b) => `allreduce ${b.end - b.start}`));
+  flat.buffer.forEach((v, i) => assert.ok(Math.abs(v - 2 * local[i]) < 1e-6));
+  assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+});
+
+test("evaluation shards: contiguous, none twice; gathered in rank order with exact loss sums", () => {
+  for (const [n, w] of [[7, 2], [7, 3], [2, 4], [12, 4]]) {
+    const parts = Array.from({ length: w }, (_, r) => evalShard(n, w, r));
+    assert.equal(parts[0].start, 0);
+    assert.equal(parts[w - 1].end, n);
+    for (let r = 1; r < w; r++) assert.equal(parts[r].start, parts[r - 1].end);
+  }
+  const g = new FakeGroup(1, 2);
+  g.others = [enc({ predictions: [[1, 0], [0, 1]], labelIds: [0, 1], lossSum: 1.5, lossCount: 2 })];
+  const out = gatherEval(g, { predictions: [[0.5, 0.5]], labelIds: [1], lossSum: 0.25, lossCount: 1 });
+  assert.deepEqual(out, { predictions: [[1, 0], [0, 1], [0.5, 0.5]], labelIds: [0, 1, 1], lossSum: 1.75, lossCount: 3 });
+});
+
+test("start-up check: a rank whose arguments, parameters or data differ names what differs", () => {
+  const w = Tensor.zeros([2, 3]);
+  const desc = (lr: number, shape: number[], n: number) => ({
+    args: new TrainingArguments({ learningRate: lr }).toDict(), trainable: [["a.weight", Tensor.zeros(shape)]] as [string, Tensor][],
+    model: [["a.weight", w]] as [string, Tensor][], datasetLength: n,
+  });
+  const g0 = new FakeGroup(1, 2);
+  // rank 0's view of the run, as rank 1 receives it
+  const rank0 = new FakeGroup(0, 1);
+  let sent: Uint8Array | null = null;
+  rank0.allgatherBytes = (b) => { sent = b; return [b]; };
+  checkSameRun({ ...rank0, worldSize: 2, allgatherBytes: rank0.allgatherBytes } as unknown as ProcessGroup, desc(0.002, [2, 3], 10));
+  g0.others = [sent!];
+  assert.throws(() => checkSameRun(g0, desc(0.001, [2, 3], 10)), (e: Error) =>
+    e instanceof DistributedError && e.message.includes("rank 1's learning_rate (0.001) differs from rank 0's (0.002)"));
+  assert.throws(() => checkSameRun(g0, desc(0.002, [3, 2], 9)), (e: Error) =>
+    /rank 1's trainable parameters .* differ from rank 0's/.test(e.message) && /rank 1's training set has 9 examples, rank 0's has 10/.test(e.message));
+  checkSameRun(g0, desc(0.002, [2, 3], 10));
+  checkSameRun(new LocalGroup(), desc(1, [1], 1));
+});
+
+test("TrainingArguments: ddp fields, their checks, and worldSize/processIndex/localProcessIndex from the group", () => {
+  const a = new TrainingArguments();
+  assert.equal(a.ddpBackend, null);
+  assert.equal(a.ddpTimeout, 1800);
+  assert.equal(a.ddpBucketCapMb, null);
+  assert.equal(a.ddpBucketCapBytes, 25 * 1024 * 1024);
+  assert.deepEqual([a.worldSize, a.processIndex, a.localProcessIndex], [1, 0, 0]);
+  assert.equal(TrainingArguments.fromDict({ ddp_backend: "mpi", ddp_bucket_cap_mb: 4 }).ddpBucketCapBytes, 4 << 20);
+  assert.throws(() => TrainingArguments.fromDict({ ddp_backend: "nccl" }), (e: Error) => e instanceof ConfigError && /ddp_backend 'nccl' is not supported; expected 'mpi'/.test(e.message));
+  assert.throws(() => TrainingArguments.fromDict({ ddp_timeout: 0 }), ConfigError);
+  assert.equal("ddp_timeout" in a.toDict(), true);
+  const g = new FakeGroup(1, 3);
+  const args = new TrainingArguments({ perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, ddpTimeout: 7 });
+  const t = new Trainer({ model: new TinyRegressor(1), args, trainDataset: regressionData(8), dataCollator: regressionCollator, processGroup: g });
+  assert.equal(t.processGroup, g);
+  assert.equal(g.timeoutMs, 7000);
+  assert.deepEqual([args.worldSize, args.processIndex, args.localProcessIndex, args.totalTrainBatchSize], [3, 1, 1, 12]);
+  assert.equal(args.plannedSteps(24).numBatches, 4);
+  assert.ok(!("process_group" in args.toDict()));
+  assert.notEqual(rankSeed(42, 1), rankSeed(42, 2));
+  assert.equal(rankSeed(42, 0), 42);
+});
+
+test("a 1-process Trainer's default group is the local one", () => {
+  const t = new Trainer({ model: new TinyRegressor(1), args: new TrainingArguments(), trainDataset: regressionData(4), dataCollator: regressionCollator });
+  assert.equal(t.processGroup.backend, "local");
+  assert.equal(t.processGroup.worldSize, 1);
+});
+
+test("resume: a checkpoint counts global batches; a run whose per_device × processes differs is refused", async () => {
+  const { tmp } = await import("../peft/helpers.js");
+  const out = tmp();
+  const mk = (bs: number) => new Trainer({
+    model: new TinyRegressor(1), dataCollator: regressionCollator, trainDataset: regressionData(16),
+    args: new TrainingArguments({ outputDir: out, perDeviceTrainBatchSize: bs, maxSteps: 4, saveSteps: 2, disableTqdm: true, reportTo: ["none"] }),
+  });
+  await mk(2).train();
+  await assert.rejects(mk(4).train({ resumeFromCheckpoint: `${out}/checkpoint-2` }), (e: Error) =>
+    e instanceof ConfigError && /batches of 2 examples .* this run's have 4/.test(e.message));
+  await mk(2).train({ resumeFromCheckpoint: `${out}/checkpoint-2` });
+});

@@ -1,0 +1,99 @@
+// Data parallelism over real MPI: `mpirun -np 2` ranks with per-device batch b against one
+// process with batch 2b (same losses and adapter within 1e-5), a 2-rank checkpoint resumed on 1
+// and on 2 processes, a 1-process checkpoint resumed on 2, and the start-up mismatch error.
+// Without mpirun or the MPI addon every test prints why and is skipped (never passed).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { mpiAvailable } from "../../src/dist/mpi_addon.js";
+import { tmp } from "../peft/helpers.js";
+
+const CHILD = join(import.meta.dirname, "fixtures", "ddp_child.ts");
+const ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_rmaps_base_oversubscribe: "1" };
+
+function whyNoMpi(): string | null {
+  const v = spawnSync("mpirun", ["--version"], { encoding: "utf8", env: ENV, timeout: 20_000 });
+  if (v.error || v.status !== 0) return `mpirun is not available (${v.error?.message ?? v.stderr.trim()})`;
+  const a = mpiAvailable();
+  return a.ok ? null : `the MPI addon is not available: ${a.why}`;
+}
+const NO_MPI = whyNoMpi();
+if (NO_MPI) console.log(`# ddp_mpi: skipping the MPI tests: ${NO_MPI}`);
+
+interface Result { worldSize: number; losses: Record<string, number>; adapter: Record<string, number[]>; metrics: Record<string, number> }
+
+/** Runs the fixture on `np` processes (1: plain node); returns rank 0's result. Bounded in time. */
+function run(np: number, opts: Record<string, unknown>, expectFail = false): { result: Result | null; out: string } {
+  const result = join(tmp("peft-ddp-res-"), "result.json");
+  const node = [process.execPath, "--import", "tsx", CHILD, JSON.stringify({ ...opts, result })];
+  const r = np === 1
+    ? spawnSync(node[0], node.slice(1), { encoding: "utf8", env: ENV, timeout: 180_000 })
+    : spawnSync("mpirun", ["-np", String(np), "--oversubscribe", ...node], { encoding: "utf8", env: ENV, timeout: 180_000 });
+  const out = `${r.stdout}\n${r.stderr}`;
+  if (r.error) throw new Error(`${np}-process run failed to finish: ${r.error.message}\n${out}`);
+  if (expectFail) {
+    assert.notEqual(r.status, 0, `expected the ${np}-process run to fail\n${out}`);
+    return { result: null, out };
+  }
+  assert.equal(r.status, 0, `${np}-process run exited ${r.status}\n${out}`);
+  return { result: JSON.parse(readFileSync(result, "utf8")) as Result, out };
+}
+
+function maxDiff(a: Result, b: Result, steps: number[]): { loss: number; adapter: number } {
+  let loss = 0, adapter = 0;
+  for (const s of steps) {
+    assert.ok(a.losses[s] !== undefined && b.losses[s] !== undefined, `step ${s} logged in both runs`);
+    loss = Math.max(loss, Math.abs(a.losses[s] - b.losses[s]));
+  }
+  assert.deepEqual(Object.keys(a.adapter).sort(), Object.keys(b.adapter).sort());
+  for (const [k, v] of Object.entries(a.adapter)) v.forEach((x, i) => { adapter = Math.max(adapter, Math.abs(x - b.adapter[k][i])); });
+  return { loss, adapter };
+}
+
+const STEPS = [1, 2, 3, 4, 5, 6];
+let single: Result | null = null;
+
+test("2 ranks × batch 2 train like 1 process × batch 4: losses, adapter and eval metrics", { skip: NO_MPI ?? false }, () => {
+  single = run(1, { out: tmp(), perDevice: 4, maxSteps: 6 }).result!;
+  const two = run(2, { out: tmp(), perDevice: 2, maxSteps: 6 }).result!;
+  assert.equal(two.worldSize, 2);
+  assert.equal(single.worldSize, 1);
+  const d = maxDiff(single, two, STEPS);
+  console.log(`# ddp_mpi equivalence: max |Δloss| ${d.loss.toExponential(2)}, max |Δadapter| ${d.adapter.toExponential(2)}`);
+  assert.ok(d.loss < 1e-5 && d.adapter < 1e-5, JSON.stringify(d));
+  assert.equal(two.metrics.eval_n, 7, "the eval set is gathered whole (7 rows, none twice)");
+  assert.ok(Math.abs(two.metrics.eval_loss - single.metrics.eval_loss) < 1e-5);
+  assert.equal(two.metrics.eval_accuracy, single.metrics.eval_accuracy);
+});
+
+test("with accumulation 2: 2 ranks × 1 × 2 micro-steps equal 1 process × batch 4", { skip: NO_MPI ?? false }, () => {
+  const a = single ?? run(1, { out: tmp(), perDevice: 4, maxSteps: 6 }).result!;
+  const two = run(2, { out: tmp(), perDevice: 1, ga: 2, maxSteps: 6 }).result!;
+  const d = maxDiff(a, two, STEPS);
+  assert.ok(d.loss < 1e-5 && d.adapter < 1e-5, JSON.stringify(d));
+});
+
+test("a 2-rank checkpoint resumes on 1 and on 2 processes; a 1-process one on 2", { skip: NO_MPI ?? false }, () => {
+  const full = single ?? run(1, { out: tmp(), perDevice: 4, maxSteps: 6 }).result!;
+  const out2 = tmp();
+  run(2, { out: out2, perDevice: 2, maxSteps: 6, saveSteps: 3 });
+  const ck2 = join(out2, "checkpoint-3");
+  assert.ok(existsSync(join(ck2, "trainer_state.json")), "rank 0 wrote checkpoint-3");
+  const on1 = run(1, { out: tmp(), perDevice: 4, maxSteps: 6, resume: ck2 }).result!;
+  const on2 = run(2, { out: tmp(), perDevice: 2, maxSteps: 6, resume: ck2 }).result!;
+  const out1 = tmp();
+  run(1, { out: out1, perDevice: 4, maxSteps: 6, saveSteps: 3 });
+  const from1 = run(2, { out: tmp(), perDevice: 2, maxSteps: 6, resume: join(out1, "checkpoint-3") }).result!;
+  for (const [what, r] of [["2 → 1", on1], ["2 → 2", on2], ["1 → 2", from1]] as const) {
+    const d = maxDiff(full, r, STEPS);
+    console.log(`# ddp_mpi resume ${what}: max |Δloss| ${d.loss.toExponential(2)}, max |Δadapter| ${d.adapter.toExponential(2)}`);
+    assert.ok(d.loss < 1e-5 && d.adapter < 1e-5, `${what}: ${JSON.stringify(d)}`);
+  }
+});
+
+test("ranks with different arguments fail at start-up naming the field", { skip: NO_MPI ?? false }, () => {
+  const { out } = run(2, { out: tmp(), perDevice: 2, maxSteps: 2, lr: 0.002, lrRank1: 0.001 }, true);
+  assert.match(out, /DistributedError: .*rank 1's learning_rate \(0\.001\) differs from rank 0's \(0\.002\)/);
+});
