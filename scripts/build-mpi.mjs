@@ -8,18 +8,18 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
+function run(cmd, args, env) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env });
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
 /** { cflags, libs, via } of the MPI found on this machine, or { why } when there is none. */
 export function detectMpi(env = process.env) {
   const mpicc = env.PEFT_TS_MPICC || "mpicc";
-  const compile = run(mpicc, ["--showme:compile"]);
-  const link = compile !== null ? run(mpicc, ["--showme:link"]) : null;
+  const compile = run(mpicc, ["--showme:compile"], env);
+  const link = compile !== null ? run(mpicc, ["--showme:link"], env) : null;
   if (compile !== null && link !== null) return { cflags: compile, libs: link, via: `${mpicc} --showme` };
-  const pc = run("pkg-config", ["--cflags", "--libs", "ompi"]);
+  const pc = run("pkg-config", ["--cflags", "--libs", "ompi"], env);
   if (pc !== null) {
     const cflags = pc.split(/\s+/).filter((f) => f.startsWith("-I")).join(" ");
     const libs = pc.split(/\s+/).filter((f) => !f.startsWith("-I")).join(" ");
@@ -47,8 +47,12 @@ export function buildMpi({ root, verbose = false, env = process.env }) {
     return false;
   }
   const mpi = detectMpi(env);
-  if (!mpi.cflags && !mpi.libs) {
+  const stale = () => {
     rmSync(dest, { force: true });
+    rmSync(join(root, "native", "mpi", "build"), { recursive: true, force: true });
+  };
+  if (!mpi.cflags && !mpi.libs) {
+    stale();
     console.log(`peft-ts: MPI not found (${mpi.why}); multi-process training is off. To enable it: apt-get install openmpi-bin libopenmpi-dev, then npm run build:native`);
     return false;
   }
@@ -77,7 +81,7 @@ export function buildMpi({ root, verbose = false, env = process.env }) {
   }
   writeFileSync(logPath, log);
   if (!ok) {
-    rmSync(dest, { force: true });
+    stale();
     console.warn(`peft-ts: MPI addon not built (${res.status === 0 ? "it does not load" : "compilation failed"}); multi-process training is off. Details: ${logPath}`);
     return false;
   }

@@ -87,6 +87,9 @@ function onPath(cmd: string): boolean {
 /** Whether multi-process runs can start here: mpirun on PATH and the addon built (for the CLI launcher and tests). */
 export function mpiAvailable(): { ok: boolean; why?: string } {
   if (!onPath("mpirun")) return { ok: false, why: `mpirun is not on PATH (${MPI_INSTALL_HINT})` };
-  if (!findMpiAddon()) return { ok: false, why: `native/build/Release/peft_mpi.node is not built (${MPI_INSTALL_HINT})` };
+  if (!findMpiAddon()) {
+    const what = process.env.PEFT_TS_MPI_ADDON ? `PEFT_TS_MPI_ADDON=${process.env.PEFT_TS_MPI_ADDON} does not exist` : "native/build/Release/peft_mpi.node is not built";
+    return { ok: false, why: `${what} (${MPI_INSTALL_HINT})` };
+  }
   return { ok: true };
 }

@@ -64,6 +64,8 @@ export class MpiGroup implements ProcessGroup {
   private seq = 0;
   private finalized = false;
   private pending: { handle: MpiHandle; msg: string } | null = null;
+  /** The uncaught exception that is ending the process, if any (its stack goes into the abort message). */
+  private fatal: unknown = undefined;
 
   constructor(readonly addon: MpiAddon, launch: LaunchEnv, opts: { timeoutMs: number }) {
     this.timeoutMs = opts.timeoutMs;
@@ -81,6 +83,8 @@ export class MpiGroup implements ProcessGroup {
     if (!init.funneled) {
       this.addon.abort(`MPI granted thread level ${init.threadLevel}, below MPI_THREAD_FUNNELED`, 1);
     }
+    // node emits 'exit' before it prints an uncaught exception, and abort does not return: keep it
+    process.on("uncaughtExceptionMonitor", (err) => (this.fatal = err));
     process.on("exit", (code) => this.onExit(code));
   }
 
@@ -168,7 +172,8 @@ export class MpiGroup implements ProcessGroup {
   private onExit(code: number): void {
     if (this.finalized) return;
     if (code !== 0 || this.pending) {
-      const why = this.pending ? this.pending.msg : `exiting with code ${code} without finalize()`;
+      const err = this.fatal instanceof Error ? (this.fatal.stack ?? this.fatal.message) : this.fatal !== undefined ? String(this.fatal) : null;
+      const why = err !== null ? `uncaught ${err}` : this.pending ? this.pending.msg : `exiting with code ${code} without finalize()`;
       this.addon.abort(`rank ${this.rank} of ${this.worldSize}: ${why}`, code || 1);
     }
     try {

@@ -37,14 +37,19 @@ struct View {
   size_t length;
 };
 
+// The bytes of a typed array (works for ArrayBuffer and SharedArrayBuffer backing; data includes the offset).
 View view_of(const Napi::Value& v, napi_typedarray_type want, const char* what) {
   if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a typed array");
-  auto ta = v.As<Napi::TypedArray>();
-  if (want != napi_uint8_array && ta.TypedArrayType() != want)
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(v.Env(), v, &type, &length, &data, &ab, &offset) != napi_ok)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + ": cannot read the typed array");
+  if (want != napi_uint8_array && type != want)
     throw Napi::TypeError::New(v.Env(), std::string(what) + ": expected a Float32Array");
-  auto buf = ta.ArrayBuffer();
-  uint8_t* base = static_cast<uint8_t*>(buf.Data());
-  return {base + ta.ByteOffset(), ta.ByteLength(), ta.ElementLength()};
+  size_t bytes = v.As<Napi::TypedArray>().ByteLength();
+  return {static_cast<uint8_t*>(data), bytes, length};
 }
 
 Napi::Value submit(Napi::Env env, std::shared_ptr<Op> op, std::vector<Napi::Value> keep) {
