@@ -52,13 +52,15 @@ export function mpirunMissing(): string | null {
   return null;
 }
 
-/** The mpirun command line that runs `argv` (without the launcher flags) as `nproc` ranks. */
+/**
+ * The mpirun command line that runs `argv` (without the launcher flags) with `nproc` ranks per
+ * machine, as torchrun's --nproc_per_node: on this machine alone, or on every host of the hostfile.
+ */
 export function mpirunArgs(argv: string[], nproc: number, hostfile: string | null): string[] {
   const bin = join(packageRoot(), "bin", "peft-ts.js");
-  const args = ["-np", String(nproc)];
-  if (hostfile) args.push("--hostfile", hostfile);
-  // more ranks than cores on this machine (a hostfile spreads them over others)
-  else if (nproc > cpus().length) args.push("--oversubscribe");
+  const args = hostfile ? ["--hostfile", hostfile, "--npernode", String(nproc)] : ["-np", String(nproc)];
+  // more ranks than cores on this machine
+  if (!hostfile && nproc > cpus().length) args.push("--oversubscribe");
   // one core per rank unless the user binds them: the ranks' own threads share it
   args.push("--bind-to", "none");
   return [...args, process.execPath, bin, ...stripLaunchFlags(argv)];

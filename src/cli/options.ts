@@ -90,8 +90,8 @@ export const PEFT_OPTS: OptSpec[] = [
 
 /** Several processes (src/cli/launch.ts): the run is started again under mpirun. */
 export const LAUNCH_OPTS: OptSpec[] = [
-  i("nproc_per_node", "start this many ranks under mpirun (data parallel; like torchrun --nproc_per_node); needs OpenMPI", G_DIST),
-  p("hostfile", "MPI hostfile spreading the ranks over machines (with --nproc_per_node: the total number of ranks)", G_DIST),
+  i("nproc_per_node", "start this many ranks per machine under mpirun (data parallel; like torchrun --nproc_per_node); needs OpenMPI", G_DIST),
+  p("hostfile", "MPI hostfile listing the machines (one per line, `HOST slots=N`); --nproc_per_node ranks run on each", G_DIST),
 ];
 
 export const LOSS_OPTS: OptSpec[] = [

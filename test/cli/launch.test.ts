@@ -13,9 +13,10 @@ test("the ranks get the command line without the launcher's flags, in every spel
   );
 });
 
-test("mpirun runs this package's bin with the same node, N ranks, the hostfile when given", () => {
+test("mpirun runs this package's bin with the same node, N ranks here or N on every host of the hostfile", () => {
+  assert.deepEqual(mpirunArgs(["train"], 2, null).slice(0, 2), ["-np", "2"]);
   const a = mpirunArgs(["train", "--nproc_per_node", "2", "-m", "m"], 2, "hosts");
-  assert.deepEqual(a.slice(0, 4), ["-np", "2", "--hostfile", "hosts"]);
+  assert.deepEqual(a.slice(0, 4), ["--hostfile", "hosts", "--npernode", "2"]);
   assert.equal(a[a.indexOf("--bind-to") + 1], "none");
   const node = a.indexOf(process.execPath);
   assert.ok(node > 0 && a[node + 1].endsWith("bin/peft-ts.js"));

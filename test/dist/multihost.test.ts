@@ -1,5 +1,5 @@
 // Multi-host data parallelism, tested on one machine: two network namespaces joined by a veth pair
-// stand in for two hosts. `peft-ts train --nproc_per_node 2 --hostfile FILE` runs inside namespace A
+// stand in for two hosts. `peft-ts train --nproc_per_node 1 --hostfile FILE` (one rank on each host) runs inside namespace A
 // with a hostfile listing A's and B's addresses (one slot each), so rank 0 runs in A and rank 1 in B;
 // mpirun reaches "host" B through an rsh agent that enters namespace B (fixtures/netns_rsh.sh)
 // instead of ssh, and OpenMPI is held to TCP over the veth's /24 (bootstrap and MPI traffic). The run
@@ -117,7 +117,7 @@ test("2 hosts (network namespaces over a veth, mpirun over TCP) × batch 4 = one
     const before = vethBytes(ns);
     const two = join(tmp, "two");
     const b = spawnSync("ip", ["netns", "exec", ns.a, process.execPath,
-      ...trainArgs(model, trainTsv, two, ["--per_device_train_batch_size", "4", "--nproc_per_node", "2", "--hostfile", hostfile])],
+      ...trainArgs(model, trainTsv, two, ["--per_device_train_batch_size", "4", "--nproc_per_node", "1", "--hostfile", hostfile])],
     { cwd: ROOT, encoding: "utf8", env, timeout: RUN_TIMEOUT_MS, killSignal: "SIGKILL" });
     const agentCalls = existsSync(agentLog) ? readFileSync(agentLog, "utf8").split("\n").filter(Boolean) : [];
     const diag = `${b.error?.message ?? ""}\n${b.stderr}\n${b.stdout.slice(-2000)}\nagent calls:\n${agentCalls.join("\n")}`;
