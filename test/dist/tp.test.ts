@@ -31,3 +31,72 @@ test("region ops, vocab-parallel cross entropy and the parallel layers with 2 ra
   for (const name of ["region-ops", "vocab-parallel-ce", "parallel-layers"])
     for (const rank of [0, 1]) assert.ok(r.out.includes(`PASS ${name} rank ${rank}\n`), `${name} on rank ${rank}:\n${r.out}`);
 });
+
+// ---------------------------------------------------------------------------------------------
+// tp=2 vs one process: one LoRA step on the golden tiny models
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { loadSafetensors } from "../../src/io/safetensors.js";
+import { AutoModelForCausalLM, AutoModelForSequenceClassification } from "../../src/models/auto.js";
+import { PeftModel } from "../../src/peft/index.js";
+import { loraStep, GOLDEN_DIR, type Kind } from "./fixtures/tp_common.js";
+
+function maxAbsDiff(a: Float32Array, b: Float32Array, what: string): number {
+  assert.equal(a.length, b.length, `${what}: ${a.length} vs ${b.length} values`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+for (const kind of ["llama", "bert"] as Kind[]) {
+  test(`${kind}: tp=2 (mpirun -np 2) equals one process: logits, loss, every LoRA gradient, and the adapter saved after one step`, { skip }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), `tp-${kind}-`));
+    try {
+      const r = mpirun2("tp_equiv", [kind, dir], 180_000);
+      assert.equal(r.status, 0, r.out);
+      const tp = loadSafetensors(join(dir, "result.safetensors"));
+      const ref = await loraStep(kind, null, join(dir, "ref-adapter"));
+      const diffs: Record<string, number> = {};
+      diffs.logits = maxAbsDiff(tp.get("logits")!.f32(), ref.logits.f32(), "logits");
+      diffs.loss = Math.abs(tp.get("loss")!.f32()[0] - ref.loss);
+      let grad = 0;
+      assert.equal([...tp.keys()].filter((k) => k.startsWith("grad.")).length, ref.grads.size, "same trainable tensors");
+      for (const [n, g] of ref.grads) {
+        const t = tp.get(`grad.${n}`);
+        assert.ok(t, `no gradient for ${n} from the tp run`);
+        assert.deepEqual(t.shape, g.shape, n);
+        grad = Math.max(grad, maxAbsDiff(t.f32(), g.f32(), `grad ${n}`));
+      }
+      diffs.grads = grad;
+      // the adapter files: same keys, shapes and (after one step) values
+      const a = loadSafetensors(join(dir, "adapter", "adapter_model.safetensors"));
+      const b = loadSafetensors(join(dir, "ref-adapter", "adapter_model.safetensors"));
+      assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+      let ad = 0;
+      for (const [k, t] of b) {
+        assert.deepEqual(a.get(k)!.shape, t.shape, k);
+        ad = Math.max(ad, maxAbsDiff(a.get(k)!.f32(), t.f32(), k));
+      }
+      diffs.adapter = ad;
+      // the tp-saved adapter loads into one process and gives the same logits as the trained reference adapter
+      const base = kind === "llama"
+        ? await AutoModelForCausalLM.fromPretrained(join(GOLDEN_DIR, "llama-tiny-random"))
+        : await AutoModelForSequenceClassification.fromPretrained(join(GOLDEN_DIR, "bert-tiny-random"), { log: () => {} });
+      const loaded = await PeftModel.fromPretrained(base, join(dir, "adapter"));
+      const ids = kind === "llama" ? [[1, 7, 9, 200, 3]] : [[2, 9, 17, 3]];
+      const base2 = kind === "llama"
+        ? await AutoModelForCausalLM.fromPretrained(join(GOLDEN_DIR, "llama-tiny-random"))
+        : await AutoModelForSequenceClassification.fromPretrained(join(GOLDEN_DIR, "bert-tiny-random"), { log: () => {} });
+      const refLoaded = await PeftModel.fromPretrained(base2, join(dir, "ref-adapter"));
+      const refLogits = refLoaded.forward({ inputIds: ids }).logits!.f32();
+      // relative to the logits' scale: one SGD step at lr 0.1 changes their scale
+      const scale = Math.max(1, ...Array.from(refLogits, Math.abs));
+      diffs.reloaded = maxAbsDiff(loaded.forward({ inputIds: ids }).logits!.f32(), refLogits, "reloaded logits") / scale;
+      console.log(`# ${kind} tp=2 vs 1 process, max abs diff (reloaded: relative to max |logit|): ${Object.entries(diffs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(", ")}`);
+      for (const [k, v] of Object.entries(diffs)) assert.ok(v <= 1e-5, `${kind} ${k}: max abs diff ${v}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
