@@ -100,3 +100,37 @@ for (const kind of ["llama", "bert"] as Kind[]) {
     }
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// memory: a ~64M-parameter random Llama loaded with tp=2 holds about half the weights per rank
+
+import { parseConfig } from "../../src/io/hf_config.js";
+import { LlamaForCausalLM } from "../../src/models/llama.js";
+
+test("peak RSS per rank for the frozen weights: tp=2 about half of one process (sharded construction and reads)", { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tp-mem-"));
+  try {
+    const config = parseConfig({
+      model_type: "llama", architectures: ["LlamaForCausalLM"], hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 6,
+      num_attention_heads: 12, num_key_value_heads: 6, vocab_size: 16384, max_position_embeddings: 128, rms_norm_eps: 1e-6, tie_word_embeddings: false,
+    }, join(dir, "config.json"));
+    await new LlamaForCausalLM(config).initWeights().savePretrained(dir);
+    const parse = (out: string) => [...out.matchAll(/MEM rank (\d) of (\d): base ([\d.]+) peak ([\d.]+) params ([\d.]+)/g)]
+      .map((m) => ({ rank: +m[1], base: +m[3], peak: +m[4], params: +m[5] }));
+    const one = spawnSync(process.execPath, ["--import", "tsx", join("test", "dist", "fixtures", "tp_memory.ts"), dir], { cwd: root, encoding: "utf8", timeout: 180_000 });
+    assert.equal(one.status, 0, `${one.stdout}${one.stderr}`);
+    const two = mpirun2("tp_memory", [dir], 180_000);
+    assert.equal(two.status, 0, two.out);
+    const [s] = parse(one.stdout), ranks = parse(two.out);
+    assert.equal(ranks.length, 2, two.out);
+    const single = s.peak - s.base;
+    for (const r of ranks) {
+      const ratio = (r.peak - r.base) / single;
+      console.log(`# rank ${r.rank} of 2: peak − base ${(r.peak - r.base).toFixed(1)} MiB (params ${r.params} MiB) vs one process ${single.toFixed(1)} MiB (params ${s.params} MiB): ratio ${ratio.toFixed(2)}`);
+      assert.ok(r.params / s.params < 0.52, `rank ${r.rank} holds ${r.params} MiB of parameters, one process ${s.params} MiB`);
+      assert.ok(ratio < 0.65, `rank ${r.rank}: peak RSS growth ${(r.peak - r.base).toFixed(1)} MiB is ${ratio.toFixed(2)} of one process's ${single.toFixed(1)} MiB`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
