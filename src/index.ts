@@ -43,7 +43,7 @@ export {
   parallelizeModel, fromPretrainedTensorParallel, buildTensorParallel, loadShardedWeights, TENSOR_PARALLEL_MODEL_TYPES,
 } from "./models/parallel.js";
 export {
-  ColumnParallelLinear, RowParallelLinear, VocabParallelEmbedding, isParallelLinear, gatherShard, shardSpecOf, splitSizes,
+  ColumnParallelLinear, RowParallelLinear, VocabParallelEmbedding, isParallelLinear, gatherShard, gradNormSquared, shardSpecOf, splitSizes,
   tensorParallelGroupOf,
 } from "./nn/parallel/index.js";
 export type { ShardSpec, ParallelLinear } from "./nn/parallel/index.js";

@@ -107,3 +107,26 @@ export function tensorParallelGroupOf(m: Module): ProcessGroup | null {
   }
   return null;
 }
+
+/**
+ * Σ‖grad‖² over `params` as one process would compute it for the full model: the shards' squares
+ * summed over the ranks (one allreduce of one float), each replicated tensor counted once. For
+ * gradient clipping under tensor parallelism; every rank calls it with the same parameter list.
+ */
+export function gradNormSquared(params: Tensor[], group: ProcessGroup): number {
+  let sharded = 0, replicated = 0;
+  for (const p of params) {
+    if (!p.grad) continue;
+    const g = p.grad.f32();
+    let s = 0;
+    for (let i = 0; i < g.length; i++) s += g[i] * g[i];
+    if (shardSpecOf(p)) sharded += s;
+    else replicated += s;
+  }
+  if (group.worldSize > 1) {
+    const buf = Float32Array.of(sharded);
+    group.allreduceSum(buf);
+    sharded = buf[0];
+  }
+  return sharded + replicated;
+}
