@@ -38,6 +38,17 @@ export {
 } from "./models/distilbert.js";
 export { GPT2Model, GPT2LMHeadModel, GPT2ForSequenceClassification } from "./models/gpt2.js";
 export { LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification } from "./models/llama.js";
+// tensor parallelism (Megatron style): models/parallel.ts, nn/parallel, ops/parallel.ts
+export {
+  parallelizeModel, fromPretrainedTensorParallel, buildTensorParallel, loadShardedWeights, TENSOR_PARALLEL_MODEL_TYPES,
+} from "./models/parallel.js";
+export {
+  ColumnParallelLinear, RowParallelLinear, VocabParallelEmbedding, isParallelLinear, gatherShard, gradNormSquared, shardSpecOf, splitSizes,
+  tensorParallelGroupOf,
+} from "./nn/parallel/index.js";
+export type { ShardSpec, ParallelLinear } from "./nn/parallel/index.js";
+export { copyToParallel, reduceFromParallel, gatherFromParallel, vocabParallelCrossEntropy } from "./ops/parallel.js";
+export type { VocabParallelCEOptions } from "./ops/parallel.js";
 export { Conv1D } from "./nn/conv1d.js";
 export { generate } from "./models/generate.js";
 export type { GenerateOptions } from "./models/generate.js";
@@ -47,6 +58,7 @@ export {
   getPeftModel, PeftModel, PeftConfig, LoraConfig, IA3Config, PromptTuningConfig, PrefixTuningConfig,
   PromptEncoderConfig, LNTuningConfig, LoHaConfig, LoKrConfig, VeraConfig, AdaLoraConfig, applyBitFit,
   loadPeftConfig, configFromJSON, registerPeftMethod, registeredPeftMethods, peftMethodByCliName, peftConfigFromCli, peftCliFields,
+  TENSOR_PARALLEL_PEFT_METHODS,
 } from "./peft/index.js";
 export type {
   PeftType, TaskType, LoraConfigOptions, IA3ConfigOptions, PeftModelOptions, PeftMethod, PeftCliField, PeftCliKind, PeftCliContext,

@@ -71,6 +71,10 @@ function autoClass<M extends PreTrainedModel = PreTrainedModel>(task: Task, auto
     async fromPretrained(dirOrId: string, opts: LoadOptions = {}): Promise<M> {
       const dir = await resolveModelPath(dirOrId);
       const config = applyLabelOptions(loadConfigFile(dir), opts);
+      if (opts.tensorParallel) {
+        const { buildTensorParallel } = await import("./parallel.js");
+        return buildTensorParallel(dir, config, factoryFor(task, autoName, config), opts.tensorParallel, opts) as M;
+      }
       return buildFromDir(dir, config, factoryFor(task, autoName, config), opts) as M;
     },
     /** A randomly initialised model (HF init, global RNG) for a config. */

@@ -11,6 +11,8 @@ import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
 import { withPast, type KeyValue } from "../nn/kv_cache.js";
 import { runLayerStack } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
+import { copyToParallel } from "../ops/parallel.js";
+import type { ProcessGroup } from "../dist/process_group.js";
 import type { BiasActOp } from "../ops/index.js";
 import type { BertConfig } from "../io/hf_config.js";
 import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
@@ -74,8 +76,11 @@ export class BertSelfAttention extends Module {
   declare key: Linear;
   declare value: Linear;
   declare dropout: Dropout;
-  readonly heads: number;
+  /** Heads computed here (this rank's share under tensor parallelism). */
+  heads: number;
   readonly headDim: number;
+  /** Set by parallelizeModel: the input enters the tensor-parallel region once for query, key and value. */
+  tpGroup: ProcessGroup | null = null;
   constructor(config: BertConfig) {
     super();
     const rng = constructionRng();
@@ -90,6 +95,7 @@ export class BertSelfAttention extends Module {
   }
   /** firstOnly: queries for position 0 only (keys/values still from every position). */
   forward(x: Tensor, keyMask: Tensor | null, past: KeyValue | undefined, firstOnly = false): { out: Tensor; kv: KeyValue } {
+    if (this.tpGroup) x = copyToParallel(x, this.tpGroup);
     const q = splitHeads(this.query.forward(firstOnly ? x.slice(1, 0, 1) : x), this.heads, this.headDim);
     const k = splitHeads(this.key.forward(x), this.heads, this.headDim);
     const v = splitHeads(this.value.forward(x), this.heads, this.headDim);
@@ -136,6 +142,8 @@ export class BertIntermediate extends Module {
   private readonly act: (x: Tensor) => Tensor;
   /** The activation as a fused bias kernel op (null: no fused kernel for it). */
   private readonly fusedAct: BiasActOp | null;
+  /** Set by parallelizeModel: the input enters the tensor-parallel region (dense is column-parallel). */
+  tpGroup: ProcessGroup | null = null;
   constructor(config: BertConfig) {
     super();
     this.registerModule("dense", new Linear(config.hiddenSize, config.intermediateSize, { rng: constructionRng() }));
@@ -143,6 +151,7 @@ export class BertIntermediate extends Module {
     this.fusedAct = fusedActivation(config.hiddenAct);
   }
   forward(x: Tensor): Tensor {
+    if (this.tpGroup) x = copyToParallel(x, this.tpGroup);
     // dense → act with the bias add and activation in one pass (through adapters wrapping dense too)
     if (this.fusedAct) return forwardAct(this.dense, x, this.fusedAct);
     return this.act(this.dense.forward(x));

@@ -147,6 +147,17 @@ export function causalLMOutput(
   base: ModelOutput, lmHead: { forward(x: Tensor): Tensor }, labels: Tensor | NestedArray | undefined, keepLogits = false,
 ): ModelOutput {
   const h = base.lastHiddenState!;
+  const parallelLoss = (lmHead as { vocabParallelLoss?: (h: Tensor, labels: Int32Array) => Tensor }).vocabParallelLoss;
+  if (labels !== undefined && typeof parallelLoss === "function") {
+    // a vocab-parallel head (tensor parallelism): the loss from each rank's vocab slice; the logits,
+    // when read, are gathered (a collective: every rank must read them)
+    const [B, T] = h.shape;
+    const out = withBaseExtras({}, base);
+    defineLazyLogits(out, () => lmHead.forward(h));
+    out.loss = parallelLoss.call(lmHead, h, shiftedLabels(labels, B, T, `the input [${B}, ${T}]`));
+    if (keepLogits) void out.logits;
+    return out;
+  }
   const plain = lmHead instanceof Linear && lmHead.forward === Linear.prototype.forward && !lmHead.bias;
   if (labels === undefined || !plain) {
     const logits = lmHead.forward(h);

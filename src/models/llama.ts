@@ -12,6 +12,8 @@ import { withPast, type KeyValue } from "../nn/kv_cache.js";
 import { runLayerStack } from "../nn/layer_stack.js";
 import { gatherRows, queryRows, type QueryRows } from "../nn/query_rows.js";
 import * as ops from "../ops/index.js";
+import { copyToParallel } from "../ops/parallel.js";
+import type { ProcessGroup } from "../dist/process_group.js";
 import type { LlamaConfig, PretrainedConfig } from "../io/hf_config.js";
 import { PreTrainedModel, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
 import { intTensor, keyMaskOf, toIntBatch, tokenInputs, type IntBatch } from "./inputs.js";
@@ -55,8 +57,15 @@ export class LlamaAttention extends Module {
   declare k_proj: Linear;
   declare v_proj: Linear;
   declare o_proj: Linear;
+  /** Query and key/value heads computed here (this rank's share under tensor parallelism). */
+  numHeads: number;
+  numKeyValueHeads: number;
+  /** Set by parallelizeModel: the input enters the tensor-parallel region once for q, k and v. */
+  tpGroup: ProcessGroup | null = null;
   constructor(readonly config: LlamaConfig) {
     super();
+    this.numHeads = config.numAttentionHeads;
+    this.numKeyValueHeads = config.numKeyValueHeads;
     const rng = constructionRng();
     const { hiddenSize: E, numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = config;
     this.registerModule("q_proj", new Linear(E, H * D, { bias: config.qkvBias, rng }));
@@ -66,7 +75,8 @@ export class LlamaAttention extends Module {
   }
   /** rows: queries at one position per batch row only (keys/values from every position). */
   forward(x: Tensor, rope: Rope, keyMask: Tensor | null, past: KeyValue | undefined, rows?: LlamaRows): { out: Tensor; kv: KeyValue } {
-    const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
+    const { numHeads: H, numKeyValueHeads: Hkv } = this, D = this.config.headDim;
+    if (this.tpGroup) x = copyToParallel(x, this.tpGroup);
     const qRope = rows ? rows.rope : rope;
     const q = ops.applyRotary(splitHeads(this.q_proj.forward(rows ? gatherRows(x, rows.idx) : x), H, D), qRope.cos, qRope.sin);
     const k = ops.applyRotary(splitHeads(this.k_proj.forward(x), Hkv, D), rope.cos, rope.sin);
@@ -85,6 +95,8 @@ export class LlamaMLP extends Module {
   declare down_proj: Linear;
   private readonly act: (x: Tensor) => Tensor;
   private readonly fusedSilu: boolean;
+  /** Set by parallelizeModel: the input enters the tensor-parallel region once for gate and up. */
+  tpGroup: ProcessGroup | null = null;
   constructor(config: LlamaConfig) {
     super();
     const rng = constructionRng();
@@ -96,6 +108,7 @@ export class LlamaMLP extends Module {
     this.fusedSilu = config.hiddenAct === "silu" || config.hiddenAct === "swish";
   }
   forward(x: Tensor): Tensor {
+    if (this.tpGroup) x = copyToParallel(x, this.tpGroup);
     const gate = this.gate_proj.forward(x), up = this.up_proj.forward(x);
     // silu (every Llama/Mistral/Qwen2 config here) takes the fused SwiGLU op: one pass, one buffer fewer kept
     const h = this.fusedSilu ? ops.siluMul(gate, up) : ops.mul(this.act(gate), up);

@@ -15,6 +15,7 @@ import { atomicWriteFile } from "../io/fs.js";
 import { applyLabelOptions, configToJSON, loadConfigFile, PretrainedConfig, resolveModelPath } from "../io/hf_config.js";
 import { Conv1D } from "../nn/conv1d.js";
 import type { GenerateOptions } from "./generate.js";
+import type { ProcessGroup } from "../dist/process_group.js";
 
 /** Token ids or masks: a Tensor or nested number arrays ([B,T], or [T] for one row). */
 export type IdsLike = Tensor | number[][] | number[] | Int32Array;
@@ -91,6 +92,11 @@ export interface LoadOptions {
   frozenDtype?: "bf16";
   /** Where notices about new/ignored weights go (default console.warn). */
   log?: (line: string) => void;
+  /**
+   * Tensor parallelism (`--tensor_parallel_size`): split the model over this group's ranks, each
+   * reading only its slices of the weights (models/parallel.ts). Every rank must load the same way.
+   */
+  tensorParallel?: ProcessGroup;
 }
 
 export abstract class PreTrainedModel extends Module {
@@ -117,6 +123,7 @@ export abstract class PreTrainedModel extends Module {
   static async fromPretrained<T extends PreTrainedModel>(this: new (config: PretrainedConfig) => T, dirOrId: string, opts: LoadOptions = {}): Promise<T> {
     const dir = await resolveModelPath(dirOrId);
     const config = applyLabelOptions(loadConfigFile(dir), opts);
+    if (opts.tensorParallel) return (await import("./parallel.js")).buildTensorParallel(dir, config, (c) => new this(c), opts.tensorParallel, opts);
     return buildFromDir(dir, config, (c) => new this(c), opts);
   }
   abstract getInputEmbeddings(): Embedding;
@@ -194,17 +201,27 @@ export abstract class PreTrainedModel extends Module {
   }
 }
 
+/** How checkpoint names map onto a model: model name → checkpoint key, new head tensors, tolerated keys. */
+export interface WeightPlan {
+  byName: Map<string, string>;
+  newHead: string[];
+  tolerated: string[];
+}
+
 /**
- * Fills `model` from `tensors` (HF names). Handles a checkpoint saved from the base model when
- * loading a head model (names lack the prefix) and the reverse; a missing task head is newly
- * initialised with a notice; other missing, unexpected or wrong-shape names are an error.
+ * Maps checkpoint keys (with their shapes) onto `model`'s parameters with HF's rules: a checkpoint
+ * saved from the base model when loading a head model (names lack the prefix) and the reverse; a
+ * missing task head is to be newly initialised; other missing, unexpected or wrong-shape names are a
+ * FormatError. `expectedShape` gives the checkpoint shape a parameter wants (default its own).
  */
-export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<string, Tensor>, source: string, opts: LoadOptions = {}): void {
-  const log = opts.log ?? ((s: string) => console.warn(s));
+export function planWeightLoad(
+  model: PreTrainedModel, shapes: Map<string, readonly number[]>, source: string,
+  expectedShape: (name: string, p: Tensor) => readonly number[] = (_, p) => p.shape,
+): WeightPlan {
   const prefix = model.baseModelPrefix;
   const expected = model.stateDict();
   const tied = model.tiedWeights();
-  const keys = [...tensors.keys()];
+  const keys = [...shapes.keys()];
   // name in the checkpoint → name in the model
   const hasPrefixInCkpt = keys.some((k) => k.startsWith(prefix + "."));
   const rename = (k: string): string => {
@@ -212,7 +229,7 @@ export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<strin
     if (!model.hasBasePrefix && k.startsWith(prefix + ".")) return k.slice(prefix.length + 1);
     return k;
   };
-  const loaded = new Map<string, Tensor>();
+  const byName = new Map<string, string>();
   const unexpected: string[] = [];
   const tolerated: string[] = [];
   const ignored = model.ignoredUnexpected();
@@ -220,7 +237,7 @@ export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<strin
   for (const k of keys) {
     const name = rename(k);
     if (expected.has(name)) {
-      loaded.set(name, tensors.get(k)!);
+      byName.set(name, k);
       continue;
     }
     if (ignored.some((r) => r.test(k))) continue;
@@ -230,16 +247,16 @@ export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<strin
   const missing: string[] = [];
   const newHead: string[] = [];
   for (const name of expected.keys()) {
-    if (loaded.has(name)) continue;
+    if (byName.has(name)) continue;
     if (tied[name] !== undefined) continue; // shares the source's storage
     if (model.newHeadModules.some((h) => name === h || name.startsWith(h + "."))) newHead.push(name);
     else missing.push(name);
   }
   const mismatched: string[] = [];
-  for (const [name, t] of loaded) {
-    const p = expected.get(name)!;
-    if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      mismatched.push(`${name}: checkpoint [${t.shape}] vs model [${p.shape}]`);
+  for (const [name, k] of byName) {
+    const t = shapes.get(k)!, want = expectedShape(name, expected.get(name)!);
+    if (t.length !== want.length || t.some((d, i) => d !== want[i])) {
+      mismatched.push(`${name}: checkpoint [${t}] vs model [${want}]`);
     }
   }
   if (missing.length || unexpected.length || mismatched.length) {
@@ -249,12 +266,13 @@ export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<strin
     if (mismatched.length) parts.push(`wrong shapes: ${mismatched.join("; ")}`);
     throw new FormatError(`${source}: weights do not fit ${model.architectureName} (${model.config.modelType}): ${parts.join("; ")}`);
   }
-  // copy in place so shared (tied) tensors stay shared
-  for (const [name, t] of loaded) {
-    const p = expected.get(name)!;
-    if (p.dtype === "f32") (p.data as Float32Array).set(t.dtype === "f32" ? (t.data as Float32Array) : t.f32());
-    else model.setParameter(name, t.to(p.dtype)); // a weight already stored in bf16 (frozen)
-  }
+  return { byName, newHead, tolerated };
+}
+
+/** After the tensors of a plan were copied in: new heads initialised, HF's notices, tied weights, bf16 storage. */
+export function finishWeightLoad(model: PreTrainedModel, plan: WeightPlan, source: string, opts: LoadOptions = {}): void {
+  const log = opts.log ?? ((s: string) => console.warn(s));
+  const { newHead, tolerated } = plan;
   if (newHead.length) {
     const heads = model.newHeadModules.filter((h) => newHead.some((n) => n === h || n.startsWith(h + ".")));
     for (const h of heads) model.initModule(model.getSubmodule(h));
@@ -265,6 +283,23 @@ export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<strin
   }
   model.tieWeights();
   if (opts.frozenDtype === "bf16") storeFrozenBf16(model);
+}
+
+/**
+ * Fills `model` from `tensors` (HF names); see planWeightLoad for the naming rules and errors.
+ */
+export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<string, Tensor>, source: string, opts: LoadOptions = {}): void {
+  const shapes = new Map<string, readonly number[]>();
+  for (const [k, t] of tensors) shapes.set(k, t.shape);
+  const plan = planWeightLoad(model, shapes, source);
+  const expected = model.stateDict();
+  // copy in place so shared (tied) tensors stay shared
+  for (const [name, k] of plan.byName) {
+    const p = expected.get(name)!, t = tensors.get(k)!;
+    if (p.dtype === "f32") (p.data as Float32Array).set(t.dtype === "f32" ? (t.data as Float32Array) : t.f32());
+    else model.setParameter(name, t.to(p.dtype)); // a weight already stored in bf16 (frozen)
+  }
+  finishWeightLoad(model, plan, source, opts);
 }
 
 /** Converts the base model's Linear/Conv1D weights to bf16 storage (frozen: no gradient). */

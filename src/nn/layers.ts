@@ -10,7 +10,38 @@ import { dropout, embedding, layerNorm, rmsNorm } from "../ops/nn.js";
 import type { TensorLike } from "../ops/util.js";
 import { asTensor } from "../ops/util.js";
 
+let deferring = false;
+
+/**
+ * Runs fn (a model constructor) with the weights of Linear and Embedding layers left unallocated:
+ * they get their shape but no storage, and nothing is drawn from an Rng. Used to build a model whose
+ * big layers are then replaced by tensor-parallel shards, so no rank ever holds the full weights;
+ * every deferred tensor must be replaced or materialised before use (see isDeferred).
+ */
+export function withDeferredWeights<T>(fn: () => T): T {
+  const prev = deferring;
+  deferring = true;
+  try {
+    return fn();
+  } finally {
+    deferring = prev;
+  }
+}
+
+/** True for a weight built under withDeferredWeights that has no storage yet. */
+export function isDeferred(t: Tensor): boolean {
+  return t.size > 0 && t.storage.length === 0;
+}
+
+function deferred(shape: number[]): Tensor {
+  const strides: number[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) { strides[i] = acc; acc *= shape[i]; }
+  return new Tensor(new Float32Array(0), shape, "f32", strides.slice(0, shape.length));
+}
+
 function uniform(shape: number[], bound: number, rng: Rng): Tensor {
+  if (deferring) return deferred(shape);
   const t = Tensor.zeros(shape);
   rng.fillUniform(t.data, -bound, bound);
   return t;
@@ -60,6 +91,10 @@ export class Embedding extends Module {
   declare weight: Tensor;
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { rng?: Rng; paddingIdx?: number } = {}) {
     super();
+    if (deferring) {
+      this.registerParameter("weight", deferred([numEmbeddings, embeddingDim]).requiresGrad_());
+      return;
+    }
     const w = Tensor.zeros([numEmbeddings, embeddingDim]);
     (opts.rng ?? globalRng).fillNormal(w.data);
     if (opts.paddingIdx !== undefined) w.data.fill(0, opts.paddingIdx * embeddingDim, (opts.paddingIdx + 1) * embeddingDim);

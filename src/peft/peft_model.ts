@@ -22,6 +22,8 @@ import {
 import type { AdapterHost, MethodOptions } from "./adapter_host.js";
 import { createAdapterHost } from "./tuner_host.js";
 import "./methods.js";
+import { checkTensorParallelPeft, gatherAdapterEntries, sliceAdapterTensors } from "./tp.js";
+import { tensorParallelGroupOf } from "../nn/parallel/index.js";
 
 /** Head modules peft adds to modules_to_save per task type. */
 const TASK_HEADS: Partial<Record<TaskType, string[]>> = {
@@ -58,6 +60,7 @@ export class PeftModel extends Module {
     checkAdapterName(adapterName);
     this.warn = opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" }));
     this.activeAdapter = adapterName;
+    checkTensorParallelPeft(model, config);
     this.host = createAdapterHost(getPeftMethod(config.peftType), model, {
       configs: this.peftConfig, activeAdapter: () => this.activeAdapter, options: opts,
     });
@@ -107,6 +110,7 @@ export class PeftModel extends Module {
     if (config.isPromptLearning !== this.isPromptLearning) {
       throw new ConfigError(`cannot add a ${config.peftType} adapter to a PeftModel holding ${this.isPromptLearning ? "prompt-learning" : "injected"} adapters`);
     }
+    checkTensorParallelPeft(this.getBaseModel(), config);
     let cfg: PeftConfig = config.copy();
     if (cfg.baseModelNameOrPath === null) cfg.baseModelNameOrPath = modelNameOrPath(this.getBaseModel());
     const heads = cfg.taskType ? TASK_HEADS[cfg.taskType] : undefined;
@@ -221,11 +225,16 @@ export class PeftModel extends Module {
    */
   async savePretrained(dir: string, opts: { selectedAdapters?: string[] } = {}): Promise<void> {
     const names = opts.selectedAdapters ?? [...this.peftConfig.keys()];
+    // tensor parallelism: every rank calls this; the shards are gathered and rank 0 writes the full files
+    const tp = tensorParallelGroupOf(this);
     for (const name of names) {
       if (!this.peftConfig.has(name)) throw new PeftError(`savePretrained: adapter '${name}' does not exist; available: ${[...this.peftConfig.keys()].join(", ")}`);
+      let entries = noGrad(() => this.adapterStateEntries(name));
+      if (tp) entries = gatherAdapterEntries(entries);
+      if (tp && tp.rank !== 0) continue;
       const out = adapterDir(dir, name);
       mkdirSync(out, { recursive: true });
-      saveAdapterWeights(out, noGrad(() => this.adapterStateEntries(name)));
+      saveAdapterWeights(out, entries);
       const cfg = this.peftConfig.get(name)!.copy({ inferenceMode: true });
       if (cfg.taskType === null && cfg.autoMapping === null) {
         const model = this.getBaseModel();
@@ -234,6 +243,7 @@ export class PeftModel extends Module {
       }
       savePeftConfig(cfg, out);
     }
+    tp?.barrier(); // the files exist once any rank returns
   }
 
   /** Loads an adapter folder as a new adapter `adapterName` (frozen unless isTrainable). */
@@ -244,7 +254,8 @@ export class PeftModel extends Module {
     const tensors = readAdapterWeights(dir);
     this.addAdapter(adapterName, cfg, { fresh: false });
     try {
-      loadAdapterWeights(this.adapterStateEntries(adapterName, true), tensors, dir, this.warn);
+      const entries = this.adapterStateEntries(adapterName, true);
+      loadAdapterWeights(entries, sliceAdapterTensors(entries, tensors), dir, this.warn);
     } catch (e) {
       this.deleteAdapter(adapterName);
       throw e;
@@ -263,7 +274,8 @@ export class PeftModel extends Module {
     const tensors = readAdapterWeights(dir);
     const pm = new PeftModel(model, cfg, adapterName, { ...opts, [FROM_FILE]: true } as PeftModelOptions);
     (pm.peftConfig.get(adapterName)! as PeftConfig).baseModelNameOrPath = cfg.baseModelNameOrPath;
-    loadAdapterWeights(pm.adapterStateEntries(adapterName, true), tensors, dir, opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" })));
+    const entries = pm.adapterStateEntries(adapterName, true);
+    loadAdapterWeights(entries, sliceAdapterTensors(entries, tensors), dir, opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" })));
     if (!opts.isTrainable) pm.eval();
     return pm;
   }

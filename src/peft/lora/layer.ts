@@ -20,6 +20,8 @@ import { patternKey, weightOutIn } from "../tuner.js";
 import { svd } from "../linalg.js";
 import type { PeftConfig } from "../config.js";
 import type { LoraConfig } from "./config.js";
+import { VocabParallelEmbedding, isParallelLinear } from "../../nn/parallel/index.js";
+import { checkParallelLora, parallelLoraForward, shardLoraPair } from "./parallel.js";
 
 /** DoRA's trainable magnitude: one scale per output row (`lora_magnitude_vector.<a>.weight`). */
 export class DoraMagnitude extends Module {
@@ -76,7 +78,11 @@ export class LoraLayer extends BaseTunerLayer {
       );
     }
     this.kind = k;
-    if (k === "embedding") {
+    if (base instanceof VocabParallelEmbedding) throw new PeftError(`LoRA on the vocab-parallel embedding is not supported under tensor parallelism; target the linear layers`);
+    if (isParallelLinear(base)) {
+      // the adapter is built at the full shape (as one process draws it) and then sliced
+      [this.inFeatures, this.outFeatures] = base.fullDims();
+    } else if (k === "embedding") {
       const w = ownParam(base, "weight")!;
       this.inFeatures = w.shape[0];
       this.outFeatures = w.shape[1];
@@ -119,6 +125,8 @@ export class LoraLayer extends BaseTunerLayer {
       this.lora_embedding_A.set(adapterName, A.requiresGrad_());
       this.lora_embedding_B.set(adapterName, B.requiresGrad_());
     } else {
+      const parallel = isParallelLinear(this.base_layer) ? this.base_layer : null;
+      if (parallel) checkParallelLora(cfg, ctx.key);
       const A = new Linear(this.inFeatures, r, { bias: false });
       const B = new Linear(r, this.outFeatures, { bias: false });
       // nn.Linear's own init is kaiming-uniform(a=√5): U(±1/√fan_in); init=false keeps it for both.
@@ -128,6 +136,7 @@ export class LoraLayer extends BaseTunerLayer {
         globalRng.fillNormal(A.weight.data, 0, 1 / r);
         (B.weight.data as Float32Array).fill(0);
       } else (B.weight.data as Float32Array).fill(0);
+      if (parallel) shardLoraPair(parallel, A, B);
       this.lora_A.set(adapterName, A);
       this.lora_B.set(adapterName, B);
       if (init === "pissa") this.pissaInit(adapterName);
@@ -198,6 +207,7 @@ export class LoraLayer extends BaseTunerLayer {
   }
 
   protected override adapterForward(x: unknown): Tensor {
+    if (isParallelLinear(this.base_layer)) return this.parallelForward(x as Tensor);
     const fused = this.fusedForward(x);
     if (fused) return fused;
     let result = callForward<Tensor>(this.base_layer, x);
@@ -225,6 +235,14 @@ export class LoraLayer extends BaseTunerLayer {
       result = add(result, this.doraTerm(a, xd, dropped, result, loraOut, s));
     }
     return result;
+  }
+
+  /** A tensor-parallel base layer with the active adapters (lora/parallel.ts). */
+  private parallelForward(x: Tensor): Tensor {
+    const terms = this.activeAdapters.filter((a) => this.scaling.has(a) && this.lora_A.has(a)).map((a) => ({
+      A: this.lora_A.get(a).weight, B: this.lora_B.get(a).weight, scaling: this.scaling.get(a)!, dropoutP: this.loraDropout.get(a) ?? 0,
+    }));
+    return parallelLoraForward(this.base_layer as never, x, terms, this.training);
   }
 
   /**
