@@ -87,6 +87,7 @@ export const TRAINING_FIELDS = {
   ddpBackend: field<string | null>("string", null, 'data-parallel backend: "mpi" (the run is started by mpirun); null picks it from how the run was started'),
   ddpTimeout: field("int", 1800, "seconds a collective between ranks may take before the run fails"),
   ddpBucketCapMb: field<number | null>("int", null, "size of a gradient allreduce bucket in MB (null: 25, as DDP)"),
+  zeroStage: field("int", 0, "ZeRO sharding over the data-parallel ranks: 0 off, 1 optimizer state, 2 optimizer state and gradients (adamw/sgd)"),
 } as const;
 
 /** The process group the Trainer runs with, per TrainingArguments (not a field: never saved). */
@@ -213,6 +214,10 @@ export class TrainingArguments {
     if (this.ddpBucketCapMb !== null) {
       num("ddpBucketCapMb", 1);
       if (!Number.isInteger(this.ddpBucketCapMb)) throw new ConfigError(`TrainingArguments.ddp_bucket_cap_mb must be an integer, got ${this.ddpBucketCapMb}`);
+    }
+    if (![0, 1, 2].includes(this.zeroStage)) throw new ConfigError(`TrainingArguments.zero_stage must be 0, 1 or 2, got ${JSON.stringify(this.zeroStage)}`);
+    if (this.zeroStage > 0 && this.optim === "adafactor") {
+      throw new ConfigError(`zero_stage ${this.zeroStage} does not support optim adafactor (its factored second moments and update RMS span whole matrices); use adamw_torch or sgd, or zero_stage 0`);
     }
     for (const r of this.reportTo) if (!["none", "jsonl", "all"].includes(r)) throw new ConfigError(`report_to '${r}' is not supported; expected 'none' or 'jsonl'`);
   }

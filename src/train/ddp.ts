@@ -13,6 +13,8 @@ import type { RngState } from "../tensor/random.js";
 import type { TrainingArguments } from "./args.js";
 import type { FlatGrads } from "./optim/optimizer.js";
 import { GradBuckets } from "./ddp_grads.js";
+import type { Optimizer } from "./optim/optimizer.js";
+import { ZeroOptimizer } from "./zero.js";
 import { evalShard } from "./ddp_sampler.js";
 
 /** The group a Trainer uses when none is passed: MPI when mpirun started the process, else the single-process group. */
@@ -84,6 +86,8 @@ export function checkSameRun(group: ProcessGroup, d: RunDescription): void {
 /** A data-parallel run's coordination; with one process every method is a cheap identity. */
 export class DataParallel {
   private buckets: GradBuckets | null = null;
+  /** ZeRO's shard optimizer (zero_stage > 0 with more than one rank), else null. */
+  zero: ZeroOptimizer | null = null;
 
   constructor(readonly group: ProcessGroup) {}
 
@@ -97,6 +101,7 @@ export class DataParallel {
   /** An error in the loop: no hook left behind; with peers, every rank ends (one failing alone would leave the others waiting in a collective). */
   fail(e: unknown): void {
     this.buckets?.disarm();
+    this.zero?.grads?.disarm();
     if (this.active) this.group.abort(`rank ${this.group.rank}: ${(e as Error)?.message ?? String(e)}`);
   }
 
@@ -110,16 +115,19 @@ export class DataParallel {
   /**
    * At train start: rank 0's trainable parameters go to every rank (DDP's initial broadcast; the
    * frozen weights come from the same files everywhere, which the start-up check compares by
-   * name and shape), and the buckets over this run's flat gradient buffer are laid out.
+   * name and shape), and the buckets over this run's flat gradient buffer are laid out. With
+   * zero_stage > 0 the optimizer's state is sharded (zero.ts); stage 2 replaces the allreduce buckets.
    */
-  setup(flat: FlatGrads, args: TrainingArguments): void {
+  setup(flat: FlatGrads, args: TrainingArguments, optimizer?: Optimizer): void {
     this.buckets = null;
+    this.zero = null;
     if (!this.active) return;
     for (const p of flat.params) {
       if (!p.isContiguous()) throw new DistributedError(`parameter '${p.name}' is not contiguous; it cannot be broadcast from rank 0`);
       this.group.broadcast(p.data as Float32Array, 0);
     }
-    this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
+    if (args.zeroStage > 0 && optimizer) this.zero = new ZeroOptimizer(optimizer, flat, this.group, args.zeroStage as 1 | 2, args.ddpBucketCapBytes);
+    if (this.zero?.stage !== 2) this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
   }
   get gradBuckets(): GradBuckets | null {
     return this.buckets;
@@ -131,10 +139,11 @@ export class DataParallel {
    * sum over the ranks.
    */
   backward(sync: boolean, run: () => void): void {
-    if (!sync || !this.buckets) return run();
-    this.buckets.arm();
+    const b = this.zero?.grads ?? this.buckets;
+    if (!sync || !b) return run();
+    b.arm();
     run();
-    this.buckets.finish();
+    b.finish();
   }
 
   /** The evaluation loop's sharding: contiguous rows per rank, gathered in order. */

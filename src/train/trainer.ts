@@ -67,7 +67,7 @@ export class Trainer {
   protected progress: Progress;
   /** The run's ranks (LocalGroup: one process) and the data-parallel coordination over them. */
   readonly processGroup: ProcessGroup;
-  protected readonly ddp: DataParallel;
+  readonly ddp: DataParallel;
   readonly trainSampler: "random" | "sequential";
   private readonly customLoss?: (model: Module, inputs: Batch) => Tensor;
   private lastCheckpoint: string | null = null;
@@ -187,9 +187,9 @@ export class Trainer {
     const optimizer = this.createOptimizer();
     const scheduler = this.createScheduler(maxSteps);
     const params = optimizer.params();
-    this.flat = new FlatGrads(params);
+    this.flat = new FlatGrads(params, a.zeroStage > 0 ? a.worldSize : 1);
     checkSameRun(this.processGroup, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
-    this.ddp.setup(this.flat, a);
+    this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
 
     this.state = initialState(a, plan);
@@ -301,7 +301,7 @@ export class Trainer {
     const model = this.model;
     const step = this.state.globalStep;
     const afterStep = hasOptimizerStepHook(model) ? () => model.onOptimizerStep(step) : undefined;
-    const { lrUsed, norm, skipped } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep);
+    const { lrUsed, norm, skipped } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep, this.ddp.zero);
     if (skipped) this.pendingSkip = skipped;
     return { lrUsed, norm };
   }

@@ -72,6 +72,9 @@ export async function saveTrainerCheckpoint(t: CheckpointSource): Promise<string
   const dir = join(a.outputDir, `${PREFIX_CHECKPOINT_DIR}-${step}`);
   if (a.metricForBestModel !== null && t.state.bestGlobalStep === step) t.state.bestModelCheckpoint = dir;
   const rngStates = t.ddp.rngStates(globalRng.getState());
+  // ZeRO: every rank sends its optimizer slices; rank 0 writes the ordinary (whole) optimizer file
+  const zero = a.saveOnlyModel ? null : t.ddp.zero;
+  zero?.gatherInto();
   await t.ddp.onMain(async () => {
     await writeCheckpoint(a.outputDir, step, {
       model: (d) => saveModelWeights(t.model, d),
@@ -82,7 +85,7 @@ export async function saveTrainerCheckpoint(t: CheckpointSource): Promise<string
       trainingArgs: () => a.toDict(),
     }, a.saveOnlyModel);
     rotateCheckpoints(a.outputDir, a.saveTotalLimit, a.loadBestModelAtEnd ? t.state.bestModelCheckpoint : null);
-  });
+  }).finally(() => zero?.releaseGathered());
   return dir;
 }
 

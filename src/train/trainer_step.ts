@@ -10,6 +10,7 @@ import type { GradScaler } from "./amp.js";
 import type { FlatGrads, Optimizer } from "./optim/optimizer.js";
 import type { LRScheduler } from "./schedule.js";
 import type { Batch } from "./trainer_data.js";
+import type { ZeroOptimizer } from "./zero.js";
 
 /** HF's floating_point_ops per token: 6 × the parameters outside embeddings. */
 export function modelFlopsPerToken(model: Module): number {
@@ -52,16 +53,23 @@ export function hasOptimizerStepHook(m: unknown): m is OptimizerStepHook {
 
 export function applyOptimizerStep(
   params: Tensor[], optimizer: Optimizer, scheduler: LRScheduler, flat: FlatGrads, scaler: GradScaler | null, maxGradNorm: number,
-  afterStep?: () => void,
+  afterStep?: () => void, zero: ZeroOptimizer | null = null,
 ): StepResult {
   let skipped = false;
-  if (scaler) skipped = scaler.unscale([flat.buffer]);
   let norm: number | null = null;
-  if (maxGradNorm > 0) norm = clipGradNorm(params, maxGradNorm);
-  else norm = gradNorm(params);
+  if (zero) {
+    // ZeRO (zero.ts): unscale, global norm and clipping of this rank's gradient slice only
+    ({ skipped, norm } = zero.prepare(scaler, maxGradNorm));
+  } else {
+    if (scaler) skipped = scaler.unscale([flat.buffer]);
+    if (maxGradNorm > 0) norm = clipGradNorm(params, maxGradNorm);
+    else norm = gradNorm(params);
+  }
   const lrUsed = optimizer.paramGroups[0].lr;
   if (!skipped) {
-    optimizer.step();
+    // a model hook reads whole gradients (AdaLoRA): stage 2 allgathers them back into the flat buffer
+    if (zero) zero.step(afterStep !== undefined);
+    else optimizer.step();
     scheduler.step();
     afterStep?.();
   }

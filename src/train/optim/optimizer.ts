@@ -39,13 +39,14 @@ export interface ParamState {
 export class FlatGrads {
   readonly buffer: Float32Array;
   readonly offsets: number[] = [];
-  constructor(readonly params: Tensor[]) {
+  /** `padTo`: the buffer's length is rounded up to a multiple of it (ZeRO's slices; the tail stays 0). */
+  constructor(readonly params: Tensor[], padTo = 1) {
     let n = 0;
     for (const p of params) {
       this.offsets.push(n);
       n += p.size;
     }
-    this.buffer = new Float32Array(n);
+    this.buffer = new Float32Array(Math.ceil(n / padTo) * padTo);
     this.attach();
   }
   /** (Re)points every param's .grad at its slice (after code that replaced .grad). */

@@ -1,0 +1,120 @@
+// ZeRO over real MPI (`mpirun -np 2`, fixture ddp_child.ts): zero_stage 1 and 2 against plain
+// data parallelism and one process with the global batch (LoRA and full fine-tuning of
+// golden/bert-tiny-random, dropout off, weight decay on so the no-decay groups matter), the
+// optimizer state floats per rank (half of plain DP's), SGD with momentum, accumulation, and
+// resume from a ZeRO checkpoint on 2 ranks (ZeRO) and on 1 process (plain).
+// Without mpirun or the MPI addon every test prints why and is skipped (never passed).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { mpiAvailable } from "../../src/dist/mpi_addon.js";
+import { tmp } from "../peft/helpers.js";
+
+const CHILD = join(import.meta.dirname, "fixtures", "ddp_child.ts");
+const ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_rmaps_base_oversubscribe: "1" };
+
+function whyNoMpi(): string | null {
+  const v = spawnSync("mpirun", ["--version"], { encoding: "utf8", env: ENV, timeout: 20_000 });
+  if (v.error || v.status !== 0) return `mpirun is not available (${v.error?.message ?? v.stderr.trim()})`;
+  const a = mpiAvailable();
+  return a.ok ? null : `the MPI addon is not available: ${a.why}`;
+}
+const NO_MPI = whyNoMpi();
+if (NO_MPI) console.log(`# zero_mpi: skipping the MPI tests: ${NO_MPI}`);
+
+interface Result {
+  losses: Record<string, number>; adapter: Record<string, number[]>; optimizerFloats: number; gradFloats: number; trainableFloats: number;
+}
+
+/** Runs the fixture on `np` processes (1: plain node); returns rank 0's and (np 2) rank 1's results. */
+function run(np: number, opts: Record<string, unknown>): { r0: Result; r1: Result | null } {
+  const result = join(tmp("peft-zero-res-"), "result.json");
+  const node = [process.execPath, "--import", "tsx", CHILD, JSON.stringify({ ...opts, result })];
+  const r = np === 1
+    ? spawnSync(node[0], node.slice(1), { encoding: "utf8", env: ENV, timeout: 180_000 })
+    : spawnSync("mpirun", ["-np", String(np), "--oversubscribe", ...node], { encoding: "utf8", env: ENV, timeout: 180_000 });
+  const out = `${r.stdout}\n${r.stderr}`;
+  if (r.error) throw new Error(`${np}-process run failed to finish: ${r.error.message}\n${out}`);
+  assert.equal(r.status, 0, `${np}-process run exited ${r.status}\n${out}`);
+  const read = (f: string) => JSON.parse(readFileSync(f, "utf8")) as Result;
+  return { r0: read(result), r1: np > 1 ? read(result + ".rank1") : null };
+}
+
+/** Max |Δ| of the losses of steps 1..6 and of the trainable tensors (names in `skip` left out). */
+function maxDiff(a: Result, b: Result, skip: RegExp | null = null): { loss: number; weights: number } {
+  let loss = 0, weights = 0;
+  for (let s = 1; s <= 6; s++) {
+    assert.ok(a.losses[s] !== undefined && b.losses[s] !== undefined, `step ${s} logged in both runs`);
+    loss = Math.max(loss, Math.abs(a.losses[s] - b.losses[s]));
+  }
+  assert.deepEqual(Object.keys(a.adapter).sort(), Object.keys(b.adapter).sort());
+  for (const [k, v] of Object.entries(a.adapter)) {
+    if (skip?.test(k)) continue;
+    v.forEach((x, i) => { weights = Math.max(weights, Math.abs(x - b.adapter[k][i])); });
+  }
+  return { loss, weights };
+}
+
+const fmt = (d: { loss: number; weights: number }) => `max |Δloss| ${d.loss.toExponential(2)}, max |Δweights| ${d.weights.toExponential(2)}`;
+
+for (const full of [false, true]) {
+  const what = full ? "full fine-tuning" : "LoRA";
+  test(`${what}: zero_stage 1 and 2 on 2 ranks equal plain DP and 1 process × global batch; half the optimizer state per rank`, { skip: NO_MPI ?? false }, () => {
+    const base = { perDevice: 2, maxSteps: 6, wd: 0.01, full };
+    const single = run(1, { ...base, out: tmp(), perDevice: 4 }).r0;
+    const plain = run(2, { ...base, out: tmp() });
+    const T = plain.r0.trainableFloats;
+    assert.equal(plain.r0.optimizerFloats, 2 * T, "plain DP: exp_avg + exp_avg_sq of every trainable float on each rank");
+    for (const zero of [1, 2]) {
+      const z = run(2, { ...base, out: tmp(), zero });
+      const vsPlain = maxDiff(plain.r0, z.r0);
+      // full fine-tuning: the attention key biases have an exact gradient of 0 (softmax ignores them), so
+      // AdamW turns rounding noise into lr-sized steps there; plain DP differs from 1 process the same way
+      const vsSingle = maxDiff(single, z.r0, full ? /attention\.self\.key\.bias$/ : null);
+      console.log(`# zero_mpi ${what} stage ${zero}: vs plain DP ${fmt(vsPlain)}; vs 1 process ${fmt(vsSingle)}; ` +
+        `optimizer floats per rank ${z.r0.optimizerFloats} + ${z.r1!.optimizerFloats} (plain DP ${plain.r0.optimizerFloats} each), ` +
+        `gradient floats per rank ${z.r0.gradFloats} (plain ${plain.r0.gradFloats})`);
+      assert.ok(vsPlain.loss < 1e-5 && vsPlain.weights < 1e-5, `stage ${zero} vs plain DP: ${JSON.stringify(vsPlain)}`);
+      assert.ok(vsSingle.loss < 1e-5 && vsSingle.weights < 1e-5, `stage ${zero} vs 1 process: ${JSON.stringify(vsSingle)}`);
+      assert.deepEqual(z.r1!.adapter, z.r0.adapter, "both ranks end with the same weights");
+      // each rank: moments of its slice only (ceil(T / 2) floats, the last slice may be shorter)
+      assert.equal(z.r0.optimizerFloats, 2 * Math.ceil(T / 2));
+      assert.equal(z.r0.optimizerFloats + z.r1!.optimizerFloats, 2 * T);
+      if (zero === 2) assert.equal(z.r0.gradFloats, Math.ceil(T / 2), "stage 2 keeps the gradient slice only (one bucket: no packing)");
+      else assert.equal(z.r0.gradFloats, plain.r0.gradFloats);
+    }
+  });
+}
+
+test("zero_stage 2 with SGD momentum and gradient accumulation equals plain DP", { skip: NO_MPI ?? false }, () => {
+  const base = { perDevice: 1, ga: 2, maxSteps: 6, wd: 0.01, optim: "sgd", momentum: 0.9, lr: 0.05 };
+  const plain = run(2, { ...base, out: tmp() }).r0;
+  const z = run(2, { ...base, out: tmp(), zero: 2 });
+  const d = maxDiff(plain, z.r0);
+  console.log(`# zero_mpi sgd+accumulation stage 2 vs plain DP: ${fmt(d)}; momentum floats per rank ${z.r0.optimizerFloats} (plain ${plain.optimizerFloats})`);
+  assert.ok(d.loss < 1e-5 && d.weights < 1e-5, JSON.stringify(d));
+  assert.equal(plain.optimizerFloats, plain.trainableFloats);
+  assert.equal(z.r0.optimizerFloats + z.r1!.optimizerFloats, plain.trainableFloats);
+});
+
+test("a ZeRO checkpoint (whole optimizer file) resumes on 2 ranks with ZeRO and on 1 process; a plain one resumes under ZeRO", { skip: NO_MPI ?? false }, () => {
+  const base = { perDevice: 2, maxSteps: 6, wd: 0.01 };
+  const whole = run(2, { ...base, out: tmp(), zero: 2 }).r0;
+  const out = tmp();
+  run(2, { ...base, out, zero: 2, saveSteps: 3 });
+  const ck = join(out, "checkpoint-3");
+  assert.ok(existsSync(join(ck, "optimizer.safetensors")), "rank 0 wrote the optimizer file");
+  const z2 = run(2, { ...base, out: tmp(), zero: 2, resume: ck }).r0;
+  const z1 = run(2, { ...base, out: tmp(), zero: 1, resume: ck }).r0;
+  const on1 = run(1, { ...base, perDevice: 4, out: tmp(), resume: ck }).r0;
+  const plainOut = tmp();
+  run(2, { ...base, out: plainOut, saveSteps: 3 });
+  const fromPlain = run(2, { ...base, out: tmp(), zero: 2, resume: join(plainOut, "checkpoint-3") }).r0;
+  for (const [what, r] of [["ZeRO-2 → ZeRO-2", z2], ["ZeRO-2 → ZeRO-1", z1], ["ZeRO-2 (2 ranks) → 1 process", on1], ["plain DP → ZeRO-2", fromPlain]] as const) {
+    const d = maxDiff(whole, r);
+    console.log(`# zero_mpi resume ${what}: ${fmt(d)}`);
+    assert.ok(d.loss < 1e-5 && d.weights < 1e-5, `${what}: ${JSON.stringify(d)}`);
+  }
+});
