@@ -12,7 +12,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { RngState } from "../tensor/random.js";
 import type { TrainingArguments } from "./args.js";
 import type { FlatGrads } from "./optim/optimizer.js";
-import { GradBuckets } from "./ddp_grads.js";
+import { DdpStats, GradBuckets } from "./ddp_grads.js";
 import { evalShard } from "./ddp_sampler.js";
 
 /** The group a Trainer uses when none is passed: MPI when mpirun started the process, else the single-process group. */
@@ -84,8 +84,16 @@ export function checkSameRun(group: ProcessGroup, d: RunDescription): void {
 /** A data-parallel run's coordination; with one process every method is a cheap identity. */
 export class DataParallel {
   private buckets: GradBuckets | null = null;
+  private statsRec: DdpStats | null = null;
 
   constructor(readonly group: ProcessGroup) {}
+
+  /** The per-step communication figures; collecting starts with the first call (off until then). */
+  stats(): DdpStats {
+    if (!this.statsRec) this.statsRec = new DdpStats();
+    if (this.buckets) this.buckets.stats = this.statsRec;
+    return this.statsRec;
+  }
 
   /** The Trainer's: the group's timeout from ddp_timeout, and args.worldSize & co. read the group. */
   static forTrainer(group: ProcessGroup, args: TrainingArguments): DataParallel {
@@ -120,6 +128,7 @@ export class DataParallel {
       this.group.broadcast(p.data as Float32Array, 0);
     }
     this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
+    this.buckets.stats = this.statsRec;
   }
   get gradBuckets(): GradBuckets | null {
     return this.buckets;
