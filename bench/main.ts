@@ -8,6 +8,7 @@ import { opsSuite } from "./ops.js";
 import { inferSuite } from "./infer.js";
 import { loraSuite } from "./lora.js";
 import { trainSuite } from "./train.js";
+import { distSuite } from "./dist.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -22,6 +23,7 @@ registerSuite(opsSuite);
 registerSuite(inferSuite);
 registerSuite(loraSuite);
 registerSuite(trainSuite);
+registerSuite(distSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

@@ -1,4 +1,4 @@
-export type { CommHandle, ProcessGroup } from "./process_group.js";
+export type { CommHandle, ProcessGroup, CommCounters, KindCounters } from "./process_group.js";
 export { LocalGroup } from "./process_group.js";
 export { MpiGroup, type MpiGroupInfo } from "./mpi_group.js";
 export { initDistributed, getProcessGroup, type InitDistributedOptions } from "./init.js";

@@ -1,5 +1,6 @@
 // Finds and loads the optional MPI addon (native/build/Release/peft_mpi.node, built by
 // scripts/build-mpi.mjs when MPI is installed), and tells whether this process was started by mpirun.
+import type { CommCounters } from "./process_group.js";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
@@ -21,6 +22,8 @@ export interface MpiAddon {
   takeBytes(id: number): { data: Uint8Array; counts: number[] };
   abort(message: string, code: number): never;
   state(): { ready: boolean; finalized: boolean; running: number; queued: number };
+  /** Cumulative per-kind counters of the comm thread (absent in addons built before they existed). */
+  counters?(): CommCounters;
 }
 
 export const MPI_INSTALL_HINT = "apt-get install openmpi-bin libopenmpi-dev, then npm run build:native";

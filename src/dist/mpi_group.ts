@@ -11,7 +11,7 @@
 //   MPI_Finalize with the same deadline, MPI_Abort if that does not return;
 // - a rank that dies (a signal, OOM) is noticed by mpirun, which ends the job and names the rank.
 import { DistributedError } from "../tensor/errors.js";
-import type { CommHandle, ProcessGroup } from "./process_group.js";
+import type { CommCounters, CommHandle, ProcessGroup } from "./process_group.js";
 import type { LaunchEnv, MpiAddon } from "./mpi_addon.js";
 
 const secs = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
@@ -152,6 +152,10 @@ export class MpiGroup implements ProcessGroup {
     if (send.length % this.worldSize !== 0 || out.length * this.worldSize !== send.length)
       throw new DistributedError(`reduceScatterSum: send has ${send.length} floats, out ${out.length}: send must be out × ${this.worldSize}`);
     return this.start("reduceScatter", out.length, "floats per rank", () => this.addon.reduceScatter(send, out));
+  }
+
+  commCounters(): CommCounters | null {
+    return this.addon.counters ? this.addon.counters() : null;
   }
 
   barrier(): void {

@@ -15,6 +15,26 @@ export interface CommHandle {
   isDone(): boolean;
 }
 
+/** One collective kind's cumulative figures on the communication thread (since the group started). */
+export interface KindCounters {
+  /** Collectives finished. */
+  ops: number;
+  /** This rank's payload bytes (allreduce: the buffer; reduce-scatter: the whole input). */
+  bytes: number;
+  /** Time the communication thread spent inside the MPI calls, ms (includes waiting there for slower peers). */
+  busyMs: number;
+}
+/** The communication thread's counters (`ProcessGroup.commCounters`); nowMs is its steady clock. */
+export interface CommCounters {
+  allreduce: KindCounters;
+  bcast: KindCounters;
+  allgather: KindCounters;
+  allgatherBytes: KindCounters;
+  reduceScatter: KindCounters;
+  barrier: KindCounters;
+  nowMs: number;
+}
+
 export interface ProcessGroup {
   /** "mpi" when started by mpirun, "local" for the single-process group. */
   readonly backend: "local" | "mpi";
@@ -49,6 +69,11 @@ export interface ProcessGroup {
   abort(message: string, code?: number): never;
   /** Ends the group (MPI_Finalize); collectives afterwards throw. Idempotent. */
   finalize(): void;
+  /**
+   * The communication thread's cumulative per-collective counters, or null where the transport
+   * keeps none (the local group; an MPI addon built before they existed). Cheap (one lock).
+   */
+  commCounters?(): CommCounters | null;
 }
 
 /** A handle that is already complete. */
@@ -114,5 +139,8 @@ export class LocalGroup implements ProcessGroup {
   }
   finalize(): void {
     this.finalized = true;
+  }
+  commCounters(): CommCounters | null {
+    return null;
   }
 }

@@ -12,7 +12,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { RngState } from "../tensor/random.js";
 import type { TrainingArguments } from "./args.js";
 import type { FlatGrads } from "./optim/optimizer.js";
-import { GradBuckets } from "./ddp_grads.js";
+import { DdpStats, GradBuckets } from "./ddp_grads.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import { ZeroOptimizer } from "./zero.js";
 import { evalShard } from "./ddp_sampler.js";
@@ -88,8 +88,16 @@ export class DataParallel {
   private buckets: GradBuckets | null = null;
   /** ZeRO's shard optimizer (zero_stage > 0 with more than one rank), else null. */
   zero: ZeroOptimizer | null = null;
+  private statsRec: DdpStats | null = null;
 
   constructor(readonly group: ProcessGroup) {}
+
+  /** The per-step communication figures; collecting starts with the first call (off until then). */
+  stats(): DdpStats {
+    if (!this.statsRec) this.statsRec = new DdpStats();
+    if (this.buckets) this.buckets.stats = this.statsRec;
+    return this.statsRec;
+  }
 
   /** The Trainer's: the group's timeout from ddp_timeout, and args.worldSize & co. read the group. */
   static forTrainer(group: ProcessGroup, args: TrainingArguments): DataParallel {
@@ -127,7 +135,11 @@ export class DataParallel {
       this.group.broadcast(p.data as Float32Array, 0);
     }
     if (args.zeroStage > 0 && optimizer) this.zero = new ZeroOptimizer(optimizer, flat, this.group, args.zeroStage as 1 | 2, args.ddpBucketCapBytes);
-    if (this.zero?.stage !== 2) this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
+    // ZeRO-2 reduce-scatters in its own buckets (not instrumented by ddpStats)
+    if (this.zero?.stage !== 2) {
+      this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
+      this.buckets.stats = this.statsRec;
+    }
   }
   get gradBuckets(): GradBuckets | null {
     return this.buckets;

@@ -8,7 +8,7 @@
 
 import type { Tensor } from "../tensor/tensor.js";
 import { setLeafGradHook, LeafGradHook } from "../tensor/autograd.js";
-import type { CommHandle, ProcessGroup } from "../dist/process_group.js";
+import type { CommCounters, CommHandle, ProcessGroup } from "../dist/process_group.js";
 import type { FlatGrads } from "./optim/optimizer.js";
 
 export interface Bucket {
@@ -39,6 +39,49 @@ export function assignBuckets(sizes: readonly number[], offsets: readonly number
   return out;
 }
 
+/** What one synced backward communicated (DdpStats.steps). */
+export interface DdpStepStats {
+  /** Buckets allreduced, and how many of them started from inside backward (the rest after it). */
+  buckets: number;
+  startedDuringBackward: number;
+  /** Bytes this rank allreduced (the trainable floats × 4). */
+  bytes: number;
+  /** Time the JS thread spent blocked in CommHandle.wait() after backward, ms (the exposed communication). */
+  waitMs: number;
+  /** Time the communication thread spent inside this pass's allreduces, ms (null: the group keeps no counters). */
+  collectiveMs: number | null;
+  /** The armed backward (arm → finish), ms. */
+  backwardMs: number;
+  /** finish(): starting the remaining buckets and waiting for all, ms (≥ waitMs). */
+  finishMs: number;
+  /** 1 − waitMs / collectiveMs, in [0, 1] (null without counters or collectives). */
+  hiddenShare: number | null;
+}
+
+/** Per-step communication figures of the gradient buckets; collected only once enabled (`Trainer.ddpStats()`). */
+export class DdpStats {
+  readonly steps: DdpStepStats[] = [];
+
+  /** Sums over the steps from `skip` on (warm-up excluded); hiddenShare of the sums. */
+  summary(skip = 0): { steps: number; bytesPerStep: number; waitMs: number; collectiveMs: number | null; hiddenShare: number | null; buckets: number } {
+    const xs = this.steps.slice(skip);
+    const n = xs.length || 1;
+    const sum = (f: (x: DdpStepStats) => number) => xs.reduce((a, x) => a + f(x), 0);
+    const wait = sum((x) => x.waitMs);
+    const coll = xs.length && xs.every((x) => x.collectiveMs !== null) ? sum((x) => x.collectiveMs!) : null;
+    return {
+      steps: xs.length, bytesPerStep: sum((x) => x.bytes) / n, waitMs: wait / n, collectiveMs: coll === null ? null : coll / n,
+      hiddenShare: hiddenShare(wait, coll), buckets: xs.length ? xs[xs.length - 1].buckets : 0,
+    };
+  }
+}
+
+/** 1 − wait / collective, clamped to [0, 1]; null without a collective time. */
+export function hiddenShare(waitMs: number, collectiveMs: number | null): number | null {
+  if (collectiveMs === null || !(collectiveMs > 0)) return null;
+  return Math.min(1, Math.max(0, 1 - waitMs / collectiveMs));
+}
+
 /** Allreduce of the flat gradient buffer in buckets, overlapped with backward. */
 export class GradBuckets {
   readonly buckets: Bucket[];
@@ -52,6 +95,10 @@ export class GradBuckets {
   private armed = false;
   /** Buckets started from inside backward in the last synced pass (the rest started after it). */
   startedDuringBackward = 0;
+  /** Set to collect per-pass figures (off: no clock reads, no counters). */
+  stats: DdpStats | null = null;
+  private t0 = 0;
+  private c0: CommCounters | null = null;
 
   constructor(private readonly flat: FlatGrads, private readonly group: ProcessGroup, capBytes: number) {
     this.buckets = assignBuckets(flat.params.map((p) => p.size), flat.offsets, capBytes);
@@ -69,6 +116,10 @@ export class GradBuckets {
     this.next = 0;
     this.startedDuringBackward = 0;
     this.armed = true;
+    if (this.stats) {
+      this.c0 = this.group.commCounters?.() ?? null;
+      this.t0 = performance.now();
+    }
     this.prevHook = setLeafGradHook((leaf) => this.onLeaf(leaf));
   }
 
@@ -97,9 +148,30 @@ export class GradBuckets {
     this.prevHook = null;
     this.armed = false;
     this.flat.attach();
+    if (this.stats) return this.finishMeasured(this.stats);
     while (this.next < this.buckets.length) this.launch();
     for (const h of this.handles) h.wait();
     this.handles = [];
+  }
+
+  private finishMeasured(stats: DdpStats): void {
+    const t1 = performance.now();
+    while (this.next < this.buckets.length) this.launch();
+    let waitMs = 0;
+    for (const h of this.handles) {
+      const w = performance.now();
+      h.wait();
+      waitMs += performance.now() - w;
+    }
+    const t2 = performance.now();
+    this.handles = [];
+    const c1 = this.c0 ? this.group.commCounters?.() ?? null : null;
+    const collectiveMs = this.c0 && c1 ? c1.allreduce.busyMs - this.c0.allreduce.busyMs : null;
+    const bytes = this.buckets.reduce((a, b) => a + (b.end - b.start) * 4, 0);
+    stats.steps.push({
+      buckets: this.buckets.length, startedDuringBackward: this.startedDuringBackward, bytes, waitMs, collectiveMs,
+      backwardMs: t1 - this.t0, finishMs: t2 - t1, hiddenShare: hiddenShare(waitMs, collectiveMs),
+    });
   }
 
   /** Removes the hook without communicating (an error during backward). */

@@ -8,6 +8,8 @@ export type { TrainerCallback, CallbackEvent, LogEntry } from "./callbacks.js";
 export { getScheduler, lrLambda, LambdaLR, ReduceLROnPlateau, SCHEDULER_TYPES, warmupStepsFor } from "./schedule.js";
 export type { SchedulerType, ScheduleOptions, LRScheduler, SchedulerState } from "./schedule.js";
 export { clipGradNorm, gradNorm } from "./clip.js";
+export { DdpStats, hiddenShare } from "./ddp_grads.js";
+export type { DdpStepStats } from "./ddp_grads.js";
 export { GradScaler, storeFrozenWeights } from "./amp.js";
 export { checkpoint, enableGradientCheckpointing, disableGradientCheckpointing } from "./grad_checkpoint.js";
 export { getLastCheckpoint, sortedCheckpoints, rotateCheckpoints } from "./checkpoint.js";

@@ -38,6 +38,7 @@ import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
 import { appendLogJsonl, rewriteLogJsonl, trainMetrics, writeRunFiles } from "./trainer_log.js";
 import type { ProcessGroup } from "../dist/process_group.js";
 import { checkSameRun, DataParallel, defaultProcessGroup, rankSeed } from "./ddp.js";
+import type { DdpStats } from "./ddp_grads.js";
 import { epochBatches, globalExamples } from "./ddp_sampler.js";
 
 export { EarlyStoppingCallback, defaultDataCollator };
@@ -103,6 +104,15 @@ export class Trainer {
     this.dataEpochStart = this.dataRng.getState();
     this.progress = makeProgress(this.args.disableTqdm || !this.ddp.isMain);
     if (this.args.gradientCheckpointing) enableGradientCheckpointing(this.model);
+  }
+
+  /**
+   * Per-step figures of the data-parallel gradient allreduce (bytes, JS wait, communication-thread
+   * time, hidden share; docs/DESIGN.md "Data parallelism"). Collecting starts with the first call:
+   * call it before train(). Single-process runs record no steps.
+   */
+  ddpStats(): DdpStats {
+    return this.ddp.stats();
   }
 
   /** The flat gradient buffer of the trainable parameters during train() (for a data-parallel allreduce). */

@@ -1,6 +1,7 @@
 // Data parallelism without MPI: the sampler's sharding math, the gradient buckets and their
 // start from the autograd leaf hook, the evaluation shards and gathering, the start-up check
 // and the TrainingArguments fields, against LocalGroup and small in-memory fake groups.
+import type { CommCounters } from "../../src/dist/process_group.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Tensor } from "../../src/tensor/tensor.js";
@@ -10,7 +11,7 @@ import * as ops from "../../src/ops/index.js";
 import { LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
 import { batchesOf } from "../../src/train/trainer_data.js";
 import { epochBatches, evalShard, globalExamples, paddedOrder, rankShard } from "../../src/train/ddp_sampler.js";
-import { assignBuckets, GradBuckets } from "../../src/train/ddp_grads.js";
+import { assignBuckets, DdpStats, GradBuckets, hiddenShare } from "../../src/train/ddp_grads.js";
 import { checkSameRun, gatherEval, rankSeed } from "../../src/train/ddp.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { Trainer, TrainingArguments } from "../../src/train/index.js";
@@ -144,6 +145,41 @@ test("GradBuckets: buckets start during backward in bucket order; the buffer the
   assert.deepEqual(g.calls, buckets.buckets.map((b) => `allreduce ${b.end - b.start}`));
   flat.buffer.forEach((v, i) => assert.ok(Math.abs(v - 2 * local[i]) < 1e-6));
   assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+});
+
+test("DDP stats: off by default; on, one record per synced pass with bytes = buffer × 4, counter deltas as collective time", () => {
+  const model = new TinyRegressor(2, { hidden: 16 });
+  const flat = new FlatGrads(model.parameters());
+  const g = new FakeGroup(0, 2) as FakeGroup & { commCounters(): CommCounters | null };
+  let busy = 0;
+  const counters = () => ({ allreduce: { ops: 0, bytes: 0, busyMs: busy }, nowMs: 0 }) as unknown as CommCounters;
+  // each allreduce "takes" 2 ms on the comm thread
+  const inner = g.allreduceSumAsync.bind(g);
+  g.allreduceSumAsync = (b: Float32Array) => { busy += 2; return inner(b); };
+  g.commCounters = counters;
+  const buckets = new GradBuckets(flat, g, 200 * 4);
+  const data = regressionCollator(regressionData(4));
+  const pass = () => { buckets.arm(); model.forward(data as never).loss!.backward(); buckets.finish(); };
+  pass();
+  const stats = new DdpStats();
+  buckets.stats = stats;
+  pass();
+  pass();
+  assert.equal(stats.steps.length, 2, "the pass before enabling is not recorded");
+  for (const s of stats.steps) {
+    assert.equal(s.bytes, flat.buffer.length * 4);
+    assert.equal(s.buckets, buckets.buckets.length);
+    assert.equal(s.collectiveMs, 2 * buckets.buckets.length);
+    assert.ok(s.waitMs >= 0 && s.waitMs <= s.finishMs);
+    assert.equal(s.hiddenShare, hiddenShare(s.waitMs, s.collectiveMs));
+  }
+  const sum = stats.summary(1);
+  assert.equal(sum.steps, 1);
+  assert.equal(sum.bytesPerStep, flat.buffer.length * 4);
+  assert.equal(hiddenShare(5, 20), 0.75);
+  assert.equal(hiddenShare(30, 20), 0, "clamped");
+  assert.equal(hiddenShare(1, null), null);
+  assert.equal(hiddenShare(1, 0), null);
 });
 
 test("evaluation shards: contiguous, none twice; gathered in rank order with exact loss sums", () => {

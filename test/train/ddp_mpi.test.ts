@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mpiAvailable } from "../../src/dist/mpi_addon.js";
 import { tmp } from "../peft/helpers.js";
+import type { DdpStepStats } from "../../src/train/ddp_grads.js";
 
 const CHILD = join(import.meta.dirname, "fixtures", "ddp_child.ts");
 const ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_rmaps_base_oversubscribe: "1" };
@@ -22,11 +23,14 @@ function whyNoMpi(): string | null {
 const NO_MPI = whyNoMpi();
 if (NO_MPI) console.log(`# ddp_mpi: skipping the MPI tests: ${NO_MPI}`);
 
-interface Result { worldSize: number; losses: Record<string, number>; adapter: Record<string, number[]>; metrics: Record<string, number> }
+interface Result {
+  worldSize: number; losses: Record<string, number>; adapter: Record<string, number[]>; metrics: Record<string, number>;
+  ddpStats?: DdpStepStats[]; trainableFloats?: number; stepMs?: number[];
+}
 
 /** Runs the fixture on `np` processes (1: plain node); returns rank 0's result. Bounded in time. */
 function run(np: number, opts: Record<string, unknown>, expectFail = false): { result: Result | null; out: string } {
-  const result = join(tmp("peft-ddp-res-"), "result.json");
+  const result = (opts.result as string | undefined) ?? join(tmp("peft-ddp-res-"), "result.json");
   const node = [process.execPath, "--import", "tsx", CHILD, JSON.stringify({ ...opts, result })];
   const r = np === 1
     ? spawnSync(node[0], node.slice(1), { encoding: "utf8", env: ENV, timeout: 180_000 })
@@ -96,4 +100,26 @@ test("a 2-rank checkpoint resumes on 1 and on 2 processes; a 1-process one on 2"
 test("ranks with different arguments fail at start-up naming the field", { skip: NO_MPI ?? false }, () => {
   const { out } = run(2, { out: tmp(), perDevice: 2, maxSteps: 2, lr: 0.002, lrRank1: 0.001 }, true);
   assert.match(out, /DistributedError: .*rank 1's learning_rate \(0\.001\) differs from rank 0's \(0\.002\)/);
+});
+
+test("trainer.ddpStats(): bytes = trainable floats × 4 per step on both ranks, wait ≤ finish ≤ step, hidden share in [0, 1]", { skip: NO_MPI ?? false }, () => {
+  const result = join(tmp("peft-ddp-res-"), "result.json");
+  // bucket cap 1 MB: the classifier head + LoRA (~3k floats) still fit one bucket; 4 steps
+  const { result: r0 } = run(2, { out: tmp(), perDevice: 2, maxSteps: 4, stats: true, bucketMb: 1, result });
+  const r1 = JSON.parse(readFileSync(result + ".rank1", "utf8")) as Result;
+  for (const [rank, r] of [[0, r0!], [1, r1]] as const) {
+    const steps = r.ddpStats!;
+    assert.equal(steps.length, 4, `rank ${rank}: one record per optimizer step`);
+    assert.ok(r.trainableFloats! > 0);
+    steps.forEach((s, i) => {
+      const where = `rank ${rank} step ${i + 1}: ${JSON.stringify(s)}`;
+      assert.equal(s.bytes, r.trainableFloats! * 4, where);
+      assert.ok(s.buckets >= 1 && s.startedDuringBackward <= s.buckets, where);
+      assert.ok(s.waitMs >= 0 && s.waitMs <= s.finishMs + 1e-6, where);
+      assert.ok(s.finishMs + s.backwardMs <= r.stepMs![i] + 1e-6, `${where}; step ${r.stepMs![i]} ms`);
+      assert.ok(s.collectiveMs !== null && s.collectiveMs >= 0 && s.collectiveMs <= r.stepMs![i], where);
+      assert.ok(s.hiddenShare !== null && s.hiddenShare >= 0 && s.hiddenShare <= 1, where);
+    });
+  }
+  console.log(`# ddp stats: ${r0!.trainableFloats} floats, step 4 rank 0: ${JSON.stringify(r0!.ddpStats![3])}`);
 });

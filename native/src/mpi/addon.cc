@@ -225,6 +225,26 @@ Napi::Value State(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// counters() → { allreduce: { ops, bytes, busyMs }, bcast, allgather, allgatherBytes, reduceScatter, barrier, nowMs }:
+// cumulative per-kind figures of the comm thread since init (busyMs = time inside the MPI call,
+// including waiting there for the peers); nowMs = the same steady clock, for deltas.
+Napi::Value Counters(const Napi::CallbackInfo& info) {
+  auto& c = peft_mpi::comm();
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  const char* names[] = {"allreduce", "bcast", "allgather", "allgatherBytes", "reduceScatter", "barrier"};
+  std::lock_guard<std::mutex> lk(c.mu);
+  for (int k = 0; k < 6; k++) {
+    auto e = Napi::Object::New(env);
+    e.Set("ops", double(c.counters[k].ops));
+    e.Set("bytes", double(c.counters[k].bytes));
+    e.Set("busyMs", double(c.counters[k].busy_ns) / 1e6);
+    o.Set(names[k], e);
+  }
+  o.Set("nowMs", double(peft_mpi::now_ns()) / 1e6);
+  return o;
+}
+
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("allreduce", Napi::Function::New(env, Allreduce));
@@ -239,6 +259,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("takeBytes", Napi::Function::New(env, TakeBytes));
   exports.Set("abort", Napi::Function::New(env, Abort));
   exports.Set("state", Napi::Function::New(env, State));
+  exports.Set("counters", Napi::Function::New(env, Counters));
   return exports;
 }
 }  // namespace

@@ -13,6 +13,25 @@
 
 namespace peft_mpi {
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+uint64_t op_bytes(const Op& op, int size) {
+  switch (op.kind) {
+    case OpKind::Allreduce:
+    case OpKind::Allgather:
+      return uint64_t(op.count) * 4;
+    case OpKind::ReduceScatter:
+      return uint64_t(op.count) * 4 * uint64_t(size > 0 ? size : 1);
+    case OpKind::Bcast:
+    case OpKind::AllgatherBytes:
+      return uint64_t(op.count);
+    default:
+      return 0;
+  }
+}
+
 Comm& comm() {
   static Comm* c = new Comm();  // never destroyed: the thread may outlive static destruction
   return *c;
@@ -148,14 +167,22 @@ void thread_main() {
       c.running = op;
     }
     std::string err;
+    int64_t t0 = now_ns();
     try {
       run_op(*op, c.size);
     } catch (const std::exception& e) {
       err = e.what();
     }
+    int64_t t1 = now_ns();
     bool fin = op->kind == OpKind::Finalize;
     {
       std::lock_guard<std::mutex> lk(c.mu);
+      op->t_start_ns = t0;
+      op->t_end_ns = t1;
+      KindCounters& k = c.counters[int(op->kind)];
+      k.ops++;
+      k.bytes += op_bytes(*op, c.size);
+      k.busy_ns += t1 - t0;
       op->error = err;
       op->state = err.empty() ? OpState::Done : OpState::Failed;
       c.running.reset();

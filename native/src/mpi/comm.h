@@ -30,7 +30,21 @@ struct Op {
   // allgatherBytes results (owned here until JS copies them out)
   std::vector<uint8_t> gathered;
   std::vector<int> counts;
+  // comm-thread timestamps (steady clock, ns): when run_op began and ended
+  int64_t t_start_ns = 0, t_end_ns = 0;
 };
+
+constexpr int kOpKinds = 8;
+/** Per-kind counters kept by the comm thread (under Comm::mu): ops finished, payload bytes, time inside the MPI call. */
+struct KindCounters {
+  uint64_t ops = 0;
+  uint64_t bytes = 0;
+  int64_t busy_ns = 0;
+};
+/** Payload bytes of an op as the counters count them (this rank's contribution). */
+uint64_t op_bytes(const Op& op, int size);
+/** The steady clock the counters use, in ns. */
+int64_t now_ns();
 
 /** The process-wide communicator state (one per process; MPI can be initialised once). */
 struct Comm {
@@ -46,6 +60,7 @@ struct Comm {
   std::string promoted;  // which libmpi was promoted to RTLD_GLOBAL ("" when none)
   std::string version;
   std::shared_ptr<Op> running;  // the op the comm thread is in, if any
+  KindCounters counters[kOpKinds];  // indexed by OpKind
 };
 
 Comm& comm();
