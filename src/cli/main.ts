@@ -17,6 +17,7 @@ import { packageVersion } from "./paths.js";
 import { launchRanks, mpiRankFromEnv } from "./launch.js";
 import { activeProcessGroup, checkTensorParallelSize } from "../dist/index.js";
 import { ConfigError, PeftError } from "../tensor/errors.js";
+import { checkTensorParallelMethod, peftMethodByCliName } from "../peft/index.js";
 
 export interface CommandDef {
   name: string;
@@ -250,6 +251,8 @@ export async function main(argv: string[]): Promise<number> {
         } catch (e) {
           throw new CliError(`--tensor_parallel_size: ${(e as Error).message}`);
         }
+        const peft = String(opts.peft ?? "lora");
+        if (Number(opts.tensor_parallel_size) > 1 && peft !== "none") checkTensorParallelMethod(peftMethodByCliName(peft).peftType);
       }
       exitCode = await launchRanks(argv, Number(opts.nproc_per_node), opts.hostfile ? String(opts.hostfile) : null);
       return;
