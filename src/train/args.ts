@@ -220,6 +220,7 @@ export class TrainingArguments {
       if (!Number.isInteger(this.ddpBucketCapMb)) throw new ConfigError(`TrainingArguments.ddp_bucket_cap_mb must be an integer, got ${this.ddpBucketCapMb}`);
     }
     num("tensorParallelSize", 1);
+    if (!Number.isInteger(this.tensorParallelSize)) throw new ConfigError(`TrainingArguments.tensor_parallel_size must be an integer, got ${this.tensorParallelSize}`);
     if (![0, 1, 2].includes(this.zeroStage)) throw new ConfigError(`TrainingArguments.zero_stage must be 0, 1 or 2, got ${JSON.stringify(this.zeroStage)}`);
     if (this.zeroStage > 0 && this.optim === "adafactor") {
       throw new ConfigError(`zero_stage ${this.zeroStage} does not support optim adafactor (its factored second moments and update RMS span whole matrices); use adamw_torch or sgd, or zero_stage 0`);
