@@ -207,8 +207,7 @@ export class Trainer {
     if (!resumeSpec) this.state.statefulCallbacks = statefulCallbacks(this.control, this.callbacks);
     this.fire("onTrainBegin");
     const t0 = Date.now();
-    const startStep = this.state.globalStep;
-    this.progress.start(maxSteps, startStep, "train");
+    const startStep = this.state.globalStep; this.progress.start(maxSteps, startStep, "train");
     try {
       for (let epoch = startEpoch; epoch < numEpochs && this.state.globalStep < maxSteps; epoch++) {
         this.currentEpoch = epoch;
