@@ -15,6 +15,9 @@ import { Opts, normalizeArgv, readConfigFile, resolveOptions } from "./resolve.j
 import { DEMO_DEFAULTS } from "./demo_defaults.js";
 import { packageVersion } from "./paths.js";
 import { launchRanks, mpiRankFromEnv } from "./launch.js";
+import { activeProcessGroup, checkTensorParallelSize } from "../dist/index.js";
+import { ConfigError, PeftError } from "../tensor/errors.js";
+import { checkTensorParallelMethod, peftMethodByCliName } from "../peft/index.js";
 
 export interface CommandDef {
   name: string;
@@ -241,6 +244,16 @@ export async function main(argv: string[]): Promise<number> {
       return;
     }
     if (opts.nproc_per_node !== undefined && mpiRankFromEnv() === null) {
+      // caught before any rank starts: one line, no MPI job
+      if (opts.tensor_parallel_size !== undefined && !opts.hostfile) {
+        try {
+          checkTensorParallelSize(Number(opts.tensor_parallel_size), Number(opts.nproc_per_node));
+        } catch (e) {
+          throw new CliError(`--tensor_parallel_size: ${(e as Error).message}`);
+        }
+        const peft = String(opts.peft ?? "lora");
+        if (Number(opts.tensor_parallel_size) > 1 && peft !== "none") checkTensorParallelMethod(peftMethodByCliName(peft).peftType);
+      }
       exitCode = await launchRanks(argv, Number(opts.nproc_per_node), opts.hostfile ? String(opts.hostfile) : null);
       return;
     }
@@ -286,6 +299,16 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode || 1;
     }
     if (debugFlag && e instanceof Error && e.stack) process.stderr.write(e.stack + "\n");
+    // a usage error of a multi-process run: every rank hits it the same way; rank 0 reports it
+    // and the ranks end MPI together (no abort banner); a rank that did not fail times the finalize out
+    const usage = e instanceof CliError || e instanceof ConfigError || e instanceof PeftError;
+    const g = activeProcessGroup();
+    if (usage && g && g.worldSize > 1) {
+      if (g.rank === 0) process.stderr.write(errorLine(e) + "\n");
+      g.timeoutMs = Math.min(g.timeoutMs, 20_000);
+      g.finalize();
+      return e instanceof CliError ? e.exitCode : 2;
+    }
     process.stderr.write(errorLine(e) + "\n");
     return e instanceof CliError ? e.exitCode : 1;
   }

@@ -52,6 +52,11 @@ export function initDistributed(opts: InitDistributedOptions = {}): ProcessGroup
   return group;
 }
 
+/** The process group if one was created (null before the first initDistributed / getProcessGroup). */
+export function activeProcessGroup(): ProcessGroup | null {
+  return group;
+}
+
 /** The process group, created with the defaults (initDistributed()) when there is none yet. */
 export function getProcessGroup(): ProcessGroup {
   return group ?? initDistributed();

@@ -6,15 +6,21 @@ import { existsSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The raw addon surface (see native/src/mpi/addon.cc); op ids are numbers. */
+/**
+ * The raw addon surface (see native/src/mpi/addon.cc); op ids are numbers. `comm` (default 0,
+ * MPI_COMM_WORLD) names the communicator: ids of sub-communicators come from split/takeSplit.
+ */
 export interface MpiAddon {
   init(initTimeoutMs: number): { rank: number; size: number; threadLevel: number; funneled: boolean; version: string; promoted: string };
-  allreduce(buf: Float32Array): number;
-  bcast(buf: Uint8Array, root: number): number;
-  allgather(send: Float32Array, recv: Float32Array): number;
-  allgatherBytes(send: Uint8Array): number;
-  reduceScatter(send: Float32Array, recv: Float32Array): number;
-  barrier(): number;
+  allreduce(buf: Float32Array, comm?: number): number;
+  bcast(buf: Uint8Array, root: number, comm?: number): number;
+  allgather(send: Float32Array, recv: Float32Array, comm?: number): number;
+  allgatherBytes(send: Uint8Array, comm?: number): number;
+  reduceScatter(send: Float32Array, recv: Float32Array, comm?: number): number;
+  barrier(comm?: number): number;
+  /** MPI_Comm_split of `comm` (collective over it): the result comes from takeSplit after wait. */
+  split(color: number, key: number, comm?: number): number;
+  takeSplit(id: number): { comm: number; rank: number; size: number };
   finalize(): number;
   /** true: finished (throws the MPI error when it failed); false: the deadline passed (timeoutMs < 0: none). */
   wait(id: number, timeoutMs: number): boolean;

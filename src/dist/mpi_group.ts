@@ -61,14 +61,34 @@ export class MpiGroup implements ProcessGroup {
   readonly localWorldSize: number;
   readonly info: MpiGroupInfo;
   timeoutMs: number;
+  /** The communicator's id in the addon (0: MPI_COMM_WORLD; sub-groups from split). */
+  readonly comm: number;
+  /** The world group this one was split from (itself for the world group). */
+  readonly world: MpiGroup;
   private seq = 0;
   private finalized = false;
-  private pending: { handle: MpiHandle; msg: string } | null = null;
+  /** A timed-out wait on any group of the process (they share one comm thread, so all are unusable). */
+  private shared: { pending: { handle: MpiHandle; msg: string } | null };
   /** The uncaught exception that is ending the process, if any (its stack goes into the abort message). */
   private fatal: unknown = undefined;
 
-  constructor(readonly addon: MpiAddon, launch: LaunchEnv, opts: { timeoutMs: number }) {
+  constructor(readonly addon: MpiAddon, launch: LaunchEnv, opts: { timeoutMs: number }, sub?: { parent: MpiGroup; comm: number; rank: number; size: number }) {
     this.timeoutMs = opts.timeoutMs;
+    if (sub) {
+      // a sub-communicator: MPI is running already; the world group owns the exit hooks
+      this.comm = sub.comm;
+      this.world = sub.parent.world;
+      this.shared = sub.parent.shared;
+      this.rank = sub.rank;
+      this.worldSize = sub.size;
+      this.localRank = launch.localRank;
+      this.localWorldSize = launch.localSize;
+      this.info = sub.parent.info;
+      return;
+    }
+    this.comm = 0;
+    this.world = this;
+    this.shared = { pending: null };
     let init: ReturnType<MpiAddon["init"]>;
     try {
       init = addon.init(Math.max(60_000, Number.isFinite(opts.timeoutMs) ? opts.timeoutMs : 60_000));
@@ -88,22 +108,27 @@ export class MpiGroup implements ProcessGroup {
     process.on("exit", (code) => this.onExit(code));
   }
 
-  /** "rank 0 of 2" */
+  /** "rank 0 of 2" (a sub-group: "rank 0 of 2 in a sub-group of world rank 2 of 4") */
   where(): string {
-    return `rank ${this.rank} of ${this.worldSize}`;
+    const w = this.world === this ? "" : ` in a sub-group of world rank ${this.world.rank} of ${this.world.worldSize}`;
+    return `rank ${this.rank} of ${this.worldSize}${w}`;
   }
 
   /** Called by a handle whose wait passed its deadline. */
   stuck(handle: MpiHandle, msg: string): void {
-    this.pending = { handle, msg };
+    this.shared.pending = { handle, msg };
+  }
+
+  private get pending(): { handle: MpiHandle; msg: string } | null {
+    return this.shared.pending;
   }
 
   private start(what: string, n: number | null, unit: string, enqueue: () => number, after?: () => void): MpiHandle {
-    if (this.finalized) throw new DistributedError(`${what} after finalize() on ${this.where()}`);
-    if (this.pending) {
-      if (!this.pending.handle.isDone())
-        throw new DistributedError(`${what} on ${this.where()}: the group is unusable after an earlier timeout (${this.pending.msg})`);
-      this.pending = null;
+    if (this.finalized || this.world.finalized) throw new DistributedError(`${what} after finalize() on ${this.where()}`);
+    if (this.shared.pending) {
+      if (!this.shared.pending.handle.isDone())
+        throw new DistributedError(`${what} on ${this.where()}: the group is unusable after an earlier timeout (${this.shared.pending.msg})`);
+      this.shared.pending = null;
     }
     const desc = `${what} #${++this.seq}${n === null ? "" : ` (${n} ${unit})`}`;
     return new MpiHandle(this, enqueue(), desc, after);
@@ -113,28 +138,28 @@ export class MpiGroup implements ProcessGroup {
     this.allreduceSumAsync(buf).wait();
   }
   allreduceSumAsync(buf: Float32Array): CommHandle {
-    return this.start("allreduce", buf.length, "floats", () => this.addon.allreduce(buf));
+    return this.start("allreduce", buf.length, "floats", () => this.addon.allreduce(buf, this.comm));
   }
 
   broadcast(buf: ArrayBufferView, root = 0): void {
     if (!Number.isInteger(root) || root < 0 || root >= this.worldSize)
       throw new DistributedError(`broadcast root ${root} does not exist in a group of ${this.worldSize}`);
     const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.start("broadcast", bytes.length, "bytes", () => this.addon.bcast(bytes, root)).wait();
+    this.start("broadcast", bytes.length, "bytes", () => this.addon.bcast(bytes, root, this.comm)).wait();
   }
 
   allgather(send: Float32Array, out?: Float32Array): Float32Array {
     const o = out ?? new Float32Array(send.length * this.worldSize);
     if (o.length !== send.length * this.worldSize)
       throw new DistributedError(`allgather: out has ${o.length} floats, expected ${send.length} × ${this.worldSize}`);
-    this.start("allgather", send.length, "floats", () => this.addon.allgather(send, o)).wait();
+    this.start("allgather", send.length, "floats", () => this.addon.allgather(send, o, this.comm)).wait();
     return o;
   }
 
   allgatherBytes(send: Uint8Array): Uint8Array[] {
     let id = 0;
     let parts: Uint8Array[] = [];
-    const h = this.start("allgatherBytes", send.length, "bytes", () => (id = this.addon.allgatherBytes(send)), () => {
+    const h = this.start("allgatherBytes", send.length, "bytes", () => (id = this.addon.allgatherBytes(send, this.comm)), () => {
       const { data, counts } = this.addon.takeBytes(id);
       let off = 0;
       parts = counts.map((n) => data.subarray(off, (off += n)));
@@ -151,7 +176,7 @@ export class MpiGroup implements ProcessGroup {
   reduceScatterSumAsync(send: Float32Array, out: Float32Array): CommHandle {
     if (send.length % this.worldSize !== 0 || out.length * this.worldSize !== send.length)
       throw new DistributedError(`reduceScatterSum: send has ${send.length} floats, out ${out.length}: send must be out × ${this.worldSize}`);
-    return this.start("reduceScatter", out.length, "floats per rank", () => this.addon.reduceScatter(send, out));
+    return this.start("reduceScatter", out.length, "floats per rank", () => this.addon.reduceScatter(send, out, this.comm));
   }
 
   commCounters(): CommCounters | null {
@@ -159,15 +184,34 @@ export class MpiGroup implements ProcessGroup {
   }
 
   barrier(): void {
-    this.start("barrier", null, "", () => this.addon.barrier()).wait();
+    this.start("barrier", null, "", () => this.addon.barrier(this.comm)).wait();
+  }
+
+  /**
+   * MPI_Comm_split: a collective over this group; the processes passing the same color form one new
+   * group, ranked by key (ties: by rank here). Every rank must call it, in the same order as its
+   * other collectives; the new group's ops run on the same comm thread, in submission order.
+   */
+  split(color: number, key: number): MpiGroup {
+    if (!Number.isInteger(color) || color < 0 || !Number.isInteger(key))
+      throw new DistributedError(`split: color must be an integer >= 0 and key an integer, got ${color}, ${key}`);
+    let id = 0;
+    let res = { comm: 0, rank: 0, size: 0 };
+    this.start("split", null, "", () => (id = this.addon.split(color, key, this.comm)), () => (res = this.addon.takeSplit(id))).wait();
+    return new MpiGroup(this.addon, { rank: this.world.rank, size: this.world.worldSize, localRank: this.localRank, localSize: this.localWorldSize }, { timeoutMs: this.timeoutMs }, { parent: this, ...res });
   }
 
   abort(message: string, code = 1): never {
-    this.addon.abort(`rank ${this.rank} of ${this.worldSize}: ${message}`, code || 1);
+    this.addon.abort(`${this.where()}: ${message}`, code || 1);
   }
 
+  /** The world group: MPI_Finalize. A sub-group: only this group becomes unusable. */
   finalize(): void {
     if (this.finalized) return;
+    if (this.world !== this) {
+      this.finalized = true;
+      return;
+    }
     const h = this.start("finalize", null, "", () => this.addon.finalize());
     this.finalized = true;
     h.wait();

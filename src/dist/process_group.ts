@@ -65,6 +65,11 @@ export interface ProcessGroup {
   reduceScatterSumAsync(send: Float32Array, out: Float32Array): CommHandle;
   /** Returns once every rank has reached it. */
   barrier(): void;
+  /**
+   * A sub-group (MPI_Comm_split): a collective of this group; the ranks passing the same `color`
+   * (an integer >= 0) form one group, ranked by `key`. Its collectives involve only its members.
+   */
+  split(color: number, key: number): ProcessGroup;
   /** Ends the whole job (every rank) after printing `message`; never returns. */
   abort(message: string, code?: number): never;
   /** Ends the group (MPI_Finalize); collectives afterwards throw. Idempotent. */
@@ -132,6 +137,13 @@ export class LocalGroup implements ProcessGroup {
   }
   barrier(): void {
     this.live("barrier");
+  }
+  /** A single-process group is its own only sub-group: a new group of 1. */
+  split(color: number, key: number): ProcessGroup {
+    this.live("split");
+    if (!Number.isInteger(color) || color < 0 || !Number.isInteger(key))
+      throw new DistributedError(`split: color must be an integer >= 0 and key an integer, got ${color}, ${key}`);
+    return new LocalGroup({ timeoutSeconds: this.timeoutMs / 1000 });
   }
   abort(message: string, code = 1): never {
     process.stderr.write(`peft-ts: aborting (exit code ${code || 1}): ${message}\n`);

@@ -24,7 +24,7 @@ export type { IA3ConfigOptions } from "./ia3/index.js";
 export { PromptTuningConfig, PrefixTuningConfig, PromptEncoderConfig, PromptHost, promptEncoderOf } from "./prompt/index.js";
 export { LNTuningConfig, LNTuningModel } from "./ln_tuning/index.js";
 export { applyBitFit } from "./bitfit.js";
-export { TENSOR_PARALLEL_PEFT_METHODS, checkTensorParallelPeft, gatherAdapterEntries } from "./tp.js";
+export { TENSOR_PARALLEL_PEFT_METHODS, checkTensorParallelPeft, checkTensorParallelMethod, gatherAdapterEntries } from "./tp.js";
 export { LoHaConfig, LoHaModel, LoHaLayer } from "./loha/index.js";
 export { LoKrConfig, LoKrModel, LoKrLayer } from "./lokr/index.js";
 export { VeraConfig, VeraModel, VeraLayer } from "./vera/index.js";

@@ -13,12 +13,17 @@ import type { StateEntry } from "./save_load.js";
 /** PEFT methods that work on a tensor-parallel model. */
 export const TENSOR_PARALLEL_PEFT_METHODS = ["LORA"] as const;
 
+/** Throws the PeftError of a method that tensor parallelism does not support (the CLI asks before starting ranks). */
+export function checkTensorParallelMethod(peftType: string): void {
+  if (!(TENSOR_PARALLEL_PEFT_METHODS as readonly string[]).includes(peftType)) {
+    throw new PeftError(`${peftType} is not supported on a tensor-parallel model (supported there: ${TENSOR_PARALLEL_PEFT_METHODS.join(", ")})`);
+  }
+}
+
 /** Throws a PeftError naming the method when `config` cannot be applied to the tensor-parallel `model`. */
 export function checkTensorParallelPeft(model: Module, config: PeftConfig): void {
   if (!tensorParallelGroupOf(model)) return;
-  if (!(TENSOR_PARALLEL_PEFT_METHODS as readonly string[]).includes(config.peftType)) {
-    throw new PeftError(`${config.peftType} is not supported on a tensor-parallel model (supported there: ${TENSOR_PARALLEL_PEFT_METHODS.join(", ")})`);
-  }
+  checkTensorParallelMethod(config.peftType);
   const mts = (config as unknown as { modulesToSave?: string[] | null }).modulesToSave ?? [];
   for (const [path, m] of model.namedModules()) {
     const parallel = m instanceof ColumnParallelLinear || m instanceof RowParallelLinear || m instanceof VocabParallelEmbedding;

@@ -88,10 +88,14 @@ export const TRAINING_FIELDS = {
   ddpTimeout: field("int", 1800, "seconds a collective between ranks may take before the run fails"),
   ddpBucketCapMb: field<number | null>("int", null, "size of a gradient allreduce bucket in MB (null: 25, as DDP)"),
   zeroStage: field("int", 0, "ZeRO sharding over the data-parallel ranks: 0 off, 1 optimizer state, 2 optimizer state and gradients (adamw/sgd)"),
+  tensorParallelSize: field("int", 1,
+    "ranks that split one model replica (Megatron tensor parallelism, Llama/BERT + LoRA); must divide the number of processes, the rest is data parallelism"),
 } as const;
 
 /** The process group the Trainer runs with, per TrainingArguments (not a field: never saved). */
 const GROUPS = new WeakMap<object, ProcessGroup>();
+/** The data-parallel group, when it is not the whole world (tensor parallelism). */
+const DP_GROUPS = new WeakMap<object, ProcessGroup>();
 
 type Fields = typeof TRAINING_FIELDS;
 export type TrainingFieldName = keyof Fields;
@@ -215,6 +219,8 @@ export class TrainingArguments {
       num("ddpBucketCapMb", 1);
       if (!Number.isInteger(this.ddpBucketCapMb)) throw new ConfigError(`TrainingArguments.ddp_bucket_cap_mb must be an integer, got ${this.ddpBucketCapMb}`);
     }
+    num("tensorParallelSize", 1);
+    if (!Number.isInteger(this.tensorParallelSize)) throw new ConfigError(`TrainingArguments.tensor_parallel_size must be an integer, got ${this.tensorParallelSize}`);
     if (![0, 1, 2].includes(this.zeroStage)) throw new ConfigError(`TrainingArguments.zero_stage must be 0, 1 or 2, got ${JSON.stringify(this.zeroStage)}`);
     if (this.zeroStage > 0 && this.optim === "adafactor") {
       throw new ConfigError(`zero_stage ${this.zeroStage} does not support optim adafactor (its factored second moments and update RMS span whole matrices); use adamw_torch or sgd, or zero_stage 0`);
@@ -227,9 +233,9 @@ export class TrainingArguments {
     return this.perDeviceTrainBatchSize;
   }
 
-  /** Examples in one optimizer step over all ranks: per_device × world_size × accumulation. */
+  /** Examples in one optimizer step over all ranks: per_device × data-parallel ranks × accumulation (the tp ranks of a replica share a batch). */
   get totalTrainBatchSize(): number {
-    return this.perDeviceTrainBatchSize * this.worldSize * this.gradientAccumulationSteps;
+    return this.perDeviceTrainBatchSize * this.dataParallelSize * this.gradientAccumulationSteps;
   }
 
   /** The group the Trainer set (null before a Trainer took these arguments). */
@@ -237,9 +243,15 @@ export class TrainingArguments {
     return GROUPS.get(this) ?? null;
   }
   /** Called by the Trainer: worldSize / processIndex / localProcessIndex read this group. */
-  setProcessGroup(g: ProcessGroup | null): void {
+  setProcessGroup(g: ProcessGroup | null, dataParallel: ProcessGroup | null = null): void {
     if (g) GROUPS.set(this, g);
     else GROUPS.delete(this);
+    if (dataParallel && dataParallel !== g) DP_GROUPS.set(this, dataParallel);
+    else DP_GROUPS.delete(this);
+  }
+  /** Data-parallel ranks (model replicas): world_size / tensor_parallel_size once a Trainer set the groups. */
+  get dataParallelSize(): number {
+    return DP_GROUPS.get(this)?.worldSize ?? this.worldSize;
   }
   /** Number of processes of the run (HF world_size); 1 without a group. */
   get worldSize(): number {
@@ -262,7 +274,7 @@ export class TrainingArguments {
    * The schedule of a run over `numExamples` training examples: batches and optimizer updates per
    * epoch, the optimizer steps (max_steps, else epochs × updates) and the epochs that covers.
    */
-  plannedSteps(numExamples: number, worldSize = this.worldSize): { numBatches: number; updatesPerEpoch: number; maxSteps: number; numEpochs: number } {
+  plannedSteps(numExamples: number, worldSize = this.dataParallelSize): { numBatches: number; updatesPerEpoch: number; maxSteps: number; numEpochs: number } {
     const bs = this.perDeviceTrainBatchSize;
     // each rank's share (DistributedSampler: padded up to, or with drop_last cut down to, a multiple of the world size)
     const perRank = this.dataloaderDropLast ? Math.floor(numExamples / worldSize) : Math.ceil(numExamples / worldSize);

@@ -10,6 +10,7 @@ import { atomicWriteDir } from "../io/fs.js";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.js";
 import { readAdapterWeights, loadAdapterWeights } from "../peft/save_load.js";
 import { PeftModel } from "../peft/peft_model.js";
+import { sliceAdapterTensors } from "../peft/tp.js";
 import type { Module } from "../nn/module.js";
 import { noGrad } from "../tensor/autograd.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
@@ -83,7 +84,9 @@ export function loadModelWeights(model: Module, dir: string): void {
   if (model instanceof PeftModel) {
     const name = model.activeAdapter;
     const tensors = readAdapterWeights(dir);
-    loadAdapterWeights(model.adapterStateEntries(name, true), tensors, dir, (m) => { throw new FormatError(m); });
+    const entries = model.adapterStateEntries(name, true);
+    // a tensor-parallel model takes its slice of the full saved tensors
+    loadAdapterWeights(entries, sliceAdapterTensors(entries, tensors), dir, (m) => { throw new FormatError(m); });
     return;
   }
   const path = join(dir, "model.safetensors");

@@ -22,9 +22,8 @@ export function gradNorm(params: Tensor[]): number {
   return f(Math.sqrt(s));
 }
 
-/** Clips in place; returns the total norm before clipping (NaN/inf pass through, as in torch). */
-export function clipGradNorm(params: Tensor[], maxNorm: number): number {
-  const total = gradNorm(params);
+/** Clips in place; returns the total norm before clipping (NaN/inf pass through, as in torch). `total`: the norm when known (tensor parallelism's full-model norm). */
+export function clipGradNorm(params: Tensor[], maxNorm: number, total = gradNorm(params)): number {
   const coef = f(maxNorm / f(total + 1e-6));
   if (coef < 1 || Number.isNaN(coef)) {
     for (const p of params) {

@@ -59,7 +59,14 @@ const PER_RANK_FIELDS = new Set<string>([]);
  * Rank 0's arguments, trainable and model parameter names/shapes and dataset length against this
  * rank's; every rank learns every mismatch (allgather) and throws the same DistributedError.
  */
-export function checkSameRun(group: ProcessGroup, d: RunDescription): void {
+export function checkSameRun(on: ProcessGroup | DataParallel, d: RunDescription): void {
+  if (on instanceof DataParallel) {
+    // tensor parallelism: shapes agree within a dp group (same shard), the arguments and data everywhere
+    checkSameRun(on.group, d);
+    if (on.tp) checkSameRun(on.world, { ...d, trainable: [], model: [] });
+    return;
+  }
+  const group = on;
   if (group.worldSize === 1) return;
   const args: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(d.args)) if (!PER_RANK_FIELDS.has(k)) args[k] = v;
@@ -83,14 +90,21 @@ export function checkSameRun(group: ProcessGroup, d: RunDescription): void {
   if (problems.length) throw new DistributedError(`the ranks do not run the same training job: ${problems.join("; ")}`);
 }
 
-/** A data-parallel run's coordination; with one process every method is a cheap identity. */
+/**
+ * A data-parallel run's coordination; with one process every method is a cheap identity. `group`
+ * is the data-parallel group (the world without tensor parallelism; with it, the ranks holding the
+ * same shard: world ranks ≡ rank mod tp), `world` every process (rank 0's duties, barriers, abort).
+ */
 export class DataParallel {
   private buckets: GradBuckets | null = null;
   /** ZeRO's shard optimizer (zero_stage > 0 with more than one rank), else null. */
   zero: ZeroOptimizer | null = null;
   private statsRec: DdpStats | null = null;
+  readonly world: ProcessGroup;
 
-  constructor(readonly group: ProcessGroup) {}
+  constructor(readonly group: ProcessGroup, world?: ProcessGroup, readonly tp: ProcessGroup | null = null) {
+    this.world = world ?? group;
+  }
 
   /** The per-step communication figures; collecting starts with the first call (off until then). */
   stats(): DdpStats {
@@ -99,25 +113,31 @@ export class DataParallel {
     return this.statsRec;
   }
 
-  /** The Trainer's: the group's timeout from ddp_timeout, and args.worldSize & co. read the group. */
-  static forTrainer(group: ProcessGroup, args: TrainingArguments): DataParallel {
-    group.timeoutMs = args.ddpTimeout * 1000;
-    args.setProcessGroup(group);
-    return new DataParallel(group);
+  /** The Trainer's: the groups' timeout from ddp_timeout, and args.worldSize & co. read the groups. */
+  static forTrainer(group: ProcessGroup, args: TrainingArguments, layout?: { dp: ProcessGroup; tp: ProcessGroup | null }): DataParallel {
+    for (const g of [group, layout?.dp, layout?.tp]) if (g) g.timeoutMs = args.ddpTimeout * 1000;
+    args.setProcessGroup(group, layout?.dp ?? null);
+    return new DataParallel(layout?.dp ?? group, group, layout?.tp ?? null);
   }
 
   /** An error in the loop: no hook left behind; with peers, every rank ends (one failing alone would leave the others waiting in a collective). */
   fail(e: unknown): void {
     this.buckets?.disarm();
     this.zero?.grads?.disarm();
-    if (this.active) this.group.abort(`rank ${this.group.rank}: ${(e as Error)?.message ?? String(e)}`);
+    if (this.world.worldSize > 1) this.world.abort(`rank ${this.world.rank}: ${(e as Error)?.message ?? String(e)}`);
   }
 
+  /** More than one data-parallel rank (gradients, losses and evaluation shards are exchanged). */
   get active(): boolean {
     return this.group.worldSize > 1;
   }
+  /** World rank 0 (dp 0, tp 0): it logs and writes the run's files. */
   get isMain(): boolean {
-    return this.group.rank === 0;
+    return this.world.rank === 0;
+  }
+  /** The ranks of replica 0 (dp rank 0): they take part in gathering the sharded model and optimizer state for a save. */
+  get savesShards(): boolean {
+    return this.tp !== null && this.group.rank === 0;
   }
 
   /**
@@ -176,15 +196,23 @@ export class DataParallel {
     return { loss: l, flos: f };
   }
 
-  /** Every rank's global RNG state (for rank 0's checkpoint). */
+  /**
+   * Every data-parallel rank's global RNG state (for rank 0's checkpoint; the tp ranks of a replica
+   * share their replica's dropout stream, so the dp group's states are everyone's).
+   */
   rngStates(mine: RngState): RngState[] {
     return this.active ? allgatherJson(this.group, mine) : [mine];
   }
 
-  /** Runs fn on rank 0 only; every rank leaves together (nobody runs ahead of a save). */
-  async onMain(fn: () => Promise<void> | void): Promise<void> {
+  /**
+   * Runs fn on rank 0 only; every rank leaves together (nobody runs ahead of a save). Under tensor
+   * parallelism the other tp ranks of replica 0 run `peer` meanwhile (their half of the collectives
+   * fn makes over the tp group, e.g. savePretrained's gathers).
+   */
+  async onMain(fn: () => Promise<void> | void, peer?: () => Promise<void> | void): Promise<void> {
     if (this.isMain) await fn();
-    if (this.active) this.group.barrier();
+    else if (peer && this.savesShards) await peer();
+    if (this.world.worldSize > 1) this.world.barrier();
   }
 }
 

@@ -40,6 +40,7 @@ import type { ProcessGroup } from "../dist/process_group.js";
 import { checkSameRun, DataParallel, defaultProcessGroup, rankSeed } from "./ddp.js";
 import type { DdpStats } from "./ddp_grads.js";
 import { epochBatches, globalExamples } from "./ddp_sampler.js";
+import { sliceOptimizerState, trainerLayout } from "./tensor_parallel.js";
 
 export { EarlyStoppingCallback, defaultDataCollator };
 export type { TrainerDataset, Dataset, Batch, DataCollator } from "./trainer_data.js";
@@ -97,9 +98,10 @@ export class Trainer {
     this.trainSampler = o.trainSampler ?? "random";
     this.optimizer = o.optimizers?.[0] ?? null;
     this.lrScheduler = o.optimizers?.[1] ?? null;
-    this.ddp = DataParallel.forTrainer(this.processGroup = o.processGroup ?? defaultProcessGroup(), this.args);
-    // dropout differs per rank (as DDP); the data order is the same everywhere
-    manualSeed(rankSeed(this.args.seed, this.processGroup.rank));
+    // world = dp × tp (tp ranks contiguous), data parallelism over ddp.group; dropout per replica, data order everywhere alike
+    this.processGroup = o.processGroup ?? defaultProcessGroup();
+    this.ddp = DataParallel.forTrainer(this.processGroup, this.args, trainerLayout(this.processGroup, this.args, this.model));
+    manualSeed(rankSeed(this.args.seed, this.ddp.group.rank));
     this.dataRng = new Rng(this.args.dataSeed ?? this.args.seed);
     this.dataEpochStart = this.dataRng.getState();
     this.progress = makeProgress(this.args.disableTqdm || !this.ddp.isMain);
@@ -116,9 +118,7 @@ export class Trainer {
   }
 
   /** The flat gradient buffer of the trainable parameters during train() (for a data-parallel allreduce). */
-  get gradBuffer(): Float32Array | null {
-    return this.flat?.buffer ?? null;
-  }
+  get gradBuffer(): Float32Array | null { return this.flat?.buffer ?? null; }
 
   // ------------------------------------------------------------------ hooks
 
@@ -197,8 +197,8 @@ export class Trainer {
     const optimizer = this.createOptimizer();
     const scheduler = this.createScheduler(maxSteps);
     const params = optimizer.params();
-    this.flat = new FlatGrads(params, a.zeroStage > 0 ? a.worldSize : 1);
-    checkSameRun(this.processGroup, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
+    this.flat = new FlatGrads(params, a.zeroStage > 0 ? this.ddp.group.worldSize : 1);
+    checkSameRun(this.ddp, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
 
@@ -209,7 +209,7 @@ export class Trainer {
     this.globalStepLastLogged = 0;
 
     const { startEpoch, skipBatches } = resumeSpec
-      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, () => this.epochOrder(N), a.perDeviceTrainBatchSize * a.worldSize)
+      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, () => this.epochOrder(N), a.perDeviceTrainBatchSize * a.dataParallelSize)
       : { startEpoch: 0, skipBatches: 0 };
     if (this.ddp.isMain) rewriteLogJsonl(a, this.state.logHistory);
 
@@ -217,15 +217,14 @@ export class Trainer {
     if (!resumeSpec) this.state.statefulCallbacks = statefulCallbacks(this.control, this.callbacks);
     this.fire("onTrainBegin");
     const t0 = Date.now();
-    const startStep = this.state.globalStep;
-    this.progress.start(maxSteps, startStep, "train");
+    const startStep = this.state.globalStep; this.progress.start(maxSteps, startStep, "train");
     try {
       for (let epoch = startEpoch; epoch < numEpochs && this.state.globalStep < maxSteps; epoch++) {
         this.currentEpoch = epoch;
         this.dataEpochStart = this.dataRng.getState();
         // every rank's micro-batches: this rank's are batches, the others' size the loss weights
-        const all = epochBatches(this.epochOrder(N), a.perDeviceTrainBatchSize, this.processGroup.worldSize, a.dataloaderDropLast);
-        const batches = all[this.processGroup.rank];
+        const all = epochBatches(this.epochOrder(N), a.perDeviceTrainBatchSize, this.ddp.group.worldSize, a.dataloaderDropLast);
+        const batches = all[this.ddp.group.rank];
         let b = epoch === startEpoch ? skipBatches : 0;
         this.batchesDoneInEpoch = b;
         this.control.shouldEpochStop = false;
@@ -290,7 +289,7 @@ export class Trainer {
       const idx = group[k];
       const batch = collateWith(this.dataCollator, idx.map((i) => dsGet(this.trainDataset!, i)));
       const loss = this.computeLoss(this.model, batch);
-      const w = a.lossNotDividedByAccumulation ? 1 / this.processGroup.worldSize : idx.length / total;
+      const w = a.lossNotDividedByAccumulation ? 1 / this.ddp.group.worldSize : idx.length / total;
       const lv = loss.item();
       if (!Number.isFinite(lv) && !this.scaler) {
         throw new TrainingError(nonFiniteLossMessage(lv, this.state.globalStep + 1, this.currentEpoch + 1, this.lastCheckpoint));
@@ -311,7 +310,7 @@ export class Trainer {
     const model = this.model;
     const step = this.state.globalStep;
     const afterStep = hasOptimizerStepHook(model) ? () => model.onOptimizerStep(step) : undefined;
-    const { lrUsed, norm, skipped } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep, this.ddp.zero);
+    const { lrUsed, norm, skipped } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep, this.ddp.zero, this.ddp.tp);
     if (skipped) this.pendingSkip = skipped;
     return { lrUsed, norm };
   }
@@ -365,7 +364,8 @@ export class Trainer {
       model: this.model, optimizer: this.optimizer!, scheduler: this.lrScheduler!, state: this.state, callbacks: this.callbacks, scaler: this.scaler,
     });
     ({ totalLoss: this.totalLoss, trLossSinceLog: this.trLossSinceLog, globalStepLastLogged: this.globalStepLastLogged } = counters);
-    restoreRankRng(rng, this.processGroup.rank, this.args.seed, this.state.globalStep);
+    restoreRankRng(rng, this.ddp.group.rank, this.args.seed, this.state.globalStep);
+    if (this.ddp.tp) sliceOptimizerState(this.optimizer!);
     this.lastCheckpoint = dir;
     return rng;
   }
@@ -405,6 +405,6 @@ export class Trainer {
       mkdirSync(dir, { recursive: true });
       await saveModelWeights(this.model, dir);
       atomicWriteFile(join(dir, "training_args.json"), this.args.toJsonString());
-    });
+    }, () => saveModelWeights(this.model, dir)); // tp: replica 0's other ranks send their shards
   }
 }

@@ -12,6 +12,7 @@ import type { DataParallel } from "./ddp.js";
 import type { GradScaler } from "./amp.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { LRScheduler, SchedulerState } from "./schedule.js";
+import { gatherOptimizerState } from "./tensor_parallel.js";
 
 /** The loop's loss and logging counters. */
 export interface LoopCounters {
@@ -75,17 +76,20 @@ export async function saveTrainerCheckpoint(t: CheckpointSource): Promise<string
   // ZeRO: every rank sends its optimizer slices; rank 0 writes the ordinary (whole) optimizer file
   const zero = a.saveOnlyModel ? null : t.ddp.zero;
   zero?.gatherInto();
+  // tensor parallelism: replica 0's tp ranks gather the sharded optimizer state (then, inside, the
+  // adapter) to full tensors; rank 0 writes the ordinary files, so the checkpoint resumes on any tp size
+  const optState = t.ddp.savesShards && !a.saveOnlyModel ? gatherOptimizerState(t.optimizer) : undefined;
   await t.ddp.onMain(async () => {
     await writeCheckpoint(a.outputDir, step, {
       model: (d) => saveModelWeights(t.model, d),
-      optimizer: (p) => t.optimizer.save(p),
+      optimizer: (p) => t.optimizer.save(p, optState),
       scheduler: () => t.scheduler.stateDict(),
-      rng: () => ({ ...rngCheckpoint(t.position, t.scaler, t.counters, rngStates), global_batch_examples: a.perDeviceTrainBatchSize * a.worldSize }),
+      rng: () => ({ ...rngCheckpoint(t.position, t.scaler, t.counters, rngStates), global_batch_examples: a.perDeviceTrainBatchSize * a.dataParallelSize }),
       trainerState: () => t.state.toJSON(),
       trainingArgs: () => a.toDict(),
     }, a.saveOnlyModel);
     rotateCheckpoints(a.outputDir, a.saveTotalLimit, a.loadBestModelAtEnd ? t.state.bestModelCheckpoint : null);
-  }).finally(() => zero?.releaseGathered());
+  }, () => saveModelWeights(t.model, dir)).finally(() => zero?.releaseGathered());
   return dir;
 }
 

@@ -11,6 +11,8 @@ import type { FlatGrads, Optimizer } from "./optim/optimizer.js";
 import type { LRScheduler } from "./schedule.js";
 import type { Batch } from "./trainer_data.js";
 import type { ZeroOptimizer } from "./zero.js";
+import type { ProcessGroup } from "../dist/process_group.js";
+import { fullGradNormSquared } from "./tensor_parallel.js";
 
 /** HF's floating_point_ops per token: 6 × the parameters outside embeddings. */
 export function modelFlopsPerToken(model: Module): number {
@@ -53,7 +55,7 @@ export function hasOptimizerStepHook(m: unknown): m is OptimizerStepHook {
 
 export function applyOptimizerStep(
   params: Tensor[], optimizer: Optimizer, scheduler: LRScheduler, flat: FlatGrads, scaler: GradScaler | null, maxGradNorm: number,
-  afterStep?: () => void, zero: ZeroOptimizer | null = null,
+  afterStep?: () => void, zero: ZeroOptimizer | null = null, tp: ProcessGroup | null = null,
 ): StepResult {
   let skipped = false;
   let norm: number | null = null;
@@ -62,8 +64,10 @@ export function applyOptimizerStep(
     ({ skipped, norm } = zero.prepare(scaler, maxGradNorm));
   } else {
     if (scaler) skipped = scaler.unscale([flat.buffer]);
-    if (maxGradNorm > 0) norm = clipGradNorm(params, maxGradNorm);
-    else norm = gradNorm(params);
+    // tensor parallelism: the full model's norm (shards summed over the tp ranks); the gradients are already summed over dp
+    const total = tp ? Math.fround(Math.sqrt(fullGradNormSquared(params, tp))) : undefined;
+    if (maxGradNorm > 0) norm = clipGradNorm(params, maxGradNorm, total);
+    else norm = total ?? gradNorm(params);
   }
   const lrUsed = optimizer.paramGroups[0].lr;
   if (!skipped) {

@@ -67,9 +67,11 @@ Napi::Value submit(Napi::Env env, std::shared_ptr<Op> op, std::vector<Napi::Valu
   return Napi::Number::New(env, double(id));
 }
 
-int world_size() {
-  std::lock_guard<std::mutex> lk(peft_mpi::comm().mu);
-  return peft_mpi::comm().size;
+// The communicator an op runs on: the optional argument at `index` (0, MPI_COMM_WORLD, when absent).
+int comm_arg(const Napi::CallbackInfo& info, size_t index) {
+  int id = info.Length() > index && info[index].IsNumber() ? info[index].As<Napi::Number>().Int32Value() : 0;
+  if (peft_mpi::comm_size(id) < 0) throw Napi::RangeError::New(info.Env(), "unknown communicator " + std::to_string(id));
+  return id;
 }
 
 Napi::Value Init(const Napi::CallbackInfo& info) {
@@ -98,6 +100,7 @@ Napi::Value Allreduce(const Napi::CallbackInfo& info) {
   op->kind = OpKind::Allreduce;
   op->send = v.data;
   op->count = v.length;
+  op->comm = comm_arg(info, 1);
   return submit(info.Env(), op, {info[0]});
 }
 
@@ -108,17 +111,20 @@ Napi::Value Bcast(const Napi::CallbackInfo& info) {
   op->send = v.data;
   op->count = v.bytes;
   op->root = info[1].As<Napi::Number>().Int32Value();
-  if (op->root < 0 || op->root >= world_size()) throw Napi::RangeError::New(info.Env(), "broadcast: root out of range");
+  op->comm = comm_arg(info, 2);
+  if (op->root < 0 || op->root >= peft_mpi::comm_size(op->comm)) throw Napi::RangeError::New(info.Env(), "broadcast: root out of range");
   return submit(info.Env(), op, {info[0]});
 }
 
 Napi::Value Allgather(const Napi::CallbackInfo& info) {
   auto s = view_of(info[0], napi_float32_array, "allgather send");
   auto r = view_of(info[1], napi_float32_array, "allgather recv");
-  if (r.length != s.length * size_t(world_size()))
+  int cid = comm_arg(info, 2);
+  if (r.length != s.length * size_t(peft_mpi::comm_size(cid)))
     throw Napi::RangeError::New(info.Env(), "allgather: recv must hold send.length * worldSize floats");
   auto op = std::make_shared<Op>();
   op->kind = OpKind::Allgather;
+  op->comm = cid;
   op->send = s.data;
   op->recv = r.data;
   op->count = s.length;
@@ -129,6 +135,7 @@ Napi::Value AllgatherBytes(const Napi::CallbackInfo& info) {
   auto s = view_of(info[0], napi_uint8_array, "allgatherBytes");
   auto op = std::make_shared<Op>();
   op->kind = OpKind::AllgatherBytes;
+  op->comm = comm_arg(info, 1);
   op->send = s.data;
   op->count = s.bytes;
   return submit(info.Env(), op, {info[0]});
@@ -137,10 +144,12 @@ Napi::Value AllgatherBytes(const Napi::CallbackInfo& info) {
 Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
   auto s = view_of(info[0], napi_float32_array, "reduceScatter send");
   auto r = view_of(info[1], napi_float32_array, "reduceScatter recv");
-  if (s.length != r.length * size_t(world_size()))
+  int cid = comm_arg(info, 2);
+  if (s.length != r.length * size_t(peft_mpi::comm_size(cid)))
     throw Napi::RangeError::New(info.Env(), "reduceScatter: send must hold recv.length * worldSize floats");
   auto op = std::make_shared<Op>();
   op->kind = OpKind::ReduceScatter;
+  op->comm = cid;
   op->send = s.data;
   op->recv = r.data;
   op->count = r.length;
@@ -150,6 +159,20 @@ Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   auto op = std::make_shared<Op>();
   op->kind = OpKind::Barrier;
+  op->comm = comm_arg(info, 0);
+  return submit(info.Env(), op, {});
+}
+
+// split(color, key, comm) → op id; after wait, takeSplit(id) → { comm, rank, size }
+Napi::Value Split(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(info.Env(), "split(color, key[, comm]): color and key must be numbers");
+  auto op = std::make_shared<Op>();
+  op->kind = OpKind::Split;
+  op->root = info[0].As<Napi::Number>().Int32Value();
+  op->key = info[1].As<Napi::Number>().Int32Value();
+  if (op->root < 0) throw Napi::RangeError::New(info.Env(), "split: color must be >= 0");
+  op->comm = comm_arg(info, 2);
   return submit(info.Env(), op, {});
 }
 
@@ -175,8 +198,9 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   if (!peft_mpi::wait_for(e.op, ms)) return Napi::Boolean::New(info.Env(), false);
   std::string err = e.op->state == OpState::Failed ? e.op->error : "";
   auto op = e.op;
-  // keep allgatherBytes entries until takeBytes; others are done
-  if (op->kind != OpKind::AllgatherBytes || !err.empty()) g_ops.erase(id);
+  // keep allgatherBytes / split entries until takeBytes / takeSplit; others are done
+  bool keep = op->kind == OpKind::AllgatherBytes || op->kind == OpKind::Split;
+  if (!keep || !err.empty()) g_ops.erase(id);
   else e.refs.clear();
   if (!err.empty()) throw Napi::Error::New(info.Env(), err);
   return Napi::Boolean::New(info.Env(), true);
@@ -204,6 +228,19 @@ Napi::Value TakeBytes(const Napi::CallbackInfo& info) {
   auto o = Napi::Object::New(env);
   o.Set("data", data);
   o.Set("counts", counts);
+  return o;
+}
+
+Napi::Value TakeSplit(const Napi::CallbackInfo& info) {
+  uint64_t id = uint64_t(info[0].As<Napi::Number>().Int64Value());
+  Entry& e = entry(info);
+  if (e.op->kind != OpKind::Split || e.op->state != OpState::Done)
+    throw Napi::Error::New(info.Env(), "takeSplit: not a finished split");
+  auto o = Napi::Object::New(info.Env());
+  o.Set("comm", e.op->out_comm);
+  o.Set("rank", e.op->out_rank);
+  o.Set("size", e.op->out_size);
+  g_ops.erase(id);
   return o;
 }
 
@@ -253,6 +290,8 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("allgatherBytes", Napi::Function::New(env, AllgatherBytes));
   exports.Set("reduceScatter", Napi::Function::New(env, ReduceScatter));
   exports.Set("barrier", Napi::Function::New(env, Barrier));
+  exports.Set("split", Napi::Function::New(env, Split));
+  exports.Set("takeSplit", Napi::Function::New(env, TakeSplit));
   exports.Set("finalize", Napi::Function::New(env, Finalize));
   exports.Set("wait", Napi::Function::New(env, Wait));
   exports.Set("test", Napi::Function::New(env, Test));

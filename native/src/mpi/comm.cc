@@ -68,13 +68,24 @@ void check(int rc, const char* what) {
   if (rc != MPI_SUCCESS) throw std::runtime_error(std::string(what) + ": " + mpi_error(rc));
 }
 
-void run_op(Op& op, int size) {
+// The communicators by id: 0 is MPI_COMM_WORLD, the others come from split ops. Only the comm
+// thread touches this vector (every MPI call is made there).
+std::vector<MPI_Comm>& comms() {
+  static std::vector<MPI_Comm>* v = new std::vector<MPI_Comm>{MPI_COMM_WORLD};
+  return *v;
+}
+
+void run_op(Op& op) {
+  if (op.comm < 0 || size_t(op.comm) >= comms().size()) throw std::runtime_error("unknown communicator " + std::to_string(op.comm));
+  MPI_Comm cm = comms()[size_t(op.comm)];
+  int size = 0;
+  check(MPI_Comm_size(cm, &size), "MPI_Comm_size");
   switch (op.kind) {
     case OpKind::Allreduce: {
       float* p = static_cast<float*>(op.send);
       for (size_t off = 0; off < op.count; off += kChunk) {
         int n = int(std::min(kChunk, op.count - off));
-        check(MPI_Allreduce(MPI_IN_PLACE, p + off, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+        check(MPI_Allreduce(MPI_IN_PLACE, p + off, n, MPI_FLOAT, MPI_SUM, cm), "MPI_Allreduce");
       }
       break;
     }
@@ -82,13 +93,13 @@ void run_op(Op& op, int size) {
       uint8_t* p = static_cast<uint8_t*>(op.send);
       for (size_t off = 0; off < op.count; off += kChunk) {
         int n = int(std::min(kChunk, op.count - off));
-        check(MPI_Bcast(p + off, n, MPI_BYTE, op.root, MPI_COMM_WORLD), "MPI_Bcast");
+        check(MPI_Bcast(p + off, n, MPI_BYTE, op.root, cm), "MPI_Bcast");
       }
       break;
     }
     case OpKind::Allgather: {
       if (op.count > size_t(INT_MAX)) throw std::runtime_error("allgather: more than 2^31-1 floats per rank");
-      check(MPI_Allgather(op.send, int(op.count), MPI_FLOAT, op.recv, int(op.count), MPI_FLOAT, MPI_COMM_WORLD),
+      check(MPI_Allgather(op.send, int(op.count), MPI_FLOAT, op.recv, int(op.count), MPI_FLOAT, cm),
             "MPI_Allgather");
       break;
     }
@@ -97,7 +108,7 @@ void run_op(Op& op, int size) {
       // counts first, then the bytes at their displacements
       int mine = int(op.count);
       op.counts.assign(size_t(size), 0);
-      check(MPI_Allgather(&mine, 1, MPI_INT, op.counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather(counts)");
+      check(MPI_Allgather(&mine, 1, MPI_INT, op.counts.data(), 1, MPI_INT, cm), "MPI_Allgather(counts)");
       std::vector<int> displs(size_t(size), 0);
       size_t total = 0;
       for (int r = 0; r < size; r++) {
@@ -107,7 +118,7 @@ void run_op(Op& op, int size) {
       }
       op.gathered.resize(std::max<size_t>(total, 1));
       check(MPI_Allgatherv(op.send, mine, MPI_BYTE, op.gathered.data(), op.counts.data(), displs.data(), MPI_BYTE,
-                           MPI_COMM_WORLD),
+                           cm),
             "MPI_Allgatherv");
       op.gathered.resize(total);
       break;
@@ -115,13 +126,26 @@ void run_op(Op& op, int size) {
     case OpKind::ReduceScatter: {
       // op.count = floats per rank of the result; send holds count * size
       if (op.count > size_t(INT_MAX)) throw std::runtime_error("reduceScatter: more than 2^31-1 floats per rank");
-      check(MPI_Reduce_scatter_block(op.send, op.recv, int(op.count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+      check(MPI_Reduce_scatter_block(op.send, op.recv, int(op.count), MPI_FLOAT, MPI_SUM, cm),
             "MPI_Reduce_scatter_block");
       break;
     }
     case OpKind::Barrier:
-      check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+      check(MPI_Barrier(cm), "MPI_Barrier");
       break;
+    case OpKind::Split: {
+      MPI_Comm out = MPI_COMM_NULL;
+      check(MPI_Comm_split(cm, op.root, op.key, &out), "MPI_Comm_split");
+      MPI_Comm_set_errhandler(out, MPI_ERRORS_RETURN);
+      check(MPI_Comm_rank(out, &op.out_rank), "MPI_Comm_rank");
+      check(MPI_Comm_size(out, &op.out_size), "MPI_Comm_size");
+      comms().push_back(out);
+      op.out_comm = int(comms().size() - 1);
+      Comm& c = comm();
+      std::lock_guard<std::mutex> lk(c.mu);
+      c.comm_sizes.push_back(op.out_size);
+      break;
+    }
     case OpKind::Abort:
       abort_job(op.message, op.root);
     case OpKind::Finalize:
@@ -146,6 +170,7 @@ void thread_main() {
       MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
       MPI_Comm_rank(MPI_COMM_WORLD, &c.rank);
       MPI_Comm_size(MPI_COMM_WORLD, &c.size);
+      c.comm_sizes.assign(1, c.size);
       char ver[MPI_MAX_LIBRARY_VERSION_STRING];
       int len = 0;
       MPI_Get_library_version(ver, &len);
@@ -169,7 +194,7 @@ void thread_main() {
     std::string err;
     int64_t t0 = now_ns();
     try {
-      run_op(*op, c.size);
+      run_op(*op);
     } catch (const std::exception& e) {
       err = e.what();
     }
@@ -209,6 +234,12 @@ void start(int64_t init_timeout_ms) {
   else if (!c.done_cv.wait_for(lk, std::chrono::milliseconds(init_timeout_ms), ok))
     throw std::runtime_error("MPI_Init_thread did not return within " + std::to_string(init_timeout_ms / 1000) + " s");
   if (!c.init_error.empty()) throw std::runtime_error(c.init_error);
+}
+
+int comm_size(int id) {
+  Comm& c = comm();
+  std::lock_guard<std::mutex> lk(c.mu);
+  return id >= 0 && size_t(id) < c.comm_sizes.size() ? c.comm_sizes[size_t(id)] : -1;
 }
 
 void enqueue(const std::shared_ptr<Op>& op) {

@@ -14,7 +14,7 @@
 
 namespace peft_mpi {
 
-enum class OpKind { Allreduce, Bcast, Allgather, AllgatherBytes, ReduceScatter, Barrier, Abort, Finalize };
+enum class OpKind { Allreduce, Bcast, Allgather, AllgatherBytes, ReduceScatter, Barrier, Split, Abort, Finalize };
 enum class OpState { Queued, Running, Done, Failed };
 
 struct Op {
@@ -23,7 +23,9 @@ struct Op {
   void* send = nullptr;  // allreduce/bcast: the in-place buffer; allgather/reduce-scatter: the input
   void* recv = nullptr;  // allgather/reduce-scatter: the output
   size_t count = 0;      // elements of `send` (floats, or bytes for bcast/allgatherBytes)
-  int root = 0;          // bcast root; abort: exit code
+  int root = 0;          // bcast root; abort: exit code; split: color
+  int key = 0;           // split: the key that orders the new ranks
+  int comm = 0;          // which communicator (0: MPI_COMM_WORLD, others from split)
   std::string message;   // abort: printed before MPI_Abort
   OpState state = OpState::Queued;
   std::string error;
@@ -32,9 +34,12 @@ struct Op {
   std::vector<int> counts;
   // comm-thread timestamps (steady clock, ns): when run_op began and ended
   int64_t t_start_ns = 0, t_end_ns = 0;
+  // split results: the new communicator's id, this process's rank in it and its size
+  int out_comm = -1, out_rank = -1, out_size = 0;
 };
 
-constexpr int kOpKinds = 8;
+// one counter per OpKind (Finalize is the last)
+constexpr int kOpKinds = int(OpKind::Finalize) + 1;
 /** Per-kind counters kept by the comm thread (under Comm::mu): ops finished, payload bytes, time inside the MPI call. */
 struct KindCounters {
   uint64_t ops = 0;
@@ -61,11 +66,15 @@ struct Comm {
   std::string version;
   std::shared_ptr<Op> running;  // the op the comm thread is in, if any
   KindCounters counters[kOpKinds];  // indexed by OpKind
+  // sizes of the communicators by id (0: world); the MPI_Comm handles live on the comm thread only
+  std::vector<int> comm_sizes;
 };
 
 Comm& comm();
 /** Starts the comm thread (MPI_Init_thread) and waits until it reports; throws on failure. */
 void start(int64_t init_timeout_ms);
+/** The size of communicator `id` (0: world), or -1 when there is no such communicator. */
+int comm_size(int id);
 /** Queues an op (the comm thread runs ops in order). Abort ops go to the front. */
 void enqueue(const std::shared_ptr<Op>& op);
 /** Blocks until op is done/failed or the deadline passes (timeout_ms < 0: no deadline). Returns true when finished. */

@@ -14,6 +14,8 @@ import { lossFunction } from "../loss.js";
 import { PeftModel } from "../../peft/index.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
 import { manualSeed } from "../../tensor/random.js";
+import { ConfigError } from "../../tensor/errors.js";
+import { getProcessGroup, parallelLayout, type ParallelLayout } from "../../dist/index.js";
 
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "merges.txt", "vocab.json", "generation_config.json"];
 
@@ -39,6 +41,18 @@ export async function saveTrained(model: PreTrainedModel | PeftModel, baseDir: s
   }
 }
 
+/** The dp × tp layout of --tensor_parallel_size (K = 1: plain data parallelism over every process). */
+export function tensorParallelLayout(opts: Opts): ParallelLayout {
+  const K = opts.tensor_parallel_size === undefined ? 1 : Number(opts.tensor_parallel_size);
+  if (K === 1) return { world: getProcessGroup(), tensorParallelSize: 1, tp: null, dp: getProcessGroup(), tpRank: 0, dpRank: getProcessGroup().rank };
+  try {
+    return parallelLayout(getProcessGroup(), K);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(`--tensor_parallel_size: ${e.message}`);
+    throw e;
+  }
+}
+
 export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const outputDir = outputDirOf(opts);
   const dir = modelDir(opts);
@@ -50,10 +64,12 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const data = await prepareData(task, tokenizer, opts, { train: true, eval: wantEval, modelDir: dir });
   stage(`${data.trainDataset!.length} training examples${data.evalDataset ? `, ${data.evalDataset.length} evaluation examples` : ""}`);
   stage(`loading ${dir} for ${task.name}${data.labels.numLabels && task.hasLabelSet ? ` (${data.labels.numLabels} labels)` : ""}`);
-  const base = await task.loadModel(dir, data.labels);
+  // --tensor_parallel_size K: world = dp × tp; the model is split over this rank's tp group
+  const layout = tensorParallelLayout(opts);
+  const base = await task.loadModel(dir, data.labels, layout.tp ? { tensorParallel: layout.tp } : {});
   const args = trainingArguments(opts, { outputDir, doEval: data.evalDataset ? true : undefined });
   const peftCfg = buildPeftConfig(opts, task, dir, args.plannedSteps(data.trainDataset!.length).maxSteps);
-  const model = applyPeft(base, peftCfg, tokenizer);
+  const model = applyPeft(base, peftCfg, tokenizer); // under tp: the library's PeftError for a method it cannot split
   if (model instanceof PeftModel) stage(`${peftCfg!.peftType}: ${model.trainableParametersLine()}`);
   else stage(`full fine-tuning: ${base.numParameters(true).toLocaleString("en-US")} trainable parameters`);
 
@@ -63,8 +79,9 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const resume = opts.resume_from_checkpoint === "true" ? true : (opts.resume_from_checkpoint as string | undefined);
   const trainOut = await trainer.train(resume !== undefined ? { resumeFromCheckpoint: resume } : {});
   const trainMetrics: Record<string, unknown> = { ...trainOut.metrics };
-  // rank 0 writes the files (every rank holds the same weights after training)
-  if (isMainProcess()) await saveTrained(model, dir, outputDir);
+  // rank 0 writes the files (every replica holds the same weights after training); under tensor
+  // parallelism replica 0's other tp ranks send their shards to savePretrained's gathers
+  await trainer.ddp.onMain(() => saveTrained(model, dir, outputDir), () => model.savePretrained(outputDir));
   stage(`saved ${model instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
   let evalMetrics: Record<string, unknown> = {};
   if (data.evalDataset) {

@@ -9,7 +9,7 @@ import type { Dataset, Row } from "../datasets.js";
 import { DataCollatorForCausalLM, Features } from "../collate.js";
 import { packTexts, preprocessInstructions } from "./causal_lm.js";
 import { registerTask } from "./registry.js";
-import type { PreparedTask, TaskEvaluator, TaskOptions } from "./task.js";
+import { headOptions, type PreparedTask, type TaskEvaluator, type TaskOptions } from "./task.js";
 import type { TaskTokenizer } from "./types.js";
 
 function prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer: TaskTokenizer, opts: TaskOptions): PreparedTask {
@@ -54,7 +54,7 @@ export const causalLMTask = registerTask({
   taskType: "CAUSAL_LM",
   hasLabelSet: false,
   architecture: /CausalLM|LMHead/,
-  loadModel: (dir) => AutoModelForCausalLM.fromPretrained(dir, { log: () => {} }),
+  loadModel: (dir, _labels, opts) => AutoModelForCausalLM.fromPretrained(dir, headOptions({}, opts)),
   prepare,
   evaluate,
   alignment: "next-token",

@@ -8,7 +8,7 @@ import { squadScores } from "../metrics.js";
 import { QaFeature, postprocessQaPredictions, prepareQaEvalFeatures, prepareQaTrainFeatures } from "./qa.js";
 import { qaLogits } from "./predictions.js";
 import { registerTask } from "./registry.js";
-import type { PreparedTask, TaskEvaluator, TaskOptions } from "./task.js";
+import { headOptions, type PreparedTask, type TaskEvaluator, type TaskOptions } from "./task.js";
 import type { TaskTokenizer } from "./types.js";
 
 /** The model inputs of a feature, with its start/end positions (the Trainer then reports eval_loss too). */
@@ -60,7 +60,7 @@ export const qaTask = registerTask({
   taskType: "QUESTION_ANS",
   hasLabelSet: false,
   architecture: /QuestionAnswering/,
-  loadModel: (dir) => AutoModelForQuestionAnswering.fromPretrained(dir, { log: () => {} }),
+  loadModel: (dir, _labels, opts) => AutoModelForQuestionAnswering.fromPretrained(dir, headOptions({}, opts)),
   prepare,
   evaluate,
 });

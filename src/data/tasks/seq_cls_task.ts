@@ -56,7 +56,7 @@ export const seqClsTask = registerTask({
   taskType: "SEQ_CLS",
   hasLabelSet: true,
   architecture: /SequenceClassification/,
-  loadModel: (dir, labels) => AutoModelForSequenceClassification.fromPretrained(dir, headOptions(labels)),
+  loadModel: (dir, labels, opts) => AutoModelForSequenceClassification.fromPretrained(dir, headOptions(labels, opts)),
   prepare,
   alignment: "rows",
 });

@@ -10,6 +10,13 @@ import type { TaskType } from "../../peft/index.js";
 import type { Dataset, Row } from "../datasets.js";
 import type { Features, PaddedBatch } from "../collate.js";
 import type { TaskTokenizer } from "./types.js";
+import type { ProcessGroup } from "../../dist/process_group.js";
+
+/** How a task's model is loaded besides its label set (passed on to fromPretrained). */
+export interface ModelLoadOptions {
+  /** Split the model over this group's ranks (tensor parallelism; `parallelLayout(world, K).tp`). */
+  tensorParallel?: ProcessGroup;
+}
 
 /** Class names and ids of a classification head (what the model's config records). */
 export interface LabelInfo {
@@ -66,8 +73,8 @@ export interface Task {
   readonly hasLabelSet: boolean;
   /** Matches config.architectures entries of a checkpoint made for this task. */
   readonly architecture: RegExp;
-  /** The model with this task's head. */
-  loadModel(dir: string, labels: LabelInfo): Promise<PreTrainedModel>;
+  /** The model with this task's head (`opts`: tensor parallelism, passed to fromPretrained). */
+  loadModel(dir: string, labels: LabelInfo, opts?: ModelLoadOptions): Promise<PreTrainedModel>;
   /** Preprocesses the rows (either may be absent) with the tokenizer. */
   prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer: TaskTokenizer, opts: TaskOptions): PreparedTask;
   /** Evaluation beyond trainer.evaluate() (metrics from decoded predictions, a loss-only view, …). */
@@ -79,9 +86,10 @@ export interface Task {
 }
 
 /** The model-loading options of a label set (only the fields that are set), quiet. */
-export function headOptions(labels: LabelInfo): { log: (msg: string) => void } & LabelInfo {
+export function headOptions(labels: LabelInfo, opts: ModelLoadOptions = {}): { log: (msg: string) => void } & LabelInfo & ModelLoadOptions {
   return {
     log: () => {},
+    ...(opts.tensorParallel ? { tensorParallel: opts.tensorParallel } : {}),
     ...(labels.numLabels ? { numLabels: labels.numLabels } : {}),
     ...(labels.id2label ? { id2label: labels.id2label } : {}),
     ...(labels.label2id ? { label2id: labels.label2id } : {}),

@@ -42,7 +42,7 @@ export const tokenClsTask = registerTask({
   taskType: "TOKEN_CLS",
   hasLabelSet: true,
   architecture: /TokenClassification/,
-  loadModel: (dir, labels) => AutoModelForTokenClassification.fromPretrained(dir, headOptions(labels)),
+  loadModel: (dir, labels, opts) => AutoModelForTokenClassification.fromPretrained(dir, headOptions(labels, opts)),
   prepare,
   alignment: "tokens",
 });

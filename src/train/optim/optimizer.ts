@@ -114,12 +114,15 @@ export abstract class Optimizer {
     return s;
   }
 
-  /** Writes optimizer.safetensors: "<param name>.<buffer>" tensors, metadata with steps and groups. */
-  save(path: string): void {
+  /**
+   * Writes optimizer.safetensors: "<param name>.<buffer>" tensors, metadata with steps and groups.
+   * `state`: the per-parameter state to write instead of this.state (tensor parallelism's gathered state).
+   */
+  save(path: string, state: ReadonlyMap<Tensor, ParamState> = this.state): void {
     const tensors = new Map<string, Tensor>();
     const scalars: Record<string, Record<string, number>> = {};
     for (const [name, p] of this.namedParams()) {
-      const s = this.state.get(p);
+      const s = state.get(p);
       if (!s) continue;
       scalars[name] = { step: s.step, ...s.scalars };
       for (const [b, arr] of s.buffers) tensors.set(`${name}.${b}`, new Tensor(Float32Array.from(arr), [arr.length], "f32"));
