@@ -7,20 +7,13 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { mpiAvailable } from "../../src/dist/mpi_addon.js";
+import { mpiEnv, whyNoMpi } from "../helpers/mpi.js";
 import { tmp } from "../peft/helpers.js";
 import type { DdpStepStats } from "../../src/train/ddp_grads.js";
 
 const CHILD = join(import.meta.dirname, "fixtures", "ddp_child.ts");
-const ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_rmaps_base_oversubscribe: "1" };
-
-function whyNoMpi(): string | null {
-  const v = spawnSync("mpirun", ["--version"], { encoding: "utf8", env: ENV, timeout: 20_000 });
-  if (v.error || v.status !== 0) return `mpirun is not available (${v.error?.message ?? v.stderr.trim()})`;
-  const a = mpiAvailable();
-  return a.ok ? null : `the MPI addon is not available: ${a.why}`;
-}
-const NO_MPI = whyNoMpi();
+const ENV = mpiEnv({ OMPI_MCA_rmaps_base_oversubscribe: "1" });
+const NO_MPI = whyNoMpi(ENV);
 if (NO_MPI) console.log(`# ddp_mpi: skipping the MPI tests: ${NO_MPI}`);
 
 interface Result {
