@@ -1,6 +1,7 @@
 // What the tests that start `mpirun` share: the environment (OpenMPI refuses to run as root
 // without the two ALLOW variables) and the reason, if any, that the MPI tests are skipped.
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { mpiAvailable } from "../../src/dist/mpi_addon.js";
 
 /** process.env plus OpenMPI's run-as-root permission, then `extra`. */
@@ -23,4 +24,19 @@ export function whyNoMpi(env: NodeJS.ProcessEnv = mpiEnv()): string | null {
 export function addonSkip(): string | false {
   const avail = mpiAvailable();
   return avail.ok ? false : `MPI unavailable: ${avail.why}`;
+}
+
+/**
+ * The ddp_child.ts fixture (test/train/fixtures) with `spec` on `np` processes (1: plain node, else
+ * mpirun), bounded by 3 minutes; its exit status and combined output (throws if it did not finish).
+ */
+export function runDdpChild(np: number, spec: Record<string, unknown>, env: NodeJS.ProcessEnv): { status: number | null; out: string } {
+  const child = join(import.meta.dirname, "..", "train", "fixtures", "ddp_child.ts");
+  const node = [process.execPath, "--import", "tsx", child, JSON.stringify(spec)];
+  const r = np === 1
+    ? spawnSync(node[0], node.slice(1), { encoding: "utf8", env, timeout: 180_000 })
+    : spawnSync("mpirun", ["-np", String(np), "--oversubscribe", ...node], { encoding: "utf8", env, timeout: 180_000 });
+  const out = `${r.stdout}\n${r.stderr}`;
+  if (r.error) throw new Error(`${np}-process run failed to finish: ${r.error.message}\n${out}`);
+  return { status: r.status, out };
 }
