@@ -53,7 +53,7 @@ export function timeMs(fn: () => void, reps: number, warmup = 2): number {
 // ------------------------------------------------------------------ locations and the compiled workers
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The package root (the folder with package.json above this file, whether it runs from bench/ or dist/bench/). */
 export const repoRoot: string = (() => {
@@ -95,4 +95,23 @@ export function compiledTwin(tsFile: string): string | null {
 export function workerMode(tsFile: string): string {
   if (!tsFile.endsWith(".ts")) return "ours: compiled";
   return compiledTwin(tsFile) ? "ours: compiled dist/" : "ours: sources through tsx (dist/ missing or older than the sources: `npm run build` for the compiled, lighter path)";
+}
+
+/**
+ * A worker's entry point: when the module at `moduleUrl` is the script run as `<file> --worker
+ * '<json>'`, runs `work` on the parsed spec, prints its result as one JSON line and exits 0 (1 with
+ * the error on stderr when it throws).
+ */
+export function runAsWorker<S>(moduleUrl: string, work: (spec: S) => Promise<unknown>): void {
+  if (!(process.argv[1] && moduleUrl === pathToFileURL(process.argv[1]).href && process.argv[2] === "--worker")) return;
+  work(JSON.parse(process.argv[3]) as S).then(
+    (r) => {
+      console.log(JSON.stringify(r));
+      process.exit(0);
+    },
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }

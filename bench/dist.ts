@@ -18,12 +18,12 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { benchSrc, compiledTwin, timeRow, workerMode } from "./common.js";
+import { benchSrc, compiledTwin, runAsWorker, timeRow, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
-  alternate, argValue, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, loraTargets, makeBatch, median, ModelName, peakRssMiB, rssRow, SHAPES, workerSetup,
+  alternate, argValue, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, loraTargets, median, ModelName, peakRssMiB, rssRow, SHAPES, workerSetup, trainExamples, withBenchLora,
 } from "./lora.js";
 
 type Mode = "lora-all" | "lora" | "full";
@@ -68,26 +68,14 @@ interface RankResult {
 async function distWorker(spec: WorkerSpec): Promise<RankResult> {
   const backend = await workerSetup({ threads: 1 });
   const { manualSeed } = await import("../src/tensor/random.js");
-  const { getPeftModel, LoraConfig } = await import("../src/peft/index.js");
   const { Trainer, TrainingArguments } = await import("../src/train/index.js");
   const { getProcessGroup } = await import("../src/dist/init.js");
   const group = getProcessGroup();
   const s = SHAPES[spec.model];
   manualSeed(0); // the frozen weights are equal on every rank (the trainable ones are broadcast from rank 0)
   const base = await buildModel(spec.model);
-  const model = spec.mode === "full" ? base : getPeftModel(base, new LoraConfig({
-    taskType: s.kind === "bert" ? "SEQ_CLS" : "CAUSAL_LM", r: 8, loraAlpha: 16, loraDropout: 0, targetModules: loraTargets(spec.model, spec.mode === "lora-all"),
-  }));
-  const { inputs } = await makeBatch(spec.model, true);
-  const ids = inputs.inputIds as number[][];
-  const examples = ids.map((row, i) => {
-    const e: Record<string, unknown> = { inputIds: row, attentionMask: row.map(() => 1) };
-    if (s.kind === "bert") {
-      e.tokenTypeIds = row.map(() => 0);
-      e.labels = (inputs.labels as number[])[i];
-    } else e.labels = row;
-    return e;
-  });
+  const model = spec.mode === "full" ? base : await withBenchLora(base, spec.model, spec.mode === "lora-all");
+  const examples = await trainExamples(spec.model);
   const total = spec.warmup + spec.steps;
   // every rank takes `batch` examples per step (global batch = batch × NP)
   const dataset = Array.from({ length: total * group.worldSize }, () => examples).flat();
@@ -305,15 +293,4 @@ export const distSuite: Suite = {
   },
 };
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === "--worker") {
-  distWorker(JSON.parse(process.argv[3])).then(
-    (r) => {
-      console.log(JSON.stringify(r));
-      process.exit(0);
-    },
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsWorker(import.meta.url, distWorker);

@@ -6,9 +6,9 @@
 // Each case runs in its own child process (peak RSS per case); the worker is this file:
 // `node --import tsx bench/infer.ts --worker '<json>'`.
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { benchSrc, rateRow, repoRoot, workerMode } from "./common.js";
+import { benchSrc, rateRow, repoRoot, runAsWorker, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
   argValue, benchThreads, bestOf, buildModel, ChildResult, cpuSnapshot, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runChild,
@@ -166,16 +166,4 @@ export const inferSuite: Suite = {
   },
 };
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === "--worker") {
-  const spec = JSON.parse(process.argv[3]) as ForwardSpec | GenerateSpec;
-  (spec.kind === "generate" ? generateWorker(spec) : forwardWorker(spec)).then(
-    (r) => {
-      console.log(JSON.stringify(r));
-      process.exit(0);
-    },
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsWorker(import.meta.url, (spec: ForwardSpec | GenerateSpec) => (spec.kind === "generate" ? generateWorker(spec) : forwardWorker(spec)));

@@ -11,9 +11,9 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { benchSrc, compiledTwin, rateRow, workerMode } from "./common.js";
+import { benchSrc, compiledTwin, rateRow, runAsWorker, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 
 
@@ -218,6 +218,29 @@ export async function makeBatch(model: ModelName, withLabels: boolean): Promise<
   return { inputs, tokens: s.batch * s.seq };
 }
 
+/** The bench batch as Trainer examples, one per row (BERT: mask, type ids 0 and its label; llama: labels = the ids). */
+export async function trainExamples(model: ModelName): Promise<Record<string, unknown>[]> {
+  const s = SHAPES[model];
+  const { inputs } = await makeBatch(model, true);
+  const ids = inputs.inputIds as number[][];
+  return ids.map((row, i) => {
+    const e: Record<string, unknown> = { inputIds: row, attentionMask: row.map(() => 1) };
+    if (s.kind === "bert") {
+      e.tokenTypeIds = row.map(() => 0);
+      e.labels = (inputs.labels as number[])[i];
+    } else e.labels = row;
+    return e;
+  });
+}
+
+/** `base` with the bench's LoRA adapter (r 8, alpha 16, no dropout) on loraTargets(model, all). */
+export async function withBenchLora(base: any, model: ModelName, all: boolean): Promise<any> {
+  const { getPeftModel, LoraConfig } = await import("../src/peft/index.js");
+  return getPeftModel(base, new LoraConfig({
+    taskType: SHAPES[model].kind === "bert" ? "SEQ_CLS" : "CAUSAL_LM", r: 8, loraAlpha: 16, loraDropout: 0, targetModules: loraTargets(model, all),
+  }));
+}
+
 /** A randomly initialised model (HF init) of the bench shape. */
 export async function buildModel(model: ModelName): Promise<any> {
   const { parseConfig } = await import("../src/io/hf_config.js");
@@ -281,14 +304,11 @@ interface LoraSpec {
 
 async function loraWorker(spec: LoraSpec): Promise<Record<string, unknown>> {
   const backend = await workerSetup(spec);
-  const { getPeftModel, LoraConfig } = await import("../src/peft/index.js");
   const { AdamW } = await import("../src/train/optim/index.js");
   const { storeFrozenWeights } = await import("../src/train/amp.js");
   const s = SHAPES[spec.model];
   const base = await buildModel(spec.model);
-  const pm = getPeftModel(base, new LoraConfig({
-    taskType: s.kind === "bert" ? "SEQ_CLS" : "CAUSAL_LM", r: 8, loraAlpha: 16, loraDropout: 0, targetModules: loraTargets(spec.model, spec.all),
-  }));
+  const pm = await withBenchLora(base, spec.model, spec.all);
   if (spec.bf16) storeFrozenWeights(pm, "bf16");
   const params = pm.parameters().filter((p: { requiresGrad: boolean }) => p.requiresGrad);
   const [trainable, total] = pm.getNbTrainableParameters();
@@ -373,15 +393,4 @@ export const loraSuite: Suite = {
   },
 };
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === "--worker") {
-  loraWorker(JSON.parse(process.argv[3])).then(
-    (r) => {
-      console.log(JSON.stringify(r));
-      process.exit(0);
-    },
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsWorker(import.meta.url, loraWorker);

@@ -10,13 +10,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
-import { rateRow, workerMode } from "./common.js";
+import { rateRow, runAsWorker, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
-  argValue, benchThreads, bestOf, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runTorchBench, runWorker,
-  alternate, bf16SkipLine, SHAPES, selectModels, torchBenchScript, torchBf16Enabled, workerSetup, loraTargets,
+  argValue, benchThreads, bestOf, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, lowestOf, median, ModelName, peakRssMiB, rssRow, runTorchBench, runWorker, alternate, bf16SkipLine, SHAPES, selectModels, torchBenchScript, torchBf16Enabled, workerSetup, trainExamples, withBenchLora,
 } from "./lora.js";
 
 type Mode = "fp32" | "bf16" | "gc";
@@ -32,23 +31,11 @@ interface TrainSpec {
 
 async function trainWorker(spec: TrainSpec): Promise<Record<string, unknown>> {
   const backend = await workerSetup(spec);
-  const { getPeftModel, LoraConfig } = await import("../src/peft/index.js");
   const { Trainer, TrainingArguments } = await import("../src/train/index.js");
   const s = SHAPES[spec.model];
-  const pm = getPeftModel(await buildModel(spec.model), new LoraConfig({
-    taskType: s.kind === "bert" ? "SEQ_CLS" : "CAUSAL_LM", r: 8, loraAlpha: 16, loraDropout: 0, targetModules: loraTargets(spec.model, false),
-  }));
+  const pm = await withBenchLora(await buildModel(spec.model), spec.model, false);
   // one batch of the bench shape, repeated: each step sees batch-size examples of seq tokens
-  const { inputs } = await makeBatch(spec.model, true);
-  const ids = inputs.inputIds as number[][];
-  const examples = ids.map((row, i) => {
-    const e: Record<string, unknown> = { inputIds: row, attentionMask: row.map(() => 1) };
-    if (s.kind === "bert") {
-      e.tokenTypeIds = row.map(() => 0);
-      e.labels = (inputs.labels as number[])[i];
-    } else e.labels = row;
-    return e;
-  });
+  const examples = await trainExamples(spec.model);
   const total = spec.warmup + spec.steps;
   const dataset = Array.from({ length: total }, () => examples).flat();
   const out = mkdtempSync(join(tmpdir(), "peft-ts-bench-train-"));
@@ -139,15 +126,4 @@ export const trainSuite: Suite = {
   },
 };
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === "--worker") {
-  trainWorker(JSON.parse(process.argv[3])).then(
-    (r) => {
-      console.log(JSON.stringify(r));
-      process.exit(0);
-    },
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
-}
+runAsWorker(import.meta.url, trainWorker);

@@ -3,13 +3,11 @@
 // parameter order (backward produces the last layers' gradients first). Each bucket is a
 // contiguous view of the buffer, summed in place over the ranks with allreduceSumAsync as soon as
 // every parameter in it has its final gradient (the autograd leaf hook), so communication runs
-// while backward goes on. Buckets are started strictly in bucket order on every rank (a ready
-// bucket waits for the ones before it), so the ranks issue the same collectives in the same order.
+// while backward goes on; the hook and the bucket order are grad_buckets.ts.
 
-import type { Tensor } from "../tensor/tensor.js";
-import { setLeafGradHook, LeafGradHook } from "../tensor/autograd.js";
 import type { CommCounters, CommHandle, ProcessGroup } from "../dist/process_group.js";
 import type { FlatGrads } from "./optim/optimizer.js";
+import { LeafGradBuckets } from "./grad_buckets.js";
 
 export interface Bucket {
   /** Parameter indices (into FlatGrads.params), in the order they were assigned. */
@@ -83,80 +81,36 @@ export function hiddenShare(waitMs: number, collectiveMs: number | null): number
 }
 
 /** Allreduce of the flat gradient buffer in buckets, overlapped with backward. */
-export class GradBuckets {
-  readonly buckets: Bucket[];
-  private readonly index = new Map<Tensor, number>();
-  private readonly bucketOf: number[];
-  private remaining: number[] = [];
-  private seen: Uint8Array;
-  private handles: CommHandle[] = [];
-  private next = 0;
-  private prevHook: LeafGradHook | null = null;
-  private armed = false;
-  /** Buckets started from inside backward in the last synced pass (the rest started after it). */
-  startedDuringBackward = 0;
+export class GradBuckets extends LeafGradBuckets<Bucket> {
   /** Set to collect per-pass figures (off: no clock reads, no counters). */
   stats: DdpStats | null = null;
   private t0 = 0;
   private c0: CommCounters | null = null;
 
-  constructor(private readonly flat: FlatGrads, private readonly group: ProcessGroup, capBytes: number) {
-    this.buckets = assignBuckets(flat.params.map((p) => p.size), flat.offsets, capBytes);
-    this.bucketOf = new Array<number>(flat.params.length).fill(-1);
-    this.buckets.forEach((b, bi) => { for (const i of b.params) this.bucketOf[i] = bi; });
-    flat.params.forEach((p, i) => this.index.set(p, i));
-    this.seen = new Uint8Array(flat.params.length);
+  constructor(flat: FlatGrads, group: ProcessGroup, capBytes: number) {
+    super(flat, group, assignBuckets(flat.params.map((p) => p.size), flat.offsets, capBytes));
   }
 
-  /** Before the backward that completes the step's gradients: buckets start as they fill. */
-  arm(): void {
-    this.remaining = this.buckets.map((b) => b.params.length);
-    this.seen.fill(0);
-    this.handles = [];
-    this.next = 0;
-    this.startedDuringBackward = 0;
-    this.armed = true;
+  protected override onArm(): void {
     if (this.stats) {
       this.c0 = this.group.commCounters?.() ?? null;
       this.t0 = performance.now();
     }
-    this.prevHook = setLeafGradHook((leaf) => this.onLeaf(leaf));
   }
 
-  private onLeaf(leaf: Tensor): void {
-    const i = this.index.get(leaf);
-    if (i === undefined || this.seen[i]) return;
-    this.seen[i] = 1;
-    this.flat.attachOne(i);
-    this.remaining[this.bucketOf[i]]--;
-    while (this.next < this.buckets.length && this.remaining[this.next] === 0) {
-      this.launch();
-      this.startedDuringBackward++;
-    }
+  protected launchBucket(_k: number, b: Bucket): CommHandle {
+    this.attachParams(b);
+    return this.group.allreduceSumAsync(this.flat.buffer.subarray(b.start, b.end));
   }
 
-  private launch(): void {
-    const b = this.buckets[this.next++];
-    for (const i of b.params) this.flat.attachOne(i);
-    this.handles.push(this.group.allreduceSumAsync(this.flat.buffer.subarray(b.start, b.end)));
-  }
-
-  /** After that backward: starts the buckets not started yet (unused parameters), waits for all. */
-  finish(): void {
-    if (!this.armed) return;
-    setLeafGradHook(this.prevHook);
-    this.prevHook = null;
-    this.armed = false;
-    this.flat.attach();
+  protected override complete(): void {
     if (this.stats) return this.finishMeasured(this.stats);
-    while (this.next < this.buckets.length) this.launch();
-    for (const h of this.handles) h.wait();
-    this.handles = [];
+    super.complete();
   }
 
   private finishMeasured(stats: DdpStats): void {
     const t1 = performance.now();
-    while (this.next < this.buckets.length) this.launch();
+    this.launchRest();
     let waitMs = 0;
     for (const h of this.handles) {
       const w = performance.now();
@@ -172,15 +126,5 @@ export class GradBuckets {
       buckets: this.buckets.length, startedDuringBackward: this.startedDuringBackward, bytes, waitMs, collectiveMs,
       backwardMs: t1 - this.t0, finishMs: t2 - t1, hiddenShare: hiddenShare(waitMs, collectiveMs),
     });
-  }
-
-  /** Removes the hook without communicating (an error during backward). */
-  disarm(): void {
-    if (!this.armed) return;
-    setLeafGradHook(this.prevHook);
-    this.prevHook = null;
-    this.armed = false;
-    for (const h of this.handles) h.wait();
-    this.handles = [];
   }
 }

@@ -6,42 +6,28 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BERT_TINY, ROOT, writeSst2Split } from "./helpers.js";
-import { mpirunMissing } from "../../src/cli/launch.js";
+import { bertTinyNoDropout, loggedLosses as losses, loraTrainArgv, ROOT, whyNoMpiCli, writeSst2Split } from "./helpers.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
 
-const MPI_ADDON = join(ROOT, "native", "build", "Release", "peft_mpi.node");
-const why = mpirunMissing() ?? (existsSync(MPI_ADDON) ? null : `the MPI addon is not built (${MPI_ADDON}); run npm run build:native with OpenMPI installed`);
+const why = whyNoMpiCli();
 
 let tmp: string;
 let model: string;
 let trainTsv: string;
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), "peft-ts-cli-nproc-"));
-  // bert-tiny with dropout off, so one process and two ranks compute the same thing
-  model = join(tmp, "bert-tiny-nodropout");
-  mkdirSync(model, { recursive: true });
-  for (const f of readdirSync(BERT_TINY)) if (!f.startsWith("golden")) copyFileSync(join(BERT_TINY, f), join(model, f));
-  const cfg = JSON.parse(readFileSync(join(BERT_TINY, "config.json"), "utf8"));
-  writeFileSync(join(model, "config.json"), JSON.stringify({ ...cfg, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }, null, 2));
+  model = bertTinyNoDropout(tmp);
   ({ trainTsv } = writeSst2Split(tmp, 32, 0));
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function train(out: string, extra: string[]): { code: number | null; stdout: string; stderr: string } {
-  const args = [
-    join(ROOT, "bin", "peft-ts.js"), "train", "-m", model, "--task", "seq-cls", "--train_file", trainTsv, "--max_length", "24",
-    "--peft", "lora", "--lora_r", "4", "--target_modules", "query,value", "--max_steps", "3", "--learning_rate", "1e-2",
-    "--logging_steps", "1", "--save_strategy", "no", "--seed", "0", "--disable_tqdm", "--output_dir", out, ...extra,
-  ];
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", timeout: 240_000 });
+  const r = spawnSync(process.execPath, loraTrainArgv(model, trainTsv, out, extra), { cwd: ROOT, encoding: "utf8", timeout: 240_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
-const losses = (dir: string) => readFileSync(join(dir, "log_history.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.loss !== undefined).map((e) => e.loss as number);
 
 test("train --nproc_per_node 2 × batch 4 = one process × batch 8: same losses and adapter; rank 0 writes", { skip: why ?? false }, () => {
   const one = join(tmp, "one"), two = join(tmp, "two");

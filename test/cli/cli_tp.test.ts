@@ -9,19 +9,17 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BERT_TINY, ROOT, writeSst2Split } from "./helpers.js";
-import { mpirunMissing } from "../../src/cli/launch.js";
+import { BERT_TINY, bertTinyNoDropout, loggedLosses as losses, ROOT, whyNoMpiCli, writeSst2Split } from "./helpers.js";
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from "../../src/models/auto.js";
 import { PeftModel } from "../../src/peft/index.js";
 
-const MPI_ADDON = join(ROOT, "native", "build", "Release", "peft_mpi.node");
 const LLAMA_TINY = join(BERT_TINY, "..", "llama-tiny-random");
 const LLAMA_MINI = join(ROOT, "models", "llama-mini-en");
 const ALPACA = join(ROOT, "data", "lm", "alpaca_libre_tasks_v1.jsonl");
-const why = mpirunMissing() ?? (existsSync(MPI_ADDON) ? null : `the MPI addon is not built (${MPI_ADDON}); run npm run build:native with OpenMPI installed`);
+const why = whyNoMpiCli();
 const whyLlama = why ?? ([LLAMA_TINY, LLAMA_MINI, ALPACA].find((p) => !existsSync(p)) ? "llama-tiny-random, models/llama-mini-en (its tokenizer files) or data/lm is missing" : null);
 if (why) console.log(`# cli_tp.test.ts: multi-process tests skipped: ${why}`);
 
@@ -32,11 +30,7 @@ let trainTsv: string;
 let rows: string;
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), "peft-ts-cli-tp-"));
-  bert = join(tmp, "bert-tiny-nodropout");
-  mkdirSync(bert, { recursive: true });
-  for (const f of readdirSync(BERT_TINY)) if (!f.startsWith("golden")) cpSync(join(BERT_TINY, f), join(bert, f), { recursive: true });
-  const cfg = JSON.parse(readFileSync(join(BERT_TINY, "config.json"), "utf8"));
-  writeFileSync(join(bert, "config.json"), JSON.stringify({ ...cfg, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }, null, 2));
+  bert = bertTinyNoDropout(tmp);
   ({ trainTsv } = writeSst2Split(tmp, 32, 0));
   if (whyLlama) return;
   llama = join(tmp, "llama-tiny");
@@ -64,8 +58,6 @@ const bertArgs = (out: string, extra: string[]) => ["train", "-m", bert, "--task
   "--target_modules", "query,value,dense", "--save_strategy", "no", ...COMMON, "--output_dir", out, ...extra];
 const llamaArgs = (out: string, extra: string[]) => ["train", "-m", llama, "--task", "causal-lm", "--train_file", rows, "--max_length", "128",
   "--target_modules", "all-linear", "--per_device_train_batch_size", "4", ...COMMON, "--output_dir", out, ...extra];
-
-const losses = (dir: string): number[] => readFileSync(join(dir, "log_history.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.loss !== undefined).map((e) => e.loss as number);
 function ok(r: { code: number | null; stdout: string; stderr: string }): void {
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(-2000)}`);
 }

@@ -1,14 +1,47 @@
-// Shared by the CLI tests: the bundled data files, SST-2 slices in a temp folder, and running the
-// CLI in the test's own process (where a task registered by the test exists).
+// Shared by the CLI tests: the bundled data files, SST-2 slices in a temp folder, running the
+// CLI in the test's own process (where a task registered by the test exists), and what the
+// multi-process CLI tests share (bert-tiny without dropout, the LoRA train argv, the skip reason).
 
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.js";
+import { mpirunMissing } from "../../src/cli/launch.js";
 
 export const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
 export const BERT_TINY = join(ROOT, "..", "shared", "golden", "bert-tiny-random");
 export const SST2_DEV = existsSync(join(ROOT, "data", "sst2", "dev.tsv")) ? join(ROOT, "data", "sst2", "dev.tsv") : "/work/shared/fixtures/sst2/dev.tsv";
+
+export const MPI_ADDON = join(ROOT, "native", "build", "Release", "peft_mpi.node");
+
+/** Why the CLI cannot start ranks here (mpirun or the MPI addon missing); null when it can. */
+export function whyNoMpiCli(): string | null {
+  return mpirunMissing() ?? (existsSync(MPI_ADDON) ? null : `the MPI addon is not built (${MPI_ADDON}); run npm run build:native with OpenMPI installed`);
+}
+
+/** bert-tiny-random with dropout off (so one process and several ranks compute the same thing), copied to dir/bert-tiny-nodropout. */
+export function bertTinyNoDropout(dir: string): string {
+  const model = join(dir, "bert-tiny-nodropout");
+  mkdirSync(model, { recursive: true });
+  for (const f of readdirSync(BERT_TINY)) if (!f.startsWith("golden")) cpSync(join(BERT_TINY, f), join(model, f), { recursive: true });
+  const cfg = JSON.parse(readFileSync(join(BERT_TINY, "config.json"), "utf8"));
+  writeFileSync(join(model, "config.json"), JSON.stringify({ ...cfg, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }, null, 2));
+  return model;
+}
+
+/** node argv of `peft-ts train`: 3 logged LoRA steps (r 4 on query,value) of seq-cls on trainTsv, no checkpoints. */
+export function loraTrainArgv(model: string, trainTsv: string, out: string, extra: string[]): string[] {
+  return [
+    join(ROOT, "bin", "peft-ts.js"), "train", "-m", model, "--task", "seq-cls", "--train_file", trainTsv, "--max_length", "24",
+    "--peft", "lora", "--lora_r", "4", "--target_modules", "query,value", "--max_steps", "3", "--learning_rate", "1e-2",
+    "--logging_steps", "1", "--save_strategy", "no", "--seed", "0", "--disable_tqdm", "--output_dir", out, ...extra,
+  ];
+}
+
+/** The training losses a run logged (log_history.jsonl in dir), in step order. */
+export function loggedLosses(dir: string): number[] {
+  return readFileSync(join(dir, "log_history.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.loss !== undefined).map((e) => e.loss as number);
+}
 
 /** train.tsv (SST-2 dev rows 1..train) and dev.tsv (the next `dev` rows) in `dir`, with the header. */
 export function writeSst2Split(dir: string, train: number, dev: number): { trainTsv: string; devTsv: string } {

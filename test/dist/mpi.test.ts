@@ -5,11 +5,10 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mpiAvailable } from "../../src/dist/index.js";
+import { addonSkip, MPI_ENV_NO_CMA } from "../helpers/mpi.js";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const avail = mpiAvailable();
-const skip = avail.ok ? false : `MPI unavailable: ${avail.why}`;
+const skip = addonSkip();
 if (skip) console.log(`# mpi.test.ts skipped: ${skip}`);
 
 interface Run {
@@ -30,7 +29,7 @@ function mpirun(fixture: string, limitMs: number): Run {
       encoding: "utf8",
       timeout: limitMs,
       killSignal: "SIGTERM",
-      env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_btl_vader_single_copy_mechanism: "none" },
+      env: MPI_ENV_NO_CMA,
       maxBuffer: 16 << 20,
     },
   );

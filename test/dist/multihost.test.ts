@@ -11,15 +11,15 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BERT_TINY, ROOT, writeSst2Split } from "../cli/helpers.js";
+import { bertTinyNoDropout, loggedLosses as losses, loraTrainArgv as trainArgs, MPI_ADDON, ROOT, writeSst2Split } from "../cli/helpers.js";
 import { mpirunMissing } from "../../src/cli/launch.js";
+import { mpiEnv } from "../helpers/mpi.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
 import { create, plan, remove, vethBytes, type NetnsPair } from "./fixtures/netns.js";
 
-const MPI_ADDON = join(ROOT, "native", "build", "Release", "peft_mpi.node");
 const AGENT = join(import.meta.dirname, "fixtures", "netns_rsh.sh");
 /** Every spawn is bounded; the whole test stays under 3 minutes. */
 const RUN_TIMEOUT_MS = 75_000;
@@ -52,16 +52,6 @@ after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-function trainArgs(model: string, trainTsv: string, out: string, extra: string[]): string[] {
-  return [
-    join(ROOT, "bin", "peft-ts.js"), "train", "-m", model, "--task", "seq-cls", "--train_file", trainTsv, "--max_length", "24",
-    "--peft", "lora", "--lora_r", "4", "--target_modules", "query,value", "--max_steps", "3", "--learning_rate", "1e-2",
-    "--logging_steps", "1", "--save_strategy", "no", "--seed", "0", "--disable_tqdm", "--output_dir", out, ...extra,
-  ];
-}
-
-const losses = (dir: string) => readFileSync(join(dir, "log_history.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.loss !== undefined).map((e) => e.loss as number);
-
 test("2 hosts (network namespaces over a veth, mpirun over TCP) × batch 4 = one process × batch 8: same losses and adapter", (t) => {
   const why = whyNot();
   if (why) {
@@ -79,12 +69,7 @@ test("2 hosts (network namespaces over a veth, mpirun over TCP) × batch 4 = one
   }
   try {
     tmp = mkdtempSync(join(tmpdir(), "peft-ts-multihost-"));
-    // bert-tiny with dropout off, so one process and two ranks compute the same thing
-    const model = join(tmp, "bert-tiny-nodropout");
-    mkdirSync(model, { recursive: true });
-    for (const f of readdirSync(BERT_TINY)) if (!f.startsWith("golden")) copyFileSync(join(BERT_TINY, f), join(model, f));
-    const cfg = JSON.parse(readFileSync(join(BERT_TINY, "config.json"), "utf8"));
-    writeFileSync(join(model, "config.json"), JSON.stringify({ ...cfg, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }, null, 2));
+    const model = bertTinyNoDropout(tmp);
     const { trainTsv } = writeSst2Split(tmp, 32, 0);
 
     // one process, outside the namespaces
@@ -96,10 +81,7 @@ test("2 hosts (network namespaces over a veth, mpirun over TCP) × batch 4 = one
     const hostfile = join(tmp, "hostfile");
     writeFileSync(hostfile, `${ns.addrA} slots=1\n${ns.addrB} slots=1\n`);
     const agentLog = join(tmp, "agent.log");
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      OMPI_ALLOW_RUN_AS_ROOT: "1",
-      OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1",
+    const env = mpiEnv({
       // reach B through the namespace agent, not ssh; the one remote daemon is started directly
       OMPI_MCA_plm_rsh_agent: AGENT,
       OMPI_MCA_plm_rsh_no_tree_spawn: "1",
@@ -113,7 +95,7 @@ test("2 hosts (network namespaces over a veth, mpirun over TCP) × batch 4 = one
       OMPI_MCA_btl_tcp_port_min_v4: "46100",
       OMPI_MCA_btl_tcp_port_range_v4: "100",
       OMPI_MCA_oob_tcp_dynamic_ipv4_ports: "46000-46099",
-    };
+    });
     const before = vethBytes(ns);
     const two = join(tmp, "two");
     const b = spawnSync("ip", ["netns", "exec", ns.a, process.execPath,

@@ -5,17 +5,17 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LocalGroup, mpiAvailable } from "../../src/dist/index.js";
+import { LocalGroup } from "../../src/dist/index.js";
+import { addonSkip, MPI_ENV_NO_CMA } from "../helpers/mpi.js";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const avail = mpiAvailable();
-const skip = avail.ok ? false : `MPI unavailable: ${avail.why}`;
+const skip = addonSkip();
 if (skip) console.log(`# split.test.ts skipped the MPI cases: ${skip}`);
 
 function mpirun(np: number): { status: number | null; out: string } {
   const r = spawnSync("mpirun", ["-np", String(np), "--oversubscribe", process.execPath, "--import", "tsx", join("test", "dist", "fixtures", "split.ts")], {
     cwd: root, encoding: "utf8", timeout: 120_000, killSignal: "SIGTERM", maxBuffer: 16 << 20,
-    env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_btl_vader_single_copy_mechanism: "none" },
+    env: MPI_ENV_NO_CMA,
   });
   return { status: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }

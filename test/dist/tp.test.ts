@@ -5,11 +5,10 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mpiAvailable } from "../../src/dist/index.js";
+import { addonSkip, MPI_ENV_NO_CMA } from "../helpers/mpi.js";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..", "..");
-const avail = mpiAvailable();
-const skip = avail.ok ? false : `MPI unavailable: ${avail.why}`;
+const skip = addonSkip();
 if (skip) console.log(`# tp.test.ts skipped: ${skip}`);
 
 /** mpirun -np 2 of a fixture (extra args after it), killed after limitMs; its combined output. */
@@ -19,7 +18,7 @@ export function mpirun2(fixture: string, args: string[], limitMs: number): { sta
     ["-np", "2", "--oversubscribe", process.execPath, "--import", "tsx", join("test", "dist", "fixtures", `${fixture}.ts`), ...args],
     {
       cwd: root, encoding: "utf8", timeout: limitMs, killSignal: "SIGTERM", maxBuffer: 16 << 20,
-      env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_btl_vader_single_copy_mechanism: "none" },
+      env: MPI_ENV_NO_CMA,
     },
   );
   return { status: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };

@@ -6,22 +6,13 @@
 // Without mpirun or the MPI addon every test prints why and is skipped (never passed).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { mpiAvailable } from "../../src/dist/mpi_addon.js";
+import { mpiEnv, runDdpChild, whyNoMpi } from "../helpers/mpi.js";
 import { tmp } from "../peft/helpers.js";
 
-const CHILD = join(import.meta.dirname, "fixtures", "ddp_child.ts");
-const ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_rmaps_base_oversubscribe: "1" };
-
-function whyNoMpi(): string | null {
-  const v = spawnSync("mpirun", ["--version"], { encoding: "utf8", env: ENV, timeout: 20_000 });
-  if (v.error || v.status !== 0) return `mpirun is not available (${v.error?.message ?? v.stderr.trim()})`;
-  const a = mpiAvailable();
-  return a.ok ? null : `the MPI addon is not available: ${a.why}`;
-}
-const NO_MPI = whyNoMpi();
+const ENV = mpiEnv({ OMPI_MCA_rmaps_base_oversubscribe: "1" });
+const NO_MPI = whyNoMpi(ENV);
 if (NO_MPI) console.log(`# zero_mpi: skipping the MPI tests: ${NO_MPI}`);
 
 interface Result {
@@ -31,13 +22,8 @@ interface Result {
 /** Runs the fixture on `np` processes (1: plain node); returns rank 0's and (np 2) rank 1's results. */
 function run(np: number, opts: Record<string, unknown>): { r0: Result; r1: Result | null } {
   const result = join(tmp("peft-zero-res-"), "result.json");
-  const node = [process.execPath, "--import", "tsx", CHILD, JSON.stringify({ ...opts, result })];
-  const r = np === 1
-    ? spawnSync(node[0], node.slice(1), { encoding: "utf8", env: ENV, timeout: 180_000 })
-    : spawnSync("mpirun", ["-np", String(np), "--oversubscribe", ...node], { encoding: "utf8", env: ENV, timeout: 180_000 });
-  const out = `${r.stdout}\n${r.stderr}`;
-  if (r.error) throw new Error(`${np}-process run failed to finish: ${r.error.message}\n${out}`);
-  assert.equal(r.status, 0, `${np}-process run exited ${r.status}\n${out}`);
+  const { status, out } = runDdpChild(np, { ...opts, result }, ENV);
+  assert.equal(status, 0, `${np}-process run exited ${status}\n${out}`);
   const read = (f: string) => JSON.parse(readFileSync(f, "utf8")) as Result;
   return { r0: read(result), r1: np > 1 ? read(result + ".rank1") : null };
 }

@@ -1,0 +1,105 @@
+// The bucket machinery that DDP's allreduce (ddp_grads.ts) and ZeRO stage 2's reduce-scatter
+// (zero_grads.ts) share: the autograd leaf hook counts each bucket's parameters down as their final
+// gradients arrive, and buckets are launched strictly in bucket order on every rank (a ready bucket
+// waits for the ones before it), so the ranks issue the same collectives in the same order while
+// backward goes on. What a launch communicates is the subclass's `launchBucket`.
+
+import type { Tensor } from "../tensor/tensor.js";
+import { setLeafGradHook, LeafGradHook } from "../tensor/autograd.js";
+import type { CommHandle, ProcessGroup } from "../dist/process_group.js";
+import type { FlatGrads } from "./optim/optimizer.js";
+
+export abstract class LeafGradBuckets<B extends { params: number[] }> {
+  private readonly index = new Map<Tensor, number>();
+  private readonly bucketsOf: number[][];
+  private remaining: number[] = [];
+  private readonly seen: Uint8Array;
+  protected handles: CommHandle[] = [];
+  private next = 0;
+  private prevHook: LeafGradHook | null = null;
+  private armed = false;
+  /** Buckets started from inside backward in the last synced pass (the rest started after it). */
+  startedDuringBackward = 0;
+
+  constructor(protected readonly flat: FlatGrads, protected readonly group: ProcessGroup, readonly buckets: B[]) {
+    this.bucketsOf = flat.params.map(() => []);
+    buckets.forEach((b, bi) => { for (const i of b.params) this.bucketsOf[i].push(bi); });
+    flat.params.forEach((p, i) => this.index.set(p, i));
+    this.seen = new Uint8Array(flat.params.length);
+  }
+
+  /** Starts bucket k's collective (attaching its parameters' gradients first). */
+  protected abstract launchBucket(k: number, b: B): CommHandle;
+
+  /** Called by arm() just before the hook is installed. */
+  protected onArm(): void {}
+
+  /** Before the backward that completes the step's gradients: buckets start as they fill. */
+  arm(): void {
+    this.remaining = this.buckets.map((b) => b.params.length);
+    this.seen.fill(0);
+    this.handles = [];
+    this.next = 0;
+    this.startedDuringBackward = 0;
+    this.armed = true;
+    this.onArm();
+    this.prevHook = setLeafGradHook((leaf) => this.onLeaf(leaf));
+  }
+
+  private onLeaf(leaf: Tensor): void {
+    const i = this.index.get(leaf);
+    if (i === undefined || this.seen[i]) return;
+    this.seen[i] = 1;
+    this.flat.attachOne(i);
+    for (const bi of this.bucketsOf[i]) this.remaining[bi]--;
+    while (this.next < this.buckets.length && this.remaining[this.next] === 0) {
+      this.launch();
+      this.startedDuringBackward++;
+    }
+  }
+
+  private launch(): void {
+    const k = this.next++;
+    this.handles.push(this.launchBucket(k, this.buckets[k]));
+  }
+
+  protected attachParams(b: B): void {
+    for (const i of b.params) this.flat.attachOne(i);
+  }
+
+  /** Starts the buckets not started yet (unused parameters). */
+  protected launchRest(): void {
+    while (this.next < this.buckets.length) this.launch();
+  }
+
+  /** finish() after the hook is removed: launches the rest and waits for all. */
+  protected complete(): void {
+    this.launchRest();
+    this.waitAll();
+  }
+
+  private waitAll(): void {
+    for (const h of this.handles) h.wait();
+    this.handles = [];
+  }
+
+  private unhook(): boolean {
+    if (!this.armed) return false;
+    setLeafGradHook(this.prevHook);
+    this.prevHook = null;
+    this.armed = false;
+    return true;
+  }
+
+  /** After that backward: starts the buckets not started yet (unused parameters), waits for all. */
+  finish(): void {
+    if (!this.unhook()) return;
+    this.flat.attach();
+    this.complete();
+  }
+
+  /** Removes the hook without communicating (an error during backward). */
+  disarm(): void {
+    if (this.unhook()) this.waitAll();
+  }
+}
