@@ -7,14 +7,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BERT_TINY, ROOT, writeSst2Split } from "./helpers.js";
-import { mpirunMissing } from "../../src/cli/launch.js";
+import { ROOT, bertTinyNoDropout, whyNoMpiCli, writeSst2Split } from "./helpers.js";
 
-const MPI_ADDON = join(ROOT, "native", "build", "Release", "peft_mpi.node");
-const why = mpirunMissing() ?? (existsSync(MPI_ADDON) ? null : `the MPI addon is not built (${MPI_ADDON}); run npm run build:native with OpenMPI installed`);
+const why = whyNoMpiCli();
 const STEPS = 300;
 
 let tmp: string;
@@ -22,11 +20,7 @@ let model: string;
 let trainTsv: string;
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), "peft-ts-cli-fault-"));
-  model = join(tmp, "bert-tiny-nodropout");
-  mkdirSync(model, { recursive: true });
-  for (const f of readdirSync(BERT_TINY)) if (!f.startsWith("golden")) copyFileSync(join(BERT_TINY, f), join(model, f));
-  const cfg = JSON.parse(readFileSync(join(BERT_TINY, "config.json"), "utf8"));
-  writeFileSync(join(model, "config.json"), JSON.stringify({ ...cfg, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }, null, 2));
+  model = bertTinyNoDropout(tmp);
   ({ trainTsv } = writeSst2Split(tmp, 32, 0));
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
