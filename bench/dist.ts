@@ -74,6 +74,13 @@ async function distWorker(spec: WorkerSpec): Promise<RankResult> {
   const s = SHAPES[spec.model];
   manualSeed(0); // the frozen weights are equal on every rank (the trainable ones are broadcast from rank 0)
   const base = await buildModel(spec.model);
+  // the tensor-parallel hook: the model split over the tp group before the adapters go on
+  const tpSize = Number(spec.extraArgs?.tensor_parallel_size ?? 1);
+  if (tpSize > 1) {
+    const { parallelizeModel } = await import("../src/models/parallel.js");
+    const { parallelLayout } = await import("../src/dist/layout.js");
+    parallelizeModel(base, parallelLayout(group, tpSize).tp!);
+  }
   const model = spec.mode === "full" ? base : await withBenchLora(base, spec.model, spec.mode === "lora-all");
   const examples = await trainExamples(spec.model);
   const total = spec.warmup + spec.steps;
