@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bertTinyNoDropout, loggedLosses as losses, loraTrainArgv, ROOT, whyNoMpiCli, writeSst2Split } from "./helpers.js";
@@ -50,4 +50,14 @@ test("train --nproc_per_node 2 × batch 4 = one process × batch 8: same losses 
   }
   assert.ok(worst < 1e-5, `adapter tensors differ by up to ${worst}`);
   console.log(`# 2 ranks vs 1 process: max |Δloss| ${Math.max(...la.map((v, i) => Math.abs(v - lb[i]))).toExponential(2)}, max |Δadapter| ${worst.toExponential(2)}`);
+});
+
+test("train --nproc_per_node 2 --peft adalora: the budget schedule spans the run's steps over both ranks", { skip: why ?? false }, () => {
+  const out = join(tmp, "adalora");
+  // 32 rows, 2 ranks × batch 4, one epoch: 4 optimizer steps (8 with one rank and the same per-device batch)
+  const r = train(out, ["--per_device_train_batch_size", "4", "--nproc_per_node", "2", "--peft", "adalora", "--max_steps=-1", "--num_train_epochs", "1", "--init_r", "4", "--target_r", "2"]);
+  assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(-2000)}`);
+  const ac = JSON.parse(readFileSync(join(out, "adapter_config.json"), "utf8"));
+  assert.equal(ac.peft_type, "ADALORA");
+  assert.equal(ac.total_step, 4);
 });

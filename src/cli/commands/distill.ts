@@ -13,7 +13,7 @@ import {
 } from "../pipeline.js";
 import { evaluateTask, metricLines, trainerOptions, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { Distiller, ProjectedHiddenLoss, initStudentFromTeacher } from "../../distill/index.js";
-import { saveTrained, outputDirOf } from "./train.js";
+import { saveTrained, outputDirOf, tensorParallelLayout } from "./train.js";
 import { PeftModel, peftMethodByCliName, registeredPeftMethods } from "../../peft/index.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
 import { manualSeed } from "../../tensor/random.js";
@@ -56,7 +56,7 @@ export async function run(opts: Opts): Promise<number> {
     stage(`student: the teacher's layers every ${opts.student_every_k} (${student.config.numHiddenLayers} of ${teacher.config.numHiddenLayers})`);
   }
   const args = trainingArguments(opts, { outputDir });
-  const model = applyPeft(student, buildPeftConfig(opts, task, studentDir ?? teacherDir, args.plannedSteps(data.trainDataset!.length).maxSteps), tokenizer);
+  const model = applyPeft(student, buildPeftConfig(opts, task, studentDir ?? teacherDir, args.plannedSteps(data.trainDataset!.length, tensorParallelLayout(opts).dp.worldSize).maxSteps), tokenizer);
   stage(model instanceof PeftModel ? `student ${model.trainableParametersLine()}` : `student: full training, ${student.numParameters(true).toLocaleString("en-US")} trainable parameters`);
 
   const alpha = (opts.alpha as number | undefined) ?? 0.5;

@@ -68,7 +68,8 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const layout = tensorParallelLayout(opts);
   const base = await task.loadModel(dir, data.labels, layout.tp ? { tensorParallel: layout.tp } : {});
   const args = trainingArguments(opts, { outputDir, doEval: data.evalDataset ? true : undefined });
-  const peftCfg = buildPeftConfig(opts, task, dir, args.plannedSteps(data.trainDataset!.length).maxSteps);
+  // the run's optimizer steps over its data-parallel ranks (the Trainer has not seen the group yet)
+  const peftCfg = buildPeftConfig(opts, task, dir, args.plannedSteps(data.trainDataset!.length, layout.dp.worldSize).maxSteps);
   const model = applyPeft(base, peftCfg, tokenizer); // under tp: the library's PeftError for a method it cannot split
   if (model instanceof PeftModel) stage(`${peftCfg!.peftType}: ${model.trainableParametersLine()}`);
   else stage(`full fine-tuning: ${base.numParameters(true).toLocaleString("en-US")} trainable parameters`);
