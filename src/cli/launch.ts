@@ -3,22 +3,21 @@
 // other through MPI (src/dist). A run that mpirun started itself (OMPI_COMM_WORLD_SIZE set) is a
 // rank and never launches again.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants, cpus } from "node:os";
 import { join } from "node:path";
 import { CliError } from "./errors.js";
 import { packageRoot } from "./paths.js";
+import { mpiAvailable, mpiLaunchEnv } from "../dist/index.js";
 
 /** The flags that only the launcher reads (they are not passed to the ranks). */
 export const LAUNCH_FLAGS = ["nproc_per_node", "hostfile"] as const;
 
-/** Rank and world size when this process was started by mpirun, else null. */
+/** Rank and world size when this process was started by mpirun (src/dist's reading of its environment), else null. */
 export function mpiRankFromEnv(env: NodeJS.ProcessEnv = process.env): { rank: number; worldSize: number } | null {
-  const size = env.OMPI_COMM_WORLD_SIZE ?? env.PMI_SIZE;
-  const rank = env.OMPI_COMM_WORLD_RANK ?? env.PMIX_RANK ?? env.PMI_RANK;
-  if (size === undefined || rank === undefined) return null;
-  return { rank: Number(rank), worldSize: Number(size) };
+  const e = mpiLaunchEnv(env);
+  return e && e.size !== null ? { rank: e.rank, worldSize: e.size } : null;
 }
 
 /** True for the process that prints and writes files: rank 0, or the only process. */
@@ -43,15 +42,6 @@ export function stripLaunchFlags(argv: string[]): string[] {
   return out;
 }
 
-/** Why mpirun cannot be used here (null when it can). */
-export function mpirunMissing(): string | null {
-  const r = spawnSync("mpirun", ["--version"], { encoding: "utf8", timeout: 20_000 });
-  if (r.error || r.status !== 0) {
-    return "mpirun was not found: install OpenMPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev), then rebuild the addon with npm run build:native";
-  }
-  return null;
-}
-
 /**
  * The mpirun command line that runs `argv` (without the launcher flags) with `nproc` ranks per
  * machine, as torchrun's --nproc_per_node: on this machine alone, or on every host of the hostfile.
@@ -70,8 +60,8 @@ export function mpirunArgs(argv: string[], nproc: number, hostfile: string | nul
 export async function launchRanks(argv: string[], nproc: number, hostfile: string | null): Promise<number> {
   if (!Number.isInteger(nproc) || nproc < 1) throw new CliError(`--nproc_per_node must be a positive integer, got ${nproc}`);
   if (hostfile && !existsSync(hostfile)) throw new CliError(`--hostfile: file not found: ${hostfile}`);
-  const why = mpirunMissing();
-  if (why) throw new CliError(`--nproc_per_node ${nproc}: ${why}`, 1);
+  const avail = mpiAvailable();
+  if (!avail.ok) throw new CliError(`--nproc_per_node ${nproc}: ${avail.why}`, 1);
   const env = { ...process.env };
   // mpirun refuses root unless told; CI machines run as root
   if (process.getuid?.() === 0) {

@@ -29,13 +29,13 @@ export function trainingArguments(opts: Opts, overrides: TrainingArgumentsInit =
 /** Trainer options over a task's prepared data (its datasets, collator and metrics). */
 export function trainerOptions(
   model: Module, args: TrainingArguments, data: TaskData,
-  extra: { train?: boolean; eval?: boolean; computeLoss?: (model: Module, inputs: Record<string, unknown>) => Tensor } = {},
+  extra: { eval?: boolean; computeLoss?: (model: Module, inputs: Record<string, unknown>) => Tensor } = {},
 ): TrainerOptions {
   return {
     model,
     args,
     dataCollator: data.collator,
-    ...(extra.train !== false && data.trainDataset ? { trainDataset: data.trainDataset } : {}),
+    ...(data.trainDataset ? { trainDataset: data.trainDataset } : {}),
     ...(extra.eval !== false && data.evalDataset ? { evalDataset: data.evalDataset } : {}),
     ...(data.computeMetrics ? { computeMetrics: data.computeMetrics } : {}),
     ...(extra.computeLoss ? { computeLoss: extra.computeLoss } : {}),

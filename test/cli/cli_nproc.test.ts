@@ -9,10 +9,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bertTinyNoDropout, loggedLosses as losses, loraTrainArgv, ROOT, whyNoMpiCli, writeSst2Split } from "./helpers.js";
+import { bertTinyNoDropout, loggedLosses as losses, loraTrainArgv, ROOT, writeSst2Split } from "./helpers.js";
+import { whyNoMpi } from "../helpers/mpi.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
 
-const why = whyNoMpiCli();
+const why = whyNoMpi();
 
 let tmp: string;
 let model: string;

@@ -10,9 +10,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, bertTinyNoDropout, whyNoMpiCli, writeSst2Split } from "./helpers.js";
+import { ROOT, bertTinyNoDropout, writeSst2Split } from "./helpers.js";
+import { whyNoMpi } from "../helpers/mpi.js";
 
-const why = whyNoMpiCli();
+const why = whyNoMpi();
 const STEPS = 300;
 
 let tmp: string;

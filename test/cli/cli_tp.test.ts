@@ -12,14 +12,15 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BERT_TINY, bertTinyNoDropout, loggedLosses as losses, ROOT, whyNoMpiCli, writeSst2Split } from "./helpers.js";
+import { BERT_TINY, bertTinyNoDropout, loggedLosses as losses, ROOT, writeSst2Split } from "./helpers.js";
+import { whyNoMpi } from "../helpers/mpi.js";
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from "../../src/models/auto.js";
 import { PeftModel } from "../../src/peft/index.js";
 
 const LLAMA_TINY = join(BERT_TINY, "..", "llama-tiny-random");
 const LLAMA_MINI = join(ROOT, "models", "llama-mini-en");
 const ALPACA = join(ROOT, "data", "lm", "alpaca_libre_tasks_v1.jsonl");
-const why = whyNoMpiCli();
+const why = whyNoMpi();
 const whyLlama = why ?? ([LLAMA_TINY, LLAMA_MINI, ALPACA].find((p) => !existsSync(p)) ? "llama-tiny-random, models/llama-mini-en (its tokenizer files) or data/lm is missing" : null);
 if (why) console.log(`# cli_tp.test.ts: multi-process tests skipped: ${why}`);
 

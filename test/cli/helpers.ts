@@ -6,18 +6,10 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.js";
-import { mpirunMissing } from "../../src/cli/launch.js";
 
 export const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
 export const BERT_TINY = join(ROOT, "..", "shared", "golden", "bert-tiny-random");
 export const SST2_DEV = existsSync(join(ROOT, "data", "sst2", "dev.tsv")) ? join(ROOT, "data", "sst2", "dev.tsv") : "/work/shared/fixtures/sst2/dev.tsv";
-
-export const MPI_ADDON = join(ROOT, "native", "build", "Release", "peft_mpi.node");
-
-/** Why the CLI cannot start ranks here (mpirun or the MPI addon missing); null when it can. */
-export function whyNoMpiCli(): string | null {
-  return mpirunMissing() ?? (existsSync(MPI_ADDON) ? null : `the MPI addon is not built (${MPI_ADDON}); run npm run build:native with OpenMPI installed`);
-}
 
 /** bert-tiny-random with dropout off (so one process and several ranks compute the same thing), copied to dir/bert-tiny-nodropout. */
 export function bertTinyNoDropout(dir: string): string {

@@ -14,9 +14,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bertTinyNoDropout, loggedLosses as losses, loraTrainArgv as trainArgs, MPI_ADDON, ROOT, writeSst2Split } from "../cli/helpers.js";
-import { mpirunMissing } from "../../src/cli/launch.js";
-import { mpiEnv } from "../helpers/mpi.js";
+import { bertTinyNoDropout, loggedLosses as losses, loraTrainArgv as trainArgs, ROOT, writeSst2Split } from "../cli/helpers.js";
+import { mpiEnv, whyNoMpi } from "../helpers/mpi.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
 import { create, plan, remove, vethBytes, type NetnsPair } from "./fixtures/netns.js";
 
@@ -29,10 +28,7 @@ function whyNot(): string | null {
   if (process.getuid?.() !== 0) return "creating network namespaces needs root (the CI machine runs as root)";
   const v = spawnSync("ip", ["-V"], { encoding: "utf8", timeout: 10_000 });
   if (v.error || v.status !== 0) return "iproute2's `ip` was not found (Debian/Ubuntu: apt-get install iproute2)";
-  const m = mpirunMissing();
-  if (m) return m;
-  if (!existsSync(MPI_ADDON)) return `the MPI addon is not built (${MPI_ADDON}); run npm run build:native with OpenMPI installed`;
-  return null;
+  return whyNoMpi();
 }
 
 let ns: NetnsPair | null = null;
