@@ -2,6 +2,8 @@
 // CLI in the test's own process (where a task registered by the test exists), and what the
 // multi-process CLI tests share (bert-tiny without dropout, the LoRA train argv, the skip reason).
 
+import assert from "node:assert/strict";
+import { loadSafetensors } from "../../src/io/safetensors.js";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -61,4 +63,16 @@ export async function cliInProcess(args: string[]): Promise<{ code: number; stde
   } finally {
     process.stderr.write = write;
   }
+}
+
+/** The largest difference between the tensors of two saved adapters (asserting that they hold the same names). */
+export function adapterMaxDiff(dirA: string, dirB: string): number {
+  const wa = loadSafetensors(join(dirA, "adapter_model.safetensors")), wb = loadSafetensors(join(dirB, "adapter_model.safetensors"));
+  assert.deepEqual([...wb.keys()].sort(), [...wa.keys()].sort());
+  let worst = 0;
+  for (const [k, t] of wa) {
+    const x = t.f32(), y = wb.get(k)!.f32();
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  }
+  return worst;
 }
