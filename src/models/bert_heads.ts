@@ -55,8 +55,9 @@ export class BertForSequenceClassification extends FirstTokenClassificationModel
       : new Linear(config.hiddenSize, config.numLabels, { rng: constructionRng() }));
   }
   protected logitsOf(o: ModelOutput): Tensor {
-    // both heads read position 0 only
-    return this.classifier instanceof RobertaClassificationHead
+    // both heads read position 0 only. Which head it is comes from the config, not from the module's
+    // class: the head may be wrapped (modules_to_save) and must still be fed the same input.
+    return this.config.modelType === "roberta"
       ? this.classifier.forward(o.lastHiddenState!)
       : this.classifier.forward(this.dropout.forward(o.poolerOutput!));
   }

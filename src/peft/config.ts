@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { atomicWriteFile } from "../io/fs.js";
+import { checkFieldTypes } from "./config_types.js";
 import { getPeftMethod, registeredPeftTypes, type PeftMethod, type PeftType } from "./registry.js";
 
 /** The peft types are the registered methods' (registry.ts); re-exported here for config users. */
@@ -66,6 +67,8 @@ export abstract class PeftConfig {
   declare peftVersion: string | null;
   /** JSON keys whose values are floats (written with a decimal point, as Python does). */
   protected static floatFields: readonly string[] = [];
+  /** Fields whose adapter_config.json key is not their snake_case form (AdaLoRA's `deltaT`). */
+  protected static jsonKeys: Readonly<Record<string, string>> = {};
 
   protected constructor(peftType: PeftType, defaults: Record<string, unknown>, opts: object) {
     Object.defineProperty(this, "peftType", { value: peftType, enumerable: false });
@@ -83,6 +86,8 @@ export abstract class PeftConfig {
       }
       if (v !== undefined) (this as Record<string, unknown>)[k] = clone(v);
     }
+    const spelled = (this.constructor as typeof PeftConfig).jsonKeys;
+    checkFieldTypes(this.constructor.name, this, all, (k) => spelled[k] ?? camelToSnake(k));
     if (this.taskType !== null && !(TASK_TYPES as readonly string[]).includes(this.taskType)) {
       throw new ConfigError(`${this.constructor.name}: task_type '${this.taskType}' is not one of ${TASK_TYPES.join(", ")}`);
     }
@@ -102,9 +107,10 @@ export abstract class PeftConfig {
   /** The adapter_config.json object (snake_case keys, peft_type included). */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { peft_type: this.peftType };
+    const spelled = (this.constructor as typeof PeftConfig).jsonKeys;
     for (const k of this.fieldNames()) {
       const v = (this as Record<string, unknown>)[k];
-      out[camelToSnake(k)] = v instanceof Set ? [...v] : clone(v);
+      out[spelled[k] ?? camelToSnake(k)] = v instanceof Set ? [...v] : clone(v);
     }
     return out;
   }
@@ -169,24 +175,36 @@ export function configFromJSON(obj: unknown, source = "<object>", warn: Warn = d
   if (pt === undefined || pt === null) throw new ConfigError(`${source}: missing 'peft_type'; expected one of: ${registeredPeftTypes().sort().join(", ")}`);
   if (typeof pt !== "string") throw new ConfigError(`${source}: 'peft_type' must be a string, got ${JSON.stringify(pt)}`);
   const method = getPeftMethodFor(pt, source);
-  const opts: Record<string | symbol, unknown> = {};
+  // a key is a field's snake_case form or, for the few fields PEFT spells otherwise (AdaLoRA's
+  // deltaT), the class's own spelling, which wins over the snake_case form when a file has both
+  const snake = new Map<string, [string, unknown]>();
+  const other = new Map<string, [string, unknown]>();
   const unknown: string[] = [];
   for (const [k, v] of Object.entries(rec)) {
     if (k === "peft_type") continue;
     const ck = snakeToCamel(k);
-    if (camelToSnake(ck) === k) opts[ck] = v;
-    else unknown.push(k);
+    (camelToSnake(ck) === k ? snake : other).set(ck, [k, v]);
   }
-  const lenient: string[] = [];
-  opts[UNKNOWN_FIELDS] = lenient;
-  let cfg: PeftConfig;
-  try {
-    cfg = method.configFromOptions(opts as Record<string, unknown>);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`${source}: ${e.message}`);
-    throw e;
-  }
-  unknown.push(...lenient.map(camelToSnake));
+  const build = (spelled: Readonly<Record<string, string>>): { cfg: PeftConfig; spelledAs: Map<string, string>; lenient: string[] } => {
+    const fields = new Map(snake);
+    for (const [ck, kv] of other) if (spelled[ck] === kv[0]) fields.set(ck, kv);
+    const opts: Record<string | symbol, unknown> = {};
+    for (const [ck, [, v]] of fields) opts[ck] = v;
+    const lenient: string[] = [];
+    opts[UNKNOWN_FIELDS] = lenient;
+    try {
+      return { cfg: method.configFromOptions(opts as Record<string, unknown>), spelledAs: new Map([...fields].map(([ck, [k]]) => [ck, k])), lenient };
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`${source}: ${e.message}`);
+      throw e;
+    }
+  };
+  let built = build({});
+  const spelled = (built.cfg.constructor as unknown as { jsonKeys: Readonly<Record<string, string>> }).jsonKeys;
+  if ([...other].some(([ck, [k]]) => spelled[ck] === k)) built = build(spelled);
+  const { cfg, spelledAs, lenient } = built;
+  for (const [ck, [k]] of other) if (spelled[ck] !== k) unknown.push(k);
+  unknown.push(...lenient.map((ck) => spelledAs.get(ck) ?? camelToSnake(ck)));
   if (unknown.length) warn(`${source}: ignoring unknown ${pt} config field(s): ${unknown.sort().join(", ")}`);
   return cfg;
 }

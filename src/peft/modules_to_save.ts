@@ -4,7 +4,9 @@
 
 import { Module } from "../nn/module.js";
 import { Tensor } from "../tensor/tensor.js";
+import { ConfigError } from "../tensor/errors.js";
 import { ModuleDict, callForward, cloneModule } from "./containers.js";
+import { BaseTunerLayer } from "./tuner_layer.js";
 
 export class ModulesToSaveWrapper extends Module {
   declare original_module: Module;
@@ -56,23 +58,53 @@ export class ModulesToSaveWrapper extends Module {
   }
 }
 
-/** Module keys matching a modules_to_save entry (exact or `.name` suffix). */
+/**
+ * Module keys wrapped for a modules_to_save entry. PEFT's _set_trainable matches with a plain
+ * `key.endswith(name)`, no dot required: "classifier" also wraps DistilBERT's `pre_classifier`.
+ */
 export function matchesModuleToSave(key: string, names: readonly string[]): boolean {
-  return names.some((n) => key === n || key.endsWith("." + n));
+  return names.some((n) => key.endsWith(n));
+}
+
+/**
+ * Keys a tuner must not adapt because a modules_to_save entry names one of their segments
+ * (PEFT's check_target_module_exists: re.match(rf"(^|.*\.){m}($|\..*)", key), the entry used as a regex).
+ */
+export function isInsideModuleToSave(key: string, names: readonly string[] | null | undefined): boolean {
+  if (!names) return false;
+  return names.some((m) => compileOrThrow(`^(?:(?:^|.*\\.)${m}(?:$|\\..*))`, "modules_to_save", m).test(key));
+}
+
+/** A RegExp built from a config value, or a ConfigError naming the field. */
+export function compileOrThrow(source: string, field: string, value: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    throw new ConfigError(`invalid regular expression ${JSON.stringify(value)} in ${field}: ${(e as Error).message}`);
+  }
 }
 
 /**
  * Wraps every module of `root` named in `names` (the wrapper's own subtree excluded), or adds a
- * copy for `adapterName` to an existing wrapper. Returns the keys wrapped.
+ * copy for `adapterName` to an existing wrapper. Returns the keys wrapped. A module that is (or sits
+ * inside) a tuner layer cannot be wrapped: ConfigError (PEFT fails there too).
  */
 export function setTrainableModules(root: Module, names: readonly string[], adapterName: string): string[] {
   const done: string[] = [];
   const keys = root.namedModules().map(([k]) => k);
   const inside: string[] = [];
+  const tunerLayers = root.namedModules().filter(([, m]) => m instanceof BaseTunerLayer).map(([k]) => k);
   for (const key of keys) {
     if (!key || inside.some((p) => key.startsWith(p + "."))) continue;
     if (!matchesModuleToSave(key, names)) continue;
     const target = root.getSubmodule(key);
+    const layer = tunerLayers.find((p) => key === p || key.startsWith(p + "."));
+    if (layer !== undefined) {
+      throw new ConfigError(
+        `modules_to_save ${JSON.stringify(names)} matches '${key}', which is ${key === layer ? "an adapter layer" : `inside the adapter layer '${layer}'`} ` +
+          `(${target.constructor.name}); a module cannot be both adapted and saved whole: remove it from target_modules or modules_to_save`,
+      );
+    }
     if (target instanceof ModulesToSaveWrapper) {
       target.update(adapterName);
     } else {

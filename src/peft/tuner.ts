@@ -8,7 +8,7 @@ import { ConfigError, PeftError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { PeftConfig } from "./config.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, ownParam } from "./containers.js";
-import { ModulesToSaveWrapper, modulesToSaveWrappers } from "./modules_to_save.js";
+import { ModulesToSaveWrapper, compileOrThrow, isInsideModuleToSave, modulesToSaveWrappers } from "./modules_to_save.js";
 import { BaseTunerLayer, type LayerContext } from "./tuner_layer.js";
 
 /** The target-selection fields shared by the injectable methods (LoRA, IA3, LN tuning, …). */
@@ -24,51 +24,51 @@ export function targetSpec(cfg: PeftConfig): TargetSpec {
   return cfg as unknown as TargetSpec;
 }
 
-function fullMatch(pattern: string, s: string): boolean {
-  let re: RegExp;
-  try {
-    re = new RegExp(`^(?:${pattern})$`);
-  } catch (e) {
-    throw new ConfigError(`invalid regular expression ${JSON.stringify(pattern)} in target/exclude modules: ${(e as Error).message}`);
-  }
-  return re.test(s);
+function fullMatch(pattern: string, s: string, field: string): boolean {
+  return compileOrThrow(`^(?:${pattern})$`, field, pattern).test(s);
 }
 
-/** PEFT's check_target_module_exists: "excluded", true (adapt) or false. `key` is relative to the model. */
+/** The layer index of `key` (PEFT: the first numbered segment after a `layers_pattern` entry, or after any segment). */
+function layerIndexOf(key: string, layersPattern: string | string[] | null | undefined): number | null {
+  const pats = layersPattern === null || layersPattern === undefined || layersPattern.length === 0 ? null : typeof layersPattern === "string" ? [layersPattern] : layersPattern;
+  let m: RegExpMatchArray | null = null;
+  if (!pats) m = key.match(/^.*?\.[^.]*\.(?<idx>\d+)\./);
+  else {
+    for (const p of pats) {
+      m = key.match(compileOrThrow(`^(?:(?:^|.*?\\.)${p}\\.(?<idx>\\d+)\\.)`, "layers_pattern", p));
+      if (m) break;
+    }
+  }
+  return m?.groups?.idx === undefined ? null : Number(m.groups.idx);
+}
+
+/**
+ * PEFT's check_target_module_exists: "excluded", true (adapt) or false. `key` is relative to the model.
+ * exclude_modules and target_modules: a string is a regex (full match), a list matches a key exactly
+ * or as a `.name` suffix; modules_to_save entries exclude every key with them as a segment run;
+ * layers_to_transform keeps list matches whose layer index is listed.
+ */
 export function matchTarget(spec: TargetSpec, key: string): boolean | "excluded" {
   const ex = spec.excludeModules;
   if (ex) {
     if (typeof ex === "string") {
-      if (fullMatch(ex, key)) return "excluded";
+      if (fullMatch(ex, key, "exclude_modules")) return "excluded";
     } else if (ex.includes(key) || ex.some((e) => key.endsWith("." + e))) {
       return "excluded";
     }
   }
+  if (isInsideModuleToSave(key, spec.modulesToSave)) return "excluded";
   const tm = spec.targetModules;
   if (tm === null || tm === undefined) return false;
-  if (typeof tm === "string") return fullMatch(tm, key);
+  if (typeof tm === "string") return fullMatch(tm, key, "target_modules");
   if (tm.includes(key)) return true;
-  let found = tm.some((t) => key.endsWith("." + t));
+  const found = tm.some((t) => key.endsWith("." + t));
   const idx = spec.layersToTransform;
   const using = idx !== null && idx !== undefined && (Array.isArray(idx) ? idx.length > 0 : true);
-  if (using && found) {
-    let m: RegExpMatchArray | null = null;
-    const pat = spec.layersPattern;
-    const pats = pat === null || pat === undefined || pat.length === 0 ? null : typeof pat === "string" ? [pat] : pat;
-    if (!pats) m = key.match(/^.*\.[^.]*\.(\d+)\./);
-    else {
-      for (const p of pats) {
-        m = key.match(new RegExp(`^.*\\.${p}\\.(\\d+)\\.`));
-        if (m) break;
-      }
-    }
-    if (!m) found = false;
-    else {
-      const li = Number(m[1]);
-      found = Array.isArray(idx) ? idx.includes(li) : li === idx;
-    }
-  }
-  return found;
+  if (!using || !found) return found;
+  const li = layerIndexOf(key, spec.layersPattern);
+  if (li === null) return false;
+  return Array.isArray(idx) ? idx.includes(li) : li === idx;
 }
 
 /** PEFT's get_pattern_key for rank_pattern/alpha_pattern: an exact key or a `(.*\.)?key$` match. */
@@ -114,6 +114,48 @@ export function modelTypeOf(model: Module): string | null {
   return typeof t === "string" ? t : null;
 }
 
+/**
+ * PEFT's rule when it wraps a layer: fan_in_fan_out follows the layer (true for GPT-2's Conv1D,
+ * false for Linear), with a warning, and the adapter's config is changed too, so saved configs
+ * say what the layers use (GPT-2 LoRA files have fan_in_fan_out: true).
+ */
+function alignFanInFanOut(cfg: PeftConfig, target: Module, key: string): void {
+  const c = cfg as unknown as { fanInFanOut?: boolean };
+  if (typeof c.fanInFanOut !== "boolean") return;
+  const kind = layerKind(target);
+  if (kind === "conv1d" && !c.fanInFanOut) {
+    process.emitWarning(`fan_in_fan_out is set to False but the target module '${key}' is a Conv1D; setting fan_in_fan_out to True as peft does`);
+    c.fanInFanOut = true;
+  } else if (kind === "linear" && c.fanInFanOut) {
+    process.emitWarning(`fan_in_fan_out is set to True but the target module '${key}' is a Linear; setting fan_in_fan_out to False as peft does`);
+    c.fanInFanOut = false;
+  }
+}
+
+/**
+ * When layers_to_transform left nothing to adapt: a ConfigError naming the indices that are not
+ * layers of the model (or a layers_pattern that names no layer list), instead of "not found".
+ */
+function checkLayersToTransform(spec: TargetSpec, keys: string[]): void {
+  const idx = spec.layersToTransform;
+  if (idx === null || idx === undefined || (Array.isArray(idx) && idx.length === 0)) return;
+  const wanted = Array.isArray(idx) ? idx : [idx];
+  const present = new Set<number>();
+  for (const k of keys) {
+    const li = k ? layerIndexOf(k, spec.layersPattern) : null;
+    if (li !== null) present.add(li);
+  }
+  const pat = spec.layersPattern;
+  if (present.size === 0) {
+    throw new ConfigError(`layers_pattern ${JSON.stringify(pat)} names no numbered layer list in the model, so layers_to_transform ${JSON.stringify(idx)} selects nothing`);
+  }
+  const count = Math.max(...present) + 1;
+  const out = wanted.filter((i) => !present.has(i));
+  if (out.length) {
+    throw new ConfigError(`layers_to_transform ${JSON.stringify(idx)} is out of range: index ${out.join(", ")} is not a layer of the model, which has ${count} layers (0..${count - 1})`);
+  }
+}
+
 export abstract class BaseTuner extends Module {
   declare model: Module;
   readonly peftConfig = new Map<string, PeftConfig>();
@@ -153,6 +195,7 @@ export abstract class BaseTuner extends Module {
       target.updateLayer(adapterName, cfg, ctx);
       return;
     }
+    alignFanInFanOut(cfg, target, ctx.key);
     const layer = make();
     layer.training = target.training;
     layer.updateLayer(adapterName, cfg, ctx);
@@ -215,7 +258,8 @@ export abstract class BaseTuner extends Module {
       }
     }
     if (matched.length === 0) {
-      const what = excluded > 0 ? " (all matches were excluded by exclude_modules)" : "";
+      checkLayersToTransform(spec, keys);
+      const what = excluded > 0 ? " (all matches were excluded by exclude_modules or modules_to_save)" : "";
       throw new ConfigError(
         `Target modules ${JSON.stringify(spec.targetModules)} not found in the base model${what}. ` +
           `Available module names: ${availableModuleNames(this.model).join(", ")}`,

@@ -51,6 +51,8 @@ export class AdaLoraConfig extends PeftConfig {
   declare useDora: boolean;
   declare bias: string;
   protected static override floatFields = ["lora_dropout", "beta1", "beta2", "orth_reg_weight"];
+  /** PEFT's AdaLoraConfig spells this field `deltaT` (not delta_t). */
+  protected static override jsonKeys = { deltaT: "deltaT" };
   constructor(opts: AdaLoraConfigOptions = {}) {
     super("ADALORA", ADALORA_DEFAULTS, opts);
     this.validate();

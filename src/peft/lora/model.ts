@@ -4,7 +4,6 @@
 import { Module } from "../../nn/module.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { BaseTuner } from "../tuner.js";
-import { layerKind } from "../containers.js";
 import type { PeftConfig } from "../config.js";
 import type { LoraConfig } from "./config.js";
 import { LoraLayer } from "./layer.js";
@@ -30,16 +29,7 @@ export class LoraModel extends BaseTuner {
 
   protected createAndReplace(config: PeftConfig, adapterName: string, target: Module, key: string): void {
     const cfg = config as LoraConfig;
-    const make = () => {
-      const kind = layerKind(target);
-      if (kind === "conv1d" && !cfg.fanInFanOut) {
-        process.emitWarning(`fan_in_fan_out is set to False but the target module '${key}' is a Conv1D; using fan_in_fan_out=True as peft does`);
-      } else if (kind === "linear" && cfg.fanInFanOut) {
-        process.emitWarning(`fan_in_fan_out is set to True but the target module '${key}' is a Linear; using fan_in_fan_out=False as peft does`);
-      }
-      return new LoraLayer(target);
-    };
-    this.updateOrWrap(LoraLayer, make, cfg, adapterName, target, { key, activeAdapters: this.activeAdapters });
+    this.updateOrWrap(LoraLayer, () => new LoraLayer(target), cfg, adapterName, target, { key, activeAdapters: this.activeAdapters });
   }
 
   override markOnlyAdaptersAsTrainable(): void {
@@ -58,13 +48,23 @@ export class LoraModel extends BaseTuner {
     }
   }
 
-  /** With bias "all"/"lora_only", the trained biases are saved under their own names (as peft). */
+  /**
+   * With bias "all"/"lora_only", the trained biases are saved under their own names (as peft).
+   * "all" takes every bias of the model's state, modules_to_save wrappers included as PEFT writes
+   * them: `classifier.original_module.bias` and `classifier.modules_to_save.bias` (this adapter's
+   * copy, its name dropped; the same tensor is also saved as `classifier.bias`).
+   */
   protected override extraStateEntries(adapterName: string): { memKey: string; savedKey: string; tensor: Tensor }[] {
     const cfg = this.peftConfig.get(adapterName) as LoraConfig | undefined;
     if (!cfg || cfg.bias === "none") return [];
     const out: { memKey: string; savedKey: string; tensor: Tensor }[] = [];
     if (cfg.bias === "all") {
-      for (const [n, p] of this.model.namedParameters()) if (/(^|\.)bias$/.test(n) && !n.includes(".modules_to_save.") && !n.includes(".original_module.")) out.push({ memKey: `model.${n}`, savedKey: `model.${n}`, tensor: p });
+      const own = `.modules_to_save.${adapterName}.`;
+      for (const [n, p] of this.model.namedParameters()) {
+        if (!/(^|\.)bias$/.test(n)) continue;
+        if (n.includes(".modules_to_save.") && !n.includes(own)) continue; // another adapter's copy
+        out.push({ memKey: `model.${n}`, savedKey: `model.${n.replace(own, ".modules_to_save.")}`, tensor: p });
+      }
     } else {
       for (const [key, layer] of this.tunerLayers()) {
         for (const [n, p] of layer.base_layer.namedParameters()) if (n === "bias") out.push({ memKey: `model.${key}.base_layer.bias`, savedKey: `model.${key}.base_layer.bias`, tensor: p });
