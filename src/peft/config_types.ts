@@ -28,7 +28,7 @@ const SHARED_TYPES: Record<string, FieldType> = {
 };
 
 /** Union-typed fields validated by their config class (init_lora_weights: bool | "gaussian" | …). */
-const OWN_CHECKS = new Set(["initLoraWeights", "initWeights", "targetModules", "excludeModules", "taskType"]);
+const OWN_CHECKS = new Set(["initLoraWeights", "targetModules", "excludeModules", "taskType"]);
 
 function typeFromDefault(d: unknown): FieldType | null {
   if (typeof d === "boolean") return { what: "a boolean (true or false)", ok: (v) => typeof v === "boolean" };
