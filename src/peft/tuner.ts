@@ -233,6 +233,10 @@ export abstract class BaseTuner extends Module {
   /** Adds adapter `adapterName`: wraps every matching module, then freezes non-adapter weights. */
   injectAdapter(adapterName: string, config: PeftConfig): PeftConfig {
     if (this.peftConfig.has(adapterName)) throw new PeftError(`adapter '${adapterName}' already exists; delete it first or choose another name`);
+    const biased = [...this.peftConfig.values(), config].filter((c) => ((c as unknown as { bias?: string }).bias ?? "none") !== "none");
+    if (biased.length > 1) {
+      throw new ConfigError(`${this.constructor.name} supports only 1 adapter with bias (adding '${adapterName}' with bias=${JSON.stringify((config as unknown as { bias?: string }).bias)}). When using multiple adapters, set bias to 'none' for all adapters.`);
+    }
     const cfg = this.prepareAdapterConfig(config);
     const spec = targetSpec(cfg);
     if (this.activeAdapters.length === 0) this.activeAdapters = [adapterName];

@@ -156,3 +156,13 @@ test("GPT-2 LoRA: the config we write says fan_in_fan_out: true (Conv1D), field 
   assertSameConfig(out, peftDir);
   assert.deepEqual(savedKeys(out), savedKeys(peftDir));
 });
+
+test("a second adapter with a bias option is refused, as in PEFT (only 1 adapter with bias)", async () => {
+  const pm = getPeftModel(await base("bert"), new LoraConfig({ taskType: "SEQ_CLS", r: 2, bias: "all" }), "default", { warn: quiet });
+  assert.throws(() => pm.addAdapter("other", new LoraConfig({ taskType: "SEQ_CLS", r: 2, bias: "lora_only" })), {
+    name: "ConfigError",
+    message: "LoraModel supports only 1 adapter with bias (adding 'other' with bias=\"lora_only\"). When using multiple adapters, set bias to 'none' for all adapters.",
+  });
+  pm.addAdapter("plain", new LoraConfig({ taskType: "SEQ_CLS", r: 2 }));
+  assert.deepEqual([...pm.peftConfig.keys()], ["default", "plain"]);
+});
