@@ -14,6 +14,8 @@ import { configFromJSON, type PeftConfig } from "../../src/peft/config.js";
 import { LoraConfig } from "../../src/peft/lora/index.js";
 import { IA3Config } from "../../src/peft/ia3/index.js";
 import { AdaLoraConfig } from "../../src/peft/adalora/index.js";
+import { LoHaConfig } from "../../src/peft/loha/index.js";
+import { PromptTuningConfig } from "../../src/peft/prompt/index.js";
 import { GOLDEN, assertClose, tmp } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "interop");
@@ -55,6 +57,8 @@ interface Case {
 const CASES: Case[] = [
   { name: "roberta-lora", kind: "roberta", config: () => new LoraConfig({ taskType: "SEQ_CLS", r: 2, loraAlpha: 4, initLoraWeights: false }) },
   { name: "roberta-ia3", kind: "roberta", config: () => new IA3Config({ taskType: "SEQ_CLS", initIa3Weights: false }) },
+  { name: "roberta-loha", kind: "roberta", config: () => new LoHaConfig({ taskType: "SEQ_CLS", targetModules: ["query", "value"], r: 2, alpha: 4, initWeights: false }) },
+  { name: "roberta-prompt-tuning", kind: "roberta", config: () => new PromptTuningConfig({ taskType: "SEQ_CLS", numVirtualTokens: 3 }) },
   { name: "distilbert-lora", kind: "distilbert", config: () => new LoraConfig({ taskType: "SEQ_CLS", targetModules: ["q_lin", "v_lin"], r: 2, loraAlpha: 4, initLoraWeights: false }) },
   { name: "bert-lora-bias-all", kind: "bert", config: () => new LoraConfig({ taskType: "SEQ_CLS", r: 2, loraAlpha: 4, bias: "all", initLoraWeights: false }) },
   { name: "bert-lora-bias-lora_only", kind: "bert", config: () => new LoraConfig({ taskType: "SEQ_CLS", r: 2, loraAlpha: 4, bias: "lora_only", initLoraWeights: false }) },
@@ -99,7 +103,7 @@ for (const c of CASES) {
 }
 
 test("distilbert SEQ_CLS: modules_to_save 'classifier' also wraps pre_classifier (PEFT's endswith), so both train", async () => {
-  const pm = getPeftModel(await base("distilbert"), CASES[2].config(), "default", { warn: quiet });
+  const pm = getPeftModel(await base("distilbert"), CASES.find((c) => c.name === "distilbert-lora")!.config(), "default", { warn: quiet });
   const trainable = pm.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n).filter((n) => !n.includes("lora_"));
   assert.deepEqual(trainable.sort(), [
     "base_model.model.classifier.modules_to_save.default.bias", "base_model.model.classifier.modules_to_save.default.weight",
