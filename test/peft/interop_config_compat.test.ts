@@ -104,3 +104,16 @@ test("modules_to_save as a string fails as a ConfigError before anything is wrap
   });
   assert.throws(() => getPeftModel(model, new LoraConfig({ taskType: "SEQ_CLS", modulesToSave: "classifier" as unknown as string[] })), ConfigError);
 });
+
+test("LoraConfig's layer options checked as PEFT's __post_init__ (layers_to_transform 0 is a value, not 'unset')", () => {
+  assert.equal(new LoraConfig({ targetModules: ["q_lin"], layersToTransform: 0, layersPattern: "layer" }).layersToTransform, 0);
+  assert.throws(() => new LoraConfig({ targetModules: ".*q_lin", layersToTransform: [0] }), {
+    name: "ConfigError", message: "LoraConfig: layers_to_transform cannot be used when target_modules is a str (regex)",
+  });
+  assert.throws(() => new LoraConfig({ targetModules: ["q_lin"], layersPattern: "layer" }), {
+    name: "ConfigError", message: "LoraConfig: when layers_pattern is specified, layers_to_transform must also be specified",
+  });
+  assert.throws(() => new AdaLoraConfig({ totalStep: 10, targetModules: ["query"], layersPattern: "layer" }), {
+    name: "ConfigError", message: "LoraConfig: when layers_pattern is specified, layers_to_transform must also be specified",
+  });
+});

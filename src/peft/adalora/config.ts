@@ -68,6 +68,9 @@ export class AdaLoraConfig extends PeftConfig {
     }
     if (this.tinit >= this.totalStep - this.tfinal) throw new ConfigError(`${c}: the schedule (tinit ${this.tinit}, tfinal ${this.tfinal}, total_step ${this.totalStep}) leaves no budgeting phase`);
     // reuse LoraConfig's checks of the shared fields
-    new LoraConfig({ r: 1, loraAlpha: this.loraAlpha, loraDropout: this.loraDropout, targetModules: this.targetModules, excludeModules: this.excludeModules });
+    new LoraConfig({
+      r: 1, loraAlpha: this.loraAlpha, loraDropout: this.loraDropout, targetModules: this.targetModules, excludeModules: this.excludeModules,
+      layersToTransform: this.layersToTransform, layersPattern: this.layersPattern,
+    });
   }
 }

@@ -116,7 +116,10 @@ export class LoraConfig extends PeftConfig {
     checkTargetSpec("exclude_modules", c, this.excludeModules);
     checkOneOf(c, "bias", this.bias, ["none", "all", "lora_only"]);
     checkOneOf(c, "init_lora_weights", this.initLoraWeights, [true, false, "gaussian", "pissa"]);
-    if (this.layersPattern && !this.layersToTransform) throw new ConfigError(`${c}: layers_pattern is only used together with layers_to_transform`);
+    // PEFT's LoraConfig.__post_init__ checks (a regex target_modules selects layers itself)
+    if (typeof this.targetModules === "string" && this.layersToTransform !== null) throw new ConfigError(`${c}: layers_to_transform cannot be used when target_modules is a str (regex)`);
+    if (typeof this.targetModules === "string" && this.layersPattern !== null) throw new ConfigError(`${c}: layers_pattern cannot be used when target_modules is a str (regex)`);
+    if (this.layersPattern && this.layersToTransform === null) throw new ConfigError(`${c}: when layers_pattern is specified, layers_to_transform must also be specified`);
     if (this.useDora && this.initLoraWeights === "pissa") throw new ConfigError(`${c}: use_dora with init_lora_weights="pissa" is not supported`);
     checkUnsupported(c, this, LORA_DEFAULTS, UNSUPPORTED);
     if (JSON.stringify(this.loftqConfig) !== "{}") throw new ConfigError(`${c}: loftq_config is not supported by peft-ts`);
