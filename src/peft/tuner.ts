@@ -79,22 +79,35 @@ export function patternKey(patterns: Record<string, unknown>, key: string): stri
   return null;
 }
 
-/** Head modules PEFT never adapts with "all-linear" (output embeddings / classification heads). */
-const HEAD_NAMES = ["lm_head", "classifier", "score", "qa_outputs"];
+/** Where our head models keep HF's get_output_embeddings() (LM heads, MLM decoders). */
+const OUTPUT_EMBEDDING_NAMES = ["lm_head", "cls.predictions.decoder", "lm_head.decoder", "vocab_projector"];
+/** PEFT's SEQ_CLS_HEAD_NAMES: the classification head all-linear leaves out for SEQ_CLS (first found). */
+const SEQ_CLS_HEAD_NAMES = ["score", "classifier"];
 
-/** Module names that are Linear/Conv1D, except the output head and modules_to_save ("all-linear"). */
-export function allLinearNames(model: Module, modulesToSave: readonly string[] | null): string[] {
-  const out: string[] = [];
-  for (const [key, m] of model.namedModules()) {
-    if (!key) continue;
-    const k = layerKind(m);
-    if (k !== "linear" && k !== "conv1d") continue;
-    const last = key.split(".").pop()!;
-    if (HEAD_NAMES.includes(last)) continue;
-    if (modulesToSave && modulesToSave.some((n) => key === n || key.endsWith("." + n) || key.startsWith(n + ".") || key.includes("." + n + "."))) continue;
-    out.push(key);
+/**
+ * PEFT's "all-linear" (_maybe_include_all_linear_layers): the full names of every Linear/Conv1D (or
+ * adapter layer over one), less the output embeddings or, for SEQ_CLS models without any, the
+ * classification head, and less modules inside adapter layers. modules_to_save entries are left out
+ * later, by matchTarget.
+ */
+export function allLinearNames(model: Module, taskType: string | null): string[] {
+  const modules = model.namedModules();
+  const names = new Set(modules.map(([k]) => k));
+  const exclude = new Set<string>();
+  const out = OUTPUT_EMBEDDING_NAMES.find((n) => names.has(n));
+  if (out !== undefined) exclude.add(out);
+  else if (taskType === "SEQ_CLS") {
+    const head = SEQ_CLS_HEAD_NAMES.find((n) => names.has(n));
+    if (head !== undefined) exclude.add(head);
   }
-  return out;
+  const inside = modules.filter(([, m]) => m instanceof BaseTunerLayer).map(([k]) => k + ".");
+  const found: string[] = [];
+  for (const [key, m] of modules) {
+    if (!key || exclude.has(key) || inside.some((p) => key.startsWith(p))) continue;
+    const k = layerKind(m instanceof BaseTunerLayer ? m.getBaseLayer() : m);
+    if (k === "linear" || k === "conv1d") found.push(key);
+  }
+  return found;
 }
 
 /** Names of modules with own parameters, for error messages (unique last components). */
@@ -216,8 +229,8 @@ export abstract class BaseTuner extends Module {
       cfg = cfg.copy({ targetModules: def.slice() });
     }
     const tm = targetSpec(cfg).targetModules;
-    if (tm === "all-linear" || (Array.isArray(tm) && tm.length === 1 && tm[0] === "all-linear")) {
-      cfg = cfg.copy({ targetModules: allLinearNames(this.model, spec.modulesToSave) });
+    if ((typeof tm === "string" && tm.toLowerCase() === "all-linear") || (Array.isArray(tm) && tm.length === 1 && tm[0] === "all-linear")) {
+      cfg = cfg.copy({ targetModules: allLinearNames(this.model, cfg.taskType) });
     }
     return cfg;
   }
