@@ -9,6 +9,7 @@ import {
 } from "../nn/parallel/index.js";
 import type { PeftConfig } from "./config.js";
 import type { StateEntry } from "./save_load.js";
+import { matchesModuleToSave } from "./modules_to_save.js";
 
 /** PEFT methods that work on a tensor-parallel model. */
 export const TENSOR_PARALLEL_PEFT_METHODS = ["LORA"] as const;
@@ -27,7 +28,7 @@ export function checkTensorParallelPeft(model: Module, config: PeftConfig): void
   const mts = (config as unknown as { modulesToSave?: string[] | null }).modulesToSave ?? [];
   for (const [path, m] of model.namedModules()) {
     const parallel = m instanceof ColumnParallelLinear || m instanceof RowParallelLinear || m instanceof VocabParallelEmbedding;
-    if (parallel && mts.some((n) => path === n || path.endsWith(`.${n}`))) {
+    if (parallel && matchesModuleToSave(path, mts)) {
       throw new PeftError(`modules_to_save '${path}' is a tensor-parallel layer; only replicated modules can be saved whole under tensor parallelism`);
     }
   }
