@@ -14,7 +14,8 @@ export type {
 export { peftConfigFromCli, peftCliFields } from "./cli.js";
 export type { AdapterHost, AdapterHostContext, MethodOptions } from "./adapter_host.js";
 export { TunerHost } from "./tuner_host.js";
-export { BaseTuner, matchTarget } from "./tuner.js";
+export { BaseTuner } from "./tuner.js";
+export { matchTarget } from "./target_matching.js";
 export { BaseTunerLayer } from "./tuner_layer.js";
 export { ModulesToSaveWrapper } from "./modules_to_save.js";
 export { LoraConfig, LoraModel, LoraLayer } from "./lora/index.js";

@@ -11,7 +11,8 @@ import { add, linear, mul } from "../ops/index.js";
 import { PeftConfig, PeftConfigOptions, checkPositiveInt, checkTargetSpec } from "./config.js";
 import { callForward, layerKind, linearDims } from "./containers.js";
 import { BaseTunerLayer, LayerContext } from "./tuner_layer.js";
-import { BaseTuner, patternKey } from "./tuner.js";
+import { BaseTuner } from "./tuner.js";
+import { patternKey } from "./target_matching.js";
 import { LORA_R, MODULES_TO_SAVE, TARGET_MODULES, loraAlpha } from "./cli.js";
 import type { PeftCliField } from "./registry.js";
 

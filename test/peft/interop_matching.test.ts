@@ -13,7 +13,7 @@ import { BaseTunerLayer } from "../../src/peft/tuner_layer.js";
 import { modulesToSaveWrappers } from "../../src/peft/modules_to_save.js";
 import { snakeToCamel } from "../../src/peft/config.js";
 import { ConfigError } from "../../src/tensor/errors.js";
-import { matchTarget, type TargetSpec } from "../../src/peft/tuner.js";
+import { matchTarget, type TargetSpec } from "../../src/peft/target_matching.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "interop");
 const MATCHING = JSON.parse(readFileSync(join(FIX, "matching.json"), "utf8"));

@@ -10,7 +10,7 @@ import { noGrad } from "../../src/tensor/autograd.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { ConfigError, PeftError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
-import { matchTarget } from "../../src/peft/tuner.js";
+import { matchTarget } from "../../src/peft/target_matching.js";
 import { LoraConfig, LoraLayer } from "../../src/peft/lora/index.js";
 import { LNTuningConfig } from "../../src/peft/ln_tuning/index.js";
 import { applyBitFit } from "../../src/peft/bitfit.js";

@@ -15,7 +15,8 @@ import { registerPeftMethod } from "../registry.js";
 import { MODULES_TO_SAVE, TARGET_MODULES } from "../cli.js";
 import { ParameterDict, callForward, layerKind, linearDims } from "../containers.js";
 import { BaseTunerLayer, LayerContext } from "../tuner_layer.js";
-import { BaseTuner, matchTarget, targetSpec } from "../tuner.js";
+import { BaseTuner } from "../tuner.js";
+import { matchTarget, targetSpec } from "../target_matching.js";
 
 export interface VeraConfigOptions extends PeftConfigOptions {
   r?: number;
