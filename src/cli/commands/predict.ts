@@ -16,7 +16,7 @@ export async function run(opts: Opts): Promise<number> {
   if (task.instructionRows) throw new CliError(`predict is for classification and QA tasks; use 'peft-ts generate' for ${task.name} models`);
   const tokenizer = await loadTokenizer(opts, dir);
   const evalFile = opts.test_file ? "test_file" : "validation_file";
-  const data = await prepareData(task, tokenizer, opts, { train: false, eval: true, evalFile, modelDir: dir });
+  const data = await prepareData(task, tokenizer, opts, { train: false, eval: true, evalFile, modelDir: dir, predict: true });
   const args = trainingArguments(opts, { outputDir, doTrain: false, doPredict: true });
   const trainer = taskTrainer(model, args, data, { eval: false });
   stage(`predicting ${data.evalRows!.length} rows${data.evalDataset!.length !== data.evalRows!.length ? ` (${data.evalDataset!.length} windows)` : ""} (${task.name})`);
