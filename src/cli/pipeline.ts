@@ -158,6 +158,7 @@ export async function prepareData(task: Task, tokenizer: PreTrainedTokenizer, op
   // what fixes the label set before the rows: --num_labels or the adapter's head, the model's label names
   const adapter = opts.adapter ? String(opts.adapter) : undefined;
   const numLabels = (opts.num_labels as number | undefined) ?? (adapter ? adapterNumLabels(adapter) : undefined) ?? (config && namesItsLabels(config) ? config.numLabels : undefined);
+  if (opts.problem_type !== undefined && task.taskType !== "SEQ_CLS") throw new CliError(`--problem_type is for sequence classification (seq-cls), not ${task.name}`);
   const problemType = (opts.problem_type as ProblemType | undefined) ?? config?.problemType ?? undefined;
   let prepared: PreparedTask;
   try {

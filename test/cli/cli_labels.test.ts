@@ -115,6 +115,14 @@ describe("labels and columns refused before a model is built", () => {
     assert.equal(line, `peft-ts: error: ${stsbTrain}: label column 'gold' not found (columns found: index, genre, filename, year, old_index, source1, source2, sentence1, sentence2, score); pass --label_column`);
   });
 
+  test("--problem_type outside seq-cls, and target alignment on a regression target, are usage errors", async () => {
+    const out = join(tmp, "usage");
+    assert.equal(await refused(trainArgs(stsbTrain, out, ["--problem_type", "regression", "--loss", "mixed", "--max_steps", "1"]), out),
+      "peft-ts: error: --loss target_alignment needs single-label classes; problem_type regression trains with the model's own loss (--loss ce)");
+    const tokenCls = trainArgs(stsbTrain, out, ["--problem_type", "regression", "--max_steps", "1"]).map((a) => (a === "seq-cls" ? "token-cls" : a));
+    assert.equal(await refused(tokenCls, out), "peft-ts: error: --problem_type is for sequence classification (seq-cls), not token-cls");
+  });
+
   test("a run failing inside train() leaves no empty log_history.jsonl or output folder", async () => {
     const out = join(tmp, "broken");
     const { trainTsv } = writeSst2Split(mkdtempSync(join(tmp, "sst2b-")), 8, 1);
