@@ -115,12 +115,14 @@ describe("labels and columns refused before a model is built", () => {
     assert.equal(line, `peft-ts: error: ${stsbTrain}: label column 'gold' not found (columns found: index, genre, filename, year, old_index, source1, source2, sentence1, sentence2, score); pass --label_column`);
   });
 
-  test("--problem_type outside seq-cls, and target alignment on a regression target, are usage errors", async () => {
+  test("--problem_type outside seq-cls, target alignment or distillation on a regression target, are usage errors", async () => {
     const out = join(tmp, "usage");
     assert.equal(await refused(trainArgs(stsbTrain, out, ["--problem_type", "regression", "--loss", "mixed", "--max_steps", "1"]), out),
       "peft-ts: error: --loss target_alignment needs single-label classes; problem_type regression trains with the model's own loss (--loss ce)");
     const tokenCls = trainArgs(stsbTrain, out, ["--problem_type", "regression", "--max_steps", "1"]).map((a) => (a === "seq-cls" ? "token-cls" : a));
     assert.equal(await refused(tokenCls, out), "peft-ts: error: --problem_type is for sequence classification (seq-cls), not token-cls");
+    const distill = ["distill", "--teacher_model_name_or_path", BERT_MINI, "-m", BERT_MINI, "--task", "seq-cls", "--problem_type", "regression", "--train_file", stsbTrain, "--output_dir", out];
+    assert.equal(await refused(distill, out), "peft-ts: error: distill matches the teacher's class distribution; problem_type regression has none (train the student with 'peft-ts train')");
   });
 
   test("a run failing inside train() leaves no empty log_history.jsonl or output folder", async () => {
