@@ -12,6 +12,7 @@ import type { Features, PaddedBatch } from "../collate.js";
 import type { TaskTokenizer } from "./types.js";
 import type { ProcessGroup } from "../../dist/process_group.js";
 import type { ProblemType } from "../../io/hf_config.js";
+import { ConfigError } from "../../tensor/errors.js";
 
 /** How a task's model is loaded besides its label set (passed on to fromPretrained). */
 export interface ModelLoadOptions {
@@ -95,6 +96,13 @@ export interface Task {
   readonly alignment?: "rows" | "tokens" | "next-token";
   /** Whether rows are instructions (multi-task mixtures of instruction data train this task). */
   readonly instructionRows?: boolean;
+}
+
+/** Each named column must be among the rows' columns: a ConfigError naming the source, the column and the columns found. */
+export function requireColumns(columns: readonly string[], names: readonly string[], source: string): void {
+  for (const c of names) {
+    if (!columns.includes(c)) throw new ConfigError(`${source}: column '${c}' not found (columns found: ${columns.join(", ") || "none"})`);
+  }
 }
 
 /** The model-loading options of a label set (only the fields that are set), quiet. */
