@@ -57,6 +57,14 @@ test("the model's named labels fix the label set (their ids, not the sorted name
   assert.throws(() => prepare(rowsOf(["negative", "meh"]), undefined, { modelLabel2id, numLabels: 2 }), configError(/^train\.tsv row 1: label "meh" is not one of the model's labels \(positive, negative/));
 });
 
+test("without training rows, evaluation names that miss some of the head's classes are refused (their ids are unknown)", () => {
+  // an adapter trained on neg/neu/pos (ids 0, 1, 2) evaluated on rows naming only neg and pos
+  assert.throws(() => prepare(undefined, rowsOf(["neg", "pos"]), { numLabels: 3 }),
+    configError(/^dev\.tsv: the rows name 2 labels \(neg, pos\) but the model has 3; without the training rows or the model's label names/));
+  assert.deepEqual(prepare(undefined, rowsOf(["pos", "neu", "neg"]), { numLabels: 3 }).labels.label2id, { neg: 0, neu: 1, pos: 2 });
+  assert.equal(prepare(undefined, rowsOf([1, 0]), { numLabels: 3 }).labels.numLabels, 3);
+});
+
 test("float labels on a classification task are an error suggesting regression (STS-B scores)", () => {
   const slice = stsb.select([0, 1, 2, 3]); // scores 5.000 4.750 5.000 2.400
   assert.throws(() => prepare(slice, undefined, { textColumn: "sentence1", labelColumn: "score" }),

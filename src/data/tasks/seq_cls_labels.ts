@@ -22,6 +22,8 @@ export interface LabelRows {
   rows: Dataset<Row>;
   source: string;
   labelCol: string;
+  /** The rows are evaluation rows (no training split): their names must cover a given num_labels. */
+  evaluation?: boolean;
 }
 
 export interface SeqClsLabelSet {
@@ -82,7 +84,13 @@ export function seqClsLabelSet(basis: LabelRows | undefined, given: GivenLabels 
     }
     return named(given.label2id);
   }
-  return checkedCount(named(buildLabel2Id(values)), given, basis!.source);
+  const set = checkedCount(named(buildLabel2Id(values)), given, basis!.source);
+  const found = Object.keys(set.label2id!).length;
+  if (basis!.evaluation && given.numLabels !== undefined && found < given.numLabels) {
+    // sorted names give the training ids only when every class is present
+    throw new ConfigError(`${basis!.source}: the rows name ${found} labels (${Object.keys(set.label2id!).join(", ")}) but the model has ${given.numLabels}; without the training rows or the model's label names the ids of the names are unknown`);
+  }
+  return set;
 }
 
 /** A label set read from names may not hold more classes than a given num_labels. */

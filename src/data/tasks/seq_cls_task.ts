@@ -69,7 +69,7 @@ function prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer:
   const evalCols = rows.eval ? seqClsColumns(rows.eval.columns, { ...columnOpts, requireLabels: !opts.evalUnlabelled }, evalSource) : undefined;
   // the label set: from the training rows; without them (eval/predict) from the evaluation rows
   const basis = rows.train ? { rows: rows.train, source: trainSource, labelCol: trainCols!.labelCol! }
-    : rows.eval && evalCols!.labelCol ? { rows: rows.eval, source: evalSource, labelCol: evalCols!.labelCol } : undefined;
+    : rows.eval && evalCols!.labelCol ? { rows: rows.eval, source: evalSource, labelCol: evalCols!.labelCol, evaluation: true } : undefined;
   const labels = seqClsLabelSet(basis, {
     ...(opts.numLabels !== undefined ? { numLabels: opts.numLabels } : {}),
     ...(opts.modelLabel2id ? { label2id: opts.modelLabel2id } : {}),
