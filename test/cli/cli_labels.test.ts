@@ -116,6 +116,15 @@ describe("labels and columns refused before a model is built", () => {
     assert.equal(line, `peft-ts: error: ${stsbTrain}: label column 'gold' not found (columns found: index, genre, filename, year, old_index, source1, source2, sentence1, sentence2, score); pass --label_column`);
   });
 
+  test("eval and predict check the rows before loading the model (and the adapter)", async () => {
+    const out = join(tmp, "eval-nolabel");
+    const missing = join(tmp, "no-such-adapter");
+    const line = await refused(["eval", "-m", BERT_MINI, "--task", "seq-cls", "--adapter", missing, "--validation_file", stsbDev, "--label_column", "gold", "--output_dir", out], out);
+    assert.match(line, new RegExp(`^peft-ts: error: ${stsbDev}: label column 'gold' not found \\(columns found: index, genre`));
+    const p = await refused(["predict", "-m", BERT_MINI, "--task", "seq-cls", "--adapter", missing, "--validation_file", stsbDev, "--text_column", "body", "--output_dir", out], out);
+    assert.match(p, new RegExp(`^peft-ts: error: ${stsbDev}: text column 'body' not found`));
+  });
+
   test("--problem_type outside seq-cls, target alignment or distillation on a regression target, are usage errors", async () => {
     const out = join(tmp, "usage");
     assert.equal(await refused(trainArgs(stsbTrain, out, ["--problem_type", "regression", "--loss", "mixed", "--max_steps", "1"]), out),
