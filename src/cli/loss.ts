@@ -3,7 +3,7 @@
 // written as weights, e.g. "ce=0.5,target_alignment=0.5" ("mixed" is that 50/50 mixture).
 
 import { CliError } from "./errors.js";
-import type { Task } from "../data/tasks/task.js";
+import type { LabelInfo, Task } from "../data/tasks/task.js";
 import type { Module } from "../nn/module.js";
 import * as ops from "../ops/index.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -39,10 +39,14 @@ type Forward = Module & { forward(i: ModelInputs): ModelOutput };
  * objective. How target alignment reads logits and labels is the task's `alignment`: rows
  * (one label per example), tokens (flattened, −100 skipped) or next-token (position t against label t+1).
  */
-export function lossFunction(spec: string, task: Task): ((model: Module, inputs: Record<string, unknown>) => Tensor) | null {
+export function lossFunction(spec: string, task: Task, labels: LabelInfo = {}): ((model: Module, inputs: Record<string, unknown>) => Tensor) | null {
   const w = parseLoss(spec);
   if (w.target_alignment === 0) return w.ce === 1 ? null : (model, inputs) => ops.affine((model as Forward).forward(inputs).loss!, w.ce);
   if (!task.alignment) throw new CliError(`--loss target_alignment is defined for classification and LM tasks, not ${task.name}`);
+  // softmax against one-hot class labels: neither a regression target nor multi-hot rows are that
+  if (labels.problemType === "regression" || labels.problemType === "multi_label_classification") {
+    throw new CliError(`--loss target_alignment needs single-label classes; problem_type ${labels.problemType} trains with the model's own loss (--loss ce)`);
+  }
   const alignment = task.alignment;
   return (model, inputs) => {
     const out = (model as Forward).forward({ ...inputs, keepLogits: true });

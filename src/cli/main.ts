@@ -225,13 +225,17 @@ export async function resolveCommandLine(argv: string[]): Promise<{ command: str
 }
 
 let debugFlag = false;
+let epipeListening = false;
 
 /** Runs the CLI on argv (without node and script); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  // `peft-ts … | head`: a closed pipe ends the run quietly
-  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code === "EPIPE") process.exit(0);
-  });
+  // `peft-ts … | head`: a closed pipe ends the run quietly (one listener for every main() of the process)
+  if (!epipeListening) {
+    epipeListening = true;
+    process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(0);
+    });
+  }
   const args = normalizeArgv(argv);
   debugFlag = args.includes("--debug") || args.some((a) => /^--debug=(true|1|yes)$/i.test(a)) || process.env.PEFT_TS_DEBUG === "1";
   let exitCode = 0;

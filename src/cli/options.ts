@@ -5,6 +5,7 @@
 import { trainingFieldList } from "../train/index.js";
 import { taskNames } from "../data/tasks/registry.js";
 import { peftCliFields, registeredPeftMethods } from "../peft/index.js";
+import { PROBLEM_TYPES } from "../io/hf_config.js";
 import "../data/tasks/all.js";
 
 export type Kind = "string" | "int" | "float" | "bool" | "list" | "json" | "path";
@@ -59,6 +60,7 @@ export const MODEL_OPTS: OptSpec[] = [
   { name: "task", kind: "string", help: "task head to train/evaluate", group: G_MODEL, get choices() { return taskNames(); } },
   p("tokenizer_name", "tokenizer folder when it differs from the model folder", G_MODEL),
   i("num_labels", "number of classes (default: from the training labels)", G_MODEL),
+  s("problem_type", "seq-cls head: regression (one float output, MSE loss), single_label_classification or multi_label_classification (default: the model config's, else single-label; regression when num_labels is 1)", G_MODEL, { choices: PROBLEM_TYPES }),
 ];
 
 export const DATA_OPTS: OptSpec[] = [

@@ -8,7 +8,7 @@ import { CliError } from "./errors.js";
 import { isMainProcess } from "./launch.js";
 import { Opts, isExplicit, optionalFile, requireFile } from "./resolve.js";
 import { AutoTokenizer, PreTrainedTokenizer } from "../io/tokenizer.js";
-import { loadConfigFile } from "../io/hf_config.js";
+import { loadConfigFile, type BaseConfig, type ProblemType } from "../io/hf_config.js";
 import { readSafetensorsHeader } from "../io/safetensors.js";
 import type { PreTrainedModel } from "../models/modeling_utils.js";
 import { Dataset, Row, loadDataset, trainTestSplit } from "../data/datasets.js";
@@ -125,28 +125,41 @@ export interface TaskData extends PreparedTask {
 }
 
 /** Loads --train_file/--validation_file and preprocesses them with the task's recipe. */
-export async function prepareData(task: Task, tokenizer: PreTrainedTokenizer, opts: Opts, need: { train: boolean; eval: boolean; evalFile?: string; modelDir?: string }): Promise<TaskData> {
+export async function prepareData(task: Task, tokenizer: PreTrainedTokenizer, opts: Opts, need: { train: boolean; eval: boolean; evalFile?: string; modelDir?: string; predict?: boolean }): Promise<TaskData> {
   let maxLength = opts.max_length as number | undefined;
+  const config = need.modelDir ? loadConfigFile(need.modelDir) : undefined;
   // the default max_length never exceeds what the model can position
-  if (need.modelDir && !isExplicit(opts, "max_length") && maxLength !== undefined) {
-    const mpe = (loadConfigFile(need.modelDir) as unknown as { maxPositionEmbeddings?: number }).maxPositionEmbeddings;
+  if (config && !isExplicit(opts, "max_length") && maxLength !== undefined) {
+    const mpe = (config as unknown as { maxPositionEmbeddings?: number }).maxPositionEmbeddings;
     if (mpe && mpe < maxLength) maxLength = mpe;
   }
   let trainRows: Dataset<Row> | undefined;
   let evalRows: Dataset<Row> | undefined;
+  let trainSource: string | undefined, evalSource: string | undefined;
   if (need.train && opts.tasks !== undefined) trainRows = await multitaskRows(opts, task);
-  else if (need.train) trainRows = await readRows(requireFile(opts, "train_file", "training file"), opts, opts.max_train_samples as number | undefined);
+  else if (need.train) {
+    trainSource = requireFile(opts, "train_file", "training file");
+    trainRows = await readRows(trainSource, opts, opts.max_train_samples as number | undefined);
+  }
   const evalName = need.evalFile ?? "validation_file";
   const evalPath = need.eval ? optionalFile(opts, evalName, "evaluation file") : null;
-  if (evalPath) evalRows = await readRows(evalPath, opts, opts.max_eval_samples as number | undefined);
-  else if (need.eval && opts.validation_split_percentage && trainRows) {
+  if (evalPath) {
+    evalSource = evalPath;
+    evalRows = await readRows(evalPath, opts, opts.max_eval_samples as number | undefined);
+  } else if (need.eval && opts.validation_split_percentage && trainRows) {
     const pct = Number(opts.validation_split_percentage);
     const { train, test } = trainTestSplit(trainRows, { testSize: pct / 100, seed: 0 });
     trainRows = train;
     evalRows = opts.max_eval_samples ? test.select([...Array(Math.min(test.length, opts.max_eval_samples as number)).keys()]) : test;
+    if (trainSource) evalSource = `${trainSource} (the ${pct}% held out)`;
   } else if (need.eval && !need.train) {
     throw new CliError(`--${evalName} is required (labelled rows to evaluate)`);
   }
+  // what fixes the label set before the rows: --num_labels or the adapter's head, the model's label names
+  const adapter = opts.adapter ? String(opts.adapter) : undefined;
+  const numLabels = (opts.num_labels as number | undefined) ?? (adapter ? adapterNumLabels(adapter) : undefined) ?? (config && namesItsLabels(config) ? config.numLabels : undefined);
+  if (opts.problem_type !== undefined && task.taskType !== "SEQ_CLS") throw new CliError(`--problem_type is for sequence classification (seq-cls), not ${task.name}`);
+  const problemType = (opts.problem_type as ProblemType | undefined) ?? config?.problemType ?? undefined;
   let prepared: PreparedTask;
   try {
     prepared = task.prepare({ train: trainRows, eval: evalRows }, tokenizer, {
@@ -154,8 +167,13 @@ export async function prepareData(task: Task, tokenizer: PreTrainedTokenizer, op
       textPairColumn: opts.text_pair_column as string | undefined,
       labelColumn: opts.label_column as string | undefined,
       maxLength,
-      numLabels: opts.num_labels as number | undefined,
       docStride: opts.doc_stride as number | undefined,
+      ...(numLabels !== undefined ? { numLabels } : {}),
+      ...(problemType ? { problemType } : {}),
+      ...(config && namesItsLabels(config) ? { modelLabel2id: config.label2id } : {}),
+      ...(trainSource ? { trainSource } : {}),
+      ...(evalSource ? { evalSource } : {}),
+      ...(need.predict ? { evalUnlabelled: true } : {}),
     });
   } catch (e) {
     // a recipe's complaint about the data is a usage error (fix the flags or the file)
@@ -163,6 +181,11 @@ export async function prepareData(task: Task, tokenizer: PreTrainedTokenizer, op
     throw e;
   }
   return { ...prepared, task, tokenizer, trainRows, evalRows };
+}
+
+/** Whether a config names its labels (HF's default id2label is LABEL_0 … LABEL_{n-1}, which names nothing). */
+export function namesItsLabels(config: BaseConfig): boolean {
+  return Object.entries(config.id2label).some(([id, name]) => name !== `LABEL_${id}`);
 }
 
 /** Label count saved in an adapter's head (classifier/score weight rows), if any. */
@@ -183,7 +206,8 @@ export async function loadModelWithAdapter(opts: Opts, labels: LabelInfo = {}): 
   const adapter = optionalFile(opts, "adapter", "adapter folder");
   const fromAdapter = adapter ? adapterNumLabels(adapter) : undefined;
   const numLabels = (opts.num_labels as number | undefined) ?? fromAdapter ?? labels.numLabels;
-  const base = await task.loadModel(dir, { ...labels, ...(numLabels ? { numLabels } : {}) });
+  const problemType = opts.problem_type as ProblemType | undefined;
+  const base = await task.loadModel(dir, { ...labels, ...(numLabels ? { numLabels } : {}), ...(problemType ? { problemType } : {}) });
   const model = await loadAdapter(base, opts);
   model.eval();
   return { dir, task, base, model };

@@ -42,7 +42,7 @@ function padRow(row: number[], len: number, value: number, side: "right" | "left
 }
 
 function targetLength(rows: number[][], opts: PaddingOptions): number {
-  let len = Math.max(0, ...rows.map((r) => r.length));
+  let len = rows.reduce((m, r) => Math.max(m, r.length), 0);
   if (opts.maxLength !== undefined) {
     if (len > opts.maxLength) throw new ConfigError(`collate: a row has ${len} tokens, more than maxLength ${opts.maxLength}; truncate when tokenizing`);
     len = opts.maxLength;

@@ -5,7 +5,7 @@
 
 export { SUPPORTED_MODEL_TYPES } from "./hf_config_types.js";
 export type { BaseConfig, BertConfig, GPT2Config, LlamaConfig, ModelType, PretrainedConfig, ProblemType, RopeScaling } from "./hf_config_types.js";
-export { applyLabelOptions, defaultId2Label } from "./hf_config_labels.js";
+export { PROBLEM_TYPES, applyLabelOptions, defaultId2Label } from "./hf_config_labels.js";
 export type { LabelOptions } from "./hf_config_labels.js";
 export { parseConfig } from "./hf_config_parse.js";
 export { AutoConfig, configToJSON, loadConfig, loadConfigFile, resolveModelPath } from "./hf_config_file.js";

@@ -4,7 +4,7 @@ import { ConfigError } from "../tensor/errors.js";
 import type { BaseConfig, ProblemType } from "./hf_config_types.js";
 import type { Reader } from "./hf_config_reader.js";
 
-const PROBLEM_TYPES: ProblemType[] = ["regression", "single_label_classification", "multi_label_classification"];
+export const PROBLEM_TYPES: readonly ProblemType[] = ["regression", "single_label_classification", "multi_label_classification"];
 
 /** The label fields of a config (HF's rules: id2label wins over num_labels). */
 export function readLabels(r: Reader): Pick<BaseConfig, "numLabels" | "id2label" | "label2id" | "problemType"> {

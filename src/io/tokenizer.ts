@@ -223,7 +223,7 @@ export class PreTrainedTokenizer {
       encs.push(postProcess(this.post, a, b, addSpecial));
     }
     let padTo: number | null = null;
-    if (opts.padding === true || opts.padding === "longest") padTo = Math.max(0, ...encs.map((e) => e.ids.length));
+    if (opts.padding === true || opts.padding === "longest") padTo = encs.reduce((m, e) => Math.max(m, e.ids.length), 0);
     else if (opts.padding === "max_length") padTo = maxLength!;
     if (padTo !== null && opts.padToMultipleOf && padTo % opts.padToMultipleOf !== 0) padTo += opts.padToMultipleOf - (padTo % opts.padToMultipleOf);
     if (padTo !== null && encs.some((e) => e.ids.length < padTo!) && this.padTokenId === null) {

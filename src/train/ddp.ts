@@ -230,9 +230,10 @@ export function gatherEval(group: ProcessGroup, part: EvalPart): EvalPart {
   const all = allgatherJson(group, { ...part, labelIds: part.labelIds ?? null });
   const out: EvalPart = { predictions: [], labelIds: [], lossSum: 0, lossCount: 0 };
   for (const p of all) {
-    out.predictions.push(...p.predictions);
+    // a rank's part is dataset-sized: appended one by one (a spread call overflows the stack past ~120k)
+    for (const x of p.predictions) out.predictions.push(x);
     if (p.labelIds === null) out.labelIds = undefined;
-    else out.labelIds?.push(...p.labelIds);
+    else if (out.labelIds) for (const x of p.labelIds) out.labelIds.push(x);
     out.lossSum += p.lossSum;
     out.lossCount += p.lossCount;
   }

@@ -48,8 +48,9 @@ export function plotsFromLogHistory(log: LogEntry[]): Plot[] {
 function svgPlot(p: Plot): string {
   const W = 520, H = 260, L = 64, R = 16, T = 16, B = 36;
   const all = p.series.flatMap((s) => s.points);
-  let [x0, x1] = [Math.min(...all.map((q) => q[0])), Math.max(...all.map((q) => q[0]))];
-  let [y0, y1] = [Math.min(...all.map((q) => q[1])), Math.max(...all.map((q) => q[1]))];
+  // reduce, not a spread call: a long run logs more points than a call takes arguments
+  let [x0, x1] = [all.reduce((m, q) => Math.min(m, q[0]), Infinity), all.reduce((m, q) => Math.max(m, q[0]), -Infinity)];
+  let [y0, y1] = [all.reduce((m, q) => Math.min(m, q[1]), Infinity), all.reduce((m, q) => Math.max(m, q[1]), -Infinity)];
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { const d = Math.abs(y0) * 0.1 || 1; y0 -= d; y1 += d; }
   const sx = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R);

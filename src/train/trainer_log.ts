@@ -1,7 +1,7 @@
 // The files a run leaves in output_dir besides checkpoints: log_history.jsonl (report_to
 // "jsonl" or "all"), and at the end trainer_state.json, metrics.json and report.html.
 
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { atomicWriteFile } from "../io/fs.js";
 import type { TrainingArguments } from "./args.js";
@@ -19,11 +19,21 @@ export function appendLogJsonl(a: TrainingArguments, entry: LogEntry): void {
   appendFileSync(join(a.outputDir, "log_history.jsonl"), JSON.stringify(entry) + "\n");
 }
 
-/** Rewrites log_history.jsonl from the log history (after a resume restored it). */
+/**
+ * Rewrites log_history.jsonl from the log history (after a resume restored it). An empty history
+ * (a fresh run) removes a previous run's file instead of writing an empty one: the file and the
+ * output folder appear with the first entry (appendLogJsonl), so a run that fails before logging
+ * leaves neither behind.
+ */
 export function rewriteLogJsonl(a: TrainingArguments, logHistory: LogEntry[]): void {
   if (!reportsJsonl(a)) return;
+  const path = join(a.outputDir, "log_history.jsonl");
+  if (logHistory.length === 0) {
+    rmSync(path, { force: true });
+    return;
+  }
   mkdirSync(a.outputDir, { recursive: true });
-  writeFileSync(join(a.outputDir, "log_history.jsonl"), logHistory.map((e) => JSON.stringify(e) + "\n").join(""));
+  writeFileSync(path, logHistory.map((e) => JSON.stringify(e) + "\n").join(""));
 }
 
 /** trainer_state.json, metrics.json and report.html in output_dir. */

@@ -196,6 +196,16 @@ test("evaluation shards: contiguous, none twice; gathered in rank order with exa
   assert.deepEqual(out, { predictions: [[1, 0], [0, 1], [0.5, 0.5]], labelIds: [0, 1, 1], lossSum: 1.75, lossCount: 3 });
 });
 
+test("gatherEval: a rank's part of 300k rows is appended without overflowing the stack", () => {
+  const n = 300_000;
+  const g = new FakeGroup(1, 2);
+  g.others = [enc({ predictions: Array.from({ length: n }, (_, i) => [i]), labelIds: Array.from({ length: n }, (_, i) => i % 2), lossSum: 0, lossCount: n })];
+  const out = gatherEval(g, { predictions: [[-1]], labelIds: [1], lossSum: 0, lossCount: 1 });
+  assert.equal(out.predictions.length, n + 1);
+  assert.deepEqual([out.predictions[n - 1], out.predictions[n]], [[n - 1], [-1]]);
+  assert.equal(out.labelIds!.length, n + 1);
+});
+
 test("start-up check: a rank whose arguments, parameters or data differ names what differs", () => {
   const w = Tensor.zeros([2, 3]);
   const desc = (lr: number, shape: number[], n: number) => ({

@@ -38,6 +38,10 @@ export async function run(opts: Opts): Promise<number> {
   stage(`loading tokenizer and data (${task.name})`);
   const tokenizer = await loadTokenizer(opts, studentDir ?? teacherDir);
   const data = await prepareData(task, tokenizer, opts, { train: true, eval: Boolean(opts.validation_file) || Boolean(opts.validation_split_percentage), modelDir: studentDir ?? teacherDir });
+  // the distillation loss is a softened softmax over classes: a regression / multi-label head has none
+  if (data.labels.problemType === "regression" || data.labels.problemType === "multi_label_classification") {
+    throw new CliError(`distill matches the teacher's class distribution; problem_type ${data.labels.problemType} has none (train the student with 'peft-ts train')`);
+  }
   const labels = { ...data.labels, ...(teacherAdapter && adapterNumLabels(teacherAdapter) ? { numLabels: adapterNumLabels(teacherAdapter) } : {}) };
 
   stage(`teacher: ${teacherDir}${teacherAdapter ? ` + ${teacherAdapter}` : ""}`);

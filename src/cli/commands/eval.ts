@@ -4,7 +4,7 @@
 
 import { CliError } from "../errors.js";
 import type { Opts } from "../resolve.js";
-import { loadModelWithAdapter, loadTokenizer, prepareData, stage } from "../pipeline.js";
+import { loadModelWithAdapter, loadTokenizer, modelDir, prepareData, resolveTask, stage } from "../pipeline.js";
 import { evaluateTask, metricLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { join } from "node:path";
 
@@ -16,9 +16,12 @@ export function evalOutputDir(opts: Opts): string {
 
 export async function run(opts: Opts): Promise<number> {
   const outputDir = evalOutputDir(opts);
-  const { dir, task, model } = await loadModelWithAdapter(opts);
+  // the rows first: a data mistake is reported before any model is loaded
+  const dir = modelDir(opts);
+  const task = resolveTask(opts, dir);
   const tokenizer = await loadTokenizer(opts, dir);
   const data = await prepareData(task, tokenizer, opts, { train: false, eval: true, modelDir: dir });
+  const { model } = await loadModelWithAdapter(opts);
   const args = trainingArguments(opts, { outputDir, doTrain: false, doEval: true });
   const trainer = taskTrainer(model, args, data);
   stage(`evaluating ${dir}${opts.adapter ? ` + ${opts.adapter}` : ""} on ${data.evalDataset!.length} examples (${task.name})`);

@@ -25,7 +25,7 @@ export async function run(opts: Opts): Promise<number> {
   const prompts: string[] = [];
   if (opts.prompt !== undefined) prompts.push(...(Array.isArray(opts.prompt) ? (opts.prompt as string[]) : [String(opts.prompt)]));
   const pf = optionalFile(opts, "prompt_file", "prompt file");
-  if (pf) prompts.push(...readFileSync(pf, "utf8").split(/\r?\n/).filter((l) => l.trim()));
+  if (pf) for (const line of readFileSync(pf, "utf8").split(/\r?\n/)) if (line.trim()) prompts.push(line);
   const chat = opts.chat === true;
   if (!chat && prompts.length === 0) throw new CliError("nothing to generate: pass --prompt TEXT, --prompt_file FILE or --chat");
   const lm = causalLMTask.name;

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import type { Opts } from "../resolve.js";
-import { loadModelWithAdapter, loadTokenizer, prepareData, stage } from "../pipeline.js";
+import { loadModelWithAdapter, loadTokenizer, modelDir, prepareData, resolveTask, stage } from "../pipeline.js";
 import { taskTrainer, trainingArguments } from "../trainer_api.js";
 import { evalOutputDir } from "./eval.js";
 import { atomicWriteFile } from "../../io/fs.js";
@@ -12,11 +12,14 @@ import { CliError } from "../errors.js";
 
 export async function run(opts: Opts): Promise<number> {
   const outputDir = evalOutputDir(opts);
-  const { dir, task, model } = await loadModelWithAdapter(opts);
+  // the rows first: a data mistake is reported before any model is loaded
+  const dir = modelDir(opts);
+  const task = resolveTask(opts, dir);
   if (task.instructionRows) throw new CliError(`predict is for classification and QA tasks; use 'peft-ts generate' for ${task.name} models`);
   const tokenizer = await loadTokenizer(opts, dir);
   const evalFile = opts.test_file ? "test_file" : "validation_file";
-  const data = await prepareData(task, tokenizer, opts, { train: false, eval: true, evalFile, modelDir: dir });
+  const data = await prepareData(task, tokenizer, opts, { train: false, eval: true, evalFile, modelDir: dir, predict: true });
+  const { model } = await loadModelWithAdapter(opts);
   const args = trainingArguments(opts, { outputDir, doTrain: false, doPredict: true });
   const trainer = taskTrainer(model, args, data, { eval: false });
   stage(`predicting ${data.evalRows!.length} rows${data.evalDataset!.length !== data.evalRows!.length ? ` (${data.evalDataset!.length} windows)` : ""} (${task.name})`);

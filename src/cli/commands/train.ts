@@ -62,6 +62,7 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const tokenizer = await loadTokenizer(opts, dir);
   const wantEval = Boolean(opts.validation_file) || Boolean(opts.validation_split_percentage);
   const data = await prepareData(task, tokenizer, opts, { train: true, eval: wantEval, modelDir: dir });
+  const loss = lossFunction(String(opts.loss ?? "ce"), task, data.labels); // before the model: its refusals are usage errors
   stage(`${data.trainDataset!.length} training examples${data.evalDataset ? `, ${data.evalDataset.length} evaluation examples` : ""}`);
   stage(`loading ${dir} for ${task.name}${data.labels.numLabels && task.hasLabelSet ? ` (${data.labels.numLabels} labels)` : ""}`);
   // --tensor_parallel_size K: world = dp × tp; the model is split over this rank's tp group
@@ -74,7 +75,6 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   if (model instanceof PeftModel) stage(`${peftCfg!.peftType}: ${model.trainableParametersLine()}`);
   else stage(`full fine-tuning: ${base.numParameters(true).toLocaleString("en-US")} trainable parameters`);
 
-  const loss = lossFunction(String(opts.loss ?? "ce"), task);
   const trainer = taskTrainer(model, args, data, loss ? { computeLoss: loss } : {});
   stage(`training → ${outputDir}`);
   const resume = opts.resume_from_checkpoint === "true" ? true : (opts.resume_from_checkpoint as string | undefined);

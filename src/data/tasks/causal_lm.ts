@@ -137,8 +137,12 @@ function encodeDefault(tokenizer: TaskTokenizer, segs: Segment[], opts: Instruct
   for (const s of segs) {
     const t = tokenizer.encode(s.text, { addSpecialTokens: false });
     if (s.train && eos !== null && eos !== undefined) t.push(eos);
-    ids.push(...t);
-    labels.push(...t.map((x) => (s.train || opts.trainOnPrompt ? x : -100)));
+    // one by one: a segment (a long response) may hold more tokens than a spread call takes arguments
+    const trained = s.train || opts.trainOnPrompt;
+    for (const x of t) {
+      ids.push(x);
+      labels.push(trained ? x : -100);
+    }
   }
   return { inputIds: ids, attentionMask: ids.map(() => 1), labels };
 }

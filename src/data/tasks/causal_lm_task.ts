@@ -13,16 +13,16 @@ import { headOptions, type PreparedTask, type TaskEvaluator, type TaskOptions } 
 import type { TaskTokenizer } from "./types.js";
 
 function prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer: TaskTokenizer, opts: TaskOptions): PreparedTask {
-  const pre = (ds: Dataset<Row>): Dataset<Features> => {
+  const pre = (ds: Dataset<Row>, source: string): Dataset<Features> => {
     const cols = ds.columns;
     if (cols.includes("instruction") || cols.includes("messages")) return preprocessInstructions(ds, tokenizer, { maxLength: opts.maxLength ?? 256 });
     const textCol = opts.textColumn ?? "text";
-    if (!cols.includes(textCol)) throw new ConfigError(`causal-lm data needs 'instruction'/'output', 'messages' or a '${textCol}' column (found: ${cols.join(", ")}); set --text_column`);
+    if (!cols.includes(textCol)) throw new ConfigError(`${source}: causal-lm data needs 'instruction'/'output', 'messages' or a '${textCol}' column (columns found: ${cols.join(", ") || "none"}); set --text_column`);
     return packTexts(ds, tokenizer, { blockSize: opts.maxLength ?? 128, textColumn: textCol });
   };
-  const trainDataset = rows.train ? pre(rows.train) : undefined;
+  const trainDataset = rows.train ? pre(rows.train, opts.trainSource ?? "training rows") : undefined;
   if (trainDataset && trainDataset.length === 0) throw new ConfigError(`--train_file: no training sequences (texts shorter than --max_length ${opts.maxLength}?)`);
-  return { labels: {}, trainDataset, evalDataset: rows.eval ? pre(rows.eval) : undefined, collator: new DataCollatorForCausalLM(tokenizer) };
+  return { labels: {}, trainDataset, evalDataset: rows.eval ? pre(rows.eval, opts.evalSource ?? "evaluation rows") : undefined, collator: new DataCollatorForCausalLM(tokenizer) };
 }
 
 /** A view of a model that returns only the loss: evaluating a causal LM keeps no [T, V] logits. */

@@ -8,7 +8,7 @@ import { squadScores } from "../metrics.js";
 import { QaFeature, postprocessQaPredictions, prepareQaEvalFeatures, prepareQaTrainFeatures } from "./qa.js";
 import { qaLogits } from "./predictions.js";
 import { registerTask } from "./registry.js";
-import { headOptions, type PreparedTask, type TaskEvaluator, type TaskOptions } from "./task.js";
+import { headOptions, requireColumns, type PreparedTask, type TaskEvaluator, type TaskOptions } from "./task.js";
 import type { TaskTokenizer } from "./types.js";
 
 /** The model inputs of a feature, with its start/end positions (the Trainer then reports eval_loss too). */
@@ -21,6 +21,9 @@ function modelFeatures(ds: Dataset<QaFeature>): Dataset<Features> {
 
 function prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer: TaskTokenizer, opts: TaskOptions): PreparedTask {
   const windows = { maxLength: opts.maxLength ?? 128, docStride: opts.docStride ?? 32 };
+  // run_qa's columns, checked before any window is cut: answers to train on and to score, not to predict
+  if (rows.train) requireColumns(rows.train.columns, ["question", "context", "answers"], opts.trainSource ?? "training rows");
+  if (rows.eval) requireColumns(rows.eval.columns, ["question", "context", ...(opts.evalUnlabelled ? [] : ["answers"])], opts.evalSource ?? "evaluation rows");
   const prepared: PreparedTask = {
     labels: {},
     trainDataset: rows.train ? modelFeatures(prepareQaTrainFeatures(rows.train, tokenizer, windows)) : undefined,

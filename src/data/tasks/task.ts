@@ -11,6 +11,8 @@ import type { Dataset, Row } from "../datasets.js";
 import type { Features, PaddedBatch } from "../collate.js";
 import type { TaskTokenizer } from "./types.js";
 import type { ProcessGroup } from "../../dist/process_group.js";
+import type { ProblemType } from "../../io/hf_config.js";
+import { ConfigError } from "../../tensor/errors.js";
 
 /** How a task's model is loaded besides its label set (passed on to fromPretrained). */
 export interface ModelLoadOptions {
@@ -23,6 +25,8 @@ export interface LabelInfo {
   numLabels?: number;
   id2label?: Record<number, string>;
   label2id?: Record<string, number>;
+  /** HF problem_type of a sequence-classification head (regression: MSE on one output). */
+  problemType?: ProblemType;
 }
 
 /** What a recipe reads besides the rows (HF script argument names, camelCase). */
@@ -35,6 +39,15 @@ export interface TaskOptions {
   numLabels?: number;
   /** QA: overlap between context windows. */
   docStride?: number;
+  /** Sequence classification: HF problem_type (default single_label_classification; regression when numLabels is 1). */
+  problemType?: ProblemType;
+  /** Label names the model config fixes (its label2id when it is not HF's default LABEL_i). */
+  modelLabel2id?: Record<string, number>;
+  /** The files the rows come from (for messages; default "training rows" / "evaluation rows"). */
+  trainSource?: string;
+  evalSource?: string;
+  /** The evaluation rows are to be predicted, not scored: they need no labels. */
+  evalUnlabelled?: boolean;
 }
 
 /** A collator as the Trainer takes it. */
@@ -85,6 +98,13 @@ export interface Task {
   readonly instructionRows?: boolean;
 }
 
+/** Each named column must be among the rows' columns: a ConfigError naming the source, the column and the columns found. */
+export function requireColumns(columns: readonly string[], names: readonly string[], source: string): void {
+  for (const c of names) {
+    if (!columns.includes(c)) throw new ConfigError(`${source}: column '${c}' not found (columns found: ${columns.join(", ") || "none"})`);
+  }
+}
+
 /** The model-loading options of a label set (only the fields that are set), quiet. */
 export function headOptions(labels: LabelInfo, opts: ModelLoadOptions = {}): { log: (msg: string) => void } & LabelInfo & ModelLoadOptions {
   return {
@@ -93,5 +113,6 @@ export function headOptions(labels: LabelInfo, opts: ModelLoadOptions = {}): { l
     ...(labels.numLabels ? { numLabels: labels.numLabels } : {}),
     ...(labels.id2label ? { id2label: labels.id2label } : {}),
     ...(labels.label2id ? { label2id: labels.label2id } : {}),
+    ...(labels.problemType ? { problemType: labels.problemType } : {}),
   };
 }

@@ -53,18 +53,32 @@ export interface TokenClsOptions {
   labelList?: string[];
   maxLength?: number;
   labelAllTokens?: boolean;
+  /** Where the rows come from (a file name), for messages. */
+  source?: string;
+  /** The tags column must be present (training and scored evaluation rows). */
+  requireTags?: boolean;
+}
+
+/** The words and tags columns of a token-classification dataset (tags: tags, else ner_tags); missing ones name the source. */
+export function tokenClsColumns(columns: readonly string[], opts: Pick<TokenClsOptions, "tokensColumn" | "tagsColumn" | "requireTags">, source = "dataset"): { tokCol: string; tagCol: string } {
+  const found = `columns found: ${columns.join(", ") || "none"}`;
+  const tokCol = opts.tokensColumn ?? "tokens";
+  if (!columns.includes(tokCol)) throw new ConfigError(`${source}: words column '${tokCol}' not found (${found}); pass --text_column`);
+  const tagCol = opts.tagsColumn ?? (columns.includes("tags") ? "tags" : "ner_tags");
+  if (opts.requireTags && !columns.includes(tagCol)) throw new ConfigError(`${source}: tags column '${tagCol}' not found (${found}); pass --label_column`);
+  return { tokCol, tagCol };
 }
 
 /** Tokenizes pre-split words (isSplitIntoWords) and aligns the tags. Rows keep `wordIds` for evaluation. */
 export function preprocessTokenCls(ds: Dataset<Row>, tokenizer: TaskTokenizer, opts: TokenClsOptions = {}): { dataset: Dataset<Features>; labelList: string[]; label2id: Record<string, number> } {
-  const tokCol = opts.tokensColumn ?? "tokens";
-  const tagCol = opts.tagsColumn ?? (ds.columns.includes("tags") ? "tags" : "ner_tags");
-  const labelList = opts.labelList ?? bioLabelList(ds.column(tagCol) as string[][]);
+  const source = opts.source ?? "preprocessTokenCls";
+  const { tokCol, tagCol } = tokenClsColumns(ds.columns, opts, source);
+  const labelList = opts.labelList ?? bioLabelList(ds.column(tagCol).filter(Array.isArray) as string[][]);
   const label2id = Object.fromEntries(labelList.map((l, i) => [l, i]));
   const bToI = opts.labelAllTokens ? bToIMap(labelList) : undefined;
   const dataset = ds.map((row, i) => {
     const words = row[tokCol];
-    if (!Array.isArray(words)) throw new ConfigError(`preprocessTokenCls: row ${i} column '${tokCol}' is not a list of words`);
+    if (!Array.isArray(words)) throw new ConfigError(`${source} row ${i}: column '${tokCol}' is not a list of words`);
     const enc = tokenizer.call([words as string[]], {
       isSplitIntoWords: true,
       truncation: opts.maxLength !== undefined ? "longest_first" : false,
@@ -73,10 +87,10 @@ export function preprocessTokenCls(ds: Dataset<Row>, tokenizer: TaskTokenizer, o
     const f: Features = { inputIds: enc.inputIds[0], attentionMask: enc.attentionMask[0], tokenTypeIds: enc.tokenTypeIds[0], wordIds: enc.wordIds[0] };
     const tags = row[tagCol];
     if (Array.isArray(tags)) {
-      if (tags.length !== words.length) throw new ConfigError(`preprocessTokenCls: row ${i} has ${words.length} words but ${tags.length} tags`);
+      if (tags.length !== words.length) throw new ConfigError(`${source} row ${i}: ${words.length} words but ${tags.length} tags`);
       const ids = tags.map((t) => {
         const id = typeof t === "number" ? t : label2id[t];
-        if (id === undefined) throw new ConfigError(`preprocessTokenCls: row ${i} tag '${t}' is not in the label list (${labelList.join(", ")})`);
+        if (id === undefined) throw new ConfigError(`${source} row ${i}: tag '${t}' is not one of the ${labelList.length} tags (${labelList.join(", ")})`);
         return id;
       });
       f.labels = alignLabelsWithTokens(enc.wordIds[0], ids, { labelAllTokens: opts.labelAllTokens, bToI });
