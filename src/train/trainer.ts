@@ -33,7 +33,7 @@ import { buildOptimizer, buildScheduler } from "./trainer_optim.js";
 import { flowOnEpochEnd, flowOnStepEnd, initialState, metricKey, trainingPlan, updateBestMetric } from "./trainer_flow.js";
 import { ComputeMetrics, EvalPrediction, PredictionOutput, predictionLoop } from "./trainer_eval.js";
 import { restoreCheckpoint, restoreRankRng, resumePosition, saveTrainerCheckpoint, statefulCallbacks } from "./trainer_checkpoint.js";
-import { applyOptimizerStep, batchTokens, hasOptimizerStepHook, modelFlopsPerToken, NonFiniteSteps } from "./trainer_step.js";
+import { applyOptimizerStep, batchTokens, countedLoss, hasOptimizerStepHook, modelFlopsPerToken, NonFiniteSteps } from "./trainer_step.js";
 import { TrainingError, TrainingInterrupted } from "./trainer_errors.js";
 import { checkOutputWritable } from "./output_dir.js";
 import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
@@ -85,12 +85,9 @@ export class Trainer {
   private batchesDoneInEpoch = 0;
   private currentEpoch = 0;
   private nonFinite = new NonFiniteSteps(0);
-  /** A stop asked for (the signal's name): the loop saves a checkpoint after the current step and throws TrainingInterrupted. */
+  /** A stop asked for (requestStop: the signal's name). */
   private stopRequest: string | null = null;
-  /**
-   * Yield to the event loop after every step, so that signal handlers and timers can run during
-   * train() (set by handleStopSignals; the loop is otherwise synchronous between steps).
-   */
+  /** Yield to the event loop after every step (signal handlers, timers can run; set by handleStopSignals). */
   yieldEachStep = false;
 
   constructor(o: TrainerOptions) {
@@ -203,7 +200,6 @@ export class Trainer {
       cleanPartialCheckpoints(a.outputDir);
     }
     this.nonFinite = new NonFiniteSteps(a.maxNonfiniteSkips);
-    this.stopRequest = null;
 
     if (a.bf16) storeFrozenWeights(this.model, "bf16");
     if (a.fp16) {
@@ -252,7 +248,7 @@ export class Trainer {
           b += group.length;
           this.batchesDoneInEpoch = b;
           const { lrUsed, norm } = this.optimizerStep(params, optimizer, scheduler, stepLoss);
-          const counted = this.countedLoss(stepLoss);
+          const counted = countedLoss(stepLoss, this.args.loggingNanInfFilter, this.totalLoss, this.state.globalStep);
           this.state.globalStep++;
           this.state.epoch = epoch + b / batches.length;
           this.trLossSinceLog += counted.sinceLog;
@@ -268,7 +264,7 @@ export class Trainer {
           this.progress.update(this.state.globalStep, { loss: stepLoss, lr: lrUsed });
           await this.maybeLogSaveEvaluate();
           if (this.yieldEachStep) await new Promise<void>((r) => setImmediate(r));
-          if (this.stopRequest) await this.stopOnRequest(this.stopRequest);
+          if (this.stopRequest && this.state.globalStep < maxSteps) await this.stopOnRequest(this.stopRequest);
           if (this.control.shouldTrainingStop || this.control.shouldEpochStop) break;
         }
         this.fire("onEpochEnd");
@@ -338,30 +334,18 @@ export class Trainer {
     return { lrUsed, norm };
   }
 
-  /**
-   * What a step adds to the logged and total losses: its loss, or, for a non-finite one under
-   * logging_nan_inf_filter, the mean loss of the run so far (so one bad batch neither turns the
-   * logged average into NaN nor moves train_loss).
-   */
-  private countedLoss(stepLoss: number): { sinceLog: number; total: number } {
-    if (Number.isFinite(stepLoss) || !this.args.loggingNanInfFilter) return { sinceLog: stepLoss, total: stepLoss };
-    const mean = this.state.globalStep > 0 ? this.totalLoss / this.state.globalStep : 0;
-    return { sinceLog: mean, total: mean };
-  }
-
   /** Asks the loop to stop after the current step: it saves a checkpoint, then train() rejects with TrainingInterrupted. */
   requestStop(signal: string): void {
     this.stopRequest ??= signal;
   }
 
   private async stopOnRequest(signal: string): Promise<never> {
-    const step = this.state.globalStep;
-    const here = join(this.args.outputDir, `checkpoint-${step}`);
-    if (this.lastCheckpoint === null || this.lastCheckpoint !== here) {
+    this.stopRequest = null;
+    if (this.lastCheckpoint !== join(this.args.outputDir, `checkpoint-${this.state.globalStep}`)) {
       await this.saveCheckpoint();
       this.fire("onSave", { checkpoint: this.lastCheckpoint ?? undefined });
     }
-    throw new TrainingInterrupted(signal, this.lastCheckpoint, step);
+    throw new TrainingInterrupted(signal, this.lastCheckpoint, this.state.globalStep);
   }
 
   private async maybeLogSaveEvaluate(): Promise<void> {

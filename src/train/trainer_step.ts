@@ -62,6 +62,17 @@ export class NonFiniteSteps {
   }
 }
 
+/**
+ * What a step adds to the logged and total losses: its loss, or, for a non-finite one under
+ * logging_nan_inf_filter, the mean loss of the run so far (so one bad batch neither turns the
+ * logged average into NaN nor moves train_loss).
+ */
+export function countedLoss(stepLoss: number, nanInfFilter: boolean, totalLoss: number, stepsDone: number): { sinceLog: number; total: number } {
+  if (Number.isFinite(stepLoss) || !nanInfFilter) return { sinceLog: stepLoss, total: stepLoss };
+  const mean = stepsDone > 0 ? totalLoss / stepsDone : 0;
+  return { sinceLog: mean, total: mean };
+}
+
 export interface StepResult {
   /** The learning rate the step used. */
   lrUsed: number;
