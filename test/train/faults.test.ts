@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Trainer, TrainingArguments, TrainingError, getLastCheckpoint } from "../../src/train/index.js";
@@ -133,6 +133,24 @@ test("output_dir on a read-only file system (EROFS): refused before training sta
     }
   } finally {
     unmount(m.dir);
+  }
+});
+
+test("output_dir in a folder without write permission (EACCES): refused before training starts, as an unprivileged user", (t) => {
+  const parent = mkdtempSync(join(tmpdir(), "faults-perm-"));
+  chmodSync(parent, 0o755);
+  const locked = join(parent, "locked");
+  mkdirSync(locked, { mode: 0o555 });
+  chmodSync(locked, 0o555);
+  try {
+    const out = join(locked, "run");
+    // root ignores permissions: the child runs as 'nobody' (65534) then
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures", "readonly_child.ts"), out], { cwd: join(import.meta.dirname, "..", ".."), encoding: "utf8", ...asUser });
+    if (r.error || r.status !== 0) return t.skip(`cannot run here: the child as uid ${asUser.uid ?? process.getuid?.()} did not run (${(r.error?.message ?? r.stderr).trim().slice(0, 300)})`);
+    assert.equal(r.stdout, `ConfigError: output_dir '${out}': cannot create the folder: permission denied (EACCES); choose a writable folder (checkpoints, logs and metrics go there)\nsteps 0\n`);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
   }
 });
 
