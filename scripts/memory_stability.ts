@@ -4,7 +4,8 @@
 // evaluation and after each of `evaluate()` called 40 times after training, and whether they stay
 // flat (window peaks within 5% of each other; live memory growing less than 1 KB a step and 8 KB
 // an evaluate(), which also appends its metrics to log_history). Exit status 1 when not flat. test/train/memory.test.ts runs a short version.
-// Usage: node --expose-gc --import tsx scripts/memory_stability.ts [steps=2000] [bert-mini-en|bert-tiny-random] [eval_every=250]
+// Usage: node --import tsx scripts/memory_stability.ts [steps=2000] [bert-mini-en|bert-tiny-random] [eval_every=250] [fixed]
+// (fixed: every batch padded to the longest example, 50 tokens: one shape, no dynamic padding)
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -56,7 +57,7 @@ function liveMb(gc: () => void): number {
 /** Runs the training and collects the figures. */
 export async function memoryRun(
   steps: number, modelName: string, evalEvery: number,
-  o: { window?: number; warmup?: number; evalCalls?: number } = {},
+  o: { window?: number; warmup?: number; evalCalls?: number; fixedLength?: boolean } = {},
 ): Promise<MemoryReport> {
   const gc = await collector();
   const window = o.window ?? Math.max(10, Math.floor(steps / 20)), evalCalls = o.evalCalls ?? 40;
@@ -74,7 +75,7 @@ export async function memoryRun(
   };
   const train = Array.from({ length: 512 }, example), evalSet = Array.from({ length: 64 }, example);
   const collator = (fs: Record<string, unknown>[]) => {
-    const L = Math.max(...fs.map((f) => (f.inputIds as number[]).length));
+    const L = o.fixedLength ? 50 : Math.max(...fs.map((f) => (f.inputIds as number[]).length));
     const pad = (a: number[]) => [...a, ...Array(L - a.length).fill(0)];
     return { inputIds: fs.map((f) => pad(f.inputIds as number[])), attentionMask: fs.map((f) => pad(f.attentionMask as number[])), labels: fs.map((f) => f.labels) };
   };
@@ -124,7 +125,7 @@ export async function memoryRun(
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const steps = Number(process.argv[2] ?? 2000), name = process.argv[3] ?? "bert-mini-en", evalEvery = Number(process.argv[4] ?? 250);
-  const r = await memoryRun(steps, name, evalEvery);
+  const r = await memoryRun(steps, name, evalEvery, { fixedLength: process.argv[5] === "fixed" });
   const f = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(" ");
   console.log(`${name}: ${r.steps} steps in ${r.seconds.toFixed(0)} s (${(r.seconds / r.steps * 1000).toFixed(1)} ms a step)`);
   console.log(`peak RSS per window (MB): ${f(r.windowPeaksMb)}; spread ${(100 * r.rssSpread).toFixed(1)}%`);

@@ -2,7 +2,7 @@
 // bert-mini-en): 240 LoRA steps on the tiny random BERT with dynamic padding and an evaluation
 // every 40 steps, then 40 evaluate() calls. After 80 warm-up steps the peak RSS of each 16-step
 // window stays within 12% (this model's RSS is mostly the runtime, and when V8 collects and glibc
-// reuses moves it by several MB; the 2,000-step script holds bert-mini-en to 5%), the live JS heap + ArrayBuffers after a full collection grows less than
+// reuses moves it by several MB; the 2,000-step figures of bert-mini-en are in DESIGN.md), the live JS heap + ArrayBuffers after a full collection grows less than
 // 4 KB a step (resolution: a collection's noise is ~0.1 MB), and evaluate() leaves less than 8 KB a
 // call behind (its log_history entry, JIT code).
 import { test } from "node:test";
