@@ -10,6 +10,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Trainer, TrainingArguments, TrainingError, getLastCheckpoint } from "../../src/train/index.js";
+import { cleanPartialCheckpoints } from "../../src/train/checkpoint.js";
 import { ConfigError } from "../../src/tensor/errors.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import * as ops from "../../src/ops/index.js";
@@ -204,3 +205,25 @@ test("disk full during a checkpoint save: a TrainingError naming the folder and 
     unmount(m.dir);
   }
 });
+
+test("partial checkpoint folders of a dead process are removed, a replaced one put back; a live process's are kept", () => {
+  const out = tmp("faults-partial-");
+  const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+  const deadPid = Number(dead.stdout), livePid = process.ppid;
+  const names = {
+    building: `.checkpoint-6.tmp-${deadPid}-0a1b2c3d`,
+    movedAside: `.checkpoint-5.old-${deadPid}-0a1b2c3e`,
+    replacedDone: `.checkpoint-4.old-${deadPid}-0a1b2c3f`,
+    live: `.checkpoint-7.tmp-${livePid}-0a1b2c40`,
+  };
+  for (const n of Object.values(names)) mkdirSync(join(out, n));
+  writeFileSync(join(out, names.movedAside, "trainer_state.json"), "{}");
+  mkdirSync(join(out, "checkpoint-4")); // the replacement of .checkpoint-4.old arrived
+  writeFileSync(join(out, "checkpoint-4", "trainer_state.json"), "{}");
+  assert.equal(getLastCheckpoint(out), join(out, "checkpoint-4"), "hidden folders are never 'latest'");
+  assert.deepEqual(cleanPartialCheckpoints(out).sort(), [names.replacedDone, names.movedAside, names.building].sort());
+  assert.deepEqual(readdirSync(out).sort(), [names.live, "checkpoint-4", "checkpoint-5"].sort());
+  assert.ok(existsSync(join(out, "checkpoint-5", "trainer_state.json")));
+  assert.equal(getLastCheckpoint(out), join(out, "checkpoint-5"));
+});
+
