@@ -66,7 +66,7 @@ export type {
 
 // training
 export {
-  Trainer, TrainingArguments, TrainingError, EarlyStoppingCallback, TrainerState, TrainerControl,
+  Trainer, TrainingArguments, TrainingError, TrainingInterrupted, handleStopSignals, EarlyStoppingCallback, TrainerState, TrainerControl,
   defaultDataCollator, AdamW, SGD, Adafactor, Optimizer, FlatGrads, defaultParamGroups, decayParameterNames,
   getScheduler, lrLambda, LambdaLR, ReduceLROnPlateau, SCHEDULER_TYPES, clipGradNorm, gradNorm,
   GradScaler, storeFrozenWeights, checkpoint, enableGradientCheckpointing, disableGradientCheckpointing,

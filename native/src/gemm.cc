@@ -238,32 +238,29 @@ static void gemm_dnnl(const float* a, const float* b, float* out, const Gemm& g,
 //  - single GEMMs: oneDNN's dnnl_sgemm matches the best of OpenBLAS and the oneDNN matmul
 //    primitive on every BERT shape (the primitive loses ~10% when B is transposed at 512×768×768);
 //  - batched GEMMs (attention): the matmul primitive is 1.15-1.6x faster than looping sgemm
-//    calls, but creating it for a new shape costs ~0.8 ms, so it is used once a shape is big
-//    enough to amortise that or has been seen a few times (training repeats shapes every step);
+//    calls, but creating it for a new shape costs ~0.8 ms. Training and prefill repeat their
+//    matrix shapes (every layer, every step), so batched matrix-matrix products use it; the vector
+//    products of decoding with a KV cache (m or n = 1, a new length every token) loop sgemm and
+//    never pay creation.
 //  - OpenBLAS is never chosen automatically: its pthread pool spins after each call and stalls
 //    the OpenMP pool that oneDNN and the fused kernels share (an OpenBLAS GEMM followed by an
 //    OpenMP softmax took 2x their sum), so one OpenMP pool runs everything.
-// The rule is static (no timing at run time): a seeded run computes the same numbers each time.
-#ifdef PEFT_HAVE_DNNL
-static thread_local std::unordered_map<Key, int, KeyHash> g_seen;
-#endif
-
+// The rule reads the shape only: no timing and no call history (an earlier rule switched to the
+// primitive after a shape's third call, so a resumed process, starting with no history, computed
+// its first steps with the other implementation and differed in the last bits from the run it
+// continued). A seeded run computes the same numbers each time, whatever ran before in the process.
 static GemmImpl choose(const Gemm& g, float alpha) {
+  (void)alpha;
 #if defined(PEFT_HAVE_DNNL)
   if (g.batch == 1) return GemmImpl::DnnlSgemm;
   const double flops = 2.0 * (double)g.batch * (double)g.m * (double)g.n * (double)g.k;
   if (flops >= 64e6) return GemmImpl::Dnnl;
-  Key key{g.batch, g.m, g.n, g.k, (int)g.transA, (int)g.transB, g.strideA, g.strideB, g.strideOut, (int)g.accumulate, alpha, 0};
-  if (g_seen.size() > 4096) g_seen.clear();
-  int& seen = g_seen[key];
-  if (seen >= 3) return GemmImpl::Dnnl;
-  seen++;
-  return GemmImpl::DnnlSgemm;
+  return g.m == 1 || g.n == 1 ? GemmImpl::DnnlSgemm : GemmImpl::Dnnl;
 #elif defined(PEFT_HAVE_OPENBLAS)
-  (void)g; (void)alpha;
+  (void)g;
   return GemmImpl::Blas;
 #else
-  (void)g; (void)alpha;
+  (void)g;
   return GemmImpl::Ref;
 #endif
 }

@@ -59,6 +59,8 @@ export const TRAINING_FIELDS = {
   loggingFirstStep: field("bool", false, "log the first step"),
   loggingSteps: field<number>("float", 500, "log every N steps"),
   loggingNanInfFilter: field("bool", true, "leave NaN/inf losses out of the logged average"),
+  maxNonfiniteSkips: field("int", 3,
+    "optimizer steps in a row with a non-finite loss or gradient norm that are skipped (and logged) before training stops with an error; 0 stops at the first (peft-ts; fp16 runs use the loss scaler instead)"),
   saveStrategy: field<SaveStrategy>("string", "steps", "when to save checkpoints", [...INTERVALS, "best"]),
   saveSteps: field<number>("float", 500, "save a checkpoint every N steps"),
   saveTotalLimit: field<number | null>("int", null, "keep at most N checkpoints"),
@@ -168,6 +170,8 @@ export class TrainingArguments {
     }
     num("maxSteps");
     num("seed");
+    num("maxNonfiniteSkips", 0);
+    if (!Number.isInteger(this.maxNonfiniteSkips)) throw new ConfigError(`TrainingArguments.max_nonfinite_skips must be an integer, got ${this.maxNonfiniteSkips}`);
     if (typeof this.reportTo === "string") this.reportTo = [this.reportTo];
     this.evalStrategy = checkEnum(this.evalStrategy, ["no", "steps", "epoch"] as const, "IntervalStrategy");
     this.loggingStrategy = checkEnum(this.loggingStrategy, ["no", "steps", "epoch"] as const, "IntervalStrategy");

@@ -2,9 +2,11 @@
 // model.savePretrained, else model.safetensors of the trainable parameters), optimizer.safetensors,
 // scheduler.json, rng_state.json, trainer_state.json and training_args.json. Each folder is
 // built in a temporary sibling and renamed into place, so a crash never leaves a partial
-// checkpoint that "latest" would pick up.
+// checkpoint that "latest" would pick up; a write that fails (disk full, read-only) ends in a
+// TrainingError naming the folder and the file, with nothing of the new folder left behind; the
+// temporary folders of a killed run are removed (or put back) when the next run starts.
 
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { atomicWriteDir } from "../io/fs.js";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.js";
@@ -15,6 +17,7 @@ import type { Module } from "../nn/module.js";
 import { noGrad } from "../tensor/autograd.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import type { RngState } from "../tensor/random.js";
+import { ioReason, isIoError, TrainingError } from "./trainer_errors.js";
 
 export const PREFIX_CHECKPOINT_DIR = "checkpoint";
 const CKPT_RE = /^checkpoint-(\d+)$/;
@@ -112,23 +115,74 @@ export interface CheckpointWriter {
   trainingArgs(): unknown;
 }
 
-/** Builds checkpoint-<step> atomically; returns its path. */
+/**
+ * Builds checkpoint-<step> atomically; returns its path. An operating-system error (ENOSPC,
+ * EROFS…) becomes a TrainingError naming the folder, the file being written and the reason; the
+ * temporary folder is removed, so the folders already there are all that is left.
+ */
 export async function writeCheckpoint(outputDir: string, step: number, w: CheckpointWriter, saveOnlyModel = false): Promise<string> {
   const dir = join(outputDir, `${PREFIX_CHECKPOINT_DIR}-${step}`);
   const json = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
-  const { writeFileSync } = await import("node:fs");
-  await atomicWriteDir(dir, async (tmp) => {
-    await w.model(tmp);
-    if (!saveOnlyModel) {
-      w.optimizer(join(tmp, "optimizer.safetensors"));
-      writeFileSync(join(tmp, "scheduler.json"), json(w.scheduler()));
-      writeFileSync(join(tmp, "rng_state.json"), json(w.rng()));
-    }
-    writeFileSync(join(tmp, "training_args.json"), json(w.trainingArgs()));
-    // written last: its presence marks a complete checkpoint
-    writeFileSync(join(tmp, "trainer_state.json"), json(w.trainerState()));
-  });
+  let writing = "the temporary folder";
+  const file = (tmp: string, name: string, data: string) => {
+    writing = name;
+    writeFileSync(join(tmp, name), data);
+  };
+  try {
+    await atomicWriteDir(dir, async (tmp) => {
+      writing = "the model weights";
+      await w.model(tmp);
+      if (!saveOnlyModel) {
+        writing = "optimizer.safetensors";
+        w.optimizer(join(tmp, "optimizer.safetensors"));
+        file(tmp, "scheduler.json", json(w.scheduler()));
+        file(tmp, "rng_state.json", json(w.rng()));
+      }
+      file(tmp, "training_args.json", json(w.trainingArgs()));
+      // written last: its presence marks a complete checkpoint
+      file(tmp, "trainer_state.json", json(w.trainerState()));
+      writing = "the folder (fsync and rename into place)";
+    });
+  } catch (e) {
+    if (!isIoError(e)) throw e;
+    const previous = getLastCheckpoint(outputDir);
+    throw new TrainingError(`checkpoint ${dir} could not be written (${writing}): ${ioReason(e)}; ` +
+      `no partial folder was left and the earlier checkpoints are intact (latest: ${previous ?? "none"}); ` +
+      `free space or choose another output_dir, then resume from the latest`);
+  }
   return dir;
+}
+
+/** The temporary siblings atomicWriteDir makes: .checkpoint-N.tmp-<pid>-<hex> (being built), .checkpoint-N.old-<pid>-<hex> (being replaced). */
+const PARTIAL_RE = /^\.(checkpoint-\d+)\.(tmp|old)-(\d+)-[0-9a-f]+$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes what a killed run left mid-save in outputDir: a half-built temporary folder is deleted;
+ * a complete checkpoint moved aside to be replaced is put back when the replacement never arrived.
+ * Folders of a process still running are left alone. Returns the names handled.
+ */
+export function cleanPartialCheckpoints(outputDir: string): string[] {
+  if (!existsSync(outputDir)) return [];
+  const done: string[] = [];
+  for (const name of readdirSync(outputDir)) {
+    const m = PARTIAL_RE.exec(name);
+    if (!m || processAlive(Number(m[3]))) continue;
+    const path = join(outputDir, name), target = join(outputDir, m[1]);
+    if (m[2] === "old" && !existsSync(target)) renameSync(path, target);
+    else rmSync(path, { recursive: true, force: true });
+    done.push(name);
+  }
+  return done;
 }
 
 /**

@@ -16,12 +16,12 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Tensor } from "../tensor/tensor.js";
 import { manualSeed, Rng, RngState } from "../tensor/random.js";
-import { ConfigError, PeftError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { TrainingArguments } from "./args.js";
 import { CallbackEvent, EarlyStoppingCallback, LogEntry, TrainerCallback, TrainerControl, TrainerState } from "./callbacks.js";
-import { loadModelWeights, resolveResume, RngCheckpoint, saveModelWeights } from "./checkpoint.js";
+import { cleanPartialCheckpoints, loadModelWeights, resolveResume, RngCheckpoint, saveModelWeights } from "./checkpoint.js";
 import { GradScaler, storeFrozenWeights } from "./amp.js";
 import { enableGradientCheckpointing } from "./grad_checkpoint.js";
 import { FlatGrads, Optimizer } from "./optim/optimizer.js";
@@ -33,7 +33,9 @@ import { buildOptimizer, buildScheduler } from "./trainer_optim.js";
 import { flowOnEpochEnd, flowOnStepEnd, initialState, metricKey, trainingPlan, updateBestMetric } from "./trainer_flow.js";
 import { ComputeMetrics, EvalPrediction, PredictionOutput, predictionLoop } from "./trainer_eval.js";
 import { restoreCheckpoint, restoreRankRng, resumePosition, saveTrainerCheckpoint, statefulCallbacks } from "./trainer_checkpoint.js";
-import { applyOptimizerStep, batchTokens, hasOptimizerStepHook, modelFlopsPerToken, nonFiniteLossMessage } from "./trainer_step.js";
+import { applyOptimizerStep, batchTokens, countedLoss, hasOptimizerStepHook, modelFlopsPerToken, NonFiniteSteps } from "./trainer_step.js";
+import { TrainingError, TrainingInterrupted } from "./trainer_errors.js";
+import { checkOutputWritable } from "./output_dir.js";
 import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
 import { appendLogJsonl, rewriteLogJsonl, trainMetrics, writeRunFiles } from "./trainer_log.js";
 import type { ProcessGroup } from "../dist/process_group.js";
@@ -48,8 +50,7 @@ export type { EvalPrediction, ComputeMetrics } from "./trainer_eval.js";
 export type { TrainerModel } from "./trainer_loss.js";
 export type { TrainerOptions, TrainOutput } from "./trainer_types.js";
 
-/** Non-finite training loss (outside fp16 loss scaling). */
-export class TrainingError extends PeftError {}
+export { TrainingError, TrainingInterrupted };
 
 export class Trainer {
   model: Module;
@@ -78,11 +79,16 @@ export class Trainer {
   private totalLoss = 0;
   private lastGradNorm: number | null = null;
   private lastLr = 0;
-  private pendingSkip: Record<string, number | boolean> | null = null;
+  private pendingSkip: Record<string, number | boolean | string> | null = null;
   private lastEvalMetrics: Record<string, number> = {};
   private dataEpochStart: RngState;
   private batchesDoneInEpoch = 0;
   private currentEpoch = 0;
+  private nonFinite = new NonFiniteSteps(0);
+  /** A stop asked for (requestStop: the signal's name). */
+  private stopRequest: string | null = null;
+  /** Yield to the event loop after every step (signal handlers, timers can run; set by handleStopSignals). */
+  yieldEachStep = false;
 
   constructor(o: TrainerOptions) {
     if (!o.model) throw new ConfigError("Trainer: a model is required");
@@ -188,6 +194,12 @@ export class Trainer {
     const plan = trainingPlan(a, N);
     const { numBatches, maxSteps, numEpochs } = plan;
     const ga = a.gradientAccumulationSteps;
+    // refused before any work when output_dir cannot be written; what a killed run left mid-save goes
+    if (this.ddp.isMain) {
+      checkOutputWritable(a.outputDir);
+      cleanPartialCheckpoints(a.outputDir);
+    }
+    this.nonFinite = new NonFiniteSteps(a.maxNonfiniteSkips);
 
     if (a.bf16) storeFrozenWeights(this.model, "bf16");
     if (a.fp16) {
@@ -235,11 +247,12 @@ export class Trainer {
           const stepLoss = this.trainingStep(group, flops, globalExamples(all, b, ga));
           b += group.length;
           this.batchesDoneInEpoch = b;
-          const { lrUsed, norm } = this.optimizerStep(params, optimizer, scheduler);
+          const { lrUsed, norm } = this.optimizerStep(params, optimizer, scheduler, stepLoss);
+          const counted = countedLoss(stepLoss, this.args.loggingNanInfFilter, this.totalLoss, this.state.globalStep);
           this.state.globalStep++;
           this.state.epoch = epoch + b / batches.length;
-          this.trLossSinceLog += stepLoss;
-          this.totalLoss += stepLoss;
+          this.trLossSinceLog += counted.sinceLog;
+          this.totalLoss += counted.total;
           this.lastGradNorm = norm;
           this.lastLr = lrUsed;
           if (this.pendingSkip) {
@@ -250,6 +263,8 @@ export class Trainer {
           flowOnStepEnd(a, this.state, this.control);
           this.progress.update(this.state.globalStep, { loss: stepLoss, lr: lrUsed });
           await this.maybeLogSaveEvaluate();
+          if (this.yieldEachStep) await new Promise<void>((r) => setImmediate(r));
+          if (this.stopRequest && this.state.globalStep < maxSteps) await this.stopOnRequest(this.stopRequest);
           if (this.control.shouldTrainingStop || this.control.shouldEpochStop) break;
         }
         this.fire("onEpochEnd");
@@ -290,10 +305,9 @@ export class Trainer {
       const batch = collateWith(this.dataCollator, idx.map((i) => dsGet(this.trainDataset!, i)));
       const loss = this.computeLoss(this.model, batch);
       const w = a.lossNotDividedByAccumulation ? 1 / this.ddp.group.worldSize : idx.length / total;
+      // a non-finite loss still runs its backward (every rank must join the allreduce); the
+      // optimizer step then skips (applyOptimizerStep, NonFiniteSteps)
       const lv = loss.item();
-      if (!Number.isFinite(lv) && !this.scaler) {
-        throw new TrainingError(nonFiniteLossMessage(lv, this.state.globalStep + 1, this.currentEpoch + 1, this.lastCheckpoint));
-      }
       // only the group's last backward communicates (DDP's no_sync for the others)
       this.ddp.backward(k === group.length - 1, () => loss.backward(Tensor.full(loss.shape, w * lossScale)));
       this.flat!.attach();
@@ -306,13 +320,32 @@ export class Trainer {
   }
 
   /** Unscale (fp16), clip, optimizer step (unless skipped), schedule, zero grads. */
-  protected optimizerStep(params: Tensor[], optimizer: Optimizer, scheduler: LRScheduler): { lrUsed: number; norm: number | null } {
+  protected optimizerStep(params: Tensor[], optimizer: Optimizer, scheduler: LRScheduler, stepLoss = 0): { lrUsed: number; norm: number | null } {
     const model = this.model;
     const step = this.state.globalStep;
     const afterStep = hasOptimizerStepHook(model) ? () => model.onOptimizerStep(step) : undefined;
-    const { lrUsed, norm, skipped } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep, this.ddp.zero, this.ddp.tp);
+    const { lrUsed, norm, skipped, nonfinite } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep, this.ddp.zero, this.ddp.tp, stepLoss);
     if (skipped) this.pendingSkip = skipped;
+    const skip = this.nonFinite.record(nonfinite, step + 1, this.currentEpoch + 1, this.lastCheckpoint);
+    if (skip) {
+      this.pendingSkip = skip;
+      if (this.ddp.isMain) this.progress.line(`step ${step + 1}: ${skip.skip_reason}; the optimizer step is skipped (${skip.consecutive_skips} in a row, at most ${this.args.maxNonfiniteSkips})`);
+    }
     return { lrUsed, norm };
+  }
+
+  /** Asks the loop to stop after the current step: it saves a checkpoint, then train() rejects with TrainingInterrupted. */
+  requestStop(signal: string): void {
+    this.stopRequest ??= signal;
+  }
+
+  private async stopOnRequest(signal: string): Promise<never> {
+    this.stopRequest = null;
+    if (this.lastCheckpoint !== join(this.args.outputDir, `checkpoint-${this.state.globalStep}`)) {
+      await this.saveCheckpoint();
+      this.fire("onSave", { checkpoint: this.lastCheckpoint ?? undefined });
+    }
+    throw new TrainingInterrupted(signal, this.lastCheckpoint, this.state.globalStep);
   }
 
   private async maybeLogSaveEvaluate(): Promise<void> {

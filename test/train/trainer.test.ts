@@ -119,9 +119,9 @@ test("GradScaler grows the scale after growth_interval clean steps", () => {
   assert.equal(s.scale, 2 ** 16);
 });
 
-test("NaN loss without fp16 stops with an error naming the step and the last good checkpoint", async () => {
+test("NaN loss without fp16, max_nonfinite_skips 0: stops with an error naming the step and the last good checkpoint", async () => {
   let calls = 0;
-  const a = args({ per_device_train_batch_size: 4, max_steps: 5, save_strategy: "steps", save_steps: 2 });
+  const a = args({ per_device_train_batch_size: 4, max_steps: 5, save_strategy: "steps", save_steps: 2, max_nonfinite_skips: 0 });
   const t = new Trainer({
     model: new TinyRegressor(), args: a, trainDataset: regressionData(20), dataCollator: regressionCollator,
     computeLoss: (m, inputs) => {

@@ -16,6 +16,9 @@ import type { PreTrainedModel } from "../../models/modeling_utils.js";
 import { manualSeed } from "../../tensor/random.js";
 import { ConfigError } from "../../tensor/errors.js";
 import { getProcessGroup, parallelLayout, type ParallelLayout } from "../../dist/index.js";
+import { checkOutputWritable } from "../../train/output_dir.js";
+import { handleStopSignals } from "../../train/stop_signals.js";
+import { TrainingInterrupted } from "../../train/trainer_errors.js";
 
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "merges.txt", "vocab.json", "generation_config.json"];
 
@@ -55,6 +58,8 @@ export function tensorParallelLayout(opts: Opts): ParallelLayout {
 
 export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const outputDir = outputDirOf(opts);
+  // a folder that cannot be written is refused before the model and data load
+  if (isMainProcess()) checkOutputWritable(outputDir);
   const dir = modelDir(opts);
   const task = resolveTask(opts, dir);
   if (opts.seed !== undefined) manualSeed(opts.seed as number);
@@ -78,7 +83,9 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const trainer = taskTrainer(model, args, data, loss ? { computeLoss: loss } : {});
   stage(`training → ${outputDir}`);
   const resume = opts.resume_from_checkpoint === "true" ? true : (opts.resume_from_checkpoint as string | undefined);
-  const trainOut = await trainer.train(resume !== undefined ? { resumeFromCheckpoint: resume } : {});
+  // SIGINT/SIGTERM: checkpoint after the current step, then TrainingInterrupted (run() exits 130/143)
+  const releaseSignals = handleStopSignals(trainer);
+  const trainOut = await trainer.train(resume !== undefined ? { resumeFromCheckpoint: resume } : {}).finally(releaseSignals);
   const trainMetrics: Record<string, unknown> = { ...trainOut.metrics };
   // rank 0 writes the files (every replica holds the same weights after training); under tensor
   // parallelism replica 0's other tp ranks send their shards to savePretrained's gathers
@@ -95,7 +102,15 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
 }
 
 export async function run(opts: Opts): Promise<number> {
-  const { metrics, outputDir } = await trainFromOptions(opts);
+  let outcome: TrainOutcome;
+  try {
+    outcome = await trainFromOptions(opts);
+  } catch (e) {
+    if (!(e instanceof TrainingInterrupted)) throw e;
+    process.stderr.write(`peft-ts: ${e.message}\n`);
+    return e.exitCode;
+  }
+  const { metrics, outputDir } = outcome;
   if (isMainProcess()) process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
   return 0;
 }

@@ -1,0 +1,38 @@
+// The check that output_dir can be written, made before training starts: a read-only folder or
+// file system, a file in the way or a full disk is refused at once, with the reason, instead of
+// failing at the first checkpoint after minutes of training.
+
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { ConfigError } from "../tensor/errors.js";
+import { ioReason } from "./trainer_errors.js";
+
+/** Creates output_dir if needed and writes (then removes) a probe file in it; ConfigError with the reason otherwise. */
+export function checkOutputWritable(outputDir: string): void {
+  const dir = resolve(outputDir);
+  const refuse = (what: string, e: unknown): never => {
+    throw new ConfigError(`output_dir '${dir}': ${what}: ${ioReason(e)}; choose a writable folder (checkpoints, logs and metrics go there)`);
+  };
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new ConfigError(`output_dir '${dir}' is a file, not a folder; choose a writable folder (checkpoints, logs and metrics go there)`);
+  }
+  // one level at a time: a recursive mkdir reports ENOENT on a read-only file system, this the real reason
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+  try {
+    for (const d of missing) mkdirSync(d);
+  } catch (e) {
+    refuse("cannot create the folder", e);
+  }
+  const probe = join(dir, `.peft-ts-write-probe-${process.pid}`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(probe, "w");
+    writeSync(fd, "probe\n");
+  } catch (e) {
+    refuse("cannot write in the folder", e);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(probe, { force: true });
+  }
+}
