@@ -2,12 +2,16 @@
 // file system, a file in the way or a full disk is refused at once, with the reason, instead of
 // failing at the first checkpoint after minutes of training.
 
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../tensor/errors.js";
 import { ioReason } from "./trainer_errors.js";
 
-/** Creates output_dir if needed and writes (then removes) a probe file in it; ConfigError with the reason otherwise. */
+/**
+ * Creates output_dir if needed and writes (then removes) a probe file in it; ConfigError with the reason otherwise.
+ * The folders it had to create are removed again, so a run refused later (bad data, a failed load) leaves nothing
+ * behind; the Trainer creates them for real with its first file.
+ */
 export function checkOutputWritable(outputDir: string): void {
   const dir = resolve(outputDir);
   const refuse = (what: string, e: unknown): never => {
@@ -34,5 +38,12 @@ export function checkOutputWritable(outputDir: string): void {
   } finally {
     if (fd !== undefined) closeSync(fd);
     rmSync(probe, { force: true });
+    for (const d of [...missing].reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // no longer empty (another process wrote there): keep it
+      }
+    }
   }
 }
