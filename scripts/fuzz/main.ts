@@ -75,7 +75,7 @@ function runChild(target: string, seed: number, from: number, to: number, timeou
       finished = true;
       tally.crashes++;
       tally.cases++;
-      tally.examples.push(`case ${next}: crash (exit ${code ?? signal}) ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+      tally.examples.push(`case ${next}: crash (exit ${code ?? signal}) ${stderr.trim().split("\n").slice(-12).join(" | ")}`);
       resolve(next + 1);
     });
   });

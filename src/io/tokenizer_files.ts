@@ -8,21 +8,13 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { optionalFile } from "./hub.js";
+import { readJsonFileChecked } from "./json.js";
+import { validateTokenizerJson } from "./tokenizer_validate.js";
 
 export type Json = any;
 
 export function readJsonFile(path: string, what: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(`${what}: cannot read ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(`${path}: ${what} is not valid JSON: ${(e as Error).message}`);
-  }
+  return readJsonFileChecked(path, what);
 }
 
 /** A special-token entry in tokenizer_config may be a string or an AddedToken dict. */
@@ -147,11 +139,8 @@ export function readTokenizerFiles(dir: string): TokenizerFiles {
   if (jinja && config.chat_template === undefined) config.chat_template = readFileSync(jinja, "utf8");
   const tjPath = optionalFile(dir, "tokenizer.json");
   if (tjPath) {
-    const tj = readJsonFile(tjPath, "tokenizer.json");
-    if (!tj || typeof tj !== "object" || !tj.model || typeof tj.model !== "object") {
-      throw new FormatError(`${tjPath}: expected an object with a "model" field`);
-    }
-    if (!Array.isArray(tj.added_tokens)) tj.added_tokens = [];
+    const tj = validateTokenizerJson(readJsonFile(tjPath, "tokenizer.json"), tjPath);
+    tj._source = tjPath;
     return { tokenizerJson: tj, config, source: "tokenizer.json" };
   }
   const vocabTxt = optionalFile(dir, "vocab.txt");

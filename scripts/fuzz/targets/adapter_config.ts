@@ -2,7 +2,7 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadPeftConfig } from "../../../src/peft/config.js";
+import { loadPeftConfig } from "../../../src/peft/index.js";
 import { mutatedJsonText } from "../mutate.js";
 import { SHARED, type FuzzTarget } from "../target.js";
 

@@ -3,16 +3,12 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import { FormatError } from "../../tensor/errors.js";
+import { parseJsonText } from "../json.js";
 import { readLines, readLinesSync } from "./lines.js";
 import type { Row } from "./types.js";
 
 export function parseJsonLine(line: string, path: string, lineNo: number): Row {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch (e) {
-    throw new FormatError(`${path}:${lineNo}: invalid JSON (${(e as Error).message})`);
-  }
+  const v = parseJsonText(line, `${path}:${lineNo}`, "the line");
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new FormatError(`${path}:${lineNo}: expected a JSON object per line, got ${Array.isArray(v) ? "an array" : typeof v}`);
   return v as Row;
 }
