@@ -11,6 +11,7 @@ import { Module } from "../nn/module.js";
 import { Embedding, LayerNorm, Linear, RMSNorm } from "../nn/layers.js";
 import type { KeyValue } from "../nn/kv_cache.js";
 import { loadSafetensorsDir, saveSafetensors } from "../io/safetensors.js";
+import { checkConfigAgainstWeights } from "../io/hf_config_weights.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { applyLabelOptions, configToJSON, loadConfigFile, PretrainedConfig, resolveModelPath } from "../io/hf_config.js";
 import { Conv1D } from "../nn/conv1d.js";
@@ -355,6 +356,7 @@ export function buildFromDir<M extends PreTrainedModel>(
   dir: string, config: PretrainedConfig, make: (c: PretrainedConfig) => M, opts: LoadOptions = {},
 ): M {
   if (!existsSync(dir)) throw new ConfigError(`${dir}: model folder not found`);
+  checkConfigAgainstWeights(config, dir);
   const model = make(config);
   const tensors = loadSafetensorsDir(dir);
   model.loadWeights(tensors, dir, opts);
