@@ -38,7 +38,8 @@ for (let i = from; i < to; i++) {
     if (e instanceof PeftError) out = { i, kind: "typed", cls: e.constructor.name };
     else {
       const err = e as Error;
-      const at = (err?.stack ?? "").split("\n").find((l) => l.includes("/src/")) ?? "";
+      const frames = (err?.stack ?? "").split("\n").filter((l) => l.trim().startsWith("at "));
+      const at = (frames.find((l) => l.includes("/src/")) ?? frames[0] ?? "") + (to - from === 1 ? "\n" + frames.join("\n") : "");
       out = { i, kind: "untyped", cls: err?.constructor?.name ?? typeof e, msg: `${String(err?.message ?? e).slice(0, 300)} ${at.trim()}` };
     }
   }

@@ -2,7 +2,7 @@
 // position, loss counters, stateful callbacks) and how a checkpoint is restored for an exact resume.
 
 import { join } from "node:path";
-import { globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
+import { assertRngState, globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";
 import { TrainerCallback, TrainerControl, TrainerState } from "./callbacks.js";
@@ -153,6 +153,8 @@ export function restoreCheckpoint(dir: string, t: ResumeTarget): { rng: RngCheck
   if (!rng.global || !rng.data_epoch_start || typeof rng.epoch !== "number" || typeof rng.batches_done_in_epoch !== "number") {
     throw new ConfigError(`${join(dir, "rng_state.json")}: missing global / data_epoch_start / epoch / batches_done_in_epoch`);
   }
+  assertRngState(rng.global, `${join(dir, "rng_state.json")}: global`);
+  assertRngState(rng.data_epoch_start, `${join(dir, "rng_state.json")}: data_epoch_start`);
   globalRng.setState(rng.global);
   if (t.scaler && rng.grad_scaler) t.scaler.loadStateDict(rng.grad_scaler);
   const counters: LoopCounters = {

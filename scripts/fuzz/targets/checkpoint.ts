@@ -33,10 +33,9 @@ export const target: FuzzTarget = {
     const ckpt = join(dir, `checkpoint-${STEPS}`);
     cpSync(baseDir, ckpt, { recursive: true });
     const n = 1 + r.int(2);
-    for (let k = 0; k < n; k++) {
-      const f = r.pick(files);
+    for (const f of new Set(Array.from({ length: n }, () => r.pick(files)))) {
       const p = join(ckpt, f);
-      const bytes = readFileSync(p);
+      const bytes = readFileSync(join(baseDir, f));
       if (f.endsWith(".json")) writeFileSync(p, mutatedJsonText(JSON.parse(bytes.toString("utf8")), r));
       else writeFileSync(p, mutateBytes(bytes, r));
     }
