@@ -148,13 +148,24 @@ function realpathOrSelf(p: string): string {
 }
 
 /**
+ * Whether `candidate` (relative paths are taken from `root`) lies inside `root`, both as written
+ * and after resolving symlinks: a name read from a file (a checkpoint or adapter folder) that
+ * is a symlink pointing elsewhere, or that climbs out with "..", does not.
+ */
+export function staysInside(root: string, candidate: string): boolean {
+  const r = resolve(root);
+  const c = resolve(r, candidate);
+  return isInside(r, c) && isInside(realpathOrSelf(r), realpathOrSelf(c));
+}
+
+/**
  * Returns the absolute path of `candidate` (relative paths are taken from `root`) after checking
  * that it lies inside `root`, also after resolving symlinks. Throws PeftError otherwise.
  */
 export function assertInside(root: string, candidate: string, what: string): string {
   const r = resolve(root);
   const c = resolve(r, candidate);
-  if (!isInside(r, c) || !isInside(realpathOrSelf(r), realpathOrSelf(c))) {
+  if (!staysInside(r, c)) {
     throw new PeftError(`${what} '${candidate}' resolves to '${c}', which is outside '${r}'; expected a path inside it`);
   }
   return c;

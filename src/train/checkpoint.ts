@@ -6,7 +6,7 @@
 
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { atomicWriteDir } from "../io/fs.js";
+import { atomicWriteDir, staysInside } from "../io/fs.js";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.js";
 import { readAdapterWeights, loadAdapterWeights } from "../peft/save_load.js";
 import { PeftModel } from "../peft/peft_model.js";
@@ -46,7 +46,8 @@ export { readJson };
 export function sortedCheckpoints(outputDir: string): string[] {
   if (!existsSync(outputDir)) return [];
   return readdirSync(outputDir)
-    .filter((n) => CKPT_RE.test(n) && statSync(join(outputDir, n)).isDirectory())
+    // a checkpoint-N that is a symlink leading out of outputDir is not ours to resume from or rotate away
+    .filter((n) => CKPT_RE.test(n) && staysInside(outputDir, n) && statSync(join(outputDir, n)).isDirectory())
     .sort((a, b) => Number(CKPT_RE.exec(a)![1]) - Number(CKPT_RE.exec(b)![1]))
     .map((n) => join(outputDir, n));
 }

@@ -1,11 +1,12 @@
 // What the Trainer writes into a checkpoint besides weights and optimizer (RNG states, data
 // position, loss counters, stateful callbacks) and how a checkpoint is restored for an exact resume.
 
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { assertRngState, globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
-import { ConfigError } from "../tensor/errors.js";
+import { ConfigError, FormatError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";
 import { TrainerCallback, TrainerControl, TrainerState } from "./callbacks.js";
+import { staysInside } from "../io/fs.js";
 import { loadModelWeights, readJson, RngCheckpoint, PREFIX_CHECKPOINT_DIR, rotateCheckpoints, saveModelWeights, writeCheckpoint } from "./checkpoint.js";
 import type { TrainingArguments } from "./args.js";
 import type { DataParallel } from "./ddp.js";
@@ -168,6 +169,9 @@ export function restoreCheckpoint(dir: string, t: ResumeTarget): { rng: RngCheck
   t.state.logHistory = st.logHistory;
   t.state.bestMetric = st.bestMetric;
   t.state.bestGlobalStep = st.bestGlobalStep;
+  if (st.bestModelCheckpoint !== null && (typeof st.bestModelCheckpoint !== "string" || !staysInside(dirname(resolve(dir)), resolve(st.bestModelCheckpoint)))) {
+    throw new FormatError(`${join(dir, "trainer_state.json")}: best_model_checkpoint ${JSON.stringify(st.bestModelCheckpoint)} is not a folder next to this checkpoint; expected a checkpoint inside ${dirname(resolve(dir))}`);
+  }
   t.state.bestModelCheckpoint = st.bestModelCheckpoint;
   t.state.totalFlos = st.totalFlos;
   for (const cb of t.callbacks) {
