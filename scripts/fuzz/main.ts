@@ -105,11 +105,11 @@ for (const name of o.only) {
 }
 const pad = (s: string | number, n: number) => String(s).padEnd(n);
 console.log(`\nseed ${o.seed}, ${o.one >= 0 ? `case ${o.one}` : `${o.cases} cases per target`}, per-case limit ${o.timeoutMs} ms, wall ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-console.log(`${pad("target", 14)}${pad("cases", 8)}${pad("ok", 8)}${pad("untyped", 9)}${pad("hangs", 7)}${pad("crashes", 9)}${pad("pollution", 11)}typed errors by class`);
+console.log(`${pad("target", 16)}${pad("cases", 8)}${pad("ok", 8)}${pad("untyped", 9)}${pad("hangs", 7)}${pad("crashes", 9)}${pad("pollution", 11)}typed errors by class`);
 let bad = 0;
 for (const [name, t] of rows) {
   const typed = [...t.typed].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(", ");
-  console.log(`${pad(name, 14)}${pad(t.cases, 8)}${pad(t.ok, 8)}${pad(t.untyped, 9)}${pad(t.hangs, 7)}${pad(t.crashes, 9)}${pad(t.pollution, 11)}${typed}`);
+  console.log(`${pad(name, 16)}${pad(t.cases, 8)}${pad(t.ok, 8)}${pad(t.untyped, 9)}${pad(t.hangs, 7)}${pad(t.crashes, 9)}${pad(t.pollution, 11)}${typed}`);
   bad += t.untyped + t.hangs + t.crashes + t.pollution;
 }
 for (const [name, t] of rows) for (const e of t.examples) console.log(`  ${name} ${e}`);

@@ -4,9 +4,10 @@
 // built in a temporary sibling and renamed into place, so a crash never leaves a partial
 // checkpoint that "latest" would pick up.
 
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { atomicWriteDir, staysInside } from "../io/fs.js";
+import { readJsonFileChecked } from "../io/json.js";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.js";
 import { readAdapterWeights, loadAdapterWeights } from "../peft/save_load.js";
 import { PeftModel } from "../peft/peft_model.js";
@@ -32,13 +33,9 @@ export interface RngCheckpoint {
 
 function readJson(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new FormatError(`${path}: missing`);
-  try {
-    const v = JSON.parse(readFileSync(path, "utf8"));
-    if (!v || typeof v !== "object") throw new Error("not an object");
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(`${path}: not a valid JSON object (${(e as Error).message})`);
-  }
+  const v = readJsonFileChecked(path, "checkpoint JSON");
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new FormatError(`${path}: not a valid JSON object (found ${JSON.stringify(v)?.slice(0, 40)})`);
+  return v as Record<string, unknown>;
 }
 export { readJson };
 

@@ -1,5 +1,6 @@
-// config.json: the tiny random BERT / GPT-2 / Llama configs, mutated, then a model built from the
-// folder with the real weights (sizes are checked against the weights before anything is allocated).
+// config.json (and generation_config.json): the tiny random BERT / GPT-2 / Llama configs, mutated,
+// then a model built from the folder with the real weights (sizes are checked against the weights
+// before anything is allocated).
 
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { SHARED, type FuzzTarget } from "../target.js";
 
 const MODELS = ["bert-tiny-random", "gpt2-tiny-random", "llama-tiny-random"];
 let bases: unknown[] = [];
+let generation: unknown = null;
 
 /** Size fields get extreme values more often than a blind tree mutation would give them. */
 function sizeEdit(base: Record<string, unknown>, r: FuzzRng): string {
@@ -24,6 +26,7 @@ export const target: FuzzTarget = {
   name: "config",
   setup() {
     bases = MODELS.map((m) => JSON.parse(readFileSync(`${SHARED}golden/${m}/config.json`, "utf8")));
+    generation = JSON.parse(readFileSync(`${SHARED}golden/gpt2-tiny-random/generation_config.json`, "utf8"));
   },
   async run(r, dir) {
     const m = r.int(MODELS.length);
@@ -32,6 +35,7 @@ export const target: FuzzTarget = {
     const config = loadConfigFile(dir);
     if (!r.chance(0.5)) return config;
     copyFileSync(`${SHARED}golden/${MODELS[m]}/model.safetensors`, join(dir, "model.safetensors"));
+    if (r.chance(0.3)) writeFileSync(join(dir, "generation_config.json"), mutatedJsonText(generation, r));
     const model = await AutoModel.fromPretrained(dir);
     return { config, params: model.namedParameters().length };
   },
