@@ -3,15 +3,11 @@
 
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { PeftError } from "../../src/tensor/errors.js";
-import { FuzzRng } from "./mutate.js";
-import { pollutionSnapshot, findInheritedPollution } from "./pollution.js";
-import { loadTarget, targetSeed } from "./targets/index.js";
+import { pollutionSnapshot } from "./pollution.js";
+import { runCase } from "./run_case.js";
+import { loadTarget } from "./targets/index.js";
 
-export type Outcome =
-  | { i: number; kind: "ok" }
-  | { i: number; kind: "typed"; cls: string }
-  | { i: number; kind: "untyped" | "pollution"; cls: string; msg: string };
+export type { Outcome } from "./run_case.js";
 
 const [name, seedArg, fromArg, toArg, tmpRoot] = process.argv.slice(2);
 const seed = Number(seedArg), from = Number(fromArg), to = Number(toArg);
@@ -29,24 +25,9 @@ const dir = join(tmpRoot, "case");
 for (let i = from; i < to; i++) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  let out: Outcome;
-  try {
-    const result = await target.run(new FuzzRng(seed, targetSeed(name), i), dir);
-    const inherited = findInheritedPollution(result);
-    out = inherited ? { i, kind: "pollution", cls: "-", msg: inherited } : { i, kind: "ok" };
-  } catch (e) {
-    if (e instanceof PeftError) out = { i, kind: "typed", cls: e.constructor.name };
-    else {
-      const err = e as Error;
-      const frames = (err?.stack ?? "").split("\n").filter((l) => l.trim().startsWith("at "));
-      const at = (frames.find((l) => l.includes("/src/")) ?? frames[0] ?? "") + (to - from === 1 ? "\n" + frames.join("\n") : "");
-      out = { i, kind: "untyped", cls: err?.constructor?.name ?? typeof e, msg: `${String(err?.message ?? e).slice(0, 300)} ${at.trim()}` };
-    }
-  }
-  const now = pollutionSnapshot();
-  if (now !== baseline) out = { i, kind: "pollution", cls: "-", msg: `Object/Array prototype changed: ${now}` };
-  await send(out);
+  await send(await runCase(target, seed, i, dir, baseline, to - from === 1));
 }
 rmSync(dir, { recursive: true, force: true });
+target.teardown?.();
 await send({ done: true });
 process.exit(0);

@@ -8,6 +8,8 @@ export interface FuzzTarget {
   setup(): Promise<void> | void;
   /** Writes one mutated input into `dir` (empty, private to the case), runs the reader(s) on it and returns what they read. */
   run(r: FuzzRng, dir: string): Promise<unknown> | unknown;
+  /** Removes what setup wrote (optional). */
+  teardown?(): void;
 }
 
 /** Root of the checkout (scripts/fuzz/ → ../..). */

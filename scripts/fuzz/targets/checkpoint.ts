@@ -2,7 +2,7 @@
 // setup), one of its files damaged per case (trainer_state.json, scheduler.json, rng_state.json,
 // training_args.json as JSON; optimizer.safetensors and model.safetensors as bytes/headers), then resumed.
 
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Trainer, TrainingArguments } from "../../../src/train/index.js";
@@ -10,7 +10,7 @@ import { regressionCollator, regressionData, TinyRegressor } from "../../../test
 import { mutateBytes, mutatedJsonText } from "../mutate.js";
 import type { FuzzTarget } from "../target.js";
 
-let baseDir = "";
+let baseDir = "", baseRoot = "";
 let files: string[] = [];
 const STEPS = 2;
 
@@ -24,7 +24,7 @@ function args(outputDir: string, save: boolean) {
 export const target: FuzzTarget = {
   name: "checkpoint",
   async setup() {
-    const out = mkdtempSync(join(tmpdir(), "peft-fuzz-ckpt-base-"));
+    const out = (baseRoot = mkdtempSync(join(tmpdir(), "peft-fuzz-ckpt-base-")));
     await new Trainer({ model: new TinyRegressor(3), args: args(out, true), trainDataset: regressionData(8), dataCollator: regressionCollator }).train();
     baseDir = join(out, `checkpoint-${STEPS}`);
     files = readdirSync(baseDir);
@@ -42,5 +42,8 @@ export const target: FuzzTarget = {
     const trainer = new Trainer({ model: new TinyRegressor(3), args: args(dir, false), trainDataset: regressionData(8), dataCollator: regressionCollator });
     await trainer.train({ resumeFromCheckpoint: r.chance(0.5) ? ckpt : "latest" });
     return trainer.state.globalStep;
+  },
+  teardown() {
+    if (baseRoot) rmSync(baseRoot, { recursive: true, force: true });
   },
 };
