@@ -8,7 +8,7 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
-import { PeftError } from "../tensor/errors.js";
+import { ConfigError, PeftError } from "../tensor/errors.js";
 
 function tmpName(target: string, kind: string): string {
   return join(dirname(target), `.${basename(target)}.${kind}-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -169,4 +169,18 @@ export function assertInside(root: string, candidate: string, what: string): str
     throw new PeftError(`${what} '${candidate}' resolves to '${c}', which is outside '${r}'; expected a path inside it`);
   }
   return c;
+}
+
+/**
+ * Checks that `path` is an existing regular file before a reader opens it, so a wrong path is a
+ * ConfigError naming it and `what` it should be, not a bare ENOENT/EISDIR from the fs module.
+ */
+export function requireReadableFile(path: string, what: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new ConfigError(`${path}: ${what} not found (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!st.isFile()) throw new ConfigError(`${path}: expected ${what} file, found a directory or special file`);
 }

@@ -131,6 +131,7 @@ export function readTokenizerFiles(dir: string): TokenizerFiles {
   const stmPath = optionalFile(dir, "special_tokens_map.json");
   if (stmPath) {
     const stm = readJsonFile(stmPath, "special_tokens_map.json");
+    if (!stm || typeof stm !== "object" || Array.isArray(stm)) throw new FormatError(`${stmPath}: expected a JSON object of special tokens`);
     for (const k of [...SPECIAL_KEYS, "additional_special_tokens"]) {
       if (config[k] === undefined && stm[k] !== undefined) config[k] = stm[k];
     }

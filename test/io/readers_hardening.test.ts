@@ -13,6 +13,9 @@ import { AutoModel } from "../../src/models/auto.js";
 import { loadPeftConfig } from "../../src/peft/index.js";
 import { sortedCheckpoints } from "../../src/train/checkpoint.js";
 import { Rng } from "../../src/tensor/random.js";
+import { loadDataset } from "../../src/data/datasets.js";
+import { readLlama2c } from "../../src/io/llama2c.js";
+import { Llama2cTokenizer } from "../../src/io/llama2c_tokenizer.js";
 import { ConfigError, FormatError } from "../../src/tensor/errors.js";
 
 const GOLDEN = "/work/shared/golden";
@@ -120,4 +123,14 @@ test("paths from files stay inside their folder: symlinked checkpoints leading o
 test("a malformed generator state is a FormatError, not a TypeError", () => {
   assert.throws(() => new Rng(1).setState({ s: [1, 2, 3] } as never), (e: Error) => e instanceof FormatError && /generator state/.test(e.message));
   assert.throws(() => new Rng(1).setState({ s: [0, 0, 0, 0], spare: null }), FormatError);
+});
+
+test("a missing data or llama2.c file is a ConfigError naming the path, not a bare ENOENT", async () => {
+  const dir = tmp();
+  for (const ext of [".jsonl", ".csv", ".tsv", ".conll", ".txt", ".parquet"]) {
+    const p = join(dir, `missing${ext}`);
+    await assert.rejects(loadDataset(p), (e: Error) => e instanceof ConfigError && e.message.startsWith(p) && /not found/.test(e.message));
+  }
+  assert.throws(() => readLlama2c(join(dir, "model.bin")), (e: Error) => e instanceof ConfigError && /llama2\.c checkpoint not found/.test(e.message));
+  assert.throws(() => Llama2cTokenizer.fromFile(dir), (e: Error) => e instanceof ConfigError && /found a directory/.test(e.message));
 });

@@ -1,14 +1,14 @@
-// tokenizer.json (+ tokenizer_config.json): the golden BERT / GPT-2 / Llama tokenizers, mutated as
+// tokenizer.json (+ tokenizer_config.json, special_tokens_map.json): the golden BERT / GPT-2 / Llama tokenizers, mutated as
 // JSON trees; the tokenizer is then built and used (encode, batch call with padding, decode).
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PreTrainedTokenizer } from "../../../src/io/tokenizer.js";
 import { FuzzRng, mutatedJsonText } from "../mutate.js";
 import { SHARED, type FuzzTarget } from "../target.js";
 
 const DIRS = [`${SHARED}golden/bert-tiny-random`, `${SHARED}golden/gpt2-tiny-random`, `${SHARED}fixtures/models/llama-mini-en`];
-let bases: { tj: Record<string, any>; cfg: unknown }[] = [];
+let bases: { tj: Record<string, any>; cfg: unknown; stm: unknown }[] = [];
 const TEXTS = ["Hello world!", "", "  naïve café 😀 ", "a b c d e f g", "[CLS] <s> </s> <unk> <|endoftext|>"];
 
 /** Targeted edits of the parts the tokenizer library interprets: component types and the model. */
@@ -28,6 +28,7 @@ export const target: FuzzTarget = {
     bases = DIRS.map((d) => ({
       tj: JSON.parse(readFileSync(join(d, "tokenizer.json"), "utf8")),
       cfg: JSON.parse(readFileSync(join(d, "tokenizer_config.json"), "utf8")),
+      stm: existsSync(join(d, "special_tokens_map.json")) ? JSON.parse(readFileSync(join(d, "special_tokens_map.json"), "utf8")) : null,
     }));
   },
   run(r, dir) {
@@ -40,6 +41,7 @@ export const target: FuzzTarget = {
     } else tjText = r.chance(0.8) ? mutatedJsonText(b.tj, r) : JSON.stringify(b.tj);
     writeFileSync(join(dir, "tokenizer.json"), tjText);
     writeFileSync(join(dir, "tokenizer_config.json"), r.chance(0.3) ? mutatedJsonText(b.cfg, r) : JSON.stringify(b.cfg));
+    if (b.stm !== null) writeFileSync(join(dir, "special_tokens_map.json"), r.chance(0.3) ? mutatedJsonText(b.stm, r) : JSON.stringify(b.stm));
     const tok = PreTrainedTokenizer.fromPretrainedSync(dir);
     const text = r.pick(TEXTS);
     const ids = tok.encode(text);

@@ -4,6 +4,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { FormatError } from "../../tensor/errors.js";
 import { parseJsonText } from "../json.js";
+import { requireReadableFile } from "../fs.js";
 import { readLines, readLinesSync } from "./lines.js";
 import type { Row } from "./types.js";
 
@@ -39,6 +40,7 @@ export function readJsonlRows(path: string): Row[] {
 
 /** Byte ranges [starts[i], ends[i]) of the non-blank lines of a file, found in one chunked pass. */
 export function indexJsonlLines(path: string): { starts: Float64Array; ends: Float64Array } {
+  requireReadableFile(path, "a JSONL");
   const fd = openSync(path, "r");
   const starts: number[] = [], ends: number[] = [];
   try {

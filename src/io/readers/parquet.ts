@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { FormatError } from "../../tensor/errors.js";
+import { requireReadableFile } from "../fs.js";
 import type { Row } from "./types.js";
 
 /**
@@ -14,6 +15,7 @@ import type { Row } from "./types.js";
  */
 export async function readParquetRows(path: string, opts: { columns?: string[] } = {}): Promise<Row[]> {
   const { parquetMetadata, parquetReadObjects, parquetSchema } = await import("hyparquet");
+  requireReadableFile(path, "a Parquet");
   const bytes = readFileSync(path);
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   const rows: Row[] = [];
