@@ -134,3 +134,13 @@ test("a missing data or llama2.c file is a ConfigError naming the path, not a ba
   assert.throws(() => readLlama2c(join(dir, "model.bin")), (e: Error) => e instanceof ConfigError && /llama2\.c checkpoint not found/.test(e.message));
   assert.throws(() => Llama2cTokenizer.fromFile(dir), (e: Error) => e instanceof ConfigError && /found a directory/.test(e.message));
 });
+
+test("a hub cache ref that names '..' instead of a commit is refused", async () => {
+  const { resolveModelDir } = await import("../../src/io/hub.js");
+  const cache = tmp();
+  const repo = join(cache, "models--org--m");
+  mkdirSync(join(repo, "refs"), { recursive: true });
+  mkdirSync(join(repo, "snapshots"), { recursive: true });
+  writeFileSync(join(repo, "refs", "main"), "..\n");
+  assert.throws(() => resolveModelDir("org/m", { cacheDir: cache }), (e: Error) => e instanceof ConfigError && /expected a commit hash/.test(e.message));
+});
