@@ -33,7 +33,10 @@ function matrices(c: PretrainedConfig): Matrix[] {
     );
   } else {
     const b = c as BertConfig;
-    out.push(m("max_position_embeddings × hidden_size", b.maxPositionEmbeddings, H), m("hidden_size × hidden_size (attention)", H, H, true), m("intermediate_size × hidden_size (MLP)", b.intermediateSize, H, true));
+    out.push(
+      m("max_position_embeddings × hidden_size", b.maxPositionEmbeddings, H), m("type_vocab_size × hidden_size", b.typeVocabSize, H),
+      m("hidden_size × hidden_size (attention)", H, H, true), m("intermediate_size × hidden_size (MLP)", b.intermediateSize, H, true),
+    );
   }
   return out;
 }

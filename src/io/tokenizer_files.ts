@@ -32,15 +32,16 @@ function bertTokenizerJson(dir: string, vocabPath: string, config: Json): Json {
   const vocab: Record<string, number> = {};
   lines.forEach((l, i) => {
     const tok = l.replace(/\r$/, "");
-    if (!(tok in vocab)) vocab[tok] = i;
+    // own-key checks and definitions: a vocabulary line "constructor" or "__proto__" is a token like any other
+    if (!Object.hasOwn(vocab, tok)) Object.defineProperty(vocab, tok, { value: i, enumerable: true, writable: true, configurable: true });
   });
   const special = (key: string, dflt: string) => tokenContent(config[key]) ?? dflt;
   const unk = special("unk_token", "[UNK]"), sep = special("sep_token", "[SEP]"), cls = special("cls_token", "[CLS]");
   const pad = special("pad_token", "[PAD]"), mask = special("mask_token", "[MASK]");
   for (const [name, tok] of [["unk_token", unk], ["sep_token", sep], ["cls_token", cls]] as const) {
-    if (!(tok in vocab)) throw new FormatError(`${vocabPath}: ${name} '${tok}' is not in the vocabulary`);
+    if (!Object.hasOwn(vocab, tok)) throw new FormatError(`${vocabPath}: ${name} '${tok}' is not in the vocabulary`);
   }
-  const addedSet = new Set([pad, unk, cls, sep, mask].filter((t) => t in vocab));
+  const addedSet = new Set([pad, unk, cls, sep, mask].filter((t) => Object.hasOwn(vocab, t)));
   const added_tokens = [...addedSet].map((t) => ({
     id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
   })).sort((a, b) => a.id - b.id);
@@ -92,9 +93,9 @@ function gpt2TokenizerJson(dir: string, vocabPath: string, mergesPath: string, c
   const specials = new Set<string>();
   for (const key of ["bos_token", "eos_token", "unk_token", "pad_token"]) {
     const t = tokenContent(config[key]);
-    if (t !== null && t in vocab) specials.add(t);
+    if (t !== null && Object.hasOwn(vocab, t)) specials.add(t);
   }
-  if ("<|endoftext|>" in vocab) specials.add("<|endoftext|>");
+  if (Object.hasOwn(vocab, "<|endoftext|>")) specials.add("<|endoftext|>");
   const added_tokens = [...specials].map((t) => ({
     id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true,
   })).sort((a, b) => a.id - b.id);

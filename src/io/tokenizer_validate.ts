@@ -99,7 +99,7 @@ function checkModel(file: string, m: unknown): void {
     if (m[key] !== undefined && m[key] !== null && typeof m[key] !== "string") throw new FormatError(`${file}: model.${key} must be a string or null, found ${show(m[key])}`);
   }
   if (m.type === "WordPiece") {
-    if (typeof m.unk_token !== "string" || !(m.unk_token in m.vocab)) throw new FormatError(`${file}: model.unk_token ${show(m.unk_token)} of the WordPiece model is not in model.vocab`);
+    if (typeof m.unk_token !== "string" || !Object.hasOwn(m.vocab, m.unk_token)) throw new FormatError(`${file}: model.unk_token ${show(m.unk_token)} of the WordPiece model is not in model.vocab`);
     if (m.max_input_chars_per_word !== undefined && !isId(m.max_input_chars_per_word)) {
       throw new FormatError(`${file}: model.max_input_chars_per_word must be an integer >= 0, found ${show(m.max_input_chars_per_word)}`);
     }

@@ -75,11 +75,11 @@ export abstract class PeftConfig {
     const lenient = (opts as { [UNKNOWN_FIELDS]?: string[] })[UNKNOWN_FIELDS];
     for (const [k, v] of Object.entries(opts)) {
       if (k === "peftType") continue;
-      if (!(k in all) && lenient) {
+      if (!Object.hasOwn(all, k) && lenient) {
         lenient.push(k);
         continue;
       }
-      if (!(k in all)) {
+      if (!Object.hasOwn(all, k)) {
         throw new ConfigError(`${this.constructor.name}: unknown option '${k}'; known options: ${Object.keys(all).sort().join(", ")}`);
       }
       if (v !== undefined) (this as Record<string, unknown>)[k] = clone(v);

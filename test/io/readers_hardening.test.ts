@@ -106,6 +106,12 @@ test("JSON files: nesting is limited; __proto__ / constructor keys stay plain da
   const pc = loadPeftConfig(dir, (m) => warnings.push(m));
   assert.ok(warnings.some((m) => m.includes("unknown") && m.includes("__proto__")));
   assert.equal((pc as unknown as Record<string, unknown>).polluted, undefined);
+  // a "constructor" key is an unknown field like any other (it used to pass the known-field check and shadow the class)
+  writeFileSync(join(dir, "adapter_config.json"), adapter.replace("{", '{"constructor": null,'));
+  const pc2 = loadPeftConfig(dir, (m) => warnings.push(m));
+  assert.equal(pc2.constructor.name, pc.constructor.name);
+  assert.ok(pc2.toJsonString().includes('"peft_type": "LORA"'));
+  assert.ok(warnings.some((m) => m.includes("constructor")));
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
@@ -143,4 +149,14 @@ test("a hub cache ref that names '..' instead of a commit is refused", async () 
   mkdirSync(join(repo, "snapshots"), { recursive: true });
   writeFileSync(join(repo, "refs", "main"), "..\n");
   assert.throws(() => resolveModelDir("org/m", { cacheDir: cache }), (e: Error) => e instanceof ConfigError && /expected a commit hash/.test(e.message));
+});
+
+test("vocab.txt lines named like Object.prototype members are ordinary tokens", () => {
+  const dir = tmp();
+  const lines = readFileSync(join(BERT, "vocab.txt"), "utf8").split("\n").filter((l) => l !== "");
+  writeFileSync(join(dir, "vocab.txt"), [...lines, "constructor", "tostring", "__proto__"].join("\n") + "\n");
+  copyFileSync(join(BERT, "tokenizer_config.json"), join(dir, "tokenizer_config.json"));
+  const tok = PreTrainedTokenizer.fromPretrainedSync(dir);
+  assert.deepEqual(tok.convertTokensToIds(["constructor", "tostring", "__proto__"]), [lines.length, lines.length + 1, lines.length + 2]);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });

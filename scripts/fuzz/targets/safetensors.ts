@@ -34,7 +34,7 @@ function mutateTensorEntry(header: Record<string, any>, r: FuzzRng): void {
     case 0: e.dtype = r.pick(DTYPES); break;
     case 1: if (Array.isArray(e.shape) && e.shape.length) e.shape[r.int(e.shape.length)] = r.pick(INTERESTING_NUMBERS); else e.shape = [r.pick(INTERESTING_NUMBERS)]; break;
     case 2: if (Array.isArray(e.data_offsets)) e.data_offsets[r.int(2)] += r.pick([1, -1, 4, -4, 2 ** 32, 2 ** 53]); break;
-    case 3: e.shape = r.chance(0.5) ? [] : [...(e.shape ?? []), 1]; break;
+    case 3: e.shape = r.chance(0.5) || !Array.isArray(e.shape) ? [] : [...e.shape, 1]; break;
     default: e[r.pick(["dtype", "shape", "data_offsets"])] = interestingJson(r);
   }
 }
