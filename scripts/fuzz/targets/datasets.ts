@@ -1,9 +1,10 @@
 // Dataset files: JSONL, JSON (rows and SQuAD), CSV, TSV, CoNLL, plain text and Parquet, each cut
-// from the repo's fixtures (a few rows), damaged as text / JSON trees / bytes, read by loadDataset.
+// from the repo's fixtures (a few rows), damaged as text / JSON trees / bytes, read by loadDataset
+// (JSONL also through the random-access JsonlFileDataset).
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadDataset } from "../../../src/data/datasets.js";
+import { JsonlFileDataset, loadDataset } from "../../../src/data/datasets.js";
 import { writeParquetMin } from "../../../test/data/helpers/parquet_min.js";
 import { FuzzRng, mutateBytes, mutatedJsonText, mutateText } from "../mutate.js";
 import { SHARED, type FuzzTarget } from "../target.js";
@@ -52,6 +53,15 @@ export const target: FuzzTarget = {
       for (let k = 0; k < n; k++) t = r.chance(0.1) ? new TextDecoder().decode(mutateBytes(new TextEncoder().encode(t), r)) : mutateText(t, r);
       if (b.ext === ".jsonl" && r.chance(0.3)) t = mutatedJsonText(JSON.parse(b.text!.split("\n")[0]), r) + "\n" + t;
       writeFileSync(path, t);
+    }
+    if (b.ext === ".jsonl" && r.chance(0.3)) {
+      // the random-access reader: line index, then rows read one at a time
+      const lazy = JsonlFileDataset.open(path);
+      try {
+        return Array.from({ length: lazy.length }, (_, i) => lazy.get(i));
+      } finally {
+        lazy.close();
+      }
     }
     const ds = await loadDataset(path);
     return ds.length > 0 ? ds.get(0) : null;
