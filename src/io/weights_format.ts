@@ -3,11 +3,11 @@
 // by name in model folders and by content (pickle protocol or torch's zip container) in any
 // file opened as safetensors, so a renamed pickle is refused too.
 
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { FormatError } from "../tensor/errors.js";
 
-const PICKLE_NAMES = /^(pytorch_model|adapter_model|model|optimizer|scheduler|training_args|rng_state.*)(-\d+-of-\d+)?\.(bin|pt|pth|ckpt)$|\.(pt|pth|ckpt|pkl|pickle)$|^pytorch_model\.bin\.index\.json$/;
+/** transformers' / PEFT's pickle weight names (sharded too) and the usual torch.save extensions. */
+const PICKLE_NAMES = /^(pytorch_model|adapter_model)(-\d+-of-\d+)?\.bin$|^pytorch_model\.bin\.index\.json$|\.(pt|pth|ckpt|pkl|pickle)$/;
 
 /** How to turn a PyTorch pickle into safetensors, for error messages. */
 export function conversionHint(file: string): string {
@@ -29,7 +29,7 @@ export function pickleFilesIn(dir: string): string[] {
 /** Throws a FormatError when `dir` holds pickled weights (and so no safetensors were found there). */
 export function refusePickleWeights(dir: string): void {
   const found = pickleFilesIn(dir);
-  if (found.length && existsSync(join(dir, found[0]))) {
+  if (found.length) {
     throw new FormatError(`${dir}: holds PyTorch pickle weights (${found.join(", ")}), which peft-ts never loads (unpickling can run code); ${conversionHint(found[0])}`);
   }
 }
