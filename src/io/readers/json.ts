@@ -33,6 +33,13 @@ export interface SquadRow extends Row {
   answers: { text: string[]; answerStart: number[] };
 }
 
+/** A SQuAD text field: strings as they are, numbers/booleans as text; anything else is a FormatError. */
+function scalarText(v: unknown, where: string): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  throw new FormatError(`${where} must be a string, found ${JSON.stringify(v)?.slice(0, 60)}`);
+}
+
 const isObj = (v: unknown): v is Record<string, any> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 function flattenSquad(v: any, path: string): SquadRow[] {
@@ -52,10 +59,10 @@ function flattenSquad(v: any, path: string): SquadRow[] {
           if (!isObj(a) || typeof a.text !== "string" || !Number.isInteger(a.answer_start)) throw new FormatError(`${path}: question ${qa.id}: answers need text and integer answer_start`);
         }
         out.push({
-          id: String(qa.id),
-          title: String(art.title ?? ""),
+          id: scalarText(qa.id, `${path}: ${where}.qas[${qi}].id`),
+          title: scalarText(art.title ?? "", `${path}: data[${ai}].title`),
           context: p.context,
-          question: String(qa.question),
+          question: scalarText(qa.question, `${path}: ${where}.qas[${qi}].question`),
           answers: { text: answers.map((a: any) => a.text), answerStart: answers.map((a: any) => a.answer_start) },
           ...(qa.is_impossible !== undefined ? { isImpossible: !!qa.is_impossible } : {}),
         });
