@@ -8,7 +8,7 @@ import {
 } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
-import { PeftError } from "../tensor/errors.js";
+import { ConfigError, PeftError } from "../tensor/errors.js";
 
 function tmpName(target: string, kind: string): string {
   return join(dirname(target), `.${basename(target)}.${kind}-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -148,14 +148,39 @@ function realpathOrSelf(p: string): string {
 }
 
 /**
+ * Whether `candidate` (relative paths are taken from `root`) lies inside `root`, both as written
+ * and after resolving symlinks: a name read from a file (a checkpoint or adapter folder) that
+ * is a symlink pointing elsewhere, or that climbs out with "..", does not.
+ */
+export function staysInside(root: string, candidate: string): boolean {
+  const r = resolve(root);
+  const c = resolve(r, candidate);
+  return isInside(r, c) && isInside(realpathOrSelf(r), realpathOrSelf(c));
+}
+
+/**
  * Returns the absolute path of `candidate` (relative paths are taken from `root`) after checking
  * that it lies inside `root`, also after resolving symlinks. Throws PeftError otherwise.
  */
 export function assertInside(root: string, candidate: string, what: string): string {
   const r = resolve(root);
   const c = resolve(r, candidate);
-  if (!isInside(r, c) || !isInside(realpathOrSelf(r), realpathOrSelf(c))) {
+  if (!staysInside(r, c)) {
     throw new PeftError(`${what} '${candidate}' resolves to '${c}', which is outside '${r}'; expected a path inside it`);
   }
   return c;
+}
+
+/**
+ * Checks that `path` is an existing regular file before a reader opens it, so a wrong path is a
+ * ConfigError naming it and `what` it should be, not a bare ENOENT/EISDIR from the fs module.
+ */
+export function requireReadableFile(path: string, what: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new ConfigError(`${path}: ${what} not found (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!st.isFile()) throw new ConfigError(`${path}: expected ${what} file, found a directory or special file`);
 }

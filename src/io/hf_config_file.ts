@@ -1,9 +1,10 @@
 // config.json files: loading from a folder, file or hub id (AutoConfig), and the JSON written back.
 
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../tensor/errors.js";
 import { resolveModelDir } from "./hub.js";
+import { readJsonFileChecked } from "./json.js";
 import type { PretrainedConfig } from "./hf_config_types.js";
 import { parseConfig } from "./hf_config_parse.js";
 
@@ -21,13 +22,7 @@ export async function resolveModelPath(dirOrId: string): Promise<string> {
 export function loadConfigFile(path: string): PretrainedConfig {
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "config.json") : path;
   if (!existsSync(file)) throw new ConfigError(`${file}: config.json not found`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseConfig(json, file);
+  return parseConfig(readJsonFileChecked(file, "config.json"), file);
 }
 
 export async function loadConfig(dirOrId: string): Promise<PretrainedConfig> {

@@ -7,6 +7,7 @@ import { SUPPORTED_MODEL_TYPES } from "./hf_config_types.js";
 import type { BertConfig, GPT2Config, LlamaConfig, ModelType, PretrainedConfig, RopeScaling } from "./hf_config_types.js";
 import { Json, Reader } from "./hf_config_reader.js";
 import { readLabels } from "./hf_config_labels.js";
+import { checkConfigSizes } from "./hf_config_weights.js";
 
 function base(r: Reader, modelType: ModelType, d: { vocab: number; hidden: number; layers: number; heads: number; act: string; pad: number | null; bos: number | null; eos: number | null; tie: boolean }) {
   const dtype = r.has("dtype") ? r.str("dtype", "float32") : r.has("torch_dtype") ? r.str("torch_dtype", "float32") : null;
@@ -41,7 +42,7 @@ function bertConfig(r: Reader, modelType: "bert" | "roberta"): BertConfig {
     hiddenDropoutProb: r.num("hidden_dropout_prob", 0.1),
     attentionProbsDropoutProb: r.num("attention_probs_dropout_prob", 0.1),
     maxPositionEmbeddings: r.posInt("max_position_embeddings", 512),
-    typeVocabSize: r.int("type_vocab_size", 2),
+    typeVocabSize: r.count("type_vocab_size", 2),
     layerNormEps: r.num("layer_norm_eps", 1e-12),
     classifierDropout: r.optNum("classifier_dropout", null),
     positionEmbeddingType: r.str("position_embedding_type", "absolute"),
@@ -84,7 +85,7 @@ function gpt2Config(r: Reader): GPT2Config {
     numAttentionHeads: r.posInt("n_head", 12),
     hiddenAct: r.str("activation_function", "gelu_new"),
     nPositions: r.posInt("n_positions", 1024),
-    nInner: r.optInt("n_inner", null),
+    nInner: r.optPosInt("n_inner", null),
     residPdrop: r.num("resid_pdrop", 0.1),
     embdPdrop: r.num("embd_pdrop", 0.1),
     attnPdrop: r.num("attn_pdrop", 0.1),
@@ -157,7 +158,13 @@ export function parseConfig(json: unknown, source = "<config>"): PretrainedConfi
     throw new ConfigError(`${source}: expected a JSON object, got ${Array.isArray(json) ? "an array" : typeof json}`);
   }
   const r = new Reader(json as Json, source);
-  const mt = (json as Json).model_type;
+  const config = parseByType(json as Json, r, source);
+  checkConfigSizes(config);
+  return config;
+}
+
+function parseByType(json: Json, r: Reader, source: string): PretrainedConfig {
+  const mt = json.model_type;
   if (typeof mt !== "string") {
     throw new ConfigError(`${source}: field 'model_type' is missing or not a string (supported: ${SUPPORTED_MODEL_TYPES.join(", ")})`);
   }

@@ -4,6 +4,9 @@ import { ConfigError } from "../tensor/errors.js";
 
 export type Json = Record<string, unknown>;
 
+/** Largest size field accepted (2^31 - 1: sizes index typed arrays). */
+export const MAX_CONFIG_SIZE = 2 ** 31 - 1;
+
 export class Reader {
   constructor(readonly json: Json, readonly source: string) {}
   private bad(key: string, want: string): never {
@@ -23,10 +26,22 @@ export class Reader {
     if (!Number.isInteger(v)) this.bad(key, "an integer");
     return v;
   }
+  /** A size: an integer in [1, MAX_CONFIG_SIZE]. */
   posInt(key: string, def: number): number {
     const v = this.int(key, def);
-    if (v <= 0) this.bad(key, "a positive integer");
+    if (v <= 0 || v > MAX_CONFIG_SIZE) this.bad(key, `a positive integer (at most ${MAX_CONFIG_SIZE})`);
     return v;
+  }
+  /** A count that may be 0: an integer in [0, MAX_CONFIG_SIZE]. */
+  count(key: string, def: number): number {
+    const v = this.int(key, def);
+    if (v < 0 || v > MAX_CONFIG_SIZE) this.bad(key, `an integer from 0 to ${MAX_CONFIG_SIZE}`);
+    return v;
+  }
+  optPosInt(key: string, def: number | null): number | null {
+    const v = this.json[key];
+    if (v === undefined || v === null) return def;
+    return this.posInt(key, 1);
   }
   optInt(key: string, def: number | null): number | null {
     const v = this.json[key];

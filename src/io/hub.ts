@@ -60,7 +60,7 @@ export function resolveModelDir(idOrPath: string, opts: ResolveOptions = {}): st
       let commit: string | null = null;
       if (existsSync(refFile) && !isDir(refFile)) {
         commit = readFileSync(refFile, "utf8").trim();
-        if (!COMMIT.test(commit) && !/^[0-9A-Za-z._-]+$/.test(commit)) {
+        if (!COMMIT.test(commit) && (!/^[0-9A-Za-z._-]+$/.test(commit) || /^\.+$/.test(commit))) {
           throw new ConfigError(`${refFile}: expected a commit hash, found ${JSON.stringify(commit.slice(0, 60))}`);
         }
       } else if (COMMIT.test(revision)) {

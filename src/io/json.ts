@@ -1,6 +1,11 @@
 // A strict JSON parser for file headers. Unlike JSON.parse it reports duplicate object keys
 // (JSON.parse silently keeps the last one, which would hide a conflicting tensor entry) and
 // it bounds nesting depth, so hostile input cannot exhaust the stack.
+// Below: parseJsonText / readJsonFileChecked, JSON.parse behind a size and nesting limit with
+// FormatErrors naming the file, for every JSON file the readers load.
+
+import { readFileSync, statSync } from "node:fs";
+import { FormatError } from "../tensor/errors.js";
 
 export class JsonSyntaxError extends Error {
   constructor(message: string, readonly position: number) {
@@ -145,4 +150,63 @@ export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): unk
   ws();
   if (i !== n) fail("trailing characters after the JSON value");
   return v;
+}
+
+// ---------------------------------------------------------------------------- JSON files
+
+/** Deepest nesting accepted in a JSON file (HF/PEFT files nest a handful of levels). */
+export const MAX_JSON_DEPTH = 100;
+/** Largest JSON file read (V8 strings stop at ~512 MiB; real tokenizer.json files are tens of MB). */
+export const MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+/** The position where `text` nests objects/arrays deeper than `maxDepth`, or -1. One pass, strings skipped. */
+export function jsonDepthExceededAt(text: string, maxDepth = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // skip the string (escapes included)
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return i;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return -1;
+}
+
+/**
+ * JSON.parse with a nesting limit; any failure is a `FormatError` naming `file` and `what`.
+ * Keys such as "__proto__" or "constructor" stay ordinary own data properties (JSON.parse
+ * defines them, it never assigns them), so they cannot reach a prototype.
+ */
+export function parseJsonText(text: string, file: string, what = "JSON", maxDepth = MAX_JSON_DEPTH): unknown {
+  const deep = jsonDepthExceededAt(text, maxDepth);
+  if (deep >= 0) throw new FormatError(`${file}: ${what} nests deeper than ${maxDepth} levels (at character ${deep}); expected a shallow JSON document`);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(`${file}: ${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Reads and parses a JSON file (size and nesting limited); a missing/unreadable file is a FormatError too. */
+export function readJsonFileChecked(path: string, what = "JSON"): unknown {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (e) {
+    throw new FormatError(`${path}: cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (size > MAX_JSON_BYTES) throw new FormatError(`${path}: ${what} has ${size} bytes, more than the limit of ${MAX_JSON_BYTES}`);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new FormatError(`${path}: cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseJsonText(text, path, what);
 }

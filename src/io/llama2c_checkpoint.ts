@@ -16,6 +16,7 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { Tensor } from "../tensor/tensor.js";
 import { FormatError } from "../tensor/errors.js";
+import { requireReadableFile } from "./fs.js";
 
 export interface Llama2cConfig {
   dim: number;
@@ -48,6 +49,7 @@ function readAll(fd: number, buf: Uint8Array, pos: number): number {
 
 /** Reads and validates the 7-int header; returns the config and the expected file size. */
 export function readLlama2cHeader(path: string): { config: Llama2cConfig; expectedBytes: number; fileBytes: number } {
+  requireReadableFile(path, "a llama2.c checkpoint");
   const fd = openSync(path, "r");
   try {
     const size = fstatSync(fd).size;

@@ -7,6 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { ConfigError, FormatError } from "../tensor/errors.js";
+import { requireReadableFile } from "./fs.js";
 
 /** The llama2.c tokenizer (tokenizer.bin): sentencepiece-style BPE by merge scores. */
 export class Llama2cTokenizer {
@@ -30,6 +31,7 @@ export class Llama2cTokenizer {
 
   /** Reads tokenizer.bin; `vocabSize` (from the checkpoint) is checked when given, else tokens are read to the end. */
   static fromFile(path: string, vocabSize?: number): Llama2cTokenizer {
+    requireReadableFile(path, "a llama2.c tokenizer");
     const buf = readFileSync(path);
     if (buf.length < 4) throw new FormatError(`${path}: llama2.c tokenizer has ${buf.length} bytes; expected at least 4 (max_token_length)`);
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);

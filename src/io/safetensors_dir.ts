@@ -7,6 +7,7 @@ import { ConfigError, FormatError } from "../tensor/errors.js";
 import { JsonSyntaxError, parseStrictJson } from "./json.js";
 import { describe, readSafetensorsHeader } from "./safetensors_header.js";
 import { loadSafetensors, LoadSafetensorsOptions } from "./safetensors_read.js";
+import { refusePickleWeights } from "./weights_format.js";
 
 export const SAFETENSORS_SINGLE = "model.safetensors";
 export const SAFETENSORS_INDEX = "model.safetensors.index.json";
@@ -46,6 +47,7 @@ export function loadSafetensorsDir(dir: string, opts: LoadSafetensorsOptions = {
   const index = join(dir, SAFETENSORS_INDEX);
   if (existsSync(single)) return loadSafetensors(single, opts);
   if (!existsSync(index)) {
+    refusePickleWeights(dir);
     throw new ConfigError(`${dir}: no ${SAFETENSORS_SINGLE} or ${SAFETENSORS_INDEX} found; expected the model weights in safetensors format`);
   }
   const { weightMap } = readSafetensorsIndex(index);

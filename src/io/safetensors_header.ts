@@ -3,6 +3,7 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { FormatError } from "../tensor/errors.js";
 import { JsonSyntaxError, parseStrictJson } from "./json.js";
+import { conversionHint, looksLikePickle } from "./weights_format.js";
 
 /** Element size in bytes per safetensors dtype. */
 export const SAFETENSORS_DTYPE_SIZE: Readonly<Record<string, number>> = {
@@ -137,6 +138,10 @@ export function readHeaderFromFd(fd: number, file: string): SafetensorsHeader {
   const lenBuf = new Uint8Array(8);
   readExactly(fd, lenBuf, 0, file, "the header length");
   const n = new DataView(lenBuf.buffer).getBigUint64(0, true);
+  // a pickle's first bytes read as a header length past the end of the file: say what it is
+  if (n + 8n > BigInt(size) && looksLikePickle(lenBuf)) {
+    throw new FormatError(`${file}: is a PyTorch pickle / torch.save file, not safetensors; peft-ts never unpickles (it can run code): ${conversionHint(file)}`);
+  }
   if (n > BigInt(MAX_HEADER_BYTES)) {
     throw new FormatError(`${file}: header length ${n} is larger than the limit of ${MAX_HEADER_BYTES} bytes (corrupt file?)`);
   }

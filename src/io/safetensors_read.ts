@@ -5,6 +5,7 @@ import { Tensor, shapeSize } from "../tensor/tensor.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16 } from "../tensor/dtype.js";
 import { FormatError } from "../tensor/errors.js";
 import { LITTLE_ENDIAN, swapBytesInPlace } from "./byte_order.js";
+import { warnNonFinite } from "./nonfinite.js";
 import { openOrThrow, readExactly, readHeaderFromFd, SafetensorsEntry, SafetensorsHeader } from "./safetensors_header.js";
 
 export interface LoadSafetensorsOptions {
@@ -95,6 +96,7 @@ function readRaw(fd: number, file: string, name: string, header: SafetensorsHead
   const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
   readExactly(fd, bytes, header.dataOffset + e.begin, file, `tensor '${name}'`);
   if (!LITTLE_ENDIAN) swapBytesInPlace(bytes, width);
+  warnNonFinite(file, name, e.dtype, arr);
   return arr;
 }
 

@@ -16,7 +16,7 @@
 // Offsets are UTF-16 indices into the JS string (text.slice(start, end) is the token's span).
 
 import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
-import { ConfigError } from "../tensor/errors.js";
+import { ConfigError, FormatError, PeftError } from "../tensor/errors.js";
 import { resolveModelDir, ResolveOptions } from "./hub.js";
 import { atomicWriteFile } from "./fs.js";
 import { join } from "node:path";
@@ -31,6 +31,7 @@ import { numSpecialTokens, parsePostProcessor, postProcess, PostSpec } from "./t
 import { padEncodings, truncatePair } from "./tokenizer_batch.js";
 import { configForSave, readSettings, resolveSpecialTokens } from "./tokenizer_config.js";
 import { pickChatTemplate, renderChatTemplate } from "./chat_template.js";
+import { validateTokenizerJson } from "./tokenizer_validate.js";
 
 export { Llama2cTokenizer };
 export type {
@@ -82,13 +83,20 @@ export class PreTrainedTokenizer {
     this.dir = dir;
     this.tokenizerJson = tokenizerJson;
     this.config = config;
+    const file = String(tokenizerJson?._source ?? (dir ? join(dir, "tokenizer.json") : "tokenizer.json"));
+    validateTokenizerJson(tokenizerJson, file);
     const { _source, ...clean } = tokenizerJson;
     void _source;
-    // The library's Tokenizer reads chat_template etc. only as metadata; give it a copy.
-    this.backend = new HFTokenizer(clean, { ...config });
-
-    this.post = parsePostProcessor(tokenizerJson.post_processor);
-    this.pipeline = new EncodePipeline(tokenizerJson, config, this.backend, !!this.post?.trimOffsets);
+    try {
+      // The library's Tokenizer reads chat_template etc. only as metadata; give it a copy.
+      this.backend = new HFTokenizer(clean, { ...config });
+      this.post = parsePostProcessor(tokenizerJson.post_processor);
+      this.pipeline = new EncodePipeline(tokenizerJson, config, this.backend, !!this.post?.trimOffsets);
+    } catch (e) {
+      // what validateTokenizerJson does not check is reported by the library without a file name
+      if (e instanceof PeftError) throw e;
+      throw new FormatError(`${file}: the tokenizer library rejects it: ${(e as Error)?.message ?? String(e)}`);
+    }
     this.specialIds = new Set(this.pipeline.added.filter((a) => a.special).map((a) => a.id));
 
     const vocab = this.backend.get_vocab(true);

@@ -8,21 +8,13 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { optionalFile } from "./hub.js";
+import { readJsonFileChecked } from "./json.js";
+import { validateTokenizerJson } from "./tokenizer_validate.js";
 
 export type Json = any;
 
 export function readJsonFile(path: string, what: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(`${what}: cannot read ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(`${path}: ${what} is not valid JSON: ${(e as Error).message}`);
-  }
+  return readJsonFileChecked(path, what);
 }
 
 /** A special-token entry in tokenizer_config may be a string or an AddedToken dict. */
@@ -40,15 +32,16 @@ function bertTokenizerJson(dir: string, vocabPath: string, config: Json): Json {
   const vocab: Record<string, number> = {};
   lines.forEach((l, i) => {
     const tok = l.replace(/\r$/, "");
-    if (!(tok in vocab)) vocab[tok] = i;
+    // own-key checks and definitions: a vocabulary line "constructor" or "__proto__" is a token like any other
+    if (!Object.hasOwn(vocab, tok)) Object.defineProperty(vocab, tok, { value: i, enumerable: true, writable: true, configurable: true });
   });
   const special = (key: string, dflt: string) => tokenContent(config[key]) ?? dflt;
   const unk = special("unk_token", "[UNK]"), sep = special("sep_token", "[SEP]"), cls = special("cls_token", "[CLS]");
   const pad = special("pad_token", "[PAD]"), mask = special("mask_token", "[MASK]");
   for (const [name, tok] of [["unk_token", unk], ["sep_token", sep], ["cls_token", cls]] as const) {
-    if (!(tok in vocab)) throw new FormatError(`${vocabPath}: ${name} '${tok}' is not in the vocabulary`);
+    if (!Object.hasOwn(vocab, tok)) throw new FormatError(`${vocabPath}: ${name} '${tok}' is not in the vocabulary`);
   }
-  const addedSet = new Set([pad, unk, cls, sep, mask].filter((t) => t in vocab));
+  const addedSet = new Set([pad, unk, cls, sep, mask].filter((t) => Object.hasOwn(vocab, t)));
   const added_tokens = [...addedSet].map((t) => ({
     id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
   })).sort((a, b) => a.id - b.id);
@@ -100,9 +93,9 @@ function gpt2TokenizerJson(dir: string, vocabPath: string, mergesPath: string, c
   const specials = new Set<string>();
   for (const key of ["bos_token", "eos_token", "unk_token", "pad_token"]) {
     const t = tokenContent(config[key]);
-    if (t !== null && t in vocab) specials.add(t);
+    if (t !== null && Object.hasOwn(vocab, t)) specials.add(t);
   }
-  if ("<|endoftext|>" in vocab) specials.add("<|endoftext|>");
+  if (Object.hasOwn(vocab, "<|endoftext|>")) specials.add("<|endoftext|>");
   const added_tokens = [...specials].map((t) => ({
     id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true,
   })).sort((a, b) => a.id - b.id);
@@ -139,6 +132,7 @@ export function readTokenizerFiles(dir: string): TokenizerFiles {
   const stmPath = optionalFile(dir, "special_tokens_map.json");
   if (stmPath) {
     const stm = readJsonFile(stmPath, "special_tokens_map.json");
+    if (!stm || typeof stm !== "object" || Array.isArray(stm)) throw new FormatError(`${stmPath}: expected a JSON object of special tokens`);
     for (const k of [...SPECIAL_KEYS, "additional_special_tokens"]) {
       if (config[k] === undefined && stm[k] !== undefined) config[k] = stm[k];
     }
@@ -147,11 +141,8 @@ export function readTokenizerFiles(dir: string): TokenizerFiles {
   if (jinja && config.chat_template === undefined) config.chat_template = readFileSync(jinja, "utf8");
   const tjPath = optionalFile(dir, "tokenizer.json");
   if (tjPath) {
-    const tj = readJsonFile(tjPath, "tokenizer.json");
-    if (!tj || typeof tj !== "object" || !tj.model || typeof tj.model !== "object") {
-      throw new FormatError(`${tjPath}: expected an object with a "model" field`);
-    }
-    if (!Array.isArray(tj.added_tokens)) tj.added_tokens = [];
+    const tj = validateTokenizerJson(readJsonFile(tjPath, "tokenizer.json"), tjPath);
+    tj._source = tjPath;
     return { tokenizerJson: tj, config, source: "tokenizer.json" };
   }
   const vocabTxt = optionalFile(dir, "vocab.txt");

@@ -2,7 +2,7 @@
 // HF name (with HF's rules for base-model prefixes, new heads and ignorable keys), saving in HF
 // layout, tied weights and HF-style initialisation.
 
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Tensor, NestedArray } from "../tensor/tensor.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
@@ -11,6 +11,8 @@ import { Module } from "../nn/module.js";
 import { Embedding, LayerNorm, Linear, RMSNorm } from "../nn/layers.js";
 import type { KeyValue } from "../nn/kv_cache.js";
 import { loadSafetensorsDir, saveSafetensors } from "../io/safetensors.js";
+import { checkConfigAgainstWeights } from "../io/hf_config_weights.js";
+import { readJsonFileChecked } from "../io/json.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { applyLabelOptions, configToJSON, loadConfigFile, PretrainedConfig, resolveModelPath } from "../io/hf_config.js";
 import { Conv1D } from "../nn/conv1d.js";
@@ -326,12 +328,9 @@ export type GenerationDefaults = Pick<GenerateOptions, "maxNewTokens" | "doSampl
 export function readGenerationConfig(dir: string): GenerationDefaults {
   const file = join(dir, "generation_config.json");
   if (!existsSync(file)) return {};
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const parsed = readJsonFileChecked(file, "generation_config.json");
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new FormatError(`${file}: expected a JSON object, found ${JSON.stringify(parsed)?.slice(0, 40)}`);
+  const j = parsed as Record<string, unknown>;
   const out: GenerationDefaults = {};
   const fields: [string, keyof GenerationDefaults, "number" | "boolean" | "ids"][] = [
     ["max_new_tokens", "maxNewTokens", "number"], ["do_sample", "doSample", "boolean"], ["temperature", "temperature", "number"],
@@ -355,6 +354,7 @@ export function buildFromDir<M extends PreTrainedModel>(
   dir: string, config: PretrainedConfig, make: (c: PretrainedConfig) => M, opts: LoadOptions = {},
 ): M {
   if (!existsSync(dir)) throw new ConfigError(`${dir}: model folder not found`);
+  checkConfigAgainstWeights(config, dir);
   const model = make(config);
   const tensors = loadSafetensorsDir(dir);
   model.loadWeights(tensors, dir, opts);

@@ -23,6 +23,7 @@ import { finishWeightLoad, planWeightLoad, readGenerationConfig, type LoadOption
 import { LlamaAttention, LlamaMLP, LlamaModel } from "./llama.js";
 import { BertAttention, BertIntermediate, BertLayer, BertSelfAttention } from "./bert.js";
 import { CausalLMModel } from "./head_models.js";
+import { checkConfigAgainstWeights } from "../io/hf_config_weights.js";
 
 /** Model types parallelizeModel splits. */
 export const TENSOR_PARALLEL_MODEL_TYPES = ["llama", "mistral", "qwen2", "bert", "roberta"] as const;
@@ -143,6 +144,7 @@ export function buildTensorParallel<M extends PreTrainedModel>(
   dir: string, config: PretrainedConfig, make: (c: PretrainedConfig) => M, group: ProcessGroup, opts: LoadOptions = {},
 ): M {
   if (opts.frozenDtype) throw new ConfigError(`${dir}: frozenDtype '${opts.frozenDtype}' is not supported with tensor parallelism`);
+  checkConfigAgainstWeights(config, dir);
   const model = withDeferredWeights(() => make(config));
   parallelizeModel(model, group);
   materializeDeferred(model);

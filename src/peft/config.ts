@@ -4,11 +4,12 @@
 // does, floats included ("lora_dropout": 0.0). Unknown JSON fields are ignored with a warning; a
 // missing or unknown peft_type is a ConfigError (the table of methods is in registry.ts).
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, FormatError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { checkFieldTypes } from "./config_types.js";
+import { readJsonFileChecked } from "../io/json.js";
 import { getPeftMethod, registeredPeftTypes, type PeftMethod, type PeftType } from "./registry.js";
 
 /** The peft types are the registered methods' (registry.ts); re-exported here for config users. */
@@ -77,11 +78,11 @@ export abstract class PeftConfig {
     const lenient = (opts as { [UNKNOWN_FIELDS]?: string[] })[UNKNOWN_FIELDS];
     for (const [k, v] of Object.entries(opts)) {
       if (k === "peftType") continue;
-      if (!(k in all) && lenient) {
+      if (!Object.hasOwn(all, k) && lenient) {
         lenient.push(k);
         continue;
       }
-      if (!(k in all)) {
+      if (!Object.hasOwn(all, k)) {
         throw new ConfigError(`${this.constructor.name}: unknown option '${k}'; known options: ${Object.keys(all).sort().join(", ")}`);
       }
       if (v !== undefined) (this as Record<string, unknown>)[k] = clone(v);
@@ -221,13 +222,7 @@ function getPeftMethodFor(pt: string, source: string): PeftMethod {
 export function loadPeftConfig(dir: string, warn?: Warn): PeftConfig {
   const path = join(dir, CONFIG_NAME);
   if (!existsSync(path)) throw new ConfigError(`no ${CONFIG_NAME} in '${dir}'`);
-  let obj: unknown;
-  try {
-    obj = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new FormatError(`${path}: invalid JSON (${(e as Error).message})`);
-  }
-  return configFromJSON(obj, path, warn);
+  return configFromJSON(readJsonFileChecked(path, CONFIG_NAME), path, warn);
 }
 
 /** Writes `dir/adapter_config.json` atomically. */

@@ -4,10 +4,20 @@
 import { getBackend } from "../backend/registry.js";
 import { xoshiroNext } from "./xoshiro.js";
 import { allocF32Uninit } from "./dtype.js";
+import { FormatError } from "./errors.js";
 
 export interface RngState {
   s: [number, number, number, number];
   spare: number | null;
+}
+
+/** Checks a saved generator state (e.g. from rng_state.json): a FormatError naming `where` otherwise. */
+export function assertRngState(v: unknown, where: string): asserts v is RngState {
+  const st = v as RngState;
+  const ok = st !== null && typeof st === "object" && Array.isArray(st.s) && st.s.length === 4 &&
+    st.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32) && !st.s.every((w) => w === 0) &&
+    (st.spare === null || st.spare === undefined || (typeof st.spare === "number" && Number.isFinite(st.spare)));
+  if (!ok) throw new FormatError(`${where}: expected a generator state {s: [4 uint32 words, not all 0], spare: number | null}, found ${JSON.stringify(v)?.slice(0, 80)}`);
 }
 
 function splitmix32(seed: number): () => number {
@@ -141,8 +151,9 @@ export class Rng {
     return { s: [this.s[0], this.s[1], this.s[2], this.s[3]], spare: this.spare };
   }
   setState(state: RngState): void {
+    assertRngState(state, "rng state");
     for (let i = 0; i < 4; i++) this.s[i] = state.s[i] >>> 0;
-    this.spare = state.spare;
+    this.spare = state.spare ?? null;
   }
 }
 

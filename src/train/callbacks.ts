@@ -62,7 +62,9 @@ export class TrainerState {
     s.globalStep = need("global_step", "number") as number;
     s.epoch = need("epoch", "number") as number;
     s.maxSteps = need("max_steps", "number") as number;
-    if (!Array.isArray(o.log_history)) throw new ConfigError(`${source}: field 'log_history' must be an array`);
+    if (!Array.isArray(o.log_history) || !o.log_history.every((e) => e !== null && typeof e === "object" && !Array.isArray(e))) {
+      throw new ConfigError(`${source}: field 'log_history' must be an array of objects`);
+    }
     s.logHistory = o.log_history as LogEntry[];
     s.bestMetric = (o.best_metric as number | null) ?? null;
     s.bestGlobalStep = (o.best_global_step as number | null) ?? null;

@@ -6,9 +6,10 @@
 // TrainingError naming the folder and the file, with nothing of the new folder left behind; the
 // temporary folders of a killed run are removed (or put back) when the next run starts.
 
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { atomicWriteDir } from "../io/fs.js";
+import { atomicWriteDir, staysInside } from "../io/fs.js";
+import { readJsonFileChecked } from "../io/json.js";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.js";
 import { readAdapterWeights, loadAdapterWeights } from "../peft/save_load.js";
 import { PeftModel } from "../peft/peft_model.js";
@@ -35,13 +36,9 @@ export interface RngCheckpoint {
 
 function readJson(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new FormatError(`${path}: missing`);
-  try {
-    const v = JSON.parse(readFileSync(path, "utf8"));
-    if (!v || typeof v !== "object") throw new Error("not an object");
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(`${path}: not a valid JSON object (${(e as Error).message})`);
-  }
+  const v = readJsonFileChecked(path, "checkpoint JSON");
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new FormatError(`${path}: not a valid JSON object (found ${JSON.stringify(v)?.slice(0, 40)})`);
+  return v as Record<string, unknown>;
 }
 export { readJson };
 
@@ -49,7 +46,8 @@ export { readJson };
 export function sortedCheckpoints(outputDir: string): string[] {
   if (!existsSync(outputDir)) return [];
   return readdirSync(outputDir)
-    .filter((n) => CKPT_RE.test(n) && statSync(join(outputDir, n)).isDirectory())
+    // a checkpoint-N that is a symlink leading out of outputDir is not ours to resume from or rotate away
+    .filter((n) => CKPT_RE.test(n) && staysInside(outputDir, n) && statSync(join(outputDir, n)).isDirectory())
     .sort((a, b) => Number(CKPT_RE.exec(a)![1]) - Number(CKPT_RE.exec(b)![1]))
     .map((n) => join(outputDir, n));
 }

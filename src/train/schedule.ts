@@ -196,8 +196,11 @@ export class LambdaLR implements LRScheduler {
 }
 
 function checkState(s: SchedulerState, type: SchedulerType, groups: number): void {
-  if (!s || typeof s.last_epoch !== "number" || !Array.isArray(s.base_lrs)) throw new ConfigError("scheduler state: missing last_epoch/base_lrs");
-  if (s.type !== type) throw new ConfigError(`scheduler state is for '${s.type}', but this run uses '${type}'`);
+  if (!s || !Number.isInteger(s.last_epoch) || s.last_epoch < 0 || !Array.isArray(s.base_lrs) || !s.base_lrs.every((b) => typeof b === "number" && Number.isFinite(b))) {
+    throw new ConfigError("scheduler state: missing last_epoch (an integer >= 0) / base_lrs (finite numbers)");
+  }
+  // the saved type comes from scheduler.json: a non-string is shown with JSON.stringify (String() of an object can throw)
+  if (s.type !== type) throw new ConfigError(`scheduler state is for '${typeof s.type === "string" ? s.type : JSON.stringify(s.type)}', but this run uses '${type}'`);
   if (s.base_lrs.length !== groups) throw new ConfigError(`scheduler state has ${s.base_lrs.length} param groups, the optimizer has ${groups}`);
 }
 

@@ -1,11 +1,12 @@
 // What the Trainer writes into a checkpoint besides weights and optimizer (RNG states, data
 // position, loss counters, stateful callbacks) and how a checkpoint is restored for an exact resume.
 
-import { join } from "node:path";
-import { globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
-import { ConfigError } from "../tensor/errors.js";
+import { dirname, join, resolve } from "node:path";
+import { assertRngState, globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
+import { ConfigError, FormatError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";
 import { TrainerCallback, TrainerControl, TrainerState } from "./callbacks.js";
+import { staysInside } from "../io/fs.js";
 import { loadModelWeights, readJson, RngCheckpoint, PREFIX_CHECKPOINT_DIR, rotateCheckpoints, saveModelWeights, writeCheckpoint } from "./checkpoint.js";
 import type { TrainingArguments } from "./args.js";
 import type { DataParallel } from "./ddp.js";
@@ -153,6 +154,8 @@ export function restoreCheckpoint(dir: string, t: ResumeTarget): { rng: RngCheck
   if (!rng.global || !rng.data_epoch_start || typeof rng.epoch !== "number" || typeof rng.batches_done_in_epoch !== "number") {
     throw new ConfigError(`${join(dir, "rng_state.json")}: missing global / data_epoch_start / epoch / batches_done_in_epoch`);
   }
+  assertRngState(rng.global, `${join(dir, "rng_state.json")}: global`);
+  assertRngState(rng.data_epoch_start, `${join(dir, "rng_state.json")}: data_epoch_start`);
   globalRng.setState(rng.global);
   if (t.scaler && rng.grad_scaler) t.scaler.loadStateDict(rng.grad_scaler);
   const counters: LoopCounters = {
@@ -166,6 +169,9 @@ export function restoreCheckpoint(dir: string, t: ResumeTarget): { rng: RngCheck
   t.state.logHistory = st.logHistory;
   t.state.bestMetric = st.bestMetric;
   t.state.bestGlobalStep = st.bestGlobalStep;
+  if (st.bestModelCheckpoint !== null && (typeof st.bestModelCheckpoint !== "string" || !staysInside(dirname(resolve(dir)), resolve(st.bestModelCheckpoint)))) {
+    throw new FormatError(`${join(dir, "trainer_state.json")}: best_model_checkpoint ${JSON.stringify(st.bestModelCheckpoint)} is not a folder next to this checkpoint; expected a checkpoint inside ${dirname(resolve(dir))}`);
+  }
   t.state.bestModelCheckpoint = st.bestModelCheckpoint;
   t.state.totalFlos = st.totalFlos;
   for (const cb of t.callbacks) {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AutoConfig, applyLabelOptions, configToJSON, loadConfigFile, parseConfig, SUPPORTED_MODEL_TYPES } from "../../src/io/hf_config.js";
 import type { BertConfig, GPT2Config, LlamaConfig } from "../../src/io/hf_config.js";
-import { ConfigError } from "../../src/tensor/errors.js";
+import { ConfigError, FormatError } from "../../src/tensor/errors.js";
 
 const GOLDEN = join(import.meta.dirname, "..", "..", "..", "shared", "golden");
 const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "models");
@@ -106,7 +106,7 @@ test("errors name the field and the file; unsupported model_type lists the suppo
   writeFileSync(file, JSON.stringify({ model_type: "t5" }));
   assert.throws(() => loadConfigFile(dir), (e: Error) => e instanceof ConfigError && /'t5'/.test(e.message) && SUPPORTED_MODEL_TYPES.every((t) => e.message.includes(t)));
   writeFileSync(file, "{ not json");
-  assert.throws(() => loadConfigFile(dir), (e: Error) => e instanceof ConfigError && e.message.includes(file));
+  assert.throws(() => loadConfigFile(dir), (e: Error) => e instanceof FormatError && e.message.includes(file));
   assert.throws(() => loadConfigFile(join(dir, "missing")), ConfigError);
   assert.throws(() => parseConfig({ hidden_size: 3 }, "z.json"), (e: Error) => e instanceof ConfigError && /model_type/.test(e.message));
 });

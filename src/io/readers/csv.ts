@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { ConfigError, FormatError } from "../../tensor/errors.js";
+import { requireReadableFile } from "../fs.js";
 import { stripCr } from "./lines.js";
 import type { Row } from "./types.js";
 
@@ -105,6 +106,7 @@ const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 export function readCsvRows(path: string, opts: CsvOptions = {}): Row[] {
   const isTsv = /\.tsv$/i.test(path);
   const o: CsvOptions = { delimiter: isTsv ? "\t" : ",", quote: isTsv ? null : '"', ...opts };
+  requireReadableFile(path, isTsv ? "a TSV" : "a CSV");
   const rows = parseCsv(readFileSync(path, "utf8"), o, path);
   const header = o.header !== false;
   const names = header ? rows.shift() ?? [] : o.columnNames ?? (rows[0] ?? []).map((_, i) => `column${i}`);

@@ -3,16 +3,13 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import { FormatError } from "../../tensor/errors.js";
+import { parseJsonText } from "../json.js";
+import { requireReadableFile } from "../fs.js";
 import { readLines, readLinesSync } from "./lines.js";
 import type { Row } from "./types.js";
 
 export function parseJsonLine(line: string, path: string, lineNo: number): Row {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch (e) {
-    throw new FormatError(`${path}:${lineNo}: invalid JSON (${(e as Error).message})`);
-  }
+  const v = parseJsonText(line, `${path}:${lineNo}`, "the line");
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new FormatError(`${path}:${lineNo}: expected a JSON object per line, got ${Array.isArray(v) ? "an array" : typeof v}`);
   return v as Row;
 }
@@ -43,6 +40,7 @@ export function readJsonlRows(path: string): Row[] {
 
 /** Byte ranges [starts[i], ends[i]) of the non-blank lines of a file, found in one chunked pass. */
 export function indexJsonlLines(path: string): { starts: Float64Array; ends: Float64Array } {
+  requireReadableFile(path, "a JSONL");
   const fd = openSync(path, "r");
   const starts: number[] = [], ends: number[] = [];
   try {

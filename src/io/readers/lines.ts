@@ -3,9 +3,11 @@
 import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { StringDecoder } from "node:string_decoder";
+import { requireReadableFile } from "../fs.js";
 
 /** Lines of a text file, read in chunks (constant memory); a final line without newline is kept; "\r\n" is handled. */
 export function* readLinesSync(path: string, chunkBytes = 1 << 20): Generator<string> {
+  requireReadableFile(path, "a text");
   const fd = openSync(path, "r");
   try {
     const buf = Buffer.allocUnsafe(chunkBytes);
