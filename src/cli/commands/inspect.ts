@@ -2,7 +2,8 @@
 // config, parameter counts, the module names a PEFT config can target, and the trainable
 // parameters a given --peft config would have.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readJsonFileChecked } from "../../io/json.js";
 import { join } from "node:path";
 import type { Opts } from "../resolve.js";
 import { isExplicit } from "../resolve.js";
@@ -45,7 +46,7 @@ function targetable(m: Module): { name: string; kind: string; count: number; sha
 
 export async function run(opts: Opts): Promise<number> {
   const { dir, task, base, model } = await loadModelWithAdapter(opts);
-  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  const config = readJsonFileChecked(join(dir, "config.json"), "config.json") as Record<string, unknown>;
   const report: Record<string, unknown> = {
     model: dir,
     task: task.name,
@@ -62,7 +63,7 @@ export async function run(opts: Opts): Promise<number> {
   report.target_modules = targetable(plain);
   if (model instanceof PeftModel) {
     const adapter = String(opts.adapter);
-    const cfg = JSON.parse(readFileSync(join(adapter, "adapter_config.json"), "utf8"));
+    const cfg = readJsonFileChecked(join(adapter, "adapter_config.json"), "adapter_config.json");
     const [, all] = model.getNbTrainableParameters();
     const adapterParams = model.adapterStateEntries(model.activeAdapter).reduce((a, e) => a + e.tensor.size, 0);
     report.adapter = { path: adapter, adapter_config: cfg, adapter_parameters: adapterParams, all_parameters: all };
