@@ -1,0 +1,187 @@
+// The wasm kernels as KernelSet functions: copy the operands into the module's memory, call the C
+// export, copy the results back. Ops the module does not implement (other unary ops) go to the TS
+// reference; kernels absent from the returned table fall back to TS in index.ts.
+import type { AdamWParams, BiasActOp, F32, KernelSet, MatmulParams, UnaryOp } from "../backend.js";
+import { tsKernels } from "../ts/index.js";
+import type { WasmKernelExports } from "./module.js";
+import type { WasmHeap } from "./heap.js";
+
+/** Activation codes of wasm/src/act.c. */
+const ACT: Partial<Record<UnaryOp, number>> = { gelu: 0, gelu_tanh: 1, silu: 2, relu: 3 };
+const f = Math.fround;
+
+/** Elements an operand spans over the batch: the last item's offset plus one item (stride 0 = one shared item). */
+function extent(batch: number, stride: number, item: number): number {
+  return batch > 1 && stride > 0 ? stride * (batch - 1) + item : item;
+}
+
+export function wasmKernels(x: WasmKernelExports, heap: WasmHeap): Partial<KernelSet> {
+  const scratchFloats = x.gemm_scratch_floats();
+
+  function matmul(a: F32, b: F32, out: F32, p: MatmulParams): void {
+    const { batch, m, n, k } = p;
+    if (batch === 0 || m === 0 || n === 0) return;
+    heap.reset();
+    const outLen = extent(batch, p.strideOut, m * n);
+    const pa = heap.copyIn(a, extent(batch, p.strideA, m * k));
+    const pb = heap.copyIn(b, extent(batch, p.strideB, k * n));
+    // the output is read when accumulating, and between strided items it must stay as it was
+    const readOut = p.accumulate || (batch > 1 && p.strideOut !== m * n);
+    const po = readOut ? heap.copyIn(out, outLen) : heap.alloc(outLen);
+    const scratch = heap.alloc(scratchFloats);
+    x.gemm(pa, pb, po, batch, m, n, k, +p.transA, +p.transB, p.strideA, p.strideB, p.strideOut, +p.accumulate, scratch);
+    heap.copyOut(po, out, outLen);
+  }
+
+  function rowKernel(fn: (i: number, o: number, rows: number, cols: number) => void) {
+    return (xIn: F32, out: F32, rows: number, cols: number): void => {
+      heap.reset();
+      const n = rows * cols;
+      const pi = heap.copyIn(xIn, n), po = heap.alloc(n);
+      fn(pi, po, rows, cols);
+      heap.copyOut(po, out, n);
+    };
+  }
+  function rowBackward(fn: (y: number, gy: number, gx: number, rows: number, cols: number) => void) {
+    return (y: F32, gy: F32, gx: F32, rows: number, cols: number): void => {
+      heap.reset();
+      const n = rows * cols;
+      const py = heap.copyIn(y, n), pg = heap.copyIn(gy, n), px = heap.alloc(n);
+      fn(py, pg, px, rows, cols);
+      heap.copyOut(px, gx, n);
+    };
+  }
+
+  function unary(op: UnaryOp, xIn: F32, out: F32, alpha: number): void {
+    const code = ACT[op];
+    if (code === undefined) return tsKernels.unary(op, xIn, out, alpha);
+    heap.reset();
+    const n = xIn.length;
+    const pi = heap.copyIn(xIn), po = heap.alloc(n);
+    x.activation(code, pi, po, n);
+    heap.copyOut(po, out, n);
+  }
+
+  function unaryBackward(op: UnaryOp, xIn: F32, y: F32, gy: F32, gx: F32, alpha: number): void {
+    const code = ACT[op];
+    if (code === undefined) return tsKernels.unaryBackward(op, xIn, y, gy, gx, alpha);
+    heap.reset();
+    const n = xIn.length;
+    const pi = heap.copyIn(xIn), pg = heap.copyIn(gy, n), po = heap.alloc(n);
+    x.activation_backward(code, pi, pg, po, n);
+    heap.copyOut(po, gx, n);
+  }
+
+  function biasAct(op: BiasActOp, xIn: F32, bias: F32 | null, out: F32, rows: number, cols: number): void {
+    heap.reset();
+    const n = rows * cols;
+    const pi = heap.copyIn(xIn, n), po = heap.alloc(n);
+    if (bias) x.bias_add(pi, heap.copyIn(bias, cols), rows, cols);
+    x.activation(ACT[op]!, pi, po, n);
+    // z back into x first: when out is x, x ends up holding act(z), as in the reference
+    if (bias) heap.copyOut(pi, xIn, n);
+    heap.copyOut(po, out, n);
+  }
+
+  function biasActBackward(op: BiasActOp, z: F32, gy: F32, gx: F32, gBias: F32 | null, rows: number, cols: number): void {
+    heap.reset();
+    const n = rows * cols;
+    const pz = heap.copyIn(z, n), pg = heap.copyIn(gy, n), po = heap.alloc(n);
+    x.activation_backward(ACT[op]!, pz, pg, po, n);
+    heap.copyOut(po, gx, n);
+    if (!gBias) return;
+    const pb = heap.copyIn(gBias, cols);
+    x.column_sum_add(po, pb, rows, cols);
+    heap.copyOut(pb, gBias, cols);
+  }
+
+  function layerNorm(xIn: F32, w: F32 | null, b: F32 | null, out: F32, mean: F32, rstd: F32, rows: number, cols: number, eps: number): void {
+    heap.reset();
+    const n = rows * cols;
+    const pi = heap.copyIn(xIn, n), pw = heap.copyInOrNull(w, cols), pb = heap.copyInOrNull(b, cols);
+    const po = heap.alloc(n), pm = heap.alloc(rows), pr = heap.alloc(rows);
+    x.layer_norm(pi, pw, pb, po, pm, pr, rows, cols, eps);
+    heap.copyOut(po, out, n);
+    heap.copyOut(pm, mean, rows);
+    heap.copyOut(pr, rstd, rows);
+  }
+
+  function layerNormBackward(xIn: F32, w: F32 | null, mean: F32, rstd: F32, gy: F32, gx: F32, gw: F32 | null, gb: F32 | null, rows: number, cols: number): void {
+    heap.reset();
+    const n = rows * cols;
+    const pi = heap.copyIn(xIn, n), pw = heap.copyInOrNull(w, cols), pm = heap.copyIn(mean, rows), pr = heap.copyIn(rstd, rows);
+    const pg = heap.copyIn(gy, n), po = heap.alloc(n), pgw = heap.copyInOrNull(gw, cols), pgb = heap.copyInOrNull(gb, cols);
+    x.layer_norm_backward(pi, pw, pm, pr, pg, po, pgw, pgb, rows, cols);
+    heap.copyOut(po, gx, n);
+    if (gw) heap.copyOut(pgw, gw, cols);
+    if (gb) heap.copyOut(pgb, gb, cols);
+  }
+
+  function rmsNorm(xIn: F32, w: F32 | null, out: F32, rstd: F32, rows: number, cols: number, eps: number): void {
+    heap.reset();
+    const n = rows * cols;
+    const pi = heap.copyIn(xIn, n), pw = heap.copyInOrNull(w, cols), po = heap.alloc(n), pr = heap.alloc(rows);
+    x.rms_norm(pi, pw, po, pr, rows, cols, eps);
+    heap.copyOut(po, out, n);
+    heap.copyOut(pr, rstd, rows);
+  }
+
+  function rmsNormBackward(xIn: F32, w: F32 | null, rstd: F32, gy: F32, gx: F32, gw: F32 | null, rows: number, cols: number): void {
+    heap.reset();
+    const n = rows * cols;
+    const pi = heap.copyIn(xIn, n), pw = heap.copyInOrNull(w, cols), pr = heap.copyIn(rstd, rows);
+    const pg = heap.copyIn(gy, n), po = heap.alloc(n), pgw = heap.copyInOrNull(gw, cols);
+    x.rms_norm_backward(pi, pw, pr, pg, po, pgw, rows, cols);
+    heap.copyOut(po, gx, n);
+    if (gw) heap.copyOut(pgw, gw, cols);
+  }
+
+  function crossEntropy(logits: F32, labels: Int32Array, loss: F32, lse: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void {
+    heap.reset();
+    const pl = heap.copyIn(logits, rows * cols), py = heap.copyIn(labels, rows), pLoss = heap.alloc(rows), pLse = heap.alloc(rows);
+    x.cross_entropy(pl, py, pLoss, pLse, rows, cols, ignoreIndex, labelSmoothing);
+    heap.copyOut(pLoss, loss, rows);
+    heap.copyOut(pLse, lse, rows);
+  }
+
+  function crossEntropyBackward(logits: F32, lse: F32, labels: Int32Array, gLoss: F32, gLogits: F32, rows: number, cols: number, ignoreIndex: number, labelSmoothing: number): void {
+    heap.reset();
+    const n = rows * cols;
+    const pl = heap.copyIn(logits, n), pLse = heap.copyIn(lse, rows), py = heap.copyIn(labels, rows), pg = heap.copyIn(gLoss, rows), po = heap.alloc(n);
+    x.cross_entropy_backward(pl, pLse, py, pg, po, rows, cols, ignoreIndex, labelSmoothing);
+    heap.copyOut(po, gLogits, n);
+  }
+
+  function adamw(p: F32, g: F32, m: F32, v: F32, hp: AdamWParams): void {
+    const { lr, beta1, beta2, eps, weightDecay, step } = hp;
+    // the step's scalars exactly as the TS reference derives them (in double, then rounded to f32)
+    const w1 = f(1 - beta1);
+    heap.reset();
+    const n = p.length;
+    const pp = heap.copyIn(p), pg = heap.copyIn(g, n), pm = heap.copyIn(m, n), pv = heap.copyIn(v, n);
+    x.adamw(pp, pg, pm, pv, n, f(1 - lr * weightDecay), +(weightDecay !== 0), w1, +(w1 < 0.5), f(1 - beta2), f(beta2),
+      f(Math.sqrt(1 - beta2 ** step)), f(-(lr / (1 - beta1 ** step))), f(eps));
+    heap.copyOut(pp, p, n);
+    heap.copyOut(pm, m, n);
+    heap.copyOut(pv, v, n);
+  }
+
+  return {
+    matmul,
+    unary,
+    unaryBackward,
+    biasAct,
+    biasActBackward,
+    softmax: rowKernel((i, o, r, c) => x.softmax(i, o, r, c)),
+    softmaxBackward: rowBackward((y, gy, gx, r, c) => x.softmax_backward(y, gy, gx, r, c)),
+    logSoftmax: rowKernel((i, o, r, c) => x.log_softmax(i, o, r, c)),
+    logSoftmaxBackward: rowBackward((y, gy, gx, r, c) => x.log_softmax_backward(y, gy, gx, r, c)),
+    layerNorm,
+    layerNormBackward,
+    rmsNorm,
+    rmsNormBackward,
+    crossEntropy,
+    crossEntropyBackward,
+    adamw,
+  };
+}
