@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { tsBackend } from "../../src/backend/ts/index.js";
 import { createWasmBackend, loadWasmBackend } from "../../src/backend/wasm/index.js";
 import { getBackend, setBackend } from "../../src/backend/registry.js";
-import type { BiasActOp, KernelSet, MatmulParams, UnaryOp } from "../../src/backend/backend.js";
+import type { AttentionParams, BiasActOp, KernelSet, MatmulParams, UnaryOp } from "../../src/backend/backend.js";
 import { Rng } from "../../src/tensor/random.js";
 import { ConfigError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
@@ -52,9 +52,9 @@ test("wasm backend: loads the committed module, names itself, implements the hot
   assert.equal(W.name, "wasm");
   assert.equal(W.numThreads(), 1);
   for (const k of ["matmul", "softmax", "softmaxBackward", "logSoftmax", "layerNorm", "layerNormBackward", "rmsNorm", "rmsNormBackward",
-    "unary", "biasAct", "biasActBackward", "crossEntropy", "crossEntropyBackward", "adamw"] as (keyof KernelSet)[])
+    "unary", "biasAct", "biasActBackward", "crossEntropy", "crossEntropyBackward", "adamw", "attention", "attentionBackward"] as (keyof KernelSet)[])
     assert.ok(W.supports(k), `wasm implements ${k}`);
-  for (const k of ["attention", "rotary", "binary", "dropoutMask", "embedding"] as (keyof KernelSet)[]) {
+  for (const k of ["rotary", "binary", "dropoutMask", "embedding"] as (keyof KernelSet)[]) {
     assert.ok(!W.supports(k), `${k} is the TS kernel`);
     assert.equal(W[k], ts[k]);
   }
@@ -257,6 +257,53 @@ test("wasm adamw is bit-identical to TS (with and without weight decay, β1 eith
     }
 });
 
+test("wasm attention and backward agree with TS (GQA, causal, key mask, fully masked rows, Tq ≠ Tk, dropout, probs only)", () => {
+  const MIN = -3.4028234663852886e38;
+  const cases: (AttentionParams & { masked: boolean; p: number })[] = [
+    { batch: 1, heads: 1, kvHeads: 1, tq: 1, tk: 1, headDim: 1, scale: 1, causal: false, masked: false, p: 0 },
+    { batch: 2, heads: 4, kvHeads: 4, tq: 7, tk: 7, headDim: 33, scale: 1 / Math.sqrt(33), causal: false, masked: true, p: 0 },
+    { batch: 2, heads: 6, kvHeads: 2, tq: 33, tk: 33, headDim: 8, scale: 0.35, causal: true, masked: false, p: 0.1 },
+    { batch: 1, heads: 4, kvHeads: 1, tq: 1, tk: 37, headDim: 16, scale: 0.25, causal: true, masked: true, p: 0 },
+    { batch: 3, heads: 2, kvHeads: 1, tq: 5, tk: 12, headDim: 7, scale: 0.5, causal: true, masked: true, p: 0.3 },
+    { batch: 2, heads: 2, kvHeads: 2, tq: 7, tk: 5, headDim: 3, scale: 0.5, causal: true, masked: true, p: 0 }, // early queries see no key
+    { batch: 2, heads: 3, kvHeads: 3, tq: 65, tk: 65, headDim: 64, scale: 0.125, causal: false, masked: true, p: 0.1 },
+  ];
+  for (const c of cases) {
+    const { masked, p: dp, ...p } = c;
+    const nq = p.batch * p.heads * p.tq * p.headDim, nk = p.batch * p.kvHeads * p.tk * p.headDim, np = p.batch * p.heads * p.tq * p.tk;
+    const q = randn(nq), k = randn(nk), v = randn(nk);
+    let mask: Float32Array | null = null;
+    if (masked) {
+      mask = new Float32Array(p.batch * p.tk);
+      // drop the last keys of each sequence (padding), and every key of the third sequence
+      for (let b = 0; b < p.batch; b++) for (let j = 0; j < p.tk; j++) if (j >= p.tk - b || b === 2) mask[b * p.tk + j] = MIN;
+    }
+    let drop: Float32Array | null = null;
+    if (dp > 0) {
+      drop = new Float32Array(np);
+      ts.dropoutMask(new Uint32Array([np, 2, 3, 4]), drop, dp, 1 / (1 - dp));
+    }
+    const what = JSON.stringify(c);
+    const o1 = new Float32Array(nq).fill(7), o2 = new Float32Array(nq), p1 = new Float32Array(np).fill(7), p2 = new Float32Array(np);
+    W.attention(q, k, v, mask, o1, p1, p, drop);
+    ts.attention(q, k, v, mask, o2, p2, p, drop);
+    close(p1, p2, 1e-4, 1e-6, `attention probs ${what}`);
+    close(o1, o2, 1e-4, 1e-5, `attention out ${what}`);
+    // out = null: the same probabilities only (how the backward recomputes them)
+    const pOnly = new Float32Array(np).fill(7);
+    W.attention(q, k, v, mask, null, pOnly, p, drop);
+    close(pOnly, p1, 0, 0, `probabilities-only attention ${what}`);
+    const go = randn(nq);
+    const gq1 = new Float32Array(nq).fill(9), gq2 = new Float32Array(nq);
+    const gk1 = new Float32Array(nk).fill(9), gk2 = new Float32Array(nk), gv1 = new Float32Array(nk).fill(9), gv2 = new Float32Array(nk);
+    W.attentionBackward(q, k, v, p2, go, gq1, gk1, gv1, p, drop);
+    ts.attentionBackward(q, k, v, p2, go, gq2, gk2, gv2, p, drop);
+    close(gq1, gq2, 1e-4, 1e-5, `attention gq ${what}`);
+    close(gk1, gk2, 1e-4, 1e-5, `attention gk ${what}`);
+    close(gv1, gv2, 1e-4, 1e-5, `attention gv ${what}`);
+  }
+});
+
 test("the module's memory grows for a large call and later small calls still agree", () => {
   const rows = 64, cols = 70000; // 18 MB of logits: past the initial 1 MiB
   const before = W.memoryBytes();
@@ -268,7 +315,7 @@ test("the module's memory grows for a large call and later small calls still agr
   gemmCase({ batch: 1, m: 7, n: 33, k: 65, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false });
 });
 
-test("gradient checks through ops on the wasm backend (matmul, linear+gelu, softmax, norms, cross entropy)", () => {
+test("gradient checks through ops on the wasm backend (matmul, linear+gelu, softmax, norms, cross entropy, attention)", () => {
   const before = getBackend();
   setBackend("wasm");
   try {
@@ -281,6 +328,8 @@ test("gradient checks through ops on the wasm backend (matmul, linear+gelu, soft
     gradcheck((x, w, b) => ops.layerNorm(x, w, b), [randT([3, 9], r), randT([9], r), randT([9], r)], { name: "layerNorm" });
     gradcheck((x, w) => ops.rmsNorm(x, w), [randT([3, 9], r), randT([9], r)], { name: "rmsNorm" });
     gradcheck((x) => ops.crossEntropy(x, [1, 4, -100, 0], { labelSmoothing: 0.1 }), [randT([4, 5], r)], { name: "crossEntropy" });
+    gradcheck((q, k, v) => ops.scaledDotProductAttention(q, k, v, { keyMask: [[1, 1, 0], [1, 1, 1]], causal: true }),
+      [randT([2, 2, 3, 4], r), randT([2, 1, 3, 4], r), randT([2, 1, 3, 4], r)], { name: "attention (GQA, causal, key mask)" });
   } finally {
     setBackend(before.name);
   }

@@ -130,6 +130,12 @@ static void gemm_one(const float* a, const float* b, float* out, int m, int n, i
   }
 }
 
+void wk_gemm_one(const float* a, const float* b, float* out, int m, int n, int k, int transA, int transB, int accumulate, float* scratch) {
+  packed_a = scratch;
+  packed_b = scratch + MC * KC;
+  gemm_one(a, b, out, m, n, k, transA, transB, accumulate);
+}
+
 EXPORT(gemm)
 void gemm(const float* a, const float* b, float* out, int batch, int m, int n, int k, int transA, int transB,
           int strideA, int strideB, int strideOut, int accumulate, float* scratch) {

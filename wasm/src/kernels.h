@@ -10,6 +10,10 @@
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
+// one (unbatched) GEMM of gemm.c: out (m×n) (+)= op(a)·op(b), scratch of gemm_scratch_floats() floats
+void wk_gemm_one(const float* a, const float* b, float* out, int m, int n, int k, int transA, int transB, int accumulate, float* scratch);
+int gemm_scratch_floats(void);
+
 // double-precision exp/log/erf/tanh (math.c), accurate to a few ulp of double
 double wk_exp(double x);
 double wk_log(double x);

@@ -1,7 +1,7 @@
 // The wasm kernels as KernelSet functions: copy the operands into the module's memory, call the C
 // export, copy the results back. Ops the module does not implement (other unary ops) go to the TS
 // reference; kernels absent from the returned table fall back to TS in index.ts.
-import type { AdamWParams, BiasActOp, F32, KernelSet, MatmulParams, UnaryOp } from "../backend.js";
+import type { AdamWParams, AttentionParams, BiasActOp, F32, KernelSet, MatmulParams, UnaryOp } from "../backend.js";
 import { tsKernels } from "../ts/index.js";
 import type { WasmKernelExports } from "./module.js";
 import type { WasmHeap } from "./heap.js";
@@ -166,8 +166,40 @@ export function wasmKernels(x: WasmKernelExports, heap: WasmHeap): Partial<Kerne
     heap.copyOut(pv, v, n);
   }
 
+  function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32 | null, probs: F32, p: AttentionParams, drop?: F32 | null): void {
+    const { batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D } = p;
+    if (B * H * Tq * Tk === 0) return tsKernels.attention(q, k, v, mask, out, probs, p, drop);
+    heap.reset();
+    const nq = B * H * Tq * D, nkv = B * Hkv * Tk * D, np = B * H * Tq * Tk;
+    const pq = heap.copyIn(q, nq), pk = heap.copyIn(k, nkv), pv = heap.copyIn(v, nkv), pm = heap.copyInOrNull(mask, B * Tk);
+    // drop is ignored when only the probabilities are asked for
+    const pd = out && drop ? heap.copyIn(drop, np) : 0;
+    const po = out ? heap.alloc(nq) : 0, pp = heap.alloc(np);
+    const scratch = heap.alloc(scratchFloats + 2 * Tq * Tk);
+    x.attention(pq, pk, pv, pm, po, pp, B, H, Hkv, Tq, Tk, D, p.scale, +p.causal, pd, scratch);
+    if (out) heap.copyOut(po, out, nq);
+    heap.copyOut(pp, probs, np);
+  }
+
+  function attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams, drop?: F32 | null): void {
+    const { batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D } = p;
+    if (B * H * Tq * Tk === 0) return tsKernels.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p, drop);
+    heap.reset();
+    const nq = B * H * Tq * D, nkv = B * Hkv * Tk * D, np = B * H * Tq * Tk;
+    const pq = heap.copyIn(q, nq), pk = heap.copyIn(k, nkv), pv = heap.copyIn(v, nkv), pp = heap.copyIn(probs, np), pg = heap.copyIn(gOut, nq);
+    const pd = drop ? heap.copyIn(drop, np) : 0;
+    const pgq = heap.alloc(nq), pgk = heap.alloc(nkv), pgv = heap.alloc(nkv);
+    const scratch = heap.alloc(scratchFloats + 2 * Tq * Tk);
+    x.attention_backward(pq, pk, pv, pp, pg, pgq, pgk, pgv, B, H, Hkv, Tq, Tk, D, p.scale, pd, scratch);
+    heap.copyOut(pgq, gq, nq);
+    heap.copyOut(pgk, gk, nkv);
+    heap.copyOut(pgv, gv, nkv);
+  }
+
   return {
     matmul,
+    attention,
+    attentionBackward,
     unary,
     unaryBackward,
     biasAct,

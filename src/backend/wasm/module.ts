@@ -24,6 +24,10 @@ export interface WasmKernelExports {
     w2: number, b2: number, bc2Sqrt: number, negStepSize: number, eps: number): void;
   cross_entropy(logits: number, labels: number, loss: number, lse: number, rows: number, cols: number, ignoreIndex: number, eps: number): void;
   cross_entropy_backward(logits: number, lse: number, labels: number, gLoss: number, gLogits: number, rows: number, cols: number, ignoreIndex: number, eps: number): void;
+  attention(q: number, k: number, v: number, mask: number, out: number, probs: number, batch: number, heads: number, kvHeads: number,
+    tq: number, tk: number, headDim: number, scale: number, causal: number, drop: number, scratch: number): void;
+  attention_backward(q: number, k: number, v: number, probs: number, gOut: number, gq: number, gk: number, gv: number, batch: number, heads: number,
+    kvHeads: number, tq: number, tk: number, headDim: number, scale: number, drop: number, scratch: number): void;
   __heap_base: WebAssembly.Global;
 }
 
@@ -39,7 +43,7 @@ const PAGE = 65536;
 const INITIAL_PAGES = 16;
 /** wasm32's limit: 4 GiB. */
 const MAX_PAGES = 65536;
-const REQUIRED = ["gemm", "gemm_scratch_floats", "softmax", "layer_norm", "rms_norm", "activation", "adamw", "cross_entropy", "__heap_base"];
+const REQUIRED = ["gemm", "gemm_scratch_floats", "softmax", "layer_norm", "rms_norm", "activation", "adamw", "cross_entropy", "attention", "__heap_base"];
 
 /** Compiles (when given bytes) and instantiates the kernels module; `what` names the source in errors. */
 export function instantiateWasmKernels(source: BufferSource | WebAssembly.Module, what = "wasm kernels"): WasmKernelInstance {
