@@ -17,7 +17,7 @@ import { createWasmBackend, loadWasmBackend } from "../../src/backend/wasm/index
 import { getBackend, setBackend } from "../../src/backend/registry.js";
 import type { AttentionParams, BiasActOp, KernelSet, MatmulParams, UnaryOp } from "../../src/backend/backend.js";
 import { Rng } from "../../src/tensor/random.js";
-import { ConfigError } from "../../src/tensor/errors.js";
+import { ConfigError, ShapeError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
 import { gradcheck, randn as randT } from "../helpers/gradcheck.js";
 import { PeftModel } from "../../src/peft/index.js";
@@ -87,6 +87,16 @@ test("the committed wasm/peft_kernels.wasm is the build of wasm/src (checked whe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("wasm kernels reject buffers that are too short instead of reading past them (ShapeError naming the kernel and operand)", () => {
+  const p: MatmulParams = { batch: 2, m: 4, n: 4, k: 4, transA: false, transB: false, strideA: 16, strideB: 16, strideOut: 16, accumulate: false };
+  const shape = (re: RegExp) => (e: unknown) => e instanceof ShapeError && re.test((e as Error).message);
+  assert.throws(() => W.matmul(new Float32Array(16), new Float32Array(32), new Float32Array(32), p), shape(/^wasm matmul: a has 16 elements, needs 32$/));
+  assert.throws(() => W.matmul(new Float32Array(32), new Float32Array(32), new Float32Array(31), p), shape(/^wasm matmul: out has 31 elements, needs 32$/));
+  assert.throws(() => W.softmax(new Float32Array(6), new Float32Array(8), 2, 4), shape(/^wasm softmax: an operand has 6 elements, needs 8$/));
+  assert.throws(() => W.layerNorm(new Float32Array(8), new Float32Array(3), null, new Float32Array(8), new Float32Array(2), new Float32Array(2), 2, 4, 1e-5),
+    shape(/^wasm layerNorm: an operand has 3 elements, needs 4$/));
 });
 
 function gemmCase(p: MatmulParams): void {

@@ -2,7 +2,7 @@
 // before every kernel call (kernels are synchronous and single-threaded, so nothing outlives a call).
 // Inputs are copied in and outputs copied back out; the memory grows to the largest call seen and
 // never shrinks. Views are re-created after a grow (growing detaches the old ArrayBuffer).
-import { ConfigError } from "../../tensor/errors.js";
+import { ConfigError, ShapeError } from "../../tensor/errors.js";
 
 const PAGE = 65536;
 const MAX_BYTES = 65536 * PAGE;
@@ -14,14 +14,17 @@ export class WasmHeap {
   private buffer: ArrayBuffer | null = null;
   private f32view = new Float32Array(0);
   private i32view = new Int32Array(0);
+  /** The kernel being called (named in errors). */
+  private kernel = "";
 
   constructor(private readonly memory: WebAssembly.Memory, private readonly base: number) {
     this.top = base;
   }
 
-  /** Frees everything allocated since the last reset. */
-  reset(): void {
+  /** Frees everything allocated since the last reset; `kernel` names the call in errors. */
+  reset(kernel: string): void {
     this.top = this.base;
+    this.kernel = kernel;
   }
 
   /** Bytes currently reserved by the linear memory. */
@@ -33,9 +36,15 @@ export class WasmHeap {
   alloc(count: number): number {
     const ptr = (this.top + 15) & ~15;
     const end = ptr + count * 4;
-    if (end > MAX_BYTES) throw new ConfigError(`wasm backend: a kernel call needs ${end} bytes, past wasm32's 4 GiB memory`);
+    if (end > MAX_BYTES) throw new ConfigError(`wasm ${this.kernel}: the call needs ${end} bytes, past wasm32's 4 GiB memory`);
     const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    if (end > have) {
+      try {
+        this.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch (e) {
+        throw new ConfigError(`wasm ${this.kernel}: growing the module's memory to ${end} bytes failed (${(e as Error).message})`);
+      }
+    }
     this.top = end;
     return ptr;
   }
@@ -43,6 +52,10 @@ export class WasmHeap {
   f32(): Float32Array {
     this.refresh();
     return this.f32view;
+  }
+
+  private checkLength(x: Typed, count: number, name: string): void {
+    if (x.length < count) throw new ShapeError(`wasm ${this.kernel}: ${name} has ${x.length} elements, needs ${count}`);
   }
 
   private refresh(): void {
@@ -54,7 +67,8 @@ export class WasmHeap {
   }
 
   /** Allocates room for the first `count` elements of x (all of it by default) and copies them in. */
-  copyIn(x: Typed, count = x.length): number {
+  copyIn(x: Typed, count = x.length, name = "an operand"): number {
+    this.checkLength(x, count, name);
     const ptr = this.alloc(count);
     this.refresh();
     const view = x instanceof Int32Array ? this.i32view : this.f32view;
@@ -63,12 +77,13 @@ export class WasmHeap {
   }
 
   /** copyIn for optional arrays: null gives the null pointer 0. */
-  copyInOrNull(x: Float32Array | null, count?: number): number {
-    return x ? this.copyIn(x, count) : 0;
+  copyInOrNull(x: Float32Array | null, count?: number, name?: string): number {
+    return x ? this.copyIn(x, count, name) : 0;
   }
 
   /** Copies `count` floats at ptr back into out (from its start). */
-  copyOut(ptr: number, out: Float32Array, count = out.length): void {
+  copyOut(ptr: number, out: Float32Array, count = out.length, name = "an output"): void {
+    this.checkLength(out, count, name);
     this.refresh();
     out.set(this.f32view.subarray(ptr >> 2, (ptr >> 2) + count));
   }
