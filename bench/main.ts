@@ -9,6 +9,7 @@ import { inferSuite } from "./infer.js";
 import { loraSuite } from "./lora.js";
 import { trainSuite } from "./train.js";
 import { distSuite } from "./dist.js";
+import { wasmSuite } from "./wasm.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -24,6 +25,7 @@ registerSuite(inferSuite);
 registerSuite(loraSuite);
 registerSuite(trainSuite);
 registerSuite(distSuite);
+registerSuite(wasmSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

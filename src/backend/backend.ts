@@ -2,7 +2,7 @@
 // All arrays are contiguous row-major f32 (Float32Array subarrays) unless a parameter says otherwise;
 // kernels write into caller-allocated outputs and never allocate tensors themselves.
 // The TS backend (src/backend/ts) is the readable reference; the native backend overrides the kernels
-// it supports and falls back to TS for the rest (see supports()).
+// it supports and falls back to TS for the rest (see supports()); so does the wasm backend (src/backend/wasm).
 
 export type F32 = Float32Array;
 
@@ -79,7 +79,7 @@ export interface RotaryParams {
 }
 
 export interface Backend {
-  readonly name: "ts" | "native";
+  readonly name: "ts" | "native" | "wasm";
   /** Whether this backend has its own implementation of a kernel (vs. the TS fallback). */
   supports(kernel: keyof KernelSet): boolean;
   /** Threads used by this backend's kernels. */

@@ -1,7 +1,8 @@
-// Backend selection: PEFT_TS_BACKEND=ts|native, else native when the addon loaded, else ts.
+// Backend selection: PEFT_TS_BACKEND=ts|native|wasm, else native when the addon loaded, else ts.
 import type { FullBackend } from "./backend.js";
 import { tsBackend } from "./ts/index.js";
 import { loadNativeBackend } from "./native/index.js";
+import { loadWasmBackend } from "./wasm/index.js";
 import { ConfigError } from "../tensor/errors.js";
 
 let current: FullBackend | null = null;
@@ -12,8 +13,9 @@ function pick(name: string | undefined): FullBackend {
     const nb = loadNativeBackend({ required: true });
     return nb!;
   }
+  if (name === "wasm") return loadWasmBackend();
   if (name !== undefined && name !== "") {
-    throw new ConfigError(`PEFT_TS_BACKEND='${name}' is not a backend; expected 'ts' or 'native'`);
+    throw new ConfigError(`PEFT_TS_BACKEND='${name}' is not a backend; expected 'ts', 'native' or 'wasm'`);
   }
   return loadNativeBackend({ required: false }) ?? tsBackend;
 }
@@ -24,9 +26,9 @@ export function getBackend(): FullBackend {
   return current;
 }
 
-/** Selects the backend: "ts" (reference) or "native" (C++ addon; throws if it is not built). */
-export function setBackend(name: "ts" | "native"): FullBackend {
-  if (name !== "ts" && name !== "native") throw new ConfigError(`setBackend('${name}'): expected 'ts' or 'native'`);
+/** Selects the backend: "ts" (reference), "native" (C++ addon; throws if it is not built) or "wasm" (SIMD128 module). */
+export function setBackend(name: "ts" | "native" | "wasm"): FullBackend {
+  if (name !== "ts" && name !== "native" && name !== "wasm") throw new ConfigError(`setBackend('${name}'): expected 'ts', 'native' or 'wasm'`);
   current = pick(name);
   return current;
 }

@@ -51,7 +51,7 @@ export const GENERAL_OPTS: OptSpec[] = [
   p("config", "JSON or YAML file with these options by their snake_case names; flags override it", G_MISC, { short: "c" }),
   b("debug", "print stack traces on errors", G_MISC),
   b("print_config", "print the resolved options (defaults < config file < flags) as JSON and exit", G_MISC),
-  s("backend", "compute backend (ts = reference TypeScript kernels, native = C++ addon when built)", G_MISC, { choices: ["ts", "native"] }),
+  s("backend", "compute backend (ts = reference TypeScript kernels, native = C++ addon when built, wasm = WebAssembly SIMD kernels)", G_MISC, { choices: ["ts", "native", "wasm"] }),
 ];
 
 export const MODEL_OPTS: OptSpec[] = [

@@ -1,0 +1,70 @@
+// Instantiates the kernels' WebAssembly module synchronously from its bytes, with a memory created
+// here and imported by the module (env.memory). No Node built-ins: a browser loader passes the bytes
+// of a fetched Response (or a precompiled WebAssembly.Module) the same way.
+import { ConfigError } from "../../tensor/errors.js";
+
+/** The C exports (wasm/src/*.c); pointers are byte offsets into the memory. */
+export interface WasmKernelExports {
+  gemm(a: number, b: number, out: number, batch: number, m: number, n: number, k: number, transA: number, transB: number,
+    strideA: number, strideB: number, strideOut: number, accumulate: number, scratch: number): void;
+  gemm_scratch_floats(): number;
+  softmax(x: number, out: number, rows: number, cols: number): void;
+  softmax_backward(y: number, gy: number, gx: number, rows: number, cols: number): void;
+  log_softmax(x: number, out: number, rows: number, cols: number): void;
+  log_softmax_backward(y: number, gy: number, gx: number, rows: number, cols: number): void;
+  layer_norm(x: number, w: number, b: number, out: number, mean: number, rstd: number, rows: number, cols: number, eps: number): void;
+  layer_norm_backward(x: number, w: number, mean: number, rstd: number, gy: number, gx: number, gw: number, gb: number, rows: number, cols: number): void;
+  rms_norm(x: number, w: number, out: number, rstd: number, rows: number, cols: number, eps: number): void;
+  rms_norm_backward(x: number, w: number, rstd: number, gy: number, gx: number, gw: number, rows: number, cols: number): void;
+  activation(op: number, x: number, out: number, n: number): void;
+  activation_backward(op: number, x: number, gy: number, gx: number, n: number): void;
+  bias_add(x: number, bias: number, rows: number, cols: number): void;
+  column_sum_add(x: number, out: number, rows: number, cols: number): void;
+  adamw(p: number, g: number, m: number, v: number, n: number, decay: number, hasDecay: number, w1: number, lerpLow: number,
+    w2: number, b2: number, bc2Sqrt: number, negStepSize: number, eps: number): void;
+  cross_entropy(logits: number, labels: number, loss: number, lse: number, rows: number, cols: number, ignoreIndex: number, eps: number): void;
+  cross_entropy_backward(logits: number, lse: number, labels: number, gLoss: number, gLogits: number, rows: number, cols: number, ignoreIndex: number, eps: number): void;
+  attention(q: number, k: number, v: number, mask: number, out: number, probs: number, batch: number, heads: number, kvHeads: number,
+    tq: number, tk: number, headDim: number, scale: number, causal: number, drop: number, scratch: number): void;
+  attention_backward(q: number, k: number, v: number, probs: number, gOut: number, gq: number, gk: number, gv: number, batch: number, heads: number,
+    kvHeads: number, tq: number, tk: number, headDim: number, scale: number, drop: number, scratch: number): void;
+  __heap_base: WebAssembly.Global;
+}
+
+export interface WasmKernelInstance {
+  exports: WasmKernelExports;
+  memory: WebAssembly.Memory;
+  /** First free byte after the module's stack and data (where the host's heap starts). */
+  heapBase: number;
+}
+
+const PAGE = 65536;
+/** Pages the memory starts with: the module's stack and constants fit well inside (wasm-ld's default stack is 64 KiB). */
+const INITIAL_PAGES = 16;
+/** wasm32's limit: 4 GiB. */
+const MAX_PAGES = 65536;
+const REQUIRED = ["gemm", "gemm_scratch_floats", "softmax", "layer_norm", "rms_norm", "activation", "adamw", "cross_entropy", "attention", "__heap_base"];
+
+/** Compiles (when given bytes) and instantiates the kernels module; `what` names the source in errors. */
+export function instantiateWasmKernels(source: BufferSource | WebAssembly.Module, what = "wasm kernels"): WasmKernelInstance {
+  let mod: WebAssembly.Module;
+  try {
+    mod = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source);
+  } catch (e) {
+    throw new ConfigError(`${what}: not a valid WebAssembly module (${(e as Error).message}); rebuild it with \`npm run build:wasm\``);
+  }
+  const names = new Set(WebAssembly.Module.exports(mod).map((e) => e.name));
+  const missing = REQUIRED.filter((n) => !names.has(n));
+  if (missing.length) throw new ConfigError(`${what}: module lacks the exports ${missing.join(", ")}; rebuild it with \`npm run build:wasm\``);
+  const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES });
+  let instance: WebAssembly.Instance;
+  try {
+    instance = new WebAssembly.Instance(mod, { env: { memory } });
+  } catch (e) {
+    throw new ConfigError(`${what}: instantiation failed (${(e as Error).message})`);
+  }
+  const exports = instance.exports as unknown as WasmKernelExports;
+  const heapBase = exports.__heap_base.value as number;
+  if (heapBase > INITIAL_PAGES * PAGE) throw new ConfigError(`${what}: __heap_base ${heapBase} lies past the initial memory`);
+  return { exports, memory, heapBase };
+}
