@@ -78,7 +78,7 @@ test("the committed wasm/peft_kernels.wasm is the build of wasm/src (checked whe
     const out = join(dir, "k.wasm");
     const r = spawnSync(process.execPath, [join(root, "scripts", "build-wasm.mjs"), "--out", out], { encoding: "utf8" });
     if (r.status === 3) {
-      t.diagnostic(`cannot check: ${r.stderr.trim()}`);
+      t.skip(`cannot check here: ${r.stderr.trim()}`);
       return;
     }
     assert.equal(r.status, 0, `build-wasm failed: ${r.stdout}${r.stderr}`);
