@@ -7,6 +7,16 @@ import { atomicWriteFile } from "../io/fs.js";
 import type { TrainingArguments } from "./args.js";
 import type { LogEntry, TrainerState } from "./callbacks.js";
 import { renderReport } from "./report.js";
+import { TrainingError, ioReason } from "./trainer_errors.js";
+
+/** Runs a write of one run file; a failure (a full disk, a read-only folder) is a TrainingError naming the file. */
+function writingRunFile(path: string, write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    throw new TrainingError(`cannot write ${path}: ${ioReason(e)}; free space or choose another output_dir (the checkpoints already written are intact)`);
+  }
+}
 
 function reportsJsonl(a: TrainingArguments): boolean {
   return a.reportTo.includes("jsonl") || a.reportTo.includes("all");
@@ -15,8 +25,11 @@ function reportsJsonl(a: TrainingArguments): boolean {
 /** Appends one log entry to output_dir/log_history.jsonl. */
 export function appendLogJsonl(a: TrainingArguments, entry: LogEntry): void {
   if (!reportsJsonl(a)) return;
-  mkdirSync(a.outputDir, { recursive: true });
-  appendFileSync(join(a.outputDir, "log_history.jsonl"), JSON.stringify(entry) + "\n");
+  const path = join(a.outputDir, "log_history.jsonl");
+  writingRunFile(path, () => {
+    mkdirSync(a.outputDir, { recursive: true });
+    appendFileSync(path, JSON.stringify(entry) + "\n");
+  });
 }
 
 /**
@@ -32,17 +45,23 @@ export function rewriteLogJsonl(a: TrainingArguments, logHistory: LogEntry[]): v
     rmSync(path, { force: true });
     return;
   }
-  mkdirSync(a.outputDir, { recursive: true });
-  writeFileSync(path, logHistory.map((e) => JSON.stringify(e) + "\n").join(""));
+  writingRunFile(path, () => {
+    mkdirSync(a.outputDir, { recursive: true });
+    writeFileSync(path, logHistory.map((e) => JSON.stringify(e) + "\n").join(""));
+  });
 }
 
 /** trainer_state.json, metrics.json and report.html in output_dir. */
 export function writeRunFiles(a: TrainingArguments, state: TrainerState, metrics: Record<string, number>): void {
-  mkdirSync(a.outputDir, { recursive: true });
+  writingRunFile(a.outputDir, () => mkdirSync(a.outputDir, { recursive: true }));
+  const write = (name: string, text: () => string): void => {
+    const path = join(a.outputDir, name);
+    writingRunFile(path, () => atomicWriteFile(path, text()));
+  };
   // stateful_callbacks keep what the last checkpoint (or train begin) recorded, as in HF
-  atomicWriteFile(join(a.outputDir, "trainer_state.json"), JSON.stringify(state.toJSON(), null, 2) + "\n");
-  atomicWriteFile(join(a.outputDir, "metrics.json"), JSON.stringify(metrics, null, 2) + "\n");
-  atomicWriteFile(join(a.outputDir, "report.html"), renderReport({
+  write("trainer_state.json", () => JSON.stringify(state.toJSON(), null, 2) + "\n");
+  write("metrics.json", () => JSON.stringify(metrics, null, 2) + "\n");
+  write("report.html", () => renderReport({
     title: a.runName ?? `peft-ts training run (${a.outputDir})`,
     logHistory: state.logHistory, args: a.toDict(), metrics,
   }));

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Trainer, TrainingArguments, TrainingError, getLastCheckpoint } from "../../src/train/index.js";
@@ -227,3 +227,19 @@ test("partial checkpoint folders of a dead process are removed, a replaced one p
   assert.equal(getLastCheckpoint(out), join(out, "checkpoint-5"));
 });
 
+
+test("disk full while appending to log_history.jsonl: a TrainingError naming the file and ENOSPC", async (t) => {
+  if (!existsSync("/dev/full")) return t.skip("no /dev/full on this machine (the device that answers every write with ENOSPC)");
+  const out = tmp("faults-");
+  const log = join(out, "log_history.jsonl");
+  // once the run has begun (a fresh run first removes an old log), every write to the log meets a full device
+  const tr = new Trainer({
+    model: new TinyRegressor(), args: args({ output_dir: out, max_steps: 3, report_to: ["jsonl"] }), trainDataset: regressionData(12), dataCollator: regressionCollator,
+    callbacks: [{ onStepBegin: () => { if (!existsSync(log)) symlinkSync("/dev/full", log); } }],
+  });
+  await assert.rejects(tr.train(), (e: Error) => {
+    assert.ok(e instanceof TrainingError, String(e));
+    assert.equal(e.message, `cannot write ${log}: no space left on the device (ENOSPC); free space or choose another output_dir (the checkpoints already written are intact)`);
+    return true;
+  });
+});
