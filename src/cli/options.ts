@@ -60,6 +60,7 @@ export const MODEL_OPTS: OptSpec[] = [
   { name: "task", kind: "string", help: "task head to train/evaluate", group: G_MODEL, get choices() { return taskNames(); } },
   p("tokenizer_name", "tokenizer folder when it differs from the model folder", G_MODEL),
   i("num_labels", "number of classes (default: from the training labels)", G_MODEL),
+  b("ignore_mismatched_sizes", "re-initialise checkpoint weights whose shape differs from the model's (e.g. a classification head with another number of labels), as HF", G_MODEL),
   s("problem_type", "seq-cls head: regression (one float output, MSE loss), single_label_classification or multi_label_classification (default: the model config's, else single-label; regression when num_labels is 1)", G_MODEL, { choices: PROBLEM_TYPES }),
 ];
 

@@ -12,7 +12,7 @@ import { loadConfigFile, type BaseConfig, type ProblemType } from "../io/hf_conf
 import { readSafetensorsHeader } from "../io/safetensors.js";
 import type { PreTrainedModel } from "../models/modeling_utils.js";
 import { Dataset, Row, loadDataset, trainTestSplit } from "../data/datasets.js";
-import type { LabelInfo, PreparedTask, Task } from "../data/tasks/task.js";
+import type { LabelInfo, ModelLoadOptions, PreparedTask, Task } from "../data/tasks/task.js";
 import { getTask, taskForArchitectures, taskForTaskType, taskNames } from "../data/tasks/registry.js";
 import "../data/tasks/all.js";
 import { PeftConfig, PeftModel, getPeftModel, loadPeftConfig, peftConfigFromCli, peftMethodByCliName } from "../peft/index.js";
@@ -199,6 +199,11 @@ export function adapterNumLabels(adapterDir: string): number | undefined {
   return undefined;
 }
 
+/** The loading options the command line sets (--ignore_mismatched_sizes), besides the labels. */
+export function modelLoadOptions(opts: Opts): ModelLoadOptions {
+  return opts.ignore_mismatched_sizes ? { ignoreMismatchedSizes: true } : {};
+}
+
 /** Base model for --model_name_or_path with the task head, and the adapter (if --adapter) on top. */
 export async function loadModelWithAdapter(opts: Opts, labels: LabelInfo = {}): Promise<{ dir: string; task: Task; base: PreTrainedModel; model: PreTrainedModel | PeftModel }> {
   const dir = modelDir(opts);
@@ -207,7 +212,7 @@ export async function loadModelWithAdapter(opts: Opts, labels: LabelInfo = {}): 
   const fromAdapter = adapter ? adapterNumLabels(adapter) : undefined;
   const numLabels = (opts.num_labels as number | undefined) ?? fromAdapter ?? labels.numLabels;
   const problemType = opts.problem_type as ProblemType | undefined;
-  const base = await task.loadModel(dir, { ...labels, ...(numLabels ? { numLabels } : {}), ...(problemType ? { problemType } : {}) });
+  const base = await task.loadModel(dir, { ...labels, ...(numLabels ? { numLabels } : {}), ...(problemType ? { problemType } : {}) }, modelLoadOptions(opts));
   const model = await loadAdapter(base, opts);
   model.eval();
   return { dir, task, base, model };

@@ -92,6 +92,11 @@ export interface LoadOptions {
   problemType?: "regression" | "single_label_classification" | "multi_label_classification";
   /** Store the (frozen) Linear/Conv1D weights of the base model in bf16. */
   frozenDtype?: "bf16";
+  /**
+   * HF's `ignore_mismatched_sizes`: a checkpoint tensor whose shape differs from the model's (a head
+   * with another number of labels) is skipped and its module newly initialised, with a notice.
+   */
+  ignoreMismatchedSizes?: boolean;
   /** Where notices about new/ignored weights go (default console.warn). */
   log?: (line: string) => void;
   /**
@@ -208,17 +213,21 @@ export interface WeightPlan {
   byName: Map<string, string>;
   newHead: string[];
   tolerated: string[];
+  /** Parameters left out because their checkpoint shape differs (ignoreMismatchedSizes): newly initialised. */
+  mismatched: { name: string; found: readonly number[]; want: readonly number[] }[];
 }
 
 /**
  * Maps checkpoint keys (with their shapes) onto `model`'s parameters with HF's rules: a checkpoint
  * saved from the base model when loading a head model (names lack the prefix) and the reverse; a
  * missing task head is to be newly initialised; other missing, unexpected or wrong-shape names are a
- * FormatError. `expectedShape` gives the checkpoint shape a parameter wants (default its own).
+ * FormatError, except wrong shapes with `ignoreMismatched` (HF's ignore_mismatched_sizes: left out,
+ * to be newly initialised). `expectedShape` gives the checkpoint shape a parameter wants (default its own).
  */
 export function planWeightLoad(
   model: PreTrainedModel, shapes: Map<string, readonly number[]>, source: string,
   expectedShape: (name: string, p: Tensor) => readonly number[] = (_, p) => p.shape,
+  ignoreMismatched = false,
 ): WeightPlan {
   const prefix = model.baseModelPrefix;
   const expected = model.stateDict();
@@ -255,20 +264,23 @@ export function planWeightLoad(
     else missing.push(name);
   }
   const mismatched: string[] = [];
+  const skipped: WeightPlan["mismatched"] = [];
   for (const [name, k] of byName) {
     const t = shapes.get(k)!, want = expectedShape(name, expected.get(name)!);
     if (t.length !== want.length || t.some((d, i) => d !== want[i])) {
-      mismatched.push(`${name}: checkpoint [${t}] vs model [${want}]`);
+      if (ignoreMismatched) skipped.push({ name, found: t, want });
+      else mismatched.push(`${name}: checkpoint [${t}] vs model [${want}]`);
     }
   }
+  for (const { name } of skipped) byName.delete(name);
   if (missing.length || unexpected.length || mismatched.length) {
     const parts: string[] = [];
     if (missing.length) parts.push(`missing tensors: ${missing.join(", ")}`);
     if (unexpected.length) parts.push(`unexpected tensors: ${unexpected.join(", ")}`);
-    if (mismatched.length) parts.push(`wrong shapes: ${mismatched.join("; ")}`);
+    if (mismatched.length) parts.push(`wrong shapes: ${mismatched.join("; ")} (a head of another size is re-initialised with ignore_mismatched_sizes)`);
     throw new FormatError(`${source}: weights do not fit ${model.architectureName} (${model.config.modelType}): ${parts.join("; ")}`);
   }
-  return { byName, newHead, tolerated };
+  return { byName, newHead, tolerated, mismatched: skipped };
 }
 
 /** After the tensors of a plan were copied in: new heads initialised, HF's notices, tied weights, bf16 storage. */
@@ -279,6 +291,13 @@ export function finishWeightLoad(model: PreTrainedModel, plan: WeightPlan, sourc
     const heads = model.newHeadModules.filter((h) => newHead.some((n) => n === h || n.startsWith(h + ".")));
     for (const h of heads) model.initModule(model.getSubmodule(h));
     log(`Some weights of ${model.architectureName} were not initialized from the model checkpoint at ${source} and are newly initialized: [${newHead.join(", ")}]`);
+  }
+  if (plan.mismatched.length) {
+    // the modules owning the skipped tensors start afresh (weight and bias together), as HF does
+    const owners = new Set(plan.mismatched.map(({ name }) => name.slice(0, Math.max(0, name.lastIndexOf(".")))));
+    for (const path of owners) model.initModule(path ? model.getSubmodule(path) : model);
+    log(`Some weights of ${model.architectureName} were not initialized from the model checkpoint at ${source} and are newly initialized because the shapes did not match:\n` +
+      plan.mismatched.map(({ name, found, want }) => `- ${name}: found shape [${found.join(", ")}] in the checkpoint and [${want.join(", ")}] in the model instantiated`).join("\n"));
   }
   if (tolerated.length) {
     log(`Some weights of the model checkpoint at ${source} were not used when initializing ${model.architectureName}: [${tolerated.join(", ")}]`);
@@ -293,7 +312,7 @@ export function finishWeightLoad(model: PreTrainedModel, plan: WeightPlan, sourc
 export function loadPretrainedWeights(model: PreTrainedModel, tensors: Map<string, Tensor>, source: string, opts: LoadOptions = {}): void {
   const shapes = new Map<string, readonly number[]>();
   for (const [k, t] of tensors) shapes.set(k, t.shape);
-  const plan = planWeightLoad(model, shapes, source);
+  const plan = planWeightLoad(model, shapes, source, undefined, opts.ignoreMismatchedSizes);
   const expected = model.stateDict();
   // copy in place so shared (tied) tensors stay shared
   for (const [name, k] of plan.byName) {

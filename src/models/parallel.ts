@@ -124,7 +124,7 @@ export function loadShardedWeights(model: PreTrainedModel, dir: string, opts: Lo
   const ckpt = checkpointTensors(dir);
   const shapes = new Map<string, readonly number[]>();
   for (const [k, t] of ckpt) shapes.set(k, t.entry.shape);
-  const plan = planWeightLoad(model, shapes, dir, (_, p) => shardSpecOf(p)?.full ?? p.shape);
+  const plan = planWeightLoad(model, shapes, dir, (_, p) => shardSpecOf(p)?.full ?? p.shape, opts.ignoreMismatchedSizes);
   const expected = model.stateDict();
   for (const [name, k] of plan.byName) {
     const p = expected.get(name)!;

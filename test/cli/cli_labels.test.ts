@@ -93,6 +93,18 @@ describe("regression (STS-B)", () => {
   });
 });
 
+test("regression from a checkpoint with a 2-class head: refused, naming the mismatch and the option; trained with --ignore_mismatched_sizes", async () => {
+  const tinyArgs = (out: string, extra: string[]) => trainArgs(stsbTrain, out, ["--problem_type", "regression", "--max_steps", "3", ...extra]).map((a) => (a === BERT_MINI ? BERT_TINY : a));
+  const refusedOut = join(tmp, "mismatch-refused");
+  const line = await refused(tinyArgs(refusedOut, []), refusedOut);
+  assert.match(line, /classifier\.weight: checkpoint \[2,32\] vs model \[1,32\].*ignore_mismatched_sizes/);
+  const out = join(tmp, "mismatch-reinit");
+  const r = await cliInProcess(tinyArgs(out, ["--ignore_mismatched_sizes"]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(loggedLosses(out).length, 3);
+  assert.equal(json(join(out, "adapter_config.json")).task_type, "SEQ_CLS");
+});
+
 describe("labels and columns refused before a model is built", () => {
   test("float labels without --problem_type regression name the file, the row and the label", async () => {
     const out = join(tmp, "float");

@@ -10,7 +10,8 @@ import { fullKeyMask } from "../../src/nn/key_mask.js";
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from "../../src/models/auto.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { Rng } from "../../src/tensor/random.js";
-import { ConfigError, ShapeError } from "../../src/tensor/errors.js";
+import { ConfigError, FormatError, ShapeError } from "../../src/tensor/errors.js";
+import { loadSafetensors } from "../../src/io/safetensors.js";
 import { assertClose, GOLDEN, goldenJson } from "./helpers.js";
 
 function randn(shape: number[], rng: Rng): Tensor {
@@ -62,4 +63,31 @@ test("generation_config.json provides generate() defaults; wrong types are Confi
   assert.equal(m.generate([[1, 17]])[0].length, 5);
   writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ do_sample: "yes" }));
   assert.throws(() => readGenerationConfig(dir), (e: Error) => e instanceof ConfigError && /'do_sample'/.test(e.message));
+});
+
+test("ignore_mismatched_sizes: a head of another size is refused by default, re-initialised (and named) when asked, every other weight loaded", async () => {
+  const dir = join(GOLDEN, "bert-tiny-random"); // its checkpoint has a 2-class classifier
+  await assert.rejects(AutoModelForSequenceClassification.fromPretrained(dir, { numLabels: 3, log: () => {} }), (e: Error) => {
+    assert.ok(e instanceof FormatError, String(e));
+    assert.match(e.message, /wrong shapes: classifier\.bias: checkpoint \[2\] vs model \[3\]; classifier\.weight: checkpoint \[2,32\] vs model \[3,32\] \(a head of another size is re-initialised with ignore_mismatched_sizes\)/);
+    return true;
+  });
+  const lines: string[] = [];
+  const m = await AutoModelForSequenceClassification.fromPretrained(dir, { numLabels: 3, ignoreMismatchedSizes: true, log: (s) => lines.push(s) });
+  const ref = loadSafetensors(join(dir, "model.safetensors"));
+  const sd = m.stateDict();
+  assert.deepEqual(sd.get("classifier.weight")!.shape, [3, 32]);
+  assert.deepEqual([...sd.get("classifier.bias")!.data], [0, 0, 0]); // HF: a fresh Linear's bias is zero
+  const w = sd.get("classifier.weight")!.data;
+  const std = Math.sqrt((w as Float32Array).reduce((a: number, x: number) => a + x * x, 0) / w.length);
+  assert.ok(std > 0.03 && std < 0.3, `classifier.weight std ${std}, initializer_range 0.1`);
+  for (const [k, t] of ref) {
+    if (k.startsWith("classifier.")) continue;
+    assert.deepEqual([...sd.get(k)!.data], [...t.data], k);
+  }
+  assert.deepEqual(lines, [
+    `Some weights of BertForSequenceClassification were not initialized from the model checkpoint at ${dir} and are newly initialized because the shapes did not match:\n` +
+    "- classifier.bias: found shape [2] in the checkpoint and [3] in the model instantiated\n" +
+    "- classifier.weight: found shape [2, 32] in the checkpoint and [3, 32] in the model instantiated",
+  ]);
 });

@@ -7,7 +7,7 @@ import { CliError } from "../errors.js";
 import { isMainProcess } from "../launch.js";
 import type { Opts } from "../resolve.js";
 import {
-  TaskData, applyPeft, buildPeftConfig, loadTokenizer, modelDir, prepareData, resolveTask, stage,
+  TaskData, applyPeft, buildPeftConfig, loadTokenizer, modelDir, modelLoadOptions, prepareData, resolveTask, stage,
 } from "../pipeline.js";
 import { evaluateTask, metricLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { lossFunction } from "../loss.js";
@@ -72,7 +72,7 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   stage(`loading ${dir} for ${task.name}${data.labels.numLabels && task.hasLabelSet ? ` (${data.labels.numLabels} labels)` : ""}`);
   // --tensor_parallel_size K: world = dp × tp; the model is split over this rank's tp group
   const layout = tensorParallelLayout(opts);
-  const base = await task.loadModel(dir, data.labels, layout.tp ? { tensorParallel: layout.tp } : {});
+  const base = await task.loadModel(dir, data.labels, { ...modelLoadOptions(opts), ...(layout.tp ? { tensorParallel: layout.tp } : {}) });
   const args = trainingArguments(opts, { outputDir, doEval: data.evalDataset ? true : undefined });
   // the run's optimizer steps over its data-parallel ranks (the Trainer has not seen the group yet)
   const peftCfg = buildPeftConfig(opts, task, dir, args.plannedSteps(data.trainDataset!.length, layout.dp.worldSize).maxSteps);

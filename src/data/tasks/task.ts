@@ -18,6 +18,8 @@ import { ConfigError } from "../../tensor/errors.js";
 export interface ModelLoadOptions {
   /** Split the model over this group's ranks (tensor parallelism; `parallelLayout(world, K).tp`). */
   tensorParallel?: ProcessGroup;
+  /** HF's ignore_mismatched_sizes: checkpoint tensors of another shape (a head of another size) are newly initialised. */
+  ignoreMismatchedSizes?: boolean;
 }
 
 /** Class names and ids of a classification head (what the model's config records). */
@@ -110,6 +112,7 @@ export function headOptions(labels: LabelInfo, opts: ModelLoadOptions = {}): { l
   return {
     log: () => {},
     ...(opts.tensorParallel ? { tensorParallel: opts.tensorParallel } : {}),
+    ...(opts.ignoreMismatchedSizes ? { ignoreMismatchedSizes: true } : {}),
     ...(labels.numLabels ? { numLabels: labels.numLabels } : {}),
     ...(labels.id2label ? { id2label: labels.id2label } : {}),
     ...(labels.label2id ? { label2id: labels.label2id } : {}),
