@@ -1,4 +1,4 @@
-// Data parallelism without MPI: the sampler's sharding math, the gradient buckets and their
+// Data parallelism without MPI (the sampler: ddp_sampler.test.ts): the gradient buckets and their
 // start from the autograd leaf hook, the evaluation shards and gathering, the start-up check
 // and the TrainingArguments fields, against LocalGroup and small in-memory fake groups.
 import type { CommCounters } from "../../src/dist/process_group.js";
@@ -9,13 +9,11 @@ import { setLeafGradHook } from "../../src/tensor/autograd.js";
 import { DistributedError, ConfigError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
 import { LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
-import { batchesOf } from "../../src/train/trainer_data.js";
-import { epochBatches, evalShard, globalExamples, paddedOrder, rankShard } from "../../src/train/ddp_sampler.js";
+import { evalShard } from "../../src/train/ddp_sampler.js";
 import { assignBuckets, DdpStats, GradBuckets, hiddenShare } from "../../src/train/ddp_grads.js";
 import { checkSameRun, gatherEval, rankSeed } from "../../src/train/ddp.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { Trainer, TrainingArguments } from "../../src/train/index.js";
-import { Rng } from "../../src/tensor/random.js";
 import { TinyRegressor, regressionCollator, regressionData } from "./helpers.js";
 
 /** A group of `worldSize` whose collectives are scripted: the other ranks' bytes, and a log of calls. */
@@ -56,46 +54,6 @@ class FakeGroup implements ProcessGroup {
 }
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-
-test("sharding: the union of the ranks' batch j is the single-process batch j of size b × world", () => {
-  const order = new Rng(3).permutation(24);
-  for (const world of [1, 2, 3, 4]) {
-    const all = epochBatches(order, 2, world, false);
-    const single = batchesOf(order, 2 * world, false);
-    assert.equal(all[0].length, single.length);
-    single.forEach((b, j) => {
-      const union = all.flatMap((r) => r[j]).sort((x, y) => x - y);
-      assert.deepEqual(union, b.slice().sort((x, y) => x - y), `world ${world}, batch ${j}`);
-      // the interleaving: rank r's k-th example is position (j·b + k)·world + r of the order
-      all.forEach((r, rank) => r[j].forEach((v, k) => assert.equal(v, order[(j * 2 + k) * world + rank])));
-    });
-  }
-});
-
-test("sharding: uneven tails pad from the start (no drop_last) or drop (drop_last); counts match plannedSteps", () => {
-  const order = [5, 3, 9, 0, 1, 8, 2, 7, 4, 6, 10]; // 11 examples
-  assert.deepEqual(paddedOrder(order, 4, false), [...order, 5]);
-  assert.deepEqual(paddedOrder(order, 4, true), order.slice(0, 8));
-  assert.deepEqual(rankShard(order, 4, 3, false), [0, 7, 5]);
-  assert.deepEqual(rankShard(order, 4, 3, true), [0, 7]);
-  // every example once, one repeated to fill the tail
-  const shards = [0, 1, 2, 3].map((r) => rankShard(order, 4, r, false));
-  assert.deepEqual(shards.flat().sort((a, b) => a - b), [...order, 5].sort((a, b) => a - b));
-  assert.deepEqual(paddedOrder([4], 3, false), [4, 4, 4]);
-  for (const dropLast of [false, true]) {
-    for (const world of [1, 2, 3]) {
-      const a = new TrainingArguments({ perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, dataloaderDropLast: dropLast, numTrainEpochs: 1 });
-      const plan = a.plannedSteps(order.length, world);
-      const all = epochBatches(order, 2, world, dropLast);
-      assert.ok(all.every((r) => r.length === plan.numBatches), `world ${world} dropLast ${dropLast}`);
-      if (dropLast) assert.ok(all.flat().every((b) => b.length === 2));
-    }
-  }
-  // the loss weights' denominator: examples of an accumulation group on every rank
-  const all = epochBatches(order, 2, 2, false); // 12 padded → 6 per rank → batches of 2, 2, 2
-  assert.equal(globalExamples(all, 0, 2), 8);
-  assert.equal(globalExamples(all, 2, 2), 4);
-});
 
 test("buckets: filled from the last parameter, capped, contiguous ranges covering the buffer", () => {
   const sizes = [10, 300, 20, 20, 5, 1000];
