@@ -10,7 +10,7 @@ import { DistributedError, ConfigError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
 import { LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
 import { evalShard } from "../../src/train/ddp_sampler.js";
-import { assignBuckets, DdpStats, GradBuckets, hiddenShare } from "../../src/train/ddp_grads.js";
+import { assignBuckets, DdpStats, FIRST_BUCKET_BYTES, GradBuckets, hiddenShare } from "../../src/train/ddp_grads.js";
 import { checkSameRun, gatherEval, rankSeed } from "../../src/train/ddp.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { Trainer, TrainingArguments } from "../../src/train/index.js";
@@ -91,6 +91,7 @@ test("GradBuckets: buckets start during backward in bucket order; the buffer the
   const g = new FakeGroup(0, 2);
   const buckets = new GradBuckets(flat, g, 200 * 4);
   assert.ok(buckets.buckets.length >= 3);
+  const first = buckets.buckets.map((b) => `allreduce ${b.end - b.start}`);
   const data = regressionCollator(regressionData(4));
   const lossOf = () => model.forward(data as never).loss!;
   lossOf().backward();
@@ -101,9 +102,54 @@ test("GradBuckets: buckets start during backward in bucket order; the buffer the
   const during = buckets.startedDuringBackward;
   buckets.finish();
   assert.ok(during >= 1, `some buckets started inside backward (${during})`);
-  assert.deepEqual(g.calls, buckets.buckets.map((b) => `allreduce ${b.end - b.start}`));
+  // then the one-time rebuild: rank 0's ready order broadcast
+  assert.deepEqual(g.calls, [...first, "broadcast"]);
+  assert.ok(buckets.rebuilt);
   flat.buffer.forEach((v, i) => assert.ok(Math.abs(v - 2 * local[i]) < 1e-6));
   assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+});
+
+test("buckets: the first one capped at firstCapBytes; filled in a given ready order as contiguous ranges", () => {
+  const sizes = [10, 300, 20, 20, 5, 8];
+  const offsets = [0, 10, 310, 330, 350, 355];
+  assert.equal(FIRST_BUCKET_BYTES, 1024 * 1024);
+  const b = assignBuckets(sizes, offsets, 400 * 4, { firstCapBytes: 15 * 4 });
+  assert.deepEqual(b.map((x) => x.params), [[5, 4], [3, 2, 1, 0]]);
+  assert.deepEqual(b.map((x) => [x.start, x.end]), [[350, 363], [0, 350]]);
+  const ranges = (o: number[], cap: number) => assignBuckets(sizes, offsets, cap * 4, { order: o }).map((x) => [x.params, x.start, x.end]);
+  // parameter 4 lies between 5 and 3: it joins their bucket (here when it comes)
+  assert.deepEqual(ranges([5, 3, 2, 4, 1, 0], 100), [[[5, 3, 2, 4], 310, 363], [[1], 10, 310], [[0], 0, 10]]);
+  assert.deepEqual(ranges([5, 3, 4, 2, 1, 0], 30), [[[5], 355, 363], [[3, 4], 330, 355], [[2], 310, 330], [[1], 10, 310], [[0], 0, 10]]);
+  // ... or when the bucket closes; a range over another bucket's parameter is refused (2 and 0 around 1)
+  assert.deepEqual(ranges([5, 3, 1, 4, 2, 0], 40), [[[5, 3, 4], 330, 363], [[1], 10, 310], [[2], 310, 330], [[0], 0, 10]]);
+  // the default order is the reverse parameter order
+  assert.deepEqual(assignBuckets(sizes, offsets, 100 * 4), assignBuckets(sizes, offsets, 100 * 4, { order: [5, 4, 3, 2, 1, 0] }));
+});
+
+test("GradBuckets: rebuilt once after the first pass from rank 0's ready order; later passes use those buckets, same sums", () => {
+  const model = new TinyRegressor(2, { hidden: 16 });
+  const flat = new FlatGrads(model.parameters());
+  const n = flat.params.length;
+  const g = new FakeGroup(1, 2);
+  // rank 0's order (as broadcast): the parameters first to last, the opposite of this rank's
+  const rank0 = Array.from({ length: n }, (_, i) => i);
+  g.broadcast = (buf: ArrayBufferView) => { g.calls.push("broadcast"); (buf as Int32Array).set(rank0); };
+  const buckets = new GradBuckets(flat, g, 200 * 4);
+  const data = regressionCollator(regressionData(4));
+  const lossOf = () => model.forward(data as never).loss!;
+  lossOf().backward();
+  const local = Float32Array.from(flat.buffer);
+  const pass = () => { flat.zero(); buckets.arm(); lossOf().backward(); buckets.finish(); };
+  pass();
+  assert.deepEqual(buckets.readyOrder.slice().sort((a, b) => a - b), rank0, "every parameter reported once");
+  const sizes = flat.params.map((p) => p.size);
+  const expected = assignBuckets(sizes, flat.offsets, 200 * 4, { firstCapBytes: FIRST_BUCKET_BYTES, order: rank0 });
+  assert.deepEqual(buckets.buckets, expected);
+  assert.notDeepEqual(expected, assignBuckets(sizes, flat.offsets, 200 * 4), "the rebuild changed the buckets");
+  g.calls = [];
+  pass();
+  assert.deepEqual(g.calls, expected.map((b) => `allreduce ${b.end - b.start}`), "no second rebuild; the new buckets in order");
+  flat.buffer.forEach((v, i) => assert.equal(v, 2 * local[i]));
 });
 
 test("DDP stats: off by default; on, one record per synced pass with bytes = buffer × 4, counter deltas as collective time", () => {
