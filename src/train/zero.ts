@@ -3,14 +3,15 @@
 // it keeps no state and never steps: a shard optimizer of the same kind steps this rank's slice of
 // the flat parameter vector (zero_partition.ts), one 1-D piece per parameter part, in the same
 // param groups (weight decay, per-group hyper-parameters copied before every step). After the step
-// the slices are allgathered into every rank's weights. Stage 1: the gradients are allreduced
+// the slices are allgathered into every rank's weights, a bucket of columns at a time
+// (zero_gather.ts: no full-size receive buffer). Stage 1: the gradients are allreduced
 // (ddp_grads.ts) and the shard reads its part of the flat buffer; stage 2: they are reduce-
 // scattered into a slice buffer (zero_grads.ts). Clipping uses the global norm (the ranks' sums
 // of squares, added in double precision). Checkpoints gather the full state into the ordinary
 // optimizer file (gatherInto); a resumed run's loaded state is cut into slices at its first step.
 
 import { Tensor } from "../tensor/tensor.js";
-import { ConfigError, DistributedError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import type { ProcessGroup } from "../dist/process_group.js";
 import { AdamW } from "./optim/adamw.js";
 import { SGD } from "./optim/sgd.js";
@@ -18,6 +19,7 @@ import type { FlatGrads, Optimizer, ParamGroupInput, ParamState } from "./optim/
 import type { GradScaler } from "./amp.js";
 import { allgatherJson } from "./ddp.js";
 import { ZeroGradBuckets } from "./zero_grads.js";
+import { allgatherSlicesInto, gatherChunk } from "./zero_gather.js";
 import { Partition, Piece, piecesIn, sliceRange, zeroPartition } from "./zero_partition.js";
 
 const f = Math.fround;
@@ -36,7 +38,8 @@ export class ZeroOptimizer {
   readonly pieces: Piece[];
   /** This rank's slice of the parameters (the shard optimizer's weights) and, for stage 2, of the gradients. */
   private readonly sliceParams: Float32Array;
-  private readonly gathered: Float32Array;
+  /** The allgather's receive buffer: world × (at most a bucket's worth of) columns, not the whole vector. */
+  private readonly gatherBuf: Float32Array;
   private readonly gradSlice: Float32Array;
   readonly grads: ZeroGradBuckets | null;
   readonly inner: Optimizer;
@@ -52,7 +55,7 @@ export class ZeroOptimizer {
     this.pieces = piecesIn(flat.params.map((p) => p.size), flat.offsets, this.range.start, this.range.end);
     const S = this.part.sliceSize;
     this.sliceParams = new Float32Array(S);
-    this.gathered = new Float32Array(this.part.padded);
+    this.gatherBuf = new Float32Array(gatherChunk(this.part, Math.floor(capBytes / 4)) * this.part.world);
     this.gradSlice = stage === 2 ? new Float32Array(S) : flat.buffer.subarray(this.range.start, this.range.end);
     this.grads = stage === 2 ? new ZeroGradBuckets(flat, group, this.part, this.gradSlice, capBytes) : null;
     const groupOf = new Map<Tensor, number>();
@@ -133,11 +136,7 @@ export class ZeroOptimizer {
     const params = this.flat.params;
     this.pieces.forEach((pc, k) => this.pieceTensors[k].data.set(params[pc.param].data.subarray(pc.lo, pc.hi)));
     this.inner.step();
-    this.group.allgather(this.sliceParams, this.gathered);
-    params.forEach((p, i) => {
-      if (!p.isContiguous()) throw new DistributedError(`zero: parameter '${p.name}' is not contiguous`);
-      (p.data as Float32Array).set(this.gathered.subarray(this.flat.offsets[i], this.flat.offsets[i] + p.size));
-    });
+    allgatherSlicesInto(this.group, this.part, this.sliceParams, params, this.flat.offsets, this.gatherBuf);
     if (wholeGrads && this.stage === 2) this.group.allgather(this.gradSlice, this.flat.buffer);
   }
 

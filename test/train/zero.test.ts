@@ -6,12 +6,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../../src/tensor/errors.js";
+import { ConfigError, DistributedError } from "../../src/tensor/errors.js";
 import { setLeafGradHook } from "../../src/tensor/autograd.js";
 import { DONE, LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
 import { columnBuckets, piecesIn, sliceRange, zeroPartition } from "../../src/train/zero_partition.js";
 import { ZeroGradBuckets } from "../../src/train/zero_grads.js";
 import { zeroUnsupported } from "../../src/train/zero.js";
+import { allgatherSlicesInto, gatherChunk } from "../../src/train/zero_gather.js";
+import { Tensor } from "../../src/tensor/tensor.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { TrainingArguments } from "../../src/train/index.js";
 import { TinyRegressor, regressionCollator, regressionData } from "./helpers.js";
@@ -108,6 +110,45 @@ test("stage-2 buckets: packed per column range, started during backward; each ra
     for (let i = end - start; i < part.sliceSize; i++) assert.equal(slice[i], 0, "the padding is zero");
     assert.ok(buckets.floats < flat.buffer.length + part.sliceSize, "two packing buffers at most");
     assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+  }
+});
+
+test("parameter allgather in column chunks: every rank's slice lands in the parameters; the receive buffer stays a chunk", () => {
+  const sizes = [10, 300, 20, 20, 5, 1000, 1];
+  const offsets = offsetsOf(sizes), total = 1356;
+  const whole = Float32Array.from({ length: total }, (_, i) => i * 0.5 - 7);
+  for (const world of [2, 3, 7]) {
+    const part = zeroPartition(total, world);
+    const slices = Array.from({ length: world }, (_, r) => {
+      const s = new Float32Array(part.sliceSize);
+      const { start, end } = sliceRange(part, r);
+      s.set(whole.subarray(start, end));
+      return s;
+    });
+    for (const capFloats of [world, 100, 7 * world + 3, part.padded, 10 * part.padded]) {
+      const rank = world - 1, mine = slices[rank];
+      const calls: number[] = [];
+      const group = {
+        worldSize: world, rank,
+        allgather(send: Float32Array, out: Float32Array): Float32Array {
+          const a = (send.byteOffset - mine.byteOffset) / 4;
+          assert.equal(out.length, send.length * world);
+          slices.forEach((sl, r) => out.set(sl.subarray(a, a + send.length), r * send.length));
+          calls.push(send.length);
+          return out;
+        },
+      } as unknown as ProcessGroup;
+      const params = sizes.map((n) => Tensor.zeros([n]));
+      const chunk = gatherChunk(part, capFloats);
+      const recv = new Float32Array(chunk * world);
+      assert.ok(recv.length <= Math.max(world, capFloats), `world ${world} cap ${capFloats}: receive buffer ${recv.length}`);
+      allgatherSlicesInto(group, part, mine, params, offsets, recv);
+      params.forEach((p, i) => assert.deepEqual(Array.from(p.f32()), Array.from(whole.subarray(offsets[i], offsets[i] + sizes[i])), `world ${world} cap ${capFloats} param ${i}`));
+      assert.equal(calls.reduce((x, y) => x + y, 0), part.sliceSize, "every column once");
+      assert.equal(calls.length, Math.ceil(part.sliceSize / chunk));
+    }
+    assert.throws(() => allgatherSlicesInto({ worldSize: world } as unknown as ProcessGroup, part, slices[0], [], offsets, new Float32Array(world - 1)),
+      (e: Error) => e instanceof DistributedError && new RegExp(`fewer than the ${world} ranks`).test(e.message));
   }
 });
 
