@@ -1,7 +1,8 @@
-// ZeRO's parameter allgather after the shard step, without a full-size receive buffer: the slices
-// are gathered a column range [a, b) at a time (the same range of every rank's slice, as the
-// stage-2 gradient buckets), through a receive buffer of at most world × chunk floats, and each
-// rank's part is copied straight into the parameters it covers. The values are copies only, so the
+// ZeRO's parameter allgather after the shard step, without full-size buffers: the slices are
+// gathered a column range [a, b) at a time (the same range of every rank's slice, as the stage-2
+// gradient buckets): this rank's columns are read from its parameters into a chunk-sized send
+// buffer, received in a buffer of world × chunk floats, and each rank's part is copied straight
+// into the parameters it covers. The values are copies only, so the
 // weights are bitwise those of one allgather of the whole slices.
 
 import type { ProcessGroup } from "../dist/process_group.js";
@@ -14,8 +15,8 @@ export function gatherChunk(part: Partition, capFloats: number): number {
   return Math.max(1, Math.min(part.sliceSize, Math.floor(capFloats / part.world)));
 }
 
-/** Copies src (the flat vector's floats [lo, hi)) into the parameters that cover them. */
-export function copyIntoParams(params: readonly Tensor[], offsets: readonly number[], lo: number, hi: number, src: Float32Array): void {
+/** fn(param, its elements [from, to) of the flat range [lo, hi)) for every parameter the range covers. */
+function eachParamIn(params: readonly Tensor[], offsets: readonly number[], lo: number, hi: number, fn: (data: Float32Array, at: number, from: number, to: number) => void): void {
   // the first parameter ending after lo (offsets increase with the index)
   let i = 0, j = params.length;
   while (i < j) {
@@ -26,25 +27,40 @@ export function copyIntoParams(params: readonly Tensor[], offsets: readonly numb
     const p = params[i];
     if (!p.isContiguous()) throw new DistributedError(`zero: parameter '${p.name}' is not contiguous`);
     const from = Math.max(lo, offsets[i]), to = Math.min(hi, offsets[i] + p.size);
-    if (to > from) (p.data as Float32Array).set(src.subarray(from - lo, to - lo), from - offsets[i]);
+    if (to > from) fn(p.data as Float32Array, from - offsets[i], from - lo, to - lo);
   }
 }
 
+/** Copies src (the flat vector's floats [lo, hi)) into the parameters that cover them. */
+export function copyIntoParams(params: readonly Tensor[], offsets: readonly number[], lo: number, hi: number, src: Float32Array): void {
+  eachParamIn(params, offsets, lo, hi, (data, at, from, to) => data.set(src.subarray(from, to), at));
+}
+
+/** The flat vector's floats [lo, hi), read from the parameters, into dst. */
+export function copyFromParams(params: readonly Tensor[], offsets: readonly number[], lo: number, hi: number, dst: Float32Array): void {
+  eachParamIn(params, offsets, lo, hi, (data, at, from, to) => dst.set(data.subarray(at, at + to - from), from));
+}
+
 /**
- * Every rank's slice `mine` (sliceSize floats) allgathered into the parameters (FlatGrads order and
- * offsets), `recv.length / world` columns per collective; recv: the receive buffer (≥ world floats).
+ * Every rank's slice allgathered into the parameters (FlatGrads order and offsets): this rank's
+ * slice [range.start, range.end) is read from the parameters themselves (the shard optimizer stepped
+ * views of them), `send.length` columns per collective through `send` and `recv` (world × send.length).
  */
-export function allgatherSlicesInto(group: ProcessGroup, part: Partition, mine: Float32Array, params: readonly Tensor[], offsets: readonly number[], recv: Float32Array): void {
+export function allgatherSlicesInto(group: ProcessGroup, part: Partition, range: { start: number; end: number }, params: readonly Tensor[], offsets: readonly number[], send: Float32Array, recv: Float32Array): void {
   const { sliceSize: S, world, total } = part;
-  const w = Math.floor(recv.length / world);
-  if (w < 1) throw new DistributedError(`zero: the allgather buffer holds ${recv.length} floats, fewer than the ${world} ranks`);
+  const w = send.length;
+  if (w < 1 || recv.length < w * world) throw new DistributedError(`zero: allgather buffers of ${w} and ${recv.length} floats do not fit ${world} ranks`);
   for (let a = 0; a < S; a += w) {
     const b = Math.min(a + w, S), n = b - a;
+    const mine = send.subarray(0, n);
+    const lo = Math.min(range.start + a, range.end), hi = Math.min(range.start + b, range.end);
+    copyFromParams(params, offsets, lo, hi, mine);
+    mine.fill(0, hi - lo);
     const out = recv.subarray(0, n * world);
-    group.allgather(mine.subarray(a, b), out);
+    group.allgather(mine, out);
     for (let r = 0; r < world; r++) {
-      const lo = r * S + a, hi = Math.min(r * S + b, total);
-      if (hi > lo) copyIntoParams(params, offsets, lo, hi, out.subarray(r * n, r * n + (hi - lo)));
+      const rlo = r * S + a, rhi = Math.min(r * S + b, total);
+      if (rhi > rlo) copyIntoParams(params, offsets, rlo, rhi, out.subarray(r * n, r * n + (rhi - rlo)));
     }
   }
 }

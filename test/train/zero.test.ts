@@ -113,7 +113,7 @@ test("stage-2 buckets: packed per column range, started during backward; each ra
   }
 });
 
-test("parameter allgather in column chunks: every rank's slice lands in the parameters; the receive buffer stays a chunk", () => {
+test("parameter allgather in column chunks: this rank's slice read from its parameters, every rank's lands in them; chunk-sized buffers", () => {
   const sizes = [10, 300, 20, 20, 5, 1000, 1];
   const offsets = offsetsOf(sizes), total = 1356;
   const whole = Float32Array.from({ length: total }, (_, i) => i * 0.5 - 7);
@@ -126,29 +126,36 @@ test("parameter allgather in column chunks: every rank's slice lands in the para
       return s;
     });
     for (const capFloats of [world, 100, 7 * world + 3, part.padded, 10 * part.padded]) {
-      const rank = world - 1, mine = slices[rank];
+      const rank = world - 1, range = sliceRange(part, rank);
       const calls: number[] = [];
+      let a = 0;
       const group = {
         worldSize: world, rank,
         allgather(send: Float32Array, out: Float32Array): Float32Array {
-          const a = (send.byteOffset - mine.byteOffset) / 4;
           assert.equal(out.length, send.length * world);
+          assert.deepEqual(Array.from(send), Array.from(slices[rank].subarray(a, a + send.length)), "this rank sends its own columns, zero-padded");
           slices.forEach((sl, r) => out.set(sl.subarray(a, a + send.length), r * send.length));
+          a += send.length;
           calls.push(send.length);
           return out;
         },
       } as unknown as ProcessGroup;
-      const params = sizes.map((n) => Tensor.zeros([n]));
+      // this rank's parameters hold only its own slice (as after the shard step); the rest is stale
+      const params = sizes.map((n, i) => {
+        const t = Tensor.zeros([n]);
+        const d = t.data as Float32Array;
+        for (let k = 0; k < n; k++) if (offsets[i] + k >= range.start && offsets[i] + k < range.end) d[k] = whole[offsets[i] + k];
+        return t;
+      });
       const chunk = gatherChunk(part, capFloats);
-      const recv = new Float32Array(chunk * world);
-      assert.ok(recv.length <= Math.max(world, capFloats), `world ${world} cap ${capFloats}: receive buffer ${recv.length}`);
-      allgatherSlicesInto(group, part, mine, params, offsets, recv);
+      assert.ok(chunk * world <= Math.max(world, capFloats), `world ${world} cap ${capFloats}: receive buffer ${chunk * world}`);
+      allgatherSlicesInto(group, part, range, params, offsets, new Float32Array(chunk), new Float32Array(chunk * world));
       params.forEach((p, i) => assert.deepEqual(Array.from(p.f32()), Array.from(whole.subarray(offsets[i], offsets[i] + sizes[i])), `world ${world} cap ${capFloats} param ${i}`));
-      assert.equal(calls.reduce((x, y) => x + y, 0), part.sliceSize, "every column once");
+      assert.equal(a, part.sliceSize, "every column once");
       assert.equal(calls.length, Math.ceil(part.sliceSize / chunk));
     }
-    assert.throws(() => allgatherSlicesInto({ worldSize: world } as unknown as ProcessGroup, part, slices[0], [], offsets, new Float32Array(world - 1)),
-      (e: Error) => e instanceof DistributedError && new RegExp(`fewer than the ${world} ranks`).test(e.message));
+    assert.throws(() => allgatherSlicesInto({ worldSize: world } as unknown as ProcessGroup, part, sliceRange(part, 0), [], offsets, new Float32Array(2), new Float32Array(2 * world - 1)),
+      (e: Error) => e instanceof DistributedError && new RegExp(`do not fit ${world} ranks`).test(e.message));
   }
 });
 
