@@ -54,10 +54,14 @@ export class ZeroOptimizer {
     this.range = sliceRange(this.part, group.rank);
     this.pieces = piecesIn(flat.params.map((p) => p.size), flat.offsets, this.range.start, this.range.end);
     const S = this.part.sliceSize;
-    this.gatherSend = new Float32Array(gatherChunk(this.part, Math.floor(capBytes / 4)));
-    this.gatherBuf = new Float32Array(this.gatherSend.length * this.part.world);
     this.gradSlice = stage === 2 ? new Float32Array(S) : flat.buffer.subarray(this.range.start, this.range.end);
     this.grads = stage === 2 ? new ZeroGradBuckets(flat, group, this.part, this.gradSlice, capBytes) : null;
+    // the allgather's buffers: stage 2's packing buffers (free after backward) where there are two
+    const [recv, send] = this.grads?.scratch ?? [];
+    const chunk = recv && send ? Math.min(S, Math.floor(recv.length / group.worldSize), send.length) : 0;
+    const own = chunk > 0 ? chunk : gatherChunk(this.part, Math.floor(capBytes / 4));
+    this.gatherSend = chunk > 0 ? send.subarray(0, chunk) : new Float32Array(own);
+    this.gatherBuf = chunk > 0 ? recv.subarray(0, chunk * group.worldSize) : new Float32Array(own * group.worldSize);
     const groupOf = new Map<Tensor, number>();
     outer.paramGroups.forEach((g, gi) => g.params.forEach((p) => groupOf.set(p, gi)));
     this.groupPieces = outer.paramGroups.map(() => []);
