@@ -90,6 +90,9 @@ export class MpiGroup implements ProcessGroup {
     this.world = this;
     this.shared = { pending: null };
     let init: ReturnType<MpiAddon["init"]>;
+    // the comm thread waits inside blocking MPI calls, which OpenMPI busy-polls: yield the core to the
+    // compute thread meanwhile (read by MPI_Init below; an explicit setting is kept)
+    process.env.OMPI_MCA_mpi_yield_when_idle ??= "1";
     try {
       init = addon.init(Math.max(60_000, Number.isFinite(opts.timeoutMs) ? opts.timeoutMs : 60_000));
     } catch (e) {

@@ -280,7 +280,7 @@ export class TrainingArguments {
    */
   plannedSteps(numExamples: number, worldSize = this.dataParallelSize): { numBatches: number; updatesPerEpoch: number; maxSteps: number; numEpochs: number } {
     const bs = this.perDeviceTrainBatchSize;
-    // each rank's share (DistributedSampler: padded up to, or with drop_last cut down to, a multiple of the world size)
+    // each rank's batch count: ceil (or, with drop_last, floor) of n / (world × batch), as accelerate shards HF batches
     const perRank = this.dataloaderDropLast ? Math.floor(numExamples / worldSize) : Math.ceil(numExamples / worldSize);
     const numBatches = this.dataloaderDropLast ? Math.floor(perRank / bs) : Math.ceil(perRank / bs);
     const updatesPerEpoch = Math.max(Math.ceil(numBatches / this.gradientAccumulationSteps), 1);

@@ -1,35 +1,32 @@
-// Data-parallel sampling (PyTorch DistributedSampler): every rank draws the same epoch order
-// from the data Rng, pads it by repeating from the start to a multiple of the world size (or,
-// with drop_last, cuts the tail), and takes the interleaved shard order[rank::worldSize], which
-// it then batches by per_device_train_batch_size. Batch j of every rank together form global
-// batch j: with full batches exactly the single-process batch j of size per_device × world.
+// Data-parallel sampling as HF Trainer does it on several processes (accelerate's
+// prepare_data_loader with the Trainer's defaults split_batches=False, even_batches=True): every
+// rank draws the same epoch order from the data Rng and cuts it into the single-process batches of
+// per_device_train_batch_size; batch i goes to rank i % worldSize, so batch j of every rank
+// together form global batch j = order[j·b·N, (j+1)·b·N). The uneven tail: with
+// dataloader_drop_last the incomplete last round of batches is dropped; without it the order is
+// continued from its start (repeating it if it is shorter) until every rank has full batches of b.
+// One process keeps the plain batches (a short last one unless drop_last), as HF does.
 
 import { ConfigError } from "../tensor/errors.js";
 import { batchesOf } from "./trainer_data.js";
 
-/** The epoch order padded (repeated from its start) or cut to a multiple of worldSize. */
-export function paddedOrder(order: readonly number[], worldSize: number, dropLast: boolean): number[] {
+/** The epoch order continued from its start (cyclically) or cut to a multiple of `multiple`. */
+export function paddedOrder(order: readonly number[], multiple: number, dropLast: boolean): number[] {
   const n = order.length;
-  if (dropLast) return order.slice(0, n - (n % worldSize));
-  const total = Math.ceil(n / worldSize) * worldSize;
+  if (dropLast) return order.slice(0, n - (n % multiple));
+  const total = Math.ceil(n / multiple) * multiple;
   const out = order.slice();
   while (out.length < total) out.push(...order.slice(0, Math.min(order.length, total - out.length)));
   return out;
 }
 
-/** Rank `rank`'s share of an epoch order: paddedOrder(order)[rank::worldSize]. */
-export function rankShard(order: readonly number[], worldSize: number, rank: number, dropLast: boolean): number[] {
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new ConfigError(`rankShard: rank ${rank} is not in a world of ${worldSize}`);
-  const p = paddedOrder(order, worldSize, dropLast);
-  const out: number[] = [];
-  for (let i = rank; i < p.length; i += worldSize) out.push(p[i]);
-  return out;
-}
-
 /** Every rank's batches of one epoch: out[r][j] is rank r's j-th micro-batch (same count on every rank). */
 export function epochBatches(order: readonly number[], batchSize: number, worldSize: number, dropLast: boolean): number[][][] {
-  const out: number[][][] = [];
-  for (let r = 0; r < worldSize; r++) out.push(batchesOf(rankShard(order, worldSize, r, dropLast), batchSize, dropLast));
+  if (!Number.isInteger(worldSize) || worldSize < 1) throw new ConfigError(`epochBatches: world size ${worldSize} is not a positive integer`);
+  if (worldSize === 1) return [batchesOf(order.slice(), batchSize, dropLast)];
+  const batches = batchesOf(paddedOrder(order, batchSize * worldSize, dropLast), batchSize, true);
+  const out: number[][][] = Array.from({ length: worldSize }, () => []);
+  batches.forEach((b, i) => out[i % worldSize].push(b));
   return out;
 }
 

@@ -2,7 +2,9 @@
 // (zero_grads.ts) share: the autograd leaf hook counts each bucket's parameters down as their final
 // gradients arrive, and buckets are launched strictly in bucket order on every rank (a ready bucket
 // waits for the ones before it), so the ranks issue the same collectives in the same order while
-// backward goes on. What a launch communicates is the subclass's `launchBucket`.
+// backward goes on. What a launch communicates is the subclass's `launchBucket`. The order the
+// parameters' gradients became ready in the last armed pass is kept (`readyOrder`), and a subclass
+// may replace the buckets between passes (`setBuckets`: DDP's rebuild after the first iteration).
 
 import type { Tensor } from "../tensor/tensor.js";
 import { setLeafGradHook, LeafGradHook } from "../tensor/autograd.js";
@@ -11,7 +13,7 @@ import type { FlatGrads } from "./optim/optimizer.js";
 
 export abstract class LeafGradBuckets<B extends { params: number[] }> {
   private readonly index = new Map<Tensor, number>();
-  private readonly bucketsOf: number[][];
+  private bucketsOf: number[][] = [];
   private remaining: number[] = [];
   private readonly seen: Uint8Array;
   protected handles: CommHandle[] = [];
@@ -20,12 +22,26 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
   private armed = false;
   /** Buckets started from inside backward in the last synced pass (the rest started after it). */
   startedDuringBackward = 0;
+  /** Parameter indices in the order their final gradients arrived in the last armed pass (unused ones absent). */
+  readyOrder: number[] = [];
+  private _buckets: B[] = [];
 
-  constructor(protected readonly flat: FlatGrads, protected readonly group: ProcessGroup, readonly buckets: B[]) {
-    this.bucketsOf = flat.params.map(() => []);
-    buckets.forEach((b, bi) => { for (const i of b.params) this.bucketsOf[i].push(bi); });
+  constructor(protected readonly flat: FlatGrads, protected readonly group: ProcessGroup, buckets: B[]) {
     flat.params.forEach((p, i) => this.index.set(p, i));
     this.seen = new Uint8Array(flat.params.length);
+    this.setBuckets(buckets);
+  }
+
+  get buckets(): readonly B[] {
+    return this._buckets;
+  }
+
+  /** Replaces the buckets (between passes only: every rank must do the same). */
+  protected setBuckets(buckets: B[]): void {
+    if (this.armed) throw new Error("LeafGradBuckets.setBuckets during an armed pass");
+    this._buckets = buckets;
+    this.bucketsOf = this.flat.params.map(() => []);
+    buckets.forEach((b, bi) => { for (const i of b.params) this.bucketsOf[i].push(bi); });
   }
 
   /** Starts bucket k's collective (attaching its parameters' gradients first). */
@@ -34,6 +50,9 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
   /** Called by arm() just before the hook is installed. */
   protected onArm(): void {}
 
+  /** Called at the end of finish(), every bucket done (no collective in flight). */
+  protected afterPass(): void {}
+
   /** Before the backward that completes the step's gradients: buckets start as they fill. */
   arm(): void {
     this.remaining = this.buckets.map((b) => b.params.length);
@@ -41,6 +60,7 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
     this.handles = [];
     this.next = 0;
     this.startedDuringBackward = 0;
+    this.readyOrder = [];
     this.armed = true;
     this.onArm();
     this.prevHook = setLeafGradHook((leaf) => this.onLeaf(leaf));
@@ -50,6 +70,7 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
     const i = this.index.get(leaf);
     if (i === undefined || this.seen[i]) return;
     this.seen[i] = 1;
+    this.readyOrder.push(i);
     this.flat.attachOne(i);
     for (const bi of this.bucketsOf[i]) this.remaining[bi]--;
     while (this.next < this.buckets.length && this.remaining[this.next] === 0) {
@@ -96,6 +117,7 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
     if (!this.unhook()) return;
     this.flat.attach();
     this.complete();
+    this.afterPass();
   }
 
   /** Removes the hook without communicating (an error during backward). */

@@ -3,7 +3,8 @@
 // it keeps no state and never steps: a shard optimizer of the same kind steps this rank's slice of
 // the flat parameter vector (zero_partition.ts), one 1-D piece per parameter part, in the same
 // param groups (weight decay, per-group hyper-parameters copied before every step). After the step
-// the slices are allgathered into every rank's weights. Stage 1: the gradients are allreduced
+// the slices are allgathered into every rank's weights, a bucket of columns at a time
+// (zero_gather.ts: no full-size buffer); the shard optimizer steps views of the parameters. Stage 1: the gradients are allreduced
 // (ddp_grads.ts) and the shard reads its part of the flat buffer; stage 2: they are reduce-
 // scattered into a slice buffer (zero_grads.ts). Clipping uses the global norm (the ranks' sums
 // of squares, added in double precision). Checkpoints gather the full state into the ordinary
@@ -18,6 +19,7 @@ import type { FlatGrads, Optimizer, ParamGroupInput, ParamState } from "./optim/
 import type { GradScaler } from "./amp.js";
 import { allgatherJson } from "./ddp.js";
 import { ZeroGradBuckets } from "./zero_grads.js";
+import { allgatherSlicesInto, gatherChunk } from "./zero_gather.js";
 import { Partition, Piece, piecesIn, sliceRange, zeroPartition } from "./zero_partition.js";
 
 const f = Math.fround;
@@ -34,9 +36,10 @@ export class ZeroOptimizer {
   readonly part: Partition;
   readonly range: { start: number; end: number };
   readonly pieces: Piece[];
-  /** This rank's slice of the parameters (the shard optimizer's weights) and, for stage 2, of the gradients. */
-  private readonly sliceParams: Float32Array;
-  private readonly gathered: Float32Array;
+  /** The allgather's send buffer: at most a bucket's worth of this rank's columns. */
+  private readonly gatherSend: Float32Array;
+  /** The allgather's receive buffer: world × (at most a bucket's worth of) columns, not the whole vector. */
+  private readonly gatherBuf: Float32Array;
   private readonly gradSlice: Float32Array;
   readonly grads: ZeroGradBuckets | null;
   readonly inner: Optimizer;
@@ -51,10 +54,14 @@ export class ZeroOptimizer {
     this.range = sliceRange(this.part, group.rank);
     this.pieces = piecesIn(flat.params.map((p) => p.size), flat.offsets, this.range.start, this.range.end);
     const S = this.part.sliceSize;
-    this.sliceParams = new Float32Array(S);
-    this.gathered = new Float32Array(this.part.padded);
     this.gradSlice = stage === 2 ? new Float32Array(S) : flat.buffer.subarray(this.range.start, this.range.end);
     this.grads = stage === 2 ? new ZeroGradBuckets(flat, group, this.part, this.gradSlice, capBytes) : null;
+    // the allgather's buffers: stage 2's packing buffers (free after backward) where there are two
+    const [recv, send] = this.grads?.scratch ?? [];
+    const chunk = recv && send ? Math.min(S, Math.floor(recv.length / group.worldSize), send.length) : 0;
+    const own = chunk > 0 ? chunk : gatherChunk(this.part, Math.floor(capBytes / 4));
+    this.gatherSend = chunk > 0 ? send.subarray(0, chunk) : new Float32Array(own);
+    this.gatherBuf = chunk > 0 ? recv.subarray(0, chunk * group.worldSize) : new Float32Array(own * group.worldSize);
     const groupOf = new Map<Tensor, number>();
     outer.paramGroups.forEach((g, gi) => g.params.forEach((p) => groupOf.set(p, gi)));
     this.groupPieces = outer.paramGroups.map(() => []);
@@ -64,7 +71,9 @@ export class ZeroOptimizer {
       if (gi === undefined) throw new ConfigError(`zero_stage ${stage}: parameter '${p.name}' is in the gradient buffer but in no optimizer param group`);
       this.groupPieces[gi].push(k);
       const at = pc.flat - this.range.start;
-      const t = new Tensor(this.sliceParams, [pc.hi - pc.lo], "f32", undefined, at);
+      // the shard optimizer steps a view of the parameter itself (no slice copy of the weights)
+      if (!p.isContiguous()) throw new DistributedError(`zero_stage ${stage}: parameter '${p.name}' is not contiguous`);
+      const t = new Tensor(p.storage, [pc.hi - pc.lo], "f32", undefined, p.offset + pc.lo);
       t.name = `${p.name ?? `param${pc.param}`}[${pc.lo}:${pc.hi}]`;
       t.grad = stage === 2 ? new Tensor(this.gradSlice, [pc.hi - pc.lo], "f32", undefined, at)
         : new Tensor(flat.buffer, [pc.hi - pc.lo], "f32", undefined, pc.flat);
@@ -131,13 +140,10 @@ export class ZeroOptimizer {
       for (const [k, v] of Object.entries(g)) if (k !== "params" && k !== "names") (ig as Record<string, unknown>)[k] = v;
     });
     const params = this.flat.params;
-    this.pieces.forEach((pc, k) => this.pieceTensors[k].data.set(params[pc.param].data.subarray(pc.lo, pc.hi)));
+    // a parameter whose storage was replaced (weights loaded anew): its views follow it
+    this.pieces.forEach((pc, k) => { if (this.pieceTensors[k].storage !== params[pc.param].storage) this.pieceTensors[k].storage = params[pc.param].storage; });
     this.inner.step();
-    this.group.allgather(this.sliceParams, this.gathered);
-    params.forEach((p, i) => {
-      if (!p.isContiguous()) throw new DistributedError(`zero: parameter '${p.name}' is not contiguous`);
-      (p.data as Float32Array).set(this.gathered.subarray(this.flat.offsets[i], this.flat.offsets[i] + p.size));
-    });
+    allgatherSlicesInto(this.group, this.part, this.range, params, this.flat.offsets, this.gatherSend, this.gatherBuf);
     if (wholeGrads && this.stage === 2) this.group.allgather(this.gradSlice, this.flat.buffer);
   }
 

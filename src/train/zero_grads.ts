@@ -30,6 +30,11 @@ export class ZeroGradBuckets extends LeafGradBuckets<ColumnBucket> {
     return b.a === 0 && b.b === this.part.sliceSize && this.flat.buffer.length === this.part.padded;
   }
 
+  /** The packing buffers, free between synced backwards (the parameter allgather borrows them). */
+  get scratch(): readonly Float32Array[] {
+    return this.staging;
+  }
+
   /** Floats this class holds for gradients: the slice and the packing buffers. */
   get floats(): number {
     return this.slice.length + this.staging.reduce((s, b) => s + b.length, 0);

@@ -1,4 +1,4 @@
-// Data parallelism without MPI: the sampler's sharding math, the gradient buckets and their
+// Data parallelism without MPI (the sampler: ddp_sampler.test.ts): the gradient buckets and their
 // start from the autograd leaf hook, the evaluation shards and gathering, the start-up check
 // and the TrainingArguments fields, against LocalGroup and small in-memory fake groups.
 import type { CommCounters } from "../../src/dist/process_group.js";
@@ -9,13 +9,11 @@ import { setLeafGradHook } from "../../src/tensor/autograd.js";
 import { DistributedError, ConfigError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
 import { LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
-import { batchesOf } from "../../src/train/trainer_data.js";
-import { epochBatches, evalShard, globalExamples, paddedOrder, rankShard } from "../../src/train/ddp_sampler.js";
-import { assignBuckets, DdpStats, GradBuckets, hiddenShare } from "../../src/train/ddp_grads.js";
+import { evalShard } from "../../src/train/ddp_sampler.js";
+import { assignBuckets, DdpStats, FIRST_BUCKET_BYTES, GradBuckets, hiddenShare } from "../../src/train/ddp_grads.js";
 import { checkSameRun, gatherEval, rankSeed } from "../../src/train/ddp.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { Trainer, TrainingArguments } from "../../src/train/index.js";
-import { Rng } from "../../src/tensor/random.js";
 import { TinyRegressor, regressionCollator, regressionData } from "./helpers.js";
 
 /** A group of `worldSize` whose collectives are scripted: the other ranks' bytes, and a log of calls. */
@@ -57,46 +55,6 @@ class FakeGroup implements ProcessGroup {
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
-test("sharding: the union of the ranks' batch j is the single-process batch j of size b × world", () => {
-  const order = new Rng(3).permutation(24);
-  for (const world of [1, 2, 3, 4]) {
-    const all = epochBatches(order, 2, world, false);
-    const single = batchesOf(order, 2 * world, false);
-    assert.equal(all[0].length, single.length);
-    single.forEach((b, j) => {
-      const union = all.flatMap((r) => r[j]).sort((x, y) => x - y);
-      assert.deepEqual(union, b.slice().sort((x, y) => x - y), `world ${world}, batch ${j}`);
-      // the interleaving: rank r's k-th example is position (j·b + k)·world + r of the order
-      all.forEach((r, rank) => r[j].forEach((v, k) => assert.equal(v, order[(j * 2 + k) * world + rank])));
-    });
-  }
-});
-
-test("sharding: uneven tails pad from the start (no drop_last) or drop (drop_last); counts match plannedSteps", () => {
-  const order = [5, 3, 9, 0, 1, 8, 2, 7, 4, 6, 10]; // 11 examples
-  assert.deepEqual(paddedOrder(order, 4, false), [...order, 5]);
-  assert.deepEqual(paddedOrder(order, 4, true), order.slice(0, 8));
-  assert.deepEqual(rankShard(order, 4, 3, false), [0, 7, 5]);
-  assert.deepEqual(rankShard(order, 4, 3, true), [0, 7]);
-  // every example once, one repeated to fill the tail
-  const shards = [0, 1, 2, 3].map((r) => rankShard(order, 4, r, false));
-  assert.deepEqual(shards.flat().sort((a, b) => a - b), [...order, 5].sort((a, b) => a - b));
-  assert.deepEqual(paddedOrder([4], 3, false), [4, 4, 4]);
-  for (const dropLast of [false, true]) {
-    for (const world of [1, 2, 3]) {
-      const a = new TrainingArguments({ perDeviceTrainBatchSize: 2, gradientAccumulationSteps: 2, dataloaderDropLast: dropLast, numTrainEpochs: 1 });
-      const plan = a.plannedSteps(order.length, world);
-      const all = epochBatches(order, 2, world, dropLast);
-      assert.ok(all.every((r) => r.length === plan.numBatches), `world ${world} dropLast ${dropLast}`);
-      if (dropLast) assert.ok(all.flat().every((b) => b.length === 2));
-    }
-  }
-  // the loss weights' denominator: examples of an accumulation group on every rank
-  const all = epochBatches(order, 2, 2, false); // 12 padded → 6 per rank → batches of 2, 2, 2
-  assert.equal(globalExamples(all, 0, 2), 8);
-  assert.equal(globalExamples(all, 2, 2), 4);
-});
-
 test("buckets: filled from the last parameter, capped, contiguous ranges covering the buffer", () => {
   const sizes = [10, 300, 20, 20, 5, 1000];
   const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((s, v) => s + v, 0));
@@ -133,6 +91,7 @@ test("GradBuckets: buckets start during backward in bucket order; the buffer the
   const g = new FakeGroup(0, 2);
   const buckets = new GradBuckets(flat, g, 200 * 4);
   assert.ok(buckets.buckets.length >= 3);
+  const first = buckets.buckets.map((b) => `allreduce ${b.end - b.start}`);
   const data = regressionCollator(regressionData(4));
   const lossOf = () => model.forward(data as never).loss!;
   lossOf().backward();
@@ -143,9 +102,54 @@ test("GradBuckets: buckets start during backward in bucket order; the buffer the
   const during = buckets.startedDuringBackward;
   buckets.finish();
   assert.ok(during >= 1, `some buckets started inside backward (${during})`);
-  assert.deepEqual(g.calls, buckets.buckets.map((b) => `allreduce ${b.end - b.start}`));
+  // then the one-time rebuild: rank 0's ready order broadcast
+  assert.deepEqual(g.calls, [...first, "broadcast"]);
+  assert.ok(buckets.rebuilt);
   flat.buffer.forEach((v, i) => assert.ok(Math.abs(v - 2 * local[i]) < 1e-6));
   assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+});
+
+test("buckets: the first one capped at firstCapBytes; filled in a given ready order as contiguous ranges", () => {
+  const sizes = [10, 300, 20, 20, 5, 8];
+  const offsets = [0, 10, 310, 330, 350, 355];
+  assert.equal(FIRST_BUCKET_BYTES, 1024 * 1024);
+  const b = assignBuckets(sizes, offsets, 400 * 4, { firstCapBytes: 15 * 4 });
+  assert.deepEqual(b.map((x) => x.params), [[5, 4], [3, 2, 1, 0]]);
+  assert.deepEqual(b.map((x) => [x.start, x.end]), [[350, 363], [0, 350]]);
+  const ranges = (o: number[], cap: number) => assignBuckets(sizes, offsets, cap * 4, { order: o }).map((x) => [x.params, x.start, x.end]);
+  // parameter 4 lies between 5 and 3: it joins their bucket (here when it comes)
+  assert.deepEqual(ranges([5, 3, 2, 4, 1, 0], 100), [[[5, 3, 2, 4], 310, 363], [[1], 10, 310], [[0], 0, 10]]);
+  assert.deepEqual(ranges([5, 3, 4, 2, 1, 0], 30), [[[5], 355, 363], [[3, 4], 330, 355], [[2], 310, 330], [[1], 10, 310], [[0], 0, 10]]);
+  // ... or when the bucket closes; a range over another bucket's parameter is refused (2 and 0 around 1)
+  assert.deepEqual(ranges([5, 3, 1, 4, 2, 0], 40), [[[5, 3, 4], 330, 363], [[1], 10, 310], [[2], 310, 330], [[0], 0, 10]]);
+  // the default order is the reverse parameter order
+  assert.deepEqual(assignBuckets(sizes, offsets, 100 * 4), assignBuckets(sizes, offsets, 100 * 4, { order: [5, 4, 3, 2, 1, 0] }));
+});
+
+test("GradBuckets: rebuilt once after the first pass from rank 0's ready order; later passes use those buckets, same sums", () => {
+  const model = new TinyRegressor(2, { hidden: 16 });
+  const flat = new FlatGrads(model.parameters());
+  const n = flat.params.length;
+  const g = new FakeGroup(1, 2);
+  // rank 0's order (as broadcast): the parameters first to last, the opposite of this rank's
+  const rank0 = Array.from({ length: n }, (_, i) => i);
+  g.broadcast = (buf: ArrayBufferView) => { g.calls.push("broadcast"); (buf as Int32Array).set(rank0); };
+  const buckets = new GradBuckets(flat, g, 200 * 4);
+  const data = regressionCollator(regressionData(4));
+  const lossOf = () => model.forward(data as never).loss!;
+  lossOf().backward();
+  const local = Float32Array.from(flat.buffer);
+  const pass = () => { flat.zero(); buckets.arm(); lossOf().backward(); buckets.finish(); };
+  pass();
+  assert.deepEqual(buckets.readyOrder.slice().sort((a, b) => a - b), rank0, "every parameter reported once");
+  const sizes = flat.params.map((p) => p.size);
+  const expected = assignBuckets(sizes, flat.offsets, 200 * 4, { firstCapBytes: FIRST_BUCKET_BYTES, order: rank0 });
+  assert.deepEqual(buckets.buckets, expected);
+  assert.notDeepEqual(expected, assignBuckets(sizes, flat.offsets, 200 * 4), "the rebuild changed the buckets");
+  g.calls = [];
+  pass();
+  assert.deepEqual(g.calls, expected.map((b) => `allreduce ${b.end - b.start}`), "no second rebuild; the new buckets in order");
+  flat.buffer.forEach((v, i) => assert.equal(v, 2 * local[i]));
 });
 
 test("DDP stats: off by default; on, one record per synced pass with bytes = buffer × 4, counter deltas as collective time", () => {

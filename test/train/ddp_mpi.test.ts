@@ -1,6 +1,7 @@
 // Data parallelism over real MPI: `mpirun -np 2` ranks with per-device batch b against one
 // process with batch 2b (same losses and adapter within 1e-5), a 2-rank checkpoint resumed on 1
-// and on 2 processes, a 1-process checkpoint resumed on 2, and the start-up mismatch error.
+// and on 2 processes, a 1-process checkpoint resumed on 2, the uneven last batch (HF/accelerate
+// padding, drop_last) and the start-up mismatch error.
 // Without mpirun or the MPI addon every test prints why and is skipped (never passed).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -63,6 +64,24 @@ test("with accumulation 2: 2 ranks × 1 × 2 micro-steps equal 1 process × batc
   const two = run(2, { out: tmp(), perDevice: 1, ga: 2, maxSteps: 6 }).result!;
   const d = maxDiff(a, two, STEPS);
   assert.ok(d.loss < 1e-5 && d.adapter < 1e-5, JSON.stringify(d));
+});
+
+test("uneven last batch (9 rows, 2 ranks × 2): padded from the start as HF does, or dropped with dataloader_drop_last", { skip: NO_MPI ?? false }, () => {
+  const nine = Array.from({ length: 9 }, (_, i) => i);
+  const seq = { sequential: true, maxSteps: 6 }; // 3 steps an epoch without drop_last, 2 with: the epoch boundary is crossed
+  // without drop_last, global batch 3 is row 8 then rows 0, 1, 2 again (rank 0: [8, 0], rank 1: [1, 2]):
+  // one process over those 12 rows with batch 4 (DistributedSampler's interleaving would give [8], [0])
+  const padded = run(1, { ...seq, out: tmp(), perDevice: 4, trainRows: [...nine, 0, 1, 2] }).result!;
+  const two = run(2, { ...seq, out: tmp(), perDevice: 2, trainRows: nine }).result!;
+  const d = maxDiff(padded, two, STEPS);
+  console.log(`# ddp_mpi uneven tail: max |Δloss| ${d.loss.toExponential(2)}, max |Δadapter| ${d.adapter.toExponential(2)}`);
+  assert.ok(d.loss < 1e-5 && d.adapter < 1e-5, JSON.stringify(d));
+  // with drop_last both drop row 8: 2 ranks × 2 equal one process × 4 on the same 9 rows
+  const drop = { sequential: true, maxSteps: 4, dropLast: true, trainRows: nine };
+  const d1 = maxDiff(run(1, { ...drop, out: tmp(), perDevice: 4 }).result!, run(2, { ...drop, out: tmp(), perDevice: 2 }).result!, [1, 2, 3, 4]);
+  console.log(`# ddp_mpi drop_last: max |Δloss| ${d1.loss.toExponential(2)}, max |Δadapter| ${d1.adapter.toExponential(2)}`);
+  assert.ok(d1.loss < 1e-5 && d1.adapter < 1e-5, JSON.stringify(d1));
+  assert.ok(Math.abs(padded.losses[3] - two.losses[3]) < 1e-5 && Math.abs(padded.losses[2] - padded.losses[3]) > 1e-4, "the padded batch differs from the others");
 });
 
 test("a 2-rank checkpoint resumes on 1 and on 2 processes; a 1-process one on 2", { skip: NO_MPI ?? false }, () => {

@@ -6,12 +6,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../../src/tensor/errors.js";
+import { ConfigError, DistributedError } from "../../src/tensor/errors.js";
 import { setLeafGradHook } from "../../src/tensor/autograd.js";
 import { DONE, LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
 import { columnBuckets, piecesIn, sliceRange, zeroPartition } from "../../src/train/zero_partition.js";
 import { ZeroGradBuckets } from "../../src/train/zero_grads.js";
 import { zeroUnsupported } from "../../src/train/zero.js";
+import { allgatherSlicesInto, gatherChunk } from "../../src/train/zero_gather.js";
+import { Tensor } from "../../src/tensor/tensor.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { TrainingArguments } from "../../src/train/index.js";
 import { TinyRegressor, regressionCollator, regressionData } from "./helpers.js";
@@ -108,6 +110,52 @@ test("stage-2 buckets: packed per column range, started during backward; each ra
     for (let i = end - start; i < part.sliceSize; i++) assert.equal(slice[i], 0, "the padding is zero");
     assert.ok(buckets.floats < flat.buffer.length + part.sliceSize, "two packing buffers at most");
     assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+  }
+});
+
+test("parameter allgather in column chunks: this rank's slice read from its parameters, every rank's lands in them; chunk-sized buffers", () => {
+  const sizes = [10, 300, 20, 20, 5, 1000, 1];
+  const offsets = offsetsOf(sizes), total = 1356;
+  const whole = Float32Array.from({ length: total }, (_, i) => i * 0.5 - 7);
+  for (const world of [2, 3, 7]) {
+    const part = zeroPartition(total, world);
+    const slices = Array.from({ length: world }, (_, r) => {
+      const s = new Float32Array(part.sliceSize);
+      const { start, end } = sliceRange(part, r);
+      s.set(whole.subarray(start, end));
+      return s;
+    });
+    for (const capFloats of [world, 100, 7 * world + 3, part.padded, 10 * part.padded]) {
+      const rank = world - 1, range = sliceRange(part, rank);
+      const calls: number[] = [];
+      let a = 0;
+      const group = {
+        worldSize: world, rank,
+        allgather(send: Float32Array, out: Float32Array): Float32Array {
+          assert.equal(out.length, send.length * world);
+          assert.deepEqual(Array.from(send), Array.from(slices[rank].subarray(a, a + send.length)), "this rank sends its own columns, zero-padded");
+          slices.forEach((sl, r) => out.set(sl.subarray(a, a + send.length), r * send.length));
+          a += send.length;
+          calls.push(send.length);
+          return out;
+        },
+      } as unknown as ProcessGroup;
+      // this rank's parameters hold only its own slice (as after the shard step); the rest is stale
+      const params = sizes.map((n, i) => {
+        const t = Tensor.zeros([n]);
+        const d = t.data as Float32Array;
+        for (let k = 0; k < n; k++) if (offsets[i] + k >= range.start && offsets[i] + k < range.end) d[k] = whole[offsets[i] + k];
+        return t;
+      });
+      const chunk = gatherChunk(part, capFloats);
+      assert.ok(chunk * world <= Math.max(world, capFloats), `world ${world} cap ${capFloats}: receive buffer ${chunk * world}`);
+      allgatherSlicesInto(group, part, range, params, offsets, new Float32Array(chunk), new Float32Array(chunk * world));
+      params.forEach((p, i) => assert.deepEqual(Array.from(p.f32()), Array.from(whole.subarray(offsets[i], offsets[i] + sizes[i])), `world ${world} cap ${capFloats} param ${i}`));
+      assert.equal(a, part.sliceSize, "every column once");
+      assert.equal(calls.length, Math.ceil(part.sliceSize / chunk));
+    }
+    assert.throws(() => allgatherSlicesInto({ worldSize: world } as unknown as ProcessGroup, part, sliceRange(part, 0), [], offsets, new Float32Array(2), new Float32Array(2 * world - 1)),
+      (e: Error) => e instanceof DistributedError && new RegExp(`do not fit ${world} ranks`).test(e.message));
   }
 });
 
