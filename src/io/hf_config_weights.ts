@@ -5,6 +5,7 @@
 // allocation of many GB long before the weights are compared.
 
 import { existsSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../tensor/errors.js";
 import type { BertConfig, GPT2Config, LlamaConfig, PretrainedConfig } from "./hf_config_types.js";
@@ -46,6 +47,19 @@ export function estimateParameters(c: PretrainedConfig): number {
   let n = 0;
   for (const x of matrices(c)) n += x.rows * x.cols * (x.perLayer ? c.numHiddenLayers : 1);
   return n;
+}
+
+/**
+ * A model built from a config alone (no weights to compare with) must fit this machine: the
+ * parameters it implies, at 2 bytes each (the smallest storage here, bf16), within `memoryBytes`
+ * (default: the machine's total memory). A ConfigError with the figures otherwise, before any allocation.
+ */
+export function checkConfigFitsMemory(c: PretrainedConfig, memoryBytes = totalmem()): void {
+  const params = estimateParameters(c);
+  if (params * 2 > memoryBytes) {
+    const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new ConfigError(`${c.source}: the config implies at least ${params} parameters (${gb(params * 2)} GiB even in bf16, ${gb(params * 4)} GiB in f32), more than this machine's ${gb(memoryBytes)} GiB of memory; check the size fields (hidden_size, intermediate_size, num_hidden_layers, vocab_size)`);
+  }
 }
 
 /** Every implied weight matrix must be allocatable; a ConfigError names the fields otherwise. */

@@ -2,6 +2,7 @@
 import { ConfigError } from "../tensor/errors.js";
 import { applyLabelOptions, loadConfigFile, parseConfig, PretrainedConfig, resolveModelPath } from "../io/hf_config.js";
 import { hfConfigFromLlama2c, readLlama2c } from "../io/llama2c.js";
+import { checkConfigFitsMemory } from "../io/hf_config_weights.js";
 import type { BertConfig } from "../io/hf_config.js";
 import { buildFromDir, LoadOptions, PreTrainedModel } from "./modeling_utils.js";
 import { BertModel } from "./bert.js";
@@ -79,6 +80,7 @@ function autoClass<M extends PreTrainedModel = PreTrainedModel>(task: Task, auto
     },
     /** A randomly initialised model (HF init, global RNG) for a config. */
     fromConfig(config: PretrainedConfig): M {
+      checkConfigFitsMemory(config);
       const m = factoryFor(task, autoName, config)(config).initWeights();
       return m as M;
     },

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSafetensors, loadSafetensorsDir } from "../../src/io/safetensors.js";
 import { loadConfigFile } from "../../src/io/hf_config.js";
+import { checkConfigFitsMemory } from "../../src/io/hf_config_weights.js";
 import { PreTrainedTokenizer } from "../../src/io/tokenizer.js";
 import { staysInside } from "../../src/io/fs.js";
 import { AutoModel } from "../../src/models/auto.js";
@@ -159,4 +160,18 @@ test("vocab.txt lines named like Object.prototype members are ordinary tokens", 
   const tok = PreTrainedTokenizer.fromPretrainedSync(dir);
   assert.deepEqual(tok.convertTokensToIds(["constructor", "tostring", "__proto__"]), [lines.length, lines.length + 1, lines.length + 2]);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test("fromConfig: a config implying more parameters than the machine's memory is a ConfigError with the figures, before allocating", () => {
+  const dir = tmp();
+  const cfg = json(join(BERT, "config.json"));
+  // 200,000 layers of bert-tiny-random's 32×32 + 32×37 matrices: ~4.4e8 parameters, 0.8 GiB in bf16
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...cfg, num_hidden_layers: 200_000 }));
+  const big = loadConfigFile(dir);
+  assert.throws(() => checkConfigFitsMemory(big, 2 ** 29), (e: Error) => e instanceof ConfigError &&
+    e.message.startsWith(`${join(dir, "config.json")}: the config implies at least `) && /GiB even in bf16, .* more than this machine's 0\.5 GiB of memory/.test(e.message));
+  checkConfigFitsMemory(loadConfigFile(BERT), 2 ** 29); // the real one fits
+  // what AutoModel.fromConfig checks against the machine's own memory
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...cfg, hidden_size: 32768, num_attention_heads: 1, intermediate_size: 65536, num_hidden_layers: 10_000 }));
+  assert.throws(() => AutoModel.fromConfig(loadConfigFile(dir)), (e: Error) => e instanceof ConfigError && /more than this machine's .* GiB of memory/.test(e.message));
 });
