@@ -70,10 +70,19 @@ export function matchTarget(spec: TargetSpec, key: string): boolean | "excluded"
 }
 
 /** PEFT's get_pattern_key for rank_pattern/alpha_pattern: an exact key or a `(.*\.)?key$` match. */
-export function patternKey(patterns: Record<string, unknown>, key: string): string | null {
+export function patternKey(patterns: Record<string, unknown> | null | undefined, key: string): string | null {
+  if (patterns === null || patterns === undefined) return null; // null in a file: no pattern, as {}
   const keys = Object.keys(patterns);
   if (keys.includes(key)) return key;
-  for (const p of keys) if (new RegExp(`^(?:.*\\.)?(?:${p})$`).test(key)) return p;
+  for (const p of keys) {
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:.*\\.)?(?:${p})$`);
+    } catch (e) {
+      throw new ConfigError(`rank_pattern/alpha_pattern key ${JSON.stringify(p)} is not a valid regular expression: ${(e as Error).message}`);
+    }
+    if (re.test(key)) return p;
+  }
   return null;
 }
 

@@ -1,6 +1,8 @@
 // Data types and the float conversions used for storage (bf16, f16).
 // Compute is always f32; bf16/f16 are storage formats converted with round-to-nearest-even.
 
+import { ShapeError } from "./errors.js";
+
 export type DType = "f32" | "bf16" | "f16" | "i32" | "i64" | "u8" | "bool";
 
 export type Storage = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
@@ -14,17 +16,31 @@ export const DTYPE_BYTES: Record<DType, number> = { f32: 4, bf16: 2, f16: 2, i32
  */
 export function allocF32Uninit(n: number): Float32Array {
   if (n < 16384) return new Float32Array(n);
-  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  try {
+    return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  } catch (e) {
+    throw tooLarge("f32", n, e);
+  }
 }
 
 export function allocStorage(dtype: DType, n: number): Storage {
-  switch (dtype) {
-    case "f32": return new Float32Array(n);
-    case "bf16": case "f16": return new Uint16Array(n);
-    case "i32": return new Int32Array(n);
-    case "i64": return new BigInt64Array(n);
-    case "u8": case "bool": return new Uint8Array(n);
+  try {
+    switch (dtype) {
+      case "f32": return new Float32Array(n);
+      case "bf16": case "f16": return new Uint16Array(n);
+      case "i32": return new Int32Array(n);
+      case "i64": return new BigInt64Array(n);
+      case "u8": case "bool": return new Uint8Array(n);
+    }
+  } catch (e) {
+    throw tooLarge(dtype, n, e);
   }
+}
+
+/** A tensor the runtime cannot allocate (a size from a bad config or file): a ShapeError with the size, not a bare RangeError. */
+function tooLarge(dtype: DType, n: number, e: unknown): unknown {
+  if (!(e instanceof RangeError)) return e;
+  return new ShapeError(`cannot allocate a ${dtype} tensor of ${n} elements (${(n * DTYPE_BYTES[dtype] / 2 ** 30).toFixed(1)} GiB): ${e.message}; a size in the config or file is wrong`);
 }
 
 export function isFloat(dtype: DType): boolean {

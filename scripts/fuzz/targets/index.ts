@@ -5,6 +5,7 @@ import type { FuzzTarget } from "../target.js";
 const LOADERS: Record<string, () => Promise<{ target: FuzzTarget }>> = {
   safetensors: () => import("./safetensors.js"),
   adapter_config: () => import("./adapter_config.js"),
+  adapter_load: () => import("./adapter_load.js"),
   config: () => import("./config.js"),
   tokenizer: () => import("./tokenizer.js"),
   vocab: () => import("./vocab.js"),

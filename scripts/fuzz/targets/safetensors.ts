@@ -10,7 +10,7 @@ import { SHARED, type FuzzTarget } from "../target.js";
 interface Base { header: Record<string, any>; data: Uint8Array }
 let bases: Base[] = [];
 
-function split(bytes: Uint8Array): Base {
+export function split(bytes: Uint8Array): Base {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))), data: bytes.slice(8 + n) };
 }
@@ -25,7 +25,7 @@ export function encodeSafetensors(headerText: string, data: Uint8Array, lengthOv
 const DTYPES = ["F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL", "F8_E4M3", "F8_E5M2", "f32", "Q4", ""];
 
 /** Tensor-aware header edits: dtype, shape and offsets of one tensor. */
-function mutateTensorEntry(header: Record<string, any>, r: FuzzRng): void {
+export function mutateTensorEntry(header: Record<string, any>, r: FuzzRng): void {
   const names = Object.keys(header).filter((k) => k !== "__metadata__");
   if (!names.length) return;
   const e = header[r.pick(names)];

@@ -121,8 +121,23 @@ function modelConfigValue(model: PreTrainedModel, ...names: string[]): number | 
 /** Fills num_layers, token_dim, num_attention_heads, num_transformer_submodules from the model (peft's _prepare_prompt_learning_config). */
 export function preparePromptLearningConfig(cfg: PromptLearningConfig, model: PreTrainedModel): PromptLearningConfig {
   const c = cfg.copy();
-  c.numLayers ??= modelConfigValue(model, "numHiddenLayers", "num_hidden_layers", "n_layer");
-  c.tokenDim ??= modelConfigValue(model, "hiddenSize", "hidden_size", "n_embd");
+  const modelLayers = modelConfigValue(model, "numHiddenLayers", "num_hidden_layers", "n_layer");
+  const modelDim = modelConfigValue(model, "hiddenSize", "hidden_size", "n_embd");
+  // a prompt of another width or depth than the model's cannot be fed to it (PEFT fails later, in forward)
+  if (c.numLayers !== null && c.numLayers !== undefined && modelLayers !== null && c.numLayers !== modelLayers) {
+    throw new ConfigError(`${cfg.peftType}: num_layers ${c.numLayers} differs from the model's ${modelLayers} layers`);
+  }
+  if (c.tokenDim !== null && c.tokenDim !== undefined && modelDim !== null && c.tokenDim !== modelDim) {
+    // prefix tuning on grouped-query attention saves the key/value width (hidden / heads × kv heads)
+    const heads = modelConfigValue(model, "numAttentionHeads", "num_attention_heads", "n_head");
+    const kv = modelConfigValue(model, "numKeyValueHeads", "num_key_value_heads");
+    const kvDim = heads && kv ? (modelDim / heads) * kv : null;
+    if (!(c instanceof PrefixTuningConfig && c.tokenDim === kvDim)) {
+      throw new ConfigError(`${cfg.peftType}: token_dim ${c.tokenDim} differs from the model's hidden size ${modelDim}${kvDim !== null && kvDim !== modelDim ? ` (or its key/value width ${kvDim} for prefix tuning)` : ""}`);
+    }
+  }
+  c.numLayers ??= modelLayers;
+  c.tokenDim ??= modelDim;
   c.numAttentionHeads ??= modelConfigValue(model, "numAttentionHeads", "num_attention_heads", "n_head");
   c.numTransformerSubmodules ??= c.taskType === "SEQ_2_SEQ_LM" ? 2 : 1;
   if (c instanceof PrefixTuningConfig || c instanceof PromptEncoderConfig) c.encoderHiddenSize ??= c.tokenDim;
