@@ -3,7 +3,7 @@
 // other through MPI (src/dist). A run that mpirun started itself (OMPI_COMM_WORLD_SIZE set) is a
 // rank and never launches again.
 
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants, cpus } from "node:os";
 import { join } from "node:path";
@@ -68,9 +68,48 @@ export async function launchRanks(argv: string[], nproc: number, hostfile: strin
     env.OMPI_ALLOW_RUN_AS_ROOT = "1";
     env.OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = "1";
   }
-  const child = spawn("mpirun", mpirunArgs(argv, nproc, hostfile), { stdio: "inherit", env });
+  // its own process group: a terminal's Ctrl-C reaches this launcher only, not mpirun (which
+  // would kill the ranks before they checkpoint)
+  const child = spawn("mpirun", mpirunArgs(argv, nproc, hostfile), { stdio: "inherit", env, detached: true });
+  const stopped = forwardStopSignals(child);
   return new Promise((resolve, reject) => {
-    child.on("error", (e) => reject(new CliError(`could not start mpirun: ${e.message}`, 1)));
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
+    child.on("error", (e) => {
+      stopped.release();
+      reject(new CliError(`could not start mpirun: ${e.message}`, 1));
+    });
+    child.on("exit", (code, signal) => {
+      const first = stopped.release();
+      if (first) resolve(128 + constants.signals[first]);
+      else resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
+    });
   });
+}
+
+/**
+ * SIGINT/SIGTERM to the launcher: the first becomes a SIGUSR1 to mpirun, which forwards it to
+ * every rank (they agree on a step, checkpoint, and stop: src/train/stop_signals.ts); a second
+ * is passed on as SIGTERM (mpirun then kills the ranks). release() removes the handlers and
+ * returns the first signal received, if any (the launcher then exits 128 + its number).
+ */
+function forwardStopSignals(child: ChildProcess): { release(): NodeJS.Signals | null } {
+  let first: NodeJS.Signals | null = null;
+  const handler = (signal: NodeJS.Signals) => {
+    if (first === null) {
+      first = signal;
+      process.stderr.write(`peft-ts: ${signal}: asking the ranks to write a checkpoint after the current step, then stop (send it again to stop at once)\n`);
+      child.kill("SIGUSR1");
+    } else {
+      process.stderr.write(`peft-ts: ${signal} again: stopping the ranks now, without a new checkpoint\n`);
+      child.kill("SIGTERM");
+    }
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return {
+    release() {
+      process.off("SIGINT", handler);
+      process.off("SIGTERM", handler);
+      return first;
+    },
+  };
 }

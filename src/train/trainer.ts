@@ -35,6 +35,7 @@ import { ComputeMetrics, EvalPrediction, PredictionOutput, predictionLoop } from
 import { restoreCheckpoint, restoreRankRng, resumePosition, saveTrainerCheckpoint, statefulCallbacks } from "./trainer_checkpoint.js";
 import { applyOptimizerStep, batchTokens, countedLoss, hasOptimizerStepHook, modelFlopsPerToken, NonFiniteSteps } from "./trainer_step.js";
 import { TrainingError, TrainingInterrupted } from "./trainer_errors.js";
+import { agreedStop } from "./stop_signals.js";
 import { checkOutputWritable } from "./output_dir.js";
 import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
 import { appendLogJsonl, rewriteLogJsonl, trainMetrics, writeRunFiles } from "./trainer_log.js";
@@ -89,6 +90,8 @@ export class Trainer {
   private stopRequest: string | null = null;
   /** Yield to the event loop after every step (signal handlers, timers can run; set by handleStopSignals). */
   yieldEachStep = false;
+  /** Under MPI: agree with the other ranks after each step on whether to stop (set by handleStopSignals). */
+  agreeOnStop = false;
 
   constructor(o: TrainerOptions) {
     if (!o.model) throw new ConfigError("Trainer: a model is required");
@@ -264,7 +267,8 @@ export class Trainer {
           this.progress.update(this.state.globalStep, { loss: stepLoss, lr: lrUsed });
           await this.maybeLogSaveEvaluate();
           if (this.yieldEachStep) await new Promise<void>((r) => setImmediate(r));
-          if (this.stopRequest && this.state.globalStep < maxSteps) await this.stopOnRequest(this.stopRequest);
+          const stop = this.agreeOnStop ? agreedStop(this.processGroup, this.stopRequest) : this.stopRequest;
+          if (stop && this.state.globalStep < maxSteps) await this.stopOnRequest(stop);
           if (this.control.shouldTrainingStop || this.control.shouldEpochStop) break;
         }
         this.fire("onEpochEnd");
@@ -273,7 +277,8 @@ export class Trainer {
         if (this.control.shouldTrainingStop) break;
       }
     } catch (e) {
-      this.ddp.fail(e);
+      // an agreed stop (every rank saved the same checkpoint) is no failure: no abort
+      if (!(e instanceof TrainingInterrupted)) this.ddp.fail(e);
       throw e;
     } finally {
       this.progress.stop();

@@ -7,7 +7,7 @@ import { PeftError } from "../tensor/errors.js";
 /** A training run that cannot go on (non-finite losses or gradients, a failed checkpoint write). */
 export class TrainingError extends PeftError {}
 
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGUSR1: 10, SIGTERM: 15 };
 
 /** Training stopped on request (a signal): the checkpoint to resume from was written first. */
 export class TrainingInterrupted extends TrainingError {

@@ -15,7 +15,7 @@ import { PeftModel } from "../../peft/index.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
 import { manualSeed } from "../../tensor/random.js";
 import { ConfigError } from "../../tensor/errors.js";
-import { getProcessGroup, parallelLayout, type ParallelLayout } from "../../dist/index.js";
+import { activeProcessGroup, getProcessGroup, parallelLayout, type ParallelLayout } from "../../dist/index.js";
 import { checkOutputWritable } from "../../train/output_dir.js";
 import { handleStopSignals } from "../../train/stop_signals.js";
 import { TrainingInterrupted } from "../../train/trainer_errors.js";
@@ -107,7 +107,10 @@ export async function run(opts: Opts): Promise<number> {
     outcome = await trainFromOptions(opts);
   } catch (e) {
     if (!(e instanceof TrainingInterrupted)) throw e;
-    process.stderr.write(`peft-ts: ${e.message}\n`);
+    if (isMainProcess()) process.stderr.write(`peft-ts: ${e.message}\n`);
+    // under MPI every rank stopped at the same step (an agreed stop): they end MPI together
+    const g = activeProcessGroup();
+    if (g && g.worldSize > 1) g.finalize();
     return e.exitCode;
   }
   const { metrics, outputDir } = outcome;
