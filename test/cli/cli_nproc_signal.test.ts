@@ -6,7 +6,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,22 +50,21 @@ function rankPid(out: string, rank: number): number | null {
   }
   return null;
 }
-/** The pids of the processes whose command line names `out` (after --output_dir). */
-const processesNaming = (out: string) => spawnSync("pgrep", ["-f", "--", `--output_dir ${out}`], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
-
-test("SIGTERM to the 2-rank launcher: one agreed checkpoint, exit 143, no rank left; resuming gives the uninterrupted losses bitwise", { skip: why ?? false, timeout: 120_000 }, async () => {
-  const out = join(tmp, "stopped");
+/**
+ * Starts the 2-rank launcher on `out` and, a few steps in (log_history.jsonl has lines), calls
+ * `signal`; resolves with the launcher's exit status and output (SIGKILL after 90 s).
+ */
+function runAndSignal(out: string, signal: (p: ChildProcess) => void): Promise<{ code: number | null; text: string }> {
   const log = join(out, "log_history.jsonl");
-  const r = await new Promise<{ code: number | null; text: string }>((resolve) => {
+  return new Promise((resolve) => {
     const p = spawn(process.execPath, argv(out), { cwd: ROOT, env: mpiEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let text = "";
-    p.stdout.on("data", (d) => (text += d));
-    p.stderr.on("data", (d) => (text += d));
-    // a few steps in (log_history.jsonl has lines), the signal
+    p.stdout!.on("data", (d) => (text += d));
+    p.stderr!.on("data", (d) => (text += d));
     const poll = setInterval(() => {
       if (existsSync(log) && readFileSync(log, "utf8").split("\n").length > 5) {
         clearInterval(poll);
-        p.kill("SIGTERM");
+        signal(p);
       }
     }, 10);
     const guard = setTimeout(() => p.kill("SIGKILL"), 90_000);
@@ -75,6 +74,13 @@ test("SIGTERM to the 2-rank launcher: one agreed checkpoint, exit 143, no rank l
       resolve({ code, text });
     });
   });
+}
+/** The pids of the processes whose command line names `out` (after --output_dir). */
+const processesNaming = (out: string) => spawnSync("pgrep", ["-f", "--", `--output_dir ${out}`], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+
+test("SIGTERM to the 2-rank launcher: one agreed checkpoint, exit 143, no rank left; resuming gives the uninterrupted losses bitwise", { skip: why ?? false, timeout: 120_000 }, async () => {
+  const out = join(tmp, "stopped");
+  const r = await runAndSignal(out, (p) => p.kill("SIGTERM"));
   assert.equal(r.code, 143, r.text);
   assert.match(r.text, /peft-ts: SIGTERM: asking the ranks to write a checkpoint after the current step, then stop/);
   // rank 0 says where it stopped: the signal the ranks got is mpirun's forwarded SIGUSR1
@@ -105,26 +111,10 @@ test("SIGTERM to the 2-rank launcher: one agreed checkpoint, exit 143, no rank l
 
 test("SIGUSR1 to rank 1 alone: rank 0 learns of it at the next step's agreement; both stop at the same step with one checkpoint", { skip: why ?? false, timeout: 120_000 }, async () => {
   const out = join(tmp, "one-rank");
-  const log = join(out, "log_history.jsonl");
-  const r = await new Promise<{ code: number | null; text: string }>((resolve) => {
-    const p = spawn(process.execPath, argv(out), { cwd: ROOT, env: mpiEnv(), stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    p.stdout.on("data", (d) => (text += d));
-    p.stderr.on("data", (d) => (text += d));
-    const poll = setInterval(() => {
-      if (existsSync(log) && readFileSync(log, "utf8").split("\n").length > 5) {
-        clearInterval(poll);
-        const pid = rankPid(out, 1);
-        if (pid) process.kill(pid, "SIGUSR1");
-        else p.kill("SIGKILL");
-      }
-    }, 10);
-    const guard = setTimeout(() => p.kill("SIGKILL"), 90_000);
-    p.on("exit", (code) => {
-      clearInterval(poll);
-      clearTimeout(guard);
-      resolve({ code, text });
-    });
+  const r = await runAndSignal(out, (p) => {
+    const pid = rankPid(out, 1);
+    if (pid) process.kill(pid, "SIGUSR1");
+    else p.kill("SIGKILL");
   });
   // the ranks exit 128 + 10 (SIGUSR1); mpirun passes the first one's status on
   assert.equal(r.code, 138, r.text);
