@@ -5,6 +5,7 @@ import { readFileSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { Tensor } from "../../src/tensor/tensor.js";
+import { noGrad } from "../../src/tensor/autograd.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
 import { AutoModelForSequenceClassification, AutoModelForCausalLM } from "../../src/models/auto.js";
 import type { PreTrainedModel } from "../../src/models/modeling_utils.js";
@@ -17,6 +18,18 @@ export function gjson(rel: string): any {
 export function gtensors(rel: string): Map<string, Tensor> {
   return loadSafetensors(join(GOLDEN, rel));
 }
+/** Moves every trainable tensor off its initial value (+0.05·sin i), so that a tensor dropped on save shows in the logits. */
+export function perturbTrainable(model: { namedParameters(): Iterable<[string, Tensor]> }): void {
+  noGrad(() => {
+    let i = 0;
+    for (const [, p] of model.namedParameters()) {
+      if (!p.requiresGrad) continue;
+      const d = p.data as Float32Array;
+      for (let j = 0; j < d.length; j++) d[j] += 0.05 * Math.sin(++i);
+    }
+  });
+}
+
 export function tmp(prefix = "peft-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

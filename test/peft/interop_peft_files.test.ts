@@ -16,7 +16,7 @@ import { IA3Config } from "../../src/peft/ia3/index.js";
 import { AdaLoraConfig } from "../../src/peft/adalora/index.js";
 import { LoHaConfig } from "../../src/peft/loha/index.js";
 import { PromptTuningConfig } from "../../src/peft/prompt/index.js";
-import { GOLDEN, assertClose, tmp } from "./helpers.js";
+import { GOLDEN, assertClose, perturbTrainable, tmp } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "interop");
 const INPUTS = { inputIds: [[5, 17, 9, 33, 21, 8], [12, 40, 7, 3, 29, 44]], attentionMask: [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]] };
@@ -80,14 +80,7 @@ for (const c of CASES) {
   test(`${c.name}: the adapter we write has PEFT's tensor names and adapter_config.json, and reloads to our logits`, async () => {
     const pm = getPeftModel(await base(c.kind), c.config(), "default", { warn: quiet });
     // move every trainable tensor off its initial value so that a dropped tensor shows in the logits
-    noGrad(() => {
-      let i = 0;
-      for (const [, p] of pm.namedParameters()) {
-        if (!p.requiresGrad) continue;
-        const d = p.data as Float32Array;
-        for (let j = 0; j < d.length; j++) d[j] += 0.05 * Math.sin(++i);
-      }
-    });
+    perturbTrainable(pm);
     pm.eval();
     const ours = logitsOf(pm);
     const out = tmp("interop-");
