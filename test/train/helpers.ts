@@ -67,3 +67,13 @@ export function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Arra
   }
   return d;
 }
+
+/** For the kill-and-resume children: prints "step N" after each step (the parent kills on it), then sleeps slowMs. */
+export function stepEcho(slowMs: number): { onStepEnd: (e: { state: { globalStep: number } }) => void } {
+  return {
+    onStepEnd: (e) => {
+      process.stdout.write(`step ${e.state.globalStep}\n`);
+      if (slowMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs);
+    },
+  };
+}
