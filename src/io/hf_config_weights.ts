@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../tensor/errors.js";
-import type { BertConfig, GPT2Config, LlamaConfig, PretrainedConfig } from "./hf_config_types.js";
+import type { BertConfig, GPT2Config, LlamaConfig, PretrainedConfig, T5Config } from "./hf_config_types.js";
 import { readSafetensorsHeader } from "./safetensors_header.js";
 import { readSafetensorsIndex, SAFETENSORS_INDEX, SAFETENSORS_SINGLE } from "./safetensors_dir.js";
 
@@ -32,6 +32,9 @@ function matrices(c: PretrainedConfig): Matrix[] {
       m("num_key_value_heads·head_dim × hidden_size (k_proj)", l.numKeyValueHeads * l.headDim, H, true),
       m("intermediate_size × hidden_size (MLP)", l.intermediateSize, H, true),
     );
+  } else if (c.modelType === "t5") {
+    const t = c as T5Config;
+    out.push(m("num_heads·d_kv × d_model (attention)", t.numAttentionHeads * t.dKv, H, true), m("d_ff × d_model (feed-forward)", t.dFf, H, true));
   } else {
     const b = c as BertConfig;
     out.push(

@@ -82,6 +82,7 @@ export function headKind(arch: string): string {
   if (/ForQuestionAnswering$/.test(arch)) return "question-answering";
   if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return "causal-lm";
   if (/ForMaskedLM$/.test(arch)) return "masked-lm";
+  if (/ForConditionalGeneration$/.test(arch)) return "seq2seq-lm";
   return "base";
 }
 
