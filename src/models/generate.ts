@@ -1,5 +1,6 @@
 // Autoregressive generation for causal LMs with HF generate() semantics: greedy or sampling
-// (temperature → top-k → top-p, after the repetition penalty), EOS stopping with pad filling of
+// (temperature → top-k → top-p, after the repetition penalty; min_new_tokens and forced EOS
+// before them), EOS stopping with pad filling of
 // finished rows, left-padded batches (positions from the attention mask) and a KV cache.
 
 import { Tensor } from "../tensor/tensor.js";
@@ -8,6 +9,9 @@ import { globalRng, Rng } from "../tensor/random.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
 import type { BaseConfig } from "../io/hf_config.js";
 import type { KeyValue, ModelInputs, ModelOutput } from "./modeling_utils.js";
+import { isEncoderDecoder } from "./seq2seq.js";
+import { generateSeq2Seq } from "./generate_seq2seq.js";
+import { applyLengthProcessors, checkMinNewTokens } from "./logits_processors.js";
 
 export interface GenerateOptions {
   /** Tokens to add per row (default 20, as HF's max_length 20 for short prompts). */
@@ -29,6 +33,14 @@ export interface GenerateOptions {
   rng?: Rng;
   /** Called after each step with the new token of every row. */
   onToken?: (tokens: number[]) => void;
+  /** EOS is suppressed until this many tokens were generated (HF min_new_tokens; default 0). */
+  minNewTokens?: number;
+  /** Encoder–decoders: the first decoder token (default config.decoder_start_token_id). */
+  decoderStartTokenId?: number;
+  /** Encoder–decoders: the token forced as the first generated one (HF forced_bos_token_id). */
+  forcedBosTokenId?: number;
+  /** The token forced as the last one when max_new_tokens is reached (HF forced_eos_token_id). */
+  forcedEosTokenId?: number;
 }
 
 export interface CausalLM {
@@ -39,7 +51,7 @@ export interface CausalLM {
 }
 
 /** Left-pads ragged prompts; returns ids and mask. */
-function preparePrompts(input: number[][] | number[] | Tensor, pad: number, eos: number[], mask?: number[][]): { ids: number[][]; mask: number[][] } {
+export function preparePrompts(input: number[][] | number[] | Tensor, pad: number, eos: number[], mask?: number[][]): { ids: number[][]; mask: number[][] } {
   let rows: number[][];
   if (input instanceof Tensor) {
     if (input.ndim === 1) rows = [Array.from(input.i32())];
@@ -129,12 +141,17 @@ export function selectToken(scores: Float32Array, history: number[], o: Required
   return argmax(scores);
 }
 
-function dropUndefined<T extends object>(o: T): Partial<T> {
+export function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Generates continuations; returns each row's full sequence (left padding, prompt, new tokens). */
+/**
+ * Generates continuations; returns each row's full sequence (left padding, prompt, new tokens).
+ * For an encoder–decoder (T5, …) the prompt goes to the encoder and the decoder's ids are returned
+ * (decoder start token, new tokens), as HF's generate does.
+ */
 export function generate(model: CausalLM, inputIds: number[][] | number[] | Tensor, options: GenerateOptions = {}): number[][] {
+  if (isEncoderDecoder(model)) return generateSeq2Seq(model, inputIds, options);
   const cfg = model.config;
   const opts: GenerateOptions = { ...(model.generationConfig ?? {}), ...dropUndefined(options) };
   const eosOpt = opts.eosTokenId === undefined ? cfg.eosTokenId : opts.eosTokenId;
@@ -152,6 +169,7 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
   if (o.doSample && !(o.temperature > 0)) throw new ConfigError(`generate: temperature must be > 0 when sampling, got ${o.temperature}`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new ConfigError(`generate: topP must be in (0, 1], got ${o.topP}`);
   if (!(o.repetitionPenalty > 0)) throw new ConfigError(`generate: repetitionPenalty must be > 0, got ${o.repetitionPenalty}`);
+  const lengths = { eos, minNewTokens: checkMinNewTokens(opts.minNewTokens, "generate"), maxNewTokens: maxNew, forcedEos: opts.forcedEosTokenId };
   const rng = opts.rng ?? globalRng;
   const useCache = opts.useCache ?? true;
   const padForPrompt = pad ?? 0;
@@ -182,6 +200,7 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
         const scores = Float32Array.from(flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V));
+        applyLengthProcessors(scores, step, lengths);
         let tok = selectToken(scores, ids[b], o, rng);
         if (!unfinished[b]) {
           if (pad === undefined) throw new ConfigError("generate: a row finished but there is no pad_token_id (or eos) to fill it with");

@@ -340,7 +340,9 @@ export function storeFrozenBf16(model: PreTrainedModel): void {
 }
 
 /** The generate() options generation_config.json may set (its eos_token_id is never null). */
-export type GenerationDefaults = Pick<GenerateOptions, "maxNewTokens" | "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty" | "padTokenId"> & {
+export type GenerationDefaults = Pick<GenerateOptions,
+  "maxNewTokens" | "minNewTokens" | "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty" | "padTokenId" | "decoderStartTokenId" | "forcedBosTokenId" | "forcedEosTokenId"
+> & {
   eosTokenId?: number | number[];
 };
 
@@ -356,6 +358,8 @@ export function readGenerationConfig(dir: string): GenerationDefaults {
     ["max_new_tokens", "maxNewTokens", "number"], ["do_sample", "doSample", "boolean"], ["temperature", "temperature", "number"],
     ["top_k", "topK", "number"], ["top_p", "topP", "number"], ["repetition_penalty", "repetitionPenalty", "number"],
     ["eos_token_id", "eosTokenId", "ids"], ["pad_token_id", "padTokenId", "number"],
+    ["min_new_tokens", "minNewTokens", "number"], ["decoder_start_token_id", "decoderStartTokenId", "number"],
+    ["forced_bos_token_id", "forcedBosTokenId", "number"], ["forced_eos_token_id", "forcedEosTokenId", "number"],
   ];
   for (const [key, name, kind] of fields) {
     const v = j[key];

@@ -19,6 +19,7 @@ import type { PretrainedConfig, T5Config } from "../io/hf_config.js";
 import { PreTrainedModel, type IdsLike, type LoadOptions, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
 import { asFloatTensor, intTensor, keyMaskOf, toIntBatch } from "./inputs.js";
 import { constructionRng } from "./head_models.js";
+import { generate, type GenerateOptions } from "./generate.js";
 import {
   additiveMask, labelBatch, seq2seqLoss, shiftTokensRight, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput,
 } from "./seq2seq.js";
@@ -310,6 +311,10 @@ export class T5ForConditionalGeneration extends T5PreTrainedModel {
       this.lm_head.registerParameter("weight", Tensor.zeros(this.lm_head.weight.shape).requiresGrad_());
     }
     super.loadWeights(tensors, source, opts);
+  }
+  /** generate() on this model: the decoder's ids (start token first) for each source row. */
+  generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
+    return generate(this, inputIds, opts);
   }
   forward(inputs: Seq2SeqInputs): Seq2SeqOutput {
     const c = this.config;
