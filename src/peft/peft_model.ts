@@ -24,6 +24,10 @@ import { createAdapterHost } from "./tuner_host.js";
 import "./methods.js";
 import { checkTensorParallelPeft, gatherAdapterEntries, sliceAdapterTensors } from "./tp.js";
 import { tensorParallelGroupOf } from "../nn/parallel/index.js";
+import { isEncoderDecoder, type EncoderDecoderLM } from "../models/seq2seq.js";
+import type { Tensor } from "../tensor/tensor.js";
+import type { IdsLike } from "../models/modeling_utils.js";
+import { checkTaskFitsModel } from "./task_type_check.js";
 
 /** Head modules peft adds to modules_to_save per task type. */
 const TASK_HEADS: Partial<Record<TaskType, string[]>> = {
@@ -61,6 +65,10 @@ export class PeftModel extends Module {
     this.warn = opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" }));
     this.activeAdapter = adapterName;
     checkTensorParallelPeft(model, config);
+    checkTaskFitsModel(config, model);
+    if (config.isPromptLearning && isEncoderDecoder(model)) {
+      throw new PeftError(`${config.peftType} on encoder-decoder models is not supported yet (LoRA, IA3 and the other injected methods are)`);
+    }
     this.host = createAdapterHost(getPeftMethod(config.peftType), model, {
       configs: this.peftConfig, activeAdapter: () => this.activeAdapter, options: opts,
     });
@@ -111,6 +119,7 @@ export class PeftModel extends Module {
       throw new ConfigError(`cannot add a ${config.peftType} adapter to a PeftModel holding ${this.isPromptLearning ? "prompt-learning" : "injected"} adapters`);
     }
     checkTensorParallelPeft(this.getBaseModel(), config);
+    checkTaskFitsModel(config, this.getBaseModel());
     let cfg: PeftConfig = config.copy();
     if (cfg.baseModelNameOrPath === null) cfg.baseModelNameOrPath = modelNameOrPath(this.getBaseModel());
     const heads = cfg.taskType ? TASK_HEADS[cfg.taskType] : undefined;
@@ -163,6 +172,16 @@ export class PeftModel extends Module {
 
   forward(inputs: ModelInputs): ModelOutput {
     return this.host.forward(inputs);
+  }
+  /** True when the wrapped model is an encoder-decoder: generate() then runs it as one. */
+  get isEncoderDecoder(): boolean {
+    return isEncoderDecoder(this.getBaseModel());
+  }
+  /** The wrapped encoder-decoder's encoder output (adapters in the encoder applied). */
+  encode(inputs: { inputIds: IdsLike; attentionMask?: IdsLike }): Tensor {
+    const m = this.getBaseModel() as unknown as EncoderDecoderLM;
+    if (!isEncoderDecoder(m)) throw new PeftError(`encode: ${this.getBaseModel().architectureName} is not an encoder-decoder model`);
+    return m.encode(inputs);
   }
 
   // ------------------------------------------------------------------ merging
