@@ -1,6 +1,6 @@
 // Typed Hugging Face configs: the supported model types and one config interface per model family.
 
-export const SUPPORTED_MODEL_TYPES = ["bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "t5"] as const;
+export const SUPPORTED_MODEL_TYPES = ["bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "t5", "bart", "marian"] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 export type ProblemType = "regression" | "single_label_classification" | "multi_label_classification";
 
@@ -108,4 +108,30 @@ export interface T5Config extends BaseConfig {
   isEncoderDecoder: true;
 }
 
-export type PretrainedConfig = BertConfig | GPT2Config | LlamaConfig | T5Config;
+/**
+ * BART and Marian (post-LN encoder–decoders with biased attention): d_model, encoder_layers and
+ * encoder_attention_heads are mapped onto hiddenSize, numHiddenLayers and numAttentionHeads.
+ */
+export interface BartConfig extends BaseConfig {
+  modelType: "bart" | "marian";
+  decoderLayers: number;
+  decoderAttentionHeads: number;
+  encoderFfnDim: number;
+  decoderFfnDim: number;
+  maxPositionEmbeddings: number;
+  dropout: number;
+  attentionDropout: number;
+  activationDropout: number;
+  /** Token embeddings × √d_model. */
+  scaleEmbedding: boolean;
+  decoderStartTokenId: number | null;
+  forcedBosTokenId: number | null;
+  forcedEosTokenId: number | null;
+  /** Marian: one embedding for encoder, decoder and head (true), or the encoder's and the decoder's own. */
+  shareEncoderDecoderEmbeddings: boolean;
+  /** Marian: the decoder's (and head's) vocabulary when embeddings are not shared. */
+  decoderVocabSize: number;
+  isEncoderDecoder: true;
+}
+
+export type PretrainedConfig = BertConfig | GPT2Config | LlamaConfig | T5Config | BartConfig;

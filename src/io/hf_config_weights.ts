@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../tensor/errors.js";
-import type { BertConfig, GPT2Config, LlamaConfig, PretrainedConfig, T5Config } from "./hf_config_types.js";
+import type { BartConfig, BertConfig, GPT2Config, LlamaConfig, PretrainedConfig, T5Config } from "./hf_config_types.js";
 import { readSafetensorsHeader } from "./safetensors_header.js";
 import { readSafetensorsIndex, SAFETENSORS_INDEX, SAFETENSORS_SINGLE } from "./safetensors_dir.js";
 
@@ -35,6 +35,10 @@ function matrices(c: PretrainedConfig): Matrix[] {
   } else if (c.modelType === "t5") {
     const t = c as T5Config;
     out.push(m("num_heads·d_kv × d_model (attention)", t.numAttentionHeads * t.dKv, H, true), m("d_ff × d_model (feed-forward)", t.dFf, H, true));
+  } else if (c.modelType === "bart" || c.modelType === "marian") {
+    const t = c as BartConfig;
+    out.push(m("max_position_embeddings × d_model", t.maxPositionEmbeddings, H), m("d_model × d_model (attention)", H, H, true),
+      m("encoder_ffn_dim × d_model (feed-forward)", Math.max(t.encoderFfnDim, t.decoderFfnDim), H, true));
   } else {
     const b = c as BertConfig;
     out.push(

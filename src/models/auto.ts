@@ -11,6 +11,7 @@ import { DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSeq
 import { GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model } from "./gpt2.js";
 import { LlamaForCausalLM, LlamaForSequenceClassification, LlamaModel } from "./llama.js";
 import { T5EncoderModel, T5ForConditionalGeneration } from "./t5.js";
+import { BartForConditionalGeneration, MarianMTModel } from "./bart.js";
 
 type Factory = (c: PretrainedConfig) => PreTrainedModel;
 type Task = "base" | "sequence-classification" | "token-classification" | "question-answering" | "causal-lm" | "masked-lm" | "seq2seq-lm" | "text-encoding";
@@ -54,6 +55,8 @@ const REGISTRY: Record<Task, Record<string, Factory>> = {
   },
   "seq2seq-lm": {
     t5: (c) => new T5ForConditionalGeneration(c),
+    bart: (c) => new BartForConditionalGeneration(c),
+    marian: (c) => new MarianMTModel(c),
   },
   // encoders of encoder-decoder models (HF has no auto class for these; T5EncoderModel is used directly)
   "text-encoding": {
@@ -116,4 +119,4 @@ export const AutoModelForCausalLM = {
   },
 };
 export const AutoModelForMaskedLM = autoClass<BertForMaskedLM | DistilBertForMaskedLM>("masked-lm", "AutoModelForMaskedLM");
-export const AutoModelForSeq2SeqLM = autoClass<T5ForConditionalGeneration>("seq2seq-lm", "AutoModelForSeq2SeqLM");
+export const AutoModelForSeq2SeqLM = autoClass<T5ForConditionalGeneration | BartForConditionalGeneration | MarianMTModel>("seq2seq-lm", "AutoModelForSeq2SeqLM");

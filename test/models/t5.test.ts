@@ -8,87 +8,14 @@ import { noGrad } from "../../src/tensor/autograd.js";
 import { ConfigError } from "../../src/tensor/errors.js";
 import { parseConfig } from "../../src/io/hf_config.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
-import { AutoModelForSeq2SeqLM } from "../../src/models/auto.js";
-import { generate } from "../../src/models/generate.js";
 import { relativePositionBucket, T5EncoderModel, T5ForConditionalGeneration } from "../../src/models/t5.js";
-import { assertClose, captureLog, GRAD_TOL } from "./helpers.js";
+import { assertClose, captureLog } from "./helpers.js";
+import { loadSeq2Seq, SEQ2SEQ_FIXTURES, seq2seqGolden, seq2seqGoldenTests, seq2seqTensors } from "./seq2seq_helpers.js";
 
-const FIX = join(import.meta.dirname, "..", "fixtures", "seq2seq");
-const CASES = ["t5-tiny-random", "t5-v1_1-tiny-random"];
-const golden = (c: string) => JSON.parse(readFileSync(join(FIX, c, "golden.json"), "utf8"));
-const tensors = (c: string, f: string) => loadSafetensors(join(FIX, c, f));
-const load = async (c: string) => {
-  const { log } = captureLog();
-  return (await AutoModelForSeq2SeqLM.fromPretrained(join(FIX, c), { log })) as T5ForConditionalGeneration;
-};
+const FIX = SEQ2SEQ_FIXTURES, golden = seq2seqGolden, tensors = seq2seqTensors;
+const load = async (c: string) => (await loadSeq2Seq(c)) as T5ForConditionalGeneration;
 
-for (const c of CASES) {
-  test(`${c}: logits, encoder hidden state and loss match transformers`, async () => {
-    const model = await load(c), g = golden(c), outs = tensors(c, "golden_outputs.safetensors");
-    const { input_ids, attention_mask, labels, decoder_attention_mask } = g.inputs;
-    const out = noGrad(() => model.forward({ inputIds: input_ids, attentionMask: attention_mask, labels }));
-    assertClose(out.logits, outs.get("logits")!, "logits");
-    assertClose(out.encoderLastHiddenState, outs.get("encoder_last_hidden_state")!, "encoder_last_hidden_state");
-    assertClose(out.loss!, g.loss, "loss");
-    const masked = noGrad(() => model.forward({
-      inputIds: input_ids, attentionMask: attention_mask, decoderInputIds: g.decoder_input_ids_from_labels, decoderAttentionMask: decoder_attention_mask,
-    }));
-    assertClose(masked.logits, outs.get("logits_decoder_attention_mask")!, "logits with decoder_attention_mask");
-    const row0 = noGrad(() => model.forward({ inputIds: [input_ids[0]], decoderInputIds: [g.decoder_input_ids_from_labels[0]] }));
-    assertClose(row0.logits, outs.get("logits_row0_no_attention_mask")!, "row 0 without masks");
-    // the encoder output is reusable: the decoder alone gives the same logits
-    const again = noGrad(() => model.forward({ encoderOutputs: { lastHiddenState: out.encoderLastHiddenState }, attentionMask: attention_mask, labels }));
-    assertClose(again.logits, out.logits, "logits from reused encoder outputs", { abs: 0, rel: 0 });
-  });
-
-  test(`${c}: gradients of every parameter match transformers`, async () => {
-    const model = await load(c), g = golden(c), grads = tensors(c, "golden_grads.safetensors");
-    const { input_ids, attention_mask, labels } = g.inputs;
-    model.forward({ inputIds: input_ids, attentionMask: attention_mask, labels }).loss!.backward();
-    const params = new Map(model.namedParameters());
-    assert.deepEqual([...params.keys()], g.named_parameters, "named_parameters (tied ones once, PyTorch order)");
-    for (const [name, p] of params) assertClose(p.grad!, grads.get(name)!, `grad ${name}`, GRAD_TOL);
-  });
-
-  test(`${c}: greedy generation matches transformers token for token, cached and uncached`, async () => {
-    const model = await load(c), g = golden(c);
-    const { input_ids, attention_mask } = g.inputs;
-    for (const [name, v] of Object.entries<any>(g.generate)) {
-      if (v.num_beams) continue; // beam search: not implemented yet (the beam-3 ids are recorded for it)
-      const alone = name === "greedy_row1_alone";
-      const ids = alone ? [input_ids[1].slice(0, 6)] : input_ids;
-      const opts = {
-        attentionMask: alone ? undefined : attention_mask, maxNewTokens: v.max_new_tokens, minNewTokens: v.min_new_tokens,
-        eosTokenId: v.eos_token_id, forcedBosTokenId: v.forced_bos_token_id, forcedEosTokenId: v.forced_eos_token_id,
-      };
-      assert.deepEqual(generate(model, ids, opts), v.output_ids, `${name} (KV cache)`);
-      assert.deepEqual(model.generate(ids, { ...opts, useCache: false }), v.output_ids, `${name} (no cache)`);
-    }
-  });
-}
-
-test("t5: a cached decoding step equals the uncached forward, and cross-attention keys/values are computed once", async () => {
-  const model = await load("t5-tiny-random"), g = golden("t5-tiny-random");
-  const { input_ids, attention_mask } = g.inputs;
-  const dec = g.decoder_input_ids_from_labels as number[][];
-  noGrad(() => {
-    const full = model.forward({ inputIds: input_ids, attentionMask: attention_mask, decoderInputIds: dec });
-    const T = dec[0].length;
-    const first = model.forward({ inputIds: input_ids, attentionMask: attention_mask, decoderInputIds: dec.map((r) => r.slice(0, T - 1)), useCache: true });
-    const cross = first.pastKeyValues!.map((l) => l.cross!);
-    const step = model.forward({
-      encoderOutputs: { lastHiddenState: first.encoderLastHiddenState }, attentionMask: attention_mask,
-      decoderInputIds: dec.map((r) => [r[T - 1]]), pastKeyValues: first.pastKeyValues, useCache: true,
-    });
-    const [B, , V] = full.logits.shape;
-    const last = full.logits.slice(1, T - 1, T).contiguous().reshape([B, 1, V]);
-    assertClose(step.logits, last, "last position: cached step vs full forward");
-    step.pastKeyValues!.forEach((l, i) => {
-      assert.equal(l.cross, cross[i], `layer ${i}: cross-attention cache reused`);
-      assert.equal(l.key.shape[2], T, `layer ${i}: self-attention cache grew to ${T}`);
-    });
-  });
-});
+for (const c of ["t5-tiny-random", "t5-v1_1-tiny-random"]) seq2seqGoldenTests(c);
 
 test("t5: relative position buckets equal HF's for every distance in [-600, 600]", () => {
   const t = JSON.parse(readFileSync(join(FIX, "t5_relative_buckets.json"), "utf8"));
