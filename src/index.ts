@@ -26,7 +26,7 @@ export type { PretrainedConfig, BertConfig, GPT2Config, LlamaConfig, ProblemType
 // models
 export {
   AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoModelForQuestionAnswering,
-  AutoModelForCausalLM, AutoModelForMaskedLM,
+  AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM,
 } from "./models/auto.js";
 export { PreTrainedModel } from "./models/modeling_utils.js";
 export type { ModelInputs, ModelOutput, KeyValue, LoadOptions } from "./models/modeling_utils.js";
@@ -38,6 +38,11 @@ export {
 } from "./models/distilbert.js";
 export { GPT2Model, GPT2LMHeadModel, GPT2ForSequenceClassification } from "./models/gpt2.js";
 export { LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification } from "./models/llama.js";
+// encoder-decoders: T5, BART, Marian; generate() runs them too (generate_seq2seq.ts)
+export { T5ForConditionalGeneration, T5EncoderModel } from "./models/t5.js";
+export { BartForConditionalGeneration, MarianMTModel } from "./models/bart.js";
+export { isEncoderDecoder, shiftTokensRight } from "./models/seq2seq.js";
+export type { Seq2SeqInputs, Seq2SeqOutput, Seq2SeqLayerCache } from "./models/seq2seq.js";
 // tensor parallelism (Megatron style): models/parallel.ts, nn/parallel, ops/parallel.ts
 export {
   parallelizeModel, fromPretrainedTensorParallel, buildTensorParallel, loadShardedWeights, TENSOR_PARALLEL_MODEL_TYPES,
