@@ -312,3 +312,9 @@ export function perplexity(losses: number[], weights?: number[]): number {
   });
   return Math.exp(s / w);
 }
+
+// ------------------------------------------------------------------ translation (sacrebleu)
+
+export { bleu, type BleuResult } from "./bleu.js";
+export { chrf, type ChrfResult } from "./chrf.js";
+export type { References } from "./references.js";
