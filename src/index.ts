@@ -57,6 +57,8 @@ export type { VocabParallelCEOptions } from "./ops/parallel.js";
 export { Conv1D } from "./nn/conv1d.js";
 export { generate } from "./models/generate.js";
 export type { GenerateOptions } from "./models/generate.js";
+export { beamSearch } from "./models/beam_search.js";
+export type { BeamSearchModel, BeamSearchOptions } from "./models/beam_search.js";
 
 // PEFT
 export {

@@ -312,3 +312,10 @@ export function perplexity(losses: number[], weights?: number[]): number {
   });
   return Math.exp(s / w);
 }
+
+// ------------------------------------------------------------------ translation (sacrebleu)
+
+export { bleu, type BleuResult } from "./bleu.js";
+export { chrf, type ChrfResult } from "./chrf.js";
+export { rouge, type RougeResult, type RougeScore } from "./rouge.js";
+export type { References } from "./references.js";

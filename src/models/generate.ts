@@ -1,7 +1,8 @@
 // Autoregressive generation for causal LMs with HF generate() semantics: greedy or sampling
-// (temperature → top-k → top-p, after the repetition penalty; min_new_tokens and forced EOS
-// before them), EOS stopping with pad filling of
-// finished rows, left-padded batches (positions from the attention mask) and a KV cache.
+// (temperature → top-k → top-p, after the repetition penalty), beam search (numBeams > 1,
+// beam_search.ts), EOS stopping with pad filling of finished rows, min_new_tokens, forced EOS and
+// no_repeat_ngram_size, left-padded batches (positions from the attention mask) and a KV cache.
+// Encoder–decoders go to generate_seq2seq.ts.
 
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../tensor/autograd.js";
@@ -9,9 +10,12 @@ import { globalRng, Rng } from "../tensor/random.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
 import type { BaseConfig } from "../io/hf_config.js";
 import type { KeyValue, ModelInputs, ModelOutput } from "./modeling_utils.js";
+import { positionsFromMask } from "./inputs.js";
+import { bannedNgramTokens, beamSearch } from "./beam_search.js";
+import { causalBeamModel } from "./beam_causal.js";
 import { isEncoderDecoder } from "./seq2seq.js";
 import { generateSeq2Seq } from "./generate_seq2seq.js";
-import { applyLengthProcessors, checkMinNewTokens } from "./logits_processors.js";
+import { applyLengthProcessors } from "./logits_processors.js";
 
 export interface GenerateOptions {
   /** Tokens to add per row (default 20, as HF's max_length 20 for short prompts). */
@@ -31,10 +35,20 @@ export interface GenerateOptions {
   /** Use the KV cache (default true). */
   useCache?: boolean;
   rng?: Rng;
-  /** Called after each step with the new token of every row. */
+  /** Called after each step with the new token of every row (not with beam search). */
   onToken?: (tokens: number[]) => void;
-  /** EOS is suppressed until this many tokens were generated (HF min_new_tokens; default 0). */
+  /** EOS is not chosen before this many new tokens (HF min_new_tokens; default 0). */
   minNewTokens?: number;
+  /** Bans tokens that would repeat an n-gram of this size in the row (HF no_repeat_ngram_size; 0 = off). */
+  noRepeatNgramSize?: number;
+  /** Beam search when > 1 (HF num_beams; default 1). Sampling with beams is not supported. */
+  numBeams?: number;
+  /** Beam search: hypotheses scored sum(logprob) / length^lengthPenalty (default 1). */
+  lengthPenalty?: number;
+  /** Beam search: HF early_stopping, false (default), true or "never". */
+  earlyStopping?: boolean | "never";
+  /** Rows returned per prompt (beam search: the best hypotheses; sampling: independent samples). */
+  numReturnSequences?: number;
   /** Encoder–decoders: the first decoder token (default config.decoder_start_token_id). */
   decoderStartTokenId?: number;
   /** Encoder–decoders: the token forced as the first generated one (HF forced_bos_token_id). */
@@ -76,17 +90,6 @@ export function preparePrompts(input: number[][] | number[] | Tensor, pad: numbe
   // HF: the mask is ids != pad when the pad token occurs and differs from EOS; otherwise all ones.
   const infer = !eos.includes(pad) && rows.some((r) => r.includes(pad));
   return { ids: rows, mask: rows.map((r) => r.map((x) => (infer && x === pad ? 0 : 1))) };
-}
-
-/** HF position ids for generation: cumsum(mask) − 1, with 1 at masked positions. */
-function positionsFromMask(mask: number[][]): number[][] {
-  return mask.map((m) => {
-    let c = 0;
-    return m.map((x) => {
-      c += x;
-      return x === 0 ? 1 : c - 1;
-    });
-  });
 }
 
 function argmax(a: Float32Array): number {
@@ -169,13 +172,35 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
   if (o.doSample && !(o.temperature > 0)) throw new ConfigError(`generate: temperature must be > 0 when sampling, got ${o.temperature}`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new ConfigError(`generate: topP must be in (0, 1], got ${o.topP}`);
   if (!(o.repetitionPenalty > 0)) throw new ConfigError(`generate: repetitionPenalty must be > 0, got ${o.repetitionPenalty}`);
-  const lengths = { eos, minNewTokens: checkMinNewTokens(opts.minNewTokens, "generate"), maxNewTokens: maxNew, forcedEos: opts.forcedEosTokenId };
   const rng = opts.rng ?? globalRng;
   const useCache = opts.useCache ?? true;
   const padForPrompt = pad ?? 0;
-  const { ids, mask } = preparePrompts(inputIds, padForPrompt, eos, opts.attentionMask);
+  const prepared = preparePrompts(inputIds, padForPrompt, eos, opts.attentionMask);
+  const numBeams = opts.numBeams ?? 1;
+  const nrs = opts.numReturnSequences ?? 1;
+  const minNew = opts.minNewTokens ?? 0;
+  const ngram = opts.noRepeatNgramSize ?? 0;
+  if (!Number.isInteger(numBeams) || numBeams < 1) throw new ConfigError(`generate: numBeams must be a positive integer, got ${numBeams}`);
+  if (numBeams > 1) {
+    if (o.doSample) throw new ConfigError("generate: sampling with numBeams > 1 (beam sampling) is not supported; use doSample or numBeams");
+    if (maxNew === 0) return prepared.ids;
+    const masks = prepared.mask.flatMap((m) => new Array<number[]>(numBeams).fill(m));
+    return noGrad(() => beamSearch(causalBeamModel(model, masks, useCache), prepared.ids, {
+      numBeams, maxNewTokens: maxNew, minNewTokens: minNew, lengthPenalty: opts.lengthPenalty, earlyStopping: opts.earlyStopping,
+      noRepeatNgramSize: ngram, repetitionPenalty: o.repetitionPenalty, numReturnSequences: nrs, eosTokenIds: eos, padTokenId: pad,
+    }));
+  }
+  if (!Number.isInteger(nrs) || nrs < 1) throw new ConfigError(`generate: numReturnSequences must be a positive integer, got ${nrs}`);
+  if (nrs > 1 && !o.doSample) throw new ConfigError(`generate: numReturnSequences ${nrs} needs beam search (numBeams ≥ ${nrs}) or sampling; greedy search returns one sequence per prompt`);
+  if (!Number.isInteger(minNew) || minNew < 0) throw new ConfigError(`generate: minNewTokens must be a non-negative integer, got ${minNew}`);
+  if (!Number.isInteger(ngram) || ngram < 0) throw new ConfigError(`generate: noRepeatNgramSize must be a non-negative integer, got ${ngram}`);
+  // several samples per prompt: each prompt repeated in place (HF's expand)
+  const ids = prepared.ids.flatMap((r) => Array.from({ length: nrs }, () => r.slice()));
+  const mask = prepared.mask.flatMap((m) => Array.from({ length: nrs }, () => m.slice()));
   const B = ids.length;
+  const promptLen = ids[0].length;
   const unfinished = new Array<boolean>(B).fill(true);
+  const lengths = { eos, minNewTokens: minNew, maxNewTokens: maxNew, forcedEos: opts.forcedEosTokenId };
   return noGrad(() => {
     let past: KeyValue[] | undefined;
     for (let step = 0; step < maxNew; step++) {
@@ -200,7 +225,8 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
         const scores = Float32Array.from(flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V));
-        applyLengthProcessors(scores, step, lengths);
+        if (ngram > 0) for (const t of bannedNgramTokens(ids[b], ngram)) scores[t] = -Infinity;
+        applyLengthProcessors(scores, T - promptLen, lengths);
         let tok = selectToken(scores, ids[b], o, rng);
         if (!unfinished[b]) {
           if (pad === undefined) throw new ConfigError("generate: a row finished but there is no pad_token_id (or eos) to fill it with");

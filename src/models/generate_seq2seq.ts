@@ -1,8 +1,9 @@
 // Generation for encoder–decoders with HF generate() semantics: the encoder runs once, the decoder
 // starts from decoder_start_token_id and extends one token a step with its self-attention cache
 // (cross-attention keys/values are computed on the first step and reused), greedy or sampling as
-// for decoder-only models (selectToken), min_new_tokens, forced BOS/EOS, EOS stopping with pad
-// filling of finished rows; returns the decoder ids (start token first) as HF does.
+// for decoder-only models (selectToken), or beam search (beam_search.ts through beam_seq2seq.ts),
+// min_new_tokens, no_repeat_ngram_size, forced BOS/EOS, EOS stopping with pad filling of finished
+// rows; returns the decoder ids (start token first) as HF does.
 
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../tensor/autograd.js";
@@ -11,6 +12,8 @@ import { ConfigError } from "../tensor/errors.js";
 import type { BaseConfig } from "../io/hf_config.js";
 import { dropUndefined, preparePrompts, selectToken, type GenerateOptions } from "./generate.js";
 import { applyLengthProcessors, checkMinNewTokens } from "./logits_processors.js";
+import { bannedNgramTokens, beamSearch } from "./beam_search.js";
+import { seq2seqBeamModel } from "./beam_seq2seq.js";
 import type { EncoderDecoderLM, Seq2SeqLayerCache, Seq2SeqOutput } from "./seq2seq.js";
 
 type Seq2SeqGenerator = EncoderDecoderLM & { config: BaseConfig & { decoderStartTokenId?: number | null }; generationConfig?: Partial<GenerateOptions> };
@@ -40,6 +43,20 @@ export function generateSeq2Seq(model: Seq2SeqGenerator, inputIds: number[][] | 
   const { ids: src, mask } = preparePrompts(inputIds, pad ?? 0, eos, opts.attentionMask);
   const B = src.length;
   const dec = src.map(() => [start]);
+  const ngram = opts.noRepeatNgramSize ?? 0, numBeams = opts.numBeams ?? 1, nrs = opts.numReturnSequences ?? 1;
+  if (!Number.isInteger(ngram) || ngram < 0) throw new ConfigError(`generate: noRepeatNgramSize must be a non-negative integer, got ${ngram}`);
+  if (!Number.isInteger(numBeams) || numBeams < 1) throw new ConfigError(`generate: numBeams must be a positive integer, got ${numBeams}`);
+  if (numBeams > 1) {
+    if (o.doSample) throw new ConfigError("generate: sampling with numBeams > 1 (beam sampling) is not supported; use doSample or numBeams");
+    if (maxNew === 0) return dec;
+    const forced = { eos: [], minNewTokens: 0, maxNewTokens: maxNew, forcedBos: processors.forcedBos, forcedEos: processors.forcedEos };
+    return noGrad(() => beamSearch(seq2seqBeamModel(model, model.encode({ inputIds: src, attentionMask: mask }), mask, numBeams, useCache), dec, {
+      numBeams, maxNewTokens: maxNew, minNewTokens: processors.minNewTokens, lengthPenalty: opts.lengthPenalty, earlyStopping: opts.earlyStopping,
+      noRepeatNgramSize: ngram, repetitionPenalty: o.repetitionPenalty, numReturnSequences: nrs, eosTokenIds: eos, padTokenId: pad,
+      processLogProbs: (lp, generated) => applyLengthProcessors(lp, generated, forced),
+    }));
+  }
+  if (nrs !== 1) throw new ConfigError(`generate: numReturnSequences ${nrs} needs beam search (numBeams ≥ ${nrs}); greedy and sampling return one sequence per source row here`);
   const unfinished = new Array<boolean>(B).fill(true);
   return noGrad(() => {
     const encoderOutputs = { lastHiddenState: model.encode({ inputIds: src, attentionMask: mask }) };
@@ -57,6 +74,7 @@ export function generateSeq2Seq(model: Seq2SeqGenerator, inputIds: number[][] | 
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
         const scores = Float32Array.from(flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V));
+        if (ngram > 0) for (const t of bannedNgramTokens(dec[b], ngram)) scores[t] = -Infinity;
         applyLengthProcessors(scores, step, processors);
         let tok = selectToken(scores, dec[b], o, rng);
         if (!unfinished[b]) {

@@ -73,3 +73,14 @@ export function keyMaskOf(inputs: ModelInputs, B: number, T: number, P: number):
 export function checkPositions(positions: Int32Array, max: number, what: string): void {
   for (const p of positions) if (p < 0 || p >= max) throw new ShapeError(`position id ${p} is out of range: the model has ${what}=${max}`);
 }
+
+/** HF position ids for generation: cumsum(mask) − 1, with 1 at masked positions. */
+export function positionsFromMask(mask: number[][]): number[][] {
+  return mask.map((m) => {
+    let c = 0;
+    return m.map((x) => {
+      c += x;
+      return x === 0 ? 1 : c - 1;
+    });
+  });
+}

@@ -340,9 +340,9 @@ export function storeFrozenBf16(model: PreTrainedModel): void {
 }
 
 /** The generate() options generation_config.json may set (its eos_token_id is never null). */
-export type GenerationDefaults = Pick<GenerateOptions,
-  "maxNewTokens" | "minNewTokens" | "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty" | "padTokenId" | "decoderStartTokenId" | "forcedBosTokenId" | "forcedEosTokenId"
-> & {
+export type GenerationDefaults = Pick<GenerateOptions, "maxNewTokens" | "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty" | "padTokenId"
+  | "numBeams" | "lengthPenalty" | "earlyStopping" | "noRepeatNgramSize" | "numReturnSequences" | "minNewTokens"
+  | "decoderStartTokenId" | "forcedBosTokenId" | "forcedEosTokenId"> & {
   eosTokenId?: number | number[];
 };
 
@@ -354,20 +354,24 @@ export function readGenerationConfig(dir: string): GenerationDefaults {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new FormatError(`${file}: expected a JSON object, found ${JSON.stringify(parsed)?.slice(0, 40)}`);
   const j = parsed as Record<string, unknown>;
   const out: GenerationDefaults = {};
-  const fields: [string, keyof GenerationDefaults, "number" | "boolean" | "ids"][] = [
+  const fields: [string, keyof GenerationDefaults, "number" | "boolean" | "ids" | "early"][] = [
     ["max_new_tokens", "maxNewTokens", "number"], ["do_sample", "doSample", "boolean"], ["temperature", "temperature", "number"],
     ["top_k", "topK", "number"], ["top_p", "topP", "number"], ["repetition_penalty", "repetitionPenalty", "number"],
     ["eos_token_id", "eosTokenId", "ids"], ["pad_token_id", "padTokenId", "number"],
+    ["num_beams", "numBeams", "number"], ["length_penalty", "lengthPenalty", "number"], ["early_stopping", "earlyStopping", "early"],
+    ["no_repeat_ngram_size", "noRepeatNgramSize", "number"], ["num_return_sequences", "numReturnSequences", "number"],
     ["min_new_tokens", "minNewTokens", "number"], ["decoder_start_token_id", "decoderStartTokenId", "number"],
     ["forced_bos_token_id", "forcedBosTokenId", "number"], ["forced_eos_token_id", "forcedEosTokenId", "number"],
   ];
+  const expected = { boolean: "a boolean", number: "a number", ids: "an integer or a list of integers", early: 'true, false or "never"' };
   for (const [key, name, kind] of fields) {
     const v = j[key];
     if (v === undefined || v === null) continue;
     const ok = kind === "boolean" ? typeof v === "boolean"
       : kind === "number" ? typeof v === "number"
+      : kind === "early" ? typeof v === "boolean" || v === "never"
       : typeof v === "number" || (Array.isArray(v) && v.every((x) => Number.isInteger(x)));
-    if (!ok) throw new ConfigError(`${file}: field '${key}' must be ${kind === "ids" ? "an integer or a list of integers" : `a ${kind}`}, got ${JSON.stringify(v)}`);
+    if (!ok) throw new ConfigError(`${file}: field '${key}' must be ${expected[kind]}, got ${JSON.stringify(v)}`);
     (out as Record<string, unknown>)[name] = v;
   }
   return out;

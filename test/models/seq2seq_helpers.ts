@@ -45,16 +45,15 @@ export function seq2seqGoldenTests(c: string): void {
     for (const [name, p] of params) assertClose(p.grad!, grads.get(name)!, `grad ${name}`, GRAD_TOL);
   });
 
-  test(`${c}: greedy generation matches transformers token for token, cached and uncached`, async () => {
+  test(`${c}: greedy and beam-3 generation match transformers token for token, cached and uncached`, async () => {
     const model = await loadSeq2Seq(c), g = seq2seqGolden(c);
     const { input_ids, attention_mask } = g.inputs;
     for (const [name, v] of Object.entries<any>(g.generate)) {
-      if (v.num_beams) continue; // beam search: not implemented yet (the beam-3 ids are recorded for it)
       const alone = name === "greedy_row1_alone";
       const ids = alone ? [input_ids[1].slice(0, 6)] : input_ids;
       const opts = {
         attentionMask: alone ? undefined : attention_mask, maxNewTokens: v.max_new_tokens, minNewTokens: v.min_new_tokens,
-        eosTokenId: v.eos_token_id, forcedBosTokenId: v.forced_bos_token_id, forcedEosTokenId: v.forced_eos_token_id,
+        eosTokenId: v.eos_token_id, forcedBosTokenId: v.forced_bos_token_id, forcedEosTokenId: v.forced_eos_token_id, numBeams: v.num_beams,
       };
       assert.deepEqual(generate(model, ids, opts), v.output_ids, `${name} (KV cache)`);
       assert.deepEqual(model.generate(ids, { ...opts, useCache: false }), v.output_ids, `${name} (no cache)`);
