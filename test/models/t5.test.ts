@@ -8,7 +8,8 @@ import { noGrad } from "../../src/tensor/autograd.js";
 import { ConfigError } from "../../src/tensor/errors.js";
 import { parseConfig } from "../../src/io/hf_config.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
-import { relativePositionBucket, T5EncoderModel, T5ForConditionalGeneration } from "../../src/models/t5.js";
+import { AutoModelForSeq2SeqLM } from "../../src/models/auto.js";
+import { relativePositionBucket, T5EncoderModel, T5ForConditionalGeneration, T5LayerAttention } from "../../src/models/t5.js";
 import { assertClose, captureLog } from "./helpers.js";
 import { loadSeq2Seq, SEQ2SEQ_FIXTURES, seq2seqGolden, seq2seqGoldenTests, seq2seqTensors } from "./seq2seq_helpers.js";
 
@@ -63,4 +64,23 @@ test("t5 config: bad fields are ConfigErrors naming them; labels need decoder_st
   const noStart = new T5ForConditionalGeneration(parseConfig({ ...raw, decoder_start_token_id: null }, "c.json"));
   assert.throws(() => noStart.forward({ inputIds: [[5, 6]], labels: [[7, 1]] }), (e: Error) => e instanceof ConfigError && /decoder_start_token_id/.test(e.message));
   assert.throws(() => noStart.forward({ inputIds: [[5, 6]] }), /decoderInputIds/);
+});
+
+test("t5 fromConfig: HF's _init_weights by role (initializer_factor), tied head left to shared", () => {
+  const raw = JSON.parse(readFileSync(join(FIX, "t5-tiny-random", "config.json"), "utf8"));
+  const m = AutoModelForSeq2SeqLM.fromConfig(parseConfig({ ...raw, d_model: 64, d_kv: 16, d_ff: 128, vocab_size: 512, relative_attention_num_buckets: 64, initializer_factor: 2 }, "c")) as T5ForConditionalGeneration;
+  const std = (t: { f32(): Float32Array }) => {
+    const d = t.f32();
+    let s = 0;
+    for (const x of d) s += x * x;
+    return Math.sqrt(s / d.length);
+  };
+  const a = (m.encoder.block.get(0).layer.get(0) as T5LayerAttention).attention;
+  const near = (x: number, want: number, what: string) => assert.ok(Math.abs(x / want - 1) < 0.15, `${what}: std ${x}, expected ≈ ${want}`);
+  near(std(m.shared.weight), 2, "shared");
+  near(std(a.q.weight), 2 * (64 * 16) ** -0.5, "q");
+  near(std(a.k.weight), 2 * 64 ** -0.5, "k");
+  near(std(a.relative_attention_bias!.weight), 2 * 64 ** -0.5, "relative_attention_bias");
+  assert.equal(m.lm_head.weight, m.shared.weight);
+  assert.ok(m.encoder.final_layer_norm.weight.f32().every((x) => x === 2), "norms = initializer_factor");
 });
