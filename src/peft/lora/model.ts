@@ -18,6 +18,7 @@ export const LORA_DEFAULT_TARGETS: Record<string, string[]> = {
   mistral: ["q_proj", "v_proj"],
   qwen2: ["q_proj", "v_proj"],
   t5: ["q", "v"],
+  bart: ["q_proj", "v_proj"],
 };
 
 export class LoraModel extends BaseTuner {

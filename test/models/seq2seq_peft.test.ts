@@ -1,4 +1,4 @@
-// LoRA SEQ_2_SEQ_LM on T5: HF PEFT's adapter (test/fixtures/seq2seq/t5-lora) loads with PEFT's
+// LoRA SEQ_2_SEQ_LM on T5 (and BART/Marian targets): HF PEFT's adapter (test/fixtures/seq2seq/t5-lora) loads with PEFT's
 // logits and greedy ids; ours has PEFT's names and config and round-trips; task types are checked.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -60,4 +60,13 @@ test("task types: a SEQ_2_SEQ_LM adapter on a decoder-only model, and CAUSAL_LM 
     (e: Error) => e instanceof ConfigError && /CAUSAL_LM does not fit the encoder-decoder T5ForConditionalGeneration/.test(e.message));
   assert.throws(() => getPeftModel(t5, new PromptTuningConfig({ taskType: "SEQ_2_SEQ_LM", numVirtualTokens: 2 }), "default", quiet),
     (e: Error) => e instanceof PeftError && /not supported yet/.test(e.message));
+});
+
+test("bart/marian LoRA: PEFT's default targets for bart (q_proj, v_proj); marian has none in PEFT, so target_modules is required", async () => {
+  const bart = await AutoModelForSeq2SeqLM.fromPretrained(join(FIX, "bart-tiny-random"), { log: () => {} });
+  const pm = getPeftModel(bart, new LoraConfig({ taskType: "SEQ_2_SEQ_LM", r: 2 }), "default", quiet);
+  const wrapped = pm.namedParameters().filter(([n]) => n.includes("lora_A")).map(([n]) => n.split(".").slice(-5, -3).join("."));
+  assert.deepEqual([...new Set(wrapped)].sort(), ["encoder_attn.q_proj", "encoder_attn.v_proj", "self_attn.q_proj", "self_attn.v_proj"]);
+  const marian = await AutoModelForSeq2SeqLM.fromPretrained(join(FIX, "marian-tiny-random"), { log: () => {} });
+  assert.throws(() => getPeftModel(marian, new LoraConfig({ taskType: "SEQ_2_SEQ_LM" }), "default", quiet), /target_modules/);
 });
