@@ -8,6 +8,7 @@ import { noGrad } from "../../src/tensor/autograd.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
 import { AutoModelForSeq2SeqLM } from "../../src/models/auto.js";
 import { generate } from "../../src/models/generate.js";
+import { enableGradientCheckpointing } from "../../src/train/grad_checkpoint.js";
 import { assertClose, GRAD_TOL } from "./helpers.js";
 
 export const SEQ2SEQ_FIXTURES = join(import.meta.dirname, "..", "fixtures", "seq2seq");
@@ -35,14 +36,18 @@ export function seq2seqGoldenTests(c: string): void {
     assertClose(again.logits, out.logits, "logits from reused encoder outputs", { abs: 0, rel: 0 });
   });
 
-  test(`${c}: gradients of every parameter match transformers`, async () => {
-    const model = await loadSeq2Seq(c), g = seq2seqGolden(c), grads = seq2seqTensors(c, "golden_grads.safetensors");
+  test(`${c}: gradients of every parameter match transformers (also with gradient checkpointing)`, async () => {
+    const g = seq2seqGolden(c), grads = seq2seqTensors(c, "golden_grads.safetensors");
     const { input_ids, attention_mask, labels } = g.inputs;
-    model.forward({ inputIds: input_ids, attentionMask: attention_mask, labels }).loss!.backward();
-    // trainable parameters (PyTorch buffers such as final_logits_bias are frozen parameters here)
-    const params = new Map(model.namedParameters().filter(([, p]) => p.requiresGrad));
-    assert.deepEqual([...params.keys()], g.named_parameters, "named_parameters (tied ones once, PyTorch order)");
-    for (const [name, p] of params) assertClose(p.grad!, grads.get(name)!, `grad ${name}`, GRAD_TOL);
+    for (const checkpointing of [false, true]) {
+      const model = await loadSeq2Seq(c);
+      if (checkpointing) assert.ok(enableGradientCheckpointing(model.train()) > 0);
+      model.forward({ inputIds: input_ids, attentionMask: attention_mask, labels }).loss!.backward();
+      // trainable parameters (PyTorch buffers such as final_logits_bias are frozen parameters here)
+      const params = new Map(model.namedParameters().filter(([, p]) => p.requiresGrad));
+      assert.deepEqual([...params.keys()], g.named_parameters, "named_parameters (tied ones once, PyTorch order)");
+      for (const [name, p] of params) assertClose(p.grad!, grads.get(name)!, `grad ${name}${checkpointing ? " (checkpointing)" : ""}`, GRAD_TOL);
+    }
   });
 
   test(`${c}: greedy and beam-3 generation match transformers token for token, cached and uncached`, async () => {
