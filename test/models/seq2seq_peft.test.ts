@@ -13,7 +13,7 @@ import { generate } from "../../src/models/generate.js";
 import { getPeftModel, PeftModel } from "../../src/peft/peft_model.js";
 import { LoraConfig } from "../../src/peft/lora/config.js";
 import { PromptTuningConfig } from "../../src/peft/prompt/config.js";
-import { assertClose, GOLDEN } from "./helpers.js";
+import { assertClose, GOLDEN, GRAD_TOL } from "./helpers.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "seq2seq");
 const base = () => AutoModelForSeq2SeqLM.fromPretrained(join(FIX, "t5-tiny-random"), { log: () => {} });
@@ -27,6 +27,15 @@ test("t5-lora: HF PEFT's SEQ_2_SEQ_LM adapter loads with PEFT's logits, loss and
   assertClose(out.logits!, loadSafetensors(join(FIX, "t5-lora", "golden_outputs.safetensors")).get("logits_with_adapter")!, "logits with adapter");
   assertClose(out.loss!, g.loss, "loss");
   assert.deepEqual(generate(pm, inputs.input_ids, { attentionMask: inputs.attention_mask, maxNewTokens: 8 }), g.greedy_output_ids);
+});
+
+test("t5-lora: the LoRA gradients (adapter loaded trainable) match PEFT's", async () => {
+  const pm = await PeftModel.fromPretrained(await base(), join(FIX, "t5-lora", "adapter"), { ...quiet, isTrainable: true });
+  pm.forward({ inputIds: inputs.input_ids, attentionMask: inputs.attention_mask, labels: inputs.labels }).loss!.backward();
+  const want = loadSafetensors(join(FIX, "t5-lora", "golden_lora_grads.safetensors"));
+  const got = new Map(pm.namedParameters().filter(([, p]) => p.requiresGrad));
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), "trainable = PEFT's trainable, same names");
+  for (const [n, p] of got) assertClose(p.grad!, want.get(n)!, `grad ${n}`, GRAD_TOL);
 });
 
 test("t5 LoRA: PEFT's default targets (q, v), PEFT's names and config, round trip", async () => {
