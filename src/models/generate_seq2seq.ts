@@ -18,6 +18,24 @@ import type { EncoderDecoderLM, Seq2SeqLayerCache, Seq2SeqOutput } from "./seq2s
 
 type Seq2SeqGenerator = EncoderDecoderLM & { config: BaseConfig & { decoderStartTokenId?: number | null }; generationConfig?: Partial<GenerateOptions> };
 
+/**
+ * Ragged source rows padded on the right, as the tokenizers of these models pad: encoders with
+ * absolute positions (BART, Marian) would see shifted positions with left padding.
+ */
+function rightPadded(input: number[][] | number[] | Tensor, pad: number): number[][] | number[] | Tensor {
+  if (input instanceof Tensor || input.length === 0 || !Array.isArray(input[0])) return input;
+  const rows = input as number[][], T = Math.max(...rows.map((r) => r.length));
+  return rows.map((r) => [...r, ...new Array<number>(T - r.length).fill(pad)]);
+}
+
+/** The mask of right-padded ragged rows (undefined for a rectangular batch: derived as HF does). */
+function raggedMask(input: number[][] | number[] | Tensor): number[][] | undefined {
+  if (input instanceof Tensor || input.length === 0 || !Array.isArray(input[0])) return undefined;
+  const rows = input as number[][], T = Math.max(...rows.map((r) => r.length));
+  if (rows.every((r) => r.length === T)) return undefined;
+  return rows.map((r) => [...new Array<number>(r.length).fill(1), ...new Array<number>(T - r.length).fill(0)]);
+}
+
 /** The decoder's ids for each source row: [decoder start, new tokens…], finished rows pad-filled. */
 export function generateSeq2Seq(model: Seq2SeqGenerator, inputIds: number[][] | number[] | Tensor, options: GenerateOptions = {}): number[][] {
   const cfg = model.config;
@@ -40,7 +58,7 @@ export function generateSeq2Seq(model: Seq2SeqGenerator, inputIds: number[][] | 
   };
   const rng = opts.rng ?? globalRng;
   const useCache = opts.useCache ?? true;
-  const { ids: src, mask } = preparePrompts(inputIds, pad ?? 0, eos, opts.attentionMask);
+  const { ids: src, mask } = preparePrompts(rightPadded(inputIds, pad ?? 0), pad ?? 0, eos, opts.attentionMask ?? raggedMask(inputIds));
   const B = src.length;
   const dec = src.map(() => [start]);
   const ngram = opts.noRepeatNgramSize ?? 0, numBeams = opts.numBeams ?? 1, nrs = opts.numReturnSequences ?? 1;

@@ -62,3 +62,13 @@ test("bart/marian config: typed errors; generation_config forced_eos read", asyn
   assert.equal(marian.generationConfig.forcedEosTokenId, 0);
   assert.throws(() => marian.forward({ inputIds: [[5, 6]], decoderInputIds: [Array(41).fill(5)] }), /max_position_embeddings=40/);
 });
+
+test("encoder-decoder generate: ragged sources are right-padded (absolute positions stay those of each row alone)", async () => {
+  for (const c of ["bart-tiny-random", "marian-tiny-random", "t5-tiny-random"]) {
+    const model = await loadSeq2Seq(c);
+    // (left padding changes these models' outputs: Marian's 12 tokens for row 1 differ from alone)
+    const rows = [[13, 7, 42, 9, 21, 33, 5, 8, 9, 10], [4, 28, 17], [4]];
+    const batch = model.generate(rows, { maxNewTokens: 12, eosTokenId: null });
+    rows.forEach((r, b) => assert.deepEqual(batch[b], model.generate([r], { maxNewTokens: 12, eosTokenId: null })[0], `${c} row ${b}`));
+  }
+});
