@@ -2,7 +2,8 @@
 // scripts/fixtures/make_seq2seq_goldens.py): logits, encoder states, loss, gradients, greedy ids.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { noGrad } from "../../src/tensor/autograd.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
@@ -62,6 +63,22 @@ export function seq2seqGoldenTests(c: string): void {
       };
       assert.deepEqual(generate(model, ids, opts), v.output_ids, `${name} (KV cache)`);
       assert.deepEqual(model.generate(ids, { ...opts, useCache: false }), v.output_ids, `${name} (no cache)`);
+    }
+  });
+
+  test(`${c}: savePretrained writes HF's files (tied weights once) and loads back with the same logits`, async () => {
+    const model = await loadSeq2Seq(c), g = seq2seqGolden(c);
+    const dir = mkdtempSync(join(tmpdir(), "seq2seq-save-"));
+    try {
+      await model.savePretrained(dir);
+      const ours = [...loadSafetensors(join(dir, "model.safetensors")).keys()].sort();
+      const theirs = [...loadSafetensors(join(SEQ2SEQ_FIXTURES, c, "model.safetensors")).keys()].sort();
+      assert.deepEqual(ours, theirs, "the tensors transformers saved");
+      const back = await AutoModelForSeq2SeqLM.fromPretrained(dir, { log: () => {} });
+      const x = { inputIds: g.inputs.input_ids, attentionMask: g.inputs.attention_mask, decoderInputIds: g.decoder_input_ids_from_labels };
+      assertClose(noGrad(() => back.forward(x).logits), noGrad(() => model.forward(x).logits), "logits after the round trip", { abs: 0, rel: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
