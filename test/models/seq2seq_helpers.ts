@@ -60,6 +60,7 @@ export function seq2seqGoldenTests(c: string): void {
       const opts = {
         attentionMask: alone ? undefined : attention_mask, maxNewTokens: v.max_new_tokens, minNewTokens: v.min_new_tokens,
         eosTokenId: v.eos_token_id, forcedBosTokenId: v.forced_bos_token_id, forcedEosTokenId: v.forced_eos_token_id, numBeams: v.num_beams,
+        lengthPenalty: v.length_penalty,
       };
       assert.deepEqual(generate(model, ids, opts), v.output_ids, `${name} (KV cache)`);
       assert.deepEqual(model.generate(ids, { ...opts, useCache: false }), v.output_ids, `${name} (no cache)`);
