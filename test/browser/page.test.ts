@@ -1,0 +1,133 @@
+// The acceptance test of the page that fine-tunes in the tab (issue #17): `npm run web`'s server on
+// an ephemeral port, Debian chromium headless through playwright-core, ?autorun=1&steps=N trains
+// llama-mini-en LoRA on bundled SST-2 rows in the Web Worker (wasm backend). Checks: no console
+// errors and no request off the origin, the loss goes down, accuracy before/after shown in percent,
+// status `done`; the downloaded adapter (two files) loads in Node peft-ts and gives the page's
+// logits on the same texts within 1e-4. A screenshot goes to test-artifacts/ (path printed).
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { ensureWebBuilt } from "../../scripts/web.js";
+import { startWebServer, type WebServer } from "../../scripts/web_server.js";
+import { AutoModelForSequenceClassification, AutoTokenizer, PeftModel, noGrad, setBackend } from "../../src/index.js";
+import { tmp } from "../peft/helpers.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const ARTIFACTS = join(ROOT, "test-artifacts");
+const MODEL = join(ROOT, "models", "llama-mini-en");
+/** Steps × batch rows of SST-2; small enough for ~1 minute on a loaded 2-core machine. */
+const STEPS = 30;
+const BATCH = 16;
+const EVAL_ROWS = 128;
+
+interface PageResult {
+  status: string;
+  backend: string;
+  losses: [number, number][];
+  accuracyBefore: number | null;
+  accuracyAfter: number | null;
+  probes: { texts: string[]; logits: number[][] } | null;
+  summary: { steps: number; seconds: number; tokensPerSecond: number; stepsPerSecond: number; backend: string } | null;
+  errors: string[];
+}
+
+let server: WebServer | null = null;
+let browser: Browser | null = null;
+after(async () => {
+  await browser?.close().catch(() => {});
+  await server?.close();
+});
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives the same logits in Node", { timeout: 300_000 }, async () => {
+  // not a pass without a browser: the test fails and says why
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required for the browser acceptance test (apt-get install -y chromium); NOT RUN`);
+  ensureWebBuilt();
+  server = await startWebServer({ port: 0 });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM, timeout: 30_000,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1180, height: 860 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const offOrigin: string[] = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  context.on("request", (r) => { if (!r.url().startsWith(server!.url) && !r.url().startsWith("blob:")) offOrigin.push(r.url()); });
+
+  const t0 = Date.now();
+  await page.goto(`${server.url}?autorun=1&steps=${STEPS}&batch=${BATCH}&eval=${EVAL_ROWS}`, { timeout: 30_000 });
+  assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true, "the page is cross-origin isolated (COOP/COEP)");
+  await page.waitForFunction(() => {
+    const s = (window as unknown as { __peftResult?: { status: string } }).__peftResult?.status;
+    return s === "done" || s === "error";
+  }, null, { timeout: 240_000, polling: 500 });
+  const r = await page.evaluate(() => (window as unknown as { __peftResult: PageResult }).__peftResult);
+  const wall = (Date.now() - t0) / 1000;
+
+  assert.deepEqual(r.errors, [], "the worker reported no error");
+  assert.deepEqual(errors, [], "no console errors");
+  assert.deepEqual(offOrigin, [], "no request leaves the page's origin");
+  assert.equal(await page.getByTestId("status").textContent(), "done");
+  assert.equal(r.backend, "wasm");
+  assert.equal(r.losses.length, STEPS, "one loss per step");
+  const losses = r.losses.map((p) => p[1]);
+  const first = mean(losses.slice(0, 5)), last = mean(losses.slice(-5));
+  assert.ok(last < first, `the loss goes down: first five steps ${first.toFixed(4)}, last five ${last.toFixed(4)}`);
+  for (const id of ["accuracy-before", "accuracy-after"]) {
+    assert.match((await page.getByTestId(id).textContent()) ?? "", /^\d{1,3}(\.\d)?%$/, `${id} shows a percentage`);
+  }
+  assert.ok(r.accuracyAfter !== null && r.accuracyAfter >= 0 && r.accuracyAfter <= 1);
+  const points = await page.getByTestId("loss-chart").locator("polyline").getAttribute("points");
+  assert.equal(points?.trim().split(/\s+/).length, STEPS, "the loss chart draws every step");
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const shot = join(ARTIFACTS, "page-done.png");
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`# screenshot: ${shot}`);
+  console.log(`# page: ${STEPS} steps × batch ${BATCH} on ${r.summary!.backend}: ${r.summary!.tokensPerSecond.toFixed(0)} tokens/s, ` +
+    `${r.summary!.stepsPerSecond.toFixed(2)} steps/s; accuracy ${(100 * r.accuracyBefore!).toFixed(1)}% → ${(100 * r.accuracyAfter!).toFixed(1)}% ` +
+    `on ${EVAL_ROWS} dev rows; whole page run ${wall.toFixed(1)} s (machine loaded by other work)`);
+
+  // the adapter as the user downloads it: two files
+  const dir = tmp("page-adapter-");
+  const names: string[] = [];
+  const downloads = new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`only ${names.length} of 2 downloads arrived`)), 20_000);
+    page.on("download", async (d) => {
+      const name = d.suggestedFilename();
+      await d.saveAs(join(dir, name));
+      names.push(name);
+      if (names.length === 2) { clearTimeout(timer); done(); }
+    });
+  });
+  await page.getByTestId("download").click();
+  await downloads;
+  assert.deepEqual(names.sort(), ["adapter_config.json", "adapter_model.safetensors"]);
+  const cfg = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8"));
+  assert.equal(cfg.peft_type, "LORA");
+  assert.equal(cfg.task_type, "SEQ_CLS");
+
+  // Node peft-ts, the same (wasm) kernels: the page's logits within 1e-4
+  setBackend("wasm");
+  const tokenizer = await AutoTokenizer.fromPretrained(MODEL);
+  const base = await AutoModelForSequenceClassification.fromPretrained(MODEL, { numLabels: 2, log: () => {} });
+  const peft = await PeftModel.fromPretrained(base, dir);
+  peft.eval();
+  const probes = r.probes!;
+  assert.ok(probes.texts.length >= 2);
+  noGrad(() => probes.texts.forEach((text, i) => {
+    const enc = tokenizer.call([text]);
+    const got = Array.from(peft.forward({ inputIds: enc.inputIds, attentionMask: enc.attentionMask }).logits.f32());
+    const want = probes.logits[i];
+    assert.equal(got.length, want.length);
+    const diff = Math.max(...got.map((v, j) => Math.abs(v - want[j])));
+    assert.ok(diff <= 1e-4, `logits of "${text}": Node ${got.map((v) => v.toFixed(6))} vs page ${want.map((v) => v.toFixed(6))} (max diff ${diff})`);
+  }));
+});
