@@ -51,11 +51,15 @@ export class LossChart {
       el("text", { x: PAD_L - 4, y: PAD_T + 8, "text-anchor": "end", "font-size": 10, fill: "#556" }, y1.toFixed(3)),
       el("text", { x: PAD_L - 4, y: H - PAD_B, "text-anchor": "end", "font-size": 10, fill: "#556" }, y0.toFixed(3)),
       el("text", { x: W - PAD_R, y: H - 6, "text-anchor": "end", "font-size": 10, fill: "#556" }, `step ${x1}`),
-      el("text", { x: PAD_L + 4, y: H - 6, "font-size": 10, fill: "#556" }, this.points.length ? "training loss" : "training loss (press Train)"),
+      el("text", { x: PAD_L + 4, y: H - 6, "font-size": 10, fill: "#556" }, this.points.length ? "training loss per step (light) and its moving average" : "training loss (press Train)"),
     );
     if (!this.points.length) return;
     const pts = this.points.map(([s, l]) => `${sx(s).toFixed(1)},${sy(l).toFixed(1)}`).join(" ");
-    svg.append(el("polyline", { points: pts, fill: "none", stroke: "#2456c8", "stroke-width": 1.8, "data-series": "loss" }));
+    svg.append(el("polyline", { points: pts, fill: "none", stroke: "#9db3e6", "stroke-width": 1.2, "data-series": "loss" }));
+    // an exponential moving average over the noisy per-batch losses
+    let ema = this.points[0][1];
+    const smooth = this.points.map(([s, l]) => { ema = 0.8 * ema + 0.2 * l; return `${sx(s).toFixed(1)},${sy(ema).toFixed(1)}`; }).join(" ");
+    svg.append(el("polyline", { points: smooth, fill: "none", stroke: "#2456c8", "stroke-width": 2, "data-series": "loss-ema" }));
     const [ls, ll] = this.points[this.points.length - 1];
     svg.append(el("circle", { cx: sx(ls), cy: sy(ll), r: 3, fill: "#2456c8" }));
   }

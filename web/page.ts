@@ -109,6 +109,7 @@ function onMessage(m: WorkerToPage): void {
       message(`${m.summary.steps} steps in ${m.summary.seconds.toFixed(1)} s on ${m.summary.backend} (${m.summary.trainRows} training rows, ${m.summary.evalRows} held out)`);
       setBusy(false);
       setStatus("done");
+      post({ type: "predict", text: $<HTMLInputElement>("try-text").value });
       break;
     case "prediction":
       $("try-result").textContent = m.labels.map((l, i) => `${l}: ${percent(m.probabilities[i])}`).join("  ");

@@ -2,7 +2,7 @@
 // posts {step, loss, lr, tokensPerSecond} after every step, stops at the step after Cancel (a flag
 // in shared memory, so no message has to wait behind the busy loop), and keeps a checkpoint in the
 // origin-private file system so a reloaded page resumes the run.
-import { getBackend, getFiles, useWasmBackend } from "peft-ts";
+import { getBackend, memoryFiles as fs, useWasmBackend } from "peft-ts";
 import type { PageToWorker, ResumeInfo, TrainJob, WorkerToPage } from "./protocol.js";
 import { ADAPTER_DIR, OUTPUT_DIR, RUN_DIR, heldOutAccuracy, predict, prepareRun, probe, type PreparedRun } from "./worker_train.js";
 import { discardRun, mountBundledData, mountJobData, mountModel, persistRun, readAdapter, readJob, restoreRun, writeJob } from "./worker_files.js";
@@ -14,7 +14,6 @@ let pendingPersist: Promise<void> = Promise.resolve();
 
 /** The newest checkpoint of the kept run, read from its trainer_state.json. */
 function resumeInfo(): ResumeInfo | null {
-  const fs = getFiles();
   const job = readJob();
   if (!job || !fs.exists(OUTPUT_DIR)) return null;
   const cps = fs.readdir(OUTPUT_DIR).filter((n) => /^checkpoint-\d+$/.test(n)).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
@@ -50,7 +49,6 @@ async function train(job: TrainJob, resume: boolean): Promise<void> {
     cancelled: () => cancelFlag !== null && Atomics.load(cancelFlag, 0) === 1,
     saved: () => { pendingPersist = pendingPersist.then(persistRun); },
   });
-  const fs = getFiles();
   let before: number;
   if (resume && fs.exists(BEFORE_FILE)) before = JSON.parse(fs.readText(BEFORE_FILE)) as number;
   else {

@@ -132,7 +132,7 @@ export function logitsOf(run: PreparedRun, texts: string[]): number[][] {
   return noGrad(() => texts.map((t) => {
     const enc = run.tokenizer.call([t]);
     const out = run.peft.forward({ inputIds: enc.inputIds, attentionMask: enc.attentionMask });
-    return Array.from(out.logits.f32());
+    return Array.from(out.logits!.f32());
   }));
 }
 

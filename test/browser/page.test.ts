@@ -18,9 +18,9 @@ const CHROMIUM = "/usr/bin/chromium";
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const MODEL = join(ROOT, "models", "llama-mini-en");
-/** Steps × batch rows of SST-2; small enough for ~1 minute on a loaded 2-core machine. */
+/** Steps × batch rows of SST-2 at the demo recipe's shapes (batch 32, max_length 64): ~15 s of training on wasm. */
 const STEPS = 30;
-const BATCH = 16;
+const BATCH = 32;
 const EVAL_ROWS = 128;
 
 interface PageResult {
@@ -59,6 +59,7 @@ test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives
   const offOrigin: string[] = [];
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
   context.on("request", (r) => { if (!r.url().startsWith(server!.url) && !r.url().startsWith("blob:")) offOrigin.push(r.url()); });
 
   const t0 = Date.now();
@@ -78,20 +79,22 @@ test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives
   assert.equal(r.backend, "wasm");
   assert.equal(r.losses.length, STEPS, "one loss per step");
   const losses = r.losses.map((p) => p[1]);
-  const first = mean(losses.slice(0, 5)), last = mean(losses.slice(-5));
-  assert.ok(last < first, `the loss goes down: first five steps ${first.toFixed(4)}, last five ${last.toFixed(4)}`);
+  // per-batch losses are noisy: compare the first and the last third of the steps
+  const third = Math.floor(STEPS / 3);
+  const first = mean(losses.slice(0, third)), last = mean(losses.slice(-third));
+  assert.ok(last < first, `the loss goes down: mean of the first ${third} steps ${first.toFixed(4)}, of the last ${third} ${last.toFixed(4)}`);
   for (const id of ["accuracy-before", "accuracy-after"]) {
     assert.match((await page.getByTestId(id).textContent()) ?? "", /^\d{1,3}(\.\d)?%$/, `${id} shows a percentage`);
   }
   assert.ok(r.accuracyAfter !== null && r.accuracyAfter >= 0 && r.accuracyAfter <= 1);
-  const points = await page.getByTestId("loss-chart").locator("polyline").getAttribute("points");
+  const points = await page.getByTestId("loss-chart").locator("polyline[data-series=loss]").getAttribute("points");
   assert.equal(points?.trim().split(/\s+/).length, STEPS, "the loss chart draws every step");
 
   mkdirSync(ARTIFACTS, { recursive: true });
   const shot = join(ARTIFACTS, "page-done.png");
   await page.screenshot({ path: shot, fullPage: true });
-  console.log(`# screenshot: ${shot}`);
-  console.log(`# page: ${STEPS} steps × batch ${BATCH} on ${r.summary!.backend}: ${r.summary!.tokensPerSecond.toFixed(0)} tokens/s, ` +
+  console.log(`screenshot: ${shot}`);
+  console.log(`page: ${STEPS} steps × batch ${BATCH} on ${r.summary!.backend}: ${r.summary!.tokensPerSecond.toFixed(0)} tokens/s, ` +
     `${r.summary!.stepsPerSecond.toFixed(2)} steps/s; accuracy ${(100 * r.accuracyBefore!).toFixed(1)}% → ${(100 * r.accuracyAfter!).toFixed(1)}% ` +
     `on ${EVAL_ROWS} dev rows; whole page run ${wall.toFixed(1)} s (machine loaded by other work)`);
 
