@@ -1,8 +1,9 @@
 // The browser bundle in headless Debian Chromium: a page on 127.0.0.1 imports dist/browser's
 // peft-ts.js, fetches llama-mini-en into memory files (mountUrl), sets the wasm backend
 // (useWasmBackend: the .wasm next to the bundle), loads the model and tokenizer, and computes the
-// logits of two sentences: equal to Node's within 1e-4, with no console error. A folder persisted
-// to OPFS (persistToOpfs) comes back after a reload (restoreFromOpfs).
+// logits of two sentences: equal to Node's within 1e-4, with no console error. The Trainer runs
+// two LoRA steps there (checkpoint and adapter in memory files), and a folder persisted to OPFS
+// (persistToOpfs) comes back after a reload (restoreFromOpfs).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -72,7 +73,7 @@ async function nodeLogits(): Promise<number[][]> {
   return SENTENCES.map((s) => Array.from(noGrad(() => model.forward({ inputIds: [tok.encode(s)] }).logits!).f32()));
 }
 
-test("in Chromium: mountUrl + useWasmBackend + fromPretrained give Node's logits (1e-4), no console errors; OPFS keeps a folder across a reload", { timeout: 240_000 }, async (t) => {
+test("in Chromium: mountUrl + useWasmBackend + fromPretrained give Node's logits (1e-4), no console errors; the Trainer writes a checkpoint and adapter; OPFS keeps a folder across a reload", { timeout: 240_000 }, async (t) => {
   if (!browser) return t.skip(`${CHROMIUM} not found: the browser test did not run (apt-get install chromium)`);
   const page = await browser.newPage();
   page.setDefaultTimeout(90_000);
@@ -101,6 +102,29 @@ test("in Chromium: mountUrl + useWasmBackend + fromPretrained give Node's logits
     assert.equal(got.logits.length, want.length);
     got.logits.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) <= 1e-4, `logit [${i}][${j}]: page ${v}, Node ${want[i][j]}`)));
     assert.equal(got.target, "opfs");
+    // the Trainer in the page: LoRA, 2 steps, a checkpoint and the adapter, all in memory files
+    const trained = await page.evaluate(pageScript(`
+      lib.manualSeed(0);
+      const base = await lib.AutoModelForSequenceClassification.fromPretrained("/models/llama-mini-en", { numLabels: 2, log: () => {} });
+      const tok = await lib.AutoTokenizer.fromPretrained("/models/llama-mini-en");
+      const model = lib.getPeftModel(base, new lib.LoraConfig({ taskType: "SEQ_CLS", r: 4, loraAlpha: 8, targetModules: ["q_proj", "v_proj"] }));
+      const rows = ${JSON.stringify(SENTENCES)}.flatMap((s, i) => [s, s + " !"].map((t) => {
+        const inputIds = tok.encode(t);
+        return { inputIds, attentionMask: inputIds.map(() => 1), labels: 1 - i };
+      }));
+      const args = lib.TrainingArguments.fromDict({ output_dir: "/runs/t", per_device_train_batch_size: 2, max_steps: 2, learning_rate: 0.01,
+        save_strategy: "steps", save_steps: 1, logging_steps: 1, disable_tqdm: true, seed: 3, report_to: ["jsonl"] });
+      const trainer = new lib.Trainer({ model, args, trainDataset: rows, dataCollator: new lib.DataCollatorWithPadding(tok) });
+      await trainer.train();
+      await trainer.saveModel("/runs/t/adapter");
+      const losses = trainer.state.logHistory.filter((e) => typeof e.loss === "number").map((e) => e.loss);
+      return { losses, files: lib.memoryFiles.list("/runs/t").map((p) => p.slice("/runs/t/".length)) };
+    `)) as { losses: number[]; files: string[] };
+    assert.equal(trained.losses.length, 2);
+    assert.ok(trained.losses.every((l) => Number.isFinite(l) && l > 0), `losses ${trained.losses}`);
+    for (const f of ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "checkpoint-1/trainer_state.json", "checkpoint-2/adapter_model.safetensors", "log_history.jsonl", "report.html"]) {
+      assert.ok(trained.files.includes(f), `${f} written in the page (have ${trained.files.join(", ")})`);
+    }
     await page.reload();
     const restored = await page.evaluate(pageScript(`
       const paths = await lib.restoreFromOpfs(lib.memoryFiles, "/runs/a");

@@ -1,6 +1,7 @@
 // The browser bundle (scripts/build-browser.mjs, esbuild, platform "browser"): it builds, holds
 // no Node-only module of the library (CLI, native addon, MPI, signal handling, the progress bar,
-// the Node file loaders) and imports no Node built-in; and a Node built-in in its graph fails the build.
+// the Node file loaders), imports no Node built-in and touches no Node global (process, Buffer, …)
+// directly; and a Node built-in in its graph fails the build.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { builtinModules } from "node:module";
@@ -22,6 +23,10 @@ test("the browser bundle holds no Node-only module and imports no Node built-in"
   assert.deepEqual(imported.filter((p) => p.startsWith("node:") || builtins.has(p)), [], "Node built-ins imported");
   const js = r.outputFiles!.find((f) => f.path.endsWith(".js"))!.text;
   assert.ok(!/\brequire\(["']/.test(js), "no require() calls in the ESM bundle");
+  // Node globals are reached only through src/platform/env.ts's globalThis lookups
+  for (const re of [/(?<![\w.$])process\.\w/, /(?<![\w.$])Buffer\.\w/, /(?<![\w.$])setImmediate\(/, /(?<![\w.$])__dirname\b/]) {
+    assert.ok(!re.test(js), `the bundle uses a Node global: ${js.match(re)?.[0]} (${re})`);
+  }
   assert.ok(/export\s*\{[^}]*\buseWasmBackend\b/.test(js) && /\bmountUrl\b/.test(js), "the browser helpers are exported");
 });
 
