@@ -66,7 +66,9 @@ export async function prepareRun(job: TrainJob, modelDir: string, dataPath: stri
   hooks.status("loading model");
   const tokenizer = await AutoTokenizer.fromPretrained(modelDir);
   const { train, test } = await loadRows(job, dataPath);
-  const { names, label2id } = labelNames(train);
+  const { names: ids, label2id } = labelNames(train);
+  // SST-2's ids, by name (for the page's "try it" line)
+  const names = job.data.kind === "sst2" ? ["negative", "positive"] : ids;
   const trainDs = preprocessSeqCls(train, tokenizer, { maxLength: job.maxLength, label2id });
   const evalDs = preprocessSeqCls(test, tokenizer, { maxLength: job.maxLength, label2id });
   manualSeed(job.seed);

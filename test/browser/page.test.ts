@@ -6,15 +6,15 @@
 // logits on the same texts within 1e-4. A screenshot goes to test-artifacts/ (path printed).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { ensureWebBuilt } from "../../scripts/web.js";
 import { startWebServer, type WebServer } from "../../scripts/web_server.js";
 import { AutoModelForSequenceClassification, AutoTokenizer, PeftModel, noGrad, setBackend } from "../../src/index.js";
 import { tmp } from "../peft/helpers.js";
+import { launchChromium, waitForStatus, watchedPage } from "./page_helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const ARTIFACTS = join(ROOT, "test-artifacts");
 const MODEL = join(ROOT, "models", "llama-mini-en");
@@ -22,17 +22,6 @@ const MODEL = join(ROOT, "models", "llama-mini-en");
 const STEPS = 30;
 const BATCH = 32;
 const EVAL_ROWS = 128;
-
-interface PageResult {
-  status: string;
-  backend: string;
-  losses: [number, number][];
-  accuracyBefore: number | null;
-  accuracyAfter: number | null;
-  probes: { texts: string[]; logits: number[][] } | null;
-  summary: { steps: number; seconds: number; tokensPerSecond: number; stepsPerSecond: number; backend: string } | null;
-  errors: string[];
-}
 
 let server: WebServer | null = null;
 let browser: Browser | null = null;
@@ -44,32 +33,16 @@ after(async () => {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives the same logits in Node", { timeout: 300_000 }, async () => {
-  // not a pass without a browser: the test fails and says why
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required for the browser acceptance test (apt-get install -y chromium); NOT RUN`);
   ensureWebBuilt();
   server = await startWebServer({ port: 0 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, timeout: 30_000,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1180, height: 860 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  const offOrigin: string[] = [];
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
-  context.on("request", (r) => { if (!r.url().startsWith(server!.url) && !r.url().startsWith("blob:")) offOrigin.push(r.url()); });
+  const { page, errors, offOrigin } = await watchedPage(context, server.url);
 
   const t0 = Date.now();
   await page.goto(`${server.url}?autorun=1&steps=${STEPS}&batch=${BATCH}&eval=${EVAL_ROWS}`, { timeout: 30_000 });
   assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true, "the page is cross-origin isolated (COOP/COEP)");
-  await page.waitForFunction(() => {
-    const s = (window as unknown as { __peftResult?: { status: string } }).__peftResult?.status;
-    return s === "done" || s === "error";
-  }, null, { timeout: 240_000, polling: 500 });
-  const r = await page.evaluate(() => (window as unknown as { __peftResult: PageResult }).__peftResult);
+  const r = await waitForStatus(page, ["done"], 240_000);
   const wall = (Date.now() - t0) / 1000;
 
   assert.deepEqual(r.errors, [], "the worker reported no error");
@@ -90,6 +63,8 @@ test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives
   const points = await page.getByTestId("loss-chart").locator("polyline[data-series=loss]").getAttribute("points");
   assert.equal(points?.trim().split(/\s+/).length, STEPS, "the loss chart draws every step");
 
+  // the typed text is classified after training: label probabilities in percent
+  await page.waitForFunction(() => document.querySelector("[data-testid=try-result]")?.textContent?.includes("%"), null, { timeout: 20_000 });
   mkdirSync(ARTIFACTS, { recursive: true });
   const shot = join(ARTIFACTS, "page-done.png");
   await page.screenshot({ path: shot, fullPage: true });
