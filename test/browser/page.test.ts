@@ -102,7 +102,7 @@ test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives
   assert.ok(probes.texts.length >= 2);
   noGrad(() => probes.texts.forEach((text, i) => {
     const enc = tokenizer.call([text]);
-    const got = Array.from(peft.forward({ inputIds: enc.inputIds, attentionMask: enc.attentionMask }).logits.f32());
+    const got = Array.from(peft.forward({ inputIds: enc.inputIds, attentionMask: enc.attentionMask }).logits!.f32());
     const want = probes.logits[i];
     assert.equal(got.length, want.length);
     const diff = Math.max(...got.map((v, j) => Math.abs(v - want[j])));

@@ -14,7 +14,7 @@ export interface PageResult {
   accuracyBefore: number | null;
   accuracyAfter: number | null;
   probes: { texts: string[]; logits: number[][] } | null;
-  summary: { steps: number; seconds: number; tokensPerSecond: number; stepsPerSecond: number; backend: string } | null;
+  summary: { steps: number; seconds: number; tokensPerSecond: number; stepsPerSecond: number; trainRows: number; evalRows: number; backend: string } | null;
   errors: string[];
 }
 
