@@ -3,7 +3,8 @@
 // (useWasmBackend: the .wasm next to the bundle), loads the model and tokenizer, and computes the
 // logits of two sentences: equal to Node's within 1e-4, with no console error. The Trainer runs
 // two LoRA steps there (checkpoint and adapter in memory files), and a folder persisted to OPFS
-// (persistToOpfs) comes back after a reload (restoreFromOpfs).
+// (persistToOpfs) comes back after a reload (restoreFromOpfs), as does one stored in IndexedDB
+// when OPFS is taken away.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -94,14 +95,21 @@ test("in Chromium: mountUrl + useWasmBackend + fromPretrained give Node's logits
       const logits = ${JSON.stringify(SENTENCES)}.map((s) => Array.from(lib.noGrad(() => model.forward({ inputIds: [tok.encode(s)] }).logits).f32()));
       lib.memoryFiles.writeFile("/runs/a/checkpoint-1/w.bin", new Uint8Array([7, 8, 9]));
       const target = await lib.persistToOpfs(lib.memoryFiles, "/runs/a");
-      return { backend: backend.name, active: lib.getBackend().name, logits, target };
-    `)) as { backend: string; active: string; logits: number[][]; target: string };
+      // a browser without OPFS: the IndexedDB fallback
+      const getDirectory = StorageManager.prototype.getDirectory;
+      delete StorageManager.prototype.getDirectory;
+      lib.memoryFiles.writeFile("/runs/b/x.txt", "idb");
+      const fallback = await lib.persistToOpfs(lib.memoryFiles, "/runs/b");
+      StorageManager.prototype.getDirectory = getDirectory;
+      return { backend: backend.name, active: lib.getBackend().name, logits, target, fallback };
+    `)) as { backend: string; active: string; logits: number[][]; target: string; fallback: string };
     assert.equal(got.backend, "wasm");
     assert.equal(got.active, "wasm");
     const want = await nodeLogits();
     assert.equal(got.logits.length, want.length);
     got.logits.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) <= 1e-4, `logit [${i}][${j}]: page ${v}, Node ${want[i][j]}`)));
     assert.equal(got.target, "opfs");
+    assert.equal(got.fallback, "indexeddb");
     // the Trainer in the page: LoRA, 2 steps, a checkpoint and the adapter, all in memory files
     const trained = await page.evaluate(pageScript(`
       lib.manualSeed(0);
@@ -128,9 +136,12 @@ test("in Chromium: mountUrl + useWasmBackend + fromPretrained give Node's logits
     await page.reload();
     const restored = await page.evaluate(pageScript(`
       const paths = await lib.restoreFromOpfs(lib.memoryFiles, "/runs/a");
-      return { paths, bytes: Array.from(lib.memoryFiles.readFile("/runs/a/checkpoint-1/w.bin")) };
+      const none = await lib.restoreFromOpfs(lib.memoryFiles, "/runs/never");
+      delete StorageManager.prototype.getDirectory;
+      const idb = await lib.restoreFromOpfs(lib.memoryFiles, "/runs/b");
+      return { paths, none, idb, bytes: Array.from(lib.memoryFiles.readFile("/runs/a/checkpoint-1/w.bin")), text: lib.memoryFiles.readText("/runs/b/x.txt") };
     `));
-    assert.deepEqual(restored, { paths: ["/runs/a/checkpoint-1/w.bin"], bytes: [7, 8, 9] });
+    assert.deepEqual(restored, { paths: ["/runs/a/checkpoint-1/w.bin"], none: [], idb: ["/runs/b/x.txt"], bytes: [7, 8, 9], text: "idb" });
     assert.deepEqual(errors, [], "console errors");
     assert.deepEqual(offsite, [], "requests outside the page's origin");
   } finally {
