@@ -25,6 +25,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const result: PeftResult = { status: "loading", backend: "", losses: [], accuracyBefore: null, accuracyAfter: null, probes: null, summary: null, errors: [] };
 window.__peftResult = result;
 
+const query = new URLSearchParams(location.search);
 let maxSteps = 0;
 const chart = new LossChart($("loss-chart") as unknown as SVGSVGElement, () => maxSteps);
 let adapter: AdapterFiles | null = null;
@@ -134,7 +135,7 @@ function startWorker(): void {
   worker = new Worker("./worker.js", { type: "module" });
   worker.onmessage = (e: MessageEvent<WorkerToPage>) => onMessage(e.data);
   worker.onerror = (e) => onMessage({ type: "error", message: `worker failed: ${e.message}` });
-  post({ type: "init", cancelFlag });
+  post({ type: "init", cancelFlag, backend: query.get("backend") ?? "auto" });
 }
 
 function resetResults(): void {
@@ -234,5 +235,5 @@ $("data-paste").addEventListener("input", () => { $<HTMLSelectElement>("data").v
 dropZone($("model-drop"), takeModel);
 dropZone($("data-drop"), takeData);
 
-let autorun = applyAutorunQuery(new URLSearchParams(location.search));
+let autorun = applyAutorunQuery(query);
 startWorker();

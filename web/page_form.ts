@@ -51,7 +51,7 @@ export function jobFromForm(): TrainJob {
   };
 }
 
-/** ?autorun=1&steps=N[&batch=B&eval=E&model=NAME&lr=X]: fills the form for a run on bundled SST-2 rows. */
+/** ?autorun=1&steps=N[&batch=B&eval=E&model=NAME&lr=X]: fills the form for a run on bundled SST-2 rows (?backend= is page.ts's). */
 export function applyAutorunQuery(q: URLSearchParams): boolean {
   if (q.get("autorun") !== "1") return false;
   const steps = Math.max(1, Number(q.get("steps") ?? 30) | 0);

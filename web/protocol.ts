@@ -31,7 +31,8 @@ export interface TrainJob {
 }
 
 export type PageToWorker =
-  | { type: "init"; cancelFlag: SharedArrayBuffer | null }
+  /** backend: "auto" (wasm, else the TS kernels) or a name to insist on ("wasm", "ts"). */
+  | { type: "init"; cancelFlag: SharedArrayBuffer | null; backend: string }
   | { type: "train"; job: TrainJob }
   | { type: "resume" }
   | { type: "discard" }

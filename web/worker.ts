@@ -2,7 +2,7 @@
 // posts {step, loss, lr, tokensPerSecond} after every step, stops at the step after Cancel (a flag
 // in shared memory, so no message has to wait behind the busy loop), and keeps a checkpoint in the
 // origin-private file system so a reloaded page resumes the run.
-import { getBackend, memoryFiles as fs, useWasmBackend } from "peft-ts";
+import { getBackend, memoryFiles as fs, setBackend, useWasmBackend } from "peft-ts";
 import type { PageToWorker, ResumeInfo, TrainJob, WorkerToPage } from "./protocol.js";
 import { ADAPTER_DIR, OUTPUT_DIR, RUN_DIR, heldOutAccuracy, predict, prepareRun, probe, type PreparedRun } from "./worker_train.js";
 import { discardRun, mountBundledData, mountJobData, mountModel, persistRun, readAdapter, readJob, restoreRun, writeJob } from "./worker_files.js";
@@ -22,13 +22,25 @@ function resumeInfo(): ResumeInfo | null {
   return { step: state.global_step, maxSteps: state.max_steps, job };
 }
 
-async function init(flag: SharedArrayBuffer | null): Promise<void> {
-  cancelFlag = flag ? new Int32Array(flag) : null;
+/** The backend: "auto" tries wasm and falls back to the TS kernels; "wasm" insists; "ts" is the reference. */
+async function chooseBackend(name: string): Promise<void> {
+  if (name === "ts") {
+    setBackend("ts");
+    return;
+  }
+  if (name !== "auto" && name !== "wasm") throw new Error(`?backend=${name}: expected auto, wasm or ts`);
   try {
     await useWasmBackend(new URL("./browser/peft_kernels.wasm", self.location.href).href);
   } catch (e) {
+    if (name === "wasm") throw e;
+    setBackend("ts");
     post({ type: "status", text: `wasm backend unavailable (${(e as Error).message}); using the TS kernels` });
   }
+}
+
+async function init(flag: SharedArrayBuffer | null, backend: string): Promise<void> {
+  cancelFlag = flag ? new Int32Array(flag) : null;
+  await chooseBackend(backend);
   const kept = await restoreRun();
   const be = getBackend();
   post({ type: "ready", backend: be.name, threads: be.numThreads(), resumable: kept ? resumeInfo() : null });
@@ -88,7 +100,7 @@ async function train(job: TrainJob, resume: boolean): Promise<void> {
 
 async function handle(m: PageToWorker): Promise<void> {
   switch (m.type) {
-    case "init": return init(m.cancelFlag);
+    case "init": return init(m.cancelFlag, m.backend);
     case "train": return train(m.job, false);
     case "resume": {
       const job = readJob();

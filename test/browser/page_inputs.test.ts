@@ -1,6 +1,7 @@
 // The page's other inputs, clicked as a person would: a model folder picked from disk (the
 // llama-mini-en files through the file input) with pasted JSONL of string labels, then the bundled
-// bert-mini-en with a CSV file; each trains a few steps and classifies the typed text by label name.
+// bert-mini-en with a CSV file; each trains a few steps and classifies the typed text by label name;
+// on the TS kernels (?backend=ts).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -23,13 +24,14 @@ after(async () => {
   await server?.close();
 });
 
-test("a picked model folder with pasted JSONL, and bert-mini-en with a CSV file, train in the page", { timeout: 240_000 }, async () => {
+test("a picked model folder with pasted JSONL, and bert-mini-en with a CSV file, train in the page (TS kernels)", { timeout: 240_000 }, async () => {
   ensureWebBuilt();
   server = await startWebServer({ port: 0 });
   browser = await launchChromium();
   const { page, errors, offOrigin } = await watchedPage(await browser.newContext(), server.url);
-  await page.goto(server.url);
-  await waitForStatus(page, ["ready"], 60_000);
+  // on the TS reference kernels this time (?backend=ts), the acceptance test runs wasm
+  await page.goto(`${server.url}?backend=ts`);
+  assert.equal((await waitForStatus(page, ["ready"], 60_000)).backend, "ts");
   const set = async (id: string, v: string) => page.getByTestId(id).fill(v);
 
   // 1. a local model folder + pasted JSONL with string labels
