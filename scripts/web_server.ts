@@ -9,8 +9,11 @@ import type { AddressInfo } from "node:net";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
-/** URL prefix → folder under the repository root; the first match wins ("/" last). */
-const MOUNTS: [string, string][] = [
+/** URL prefix → folder (under the root, or absolute); the first match wins ("/" last). */
+export type Mounts = [prefix: string, dir: string][];
+
+/** What `npm run web` serves. */
+export const PAGE_MOUNTS: Mounts = [
   ["/browser/", "dist/browser"],
   ["/models/", "models"],
   ["/data/", "data"],
@@ -52,7 +55,7 @@ export interface WebServer {
 }
 
 /** The file a URL path names, or null when it lies outside every mount (or is not a file). */
-export function resolveUrlPath(urlPath: string, root = ROOT): string | null {
+export function resolveUrlPath(urlPath: string, root = ROOT, mounts: Mounts = PAGE_MOUNTS): string | null {
   let path: string;
   try {
     path = decodeURIComponent(urlPath.split("?")[0]);
@@ -61,7 +64,7 @@ export function resolveUrlPath(urlPath: string, root = ROOT): string | null {
   }
   if (path.includes("\0")) return null;
   if (path === "/") path = "/index.html";
-  for (const [prefix, dir] of MOUNTS) {
+  for (const [prefix, dir] of mounts) {
     if (!path.startsWith(prefix)) continue;
     const base = resolve(root, dir);
     const file = normalize(join(base, path.slice(prefix.length)));
@@ -75,18 +78,20 @@ export function resolveUrlPath(urlPath: string, root = ROOT): string | null {
   return null;
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, root: string): void {
+interface ServeOptions { root: string; mounts: Mounts; headers: Record<string, string> }
+
+function answer(req: IncomingMessage, res: ServerResponse, o: ServeOptions): void {
   if (req.method !== "GET" && req.method !== "HEAD") {
-    res.writeHead(405, { ...ISOLATION, Allow: "GET, HEAD", "Content-Type": "text/plain" }).end("method not allowed\n");
+    res.writeHead(405, { ...o.headers, Allow: "GET, HEAD", "Content-Type": "text/plain" }).end("method not allowed\n");
     return;
   }
-  const file = resolveUrlPath(req.url ?? "/", root);
+  const file = resolveUrlPath(req.url ?? "/", o.root, o.mounts);
   if (!file) {
-    res.writeHead(404, { ...ISOLATION, "Content-Type": "text/plain" }).end(`not found: ${req.url}\n`);
+    res.writeHead(404, { ...o.headers, "Content-Type": "text/plain" }).end(`not found: ${req.url}\n`);
     return;
   }
   const size = statSync(file).size;
-  res.writeHead(200, { ...ISOLATION, "Content-Type": MIME[extname(file).toLowerCase()] ?? "application/octet-stream", "Content-Length": size });
+  res.writeHead(200, { ...o.headers, "Content-Type": MIME[extname(file).toLowerCase()] ?? "application/octet-stream", "Content-Length": size });
   if (req.method === "HEAD") {
     res.end();
     return;
@@ -94,10 +99,17 @@ function answer(req: IncomingMessage, res: ServerResponse, root: string): void {
   createReadStream(file).on("error", () => res.destroy()).pipe(res);
 }
 
-/** Serves the page on 127.0.0.1:port (0 = a free port) until close(). */
-export function startWebServer(opts: { port?: number; root?: string } = {}): Promise<WebServer> {
-  const root = opts.root ?? ROOT;
-  const server = createServer((req, res) => answer(req, res, root));
+/**
+ * Serves the page on 127.0.0.1:port (0 = a free port) until close(). Other browser runs (tests,
+ * benchmarks) can pass their own `mounts`; `isolated: false` leaves COOP/COEP out (a page without
+ * SharedArrayBuffer).
+ */
+export function startWebServer(opts: { port?: number; root?: string; mounts?: Mounts; isolated?: boolean } = {}): Promise<WebServer> {
+  const o: ServeOptions = {
+    root: opts.root ?? ROOT, mounts: opts.mounts ?? PAGE_MOUNTS,
+    headers: opts.isolated === false ? { "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache" } : ISOLATION,
+  };
+  const server = createServer((req, res) => answer(req, res, o));
   return new Promise((ok, fail) => {
     server.once("error", fail);
     server.listen(opts.port ?? 0, "127.0.0.1", () => {

@@ -67,3 +67,17 @@ test("answers 404 outside its folders and 405 to writes", async () => {
   assert.equal(resolveUrlPath("/models/%2e%2e/secret.txt", root), null);
   assert.equal((await get("/", "POST")).status, 405);
 });
+
+test("other mounts, and no isolation headers when asked", async () => {
+  const other = await startWebServer({ root, mounts: [["/kernels/", "dist/browser"]], isolated: false });
+  try {
+    const url = `http://127.0.0.1:${other.port}`;
+    const ok = await fetch(`${url}/kernels/peft_kernels.wasm`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("content-type"), "application/wasm");
+    assert.equal(ok.headers.get("cross-origin-embedder-policy"), null);
+    assert.equal((await fetch(`${url}/index.html`)).status, 404);
+  } finally {
+    await other.close();
+  }
+});
