@@ -23,11 +23,44 @@ int gemm_scratch_floats(void) { return MC * KC + KC * NC; }
 typedef struct { const float* p; long rs, cs; } view;
 static inline float at(view v, long r, long c) { return v.p[r * v.rs + c * v.cs]; }
 
+// The 4×4 transpose of rows r[0..3] into columns c[0..3] (c[j] = (r0[j], r1[j], r2[j], r3[j])).
+static inline void transpose4(const v128_t r[4], v128_t c[4]) {
+  v128_t t0 = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7);
+  v128_t t2 = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+  c[0] = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5);
+  c[1] = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+  c[2] = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5);
+  c[3] = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+}
+
+// Four elements of op(X)'s column c, rows r..r+3, from storage where a row is contiguous in the other
+// direction (x.cs == 1 is a row, here we want a column: x.rs apart): as one vector per source row.
+static inline void load_rows4(view x, long r, long c, v128_t out[4]) {
+  for (int i = 0; i < 4; i++) out[i] = wasm_v128_load(x.p + (r + i) * x.rs + c);
+}
+
 // B block rows [pc, pc+kc), cols [jc, jc+nc) into panels of NR columns: panel p holds kc rows of NR.
+// A row-major B (cs = 1) is copied a vector at a time; a transposed one (a Linear weight, rs = 1) is read
+// 4×4 at a time and transposed in registers.
 static void pack_b(float* dst, view b, int pc, int kc, int jc, int nc) {
   for (int j0 = 0; j0 < nc; j0 += NR) {
-    int nr = nc - j0 < NR ? nc - j0 : NR;
-    for (int p = 0; p < kc; p++) {
+    int nr = nc - j0 < NR ? nc - j0 : NR, p = 0;
+    if (b.rs == 1 && nr == NR) {
+      view bt = { b.p, b.cs, 1 };  // B stored n×k: row j of the storage is column j of B
+      for (; p + 4 <= kc; p += 4) {
+        v128_t r[4], lo[4], hi[4];
+        load_rows4(bt, jc + j0, pc + p, r);
+        transpose4(r, lo);
+        load_rows4(bt, jc + j0 + 4, pc + p, r);
+        transpose4(r, hi);
+        for (int i = 0; i < 4; i++) {
+          wasm_v128_store(dst, lo[i]);
+          wasm_v128_store(dst + 4, hi[i]);
+          dst += NR;
+        }
+      }
+    }
+    for (; p < kc; p++) {
       if (b.cs == 1 && nr == NR) {
         const float* src = b.p + (long)(pc + p) * b.rs + jc + j0;
         wasm_v128_store(dst, wasm_v128_load(src));
@@ -42,10 +75,20 @@ static void pack_b(float* dst, view b, int pc, int kc, int jc, int nc) {
 }
 
 // A block rows [ic, ic+mc), cols [pc, pc+kc) into panels of MR rows: panel p holds kc columns of MR.
+// A transposed A (rs = 1) is copied a vector at a time; a row-major one is read 4×4 and transposed.
 static void pack_a(float* dst, view a, int ic, int mc, int pc, int kc) {
   for (int i0 = 0; i0 < mc; i0 += MR) {
-    int mr = mc - i0 < MR ? mc - i0 : MR;
-    for (int p = 0; p < kc; p++) {
+    int mr = mc - i0 < MR ? mc - i0 : MR, p = 0;
+    if (a.cs == 1 && mr == MR) {
+      for (; p + 4 <= kc; p += 4) {
+        v128_t r[4], c[4];
+        load_rows4(a, ic + i0, pc + p, r);
+        transpose4(r, c);
+        for (int i = 0; i < 4; i++) wasm_v128_store(dst + i * MR, c[i]);
+        dst += 4 * MR;
+      }
+    }
+    for (; p < kc; p++) {
       if (a.rs == 1 && mr == MR) {
         wasm_v128_store(dst, wasm_v128_load(a.p + (long)(pc + p) * a.cs + ic + i0));
       } else {
