@@ -66,7 +66,7 @@ async function tfjs(threads: number): Promise<Figures["tfjs"]> {
         const y = tf.add(tf.matMul(a, W2), b2);
         return tf.mean(tf.square(tf.sub(y, target))) as tf.Scalar;
       }, vars);
-      opt.applyGradients(grads);
+      opt.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
       loss = value.dataSync()[0];
     });
   }, 4 * BUDGET_MS, 10);

@@ -11,7 +11,7 @@ import { Rng } from "../../src/tensor/random.js";
 import { SPLIT_GEMMS, assertThreadedEqualsOneThread, close, maxAbs } from "./wasm_helpers.js";
 
 const set = readWasmModuleSet(wasmModulePath()!);
-assert.ok(WebAssembly.validate(set.relaxed as Uint8Array), "this engine does not validate the relaxed build");
+assert.ok(WebAssembly.validate(set.relaxed as BufferSource), "this engine does not validate the relaxed build");
 const one = createWasmBackend(set, { threads: 1 });
 const two = createWasmBackend(set, { threads: 2, spawn: spawnNodeWorker });
 assert.equal(one.variant, "relaxed");

@@ -64,7 +64,7 @@ test("wasm thread count: option, PEFT_TS_WASM_THREADS, and the one-thread fallba
 
 test("relaxed-SIMD builds agree with the TS reference and are thread-invariant (here, or in a child with --experimental-wasm-relaxed-simd)", (t) => {
   const script = join(import.meta.dirname, "wasm_relaxed_check.ts");
-  const here = WebAssembly.validate(set.relaxed as Uint8Array);
+  const here = WebAssembly.validate(set.relaxed as BufferSource);
   const args = here ? ["--import", "tsx", script] : ["--experimental-wasm-relaxed-simd", "--import", "tsx", script];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 120000 });
   if (r.status !== 0 && /bad option|not allowed in NODE_OPTIONS|unknown flag/i.test(r.stderr)) {
