@@ -7,37 +7,15 @@
 // both wasm libraries may use threads), with our wasm/ builds and tfjs's .wasm files.
 // Rows: ours = wasm in the browser; reference = tfjs-wasm or native at the same thread count; ratio > 1:
 // ours is faster. Bounded: ~0.3 s per GEMM figure, ~1.2 s per MLP figure (at least 5 steps).
-import { createServer, type Server } from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
 import { rateRow, repoRoot } from "./common.js";
 import { GEMM_SHAPES, gemmGflops, mlpTokensPerS } from "./web/workloads.js";
+import { CHROMIUM, CHROMIUM_ARGS, serveFiles, wasmRoutes, type Served } from "./web/serve.js";
+import { WASM_FILES } from "../src/backend/wasm/create.js";
 import { loadNativeBackend, nativeAddon } from "../src/backend/native/index.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const TYPES: Record<string, string> = { html: "text/html", js: "text/javascript", wasm: "application/wasm" };
-
-/** Serves `routes` (URL path → file) on 127.0.0.1, cross-origin isolated. */
-function serve(routes: Map<string, string>): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
-    const file = routes.get((req.url ?? "/").split("?")[0]);
-    if (!file) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, {
-      "Content-Type": TYPES[file.split(".").pop()!] ?? "application/octet-stream",
-      "Cross-Origin-Opener-Policy": "same-origin",
-      "Cross-Origin-Embedder-Policy": "require-corp",
-      "Cross-Origin-Resource-Policy": "same-origin",
-      "Cache-Control": "no-store",
-    });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as { port: number }).port })));
-}
 
 interface BrowserFigures {
   threads: number;
@@ -49,22 +27,20 @@ async function runInChromium(threadCounts: number[]): Promise<{ results: Browser
   const { build } = await import("esbuild");
   const { chromium } = await import("playwright-core");
   const dir = mkdtempSync(join(tmpdir(), "peft-web-bench-"));
-  let server: Server | null = null;
+  let served: Served | null = null;
   try {
     await build({
       entryPoints: [join(repoRoot, "bench", "web", "bench_worker.ts")], bundle: true, format: "iife", platform: "browser",
       outfile: join(dir, "bench_worker.js"), logLevel: "error", define: { "process.env.NODE_ENV": '"production"' },
     });
     const routes = new Map<string, string>([["/", join(repoRoot, "bench", "web", "page.html")], ["/bench_worker.js", join(dir, "bench_worker.js")]]);
-    for (const f of ["peft_kernels.wasm", "peft_kernels_relaxed.wasm", "peft_kernels_threads.wasm", "peft_kernels_threads_relaxed.wasm"])
-      routes.set(`/wasm/${f}`, join(repoRoot, "wasm", f));
+    for (const [url, file] of wasmRoutes(repoRoot, Object.values(WASM_FILES))) routes.set(url, file);
     const tfDist = join(repoRoot, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist");
     for (const f of ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"]) routes.set(`/tfjs/${f}`, join(tfDist, f));
-    const s = await serve(routes);
-    server = s.server;
+    const s = (served = await serveFiles(routes));
     const browser = await chromium.launch({
       executablePath: CHROMIUM, headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage();
@@ -80,7 +56,7 @@ async function runInChromium(threadCounts: number[]): Promise<{ results: Browser
       await browser.close();
     }
   } finally {
-    server?.close();
+    served?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
