@@ -2,6 +2,7 @@
 // --experimental-wasm-relaxed-simd): the relaxed builds are the ones picked, their GEMM (one
 // f32x4.relaxed_madd per product: fused or not, the engine's choice) and gelu agree with the TS reference
 // at the tolerances of wasm.test.ts, and 2 threads give the same bits as 1. Prints one summary line.
+import "../../src/node.js";
 import assert from "node:assert/strict";
 import { createWasmBackend, readWasmModuleSet } from "../../src/backend/wasm/index.js";
 import { wasmModulePath } from "../../src/backend/wasm/file_bytes.js";
