@@ -1,13 +1,13 @@
 // The workloads of `npm run bench -- web`, written once over the backend kernel set so that the browser
 // worker (our wasm backend) and the Node process (our native backend) run the same code: GEMM
 // GFLOP/s at 512³ and the bert-small LoRA shapes, and one training step of a 2-layer MLP
-// (768 → 3072 → 768, GELU, bias, MSE loss, AdamW) on 256 tokens, the feed-forward block of bert-small.
+// (768 → 3072 → 768, GELU, bias, MSE loss, AdamW) on 128 tokens (the shapes of the GEMM rows).
 // No Node built-ins (bundled for the browser by bench/web.ts).
 import type { KernelSet, MatmulParams } from "../../src/backend/backend.js";
 
 /** m×n×k of out = x·Wᵀ (x m×k, W n×k): 512³, then bert-small's q/v projection, FFN up, LoRA A and B products. */
 export const GEMM_SHAPES: [number, number, number][] = [[512, 512, 512], [128, 768, 768], [128, 3072, 768], [1024, 8, 768], [1024, 768, 8]];
-export const MLP = { tokens: 256, dim: 768, hidden: 3072, lr: 1e-3, weightDecay: 0.01 };
+export const MLP = { tokens: 128, dim: 768, hidden: 3072, lr: 1e-3, weightDecay: 0.01 };
 
 /** Deterministic N(0, s²)-ish fill (a sum of uniforms; the values only need to be ordinary). */
 export function fill(n: number, seed: number, s = 1): Float32Array {
