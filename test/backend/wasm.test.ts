@@ -41,7 +41,7 @@ test("wasm backend: loads the committed module, names itself, implements the hot
   const relaxedHere = WebAssembly.validate(readFileSync(join(root, "wasm", WASM_FILES.relaxed)));
   assert.equal(W.variant, W.numThreads() > 1 ? (relaxedHere ? "threadsRelaxed" : "threads") : (relaxedHere ? "relaxed" : "simd"));
   for (const k of ["matmul", "softmax", "softmaxBackward", "logSoftmax", "layerNorm", "layerNormBackward", "rmsNorm", "rmsNormBackward",
-    "unary", "biasAct", "biasActBackward", "crossEntropy", "crossEntropyBackward", "adamw", "attention", "attentionBackward"] as (keyof KernelSet)[])
+    "unary", "biasAct", "biasActBackward", "crossEntropy", "crossEntropyBackward", "adamw", "attention", "attentionBackward", "siluMul", "siluMulBackward"] as (keyof KernelSet)[])
     assert.ok(W.supports(k), `wasm implements ${k}`);
   for (const k of ["rotary", "binary", "dropoutMask", "embedding"] as (keyof KernelSet)[]) {
     assert.ok(!W.supports(k), `${k} is the TS kernel`);
@@ -142,6 +142,22 @@ test("wasm unary / unaryBackward agree with TS on gelu, gelu_tanh, silu, relu (a
       ts.unaryBackward(op, x, o2, gy, g2, 0);
       close(g1, g2, 1e-6, atol, `${op} backward n=${n}`);
     }
+});
+
+test("wasm siluMul / siluMulBackward agree with TS (f32 SIMD exp: 1e-5 relative, 1e-6 absolute)", () => {
+  for (const n of [1, 7, 33, 65, 10007]) {
+    const g = randn(n, 3), u = randn(n), gy = randn(n);
+    if (n > 7) { g[0] = 0; g[1] = 40; g[2] = -40; g[3] = -1.2785; }
+    const o1 = new Float32Array(n), o2 = new Float32Array(n);
+    W.siluMul(g, u, o1);
+    ts.siluMul(g, u, o2);
+    close(o1, o2, 1e-5, 1e-6, `siluMul n=${n}`);
+    const a1 = new Float32Array(n), b1 = new Float32Array(n), a2 = new Float32Array(n), b2 = new Float32Array(n);
+    W.siluMulBackward(g, u, gy, a1, b1);
+    ts.siluMulBackward(g, u, gy, a2, b2);
+    close(a1, a2, 1e-5, 1e-6, `siluMulBackward gGate n=${n}`);
+    close(b1, b2, 1e-5, 1e-6, `siluMulBackward gUp n=${n}`);
+  }
 });
 
 test("wasm biasAct / biasActBackward agree with TS (bias optional; z written back; gBias accumulated bit-identically)", () => {
@@ -317,7 +333,7 @@ test("the module's memory grows for a large call and later small calls still agr
   gemmCase({ batch: 1, m: 7, n: 33, k: 65, transA: true, transB: false, strideA: 0, strideB: 0, strideOut: 0, accumulate: false });
 });
 
-test("gradient checks through ops on the wasm backend (matmul, linear+gelu, softmax, norms, cross entropy, attention)", () => {
+test("gradient checks through ops on the wasm backend (matmul, linear+gelu, siluMul, softmax, norms, cross entropy, attention)", () => {
   const before = getBackend();
   setBackend("wasm");
   try {
@@ -325,6 +341,7 @@ test("gradient checks through ops on the wasm backend (matmul, linear+gelu, soft
     gradcheck((a, b) => ops.matmul(a, b), [randT([2, 3, 5], r), randT([2, 5, 4], r)], { name: "bmm" });
     gradcheck((x, w, b) => ops.linear(x, w, b, { act: "gelu" }), [randT([3, 5], r), randT([7, 5], r), randT([7], r)], { name: "linear+gelu" });
     gradcheck((x) => ops.silu(x), [randT([9], r)], { name: "silu" });
+    gradcheck((g, u) => ops.siluMul(g, u), [randT([3, 7], r), randT([3, 7], r)], { name: "siluMul" });
     gradcheck((x) => ops.softmax(x), [randT([3, 7], r)], { name: "softmax" });
     gradcheck((x) => ops.logSoftmax(x), [randT([3, 7], r)], { name: "logSoftmax" });
     gradcheck((x, w, b) => ops.layerNorm(x, w, b), [randT([3, 9], r), randT([9], r), randT([9], r)], { name: "layerNorm" });

@@ -74,6 +74,8 @@ export function assertThreadedEqualsOneThread(one: FullBackend, many: FullBacken
     same(`biasAct ${op}`, [x.slice(), new Float32Array(n)], (be, [z, o]) => be.biasAct(op, z, bias, o, rows, cols));
     same(`biasActBackward ${op}`, [new Float32Array(n), bias.slice()], (be, [g, gb]) => be.biasActBackward(op, x, gy, g, gb, rows, cols));
   }
+  same("siluMul", [new Float32Array(n)], (be, [o]) => be.siluMul(x, gy, o));
+  same("siluMulBackward", [new Float32Array(n), new Float32Array(n)], (be, [a, b]) => be.siluMulBackward(x, gy, x, a, b));
   const pn = 100003, g = randn(pn);
   same("adamw", [randn(pn), randn(pn, 0.1), randn(pn, 0.1).map(Math.abs)], (be, [p, m, v]) => {
     for (let step = 1; step <= 2; step++) be.adamw(p, g, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step });

@@ -195,6 +195,24 @@ export function wasmKernels(x: WasmKernelExports, heap: WasmHeap, pool: WasmThre
     heap.copyOut(pv, v, n);
   }
 
+  function siluMul(gate: F32, up: F32, out: F32): void {
+    heap.reset("siluMul");
+    const n = out.length;
+    const pg = heap.copyIn(gate, n, "gate"), pu = heap.copyIn(up, n, "up"), po = heap.alloc(n);
+    run("silu_mul", [pg, pu, po, n], elementParts(n));
+    heap.copyOut(po, out, n);
+  }
+
+  function siluMulBackward(gate: F32, up: F32, gy: F32, gGate: F32, gUp: F32): void {
+    heap.reset("siluMulBackward");
+    const n = gy.length;
+    const pg = heap.copyIn(gate, n, "gate"), pu = heap.copyIn(up, n, "up"), py = heap.copyIn(gy, n, "gy");
+    const pgg = heap.alloc(n), pgu = heap.alloc(n);
+    run("silu_mul_backward", [pg, pu, py, pgg, pgu, n], elementParts(n));
+    heap.copyOut(pgg, gGate, n, "gGate");
+    heap.copyOut(pgu, gUp, n, "gUp");
+  }
+
   function attention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32 | null, probs: F32, p: AttentionParams, drop?: F32 | null): void {
     const { batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D } = p;
     if (B * H * Tq * Tk === 0) return tsKernels.attention(q, k, v, mask, out, probs, p, drop);
@@ -246,6 +264,8 @@ export function wasmKernels(x: WasmKernelExports, heap: WasmHeap, pool: WasmThre
     crossEntropy,
     crossEntropyBackward,
     adamw,
+    siluMul,
+    siluMulBackward,
   };
   return { kernels, threadedCalls: () => threaded };
 }

@@ -31,6 +31,8 @@ export interface WasmKernelExports {
     tq: number, tk: number, headDim: number, scale: number, causal: number, drop: number, scratch: number, part: number, parts: number): void;
   attention_backward(q: number, k: number, v: number, probs: number, gOut: number, gq: number, gk: number, gv: number, batch: number, heads: number,
     kvHeads: number, tq: number, tk: number, headDim: number, scale: number, drop: number, scratch: number, part: number, parts: number): void;
+  silu_mul(gate: number, up: number, out: number, n: number, part: number, parts: number): void;
+  silu_mul_backward(gate: number, up: number, gy: number, gGate: number, gUp: number, n: number, part: number, parts: number): void;
   __heap_base: WebAssembly.Global;
   /** Exported by the threaded variants only: each instance's own stack top. */
   __stack_pointer?: WebAssembly.Global;

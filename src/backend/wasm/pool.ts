@@ -31,7 +31,7 @@ export type SpawnWorker = (init: WorkerInit) => { terminate(): void };
 /** The exports a pool call may name (the ones ending in part, parts). */
 export const PARALLEL_EXPORTS = ["gemm", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "layer_norm", "rms_norm",
   "activation", "activation_backward", "bias_add", "column_sum_add", "adamw", "cross_entropy", "cross_entropy_backward",
-  "attention", "attention_backward"] as const;
+  "attention", "attention_backward", "silu_mul", "silu_mul_backward"] as const;
 export type ParallelExport = (typeof PARALLEL_EXPORTS)[number];
 
 /** Bytes of stack each worker gets (wasm-ld gives the module's own, the caller's, 64 KiB too). */
