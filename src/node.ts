@@ -8,8 +8,9 @@ import { setHostInfo } from "./platform/env.js";
 import { nodeHost } from "./platform/node_host.js";
 import { registerBackendLoaders } from "./backend/registry.js";
 import { loadNativeBackend } from "./backend/native/index.js";
-import { loadWasmBackend, registerWasmModuleFile } from "./backend/wasm/index.js";
+import { loadWasmBackend, registerWasmModuleFile, registerWasmThreadHost } from "./backend/wasm/index.js";
 import { readWasmModuleBytes, wasmModulePath } from "./backend/wasm/file_bytes.js";
+import { nodeCores, spawnNodeWorker } from "./backend/wasm/pool_node.js";
 import { registerMpiConnector } from "./dist/init.js";
 import { loadMpiAddon, type MpiAddon } from "./dist/mpi_addon.js";
 import { MpiGroup } from "./dist/mpi_group.js";
@@ -19,6 +20,7 @@ import { BarProgress } from "./train/progress_bar.js";
 setFiles(nodeFiles);
 setHostInfo(nodeHost);
 registerWasmModuleFile({ path: wasmModulePath, read: readWasmModuleBytes });
+registerWasmThreadHost({ spawn: spawnNodeWorker, cores: nodeCores });
 registerBackendLoaders({ native: loadNativeBackend, wasm: loadWasmBackend });
 registerMpiConnector({
   loadAddon: loadMpiAddon,
