@@ -1,0 +1,190 @@
+// The device wrapper: one GPUDevice, its pipeline cache, the open command encoder, uploads and
+// the asynchronous readback.
+// Kernels only enqueue: dispatch() records a compute dispatch into one open compute pass; nothing
+// is submitted until flush() (called by readback, by uploads that reuse a buffer, and every
+// MAX_PENDING dispatches). WebGPU orders dispatches of a pass and of successive submissions, so a
+// kernel always sees the results of the kernels enqueued before it. `await readback(x)` is the only
+// point where the host waits for the GPU; it also reports the first GPU error (a validation error
+// of a kernel, out of memory, a lost device) as a PeftError.
+import { BufferUsage, MAP_READ_MODE, type GpuAdapter, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice } from "./gpu_types.js";
+import { BufferPool, GpuArray, type GpuDtype } from "./buffer_pool.js";
+import { PeftError, ShapeError } from "../../tensor/errors.js";
+
+/** Dispatches recorded before the encoder is submitted on its own (bounds the uniform buffers alive). */
+const MAX_PENDING = 512;
+
+/** A kernel's scalar parameters, packed as a WGSL uniform struct of 4-byte fields in order. */
+export type Uniform = ["u32" | "i32" | "f32", number][];
+
+function packUniform(fields: Uniform): ArrayBuffer {
+  // a uniform binding's size is a multiple of 16 bytes
+  const buf = new ArrayBuffer(Math.max(16, Math.ceil((fields.length * 4) / 16) * 16));
+  const view = new DataView(buf);
+  fields.forEach(([t, v], i) => {
+    if (t === "f32") view.setFloat32(i * 4, v, true);
+    else if (t === "i32") view.setInt32(i * 4, v, true);
+    else view.setUint32(i * 4, v, true);
+  });
+  return buf;
+}
+
+export class WebGpuDevice {
+  readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GpuComputePipeline>();
+  private encoder: GpuCommandEncoder | null = null;
+  private pass: GpuComputePass | null = null;
+  private pending = 0;
+  private uniforms: GpuBuffer[] = [];
+  private error: string | null = null;
+  /** Dispatches recorded so far (a count for tests and the benchmark). */
+  dispatches = 0;
+
+  constructor(readonly device: GpuDevice, readonly adapterName: string) {
+    this.pool = new BufferPool(device, device.limits.maxStorageBufferBindingSize);
+    device.addEventListener("uncapturederror", (e) => { this.error ??= e.error.message; });
+    void device.lost.then((info) => { this.error ??= `device lost (${info.reason}): ${info.message}`; });
+  }
+
+  /** Opens a device on `adapter` with its largest buffer limits (the defaults are 128/256 MB). */
+  static async open(adapter: GpuAdapter): Promise<WebGpuDevice> {
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxBufferSize: adapter.limits.maxBufferSize,
+      },
+    });
+    const info = adapter.info;
+    return new WebGpuDevice(device, info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") : "unknown adapter");
+  }
+
+  /** Max workgroups per grid dimension (65535 on every adapter the spec allows). */
+  get maxGroups(): number {
+    return this.device.limits.maxComputeWorkgroupsPerDimension;
+  }
+
+  private pipeline(code: string): GpuComputePipeline {
+    let p = this.pipelines.get(code);
+    if (!p) {
+      const module = this.device.createShaderModule({ code });
+      p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+      this.pipelines.set(code, p);
+    }
+    return p;
+  }
+
+  /**
+   * Records one dispatch of the WGSL program `code` (entry point `main`): the uniform (if any) at
+   * @binding(0), then `buffers` at @binding(1), (2), … of group 0. A buffer bound writable must not
+   * also be bound elsewhere in the same dispatch (WebGPU's usage rules); kernels guarantee it.
+   */
+  dispatch(code: string, uniform: Uniform | null, buffers: GpuArray[], groups: [number, number?, number?]): void {
+    const [x, y = 1, z = 1] = groups;
+    if (x === 0 || y === 0 || z === 0) return;
+    for (const b of buffers) if (b.released) throw new ShapeError("webgpu: a kernel was given a released GpuArray");
+    const pipeline = this.pipeline(code);
+    const entries = buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } }));
+    if (uniform) {
+      const data = packUniform(uniform);
+      const ub = this.device.createBuffer({ size: data.byteLength, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
+      new Uint8Array(ub.getMappedRange()).set(new Uint8Array(data));
+      ub.unmap();
+      this.uniforms.push(ub);
+      entries.unshift({ binding: 0, resource: { buffer: ub } });
+    }
+    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, group);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+    if (++this.pending >= MAX_PENDING) this.flush();
+  }
+
+  /** A grid of ≥ `count` workgroups within the per-dimension limit (kernels rebuild the flat id). */
+  grid(count: number): [number, number] {
+    if (count <= this.maxGroups) return [count, 1];
+    const y = Math.ceil(count / this.maxGroups);
+    return [Math.ceil(count / y), y];
+  }
+
+  /** Submits the recorded work. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.pass?.end();
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.pass = null;
+    this.pending = 0;
+    const done = this.uniforms;
+    this.uniforms = [];
+    void this.device.queue.onSubmittedWorkDone().then(() => { for (const b of done) b.destroy(); });
+  }
+
+  /** A new array (contents undefined). */
+  empty(length: number, dtype: GpuDtype = "f32"): GpuArray {
+    return this.pool.acquire(length, dtype);
+  }
+
+  /** A new array holding a copy of `data` (Float32Array → f32, Int32Array → i32, Uint32Array → u32). */
+  upload(data: Float32Array | Int32Array | Uint32Array): GpuArray {
+    const dtype: GpuDtype = data instanceof Float32Array ? "f32" : data instanceof Int32Array ? "i32" : "u32";
+    const arr = this.pool.acquire(data.length, dtype);
+    this.write(arr, data);
+    return arr;
+  }
+
+  /** Overwrites the first data.length elements of `arr` (after the work recorded so far). */
+  write(arr: GpuArray, data: Float32Array | Int32Array | Uint32Array): void {
+    if (data.length > arr.length) throw new ShapeError(`webgpu write: ${data.length} values into an array of ${arr.length}`);
+    // queue.writeBuffer runs before commands not yet submitted: submit them first
+    this.flush();
+    if (data.length > 0) this.device.queue.writeBuffer(arr.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies `arr` to the host once the work recorded so far has run: the one synchronisation point. */
+  async readback(arr: GpuArray): Promise<Float32Array | Int32Array | Uint32Array> {
+    if (arr.released) throw new ShapeError("webgpu readback: the GpuArray was released");
+    const bytes = Math.max(4, arr.length * 4);
+    const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    this.pass?.end();
+    this.pass = null;
+    this.encoder.copyBufferToBuffer(arr.buffer, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await staging.mapAsync(MAP_READ_MODE);
+      this.check();
+      const copy = staging.getMappedRange().slice(0, arr.length * 4);
+      staging.unmap();
+      return arr.dtype === "f32" ? new Float32Array(copy) : arr.dtype === "i32" ? new Int32Array(copy) : new Uint32Array(copy);
+    } catch (e) {
+      this.check();
+      throw e;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Waits for the recorded work to finish (for timing); reports GPU errors like readback. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  private check(): void {
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      throw new PeftError(`webgpu (${this.adapterName}): ${e}`);
+    }
+  }
+
+  /** Frees the pool and the device. */
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,18 @@
+// The WebGPU kernel table: the Backend contract's kernels (src/backend/backend.ts), with every
+// typed-array operand replaced by a GPU-resident GpuArray. Same argument order, same semantics
+// (written vs accumulated outputs, nullable operands), but the call only enqueues the work.
+import type { F32, KernelSet } from "../backend.js";
+import type { GpuArray } from "./buffer_pool.js";
+
+/** The kernels this backend implements (the set: GEMM, elementwise, reductions, row kernels, attention, AdamW). */
+export type GpuKernelName =
+  | "matmul" | "unary" | "unaryBackward" | "binary" | "affine" | "biasAct" | "biasActBackward"
+  | "sum" | "max" | "softmax" | "softmaxBackward" | "logSoftmax" | "logSoftmaxBackward"
+  | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward"
+  | "crossEntropy" | "crossEntropyBackward" | "attention" | "attentionBackward" | "adamw";
+
+type OnGpu<T> = T extends F32 | Int32Array ? GpuArray : T;
+type GpuArgs<A extends unknown[]> = { [K in keyof A]: OnGpu<A[K]> };
+type GpuKernel<F> = F extends (...args: infer A) => void ? (...args: GpuArgs<A>) => void : never;
+
+export type GpuKernelSet = { [K in GpuKernelName]: GpuKernel<KernelSet[K]> };
