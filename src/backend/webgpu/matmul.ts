@@ -1,7 +1,8 @@
 // Tiled GEMM / batched GEMM: out[b] (m×n) = op(a[b]) · op(b[b]) (+ out[b] when accumulating), with
 // the Backend contract's transposes, batch strides (0 broadcasts an operand) and accumulate flag.
-// Each 16×16 workgroup computes a 64×64 output tile, 4×4 per thread, stepping k by 16 through two
-// tiles in workgroup memory (64×16 of A, 16×64 of B, zero-padded at the edges). Grid: x = column
+// Each 16×16 workgroup computes a 64×64 output tile, 4×4 per thread in four vec4 accumulators,
+// stepping k by 16 through two tiles in workgroup memory (64×16 of A, 16×64 of B, as vec4s,
+// zero-padded at the edges). Grid: x = column
 // tiles, y = row tiles, z = batch items (WebGPU allows 65535 per dimension).
 import { ShapeError } from "../../tensor/errors.js";
 import type { WebGpuDevice } from "./device.js";
@@ -16,8 +17,19 @@ struct P { m: u32, n: u32, k: u32, sa: u32, sb: u32, so: u32, transA: u32, trans
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
-var<workgroup> As: array<f32, 1024>; // [kk * 64 + i]
-var<workgroup> Bs: array<f32, 1024>; // [kk * 64 + j]
+var<workgroup> As: array<vec4f, 256>; // [kk * 16 + i / 4][i % 4]: rows i of the tile at depth kk
+var<workgroup> Bs: array<vec4f, 256>; // [kk * 16 + j / 4][j % 4]
+
+fn a_at(ao: u32, i: u32, k: u32) -> f32 {
+  if (i >= p.m || k >= p.k) { return 0.0; }
+  if (p.transA != 0u) { return A[ao + k * p.m + i]; }
+  return A[ao + i * p.k + k];
+}
+fn b_at(bo: u32, k: u32, j: u32) -> f32 {
+  if (j >= p.n || k >= p.k) { return 0.0; }
+  if (p.transB != 0u) { return B[bo + j * p.k + k]; }
+  return B[bo + k * p.n + j];
+}
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -26,53 +38,39 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let ao = wid.z * p.sa;
   let bo = wid.z * p.sb;
   let oo = wid.z * p.so;
-  let tid = lid.y * 16u + lid.x;
-  var acc: array<f32, 16>;
+  // loads: thread t fills one vec4 of each tile (depth t / 16, four rows / columns from 4·(t % 16))
+  let t = lid.y * 16u + lid.x;
+  let lk = t / 16u;
+  let l4 = (t % 16u) * 4u;
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
   for (var k0 = 0u; k0 < p.k; k0 += 16u) {
-    for (var e = 0u; e < 4u; e++) {
-      let idx = tid + e * 256u;
-      // A tile element (i, kk): read along i when A is stored k×m, along kk otherwise
-      var i: u32; var kk: u32;
-      if (p.transA != 0u) { i = idx % 64u; kk = idx / 64u; } else { i = idx / 16u; kk = idx % 16u; }
-      let gi = row0 + i;
-      let gk = k0 + kk;
-      var av = 0.0;
-      if (gi < p.m && gk < p.k) {
-        if (p.transA != 0u) { av = A[ao + gk * p.m + gi]; } else { av = A[ao + gi * p.k + gk]; }
-      }
-      As[kk * 64u + i] = av;
-      var j: u32; var kb: u32;
-      if (p.transB != 0u) { j = idx / 16u; kb = idx % 16u; } else { j = idx % 64u; kb = idx / 64u; }
-      let gj = col0 + j;
-      let gkb = k0 + kb;
-      var bv = 0.0;
-      if (gj < p.n && gkb < p.k) {
-        if (p.transB != 0u) { bv = B[bo + gj * p.k + gkb]; } else { bv = B[bo + gkb * p.n + gj]; }
-      }
-      Bs[kb * 64u + j] = bv;
-    }
+    let gk = k0 + lk;
+    As[t] = vec4f(a_at(ao, row0 + l4, gk), a_at(ao, row0 + l4 + 1u, gk), a_at(ao, row0 + l4 + 2u, gk), a_at(ao, row0 + l4 + 3u, gk));
+    Bs[t] = vec4f(b_at(bo, gk, col0 + l4), b_at(bo, gk, col0 + l4 + 1u), b_at(bo, gk, col0 + l4 + 2u), b_at(bo, gk, col0 + l4 + 3u));
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var r = 0u; r < 4u; r++) {
-        a[r] = As[kk * 64u + lid.y * 4u + r];
-        b[r] = Bs[kk * 64u + lid.x * 4u + r];
-      }
-      for (var r = 0u; r < 4u; r++) {
-        for (var c = 0u; c < 4u; c++) { acc[r * 4u + c] += a[r] * b[c]; }
-      }
+      let a = As[kk * 16u + lid.y];
+      let b = Bs[kk * 16u + lid.x];
+      acc0 += a.x * b;
+      acc1 += a.y * b;
+      acc2 += a.z * b;
+      acc3 += a.w * b;
     }
     workgroupBarrier();
   }
+  let gj = col0 + lid.x * 4u;
   for (var r = 0u; r < 4u; r++) {
     let gi = row0 + lid.y * 4u + r;
-    if (gi >= p.m) { continue; }
+    if (gi >= p.m) { break; }
+    var v: vec4f;
+    switch (r) { case 0u: { v = acc0; } case 1u: { v = acc1; } case 2u: { v = acc2; } default: { v = acc3; } }
     for (var c = 0u; c < 4u; c++) {
-      let gj = col0 + lid.x * 4u + c;
-      if (gj >= p.n) { continue; }
-      let o = oo + gi * p.n + gj;
-      if (p.accumulate != 0u) { O[o] = O[o] + acc[r * 4u + c]; } else { O[o] = acc[r * 4u + c]; }
+      if (gj + c >= p.n) { break; }
+      let o = oo + gi * p.n + gj + c;
+      if (p.accumulate != 0u) { O[o] = O[o] + v[c]; } else { O[o] = v[c]; }
     }
   }
 }
