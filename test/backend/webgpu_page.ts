@@ -6,7 +6,7 @@
 // row kernels 1e-5..1e-4 relative; f32 sums in the reference's order (reductions, column sums) exact
 // or 1e-6; AdamW a few ulp (1e-6 relative after three steps).
 import { tsKernels as ts } from "../../src/backend/ts/index.js";
-import { MASK_MIN, type AttentionParams, type BiasActOp, type BinaryOp, type MatmulParams, type UnaryOp } from "../../src/backend/backend.js";
+import { MASK_MIN, type AttentionParams, type BiasActOp, type BinaryOp, type KernelSet, type MatmulParams, type UnaryOp } from "../../src/backend/backend.js";
 import { createWebGpuBackend, detectWebGpu, type GpuArray, type WebGpuBackend } from "../../src/backend/webgpu/index.js";
 
 let gpu: WebGpuBackend;
@@ -425,6 +425,57 @@ cases["adamw: three steps, with and without weight decay, β1 either side of 0.5
       c.expect(V, vr, 1e-6, 1e-12, `adamw v ${what}`);
     }
   return c.done();
+};
+
+cases["a LoRA classifier trained 5 steps with every tensor on the GPU matches the same loop on the TS kernels (one readback a step: the loss)"] = async () => {
+  // logits = x·Wᵀ + s·(x·Aᵀ)·Bᵀ (W frozen), mean cross entropy, AdamW on A and B
+  const N = 64, D = 32, C = 5, r = 4, s = 2, steps = 5;
+  const x = randn(N * D), W = randn(C * D, 0.3), A0 = randn(r * D, 0.2), B0 = randn(C * r, 0.2);
+  const labels = Int32Array.from({ length: N }, () => randint(C));
+  const gLoss = new Float32Array(N).fill(1 / N);
+  const mm = (m: number, n: number, k: number, transA: boolean, transB: boolean, accumulate = false): MatmulParams =>
+    ({ batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideOut: 0, accumulate });
+  const hp = (step: number) => ({ lr: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step });
+  // the same code drives both tables: GpuKernelSet has KernelSet's signatures over GpuArrays
+  type K = Pick<KernelSet, "matmul" | "affine" | "crossEntropy" | "crossEntropyBackward" | "adamw">;
+  /** One step on either kernel table over its operands `t`; returns the per-row losses operand. */
+  function step(k: K, t: Record<string, never>, n: number): unknown {
+    k.matmul(t.x, t.A, t.u, mm(N, r, D, false, true));
+    k.affine(t.u, t.us, s, 0);
+    k.matmul(t.x, t.W, t.logits, mm(N, C, D, false, true));
+    k.matmul(t.us, t.B, t.logits, mm(N, C, r, false, true, true));
+    k.crossEntropy(t.logits, t.labels, t.loss, t.lse, N, C, -100, 0);
+    k.crossEntropyBackward(t.logits, t.lse, t.labels, t.gLoss, t.gLogits, N, C, -100, 0);
+    k.matmul(t.gLogits, t.us, t.gB, mm(C, r, N, true, false));
+    k.matmul(t.gLogits, t.B, t.gus, mm(N, r, C, false, false));
+    k.affine(t.gus, t.gu, s, 0);
+    k.matmul(t.gu, t.x, t.gA, mm(r, D, N, true, false));
+    k.adamw(t.A, t.gA, t.mA, t.vA, hp(n));
+    k.adamw(t.B, t.gB, t.mB, t.vB, hp(n));
+    return t.loss;
+  }
+  const sizes: Record<string, number> = { u: N * r, us: N * r, logits: N * C, loss: N, lse: N, gLogits: N * C, gB: C * r, gus: N * r, gu: N * r, gA: r * D, mA: r * D, vA: r * D, mB: C * r, vB: C * r };
+  const host: Record<string, Float32Array | Int32Array> = { x, W, A: A0.slice(), B: B0.slice(), labels, gLoss };
+  for (const [name, n] of Object.entries(sizes)) host[name] = new Float32Array(n);
+  const c = new Checks();
+  const dev: Record<string, GpuArray> = {};
+  for (const [name, v] of Object.entries(host)) dev[name] = name in sizes ? c.empty(v.length) : c.up(v);
+  for (const name of ["mA", "vA", "mB", "vB"]) gpu.device.write(dev[name], new Float32Array(dev[name].length));
+  const mean = (v: ArrayLike<number>) => { let t = 0; for (let i = 0; i < v.length; i++) t += v[i]; return t / v.length; };
+  const failures: string[] = [];
+  const before = gpu.device.readbacks;
+  const lossesGpu: number[] = [], lossesTs: number[] = [];
+  for (let n = 1; n <= steps; n++) {
+    lossesGpu.push(mean(await gpu.readback(step(gpu as unknown as K, dev as Record<string, never>, n) as GpuArray)));
+    lossesTs.push(mean(step(ts, host as Record<string, never>, n) as Float32Array));
+  }
+  if (gpu.device.readbacks - before !== steps) failures.push(`${gpu.device.readbacks - before} readbacks in ${steps} steps, expected one a step`);
+  const e = close(lossesGpu, lossesTs, 1e-5, 1e-6, "per-step mean loss");
+  if (e) failures.push(e);
+  if (!(lossesTs[steps - 1] < lossesTs[0])) failures.push(`the loss did not go down: ${lossesTs}`);
+  c.expect(dev.A, host.A, 1e-4, 1e-5, "A after training");
+  c.expect(dev.B, host.B, 1e-4, 1e-5, "B after training");
+  return [...failures, ...(await c.done())];
 };
 
 // ------------------------------------------------------------------ the page's interface to the test

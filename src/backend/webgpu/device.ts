@@ -36,8 +36,9 @@ export class WebGpuDevice {
   private pending = 0;
   private uniforms: GpuBuffer[] = [];
   private error: string | null = null;
-  /** Dispatches recorded so far (a count for tests and the benchmark). */
+  /** Dispatches recorded and readbacks made so far (counts for tests and the benchmark). */
   dispatches = 0;
+  readbacks = 0;
 
   constructor(readonly device: GpuDevice, readonly adapterName: string) {
     this.pool = new BufferPool(device, device.limits.maxStorageBufferBindingSize);
@@ -145,6 +146,7 @@ export class WebGpuDevice {
   /** Copies `arr` to the host once the work recorded so far has run: the one synchronisation point. */
   async readback(arr: GpuArray): Promise<Float32Array | Int32Array | Uint32Array> {
     if (arr.released) throw new ShapeError("webgpu readback: the GpuArray was released");
+    this.readbacks++;
     const bytes = Math.max(4, arr.length * 4);
     const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
