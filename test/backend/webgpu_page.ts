@@ -65,6 +65,10 @@ class Checks {
     const r = gpu.readback(x);
     this.pending.push(r.then((v) => close(v, ref, rtol, atol, what)));
   }
+  /** Records a host-side disagreement. */
+  fail(message: string): void {
+    this.pending.push(Promise.resolve(message));
+  }
   async done(): Promise<string[]> {
     const r = (await Promise.all(this.pending)).filter((x): x is string => x !== null);
     for (const a of this.arrays) a.release();
@@ -424,6 +428,58 @@ cases["adamw: three steps, with and without weight decay, β1 either side of 0.5
       c.expect(M, mr, 1e-6, 1e-9, `adamw m ${what}`);
       c.expect(V, vr, 1e-6, 1e-12, `adamw v ${what}`);
     }
+  return c.done();
+};
+
+cases["siluMul, rotary (strided input, per-batch tables, inverse), dropout masks (bit-identical), embeddings"] = async () => {
+  const c = new Checks();
+  for (const n of [1, 33, 10007]) {
+    const g = randn(n, 3), up = randn(n), gy = randn(n);
+    const o = new Float32Array(n), gg = new Float32Array(n), gu = new Float32Array(n);
+    ts.siluMul(g, up, o);
+    ts.siluMulBackward(g, up, gy, gg, gu);
+    const G = c.up(g), UP = c.up(up), O = c.empty(n), GG = c.empty(n), GU = c.empty(n);
+    gpu.siluMul(G, UP, O);
+    gpu.siluMulBackward(G, UP, c.up(gy), GG, GU);
+    c.expect(O, o, 1e-5, 1e-7, `siluMul n=${n}`);
+    c.expect(GG, gg, 1e-5, 1e-6, `siluMulBackward gGate n=${n}`);
+    c.expect(GU, gu, 1e-5, 1e-6, `siluMulBackward gUp n=${n}`);
+  }
+  for (const perBatch of [false, true]) {
+    // x is a [B, T, H, D] buffer read as [B, H, T, D] (the head split's strides)
+    const B = 2, H = 3, T = 5, D = 8;
+    const x = randn(B * T * H * D), tables = perBatch ? B * T * D : T * D, cos = randn(tables), sin = randn(tables);
+    const p = { batch: B, heads: H, seq: T, headDim: D, strideB: T * H * D, strideH: D, strideT: H * D, perBatch };
+    const X = c.up(x), COS = c.up(cos), SIN = c.up(sin);
+    for (const inverse of [false, true]) {
+      const o = new Float32Array(B * H * T * D), O = c.empty(o.length);
+      ts.rotary(x, cos, sin, o, p, inverse);
+      gpu.rotary(X, COS, SIN, O, p, inverse);
+      c.expect(O, o, 1e-6, 1e-7, `rotary perBatch ${perBatch} inverse ${inverse}`);
+    }
+  }
+  for (const [n, p] of [[1, 0.5], [1001, 0.1], [4097, 0.9], [33, 0], [33, 1]] as [number, number][]) {
+    const keep = p < 1 ? 1 / (1 - p) : 0;
+    const s1 = new Uint32Array([n, 77, 3, 9]), s2 = s1.slice(), x = randn(n);
+    const m = new Float32Array(n), y = new Float32Array(n);
+    ts.dropoutMask(s1, m, p, keep);
+    ts.dropoutApply(s1, x, y, p, keep);
+    const M = c.empty(n), X = c.up(x);
+    gpu.dropoutMask(s2, M, p, keep);
+    gpu.dropoutApply(s2, X, X, p, keep);
+    c.expect(M, m, 0, 0, `dropoutMask n=${n} p=${p}`);
+    c.expect(X, y, 0, 0, `dropoutApply in place n=${n} p=${p}`);
+    if (s1.join() !== s2.join()) c.fail(`generator state after two masks: ${s2} vs reference ${s1}`);
+  }
+  const vocab = 11, dim = 70, ids = Int32Array.from({ length: 40 }, () => randint(vocab)), w = randn(vocab * dim);
+  const o = new Float32Array(ids.length * dim), O = c.empty(o.length), IDS = c.up(ids);
+  ts.embedding(w, ids, o, dim);
+  gpu.embedding(c.up(w), IDS, O, dim);
+  c.expect(O, o, 0, 0, "embedding");
+  const go = randn(o.length), gw = randn(vocab * dim), GW = c.up(gw);
+  ts.embeddingBackward(go, ids, gw, dim);
+  gpu.embeddingBackward(c.up(go), IDS, GW, dim);
+  c.expect(GW, gw, 0, 0, "embeddingBackward (repeated ids, the reference's order)");
   return c.done();
 };
 

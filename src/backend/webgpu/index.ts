@@ -18,6 +18,10 @@ import { normKernels } from "./norm.js";
 import { crossEntropyKernels } from "./cross_entropy.js";
 import { attentionKernels } from "./attention.js";
 import { adamwKernels } from "./adamw.js";
+import { swigluKernels } from "./swiglu.js";
+import { rotaryKernels } from "./rotary.js";
+import { dropoutKernels } from "./dropout.js";
+import { embeddingKernels } from "./embedding.js";
 
 export { WebGpuDevice } from "./device.js";
 export { GpuArray, type GpuDtype } from "./buffer_pool.js";
@@ -43,6 +47,7 @@ const KERNELS: readonly GpuKernelName[] = [
   "matmul", "unary", "unaryBackward", "binary", "affine", "biasAct", "biasActBackward", "sum", "max",
   "softmax", "softmaxBackward", "logSoftmax", "logSoftmaxBackward", "layerNorm", "layerNormBackward", "rmsNorm", "rmsNormBackward",
   "crossEntropy", "crossEntropyBackward", "attention", "attentionBackward", "adamw",
+  "siluMul", "siluMulBackward", "rotary", "dropoutMask", "dropoutApply", "embedding", "embeddingBackward",
 ];
 
 /** The backend on an already opened device. */
@@ -65,6 +70,10 @@ export function webGpuBackendOn(dev: WebGpuDevice): WebGpuBackend {
     ...crossEntropyKernels(dev),
     ...attentionKernels(dev),
     ...adamwKernels(dev),
+    ...swigluKernels(dev),
+    ...rotaryKernels(dev),
+    ...dropoutKernels(dev),
+    ...embeddingKernels(dev),
   };
 }
 

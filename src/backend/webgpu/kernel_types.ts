@@ -4,13 +4,16 @@
 import type { F32, KernelSet } from "../backend.js";
 import type { GpuArray } from "./buffer_pool.js";
 
-/** The kernels this backend implements (the issue's set: GEMM, elementwise, reductions, row kernels, attention, AdamW). */
+/** The kernels this backend implements: the issue's set (GEMM, elementwise, reductions, row kernels, attention, AdamW) and the rest of a model step's. */
 export type GpuKernelName =
   | "matmul" | "unary" | "unaryBackward" | "binary" | "affine" | "biasAct" | "biasActBackward"
   | "sum" | "max" | "softmax" | "softmaxBackward" | "logSoftmax" | "logSoftmaxBackward"
   | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward"
-  | "crossEntropy" | "crossEntropyBackward" | "attention" | "attentionBackward" | "adamw";
+  | "crossEntropy" | "crossEntropyBackward" | "attention" | "attentionBackward" | "adamw"
+  // what a Llama/BERT step needs besides: SwiGLU, rotary, dropout masks, embeddings
+  | "siluMul" | "siluMulBackward" | "rotary" | "dropoutMask" | "dropoutApply" | "embedding" | "embeddingBackward";
 
+// the dropout kernels' generator state (Uint32Array) stays on the host: it is advanced there
 type OnGpu<T> = T extends F32 | Int32Array ? GpuArray : T;
 type GpuArgs<A extends unknown[]> = { [K in keyof A]: OnGpu<A[K]> };
 type GpuKernel<F> = F extends (...args: infer A) => void ? (...args: GpuArgs<A>) => void : never;
