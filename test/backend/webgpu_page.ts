@@ -50,12 +50,12 @@ function close(x: ArrayLike<number>, ref: ArrayLike<number>, rtol: number, atol:
 class Checks {
   private arrays: GpuArray[] = [];
   private pending: Promise<string | null>[] = [];
-  up(x: Float32Array | Int32Array): GpuArray {
+  up(x: Float32Array | Int32Array | Uint16Array): GpuArray {
     const a = gpu.upload(x);
     this.arrays.push(a);
     return a;
   }
-  empty(n: number, dtype: "f32" | "i32" = "f32"): GpuArray {
+  empty(n: number, dtype: "f32" | "i32" | "bf16" = "f32"): GpuArray {
     const a = gpu.empty(n, dtype);
     this.arrays.push(a);
     return a;
@@ -480,6 +480,33 @@ cases["siluMul, rotary (strided input, per-batch tables, inverse), dropout masks
   ts.embeddingBackward(go, ids, gw, dim);
   gpu.embeddingBackward(c.up(go), IDS, GW, dim);
   c.expect(GW, gw, 0, 0, "embeddingBackward (repeated ids, the reference's order)");
+  return c.done();
+};
+
+cases["bf16: matmulBf16 (widened, as the reference) and the conversions (round to nearest even, NaN stays quiet, odd lengths)"] = async () => {
+  const c = new Checks();
+  for (const [batch, m, n, k] of [[1, 7, 33, 65], [1, 65, 9, 130], [3, 5, 7, 1], [2, 33, 65, 7]])
+    for (const transB of [false, true]) {
+      const p: MatmulParams = { batch, m, n, k, transA: false, transB, strideA: m * k, strideB: k * n, strideOut: m * n, accumulate: batch === 2 };
+      const a = randn(batch * m * k), bf = randn(batch * k * n), b = new Uint16Array(bf.length), init = randn(batch * m * n);
+      ts.f32ToBf16(bf, b);
+      const ref = init.slice(), out = c.up(init);
+      ts.matmulBf16(a, b, ref, p);
+      gpu.matmulBf16(c.up(a), c.up(b), out, p);
+      c.expect(out, ref, 1e-5, 2e-6 * Math.sqrt(k) * Math.max(1, maxAbs(ref) / Math.sqrt(k)), `matmulBf16 ${JSON.stringify(p)}`);
+    }
+  for (const n of [1, 2, 7, 1001]) {
+    const x = randn(n, 100);
+    if (n > 7) { x[0] = NaN; x[1] = Infinity; x[2] = -Infinity; x[3] = 1 + 2 ** -8; x[4] = 1 + 3 * 2 ** -8; x[5] = -0; x[6] = 3.4e38; }
+    const h = new Uint16Array(n), back = new Float32Array(n);
+    ts.f32ToBf16(x, h);
+    ts.bf16ToF32(h, back);
+    const H = c.empty(n, "bf16"), B = c.empty(n);
+    gpu.f32ToBf16(c.up(x), H);
+    gpu.bf16ToF32(H, B);
+    c.expect(H, h, 0, 0, `f32ToBf16 n=${n}`);
+    c.expect(B, back, 0, 0, `bf16ToF32 n=${n}`);
+  }
   return c.done();
 };
 

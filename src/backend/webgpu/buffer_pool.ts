@@ -8,13 +8,19 @@
 import { BufferUsage, type GpuBuffer, type GpuDevice } from "./gpu_types.js";
 import { ShapeError } from "../../tensor/errors.js";
 
-export type GpuDtype = "f32" | "i32" | "u32";
+/** 4-byte element types, and bf16: 16-bit elements packed two to a u32 word (element 2w in the low half of word w). */
+export type GpuDtype = "f32" | "i32" | "u32" | "bf16";
+
+/** Bytes of storage for `length` elements (a whole number of 4-byte words). */
+export function storageBytes(length: number, dtype: GpuDtype): number {
+  return dtype === "bf16" ? Math.ceil(length / 2) * 4 : length * 4;
+}
 
 export class GpuArray {
   private live = true;
   constructor(
     readonly buffer: GpuBuffer,
-    /** Number of 4-byte elements. */
+    /** Number of elements (of `dtype`). */
     readonly length: number,
     readonly dtype: GpuDtype,
     private readonly pool: BufferPool,
@@ -49,10 +55,10 @@ export class BufferPool {
 
   constructor(private readonly device: GpuDevice, private readonly maxBytes: number) {}
 
-  /** A GpuArray of `length` 4-byte elements (contents undefined: a reused buffer keeps old values). */
+  /** A GpuArray of `length` elements (contents undefined: a reused buffer keeps old values). */
   acquire(length: number, dtype: GpuDtype): GpuArray {
     if (!Number.isInteger(length) || length < 0) throw new ShapeError(`webgpu: array length ${length} is not a non-negative integer`);
-    const bytes = sizeClass(length * 4);
+    const bytes = sizeClass(storageBytes(length, dtype));
     if (bytes > this.maxBytes) throw new ShapeError(`webgpu: an array of ${length} elements (${bytes} bytes) exceeds the device's storage binding limit of ${this.maxBytes} bytes`);
     const list = this.free.get(bytes);
     let buffer = list?.pop();

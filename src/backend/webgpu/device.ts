@@ -7,11 +7,14 @@
 // point where the host waits for the GPU; it also reports the first GPU error (a validation error
 // of a kernel, out of memory, a lost device) as a PeftError.
 import { BufferUsage, MAP_READ_MODE, type GpuAdapter, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice } from "./gpu_types.js";
-import { BufferPool, GpuArray, type GpuDtype } from "./buffer_pool.js";
+import { BufferPool, GpuArray, storageBytes, type GpuDtype } from "./buffer_pool.js";
 import { PeftError, ShapeError } from "../../tensor/errors.js";
 
 /** Dispatches recorded before the encoder is submitted on its own (bounds the uniform buffers alive). */
 const MAX_PENDING = 512;
+
+/** Host arrays that upload to / read back from a GpuArray of the matching dtype. */
+export type HostArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
 
 /** A kernel's scalar parameters, packed as a WGSL uniform struct of 4-byte fields in order. */
 export type Uniform = ["u32" | "i32" | "f32", number][];
@@ -127,27 +130,33 @@ export class WebGpuDevice {
     return this.pool.acquire(length, dtype);
   }
 
-  /** A new array holding a copy of `data` (Float32Array → f32, Int32Array → i32, Uint32Array → u32). */
-  upload(data: Float32Array | Int32Array | Uint32Array): GpuArray {
-    const dtype: GpuDtype = data instanceof Float32Array ? "f32" : data instanceof Int32Array ? "i32" : "u32";
+  /** A new array holding a copy of `data` (Float32Array → f32, Int32Array → i32, Uint32Array → u32, Uint16Array → bf16 bits). */
+  upload(data: HostArray): GpuArray {
+    const dtype: GpuDtype = data instanceof Float32Array ? "f32" : data instanceof Int32Array ? "i32" : data instanceof Uint16Array ? "bf16" : "u32";
     const arr = this.pool.acquire(data.length, dtype);
     this.write(arr, data);
     return arr;
   }
 
   /** Overwrites the first data.length elements of `arr` (after the work recorded so far). */
-  write(arr: GpuArray, data: Float32Array | Int32Array | Uint32Array): void {
+  write(arr: GpuArray, data: HostArray): void {
     if (data.length > arr.length) throw new ShapeError(`webgpu write: ${data.length} values into an array of ${arr.length}`);
     // queue.writeBuffer runs before commands not yet submitted: submit them first
     this.flush();
-    if (data.length > 0) this.device.queue.writeBuffer(arr.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    // writes are whole 4-byte words: an odd number of bf16 values is padded with a zero
+    let src: HostArray = data;
+    if (data.byteLength % 4 !== 0) {
+      src = new Uint16Array(data.length + 1);
+      src.set(data);
+    }
+    if (src.length > 0) this.device.queue.writeBuffer(arr.buffer, 0, src.buffer, src.byteOffset, src.byteLength);
   }
 
   /** Copies `arr` to the host once the work recorded so far has run: the one synchronisation point. */
-  async readback(arr: GpuArray): Promise<Float32Array | Int32Array | Uint32Array> {
+  async readback(arr: GpuArray): Promise<HostArray> {
     if (arr.released) throw new ShapeError("webgpu readback: the GpuArray was released");
     this.readbacks++;
-    const bytes = Math.max(4, arr.length * 4);
+    const bytes = Math.max(4, storageBytes(arr.length, arr.dtype));
     const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     this.pass?.end();
@@ -157,9 +166,14 @@ export class WebGpuDevice {
     try {
       await staging.mapAsync(MAP_READ_MODE);
       this.check();
-      const copy = staging.getMappedRange().slice(0, arr.length * 4);
+      const copy = staging.getMappedRange().slice(0, arr.length * (arr.dtype === "bf16" ? 2 : 4));
       staging.unmap();
-      return arr.dtype === "f32" ? new Float32Array(copy) : arr.dtype === "i32" ? new Int32Array(copy) : new Uint32Array(copy);
+      switch (arr.dtype) {
+        case "f32": return new Float32Array(copy);
+        case "i32": return new Int32Array(copy);
+        case "u32": return new Uint32Array(copy);
+        case "bf16": return new Uint16Array(copy);
+      }
     } catch (e) {
       this.check();
       throw e;

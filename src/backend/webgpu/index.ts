@@ -6,7 +6,7 @@
 //   gpu.matmul(a, b, out, params);                    // enqueues, returns at once
 //   const values = await gpu.readback(out);           // the only point that waits for the GPU
 // Every kernel has the Backend contract's signature (src/backend/backend.ts) with GpuArray operands.
-import { WebGpuDevice } from "./device.js";
+import { WebGpuDevice, type HostArray } from "./device.js";
 import type { GpuAdapter } from "./gpu_types.js";
 import type { GpuArray, GpuDtype } from "./buffer_pool.js";
 import type { GpuKernelName, GpuKernelSet } from "./kernel_types.js";
@@ -22,8 +22,9 @@ import { swigluKernels } from "./swiglu.js";
 import { rotaryKernels } from "./rotary.js";
 import { dropoutKernels } from "./dropout.js";
 import { embeddingKernels } from "./embedding.js";
+import { bf16Kernels } from "./bf16.js";
 
-export { WebGpuDevice } from "./device.js";
+export { WebGpuDevice, type HostArray } from "./device.js";
 export { GpuArray, type GpuDtype } from "./buffer_pool.js";
 export type { GpuKernelName, GpuKernelSet } from "./kernel_types.js";
 export type { Gpu, GpuAdapter } from "./gpu_types.js";
@@ -34,9 +35,9 @@ export interface WebGpuBackend extends GpuKernelSet {
   readonly device: WebGpuDevice;
   /** Human-readable adapter (vendor, architecture), e.g. "google swiftshader". */
   readonly adapterName: string;
-  upload(data: Float32Array | Int32Array | Uint32Array): GpuArray;
+  upload(data: HostArray): GpuArray;
   empty(length: number, dtype?: GpuDtype): GpuArray;
-  readback(x: GpuArray): Promise<Float32Array | Int32Array | Uint32Array>;
+  readback(x: GpuArray): Promise<HostArray>;
   /** Waits until the enqueued work has run (benchmarks); throws the first GPU error. */
   sync(): Promise<void>;
   supports(kernel: string): kernel is GpuKernelName;
@@ -48,6 +49,7 @@ const KERNELS: readonly GpuKernelName[] = [
   "softmax", "softmaxBackward", "logSoftmax", "logSoftmaxBackward", "layerNorm", "layerNormBackward", "rmsNorm", "rmsNormBackward",
   "crossEntropy", "crossEntropyBackward", "attention", "attentionBackward", "adamw",
   "siluMul", "siluMulBackward", "rotary", "dropoutMask", "dropoutApply", "embedding", "embeddingBackward",
+  "matmulBf16", "f32ToBf16", "bf16ToF32",
 ];
 
 /** The backend on an already opened device. */
@@ -74,6 +76,7 @@ export function webGpuBackendOn(dev: WebGpuDevice): WebGpuBackend {
     ...rotaryKernels(dev),
     ...dropoutKernels(dev),
     ...embeddingKernels(dev),
+    ...bf16Kernels(dev),
   };
 }
 

@@ -11,10 +11,12 @@ export type GpuKernelName =
   | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward"
   | "crossEntropy" | "crossEntropyBackward" | "attention" | "attentionBackward" | "adamw"
   // what a Llama/BERT step needs besides: SwiGLU, rotary, dropout masks, embeddings
-  | "siluMul" | "siluMulBackward" | "rotary" | "dropoutMask" | "dropoutApply" | "embedding" | "embeddingBackward";
+  | "siluMul" | "siluMulBackward" | "rotary" | "dropoutMask" | "dropoutApply" | "embedding" | "embeddingBackward"
+  // bf16-stored weights (two per u32 word)
+  | "matmulBf16" | "f32ToBf16" | "bf16ToF32";
 
 // the dropout kernels' generator state (Uint32Array) stays on the host: it is advanced there
-type OnGpu<T> = T extends F32 | Int32Array ? GpuArray : T;
+type OnGpu<T> = T extends F32 | Int32Array | Uint16Array ? GpuArray : T;
 type GpuArgs<A extends unknown[]> = { [K in keyof A]: OnGpu<A[K]> };
 type GpuKernel<F> = F extends (...args: infer A) => void ? (...args: GpuArgs<A>) => void : never;
 

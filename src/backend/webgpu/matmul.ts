@@ -3,19 +3,23 @@
 // Each 16×16 workgroup computes a 64×64 output tile, 4×4 per thread in four vec4 accumulators,
 // stepping k by 16 through two tiles in workgroup memory (64×16 of A, 16×64 of B, as vec4s,
 // zero-padded at the edges). Grid: x = column
-// tiles, y = row tiles, z = batch items (WebGPU allows 65535 per dimension).
+// tiles, y = row tiles, z = batch items (WebGPU allows 65535 per dimension). matmulBf16 is the same
+// program reading b as packed bf16 (widened exactly, as the TS reference: bf16RoundsInputs false).
 import { ShapeError } from "../../tensor/errors.js";
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
+import type { GpuArray } from "./buffer_pool.js";
+import type { MatmulParams } from "../backend.js";
 import { assertNoAlias } from "./elementwise.js";
 
 const TILE = 64;
 
-const GEMM = /* wgsl */ `
+function gemmCode(bf16B: boolean): string {
+  return /* wgsl */ `
 struct P { m: u32, n: u32, k: u32, sa: u32, sb: u32, so: u32, transA: u32, transB: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<${bf16B ? "u32" : "f32"}>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
 var<workgroup> As: array<vec4f, 256>; // [kk * 16 + i / 4][i % 4]: rows i of the tile at depth kk
 var<workgroup> Bs: array<vec4f, 256>; // [kk * 16 + j / 4][j % 4]
@@ -25,10 +29,15 @@ fn a_at(ao: u32, i: u32, k: u32) -> f32 {
   if (p.transA != 0u) { return A[ao + k * p.m + i]; }
   return A[ao + i * p.k + k];
 }
+${bf16B ? `// element e of packed bf16: half (e & 1) of word e >> 1, widened exactly to f32
+fn b_elem(e: u32) -> f32 {
+  let w = B[e >> 1u];
+  return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (e & 1u) == 1u));
+}` : "fn b_elem(e: u32) -> f32 { return B[e]; }"}
 fn b_at(bo: u32, k: u32, j: u32) -> f32 {
   if (j >= p.n || k >= p.k) { return 0.0; }
-  if (p.transB != 0u) { return B[bo + j * p.k + k]; }
-  return B[bo + k * p.n + j];
+  if (p.transB != 0u) { return b_elem(bo + j * p.k + k); }
+  return b_elem(bo + k * p.n + j);
 }
 
 @compute @workgroup_size(16, 16)
@@ -75,24 +84,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   }
 }
 `;
+}
+const GEMM_F32 = gemmCode(false);
+const GEMM_BF16 = gemmCode(true);
 
-export function matmulKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "matmul"> {
+export function matmulKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "matmul" | "matmulBf16"> {
+  function gemm(kernel: string, code: string, a: GpuArray, b: GpuArray, out: GpuArray, p: MatmulParams): void {
+    assertNoAlias(kernel, [out], [a, b]);
+    const { batch, m, n, k } = p;
+    const need = (stride: number, item: number) => (batch - 1) * stride + item;
+    const check = (operand: string, len: number, want: number) => {
+      if (want > 0 && len < want) throw new ShapeError(`webgpu ${kernel}: ${operand} has ${len} elements, needs ${want}`);
+    };
+    check("a", a.length, m * k === 0 ? 0 : need(p.strideA, m * k));
+    check("b", b.length, k * n === 0 ? 0 : need(p.strideB, k * n));
+    check("out", out.length, need(p.strideOut, m * n));
+    if (batch > dev.maxGroups) throw new ShapeError(`webgpu ${kernel}: batch ${batch} exceeds ${dev.maxGroups} workgroups per dimension`);
+    const u = (v: number | boolean): ["u32", number] => ["u32", Number(v)];
+    // a and b of k = 0 may be empty arrays: bind them anyway (the loop reads nothing)
+    dev.dispatch(code, [u(m), u(n), u(k), u(p.strideA), u(p.strideB), u(p.strideOut), u(p.transA), u(p.transB), u(p.accumulate)],
+      [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
+  }
   return {
-    matmul(a, b, out, p) {
-      assertNoAlias("matmul", [out], [a, b]);
-      const { batch, m, n, k } = p;
-      const need = (stride: number, item: number) => (batch - 1) * stride + item;
-      const check = (name: string, len: number, want: number) => {
-        if (want > 0 && len < want) throw new ShapeError(`webgpu matmul: ${name} has ${len} elements, needs ${want}`);
-      };
-      check("a", a.length, m * k === 0 ? 0 : need(p.strideA, m * k));
-      check("b", b.length, k * n === 0 ? 0 : need(p.strideB, k * n));
-      check("out", out.length, need(p.strideOut, m * n));
-      if (batch > dev.maxGroups) throw new ShapeError(`webgpu matmul: batch ${batch} exceeds ${dev.maxGroups} workgroups per dimension`);
-      const u = (v: number | boolean): ["u32", number] => ["u32", Number(v)];
-      // a and b of k = 0 may be empty arrays: bind them anyway (the loop reads nothing)
-      dev.dispatch(GEMM, [u(m), u(n), u(k), u(p.strideA), u(p.strideB), u(p.strideOut), u(p.transA), u(p.transB), u(p.accumulate)],
-        [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
+    matmul: (a, b, out, p) => gemm("matmul", GEMM_F32, a, b, out, p),
+    matmulBf16(a, b, out, p) {
+      if (b.dtype !== "bf16") throw new ShapeError(`webgpu matmulBf16: b is ${b.dtype}, expected bf16 (upload a Uint16Array of bf16 bits)`);
+      gemm("matmulBf16", GEMM_BF16, a, b, out, p);
     },
   };
 }
