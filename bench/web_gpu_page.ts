@@ -1,7 +1,8 @@
 // The page bench/web_gpu.ts runs in chromium: times the WebGPU GEMM kernel on the shapes it is
 // given (operands resident on the GPU, no copies in the timed loop; the loop ends with a wait for
 // the queue), in GFLOP/s.
-import { createWebGpuBackend, detectWebGpu, type WebGpuBackend } from "../src/backend/webgpu/index.js";
+import type { WebGpuBackend } from "../src/backend/webgpu/index.js";
+import { publishWebGpu } from "../test/helpers/webgpu_ready.js";
 
 let gpu: WebGpuBackend;
 
@@ -22,7 +23,6 @@ async function gemmGflops(batch: number, m: number, n: number, k: number, transB
 }
 
 const g = globalThis as unknown as {
-  __ready: Promise<{ adapter: string | null; why: string }>;
   __gemm(shapes: [number, number, number, number, boolean][], budgetFlop: number): Promise<{ gflops: number; reps: number }[]>;
 };
 g.__gemm = async (shapes, budgetFlop) => {
@@ -30,9 +30,4 @@ g.__gemm = async (shapes, budgetFlop) => {
   for (const [batch, m, n, k, transB] of shapes) out.push(await gemmGflops(batch, m, n, k, transB, budgetFlop));
   return out;
 };
-g.__ready = (async () => {
-  const adapter = await detectWebGpu();
-  if (!adapter) return { adapter: null, why: "no WebGPU adapter: requestAdapter() returned null" };
-  gpu = await createWebGpuBackend(adapter);
-  return { adapter: gpu.adapterName, why: "" };
-})();
+publishWebGpu((backend) => { gpu = backend; });

@@ -7,7 +7,8 @@
 // or 1e-6; AdamW a few ulp (1e-6 relative after three steps).
 import { tsKernels as ts } from "../../src/backend/ts/index.js";
 import { MASK_MIN, type AttentionParams, type BiasActOp, type BinaryOp, type KernelSet, type MatmulParams, type UnaryOp } from "../../src/backend/backend.js";
-import { createWebGpuBackend, detectWebGpu, type GpuArray, type WebGpuBackend } from "../../src/backend/webgpu/index.js";
+import type { GpuArray, WebGpuBackend } from "../../src/backend/webgpu/index.js";
+import { publishWebGpu } from "../helpers/webgpu_ready.js";
 
 let gpu: WebGpuBackend;
 
@@ -562,7 +563,7 @@ cases["a LoRA classifier trained 5 steps with every tensor on the GPU matches th
 };
 
 // ------------------------------------------------------------------ the page's interface to the test
-const g = globalThis as unknown as { __ready: Promise<{ adapter: string | null; why: string }>; __cases: string[]; __run(name: string): Promise<string[]> };
+const g = globalThis as unknown as { __cases: string[]; __run(name: string): Promise<string[]> };
 g.__cases = Object.keys(cases);
 g.__run = async (name) => {
   const run = cases[name];
@@ -573,9 +574,4 @@ g.__run = async (name) => {
     return [`threw: ${(e as Error).stack ?? e}`];
   }
 };
-g.__ready = (async () => {
-  const adapter = await detectWebGpu();
-  if (!adapter) return { adapter: null, why: `no WebGPU adapter: navigator.gpu ${"gpu" in navigator ? "exists but requestAdapter() returned null" : "is missing"}` };
-  gpu = await createWebGpuBackend(adapter);
-  return { adapter: gpu.adapterName, why: "" };
-})();
+publishWebGpu((backend) => { gpu = backend; });

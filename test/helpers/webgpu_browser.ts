@@ -1,4 +1,4 @@
-// Runs a bundled module in headless Debian chromium with a WebGPU adapter (SwiftShader's Vulkan,
+// Runs a bundled module (which calls publishWebGpu from webgpu_ready.ts) in headless Debian chromium with a WebGPU adapter (SwiftShader's Vulkan,
 // shipped with chromium: no GPU, no extra packages): esbuild bundles the entry in-process, a server
 // on 127.0.0.1 (ephemeral port; localhost is a secure context, which navigator.gpu needs) serves it,
 // and playwright-core drives the page. Shared by test/backend/webgpu.test.ts and bench/web_gpu.ts.
