@@ -267,3 +267,31 @@ cases["bf16: matmulBf16 (widened, as the reference) and the conversions (round t
   }
   return c.done();
 };
+
+cases["grids past 65535 workgroups (the 2-D grid), and a GPU error surfaces at the next readback as a PeftError"] = async () => {
+  const c = new Checks();
+  // 4.5M elements = 70313 workgroups of 64; 70000 rows = 70000 row workgroups
+  const n = 4_500_000, x = randn(n), neg = x.map((v) => -v), out = c.empty(n);
+  gpu.unary("neg", c.up(x), out, 0);
+  c.expect(out, neg, 0, 0, `neg over ${n} elements`);
+  const rows = 70_000, y = randn(rows * 2), sm = new Float32Array(rows * 2), SM = c.empty(rows * 2);
+  ts.softmax(y, sm, rows, 2);
+  gpu.softmax(c.up(y), SM, rows, 2);
+  c.expect(SM, sm, 1e-5, 1e-7, `softmax over ${rows} rows`);
+  const failures = await c.done();
+  // a program that does not compile: recorded without complaint, reported by the next readback
+  const probe = gpu.upload(Float32Array.of(1));
+  gpu.device.dispatch("this is not WGSL", null, [probe], [1]);
+  try {
+    await gpu.readback(probe);
+    failures.push("a broken WGSL program was not reported");
+  } catch (e) {
+    if ((e as Error).name !== "PeftError" || !/^webgpu \(google swiftshader\): /.test((e as Error).message)) failures.push(`unexpected error: ${(e as Error).name}: ${(e as Error).message}`);
+  }
+  // the device keeps working afterwards
+  const after = gpu.upload(Float32Array.of(2)), back = await gpu.readback(after);
+  if (back[0] !== 2) failures.push(`readback after the error gave ${back[0]}`);
+  probe.release();
+  after.release();
+  return failures;
+};

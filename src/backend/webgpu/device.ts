@@ -39,6 +39,9 @@ export class WebGpuDevice {
   private pending = 0;
   private uniforms: GpuBuffer[] = [];
   private error: string | null = null;
+  /** Whether the error scopes of the batch being recorded are pushed; their pops, one pair per flush. */
+  private scoped = false;
+  private scopeResults: Promise<{ message: string } | null>[] = [];
   /** Dispatches recorded and readbacks made so far (counts for tests and the benchmark). */
   dispatches = 0;
   readbacks = 0;
@@ -85,6 +88,7 @@ export class WebGpuDevice {
     const [x, y = 1, z = 1] = groups;
     if (x === 0 || y === 0 || z === 0) return;
     for (const b of buffers) if (b.released) throw new ShapeError("webgpu: a kernel was given a released GpuArray");
+    this.openScopes();
     const pipeline = this.pipeline(code);
     const entries = buffers.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } }));
     if (uniform) {
@@ -112,11 +116,31 @@ export class WebGpuDevice {
     return [Math.ceil(count / y), y];
   }
 
+  // Errors of the calls recorded in a batch (shader compilation, pipelines, bind groups, dispatches,
+  // the submit) are caught by error scopes pushed when the batch starts and popped after its submit,
+  // so readback reports them deterministically (an uncapturederror event may arrive later).
+  private openScopes(): void {
+    if (this.scoped) return;
+    this.device.pushErrorScope("out-of-memory");
+    this.device.pushErrorScope("validation");
+    this.scoped = true;
+  }
+
+  private closeScopes(): void {
+    if (!this.scoped) return;
+    this.scopeResults.push(this.device.popErrorScope(), this.device.popErrorScope());
+    this.scoped = false;
+  }
+
   /** Submits the recorded work. */
   flush(): void {
-    if (!this.encoder) return;
+    if (!this.encoder) {
+      this.closeScopes();
+      return;
+    }
     this.pass?.end();
     this.device.queue.submit([this.encoder.finish()]);
+    this.closeScopes();
     this.encoder = null;
     this.pass = null;
     this.pending = 0;
@@ -157,6 +181,7 @@ export class WebGpuDevice {
     if (arr.released) throw new ShapeError("webgpu readback: the GpuArray was released");
     this.readbacks++;
     const bytes = Math.max(4, storageBytes(arr.length, arr.dtype));
+    this.openScopes();
     const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     this.pass?.end();
@@ -165,7 +190,7 @@ export class WebGpuDevice {
     this.flush();
     try {
       await staging.mapAsync(MAP_READ_MODE);
-      this.check();
+      await this.check();
       const copy = staging.getMappedRange().slice(0, arr.length * (arr.dtype === "bf16" ? 2 : 4));
       staging.unmap();
       switch (arr.dtype) {
@@ -175,7 +200,7 @@ export class WebGpuDevice {
         case "bf16": return new Uint16Array(copy);
       }
     } catch (e) {
-      this.check();
+      await this.check();
       throw e;
     } finally {
       staging.destroy();
@@ -186,10 +211,14 @@ export class WebGpuDevice {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
-    this.check();
+    await this.check();
   }
 
-  private check(): void {
+  /** Throws the first error of the submitted batches (scoped) or of the device (uncaptured, lost). */
+  private async check(): Promise<void> {
+    const scoped = this.scopeResults;
+    this.scopeResults = [];
+    for (const r of await Promise.all(scoped)) if (r && this.error === null) this.error = r.message;
     if (this.error) {
       const e = this.error;
       this.error = null;
