@@ -1,10 +1,10 @@
 // Tiled GEMM / batched GEMM: out[b] (m×n) = op(a[b]) · op(b[b]) (+ out[b] when accumulating), with
 // the Backend contract's transposes, batch strides (0 broadcasts an operand) and accumulate flag.
-// Each 16×16 workgroup computes a 64×64 output tile, 4×4 per thread in four vec4 accumulators,
-// stepping k by 16 through two tiles in workgroup memory (64×16 of A, 16×64 of B, as vec4s,
-// zero-padded at the edges). Grid: x = column
-// tiles, y = row tiles, z = batch items (WebGPU allows 65535 per dimension). matmulBf16 is the same
-// program reading b as packed bf16 (widened exactly, as the TS reference: bf16RoundsInputs false).
+// Each 16×16 workgroup (8×8 when an output side is ≤ 32) computes a 64×64 (32×32) output tile, 4×4
+// per thread in four vec4 accumulators, stepping k by 16 through two tiles in workgroup memory (A and
+// B, as vec4s, zero-padded at the edges). Grid: x = column tiles, y = row tiles, z = batch items
+// (WebGPU allows 65535 per dimension). matmulBf16 is the same program reading b as packed bf16
+// (widened exactly, as the TS reference: bf16RoundsInputs false).
 import { ShapeError } from "../../tensor/errors.js";
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
@@ -12,17 +12,17 @@ import type { GpuArray } from "./buffer_pool.js";
 import type { MatmulParams } from "../backend.js";
 import { assertNoAlias } from "./elementwise.js";
 
-const TILE = 64;
-
-function gemmCode(bf16B: boolean): string {
+/** The program for TW×TW threads (a 4·TW square output tile, k steps of 16); b f32 or packed bf16. */
+function gemmCode(bf16B: boolean, TW: number): string {
+  const T = 4 * TW, LOADS = 16 / TW;
   return /* wgsl */ `
 struct P { m: u32, n: u32, k: u32, sa: u32, sb: u32, so: u32, transA: u32, transB: u32, accumulate: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<${bf16B ? "u32" : "f32"}>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
-var<workgroup> As: array<vec4f, 256>; // [kk * 16 + i / 4][i % 4]: rows i of the tile at depth kk
-var<workgroup> Bs: array<vec4f, 256>; // [kk * 16 + j / 4][j % 4]
+var<workgroup> As: array<vec4f, ${16 * TW}>; // [kk * ${TW} + i / 4][i % 4]: rows i of the tile at depth kk
+var<workgroup> Bs: array<vec4f, ${16 * TW}>; // [kk * ${TW} + j / 4][j % 4]
 
 fn a_at(ao: u32, i: u32, k: u32) -> f32 {
   if (i >= p.m || k >= p.k) { return 0.0; }
@@ -40,29 +40,31 @@ fn b_at(bo: u32, k: u32, j: u32) -> f32 {
   return b_elem(bo + k * p.n + j);
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(${TW}, ${TW})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let row0 = wid.y * 64u;
-  let col0 = wid.x * 64u;
+  let row0 = wid.y * ${T}u;
+  let col0 = wid.x * ${T}u;
   let ao = wid.z * p.sa;
   let bo = wid.z * p.sb;
   let oo = wid.z * p.so;
-  // loads: thread t fills one vec4 of each tile (depth t / 16, four rows / columns from 4·(t % 16))
-  let t = lid.y * 16u + lid.x;
-  let lk = t / 16u;
-  let l4 = (t % 16u) * 4u;
+  // loads: thread t fills vec4 v = t + e·${TW * TW} of each tile (depth v / ${TW}, four rows / columns from 4·(v % ${TW}))
+  let t = lid.y * ${TW}u + lid.x;
   var acc0 = vec4f(0.0);
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
   for (var k0 = 0u; k0 < p.k; k0 += 16u) {
-    let gk = k0 + lk;
-    As[t] = vec4f(a_at(ao, row0 + l4, gk), a_at(ao, row0 + l4 + 1u, gk), a_at(ao, row0 + l4 + 2u, gk), a_at(ao, row0 + l4 + 3u, gk));
-    Bs[t] = vec4f(b_at(bo, gk, col0 + l4), b_at(bo, gk, col0 + l4 + 1u), b_at(bo, gk, col0 + l4 + 2u), b_at(bo, gk, col0 + l4 + 3u));
+    for (var e = 0u; e < ${LOADS}u; e++) {
+      let v = t + e * ${TW * TW}u;
+      let gk = k0 + v / ${TW}u;
+      let l4 = (v % ${TW}u) * 4u;
+      As[v] = vec4f(a_at(ao, row0 + l4, gk), a_at(ao, row0 + l4 + 1u, gk), a_at(ao, row0 + l4 + 2u, gk), a_at(ao, row0 + l4 + 3u, gk));
+      Bs[v] = vec4f(b_at(bo, gk, col0 + l4), b_at(bo, gk, col0 + l4 + 1u), b_at(bo, gk, col0 + l4 + 2u), b_at(bo, gk, col0 + l4 + 3u));
+    }
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
-      let a = As[kk * 16u + lid.y];
-      let b = Bs[kk * 16u + lid.x];
+      let a = As[kk * ${TW}u + lid.y];
+      let b = Bs[kk * ${TW}u + lid.x];
       acc0 += a.x * b;
       acc1 += a.y * b;
       acc2 += a.z * b;
@@ -85,11 +87,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 }
 `;
 }
-const GEMM_F32 = gemmCode(false);
-const GEMM_BF16 = gemmCode(true);
+/**
+ * Threads per tile side: 16 (64×64 tiles), or 8 (32×32) when either output side is at most 32
+ * (LoRA's rank-r products: fewer idle threads on the skinny side).
+ */
+// On SwiftShader, on this loaded machine, 4, 8 and 16 were
+// within the noise of each other at 512³ and the LoRA shapes; not tuned on a real GPU.
+export const gemmThreads = (m: number, n: number): number => (Math.min(m, n) <= 32 ? 8 : 16);
+const PROGRAMS = new Map<string, string>();
+function program(bf16B: boolean, tw: number): string {
+  const key = `${bf16B}:${tw}`;
+  let code = PROGRAMS.get(key);
+  if (!code) PROGRAMS.set(key, (code = gemmCode(bf16B, tw)));
+  return code;
+}
 
 export function matmulKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "matmul" | "matmulBf16"> {
-  function gemm(kernel: string, code: string, a: GpuArray, b: GpuArray, out: GpuArray, p: MatmulParams): void {
+  function gemm(kernel: string, bf16B: boolean, a: GpuArray, b: GpuArray, out: GpuArray, p: MatmulParams): void {
     assertNoAlias(kernel, [out], [a, b]);
     const { batch, m, n, k } = p;
     const need = (stride: number, item: number) => (batch - 1) * stride + item;
@@ -102,14 +116,15 @@ export function matmulKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "matmul" | 
     if (batch > dev.maxGroups) throw new ShapeError(`webgpu ${kernel}: batch ${batch} exceeds ${dev.maxGroups} workgroups per dimension`);
     const u = (v: number | boolean): ["u32", number] => ["u32", Number(v)];
     // a and b of k = 0 may be empty arrays: bind them anyway (the loop reads nothing)
-    dev.dispatch(code, [u(m), u(n), u(k), u(p.strideA), u(p.strideB), u(p.strideOut), u(p.transA), u(p.transB), u(p.accumulate)],
-      [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
+    const tw = gemmThreads(m, n), tile = 4 * tw;
+    dev.dispatch(program(bf16B, tw), [u(m), u(n), u(k), u(p.strideA), u(p.strideB), u(p.strideOut), u(p.transA), u(p.transB), u(p.accumulate)],
+      [a, b, out], [Math.ceil(n / tile), Math.ceil(m / tile), batch]);
   }
   return {
-    matmul: (a, b, out, p) => gemm("matmul", GEMM_F32, a, b, out, p),
+    matmul: (a, b, out, p) => gemm("matmul", false, a, b, out, p),
     matmulBf16(a, b, out, p) {
       if (b.dtype !== "bf16") throw new ShapeError(`webgpu matmulBf16: b is ${b.dtype}, expected bf16 (upload a Uint16Array of bf16 bits)`);
-      gemm("matmulBf16", GEMM_BF16, a, b, out, p);
+      gemm("matmulBf16", true, a, b, out, p);
     },
   };
 }
