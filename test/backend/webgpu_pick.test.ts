@@ -1,9 +1,12 @@
 // The WebGPU folder's host-side logic, without a browser: backend choice (pickBrowserBackend with
-// fake navigator.gpu objects), the binary kernel's dim merging, and the aliasing guard.
+// fake navigator.gpu objects), the binary kernel's dim merging, and the argument guards (on a fake
+// device that records nothing: the guards run before any GPU call).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { detectWebGpu, pickBrowserBackend, type Gpu, type GpuAdapter } from "../../src/backend/webgpu/index.js";
-import { assertNoAlias, mergeDims } from "../../src/backend/webgpu/elementwise.js";
+import { mergeDims } from "../../src/backend/webgpu/elementwise.js";
+import { assertNoAlias } from "../../src/backend/webgpu/guards.js";
+import { webGpuBackendOn, type WebGpuDevice } from "../../src/backend/webgpu/index.js";
 import type { GpuArray } from "../../src/backend/webgpu/buffer_pool.js";
 import { ConfigError, ShapeError } from "../../src/tensor/errors.js";
 
@@ -47,4 +50,22 @@ test("kernels refuse an output that is also an input (WebGPU cannot bind a buffe
   const a = {} as GpuArray, b = {} as GpuArray;
   assert.doesNotThrow(() => assertNoAlias("softmax", [a], [b, null]));
   assert.throws(() => assertNoAlias("softmax", [a], [b, a]), (e: unknown) => e instanceof ShapeError && /^webgpu softmax: an output is also an input/.test((e as Error).message));
+});
+
+test("kernels refuse operands shorter than the parameters say (ShapeError naming the kernel and operand) before touching the device", () => {
+  const dev = { pool: {}, adapterName: "fake", dispatch: () => assert.fail("dispatched") } as unknown as WebGpuDevice;
+  const gpu = webGpuBackendOn(dev);
+  const arr = (length: number, dtype = "f32") => ({ length, dtype, released: false }) as unknown as GpuArray;
+  const shape = (re: RegExp) => (e: unknown) => e instanceof ShapeError && re.test((e as Error).message);
+  assert.throws(() => gpu.softmax(arr(6), arr(8), 2, 4), shape(/^webgpu softmax: x has 6 elements, needs 8$/));
+  assert.throws(() => gpu.layerNorm(arr(8), arr(3), null, arr(8), arr(2), arr(2), 2, 4, 1e-5), shape(/^webgpu layerNorm: w has 3 elements, needs 4$/));
+  assert.throws(() => gpu.crossEntropy(arr(8), arr(1, "i32"), arr(2), arr(2), 2, 4, -100, 0), shape(/^webgpu crossEntropy: labels has 1 elements, needs 2$/));
+  const p = { batch: 2, heads: 2, kvHeads: 1, tq: 3, tk: 4, headDim: 5, scale: 1, causal: false };
+  assert.throws(() => gpu.attention(arr(60), arr(40), arr(40), arr(7), arr(60), arr(48), p), shape(/^webgpu attention: mask has 7 elements, needs 8$/));
+  assert.throws(() => gpu.attentionBackward(arr(60), arr(40), arr(40), arr(48), arr(60), arr(60), arr(39), arr(40), p), shape(/^webgpu attentionBackward: gk has 39 elements, needs 40$/));
+  // a broadcast operand is read up to its last strided element only
+  assert.throws(() => gpu.binary("add", arr(12), arr(2), arr(12), [3, 4], [4, 1], [0, 1]), shape(/^webgpu binary: b has 2 elements, needs 4$/));
+  assert.throws(() => gpu.matmul(arr(16), arr(31), arr(32), { batch: 2, m: 4, n: 4, k: 4, transA: false, transB: false, strideA: 0, strideB: 16, strideOut: 16, accumulate: false }),
+    shape(/^webgpu matmul: b has 31 elements, needs 32$/));
+  assert.throws(() => gpu.adamw(arr(5), arr(5), arr(4), arr(5), { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1, weightDecay: 0, step: 1 }), shape(/^webgpu adamw: m has 4 elements, needs 5$/));
 });

@@ -6,7 +6,7 @@ import { ShapeError } from "../../tensor/errors.js";
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, WG, declare } from "./wgsl_common.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 const ADAMW = `${GRID}
 struct P { n: u32, decay: f32, w1: f32, oneMinusW1: f32, lerpLow: u32, w2: f32, b2: f32, bc2Sqrt: f32, negStepSize: f32, eps: f32, hasDecay: u32 }
@@ -34,6 +34,7 @@ export function adamwKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "adamw"> {
   return {
     adamw(par, g, m, v, hp) {
       assertNoAlias("adamw", [par, m, v], [g]);
+      assertSizes("adamw", [["g", g, par.length], ["m", m, par.length], ["v", v, par.length]]);
       if (par === m || par === v || m === v) throw new ShapeError("webgpu adamw: p, m and v must be three different arrays");
       const { lr, beta1, beta2, eps, weightDecay, step } = hp;
       const w1 = f(1 - beta1);

@@ -5,13 +5,13 @@
 // Backward: per query row, dS = scale·P ⊙ (dP − rowsum(dP ⊙ P)) with dP = (dO·Vᵀ) ⊙ drop goes to a
 // [B,H,Tq,Tk] scratch array and gq = dS·K; then one thread per (b, kv head, key, d) sums the rows
 // of the heads sharing that kv head: gk = dSᵀ·Q, gv = (P ⊙ drop)ᵀ·dO (written, not accumulated).
-import { MASK_MIN } from "../backend.js";
+import { MASK_MIN, type AttentionParams } from "../backend.js";
 import { ShapeError } from "../../tensor/errors.js";
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import type { GpuArray } from "./buffer_pool.js";
 import { GRID, REDUCE, WG, declare } from "./wgsl_common.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 const R = "read" as const, RW = "read_write" as const;
 const U = `struct P { B: u32, H: u32, Hkv: u32, Tq: u32, Tk: u32, D: u32, scale: f32, causal: u32, off: i32 }
@@ -114,6 +114,13 @@ ${declare([["Q", R, "f32"], ["GO", R, "f32"], ["PROBS", R, "f32"], hasDrop ? ["D
 }`;
 }
 
+/** q-shaped [B,H,Tq,D], kv-shaped [B,Hkv,Tk,D], score-shaped [B,H,Tq,Tk] and mask [B,Tk] operands. */
+function assertAttentionSizes(kernel: string, p: AttentionParams, ops: Record<string, GpuArray | null | undefined>): void {
+  const nq = p.batch * p.heads * p.tq * p.headDim, nk = p.batch * p.kvHeads * p.tk * p.headDim, np = p.batch * p.heads * p.tq * p.tk;
+  const want: Record<string, number> = { q: nq, out: nq, gOut: nq, gq: nq, k: nk, v: nk, gk: nk, gv: nk, probs: np, drop: np, mask: p.batch * p.tk };
+  assertSizes(kernel, Object.entries(ops).map(([name, arr]) => [name, arr, want[name]]));
+}
+
 function uniform(p: { batch: number; heads: number; kvHeads: number; tq: number; tk: number; headDim: number; scale: number; causal: boolean }): [("u32" | "i32" | "f32"), number][] {
   if (p.kvHeads <= 0 || p.heads % p.kvHeads !== 0) throw new ShapeError(`webgpu attention: kvHeads ${p.kvHeads} must divide heads ${p.heads}`);
   return [["u32", p.batch], ["u32", p.heads], ["u32", p.kvHeads], ["u32", p.tq], ["u32", p.tk], ["u32", p.headDim],
@@ -125,12 +132,14 @@ export function attentionKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "attenti
   return {
     attention(q, k, v, mask, out, probs, p, drop = null) {
       assertNoAlias("attention", [out, probs], [q, k, v, mask, drop ?? null]);
+      assertAttentionSizes("attention", p, { q, k, v, mask, out, probs, drop });
       const useDrop = out !== null && drop !== null && drop !== undefined;
       dev.dispatch(forwardCode(mask !== null, useDrop, out !== null), uniform(p),
         some(q, k, out ? v : null, mask, useDrop ? drop : null, probs, out), dev.grid(p.batch * p.heads * p.tq));
     },
     attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p, drop = null) {
       assertNoAlias("attentionBackward", [gq, gk, gv], [q, k, v, probs, gOut, drop ?? null]);
+      assertAttentionSizes("attentionBackward", p, { q, k, v, probs, gOut, gq, gk, gv, drop });
       const hasDrop = drop !== null && drop !== undefined;
       const u = uniform(p);
       const ds = dev.empty(p.batch * p.heads * p.tq * p.tk);

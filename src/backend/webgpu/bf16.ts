@@ -5,6 +5,7 @@ import { ShapeError } from "../../tensor/errors.js";
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, WG, declare } from "./wgsl_common.js";
+import { assertSizes } from "./guards.js";
 
 const ENTRY = `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let q = group_id(wid, nwg) * ${WG}u + lid.x;`;
@@ -38,10 +39,12 @@ export function bf16Kernels(dev: WebGpuDevice): Pick<GpuKernelSet, "f32ToBf16" |
   return {
     f32ToBf16(x, out) {
       if (out.dtype !== "bf16") throw new ShapeError(`webgpu f32ToBf16: out is ${out.dtype}, expected bf16`);
+      assertSizes("f32ToBf16", [["out", out, x.length]]);
       dev.dispatch(TO_BF16, [["u32", x.length]], [x, out], groups(Math.ceil(x.length / 2)));
     },
     bf16ToF32(x, out) {
       if (x.dtype !== "bf16") throw new ShapeError(`webgpu bf16ToF32: x is ${x.dtype}, expected bf16`);
+      assertSizes("bf16ToF32", [["out", out, x.length]]);
       dev.dispatch(TO_F32, [["u32", x.length]], [x, out], groups(x.length));
     },
   };

@@ -3,10 +3,10 @@
 // as an expression, so each pipeline is branch-free); the pipeline cache keeps each one compiled.
 import type { BiasActOp, BinaryOp, UnaryOp } from "../backend.js";
 import { ShapeError } from "../../tensor/errors.js";
-import type { GpuArray } from "./buffer_pool.js";
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, MATH, WG } from "./wgsl_common.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 /** y = f(x) as a WGSL expression of `x`. */
 const FORWARD: Record<UnaryOp, string> = {
@@ -163,20 +163,17 @@ ${ENTRY} {
   O[i] = X[i] * p.alpha + p.beta;
 }`;
 
-/** Throws when `out` is also an input: WebGPU forbids binding one buffer writable and readable in a dispatch. */
-export function assertNoAlias(kernel: string, outs: (GpuArray | null)[], ins: (GpuArray | null)[]): void {
-  for (const o of outs) if (o && ins.includes(o)) throw new ShapeError(`webgpu ${kernel}: an output is also an input (WebGPU cannot bind one buffer as both in one dispatch); pass a separate output array`);
-}
-
 export function elementwiseKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "unary" | "unaryBackward" | "binary" | "affine" | "biasAct" | "biasActBackward"> {
   const groups = (n: number) => dev.grid(Math.ceil(n / WG));
   return {
     unary(op, x, out) {
       assertNoAlias("unary", [out], [x]);
+      assertSizes("unary", [["out", out, x.length]]);
       dev.dispatch(unaryCode(op), [["u32", x.length]], [x, out], groups(x.length));
     },
     unaryBackward(op, x, y, gy, gx) {
       assertNoAlias("unaryBackward", [gx], [x, y, gy]);
+      assertSizes("unaryBackward", [["y", y, x.length], ["gy", gy, x.length], ["gx", gx, x.length]]);
       dev.dispatch(unaryBackwardCode(op), [["u32", x.length]], [x, y, gy, gx], groups(x.length));
     },
     binary(op, a, b, out, shape, aStrides, bStrides) {
@@ -186,23 +183,29 @@ export function elementwiseKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "unary
       const fields = new Array<number>(20).fill(0);
       m.shape.forEach((s, d) => { fields[d] = s; fields[MAX_RANK + d] = m.as[d]; fields[2 * MAX_RANK + d] = m.bs[d]; });
       const n = shape.reduce((x, y) => x * y, 1);
+      // the last element each operand is read at, plus one
+      const end = (st: number[]) => (n === 0 ? 0 : shape.reduce((e, s, d) => e + (s - 1) * st[d], 1));
+      assertSizes("binary", [["a", a, end(aStrides)], ["b", b, end(bStrides)], ["out", out, n]]);
       fields[18] = n;
       fields[19] = m.shape.length;
       dev.dispatch(binaryCode(op), fields.map((v) => ["u32", v]), [a, b, out], groups(n));
     },
     affine(x, out, alpha, beta) {
       assertNoAlias("affine", [out], [x]);
+      assertSizes("affine", [["out", out, x.length]]);
       dev.dispatch(AFFINE, [["u32", x.length], ["f32", alpha], ["f32", beta]], [x, out], groups(x.length));
     },
     biasAct(op, x, bias, out, rows, cols) {
       const n = rows * cols, inPlace = out === x;
-      if (bias && bias === out) throw new ShapeError("webgpu biasAct: out is the bias");
+      if (bias && (bias === out || bias === x)) throw new ShapeError("webgpu biasAct: the bias is also x or out");
+      assertSizes("biasAct", [["x", x, n], ["bias", bias, cols], ["out", out, n]]);
       const bufs = [x, ...(bias ? [bias] : []), ...(inPlace ? [] : [out])];
       dev.dispatch(biasActCode(op, bias !== null, inPlace), [["u32", n], ["u32", cols]], bufs, groups(n));
     },
     biasActBackward(op, z, gy, gx, gBias, rows, cols) {
       assertNoAlias("biasActBackward", [gx, gBias], [z, gy]);
       const n = rows * cols;
+      assertSizes("biasActBackward", [["z", z, n], ["gy", gy, n], ["gx", gx, n], ["gBias", gBias, cols]]);
       dev.dispatch(unaryBackwardCode(op), [["u32", n]], [z, z, gy, gx], groups(n));
       if (gBias) dev.dispatch(COLUMN_SUM, [["u32", rows], ["u32", cols]], [gx, gBias], groups(cols));
     },

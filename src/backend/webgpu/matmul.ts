@@ -10,7 +10,7 @@ import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import type { GpuArray } from "./buffer_pool.js";
 import type { MatmulParams } from "../backend.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias } from "./guards.js";
 
 /** The program for TW×TW threads (a 4·TW square output tile, k steps of 16); b f32 or packed bf16. */
 function gemmCode(bf16B: boolean, TW: number): string {

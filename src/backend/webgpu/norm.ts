@@ -7,7 +7,7 @@ import type { GpuKernelSet } from "./kernel_types.js";
 import type { GpuArray } from "./buffer_pool.js";
 import { GRID, WG, declare } from "./wgsl_common.js";
 import { ROW_ENTRY, ROW_HEAD } from "./softmax.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 const COLS = `for (var c = lid; c < p.cols; c += ${WG}u)`;
 const U = `struct P { rows: u32, cols: u32, eps: f32 }
@@ -104,19 +104,26 @@ export function normKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "layerNorm" |
   return {
     layerNorm(x, w, b, out, mean, rstd, rows, c, eps) {
       assertNoAlias("layerNorm", [out, mean, rstd], [x, w, b]);
+      const n = rows * c;
+      assertSizes("layerNorm", [["x", x, n], ["w", w, c], ["b", b, c], ["out", out, n], ["mean", mean, rows], ["rstd", rstd, rows]]);
       dev.dispatch(layerNormCode(w !== null, b !== null), u(rows, c, eps), some(x, w, b, out, mean, rstd), dev.grid(rows));
     },
     layerNormBackward(x, w, mean, rstd, gy, gx, gw, gb, rows, c) {
       assertNoAlias("layerNormBackward", [gx, gw, gb], [x, w, mean, rstd, gy]);
+      const n = rows * c;
+      assertSizes("layerNormBackward", [["x", x, n], ["w", w, c], ["mean", mean, rows], ["rstd", rstd, rows], ["gy", gy, n], ["gx", gx, n], ["gw", gw, c], ["gb", gb, c]]);
       dev.dispatch(layerNormBackwardCode(w !== null), u(rows, c), some(x, w, mean, rstd, gy, gx), dev.grid(rows));
       if (gw || gb) dev.dispatch(paramGradCode(true, gw !== null, gb !== null), u(rows, c), some(x, mean, rstd, gy, gw, gb), cols(c));
     },
     rmsNorm(x, w, out, rstd, rows, c, eps) {
       assertNoAlias("rmsNorm", [out, rstd], [x, w]);
+      assertSizes("rmsNorm", [["x", x, rows * c], ["w", w, c], ["out", out, rows * c], ["rstd", rstd, rows]]);
       dev.dispatch(rmsNormCode(w !== null), u(rows, c, eps), some(x, w, out, rstd), dev.grid(rows));
     },
     rmsNormBackward(x, w, rstd, gy, gx, gw, rows, c) {
       assertNoAlias("rmsNormBackward", [gx, gw], [x, w, rstd, gy]);
+      const n = rows * c;
+      assertSizes("rmsNormBackward", [["x", x, n], ["w", w, c], ["rstd", rstd, rows], ["gy", gy, n], ["gx", gx, n], ["gw", gw, c]]);
       dev.dispatch(rmsNormBackwardCode(w !== null), u(rows, c), some(x, w, rstd, gy, gx), dev.grid(rows));
       if (gw) dev.dispatch(paramGradCode(false, true, false), u(rows, c), some(x, rstd, gy, gw), cols(c));
     },

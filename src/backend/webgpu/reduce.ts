@@ -4,7 +4,7 @@
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, WG } from "./wgsl_common.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 const HEAD = `${GRID}
 struct P { outer: u32, n: u32, inner: u32 }
@@ -48,10 +48,12 @@ export function reduceKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "sum" | "ma
   return {
     sum(x, out, outer, n, inner) {
       assertNoAlias("sum", [out], [x]);
+      assertSizes("sum", [["x", x, outer * n * inner], ["out", out, outer * inner]]);
       dev.dispatch(SUM, dims(outer, n, inner), [x, out], groups(outer * inner));
     },
     max(x, out, idx, outer, n, inner) {
       assertNoAlias("max", [out, idx], [x]);
+      assertSizes("max", [["x", x, outer * n * inner], ["out", out, outer * inner], ["idx", idx, outer * inner]]);
       dev.dispatch(MAX, dims(outer, n, inner), [x, out, idx], groups(outer * inner));
     },
   };

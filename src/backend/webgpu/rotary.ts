@@ -4,7 +4,7 @@
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, WG, declare } from "./wgsl_common.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 function rotaryCode(inverse: boolean): string {
   return `${GRID}
@@ -36,6 +36,9 @@ export function rotaryKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "rotary"> {
   return {
     rotary(x, cos, sin, out, p, inverse) {
       assertNoAlias("rotary", [out], [x, cos, sin]);
+      const tables = (p.perBatch ? p.batch : 1) * p.seq * p.headDim;
+      const xEnd = p.batch * p.heads * p.seq === 0 ? 0 : (p.batch - 1) * p.strideB + (p.heads - 1) * p.strideH + (p.seq - 1) * p.strideT + p.headDim;
+      assertSizes("rotary", [["x", x, xEnd], ["cos", cos, tables], ["sin", sin, tables], ["out", out, p.batch * p.heads * p.seq * p.headDim]]);
       const u = (v: number | boolean): ["u32", number] => ["u32", Number(v)];
       dev.dispatch(rotaryCode(inverse), [u(p.batch), u(p.heads), u(p.seq), u(p.headDim), u(p.strideB), u(p.strideH), u(p.strideT), u(p.perBatch)],
         [x, cos, sin, out], dev.grid(Math.ceil((p.batch * p.heads * p.seq * (p.headDim / 2)) / WG)));

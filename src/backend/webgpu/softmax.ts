@@ -3,7 +3,7 @@
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, REDUCE, WG } from "./wgsl_common.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 /** Header of the row kernels: uniform {rows, cols}, `row` and `o` (the row's offset), `lid`. */
 export const ROW_HEAD = `${GRID}${REDUCE}`;
@@ -70,18 +70,22 @@ export function softmaxKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "softmax" 
   return {
     softmax(x, out, rows, cols) {
       assertNoAlias("softmax", [out], [x]);
+      assertSizes("softmax", [["x", x, rows * cols], ["out", out, rows * cols]]);
       dev.dispatch(SOFTMAX, dims(rows, cols), [x, out], dev.grid(rows));
     },
     softmaxBackward(y, gy, gx, rows, cols) {
       assertNoAlias("softmaxBackward", [gx], [y, gy]);
+      assertSizes("softmaxBackward", [["y", y, rows * cols], ["gy", gy, rows * cols], ["gx", gx, rows * cols]]);
       dev.dispatch(SOFTMAX_BACKWARD, dims(rows, cols), [y, gy, gx], dev.grid(rows));
     },
     logSoftmax(x, out, rows, cols) {
       assertNoAlias("logSoftmax", [out], [x]);
+      assertSizes("logSoftmax", [["x", x, rows * cols], ["out", out, rows * cols]]);
       dev.dispatch(LOG_SOFTMAX, dims(rows, cols), [x, out], dev.grid(rows));
     },
     logSoftmaxBackward(y, gy, gx, rows, cols) {
       assertNoAlias("logSoftmaxBackward", [gx], [y, gy]);
+      assertSizes("logSoftmaxBackward", [["y", y, rows * cols], ["gy", gy, rows * cols], ["gx", gx, rows * cols]]);
       dev.dispatch(LOG_SOFTMAX_BACKWARD, dims(rows, cols), [y, gy, gx], dev.grid(rows));
     },
   };

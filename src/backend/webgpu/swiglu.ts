@@ -2,7 +2,7 @@
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, MATH, WG, declare } from "./wgsl_common.js";
-import { assertNoAlias } from "./elementwise.js";
+import { assertNoAlias, assertSizes } from "./guards.js";
 
 const ENTRY = `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let i = group_id(wid, nwg) * ${WG}u + lid.x;
@@ -30,10 +30,12 @@ export function swigluKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "siluMul" |
   return {
     siluMul(gate, up, out) {
       assertNoAlias("siluMul", [out], [gate, up]);
+      assertSizes("siluMul", [["gate", gate, out.length], ["up", up, out.length]]);
       dev.dispatch(FORWARD, [["u32", out.length]], [gate, up, out], groups(out.length));
     },
     siluMulBackward(gate, up, gy, gGate, gUp) {
       assertNoAlias("siluMulBackward", [gGate, gUp], [gate, up, gy]);
+      assertSizes("siluMulBackward", [["gate", gate, gy.length], ["up", up, gy.length], ["gGate", gGate, gy.length], ["gUp", gUp, gy.length]]);
       dev.dispatch(BACKWARD, [["u32", gy.length]], [gate, up, gy, gGate, gUp], groups(gy.length));
     },
   };
