@@ -52,7 +52,7 @@ test("kernels refuse an output that is also an input (WebGPU cannot bind a buffe
   assert.throws(() => assertNoAlias("softmax", [a], [b, a]), (e: unknown) => e instanceof ShapeError && /^webgpu softmax: an output is also an input/.test((e as Error).message));
 });
 
-test("kernels refuse operands shorter than the parameters say (ShapeError naming the kernel and operand) before touching the device", () => {
+test("kernels refuse operands shorter than the parameters say, and f32 index arrays (ShapeError naming the kernel and operand), before touching the device", () => {
   const dev = { pool: {}, adapterName: "fake", dispatch: () => assert.fail("dispatched") } as unknown as WebGpuDevice;
   const gpu = webGpuBackendOn(dev);
   const arr = (length: number, dtype = "f32") => ({ length, dtype, released: false }) as unknown as GpuArray;
@@ -67,5 +67,6 @@ test("kernels refuse operands shorter than the parameters say (ShapeError naming
   assert.throws(() => gpu.binary("add", arr(12), arr(2), arr(12), [3, 4], [4, 1], [0, 1]), shape(/^webgpu binary: b has 2 elements, needs 4$/));
   assert.throws(() => gpu.matmul(arr(16), arr(31), arr(32), { batch: 2, m: 4, n: 4, k: 4, transA: false, transB: false, strideA: 0, strideB: 16, strideOut: 16, accumulate: false }),
     shape(/^webgpu matmul: b has 31 elements, needs 32$/));
+  assert.throws(() => gpu.crossEntropy(arr(8), arr(2), arr(2), arr(2), 2, 4, -100, 0), shape(/^webgpu crossEntropy: labels is f32, expected i32 \(upload an Int32Array\)$/));
   assert.throws(() => gpu.adamw(arr(5), arr(5), arr(4), arr(5), { lr: 1, beta1: 0.9, beta2: 0.9, eps: 1, weightDecay: 0, step: 1 }), shape(/^webgpu adamw: m has 4 elements, needs 5$/));
 });

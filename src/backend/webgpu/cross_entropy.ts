@@ -5,7 +5,7 @@ import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, WG, declare } from "./wgsl_common.js";
 import { ROW_ENTRY, ROW_HEAD } from "./softmax.js";
-import { assertNoAlias, assertSizes } from "./guards.js";
+import { assertInt32, assertNoAlias, assertSizes } from "./guards.js";
 
 const COLS = `for (var c = lid; c < p.cols; c += ${WG}u)`;
 const U = `struct P { rows: u32, cols: u32, ignore: i32, eps: f32 }
@@ -54,11 +54,13 @@ export function crossEntropyKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "cros
   return {
     crossEntropy(logits, labels, loss, lse, rows, cols, ignoreIndex, labelSmoothing) {
       assertNoAlias("crossEntropy", [loss, lse], [logits, labels]);
+      assertInt32("crossEntropy", "labels", labels);
       assertSizes("crossEntropy", [["logits", logits, rows * cols], ["labels", labels, rows], ["loss", loss, rows], ["lse", lse, rows]]);
       dev.dispatch(FORWARD, u(rows, cols, ignoreIndex, labelSmoothing), [logits, labels, loss, lse], dev.grid(rows));
     },
     crossEntropyBackward(logits, lse, labels, gLoss, gLogits, rows, cols, ignoreIndex, labelSmoothing) {
       assertNoAlias("crossEntropyBackward", [gLogits], [logits, lse, labels, gLoss]);
+      assertInt32("crossEntropyBackward", "labels", labels);
       assertSizes("crossEntropyBackward", [["logits", logits, rows * cols], ["lse", lse, rows], ["labels", labels, rows], ["gLoss", gLoss, rows], ["gLogits", gLogits, rows * cols]]);
       dev.dispatch(BACKWARD, u(rows, cols, ignoreIndex, labelSmoothing), [logits, lse, labels, gLoss, gLogits], dev.grid(Math.ceil((rows * cols) / WG)));
     },

@@ -1,11 +1,11 @@
 // The device wrapper: one GPUDevice, its pipeline cache, the open command encoder, uploads and
 // the asynchronous readback.
 // Kernels only enqueue: dispatch() records a compute dispatch into one open compute pass; nothing
-// is submitted until flush() (called by readback, by uploads that reuse a buffer, and every
+// is submitted until flush() (called by readback, before every upload/write, and every
 // MAX_PENDING dispatches). WebGPU orders dispatches of a pass and of successive submissions, so a
 // kernel always sees the results of the kernels enqueued before it. `await readback(x)` is the only
-// point where the host waits for the GPU; it also reports the first GPU error (a validation error
-// of a kernel, out of memory, a lost device) as a PeftError.
+// point where the host waits for the GPU; it also reports the first GPU error since the last one
+// (a validation error of a kernel, out of memory, a lost device) as a PeftError.
 import { BufferUsage, MAP_READ_MODE, type GpuAdapter, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass, type GpuComputePipeline, type GpuDevice } from "./gpu_types.js";
 import { BufferPool, GpuArray, storageBytes, type GpuDtype } from "./buffer_pool.js";
 import { PeftError, ShapeError } from "../../tensor/errors.js";
@@ -64,7 +64,7 @@ export class WebGpuDevice {
     return new WebGpuDevice(device, info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(" ") : "unknown adapter");
   }
 
-  /** Max workgroups per grid dimension (65535 on every adapter the spec allows). */
+  /** Max workgroups per grid dimension (WebGPU's default limit, 65535: we do not ask for more). */
   get maxGroups(): number {
     return this.device.limits.maxComputeWorkgroupsPerDimension;
   }
@@ -167,10 +167,11 @@ export class WebGpuDevice {
     if (data.length > arr.length) throw new ShapeError(`webgpu write: ${data.length} values into an array of ${arr.length}`);
     // queue.writeBuffer runs before commands not yet submitted: submit them first
     this.flush();
-    // writes are whole 4-byte words: an odd number of bf16 values is padded with a zero
+    // writes are whole, aligned 4-byte words: an odd number of bf16 values (or a view at an odd
+    // 2-byte offset) goes through a copy, padded with a zero
     let src: HostArray = data;
-    if (data.byteLength % 4 !== 0) {
-      src = new Uint16Array(data.length + 1);
+    if (data.byteLength % 4 !== 0 || data.byteOffset % 4 !== 0) {
+      src = new Uint16Array(data.length + (data.length % 2));
       src.set(data);
     }
     if (src.length > 0) this.device.queue.writeBuffer(arr.buffer, 0, src.buffer, src.byteOffset, src.byteLength);

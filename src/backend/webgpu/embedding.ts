@@ -4,7 +4,7 @@
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, WG, declare } from "./wgsl_common.js";
-import { assertNoAlias, assertSizes } from "./guards.js";
+import { assertInt32, assertNoAlias, assertSizes } from "./guards.js";
 
 const ENTRY = `@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let q = group_id(wid, nwg) * ${WG}u + lid.x;`;
@@ -31,11 +31,13 @@ export function embeddingKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "embeddi
   return {
     embedding(weight, ids, out, dim) {
       assertNoAlias("embedding", [out], [weight, ids]);
+      assertInt32("embedding", "ids", ids);
       assertSizes("embedding", [["out", out, ids.length * dim]]);
       dev.dispatch(FORWARD, [["u32", ids.length], ["u32", dim]], [weight, ids, out], dev.grid(Math.ceil((ids.length * dim) / WG)));
     },
     embeddingBackward(gOut, ids, gWeight, dim) {
       assertNoAlias("embeddingBackward", [gWeight], [gOut, ids]);
+      assertInt32("embeddingBackward", "ids", ids);
       assertSizes("embeddingBackward", [["gOut", gOut, ids.length * dim]]);
       dev.dispatch(BACKWARD, [["u32", ids.length], ["u32", dim]], [gOut, ids, gWeight], dev.grid(Math.ceil(dim / WG)));
     },

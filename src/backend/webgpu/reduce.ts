@@ -4,7 +4,7 @@
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
 import { GRID, WG } from "./wgsl_common.js";
-import { assertNoAlias, assertSizes } from "./guards.js";
+import { assertInt32, assertNoAlias, assertSizes } from "./guards.js";
 
 const HEAD = `${GRID}
 struct P { outer: u32, n: u32, inner: u32 }
@@ -53,6 +53,7 @@ export function reduceKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "sum" | "ma
     },
     max(x, out, idx, outer, n, inner) {
       assertNoAlias("max", [out, idx], [x]);
+      assertInt32("max", "idx", idx);
       assertSizes("max", [["x", x, outer * n * inner], ["out", out, outer * inner], ["idx", idx, outer * inner]]);
       dev.dispatch(MAX, dims(outer, n, inner), [x, out, idx], groups(outer * inner));
     },
