@@ -47,7 +47,9 @@ class FakeGroup implements ProcessGroup {
   }
   reduceScatterSum(send: Float32Array): Float32Array { return send; }
   reduceScatterSumAsync(): CommHandle { return { wait: () => {}, isDone: () => true }; }
+  reduceScatterSumVAsync(): CommHandle { return { wait: () => {}, isDone: () => true }; }
   barrier(): void { this.calls.push("barrier"); }
+  barrierAsync(): CommHandle { this.calls.push("barrierAsync"); return { wait: () => {}, isDone: () => true }; }
   split(): ProcessGroup { throw new Error("FakeGroup.split is not scripted"); }
   abort(message: string): never { throw new DistributedError(`abort: ${message}`); }
   finalize(): void {}
