@@ -101,13 +101,15 @@ export class ZeroGradBuckets extends LeafGradBuckets<Bucket> {
   }
 
   /** Gradient bucket b's floats: the tensor itself (one parameter, contiguous f32) or packed into `into`. */
-  private sendBuffer(b: Bucket, into: () => Float32Array): { buf: Float32Array; direct: boolean } {
+  private sendBuffer(b: Bucket, into: () => Float32Array | undefined): { buf: Float32Array; direct: boolean } {
     const params = this.flat.params;
     if (b.params.length === 1) {
       const g = params[b.params[0]].grad;
       if (g && g.dtype === "f32" && g.isContiguous() && g.storage instanceof Float32Array) return { buf: g.storage.subarray(g.offset, g.offset + g.size), direct: true };
     }
-    const buf = into().subarray(0, b.end - b.start);
+    const n = b.end - b.start, staging = into();
+    // a one-parameter bucket whose gradient is missing (unused parameter) may be wider than the staging
+    const buf = staging && staging.length >= n ? staging.subarray(0, n) : new Float32Array(n);
     for (const i of b.params) {
       const g = params[i].grad, at = this.flat.offsets[i] - b.start;
       if (g) buf.set(g.f32(), at);

@@ -16,6 +16,7 @@ import { allgatherSlicesInto, gatherChunk } from "../../src/train/zero_gather.js
 import { Tensor } from "../../src/tensor/tensor.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { TrainingArguments } from "../../src/train/index.js";
+import * as ops from "../../src/ops/index.js";
 import { TinyRegressor, regressionCollator, regressionData } from "./helpers.js";
 import { tmp } from "../peft/helpers.js";
 
@@ -131,6 +132,25 @@ test("stage-2 buckets: contiguous ranges in backward order, reduce-scattered int
       assert.ok(buckets.floats - slice.length < 0.15 * T, `${buckets.floats} gradient floats`);
     }
   }
+});
+
+test("stage-2 buckets: a parameter that got no gradient (wider than the staging) counts as zeros", () => {
+  const used = Tensor.from(Float32Array.from({ length: 40 }, (_, i) => i / 40), [40]).requiresGrad_();
+  const unused = Tensor.zeros([300]).requiresGrad_();
+  const small = Tensor.zeros([3]).requiresGrad_();
+  const flat = new FlatGrads([unused, small, used], 2, false);
+  const part = zeroPartition(flat.total, 2), slice = new Float32Array(part.sliceSize), log: number[][] = [];
+  const buckets = new ZeroGradBuckets(flat, zeroPeers(2, 1, log), part, slice, 64);
+  buckets.arm();
+  ops.sum(ops.mul(used, used)).backward();
+  buckets.finish();
+  const { start } = sliceRange(part, 1);
+  for (let i = 0; i < slice.length; i++) {
+    const at = start + i;
+    const want = at >= 303 && at < 343 ? 2 * ((at - 303) / 40) : 0;
+    assert.ok(Math.abs(slice[i] - want) < 1e-6, `element ${at}: ${slice[i]} vs ${want}`);
+  }
+  assert.equal(log.length, buckets.buckets.length);
 });
 
 test("parameter allgather in column chunks: this rank's slice read from its parameters, every rank's lands in them; chunk-sized buffers", () => {
