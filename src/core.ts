@@ -93,6 +93,9 @@ export type {
   TrainerOptions, TrainOutput, TrainerDataset, DataCollator, EvalPrediction, ComputeMetrics,
   TrainerCallback, CallbackEvent, LogEntry, SchedulerType, LRScheduler, TrainingArgumentsInit,
 } from "./train/index.js";
+// differential privacy accounting (Opacus-shaped)
+export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent } from "./train/index.js";
+export type { MechanismStep, HistoryEntry, PrivacySpent, NoiseMultiplierOptions } from "./train/index.js";
 
 // distillation and alignment
 export { Distiller } from "./distill/distiller.js";

@@ -17,6 +17,8 @@ export interface MpiAddon {
   allgather(send: Float32Array, recv: Float32Array, comm?: number): number;
   allgatherBytes(send: Uint8Array, comm?: number): number;
   reduceScatter(send: Float32Array, recv: Float32Array, comm?: number): number;
+  /** MPI_Reduce_scatter with one count per rank (absent in addons built before it existed). */
+  reduceScatterV?(send: Float32Array, recv: Float32Array, counts: Int32Array, comm?: number): number;
   barrier(comm?: number): number;
   /** MPI_Comm_split of `comm` (collective over it): the result comes from takeSplit after wait. */
   split(color: number, key: number, comm?: number): number;

@@ -212,7 +212,7 @@ export class Trainer {
     const optimizer = this.createOptimizer();
     const scheduler = this.createScheduler(maxSteps);
     const params = optimizer.params();
-    this.flat = new FlatGrads(params, a.zeroStage > 0 ? this.ddp.group.worldSize : 1);
+    this.flat = this.ddp.flatGrads(params, a, this.model.parameters());
     checkSameRun(this.ddp, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);

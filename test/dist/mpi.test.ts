@@ -39,7 +39,7 @@ function mpirun(fixture: string, limitMs: number): Run {
 test("every collective with 2 ranks matches known values (async overlap, 8M floats, ragged allgatherBytes)", { skip }, () => {
   const r = mpirun("collectives", 120_000);
   assert.equal(r.status, 0, r.out);
-  for (const name of ["allreduce", "allreduce-shared", "allreduce-async", "allreduce-two-in-flight", "allreduce-8M", "broadcast", "allgather", "allgatherBytes", "reduceScatter", "barrier", "counters", "finalize"])
+  for (const name of ["allreduce", "allreduce-shared", "allreduce-async", "allreduce-two-in-flight", "allreduce-8M", "broadcast", "allgather", "allgatherBytes", "reduceScatter", "barrier", "counters", "reduceScatterV", "finalize"])
     for (const rank of [0, 1]) assert.ok(r.out.includes(`PASS ${name} rank ${rank}\n`), `${name} on rank ${rank}:\n${r.out}`);
 });
 
