@@ -3,6 +3,7 @@
 // by writing bench/<name>.ts that exports a Suite and registering it below.
 // Output (DESIGN.md "Benchmark output"): a readable table, or with --json one object per line:
 // {"suite","case","ours","reference","unit","ratio"}, ratio oriented so that > 1 means we are better.
+import "../src/node.js"; // the Node implementations (files, backends, MPI) behind the core
 import { pathToFileURL } from "node:url";
 import { opsSuite } from "./ops.js";
 import { inferSuite } from "./infer.js";

@@ -12,7 +12,8 @@
 // - a rank that dies (a signal, OOM) is noticed by mpirun, which ends the job and names the rank.
 import { DistributedError } from "../tensor/errors.js";
 import type { CommCounters, CommHandle, ProcessGroup } from "./process_group.js";
-import type { LaunchEnv, MpiAddon } from "./mpi_addon.js";
+import type { MpiAddon } from "./mpi_addon.js";
+import type { LaunchEnv } from "./launch_env.js";
 
 const secs = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
 

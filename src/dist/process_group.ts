@@ -2,6 +2,7 @@
 // `MpiGroup` (mpi_group.ts) runs the collectives over MPI on the addon's communication thread,
 // `LocalGroup` is the single-process group (every collective is the identity).
 import { DistributedError } from "../tensor/errors.js";
+import { exitProcess, writeStderr } from "../platform/env.js";
 
 /** An in-flight collective started by an `…Async` method. */
 export interface CommHandle {
@@ -146,8 +147,8 @@ export class LocalGroup implements ProcessGroup {
     return new LocalGroup({ timeoutSeconds: this.timeoutMs / 1000 });
   }
   abort(message: string, code = 1): never {
-    process.stderr.write(`peft-ts: aborting (exit code ${code || 1}): ${message}\n`);
-    process.exit(code || 1);
+    writeStderr(`peft-ts: aborting (exit code ${code || 1}): ${message}\n`);
+    exitProcess(code || 1);
   }
   finalize(): void {
     this.finalized = true;

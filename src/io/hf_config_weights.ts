@@ -4,9 +4,9 @@
 // absurd size (intermediate_size 1e308, a vocabulary of 2^40) ends in a RangeError or an
 // allocation of many GB long before the weights are compared.
 
-import { existsSync } from "node:fs";
-import { totalmem } from "node:os";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { hostInfo } from "../platform/env.js";
+import { join } from "../platform/paths.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { BartConfig, BertConfig, GPT2Config, LlamaConfig, PretrainedConfig, T5Config } from "./hf_config_types.js";
 import { readSafetensorsHeader } from "./safetensors_header.js";
@@ -61,7 +61,7 @@ export function estimateParameters(c: PretrainedConfig): number {
  * parameters it implies, at 2 bytes each (the smallest storage here, bf16), within `memoryBytes`
  * (default: the machine's total memory). A ConfigError with the figures otherwise, before any allocation.
  */
-export function checkConfigFitsMemory(c: PretrainedConfig, memoryBytes = totalmem()): void {
+export function checkConfigFitsMemory(c: PretrainedConfig, memoryBytes = hostInfo().totalMemoryBytes()): void {
   const params = estimateParameters(c);
   if (params * 2 > memoryBytes) {
     const gb = (b: number) => (b / 2 ** 30).toFixed(1);
@@ -83,14 +83,14 @@ export function checkConfigSizes(c: PretrainedConfig): void {
 function weightShapes(dir: string): Map<string, number[]> | null {
   const single = join(dir, SAFETENSORS_SINGLE), index = join(dir, SAFETENSORS_INDEX);
   const out = new Map<string, number[]>();
-  if (existsSync(single)) {
+  if (getFiles().exists(single)) {
     for (const [k, e] of readSafetensorsHeader(single).tensors) out.set(k, e.shape);
     return out;
   }
-  if (!existsSync(index)) return null;
+  if (!getFiles().exists(index)) return null;
   for (const shard of new Set(readSafetensorsIndex(index).weightMap.values())) {
     const p = join(dir, shard);
-    if (!existsSync(p)) continue; // reported by the weight loader
+    if (!getFiles().exists(p)) continue; // reported by the weight loader
     for (const [k, e] of readSafetensorsHeader(p).tensors) out.set(k, e.shape);
   }
   return out;

@@ -2,8 +2,8 @@
 // HF name (with HF's rules for base-model prefixes, new heads and ignorable keys), saving in HF
 // layout, tied weights and HF-style initialisation.
 
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
 import { Tensor, NestedArray } from "../tensor/tensor.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
@@ -197,7 +197,7 @@ export abstract class PreTrainedModel extends Module {
 
   /** Writes config.json (HF spelling) and model.safetensors ({"format":"pt"}, tied weights once), atomically. */
   async savePretrained(dir: string): Promise<void> {
-    mkdirSync(dir, { recursive: true });
+    getFiles().mkdir(dir);
     const tied = new Set(Object.keys(this.tiedWeights()));
     const out = new Map<string, Tensor>();
     for (const [name, t] of this.stateDict()) {
@@ -349,7 +349,7 @@ export type GenerationDefaults = Pick<GenerateOptions, "maxNewTokens" | "doSampl
 /** generation_config.json → generate() defaults; absent file → {}. Wrong types are a ConfigError naming the field. */
 export function readGenerationConfig(dir: string): GenerationDefaults {
   const file = join(dir, "generation_config.json");
-  if (!existsSync(file)) return {};
+  if (!getFiles().exists(file)) return {};
   const parsed = readJsonFileChecked(file, "generation_config.json");
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new FormatError(`${file}: expected a JSON object, found ${JSON.stringify(parsed)?.slice(0, 40)}`);
   const j = parsed as Record<string, unknown>;
@@ -381,7 +381,7 @@ export function readGenerationConfig(dir: string): GenerationDefaults {
 export function buildFromDir<M extends PreTrainedModel>(
   dir: string, config: PretrainedConfig, make: (c: PretrainedConfig) => M, opts: LoadOptions = {},
 ): M {
-  if (!existsSync(dir)) throw new ConfigError(`${dir}: model folder not found`);
+  if (!getFiles().exists(dir)) throw new ConfigError(`${dir}: model folder not found`);
   checkConfigAgainstWeights(config, dir);
   const model = make(config);
   const tensors = loadSafetensorsDir(dir);

@@ -5,8 +5,9 @@
 // (`base_model` is the model itself, next to `prompt_encoder.<adapter>` and `word_embeddings`).
 // What every method shares — configs, task heads, modules_to_save, saving and loading — is here.
 
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { emitWarning } from "../platform/env.js";
+import { getFiles } from "../platform/files.js";
+import { dirname } from "../platform/paths.js";
 import { Module } from "../nn/module.js";
 import { noGrad } from "../tensor/autograd.js";
 import { ConfigError, PeftError } from "../tensor/errors.js";
@@ -62,7 +63,7 @@ export class PeftModel extends Module {
   constructor(model: AnyModel, config: PeftConfig, adapterName = "default", opts: PeftModelOptions = {}) {
     super();
     checkAdapterName(adapterName);
-    this.warn = opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" }));
+    this.warn = opts.warn ?? ((m) => emitWarning(m, "PEFT"));
     this.activeAdapter = adapterName;
     checkTensorParallelPeft(model, config);
     checkTaskFitsModel(config, model);
@@ -252,7 +253,7 @@ export class PeftModel extends Module {
       if (tp) entries = gatherAdapterEntries(entries);
       if (tp && tp.rank !== 0) continue;
       const out = adapterDir(dir, name);
-      mkdirSync(out, { recursive: true });
+      getFiles().mkdir(out);
       saveAdapterWeights(out, entries);
       const cfg = this.peftConfig.get(name)!.copy({ inferenceMode: true });
       if (cfg.taskType === null && cfg.autoMapping === null) {
@@ -294,7 +295,7 @@ export class PeftModel extends Module {
     const pm = new PeftModel(model, cfg, adapterName, { ...opts, [FROM_FILE]: true } as PeftModelOptions);
     (pm.peftConfig.get(adapterName)! as PeftConfig).baseModelNameOrPath = cfg.baseModelNameOrPath;
     const entries = pm.adapterStateEntries(adapterName, true);
-    loadAdapterWeights(entries, sliceAdapterTensors(entries, tensors), dir, opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" })));
+    loadAdapterWeights(entries, sliceAdapterTensors(entries, tensors), dir, opts.warn ?? ((m) => emitWarning(m, "PEFT")));
     if (!opts.isTrainable) pm.eval();
     return pm;
   }

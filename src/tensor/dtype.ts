@@ -2,6 +2,7 @@
 // Compute is always f32; bf16/f16 are storage formats converted with round-to-nearest-even.
 
 import { ShapeError } from "./errors.js";
+import { uninitializedBytes } from "../platform/env.js";
 
 export type DType = "f32" | "bf16" | "f16" | "i32" | "i64" | "u8" | "bool";
 
@@ -17,7 +18,7 @@ export const DTYPE_BYTES: Record<DType, number> = { f32: 4, bf16: 2, f16: 2, i32
 export function allocF32Uninit(n: number): Float32Array {
   if (n < 16384) return new Float32Array(n);
   try {
-    return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+    return new Float32Array(uninitializedBytes(n * 4).buffer, 0, n);
   } catch (e) {
     throw tooLarge("f32", n, e);
   }

@@ -3,7 +3,7 @@
 // stream, the step's loss/FLOP reduction, rank 0's duties around files, and the gathering of
 // evaluation shards. The sampler is ddp_sampler.ts, the gradient buckets ddp_grads.ts.
 
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../platform/sha256.js";
 import { DistributedError } from "../tensor/errors.js";
 import type { ProcessGroup } from "../dist/process_group.js";
 import { getProcessGroup } from "../dist/init.js";
@@ -41,7 +41,7 @@ export function allgatherJson<T>(group: ProcessGroup, value: T): T[] {
 
 function shapesDigest(named: [string, Tensor][]): { count: number; digest: string; list: string[] } {
   const list = named.map(([n, p]) => `${n}[${p.shape.join(",")}]`);
-  return { count: list.length, digest: createHash("sha256").update(list.join("\n")).digest("hex").slice(0, 16), list };
+  return { count: list.length, digest: sha256Hex(list.join("\n")).slice(0, 16), list };
 }
 
 /** What the start-up check compares. */

@@ -72,7 +72,7 @@ test("a rank killed with SIGKILL mid-loop: the job ends within a bound and names
 });
 
 test("started by mpirun (per the env) without the MPI addon: a DistributedError says what is missing and how to fix it", () => {
-  const code = `import("./src/dist/index.ts").then((d) => { try { d.initDistributed(); console.log("NO ERROR"); } catch (e) { console.log(e.name + ": " + e.message); } })`;
+  const code = `import("./src/node.ts").then(() => import("./src/dist/index.ts")).then((d) => { try { d.initDistributed(); console.log("NO ERROR"); } catch (e) { console.log(e.name + ": " + e.message); } })`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], {
     cwd: root,
     encoding: "utf8",
@@ -87,7 +87,7 @@ test("started by mpirun (per the env) without the MPI addon: a DistributedError 
 });
 
 test("mpiAvailable() says why when the addon is missing", () => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./src/dist/index.ts").then((d) => console.log(JSON.stringify(d.mpiAvailable())))`], {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./src/node.ts").then(() => import("./src/dist/index.ts")).then((d) => console.log(JSON.stringify(d.mpiAvailable())))`], {
     cwd: root,
     encoding: "utf8",
     timeout: 60_000,
