@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { CliError } from "./errors.js";
 import { isMainProcess } from "./launch.js";
 import { Opts, isExplicit, optionalFile, requireFile } from "./resolve.js";
-import { AutoTokenizer, PreTrainedTokenizer } from "../io/tokenizer.js";
+import { AutoTokenizer, PreTrainedTokenizer, isMarianDir } from "../io/tokenizer.js";
 import { loadConfigFile, type BaseConfig, type ProblemType } from "../io/hf_config.js";
 import { readSafetensorsHeader } from "../io/safetensors.js";
 import type { PreTrainedModel } from "../models/modeling_utils.js";
@@ -36,8 +36,8 @@ export function modelDir(opts: Opts, name = "model_name_or_path"): string {
 
 export async function loadTokenizer(opts: Opts, dir: string): Promise<PreTrainedTokenizer> {
   const tdir = opts.tokenizer_name ? String(opts.tokenizer_name) : dir;
-  if (!existsSync(join(tdir, "tokenizer.json"))) {
-    throw new CliError(`no tokenizer.json in ${tdir}; pass --tokenizer_name with a folder holding the tokenizer files`);
+  if (!existsSync(join(tdir, "tokenizer.json")) && !isMarianDir(tdir)) {
+    throw new CliError(`no tokenizer.json (nor a Marian source.spm + vocab.json) in ${tdir}; pass --tokenizer_name with a folder holding the tokenizer files`);
   }
   return AutoTokenizer.fromPretrained(tdir);
 }
