@@ -88,7 +88,8 @@ export function predictionLoop(t: PredictionContext, dataset: TrainerDataset, pr
         const batch = collateWith(t.dataCollator, idx.map((j) => dsGet(dataset, j)));
         const hasLabels = batch.labels !== undefined || batch.startPositions !== undefined;
         // the logits are read below (predictions): a causal LM computes them once, in forward
-        const out = t.forward(t.model, { ...batch, keepLogits: true });
+        // generating without labels (predict on sources only): no forward, as Seq2SeqTrainer.prediction_step
+        const out = withGenerate && !hasLabels ? {} as ReturnType<PredictionContext["forward"]> : t.forward(t.model, { ...batch, keepLogits: true });
         let loss = out.loss;
         if (hasLabels && a.labelSmoothingFactor > 0 && out.logits && batch.labels !== undefined) {
           loss = smoothedLoss(t.model, out.logits, batch.labels, a.labelSmoothingFactor);

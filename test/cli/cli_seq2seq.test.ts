@@ -74,6 +74,15 @@ test("peft-ts train --task translation: LoRA steps, loss falls, eval with genera
     assert.equal(g.code, 0, g.stderr);
   });
   assert.equal(printed.trim().split("\n").at(-1), preds[0]);
+
+  // peft-ts predict on sources only (no target column): predictions.jsonl holds the generated texts
+  const sources = writeJsonl(join(dir, "sources.jsonl"), devRows.map((r) => ({ en: r.translation.en })));
+  const p = await cliInProcess(["predict", "-m", model, "--task", "translation", "--adapter", out, "--test_file", sources, "--source_lang", "en",
+    "--source_prefix", "translate: ", "--generation_max_length", "6", "--generation_num_beams", "2", "--output_dir", join(dir, "pred"), "--disable_tqdm"]);
+  assert.equal(p.code, 0, p.stderr);
+  const lines = readFileSync(join(dir, "pred", "predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.prediction), preds);
+  assert.equal(lines[0].en, devRows[0].translation.en);
 });
 
 test("peft-ts generate: --chat on an encoder-decoder is a usage error", async () => {
