@@ -6,6 +6,7 @@
 
 import { basename, dirname, join } from "./paths.js";
 import { processId, randomHex } from "./env.js";
+import { ConfigError } from "../tensor/errors.js";
 
 export interface FileStat {
   size: number;
@@ -67,7 +68,7 @@ let current: Files | null = null;
 /** The registered file system; the Node entry (src/node.ts) and the browser entry each register one. */
 export function getFiles(): Files {
   if (!current) {
-    throw new Error(
+    throw new ConfigError(
       "peft-ts: no file system registered: in Node import 'peft-ts' (or src/node.ts), in a browser 'peft-ts/browser'; or call setFiles()",
     );
   }
