@@ -17,7 +17,7 @@ export interface WireField {
   bytes: Uint8Array;
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The fields of one message in order; `what` names the message in errors (file and path). */
 export function* wireFields(buf: Uint8Array, what: string): Generator<WireField> {

@@ -23,7 +23,8 @@ export interface SpmEncoding {
 }
 
 const UNK_PENALTY = 10;
-const UTF8 = new TextDecoder("utf-8");
+// ignoreBOM: a U+FEFF in the text is a character, not a byte-order mark to drop
+const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const ENC = new TextEncoder();
 
 /** Code point boundaries (UTF-16 indices) of s, with s.length last. */

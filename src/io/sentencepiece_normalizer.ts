@@ -10,7 +10,8 @@ import { FormatError } from "../tensor/errors.js";
 import type { SpmNormalizerSpec } from "./sentencepiece_model.js";
 
 export const SPACE_SYMBOL = "\u2581";
-const UTF8 = new TextDecoder("utf-8");
+// ignoreBOM: a U+FEFF in the text is a character, not a byte-order mark to drop
+const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const ENC = new TextEncoder();
 
 /** The charsmap's trie and replacement strings. */
