@@ -15,6 +15,11 @@ import { ConfigError } from "../tensor/errors.js";
 import { PIECE_TYPES, readSentencePieceModel, type SpmModel } from "./sentencepiece_model.js";
 import { SentencePieceNormalizer, SPACE_SYMBOL } from "./sentencepiece_normalizer.js";
 
+interface TrieNode {
+  next: Map<number, TrieNode>;
+  id: number;
+}
+
 export interface SpmEncoding {
   ids: number[];
   pieces: string[];
@@ -45,7 +50,8 @@ export class SentencePieceProcessor {
   private readonly matchable = new Map<string, number>();
   private readonly byId: string[];
   private readonly byPiece = new Map<string, number>();
-  private readonly maxPieceLength: number;
+  /** The matchable pieces as a trie over UTF-16 units (unigram walks it from each position). */
+  private readonly trie: TrieNode = { next: new Map(), id: -1 };
   private readonly minScore: number;
   private readonly byteIds = new Map<number, number>();
 
@@ -53,19 +59,31 @@ export class SentencePieceProcessor {
     this.model = model;
     this.normalizer = new SentencePieceNormalizer(model.normalizer, `${what}: normalizer_spec`);
     this.byId = model.pieces.map((p) => p.piece);
-    let maxLen = 1, minScore = Infinity;
+    let minScore = Infinity;
     model.pieces.forEach((p, id) => {
       if (!this.byPiece.has(p.piece)) this.byPiece.set(p.piece, id);
       if (p.type === PIECE_TYPES.NORMAL || p.type === PIECE_TYPES.USER_DEFINED) {
-        if (!this.matchable.has(p.piece)) this.matchable.set(p.piece, id);
-        maxLen = Math.max(maxLen, p.piece.length);
+        if (!this.matchable.has(p.piece)) {
+          this.matchable.set(p.piece, id);
+          this.addToTrie(p.piece, id);
+        }
       }
       if (p.type === PIECE_TYPES.NORMAL) minScore = Math.min(minScore, p.score);
       const byte = /^<0x([0-9A-F]{2})>$/.exec(p.piece);
       if (p.type === PIECE_TYPES.BYTE && byte) this.byteIds.set(parseInt(byte[1], 16), id);
     });
-    this.maxPieceLength = maxLen;
     this.minScore = Number.isFinite(minScore) ? minScore : 0;
+  }
+
+  private addToTrie(piece: string, id: number): void {
+    let node = this.trie;
+    for (let k = 0; k < piece.length; k++) {
+      const c = piece.charCodeAt(k);
+      let n = node.next.get(c);
+      if (!n) node.next.set(c, (n = { next: new Map(), id: -1 }));
+      node = n;
+    }
+    node.id = id;
   }
 
   static fromBytes(bytes: Uint8Array, file: string): SentencePieceProcessor {
@@ -145,7 +163,9 @@ export class SentencePieceProcessor {
     if (s.length === 0) return [];
     const starts = charStarts(s);
     const n = starts.length - 1;
-    const index = new Map<number, number>(starts.map((p, k) => [p, k]));
+    // UTF-16 position → character index (−1 inside a surrogate pair)
+    const index = new Int32Array(s.length + 1).fill(-1);
+    starts.forEach((p, k) => (index[p] = k));
     const best = new Float64Array(n + 1).fill(-Infinity);
     const from = new Int32Array(n + 1).fill(-1);
     best[0] = 0;
@@ -160,14 +180,15 @@ export class SentencePieceProcessor {
     };
     for (let i = 0; i < n; i++) {
       if (from[i] === -1 && i !== 0) continue;
-      const a = starts[i];
       let single = false;
-      for (let len = 1; len <= this.maxPieceLength && a + len <= s.length; len++) {
-        const j = index.get(a + len);
-        if (j === undefined) continue;
-        const id = this.matchable.get(s.slice(a, a + len));
-        if (id === undefined) continue;
-        const p = scores[id];
+      // every piece that starts here, shortest first (sentencepiece's common-prefix search order)
+      let node: TrieNode | undefined = this.trie;
+      for (let k = starts[i]; k < s.length; k++) {
+        node = node.next.get(s.charCodeAt(k));
+        if (!node) break;
+        const j = index[k + 1];
+        if (node.id < 0 || j < 0) continue;
+        const p = scores[node.id];
         const score = p.type === PIECE_TYPES.USER_DEFINED ? Math.fround((j - i) * this.maxScore() - 0.1) : p.score;
         relax(i, j, score);
         if (j === i + 1) single = true;

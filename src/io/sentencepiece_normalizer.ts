@@ -18,6 +18,7 @@ const ENC = new TextEncoder();
 class CharsMap {
   private readonly units: Uint32Array;
   private readonly normalized: Uint8Array;
+  private readonly replacements = new Map<number, string>();
   constructor(blob: Uint8Array, what: string) {
     if (blob.length < 4) throw new FormatError(`${what}: precompiled_charsmap is ${blob.length} bytes, shorter than its 4-byte header`);
     const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
@@ -47,9 +48,14 @@ class CharsMap {
       if ((unit >>> 8) & 1) best = { len: i - pos + 1, value: u[node] & 0x7fffffff };
     }
     if (!best) return null;
-    let end = best.value;
-    while (end < this.normalized.length && this.normalized[end] !== 0) end++;
-    return { len: best.len, text: UTF8.decode(this.normalized.subarray(best.value, end)) };
+    let text = this.replacements.get(best.value);
+    if (text === undefined) {
+      let end = best.value;
+      while (end < this.normalized.length && this.normalized[end] !== 0) end++;
+      text = UTF8.decode(this.normalized.subarray(best.value, end));
+      this.replacements.set(best.value, text);
+    }
+    return { len: best.len, text };
   }
 }
 
@@ -86,8 +92,10 @@ export class SentencePieceNormalizer {
     const prefix = (pos: number): { len: number; text: string } => {
       const m = this.charsMap?.longestMatch(bytes, pos);
       if (m) return m;
-      const n = Math.min(charLength(bytes[pos]), bytes.length - pos);
-      return { len: n, text: UTF8.decode(bytes.subarray(pos, pos + n)) };
+      // no rule: the character itself (the bytes came from the string, so they are one whole code point)
+      const i = byteOrigin[pos];
+      const cp = input.codePointAt(i)!;
+      return { len: charLength(bytes[pos]), text: cp >= 0x10000 ? input.slice(i, i + 2) : input[i] };
     };
     let text = "";
     const origin: number[] = [];
