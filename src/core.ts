@@ -22,6 +22,11 @@ export { Linear, Embedding, LayerNorm, RMSNorm, Dropout } from "./nn/layers.js";
 // io: formats at the edges
 export { AutoTokenizer, PreTrainedTokenizer, Llama2cTokenizer } from "./io/tokenizer.js";
 export type { BatchEncoding, EncodingWithOffsets, CallOptions, ChatMessage, DecodeOptions } from "./io/tokenizer.js";
+export { MarianTokenizer } from "./io/marian_tokenizer.js";
+export { SentencePieceProcessor } from "./io/sentencepiece.js";
+export type { SpmEncoding } from "./io/sentencepiece.js";
+export { readSentencePieceModel } from "./io/sentencepiece_model.js";
+export type { SpmModel, SpmPiece } from "./io/sentencepiece_model.js";
 export { loadSafetensors, loadSafetensorsDir, saveSafetensors, readSafetensorsHeader } from "./io/safetensors.js";
 export { resolveModelDir } from "./io/hub.js";
 export { readLlama2c, convertLlama2c, hfConfigFromLlama2c } from "./io/llama2c.js";
@@ -110,7 +115,8 @@ export {
 export {
   Dataset as TableDataset, IterableDataset, JsonlFileDataset, loadDataset, trainTestSplit, readCsv, readJson, readJsonl,
   readConll, readParquet, iterateJsonl, iterateJsonlSync,
-  DataCollatorWithPadding, DataCollatorForTokenClassification, DataCollatorForCausalLM,
+  DataCollatorWithPadding, DataCollatorForTokenClassification, DataCollatorForCausalLM, DataCollatorForSeq2Seq,
+  preprocessSeq2Seq, translationTask, summarizationTask,
   preprocessSeqCls, preprocessTokenCls, prepareQaTrainFeatures, prepareQaEvalFeatures, postprocessQaPredictions,
   packTexts, packBlocks, encodeInstruction, preprocessInstructions, MultiTaskSampler,
   registerTask, getTask, taskNames, registeredTasks, headOptions, seqClsTask, tokenClsTask, qaTask, causalLMTask,

@@ -65,6 +65,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         "peft-ts train --config examples/sentiment.yaml",
         "peft-ts train --model_name_or_path models/llama-mini-en --task seq-cls --train_file data/sst2/train_5k.tsv \\\n      --validation_file data/sst2/dev.tsv --peft lora --lora_r 8 --lora_alpha 16 --target_modules all-linear \\\n      --num_train_epochs 1 --learning_rate 3e-3 --output_dir runs/sst2",
         "peft-ts train --config examples/sentiment.yaml --learning_rate 1e-3 --max_steps 50   # flags override the file",
+        "peft-ts train --config examples/translation.yaml   # --task translation --source_lang en --target_lang de, BLEU/chrF",
       ],
       run: lazy(() => import("./commands/train.js")),
     },
@@ -89,12 +90,13 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
     },
     {
       name: "generate",
-      summary: "generate text with a causal LM: one-shot --prompt or an interactive --chat",
-      options: [GENERAL_OPTS, [MODEL_OPTS[0], MODEL_OPTS[2]], ADAPTER_OPTS, GEN_OPTS],
+      summary: "generate text with a causal LM (one-shot --prompt or an interactive --chat) or translate/summarise with an encoder-decoder",
+      options: [GENERAL_OPTS, [MODEL_OPTS[0], MODEL_OPTS[2]], ADAPTER_OPTS, GEN_OPTS, DATA_OPTS.filter((o) => o.name === "source_prefix")],
       examples: [
         'peft-ts generate --model_name_or_path models/llama-mini-en --prompt "once upon a time" --max_new_tokens 30',
         'peft-ts generate -m models/llama-mini-en --adapter runs/chat --prompt "Give three tips for staying healthy."',
         "peft-ts generate -m models/llama-mini-en --adapter runs/chat --chat --do_sample --temperature 0.8 --top_k 40",
+        'peft-ts generate -m t5-small --adapter runs/en-de --source_prefix "translate English to German: " --prompt "Open file" --num_beams 4',
       ],
       run: lazy(() => import("./commands/generate.js")),
     },

@@ -76,6 +76,12 @@ export const DATA_OPTS: OptSpec[] = [
   i("doc_stride", "qa: overlap between context windows", G_MODEL, { default: 32 }),
   s("filter", "keep rows where COLUMN==VALUE (e.g. status==ok)", G_MODEL),
   i("validation_split_percentage", "without --validation_file: hold out this % of the training rows for evaluation", G_MODEL),
+  s("source_lang", "translation: the source language key of {\"translation\": {…}} rows (or the source column)", G_MODEL, { default: "en" }),
+  s("target_lang", "translation: the target language key (or the target column)", G_MODEL, { default: "de" }),
+  s("summary_column", "summarization: column holding the target text (default: summary; the source is --text_column, default text)", G_MODEL),
+  s("source_prefix", "translation/summarization: text put before every source (T5: \"translate English to German: \")", G_MODEL),
+  i("max_source_length", "translation/summarization: truncate sources to this many tokens", G_MODEL, { default: 1024 }),
+  i("max_target_length", "translation/summarization: truncate targets (labels) to this many tokens, with a warning", G_MODEL, { default: 128 }),
 ];
 
 export const ADAPTER_OPTS: OptSpec[] = [
@@ -111,6 +117,7 @@ export const GEN_OPTS: OptSpec[] = [
   i("top_k", "sampling: keep the k most likely tokens", G_GEN),
   f("top_p", "sampling: nucleus probability mass", G_GEN),
   f("repetition_penalty", "penalise tokens already present (> 1)", G_GEN),
+  i("num_beams", "beam search with this many beams (1 = greedy or sampling)", G_GEN),
   b("raw", "use the prompt as is (no instruction template)", G_GEN),
   i("seed", "random seed", G_GEN),
 ];

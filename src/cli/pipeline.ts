@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { CliError } from "./errors.js";
 import { isMainProcess } from "./launch.js";
 import { Opts, isExplicit, optionalFile, requireFile } from "./resolve.js";
-import { AutoTokenizer, PreTrainedTokenizer } from "../io/tokenizer.js";
+import { AutoTokenizer, PreTrainedTokenizer, isMarianDir } from "../io/tokenizer.js";
 import { loadConfigFile, type BaseConfig, type ProblemType } from "../io/hf_config.js";
 import { readSafetensorsHeader } from "../io/safetensors.js";
 import type { PreTrainedModel } from "../models/modeling_utils.js";
 import { Dataset, Row, loadDataset, trainTestSplit } from "../data/datasets.js";
-import type { LabelInfo, ModelLoadOptions, PreparedTask, Task } from "../data/tasks/task.js";
+import type { LabelInfo, ModelLoadOptions, PreparedTask, Task, TaskOptions } from "../data/tasks/task.js";
 import { getTask, taskForArchitectures, taskForTaskType, taskNames } from "../data/tasks/registry.js";
 import "../data/tasks/all.js";
 import { PeftConfig, PeftModel, getPeftModel, loadPeftConfig, peftConfigFromCli, peftMethodByCliName } from "../peft/index.js";
@@ -36,8 +36,8 @@ export function modelDir(opts: Opts, name = "model_name_or_path"): string {
 
 export async function loadTokenizer(opts: Opts, dir: string): Promise<PreTrainedTokenizer> {
   const tdir = opts.tokenizer_name ? String(opts.tokenizer_name) : dir;
-  if (!existsSync(join(tdir, "tokenizer.json"))) {
-    throw new CliError(`no tokenizer.json in ${tdir}; pass --tokenizer_name with a folder holding the tokenizer files`);
+  if (!existsSync(join(tdir, "tokenizer.json")) && !isMarianDir(tdir)) {
+    throw new CliError(`no tokenizer.json (nor a Marian source.spm + vocab.json) in ${tdir}; pass --tokenizer_name with a folder holding the tokenizer files`);
   }
   return AutoTokenizer.fromPretrained(tdir);
 }
@@ -174,6 +174,7 @@ export async function prepareData(task: Task, tokenizer: PreTrainedTokenizer, op
       ...(trainSource ? { trainSource } : {}),
       ...(evalSource ? { evalSource } : {}),
       ...(need.predict ? { evalUnlabelled: true } : {}),
+      ...seq2seqOptions(opts, config),
     });
   } catch (e) {
     // a recipe's complaint about the data is a usage error (fix the flags or the file)
@@ -181,6 +182,29 @@ export async function prepareData(task: Task, tokenizer: PreTrainedTokenizer, op
     throw e;
   }
   return { ...prepared, task, tokenizer, trainRows, evalRows };
+}
+
+/** The translation/summarization options of the command line, the model's decoder start (for the collator) and warnings on stderr. */
+function seq2seqOptions(opts: Opts, config: BaseConfig | undefined): Partial<TaskOptions> {
+  const str = (k: string) => (opts[k] !== undefined && opts[k] !== null ? String(opts[k]) : undefined);
+  const num = (k: string) => (opts[k] !== undefined && opts[k] !== null ? Number(opts[k]) : undefined);
+  const c = config as unknown as { decoderStartTokenId?: number | null; padTokenId: number | null } | undefined;
+  const out: Partial<TaskOptions> = {
+    warn: (m) => {
+      if (isMainProcess()) process.stderr.write(`peft-ts: warning: ${m}\n`);
+    },
+  };
+  const set = <K extends keyof TaskOptions>(k: K, v: TaskOptions[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
+  set("sourceLang", str("source_lang"));
+  set("targetLang", str("target_lang"));
+  set("targetColumn", str("summary_column"));
+  set("sourcePrefix", str("source_prefix"));
+  set("maxSourceLength", num("max_source_length"));
+  set("maxTargetLength", num("max_target_length"));
+  if (c && c.decoderStartTokenId !== undefined) out.decoderStart = { decoderStartTokenId: c.decoderStartTokenId, padTokenId: c.padTokenId };
+  return out;
 }
 
 /** Whether a config names its labels (HF's default id2label is LABEL_0 … LABEL_{n-1}, which names nothing). */

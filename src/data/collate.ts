@@ -146,6 +146,49 @@ export class DataCollatorForCausalLM {
   }
 }
 
+/** What DataCollatorForSeq2Seq needs of the model to make decoder inputs (HF: model.prepare_decoder_input_ids_from_labels). */
+export interface DecoderStart {
+  decoderStartTokenId: number | null;
+  padTokenId: number | null;
+}
+
+/**
+ * transformers.DataCollatorForSeq2Seq: inputs padded as DataCollatorWithPadding, labels padded with
+ * labelPadTokenId (−100) to the longest label row (rounded up to padToMultipleOf, on the padding
+ * side), and — when the model's decoder start is given — decoderInputIds = labels shifted right
+ * (start token first, −100 → pad), which the model would otherwise make itself (needed when the
+ * labels are taken out of the model call, as with label smoothing).
+ */
+export class DataCollatorForSeq2Seq {
+  private readonly opts: ReturnType<typeof resolvePad>;
+  readonly labelPadTokenId: number;
+  private readonly model?: DecoderStart;
+  constructor(tokenizerOrOpts?: PadSource | PaddingOptions, extra: PaddingOptions & { labelPadTokenId?: number; model?: DecoderStart } = {}) {
+    this.opts = { ...resolvePad(tokenizerOrOpts), ...extra };
+    this.labelPadTokenId = extra.labelPadTokenId ?? -100;
+    this.model = extra.model;
+  }
+  call(features: Features[]): PaddedBatch {
+    const { batch } = padCommon(features, this.opts, new Set(["decoderInputIds", "decoderAttentionMask"]));
+    if (!features.some((f) => f.labels !== undefined)) return batch;
+    const rows = features.map((f, i) => {
+      if (!Array.isArray(f.labels)) throw new ConfigError(`DataCollatorForSeq2Seq: feature ${i} has no per-token labels (every feature needs its target ids)`);
+      return f.labels;
+    });
+    let len = rows.reduce((m, r) => Math.max(m, r.length), 0);
+    const m = this.opts.padToMultipleOf;
+    if (m && len % m !== 0) len += m - (len % m);
+    const labels = rows.map((r) => padRow(r, len, this.labelPadTokenId, this.opts.paddingSide));
+    batch.labels = labels;
+    if (this.model) {
+      const { decoderStartTokenId: start, padTokenId: pad } = this.model;
+      if (start === null || pad === null) throw new ConfigError("DataCollatorForSeq2Seq: the model has no decoder_start_token_id / pad_token_id to shift labels into decoder_input_ids");
+      batch.decoderInputIds = labels.map((r) => [start, ...r.slice(0, -1).map((v) => (v === -100 ? pad : v))]);
+    }
+    return batch;
+  }
+}
+
 /** Splits indices 0..n−1 into batches (optionally shuffled with a seed), like a DataLoader sampler. */
 export function batchIndices(n: number, batchSize: number, opts: { dropLast?: boolean; order?: number[] } = {}): number[][] {
   if (!(batchSize >= 1)) throw new ConfigError(`batchIndices: batchSize must be >= 1, got ${batchSize}`);

@@ -24,7 +24,7 @@ import { Json, readTokenizerFiles } from "./tokenizer_files.js";
 import { Llama2cTokenizer } from "./llama2c.js";
 import { getFiles } from "../platform/files.js";
 import type {
-  BatchEncoding, CallOptions, ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, EncodingWithOffsets,
+  BatchEncoding, CallOptions, ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, EncodingWithOffsets, Seq,
 } from "./tokenizer_types.js";
 import { EncodePipeline } from "./tokenizer_pipeline.js";
 import { numSpecialTokens, parsePostProcessor, postProcess, PostSpec } from "./tokenizer_post.js";
@@ -119,8 +119,19 @@ export class PreTrainedTokenizer {
     this.chatTemplate = pickChatTemplate(config.chat_template);
   }
 
-  /** Loads tokenizer.json (+ config files), a vocab.txt-only BERT folder or a GPT-2 vocab.json + merges.txt folder. */
+  /**
+   * Loads tokenizer.json (+ config files), a vocab.txt-only BERT folder, a GPT-2 vocab.json + merges.txt
+   * folder or a Marian folder (source.spm/target.spm + vocab.json, no tokenizer.json: a MarianTokenizer).
+   */
   static async fromPretrained(dirOrId: string, opts: ResolveOptions = {}): Promise<PreTrainedTokenizer> {
+    if (!(dirOrId.endsWith(".bin") && getFiles().exists(dirOrId))) {
+      const dir = resolveModelDir(dirOrId, opts);
+      if (isMarianDir(dir)) {
+        // loaded on demand: marian_tokenizer.ts extends this class, so it cannot be imported statically here
+        const { MarianTokenizer } = await import("./marian_tokenizer.js");
+        return MarianTokenizer.fromDir(dir);
+      }
+    }
     return PreTrainedTokenizer.fromPretrainedSync(dirOrId, opts);
   }
 
@@ -182,12 +193,17 @@ export class PreTrainedTokenizer {
 
   /** Tokens without special tokens (transformers' tokenize). */
   tokenize(text: string): string[] {
-    return this.pipeline.encodeSequence(text).tokens;
+    return this.encodeText(text).tokens;
+  }
+
+  /** One text's tokens before special tokens (the tokenizer.json pipeline; MarianTokenizer uses SentencePiece). */
+  protected encodeText(text: string): Seq {
+    return this.pipeline.encodeSequence(text);
   }
 
   encodeWithOffsets(text: string, opts: EncodeOptions = {}): EncodingWithOffsets {
-    const a = this.pipeline.encodeSequence(text);
-    const b = opts.textPair !== undefined && opts.textPair !== null ? this.pipeline.encodeSequence(opts.textPair) : null;
+    const a = this.encodeText(text);
+    const b = opts.textPair !== undefined && opts.textPair !== null ? this.encodeText(opts.textPair) : null;
     return postProcess(this.post, a, b, opts.addSpecialTokens ?? true);
   }
 
@@ -225,8 +241,8 @@ export class PreTrainedTokenizer {
     }
     const encs: EncodingWithOffsets[] = [];
     for (let i = 0; i < first.length; i++) {
-      let a = split ? this.pipeline.encodeWords(first[i] as string[]) : this.pipeline.encodeSequence(first[i] as string);
-      let b = pairs ? (split ? this.pipeline.encodeWords(pairs[i] as string[]) : this.pipeline.encodeSequence(pairs[i] as string)) : null;
+      let a = split ? this.pipeline.encodeWords(first[i] as string[]) : this.encodeText(first[i] as string);
+      let b = pairs ? (split ? this.pipeline.encodeWords(pairs[i] as string[]) : this.encodeText(pairs[i] as string)) : null;
       if (trunc && maxLength !== undefined) [a, b] = truncatePair(a, b, maxLength - (addSpecial ? this.numSpecialTokensToAdd(b !== null) : 0), trunc, this.truncationSide);
       encs.push(postProcess(this.post, a, b, addSpecial));
     }
@@ -285,6 +301,12 @@ export class PreTrainedTokenizer {
     atomicWriteFile(join(dir, "tokenizer.json"), JSON.stringify(tj, null, 2) + "\n");
     atomicWriteFile(join(dir, "tokenizer_config.json"), JSON.stringify(cfg, null, 2) + "\n");
   }
+}
+
+/** A Marian tokenizer folder: SentencePiece source.spm + vocab.json and no tokenizer.json. */
+export function isMarianDir(dir: string): boolean {
+  const f = getFiles();
+  return !f.exists(join(dir, "tokenizer.json")) && f.exists(join(dir, "source.spm")) && f.exists(join(dir, "vocab.json"));
 }
 
 export const AutoTokenizer = {

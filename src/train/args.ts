@@ -81,6 +81,9 @@ export const TRAINING_FIELDS = {
   optimArgs: field<string | null>("string", null, 'optimizer arguments as key=value pairs ("momentum=0.9")'),
   sgdMomentum: field("float", 0.0, "SGD momentum (also accepted as optim_args momentum=0.9)"),
   labelSmoothingFactor: field("float", 0.0, "label smoothing for the cross-entropy"),
+  predictWithGenerate: field("bool", false, "Seq2SeqTrainingArguments: evaluate/predict with generate() on encoder-decoders (predictions are generated ids; BLEU/chrF/ROUGE)"),
+  generationMaxLength: field<number | null>("int", null, "Seq2SeqTrainingArguments: max_length of the generated ids, decoder start included (null: 20, HF's default max_length)"),
+  generationNumBeams: field<number | null>("int", null, "Seq2SeqTrainingArguments: num_beams of generation in evaluation (null: the model's generation config, else 1)"),
   gradientCheckpointing: field("bool", false, "recompute activations in backward to save memory"),
   resumeFromCheckpoint: field<string | null>("string", null, 'checkpoint folder to resume from, or "true" for the latest in output_dir'),
   reportTo: field<string[]>("list", ["jsonl"], "where logs go: none, or jsonl (output_dir/log_history.jsonl)"),
@@ -172,6 +175,10 @@ export class TrainingArguments {
     num("seed");
     num("maxNonfiniteSkips", 0);
     if (!Number.isInteger(this.maxNonfiniteSkips)) throw new ConfigError(`TrainingArguments.max_nonfinite_skips must be an integer, got ${this.maxNonfiniteSkips}`);
+    for (const [k, min] of [["generationMaxLength", 2], ["generationNumBeams", 1]] as const) {
+      const v = this[k];
+      if (v !== null && (!Number.isInteger(v) || v < min)) throw new ConfigError(`TrainingArguments.${camelToSnake(k)} must be an integer >= ${min} or null, got ${JSON.stringify(v)}`);
+    }
     if (typeof this.reportTo === "string") this.reportTo = [this.reportTo];
     this.evalStrategy = checkEnum(this.evalStrategy, ["no", "steps", "epoch"] as const, "IntervalStrategy");
     this.loggingStrategy = checkEnum(this.loggingStrategy, ["no", "steps", "epoch"] as const, "IntervalStrategy");

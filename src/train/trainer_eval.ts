@@ -11,6 +11,8 @@ import { Batch, collateWith, DataCollator, dsGet, dsLength, TrainerDataset } fro
 import { smoothedLoss } from "./trainer_loss.js";
 import { speedMetrics } from "./trainer_log.js";
 import type { EvalPart } from "./ddp.js";
+import { generate, type CausalLM } from "../models/generate.js";
+import { isEncoderDecoder } from "../models/seq2seq.js";
 
 export interface EvalPrediction {
   /** Logits per example (nested arrays, concatenated over batches). */
@@ -39,6 +41,24 @@ export interface PredictionContext {
   gather?(part: EvalPart): EvalPart;
 }
 
+/**
+ * Seq2SeqTrainer's prediction_step with predict_with_generate: the batch's sources through
+ * generate() (greedy, or beam search with generation_num_beams), max_length = generation_max_length
+ * (decoder start included; default 20, HF's max_length); rows padded with the pad id to the batch's longest.
+ */
+function generatedRows(model: Module, batch: Batch, a: TrainingArguments): number[][] {
+  const lm = model as unknown as CausalLM;
+  const maxLength = a.generationMaxLength ?? 20;
+  const rows = generate(lm, batch.inputIds as number[][], {
+    ...(batch.attentionMask ? { attentionMask: batch.attentionMask as number[][] } : {}),
+    maxNewTokens: maxLength - 1,
+    ...(a.generationNumBeams !== null ? { numBeams: a.generationNumBeams } : {}),
+  });
+  const pad = lm.config.padTokenId ?? 0;
+  const len = rows.reduce((m, r) => Math.max(m, r.length), 0);
+  return rows.map((r) => (r.length < len ? [...r, ...new Array<number>(len - r.length).fill(pad)] : r));
+}
+
 function tensorRows(x: Tensor): unknown[] {
   const a = x.toArray();
   return Array.isArray(a) ? a : [a];
@@ -58,6 +78,8 @@ export function predictionLoop(t: PredictionContext, dataset: TrainerDataset, pr
   let lossSum = 0, lossCount = 0;
   const bs = a.perDeviceEvalBatchSize;
   let steps = 0;
+  const withGenerate = a.predictWithGenerate;
+  if (withGenerate && !isEncoderDecoder(t.model)) throw new ConfigError(`${desc}: predict_with_generate needs an encoder-decoder model (T5, BART, Marian); this one has no encoder`);
   t.progress.evalStart(Math.ceil((end - start) / bs));
   try {
     noGrad(() => {
@@ -66,7 +88,8 @@ export function predictionLoop(t: PredictionContext, dataset: TrainerDataset, pr
         const batch = collateWith(t.dataCollator, idx.map((j) => dsGet(dataset, j)));
         const hasLabels = batch.labels !== undefined || batch.startPositions !== undefined;
         // the logits are read below (predictions): a causal LM computes them once, in forward
-        const out = t.forward(t.model, { ...batch, keepLogits: true });
+        // generating without labels (predict on sources only): no forward, as Seq2SeqTrainer.prediction_step
+        const out = withGenerate && !hasLabels ? {} as ReturnType<PredictionContext["forward"]> : t.forward(t.model, { ...batch, keepLogits: true });
         let loss = out.loss;
         if (hasLabels && a.labelSmoothingFactor > 0 && out.logits && batch.labels !== undefined) {
           loss = smoothedLoss(t.model, out.logits, batch.labels, a.labelSmoothingFactor);
@@ -75,7 +98,8 @@ export function predictionLoop(t: PredictionContext, dataset: TrainerDataset, pr
           lossSum += loss.item() * idx.length;
           lossCount += idx.length;
         }
-        if (out.logits) predictions.push(...tensorRows(out.logits));
+        if (withGenerate) predictions.push(...generatedRows(t.model, batch, a));
+        else if (out.logits) predictions.push(...tensorRows(out.logits));
         else if (out.startLogits && out.endLogits) {
           const s = tensorRows(out.startLogits as Tensor), e = tensorRows(out.endLogits as Tensor);
           s.forEach((row, k) => predictions.push([row, e[k]]));

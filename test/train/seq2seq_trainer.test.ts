@@ -1,6 +1,7 @@
 // The Trainer with an encoder-decoder under LoRA: labels become decoder inputs inside the model;
 // with label smoothing the labels are taken out and decoder inputs must come in the batch (as HF's
 // DataCollatorForSeq2Seq gives them); the smoothed loss is HF's LabelSmoother without a shift.
+// With predict_with_generate the predictions are generate()'s ids (Seq2SeqTrainer).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,6 +13,9 @@ import { shiftTokensRight } from "../../src/models/seq2seq.js";
 import { getPeftModel } from "../../src/peft/peft_model.js";
 import { LoraConfig } from "../../src/peft/lora/config.js";
 import { tmp } from "../peft/helpers.js";
+import { generate, type CausalLM } from "../../src/models/generate.js";
+import { Module } from "../../src/nn/module.js";
+import { ConfigError } from "../../src/tensor/errors.js";
 
 const T5 = join(import.meta.dirname, "..", "fixtures", "seq2seq", "t5-tiny-random");
 // a copy task: the target is the source's first five tokens and EOS
@@ -56,4 +60,28 @@ test("Trainer label smoothing on a seq2seq model: decoder inputs from the batch,
   await t.train();
   const first = t.state.logHistory.find((e) => "loss" in e)!.loss as number;
   assert.ok(Math.abs(first - want) < 1e-5, `${first} vs ${want}`);
+});
+
+test("Trainer predict_with_generate: predictions are generate()'s ids (generation_max_length, generation_num_beams), padded per batch; loss still computed", async () => {
+  const pm = await lora();
+  const a = args({ max_steps: 1, per_device_eval_batch_size: 3, predict_with_generate: true, generation_max_length: 5, generation_num_beams: 2 });
+  const t = new Trainer({ model: pm, args: a, trainDataset: rows, dataCollator: collate(false) });
+  const out = await t.predict(rows.slice(0, 5));
+  assert.equal(typeof out.metrics.test_loss, "number");
+  const want = [rows.slice(0, 3), rows.slice(3, 5)].flatMap((b) => {
+    const ids = generate(pm as unknown as CausalLM, b.map((r) => r.inputIds), { maxNewTokens: 4, numBeams: 2 });
+    const len = Math.max(...ids.map((r) => r.length));
+    return ids.map((r) => [...r, ...new Array(len - r.length).fill(0)]);
+  });
+  assert.deepEqual(out.predictions, want);
+});
+
+test("Trainer predict_with_generate on a model without an encoder is a ConfigError", async () => {
+  class NotSeq2Seq extends Module {
+    forward() {
+      return {};
+    }
+  }
+  const t = new Trainer({ model: new NotSeq2Seq(), args: args({ max_steps: 1, predict_with_generate: true }), trainDataset: rows, dataCollator: collate(false) });
+  await assert.rejects(t.predict(rows), (e: Error) => e instanceof ConfigError && /predict_with_generate needs an encoder-decoder/.test(e.message));
 });

@@ -9,6 +9,7 @@ import { Opts, isExplicit, optionalFile } from "../resolve.js";
 import { loadModelWithAdapter, loadTokenizer } from "../pipeline.js";
 import { GenOptions, Message, TextGenerator } from "../textgen.js";
 import { manualSeed } from "../../tensor/random.js";
+import { generateSeq2SeqTexts, isSeq2SeqModelDir } from "../seq2seq_generate.js";
 
 function genOptions(opts: Opts): GenOptions {
   return {
@@ -18,6 +19,7 @@ function genOptions(opts: Opts): GenOptions {
     topK: opts.top_k as number | undefined,
     topP: opts.top_p as number | undefined,
     repetitionPenalty: opts.repetition_penalty as number | undefined,
+    numBeams: opts.num_beams as number | undefined,
   };
 }
 
@@ -28,6 +30,12 @@ export async function run(opts: Opts): Promise<number> {
   if (pf) for (const line of readFileSync(pf, "utf8").split(/\r?\n/)) if (line.trim()) prompts.push(line);
   const chat = opts.chat === true;
   if (!chat && prompts.length === 0) throw new CliError("nothing to generate: pass --prompt TEXT, --prompt_file FILE or --chat");
+  if (opts.model_name_or_path && isSeq2SeqModelDir(String(opts.model_name_or_path))) {
+    if (chat) throw new CliError("--chat needs a causal LM; this model is an encoder-decoder (pass the source texts with --prompt or --prompt_file)");
+    if (opts.seed !== undefined) manualSeed(opts.seed as number);
+    await generateSeq2SeqTexts(opts, prompts, genOptions(opts));
+    return 0;
+  }
   const lm = causalLMTask.name;
   if (opts.task && opts.task !== lm) throw new CliError(`generate needs a causal LM (--task ${lm}), got --task ${opts.task}`);
   const adapter = optionalFile(opts, "adapter", "adapter folder");

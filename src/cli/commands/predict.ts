@@ -20,7 +20,8 @@ export async function run(opts: Opts): Promise<number> {
   const evalFile = opts.test_file ? "test_file" : "validation_file";
   const data = await prepareData(task, tokenizer, opts, { train: false, eval: true, evalFile, modelDir: dir, predict: true });
   const { model } = await loadModelWithAdapter(opts);
-  const args = trainingArguments(opts, { outputDir, doTrain: false, doPredict: true });
+  // an encoder-decoder's predictions are generated texts (Seq2SeqTrainer's predict_with_generate)
+  const args = trainingArguments(opts, { outputDir, doTrain: false, doPredict: true, ...(task.taskType === "SEQ_2_SEQ_LM" ? { predictWithGenerate: true } : {}) });
   const trainer = taskTrainer(model, args, data, { eval: false });
   stage(`predicting ${data.evalRows!.length} rows${data.evalDataset!.length !== data.evalRows!.length ? ` (${data.evalDataset!.length} windows)` : ""} (${task.name})`);
   const out = await trainer.predict(data.evalDataset!);

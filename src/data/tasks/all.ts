@@ -4,3 +4,4 @@ import "./seq_cls_task.js";
 import "./token_cls_task.js";
 import "./qa_task.js";
 import "./causal_lm_task.js";
+import "./seq2seq_task.js";

@@ -50,6 +50,19 @@ export interface TaskOptions {
   evalSource?: string;
   /** The evaluation rows are to be predicted, not scored: they need no labels. */
   evalUnlabelled?: boolean;
+  /** Seq2seq (translation/summarization): language keys of `translation` rows, or the source/target columns. */
+  sourceLang?: string;
+  targetLang?: string;
+  /** Seq2seq: the target column (run_summarization's summary_column); the source is textColumn. */
+  targetColumn?: string;
+  /** Seq2seq: text put before every source (T5's "translate English to German: "). */
+  sourcePrefix?: string;
+  maxSourceLength?: number;
+  maxTargetLength?: number;
+  /** Seq2seq: the model's decoder start and pad ids, so the collator makes decoder_input_ids from labels. */
+  decoderStart?: { decoderStartTokenId: number | null; padTokenId: number | null };
+  /** Where data notices (truncated targets) go; default console.warn. */
+  warn?: (msg: string) => void;
 }
 
 /** A collator as the Trainer takes it. */
