@@ -14,7 +14,7 @@ import { chromiumMissing, launchChromium } from "../../scripts/chromium.js";
 import { startWebServer } from "../../scripts/web_server.js";
 import { fill } from "../../bench/web/workloads.js";
 import { GEMM, SOFTMAX } from "./wasm_browser_probe.js";
-import { close, maxAbs } from "./wasm_helpers.js";
+import { close, gemmAtol } from "../helpers/kernel_conformance.js";
 
 interface Run { threads: number; variant: string; note: string | null; threadedCalls: number; gemm: number[]; softmax: number[] }
 interface Probe { error?: string; crossOriginIsolated: boolean; onMain: { threads: number; variant: string; note: string | null }; inWorker: { error?: string; one: Run; two: Run } }
@@ -57,7 +57,7 @@ test("wasm backend in Chromium: 2 threads in a Web Worker (bit-identical to 1, m
     assert.deepEqual(two.softmax, one.softmax, "softmax on 2 threads = 1 thread, bitwise");
     const ref = new Float32Array(GEMM.m * GEMM.n);
     tsBackend.matmul(fill(GEMM.m * GEMM.k, 1), fill(GEMM.n * GEMM.k, 2), ref, GEMM);
-    close(two.gemm, ref, 1e-5, 2e-6 * Math.sqrt(GEMM.k) * Math.max(1, maxAbs(ref) / Math.sqrt(GEMM.k)), "relaxed GEMM in Chromium vs TS");
+    close(two.gemm, ref, 1e-5, gemmAtol(GEMM.k, ref), "relaxed GEMM in Chromium vs TS");
     const sref = new Float32Array(SOFTMAX.rows * SOFTMAX.cols);
     tsBackend.softmax(fill(sref.length, 3, 3), sref, SOFTMAX.rows, SOFTMAX.cols);
     close(two.softmax, sref, 1e-5, 1e-8, "softmax in Chromium vs TS");
