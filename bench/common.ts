@@ -40,14 +40,7 @@ export function rateRow(suite: string, name: string, ours: number, ref: number |
 /** Median wall time of `reps` calls after `warmup` calls, in ms. */
 export function timeMs(fn: () => void, reps: number, warmup = 2): number {
   for (let i = 0; i < warmup; i++) fn();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const s = performance.now();
-    fn();
-    t.push(performance.now() - s);
-  }
-  t.sort((a, b) => a - b);
-  return t[t.length >> 1];
+  return medianCallMs(fn, reps);
 }
 
 // ------------------------------------------------------------------ locations and the compiled workers
@@ -55,6 +48,7 @@ import "../src/node.js"; // the Node implementations (files, backends, MPI) behi
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { medianCallMs } from "./median_ms.js";
 
 /** The package root (the folder with package.json above this file, whether it runs from bench/ or dist/bench/). */
 export const repoRoot: string = (() => {

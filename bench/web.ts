@@ -3,21 +3,21 @@
 // the same page, and against our native backend in this Node process, on the workloads of
 // bench/web/workloads.ts: GEMM GFLOP/s (512³, bert-small LoRA shapes) and a 2-layer GELU MLP training
 // step with AdamW in tokens/s, at 1 thread and at every core. bench/web/bench_worker.ts is bundled with
-// esbuild and served on 127.0.0.1 with COOP/COEP headers (cross-origin isolated: SharedArrayBuffer, so
+// esbuild and served on 127.0.0.1 by scripts/web_server.ts with COOP/COEP headers (cross-origin isolated: SharedArrayBuffer, so
 // both wasm libraries may use threads), with our wasm/ builds and tfjs's .wasm files.
 // Rows: ours = wasm in the browser; reference = tfjs-wasm or native at the same thread count; ratio > 1:
 // ours is faster. Each figure is the best of 2 rounds (in the page ours and tfjs alternate), since the
 // load of a shared machine drifts. Bounded: ~0.25 s per GEMM figure, ~1 s per MLP or LoRA figure (at least 3 steps). Also the
 // library's LoRA step (bench/web/lora_step.ts) at bert-small and llama-mini-en shapes, wasm in the page vs
 // native here.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
 import { rateRow, repoRoot } from "./common.js";
 import { GEMM_SHAPES, gemmGflops, mlpTokensPerS } from "./web/workloads.js";
-import { CHROMIUM, CHROMIUM_ARGS, serveFiles, wasmRoutes, type Served } from "./web/serve.js";
-import { WASM_FILES } from "../src/backend/wasm/create.js";
+import { launchChromium } from "../scripts/chromium.js";
+import { startWebServer, type WebServer } from "../scripts/web_server.js";
 import { loraCases, loraTokensPerS, type LoraCase } from "./web/lora_step.js";
 import { setBackend } from "../src/backend/registry.js";
 import { loadNativeBackend, nativeAddon } from "../src/backend/native/index.js";
@@ -30,30 +30,25 @@ interface BrowserFigures {
 
 async function runInChromium(threadCounts: number[], lora: LoraCase[]): Promise<{ results: BrowserFigures[]; version: string }> {
   const { build } = await import("esbuild");
-  const { chromium } = await import("playwright-core");
   const dir = mkdtempSync(join(tmpdir(), "peft-web-bench-"));
-  let served: Served | null = null;
+  let served: WebServer | null = null;
   try {
     await build({
       entryPoints: [join(repoRoot, "bench", "web", "bench_worker.ts")], bundle: true, format: "iife", platform: "browser",
       outfile: join(dir, "bench_worker.js"), logLevel: "error", define: { "process.env.NODE_ENV": '"production"' },
     });
     writeFileSync(join(dir, "lora_cases.json"), JSON.stringify(lora));
-    const routes = new Map<string, string>([["/", join(repoRoot, "bench", "web", "page.html")], ["/bench_worker.js", join(dir, "bench_worker.js")],
-      ["/lora_cases.json", join(dir, "lora_cases.json")]]);
-    for (const [url, file] of wasmRoutes(repoRoot, Object.values(WASM_FILES))) routes.set(url, file);
-    const tfDist = join(repoRoot, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist");
-    for (const f of ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"]) routes.set(`/tfjs/${f}`, join(tfDist, f));
-    const s = (served = await serveFiles(routes));
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: CHROMIUM_ARGS,
-    });
+    copyFileSync(join(repoRoot, "bench", "web", "page.html"), join(dir, "index.html"));
+    // our kernels builds at /wasm/, tfjs's .wasm files at /tfjs/, the page and its bundle at /
+    const s = (served = await startWebServer({
+      mounts: [["/wasm/", "wasm"], ["/tfjs/", join("node_modules", "@tensorflow", "tfjs-backend-wasm", "dist")], ["/", dir]],
+    }));
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
-      await page.goto(`http://127.0.0.1:${s.port}/?threads=${threadCounts.join(",")}`);
+      await page.goto(`${s.url}?threads=${threadCounts.join(",")}`);
       await page.waitForFunction(() => (window as unknown as { __bench?: unknown }).__bench, undefined, { timeout: 200000, polling: 500 });
       const r = await page.evaluate(() => (window as unknown as { __bench: { results?: BrowserFigures[]; error?: string; crossOriginIsolated?: boolean } }).__bench);
       if (r.error || !r.results) throw new Error(`web bench page failed: ${r.error ?? errors.join("; ")}`);
@@ -63,7 +58,7 @@ async function runInChromium(threadCounts: number[], lora: LoraCase[]): Promise<
       await browser.close();
     }
   } finally {
-    served?.close();
+    await served?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

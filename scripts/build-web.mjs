@@ -7,6 +7,7 @@
 import { build } from "esbuild";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { newestMtime } from "./newest_mtime.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const src = join(root, "web");
@@ -14,19 +15,9 @@ const out = join(root, "dist", "web");
 const BUNDLED_MODELS = ["llama-mini-en", "bert-mini-en"];
 const BUNDLED_DATA = ["data/sst2/train_5k.tsv", "data/sst2/dev.tsv"];
 
-function newest(dir) {
-  let t = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
-  }
-  return t;
-}
-
 const outputs = ["index.html", "page.js", "worker.js", "bundled.json"].map((f) => join(out, f));
 const stale = process.argv.includes("--force") || outputs.some((f) => !existsSync(f))
-  || Math.min(...outputs.map((f) => statSync(f).mtimeMs)) < Math.max(newest(src), statSync(import.meta.filename).mtimeMs);
+  || Math.min(...outputs.map((f) => statSync(f).mtimeMs)) < Math.max(newestMtime(src), statSync(import.meta.filename).mtimeMs);
 if (!stale) {
   console.log("dist/web is up to date");
   process.exit(0);

@@ -1,21 +1,12 @@
 // `npm run web -- [--port P]`: builds the browser bundle and the page when missing or older than
 // their sources, then serves the page at http://127.0.0.1:P/ until stopped (Ctrl-C).
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { newestMtime } from "./newest_mtime.mjs";
 import { startWebServer } from "./web_server.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
-  }
-  return t;
-}
 
 function runNode(script: string, args: string[] = []): void {
   const res = spawnSync(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, stdio: "inherit" });
@@ -26,7 +17,7 @@ function runNode(script: string, args: string[] = []): void {
 export function ensureWebBuilt(): void {
   const bundle = join(ROOT, "dist", "browser", "peft-ts.js");
   if (!existsSync(join(ROOT, "scripts", "build-browser.mjs"))) throw new Error("scripts/build-browser.mjs is missing: the browser bundle cannot be built");
-  const sources = Math.max(newest(join(ROOT, "src")), newest(join(ROOT, "wasm")), statSync(join(ROOT, "scripts", "build-browser.mjs")).mtimeMs);
+  const sources = Math.max(newestMtime(join(ROOT, "src")), newestMtime(join(ROOT, "wasm")), statSync(join(ROOT, "scripts", "build-browser.mjs")).mtimeMs);
   if (!existsSync(bundle) || statSync(bundle).mtimeMs < sources) runNode("scripts/build-browser.mjs");
   runNode("scripts/build-web.mjs");
 }

@@ -4,6 +4,7 @@
 // (768 → 3072 → 768, GELU, bias, MSE loss, AdamW) on 128 tokens (the shapes of the GEMM rows).
 // No Node built-ins (bundled for the browser by bench/web.ts).
 import type { KernelSet, MatmulParams } from "../../src/backend/backend.js";
+import { medianCallMs } from "../median_ms.js";
 
 /** m×n×k of out = x·Wᵀ (x m×k, W n×k): 512³, then bert-small's q/v projection, FFN up, LoRA A and B products. */
 export const GEMM_SHAPES: [number, number, number][] = [[512, 512, 512], [128, 768, 768], [128, 3072, 768], [1024, 8, 768], [1024, 768, 8]];
@@ -30,15 +31,7 @@ export function medianMs(fn: () => void, budgetMs: number, maxReps = 50): number
   fn();
   const one = Math.max(performance.now() - t0, 0.01);
   if (one < budgetMs / 20) fn(); // a second warm-up where it is cheap
-  const reps = Math.max(2, Math.min(maxReps, Math.round(budgetMs / one)));
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const s = performance.now();
-    fn();
-    t.push(performance.now() - s);
-  }
-  t.sort((a, b) => a - b);
-  return t[t.length >> 1];
+  return medianCallMs(fn, Math.max(2, Math.min(maxReps, Math.round(budgetMs / one))));
 }
 
 /** GFLOP/s of kernels.matmul at m×n×k (x·Wᵀ), copies in and out included. */

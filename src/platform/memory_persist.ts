@@ -38,7 +38,7 @@ export type PersistTarget = "opfs" | "indexeddb";
 const segments = (dir: string) => resolve(dir).split("/").filter((s) => s.length > 0);
 
 async function opfsRoot(): Promise<DirHandle | null> {
-  const storage = (globalThis as { navigator?: { storage?: { getDirectory?: () => Promise<DirHandle> } } }).navigator?.storage;
+  const storage = (globalThis as unknown as { navigator?: { storage?: { getDirectory?: () => Promise<DirHandle> } } }).navigator?.storage;
   if (!storage?.getDirectory) return null;
   try {
     return await storage.getDirectory();

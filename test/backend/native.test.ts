@@ -11,6 +11,7 @@ import type { FullBackend, KernelSet, MatmulParams, UnaryOp, BinaryOp, Attention
 import { Rng } from "../../src/tensor/random.js";
 import { ConfigError } from "../../src/tensor/errors.js";
 import { bf16BitsToF32, f32ToBf16Bits } from "../../src/tensor/dtype.js";
+import { close, gemmAtol, maxAbs } from "../helpers/kernel_conformance.js";
 
 const native: FullBackend | null = loadNativeBackend({ required: false });
 const ts = tsBackend;
@@ -21,31 +22,6 @@ function randn(n: number, scale = 1): Float32Array {
 }
 function uniform(n: number, lo: number, hi: number): Float32Array {
   return rng.fillUniform(new Float32Array(n), lo, hi);
-}
-
-/** |x − ref| ≤ atol + rtol·|ref| elementwise (NaNs must match); reports the worst element. */
-function close(x: ArrayLike<number>, ref: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  assert.equal(x.length, ref.length, `${what}: length`);
-  let worst = -1, worstErr = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const a = x[i], r = ref[i];
-    if (Number.isNaN(r) || Number.isNaN(a)) {
-      assert.ok(Number.isNaN(r) && Number.isNaN(a), `${what}[${i}]: ${a} vs reference ${r}`);
-      continue;
-    }
-    if (a === r) continue;
-    const err = Math.abs(a - r) - (atol + rtol * Math.abs(r));
-    if (err > worstErr || Number.isNaN(err)) {
-      worstErr = err;
-      worst = i;
-    }
-  }
-  assert.ok(worst < 0, `${what}: element ${worst} is ${x[worst]}, reference ${ref[worst]} (rtol ${rtol}, atol ${atol})`);
-}
-function maxAbs(x: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < x.length; i++) if (Math.abs(x[i]) > m) m = Math.abs(x[i]);
-  return m;
 }
 
 test("native loader: loads the addon or falls back with a clear reason", (t) => {
@@ -81,7 +57,7 @@ function gemmCase(p: MatmulParams, impl?: string): void {
   if (impl) nativeAddon()!.matmulWith(impl, a, b, o1, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideOut, p.accumulate);
   else N!.matmul(a, b, o1, p);
   ts.matmul(a, b, o2, p);
-  close(o1, o2, 1e-5, 2e-6 * Math.sqrt(p.k) * Math.max(1, maxAbs(o2) / Math.sqrt(p.k)), `matmul ${impl ?? "auto"} ${JSON.stringify(p)}`);
+  close(o1, o2, 1e-5, gemmAtol(p.k, o2), `matmul ${impl ?? "auto"} ${JSON.stringify(p)}`);
 }
 
 test("native matmul agrees with TS: odd sizes, all transpose combinations, accumulate", () => {

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { tsBackend } from "../../src/backend/ts/index.js";
 import { WASM_FILES, createWasmBackend, loadWasmBackend, wasmThreadsFromEnv } from "../../src/backend/wasm/index.js";
 import { getBackend, setBackend } from "../../src/backend/registry.js";
-import type { AttentionParams, BiasActOp, KernelSet, MatmulParams, UnaryOp } from "../../src/backend/backend.js";
+import type { BiasActOp, KernelSet, MatmulParams, UnaryOp } from "../../src/backend/backend.js";
 import { Rng } from "../../src/tensor/random.js";
 import { ConfigError, ShapeError } from "../../src/tensor/errors.js";
 import * as ops from "../../src/ops/index.js";
@@ -26,7 +26,7 @@ import { gradcheck, randn as randT } from "../helpers/gradcheck.js";
 import { PeftModel } from "../../src/peft/index.js";
 import { AdamW } from "../../src/train/optim/adamw.js";
 import { GOLDEN, assertClose, clipGradNorm, gjson, loadBert } from "../peft/helpers.js";
-import { close, maxAbs } from "./wasm_helpers.js";
+import { ATTENTION_CASES, attentionInputs, close, gemmAtol } from "../helpers/kernel_conformance.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const W = loadWasmBackend();
@@ -96,7 +96,7 @@ function gemmCase(p: MatmulParams): void {
   const o1 = init.slice(), o2 = init.slice();
   W.matmul(a, b, o1, p);
   ts.matmul(a, b, o2, p);
-  close(o1, o2, 1e-5, 2e-6 * Math.sqrt(p.k) * Math.max(1, maxAbs(o2) / Math.sqrt(p.k)), `matmul ${JSON.stringify(p)}`);
+  close(o1, o2, 1e-5, gemmAtol(p.k, o2), `matmul ${JSON.stringify(p)}`);
 }
 
 test("wasm matmul agrees with TS: sizes 1, 7, 33, 65, every transpose combination, accumulate", () => {
@@ -260,31 +260,8 @@ test("wasm adamw is bit-identical to TS (with and without weight decay, β1 eith
 });
 
 test("wasm attention and backward agree with TS (GQA, causal, key mask, fully masked rows, Tq ≠ Tk, dropout, probs only)", () => {
-  const MIN = -3.4028234663852886e38;
-  const cases: (AttentionParams & { masked: boolean; p: number })[] = [
-    { batch: 1, heads: 1, kvHeads: 1, tq: 1, tk: 1, headDim: 1, scale: 1, causal: false, masked: false, p: 0 },
-    { batch: 2, heads: 4, kvHeads: 4, tq: 7, tk: 7, headDim: 33, scale: 1 / Math.sqrt(33), causal: false, masked: true, p: 0 },
-    { batch: 2, heads: 6, kvHeads: 2, tq: 33, tk: 33, headDim: 8, scale: 0.35, causal: true, masked: false, p: 0.1 },
-    { batch: 1, heads: 4, kvHeads: 1, tq: 1, tk: 37, headDim: 16, scale: 0.25, causal: true, masked: true, p: 0 },
-    { batch: 3, heads: 2, kvHeads: 1, tq: 5, tk: 12, headDim: 7, scale: 0.5, causal: true, masked: true, p: 0.3 },
-    { batch: 2, heads: 2, kvHeads: 2, tq: 7, tk: 5, headDim: 3, scale: 0.5, causal: true, masked: true, p: 0 }, // early queries see no key
-    { batch: 2, heads: 3, kvHeads: 3, tq: 65, tk: 65, headDim: 64, scale: 0.125, causal: false, masked: true, p: 0.1 },
-  ];
-  for (const c of cases) {
-    const { masked, p: dp, ...p } = c;
-    const nq = p.batch * p.heads * p.tq * p.headDim, nk = p.batch * p.kvHeads * p.tk * p.headDim, np = p.batch * p.heads * p.tq * p.tk;
-    const q = randn(nq), k = randn(nk), v = randn(nk);
-    let mask: Float32Array | null = null;
-    if (masked) {
-      mask = new Float32Array(p.batch * p.tk);
-      // drop the last keys of each sequence (padding), and every key of the third sequence
-      for (let b = 0; b < p.batch; b++) for (let j = 0; j < p.tk; j++) if (j >= p.tk - b || b === 2) mask[b * p.tk + j] = MIN;
-    }
-    let drop: Float32Array | null = null;
-    if (dp > 0) {
-      drop = new Float32Array(np);
-      ts.dropoutMask(new Uint32Array([np, 2, 3, 4]), drop, dp, 1 / (1 - dp));
-    }
+  for (const c of ATTENTION_CASES) {
+    const { p, nq, nk, np, q, k, v, mask, drop } = attentionInputs(c, randn);
     const what = JSON.stringify(c);
     const o1 = new Float32Array(nq).fill(7), o2 = new Float32Array(nq), p1 = new Float32Array(np).fill(7), p2 = new Float32Array(np);
     W.attention(q, k, v, mask, o1, p1, p, drop);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { tsBackend as ts } from "../../src/backend/ts/index.js";
 import { loadWasmBackend } from "../../src/backend/wasm/index.js";
 import { Rng } from "../../src/tensor/random.js";
-import { close } from "./wasm_helpers.js";
+import { close } from "../helpers/kernel_conformance.js";
 
 const W = loadWasmBackend();
 const rng = new Rng(4242);

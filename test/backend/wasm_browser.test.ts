@@ -6,42 +6,38 @@
 // Without /usr/bin/chromium the test says so and is skipped (not counted as passed).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WASM_FILES } from "../../src/backend/wasm/create.js";
 import { tsBackend } from "../../src/backend/ts/index.js";
-import { CHROMIUM, CHROMIUM_ARGS, serveFiles, wasmRoutes } from "../../bench/web/serve.js";
+import { chromiumMissing, launchChromium } from "../../scripts/chromium.js";
+import { startWebServer } from "../../scripts/web_server.js";
 import { fill } from "../../bench/web/workloads.js";
 import { GEMM, SOFTMAX } from "./wasm_browser_probe.js";
-import { close, maxAbs } from "./wasm_helpers.js";
-
-const root = join(import.meta.dirname, "..", "..");
+import { close, gemmAtol } from "../helpers/kernel_conformance.js";
 
 interface Run { threads: number; variant: string; note: string | null; threadedCalls: number; gemm: number[]; softmax: number[] }
 interface Probe { error?: string; crossOriginIsolated: boolean; onMain: { threads: number; variant: string; note: string | null }; inWorker: { error?: string; one: Run; two: Run } }
 
 async function probeIn(isolated: boolean, dir: string): Promise<Probe> {
-  const { chromium } = await import("playwright-core");
-  const html = join(dir, "index.html");
-  const { writeFileSync } = await import("node:fs");
-  writeFileSync(html, '<!doctype html><meta charset="utf-8"><script src="/probe.js"></script>');
-  const served = await serveFiles(new Map([["/", html], ["/probe.js", join(dir, "probe.js")], ...wasmRoutes(root, Object.values(WASM_FILES))]), isolated);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  writeFileSync(join(dir, "index.html"), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script src="/probe.js"></script>');
+  const served = await startWebServer({ mounts: [["/wasm/", "wasm"], ["/", dir]], isolated });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${served.port}/`);
+    await page.goto(served.url);
     await page.waitForFunction(() => (globalThis as unknown as { __probe?: unknown }).__probe, undefined, { timeout: 60000, polling: 200 });
     return await page.evaluate(() => (globalThis as unknown as { __probe: Probe }).__probe);
   } finally {
     await browser.close();
-    served.close();
+    await served.close();
   }
 }
 
 test("wasm backend in Chromium: 2 threads in a Web Worker (bit-identical to 1, matches TS), 1 thread with a reason on the main thread and without isolation", async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} is not installed (apt-get install -y chromium): cannot run the browser check here`);
+  const missing = chromiumMissing();
+  if (missing) {
+    t.skip(missing);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "wasm-browser-"));
@@ -61,7 +57,7 @@ test("wasm backend in Chromium: 2 threads in a Web Worker (bit-identical to 1, m
     assert.deepEqual(two.softmax, one.softmax, "softmax on 2 threads = 1 thread, bitwise");
     const ref = new Float32Array(GEMM.m * GEMM.n);
     tsBackend.matmul(fill(GEMM.m * GEMM.k, 1), fill(GEMM.n * GEMM.k, 2), ref, GEMM);
-    close(two.gemm, ref, 1e-5, 2e-6 * Math.sqrt(GEMM.k) * Math.max(1, maxAbs(ref) / Math.sqrt(GEMM.k)), "relaxed GEMM in Chromium vs TS");
+    close(two.gemm, ref, 1e-5, gemmAtol(GEMM.k, ref), "relaxed GEMM in Chromium vs TS");
     const sref = new Float32Array(SOFTMAX.rows * SOFTMAX.cols);
     tsBackend.softmax(fill(sref.length, 3, 3), sref, SOFTMAX.rows, SOFTMAX.cols);
     close(two.softmax, sref, 1e-5, 1e-8, "softmax in Chromium vs TS");

@@ -1,28 +1,10 @@
-// Shared by the wasm backend tests (wasm.test.ts, wasm_threads.test.ts) and the relaxed-SIMD child
-// (wasm_relaxed_check.ts): an elementwise closeness check, and one pass over every kernel the worker
-// pool splits, at shapes big enough to be split, comparing a threaded backend with a one-thread one.
+// Shared by the wasm backend tests (wasm_threads.test.ts) and the relaxed-SIMD child (wasm_relaxed_check.ts):
+// one pass over every kernel the worker pool splits, at shapes big enough to be split, comparing a
+// threaded backend with a one-thread one (the closeness check is test/helpers/kernel_conformance.ts).
 import assert from "node:assert/strict";
 import type { AttentionParams, FullBackend, MatmulParams } from "../../src/backend/backend.js";
 import { tsBackend } from "../../src/backend/ts/index.js";
 import { Rng } from "../../src/tensor/random.js";
-
-/** |x − ref| ≤ atol + rtol·|ref| elementwise (NaNs must match); names the worst element. */
-export function close(x: ArrayLike<number>, ref: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  assert.equal(x.length, ref.length, `${what}: length`);
-  let worst = -1, worstErr = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const a = x[i], r = ref[i];
-    if (Number.isNaN(r) || Number.isNaN(a)) {
-      assert.ok(Number.isNaN(r) && Number.isNaN(a), `${what}[${i}]: ${a} vs reference ${r}`);
-      continue;
-    }
-    if (a === r) continue;
-    const err = Math.abs(a - r) - (atol + rtol * Math.abs(r));
-    if (err > worstErr || Number.isNaN(err)) { worstErr = err; worst = i; }
-  }
-  assert.ok(worst < 0, `${what}: element ${worst} is ${x[worst]}, reference ${ref[worst]} (rtol ${rtol}, atol ${atol})`);
-}
-export const maxAbs = (x: ArrayLike<number>) => { let m = 0; for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i])); return m; };
 
 /** The GEMM shapes the pool splits: by columns, by rows (n = 8: a LoRA A product), by batch item; odd sizes. */
 export const SPLIT_GEMMS: MatmulParams[] = [

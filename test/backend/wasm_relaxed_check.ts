@@ -9,7 +9,8 @@ import { wasmModulePath } from "../../src/backend/wasm/file_bytes.js";
 import { spawnNodeWorker } from "../../src/backend/wasm/pool_node.js";
 import { tsBackend } from "../../src/backend/ts/index.js";
 import { Rng } from "../../src/tensor/random.js";
-import { SPLIT_GEMMS, assertThreadedEqualsOneThread, close, maxAbs } from "./wasm_helpers.js";
+import { SPLIT_GEMMS, assertThreadedEqualsOneThread } from "./wasm_helpers.js";
+import { close, gemmAtol } from "../helpers/kernel_conformance.js";
 
 const set = readWasmModuleSet(wasmModulePath()!);
 assert.ok(WebAssembly.validate(set.relaxed as BufferSource), "this engine does not validate the relaxed build");
@@ -24,7 +25,7 @@ for (const p of [...SPLIT_GEMMS, { ...SPLIT_GEMMS[0], m: 7, n: 33, k: 65 }]) {
   const o1 = rng.fillNormal(new Float32Array(p.strideOut * (p.batch - 1) + p.m * p.n)), o2 = o1.slice();
   one.matmul(a, b, o1, p);
   tsBackend.matmul(a, b, o2, p);
-  close(o1, o2, 1e-5, 2e-6 * Math.sqrt(p.k) * Math.max(1, maxAbs(o2) / Math.sqrt(p.k)), `relaxed matmul ${JSON.stringify(p)}`);
+  close(o1, o2, 1e-5, gemmAtol(p.k, o2), `relaxed matmul ${JSON.stringify(p)}`);
 }
 const x = rng.fillNormal(new Float32Array(10007), 0, 3), y1 = new Float32Array(x.length), y2 = new Float32Array(x.length);
 one.unary("gelu", x, y1, 0);

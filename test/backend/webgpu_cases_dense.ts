@@ -2,7 +2,8 @@
 // bias-act, reductions, softmax, norms, cross entropy, bf16 conversions.
 import { tsKernels as ts } from "../../src/backend/ts/index.js";
 import type { BiasActOp, BinaryOp, MatmulParams, UnaryOp } from "../../src/backend/backend.js";
-import { Checks, cases, gpu, maxAbs, randint, randn } from "./webgpu_checks.js";
+import { Checks, cases, gpu, randint, randn } from "./webgpu_checks.js";
+import { gemmAtol } from "../helpers/kernel_conformance.js";
 
 function gemm(c: Checks, p: MatmulParams): void {
   const a = randn(Math.max(p.m * p.k, p.strideA * (p.batch - 1) + p.m * p.k));
@@ -12,7 +13,7 @@ function gemm(c: Checks, p: MatmulParams): void {
   const out = c.up(init);
   gpu.matmul(c.up(a), c.up(b), out, p);
   ts.matmul(a, b, ref, p);
-  c.expect(out, ref, 1e-5, 2e-6 * Math.sqrt(p.k) * Math.max(1, maxAbs(ref) / Math.sqrt(p.k)), `matmul ${JSON.stringify(p)}`);
+  c.expect(out, ref, 1e-5, gemmAtol(p.k, ref), `matmul ${JSON.stringify(p)}`);
 }
 
 cases["matmul: sizes 1, 7, 33, 65 and past the 64×64 tile, every transpose combination, accumulate, k = 0"] = async () => {
@@ -251,7 +252,7 @@ cases["bf16: matmulBf16 (widened, as the reference) and the conversions (round t
       const ref = init.slice(), out = c.up(init);
       ts.matmulBf16(a, b, ref, p);
       gpu.matmulBf16(c.up(a), c.up(b), out, p);
-      c.expect(out, ref, 1e-5, 2e-6 * Math.sqrt(k) * Math.max(1, maxAbs(ref) / Math.sqrt(k)), `matmulBf16 ${JSON.stringify(p)}`);
+      c.expect(out, ref, 1e-5, gemmAtol(k, ref), `matmulBf16 ${JSON.stringify(p)}`);
     }
   for (const n of [1, 2, 7, 1001]) {
     const x = randn(n, 100);

@@ -1,42 +1,15 @@
 // WebGPU test page cases, model kernels: attention (+ a finite-difference check of its backward),
 // AdamW, SwiGLU, rotary, dropout, embeddings, and a LoRA training loop resident on the GPU.
 import { tsKernels as ts } from "../../src/backend/ts/index.js";
-import { MASK_MIN, type AttentionParams, type KernelSet, type MatmulParams } from "../../src/backend/backend.js";
+import type { KernelSet, MatmulParams } from "../../src/backend/backend.js";
 import type { GpuArray } from "../../src/backend/webgpu/index.js";
-import { Checks, cases, close, gpu, maxAbs, randint, randn } from "./webgpu_checks.js";
-
-type AttnCase = AttentionParams & { masked: boolean; p: number };
-const ATTN: AttnCase[] = [
-  { batch: 1, heads: 1, kvHeads: 1, tq: 1, tk: 1, headDim: 1, scale: 1, causal: false, masked: false, p: 0 },
-  { batch: 2, heads: 4, kvHeads: 4, tq: 7, tk: 7, headDim: 33, scale: 1 / Math.sqrt(33), causal: false, masked: true, p: 0 },
-  { batch: 2, heads: 6, kvHeads: 2, tq: 33, tk: 33, headDim: 8, scale: 0.35, causal: true, masked: false, p: 0.1 },
-  { batch: 1, heads: 4, kvHeads: 1, tq: 1, tk: 37, headDim: 16, scale: 0.25, causal: true, masked: true, p: 0 },
-  { batch: 3, heads: 2, kvHeads: 1, tq: 5, tk: 12, headDim: 7, scale: 0.5, causal: true, masked: true, p: 0.3 },
-  { batch: 2, heads: 2, kvHeads: 2, tq: 7, tk: 5, headDim: 3, scale: 0.5, causal: true, masked: true, p: 0 }, // early queries see no key
-  { batch: 2, heads: 3, kvHeads: 3, tq: 65, tk: 65, headDim: 64, scale: 0.125, causal: false, masked: true, p: 0.1 },
-];
-
-function attnInputs(c: AttnCase) {
-  const { masked, p: dp, ...p } = c;
-  const nq = p.batch * p.heads * p.tq * p.headDim, nk = p.batch * p.kvHeads * p.tk * p.headDim, np = p.batch * p.heads * p.tq * p.tk;
-  let mask: Float32Array | null = null;
-  if (masked) {
-    mask = new Float32Array(p.batch * p.tk);
-    // drop the last keys of each sequence (padding), and every key of the third sequence
-    for (let b = 0; b < p.batch; b++) for (let j = 0; j < p.tk; j++) if (j >= p.tk - b || b === 2) mask[b * p.tk + j] = MASK_MIN;
-  }
-  let drop: Float32Array | null = null;
-  if (dp > 0) {
-    drop = new Float32Array(np);
-    ts.dropoutMask(new Uint32Array([np, 2, 3, 4]), drop, dp, 1 / (1 - dp));
-  }
-  return { p, nq, nk, np, q: randn(nq), k: randn(nk), v: randn(nk), mask, drop };
-}
+import { Checks, cases, gpu, randint, randn } from "./webgpu_checks.js";
+import { ATTENTION_CASES as ATTN, attentionInputs, maxAbs, mismatch } from "../helpers/kernel_conformance.js";
 
 cases["attention and backward (GQA, causal, key mask, fully masked rows, Tq ≠ Tk, dropout, probs only)"] = async () => {
   const c = new Checks();
   for (const ac of ATTN) {
-    const { p, nq, nk, np, q, k, v, mask, drop } = attnInputs(ac);
+    const { p, nq, nk, np, q, k, v, mask, drop } = attentionInputs(ac, randn);
     const what = JSON.stringify(ac);
     const o = new Float32Array(nq), pr = new Float32Array(np);
     ts.attention(q, k, v, mask, o, pr, p, drop);
@@ -65,7 +38,7 @@ cases["attention backward on the GPU against central finite differences of the G
   // cases without fully masked rows: there the scores are exactly MASK_MIN whatever q and k (a zero
   // derivative), while the backward formula, like PyTorch's and the reference's, gives the unmasked one
   for (const ac of [ATTN[1], ATTN[2]]) {
-    const { p, nq, nk, np, q, k, v, mask, drop } = attnInputs(ac);
+    const { p, nq, nk, np, q, k, v, mask, drop } = attentionInputs(ac, randn);
     const w = randn(nq);
     const Q = c.up(q), K = c.up(k), V = c.up(v), M = mask ? c.up(mask) : null, D = drop ? c.up(drop) : null;
     const O = c.empty(nq), PR = c.empty(np);
@@ -215,7 +188,7 @@ cases["a LoRA classifier trained 5 steps with every tensor on the GPU matches th
     lossesTs.push(mean(step(ts, host as Record<string, never>, n) as Float32Array));
   }
   if (gpu.device.readbacks - before !== steps) failures.push(`${gpu.device.readbacks - before} readbacks in ${steps} steps, expected one a step`);
-  const e = close(lossesGpu, lossesTs, 1e-5, 1e-6, "per-step mean loss");
+  const e = mismatch(lossesGpu, lossesTs, 1e-5, 1e-6, "per-step mean loss");
   if (e) failures.push(e);
   if (!(lossesTs[steps - 1] < lossesTs[0])) failures.push(`the loss did not go down: ${lossesTs}`);
   c.expect(dev.A, host.A, 1e-4, 1e-5, "A after training");

@@ -1,6 +1,7 @@
 // Shared by the WebGPU test page's case files: the backend handle, seeded random inputs, the
-// elementwise comparison and the Checks helper that reads GPU results back and compares them.
+// Checks helper (over test/helpers/kernel_conformance.ts's comparison) that reads GPU results back and compares them.
 import type { GpuArray, WebGpuBackend } from "../../src/backend/webgpu/index.js";
+import { mismatch } from "../helpers/kernel_conformance.js";
 
 /** The backend the page opened (set by webgpu_page.ts before any case runs). */
 export let gpu: WebGpuBackend;
@@ -27,24 +28,6 @@ export function randn(n: number, scale = 1): Float32Array {
   return out;
 }
 export const randint = (n: number) => Math.floor(uniform() * n);
-export const maxAbs = (x: ArrayLike<number>) => { let m = 0; for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i])); return m; };
-
-/** |x − ref| ≤ atol + rtol·|ref| elementwise (NaNs must match): null, or the worst element. */
-export function close(x: ArrayLike<number>, ref: ArrayLike<number>, rtol: number, atol: number, what: string): string | null {
-  if (x.length !== ref.length) return `${what}: length ${x.length}, reference ${ref.length}`;
-  let worst = -1, worstErr = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const a = x[i], r = ref[i];
-    if (Number.isNaN(r) || Number.isNaN(a)) {
-      if (!(Number.isNaN(r) && Number.isNaN(a))) return `${what}[${i}]: ${a} vs reference ${r}`;
-      continue;
-    }
-    if (a === r) continue;
-    const err = Math.abs(a - r) - (atol + rtol * Math.abs(r));
-    if (err > worstErr || Number.isNaN(err)) { worstErr = err; worst = i; }
-  }
-  return worst < 0 ? null : `${what}: element ${worst} is ${x[worst]}, reference ${ref[worst]} (rtol ${rtol}, atol ${atol})`;
-}
 
 /** One case's GPU arrays and pending comparisons (all read back at once, then released). */
 export class Checks {
@@ -63,7 +46,7 @@ export class Checks {
   /** Compares the GPU array with the reference once read back (queued now: later kernels may overwrite it, so read now). */
   expect(x: GpuArray, ref: ArrayLike<number>, rtol: number, atol: number, what: string): void {
     const r = gpu.readback(x);
-    this.pending.push(r.then((v) => close(v, ref, rtol, atol, what)));
+    this.pending.push(r.then((v) => mismatch(v, ref, rtol, atol, what)));
   }
   /** Records a host-side disagreement. */
   fail(message: string): void {

@@ -7,55 +7,42 @@
 // when OPFS is taken away.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join, resolve } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { join, resolve } from "node:path";
+import type { BrowserContext } from "playwright-core";
 import { buildBrowserBundle } from "../../scripts/build-browser.mjs";
+import { chromiumMissing, launchChromiumProfile } from "../../scripts/chromium.js";
+import { startWebServer, type WebServer } from "../../scripts/web_server.js";
 import { AutoModelForSequenceClassification } from "../../src/models/auto.js";
 import { AutoTokenizer } from "../../src/io/tokenizer.js";
 import { manualSeed } from "../../src/tensor/random.js";
 import { noGrad } from "../../src/tensor/autograd.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const MODEL = resolve("models/llama-mini-en");
 const SENTENCES = ["it 's a charming and often affecting journey .", "unflinchingly bleak and desperate"];
-const TYPES: Record<string, string> = { ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".html": "text/html" };
 
-let server: Server | null = null;
+let server: WebServer | null = null;
+let profile: { context: BrowserContext; close(): Promise<void> } | null = null;
 let browser: BrowserContext | null = null;
 let base = "";
 let outDir = "";
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) return;
+  if (chromiumMissing()) return;
   outDir = mkdtempSync(join(tmpdir(), "peft-browser-"));
   await buildBrowserBundle(outDir);
-  const files = new Map<string, string>([["/peft-ts.js", join(outDir, "peft-ts.js")], ["/peft_kernels.wasm", join(outDir, "peft_kernels.wasm")]]);
-  for (const n of readdirSync(MODEL)) files.set(`/models/llama-mini-en/${n}`, join(MODEL, n));
-  server = createServer((req, res) => {
-    const url = (req.url ?? "/").split("?")[0];
-    if (url === "/") return void res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>peft-ts</title><link rel=\"icon\" href=\"data:,\"><body></body>");
-    const path = files.get(url);
-    if (!path) return void res.writeHead(404).end();
-    res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" }).end(readFileSync(path));
-  });
-  await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  // a fresh profile (OPFS lives there), removed with outDir
-  browser = await chromium.launchPersistentContext(join(outDir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 60_000,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  writeFileSync(join(outDir, "index.html"), "<!doctype html><title>peft-ts</title><link rel=\"icon\" href=\"data:,\"><body></body>");
+  server = await startWebServer({ mounts: [["/models/llama-mini-en/", MODEL], ["/", outDir]], isolated: false });
+  base = server.url.slice(0, -1);
+  // a fresh profile (OPFS lives there), removed on close
+  profile = await launchChromiumProfile({ timeout: 60_000 });
+  browser = profile.context;
 });
 
 after(async () => {
-  await browser?.close();
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await profile?.close();
+  await server?.close();
   if (outDir) rmSync(outDir, { recursive: true, force: true });
 });
 
@@ -75,7 +62,7 @@ async function nodeLogits(): Promise<number[][]> {
 }
 
 test("in Chromium: mountUrl + useWasmBackend + fromPretrained give Node's logits (1e-4), no console errors; the Trainer writes a checkpoint and adapter; OPFS keeps a folder across a reload", { timeout: 240_000 }, async (t) => {
-  if (!browser) return t.skip(`${CHROMIUM} not found: the browser test did not run (apt-get install chromium)`);
+  if (!browser) return t.skip(chromiumMissing() ?? "chromium did not start");
   const page = await browser.newPage();
   page.setDefaultTimeout(90_000);
   const errors: string[] = [];

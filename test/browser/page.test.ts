@@ -4,16 +4,13 @@
 // errors and no request off the origin, the loss goes down, accuracy before/after shown in percent,
 // status `done`; the downloaded adapter (two files) loads in Node peft-ts and gives the page's
 // logits on the same texts within 1e-4. A screenshot goes to test-artifacts/ (path printed).
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Browser } from "playwright-core";
-import { ensureWebBuilt } from "../../scripts/web.js";
-import { startWebServer, type WebServer } from "../../scripts/web_server.js";
 import { AutoModelForSequenceClassification, AutoTokenizer, PeftModel, noGrad, setBackend } from "../../src/index.js";
 import { tmp } from "../peft/helpers.js";
-import { launchChromium, waitForStatus, watchedPage } from "./page_helpers.js";
+import { startPageSession, waitForStatus, watchedPage } from "./page_helpers.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const ARTIFACTS = join(ROOT, "test-artifacts");
@@ -23,19 +20,10 @@ const STEPS = 30;
 const BATCH = 32;
 const EVAL_ROWS = 128;
 
-let server: WebServer | null = null;
-let browser: Browser | null = null;
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.close();
-});
-
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives the same logits in Node", { timeout: 300_000 }, async () => {
-  ensureWebBuilt();
-  server = await startWebServer({ port: 0 });
-  browser = await launchChromium();
+test("the page trains llama-mini-en LoRA in headless Chromium; its adapter gives the same logits in Node", { timeout: 300_000 }, async (t) => {
+  const { server, browser } = await startPageSession(t);
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1180, height: 860 } });
   const { page, errors, offOrigin } = await watchedPage(context, server.url);
 

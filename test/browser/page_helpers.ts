@@ -1,10 +1,12 @@
-// Shared by the page tests: Debian chromium headless (no download), a page whose console errors,
-// failed answers and off-origin requests are collected, and waiting on the page's status.
+// Shared by the page tests: the built page on `npm run web`'s server (scripts/web_server.ts) and
+// headless chromium (scripts/chromium.ts), closed after the test; a page whose console errors, failed
+// answers and off-origin requests are collected; and waiting on the page's status.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-
-export const CHROMIUM = "/usr/bin/chromium";
+import type { TestContext } from "node:test";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { chromiumMissing, launchChromium } from "../../scripts/chromium.js";
+import { ensureWebBuilt } from "../../scripts/web.js";
+import { startWebServer, type WebServer } from "../../scripts/web_server.js";
 
 /** What window.__peftResult holds (web/page.ts). */
 export interface PageResult {
@@ -18,14 +20,22 @@ export interface PageResult {
   errors: string[];
 }
 
-/** Fails (never passes silently) when chromium is not installed. */
-export async function launchChromium(): Promise<Browser> {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required for the browser page tests (apt-get install -y chromium); NOT RUN`);
-  return chromium.launch({
-    executablePath: CHROMIUM, timeout: 30_000,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
+/**
+ * Builds the page when stale, serves it on an ephemeral port and starts chromium, both closed when
+ * the test `t` ends. Fails (never passes silently) when chromium is not installed.
+ */
+export async function startPageSession(t: TestContext): Promise<{ server: WebServer; browser: Browser }> {
+  const missing = chromiumMissing();
+  assert.ok(!missing, `${missing}; the browser page tests are NOT RUN`);
+  ensureWebBuilt();
+  const server = await startWebServer({ port: 0 });
+  let browser: Browser | null = null;
+  t.after(async () => {
+    await browser?.close().catch(() => {});
+    await server.close();
   });
+  browser = await launchChromium({ timeout: 30_000 });
+  return { server, browser };
 }
 
 export interface WatchedPage {

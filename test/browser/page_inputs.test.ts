@@ -2,32 +2,20 @@
 // llama-mini-en files through the file input) with pasted JSONL of string labels, then the bundled
 // bert-mini-en with a CSV file; each trains a few steps and classifies the typed text by label name;
 // on the TS kernels (?backend=ts).
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Browser } from "playwright-core";
-import { ensureWebBuilt } from "../../scripts/web.js";
-import { startWebServer, type WebServer } from "../../scripts/web_server.js";
 import { tmp } from "../peft/helpers.js";
-import { launchChromium, waitForStatus, watchedPage } from "./page_helpers.js";
+import { startPageSession, waitForStatus, watchedPage } from "./page_helpers.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const GOOD = ["a gorgeous , witty movie", "warm and funny", "a delight from start to finish", "smart , moving and beautifully acted"];
 const BAD = ["dull and lifeless", "a tedious mess", "the worst film of the year", "flat , boring and far too long"];
 const rows = Array.from({ length: 40 }, (_, i) => (i % 2 ? { text: BAD[i % 4], label: "neg" } : { text: GOOD[i % 4], label: "pos" }));
 
-let server: WebServer | null = null;
-let browser: Browser | null = null;
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.close();
-});
-
-test("a picked model folder with pasted JSONL, and bert-mini-en with a CSV file, train in the page (TS kernels)", { timeout: 240_000 }, async () => {
-  ensureWebBuilt();
-  server = await startWebServer({ port: 0 });
-  browser = await launchChromium();
+test("a picked model folder with pasted JSONL, and bert-mini-en with a CSV file, train in the page (TS kernels)", { timeout: 240_000 }, async (t) => {
+  const { server, browser } = await startPageSession(t);
   const { page, errors, offOrigin } = await watchedPage(await browser.newContext(), server.url);
   // on the TS reference kernels this time (?backend=ts), the acceptance test runs wasm
   await page.goto(`${server.url}?backend=ts`);

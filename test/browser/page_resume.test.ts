@@ -2,27 +2,15 @@
 // checkpoint in the origin-private file system; the reloaded page offers Resume (step k/N), which
 // continues at step k+1 and ends with the same adapter as an uninterrupted run (the probe logits
 // agree within 1e-6: the Trainer's resume is exact).
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
-import { ensureWebBuilt } from "../../scripts/web.js";
-import { startWebServer, type WebServer } from "../../scripts/web_server.js";
-import { launchChromium, pageResult, waitForStatus, watchedPage } from "./page_helpers.js";
+import { startPageSession, pageResult, waitForStatus, watchedPage } from "./page_helpers.js";
 
 const STEPS = 16;
 const QUERY = `?autorun=1&steps=${STEPS}&batch=8&eval=16`;
 
-let server: WebServer | null = null;
-let browser: Browser | null = null;
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.close();
-});
-
-test("a cancelled run resumes after a reload and ends where an uninterrupted run ends", { timeout: 300_000 }, async () => {
-  ensureWebBuilt();
-  server = await startWebServer({ port: 0 });
-  browser = await launchChromium();
+test("a cancelled run resumes after a reload and ends where an uninterrupted run ends", { timeout: 300_000 }, async (t) => {
+  const { server, browser } = await startPageSession(t);
 
   // the reference: the same job, not interrupted (its own context: its own storage)
   const ref = await watchedPage(await browser.newContext(), server.url);

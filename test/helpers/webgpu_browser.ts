@@ -1,19 +1,15 @@
 // Runs a bundled module (which calls publishWebGpu from webgpu_ready.ts) in headless Debian chromium with a WebGPU adapter (SwiftShader's Vulkan,
-// shipped with chromium: no GPU, no extra packages): esbuild bundles the entry in-process, a server
-// on 127.0.0.1 (ephemeral port; localhost is a secure context, which navigator.gpu needs) serves it,
-// and playwright-core drives the page. Shared by test/backend/webgpu.test.ts and bench/web_gpu.ts.
-import { createServer, type Server } from "node:http";
-import { existsSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+// shipped with chromium: no GPU, no extra packages): esbuild bundles the entry in-process into a
+// temporary folder, scripts/web_server.ts serves it on 127.0.0.1 (ephemeral port; localhost is a
+// secure context, which navigator.gpu needs), and scripts/chromium.ts's launcher (WebGPU flags) drives
+// the page. Shared by test/backend/webgpu.test.ts and bench/web_gpu.ts.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { build } from "esbuild";
-import { chromium, type Browser, type Page } from "playwright-core";
-
-export const CHROMIUM = "/usr/bin/chromium";
-
-/** The flags that give headless chromium a WebGPU adapter here (SwiftShader; found by trying, see DESIGN.md). */
-export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader"];
-
-const BASE_FLAGS = ["--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+import type { Browser, Page } from "playwright-core";
+import { chromiumMissing, launchChromium } from "../../scripts/chromium.js";
+import { startWebServer, type WebServer } from "../../scripts/web_server.js";
 
 export interface WebGpuPage {
   page: Page;
@@ -25,20 +21,14 @@ export interface WebGpuPage {
   close(): Promise<void>;
 }
 
-async function bundle(entry: string): Promise<string> {
-  const r = await build({ entryPoints: [entry], bundle: true, write: false, format: "esm", platform: "browser", target: "es2022", logLevel: "silent" });
-  return r.outputFiles[0].text;
-}
+const HTML = `<!doctype html><meta charset="utf-8"><title>peft-ts webgpu</title><link rel="icon" href="data:,"><script type="module" src="/page.js"></script>`;
 
-function serve(js: string): Promise<Server> {
-  const html = `<!doctype html><meta charset="utf-8"><title>peft-ts webgpu</title><script type="module" src="/page.js"></script>`;
-  const server = createServer((req, res) => {
-    if (req.url === "/page.js") res.writeHead(200, { "content-type": "text/javascript" }).end(js);
-    else if (req.url === "/") res.writeHead(200, { "content-type": "text/html" }).end(html);
-    else if (req.url === "/favicon.ico") res.writeHead(204).end();
-    else res.writeHead(404).end();
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+/** Bundles `entry` as page.js next to an index.html in a fresh folder. */
+async function bundleInto(entry: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "peft-webgpu-"));
+  await build({ entryPoints: [entry], bundle: true, format: "esm", platform: "browser", target: "es2022", logLevel: "silent", outfile: join(dir, "page.js") });
+  writeFileSync(join(dir, "index.html"), HTML);
+  return dir;
 }
 
 /**
@@ -48,23 +38,24 @@ function serve(js: string): Promise<Server> {
  */
 export async function openWebGpuPage(entry: string, timeoutMs = 120_000): Promise<WebGpuPage> {
   const errors: string[] = [];
-  if (!existsSync(CHROMIUM)) {
-    return { page: null as unknown as Page, adapter: null, why: `no WebGPU adapter: ${CHROMIUM} is not installed`, errors, close: async () => {} };
-  }
-  const js = await bundle(entry);
-  const server = await serve(js);
+  const missing = chromiumMissing();
+  if (missing) return { page: null as unknown as Page, adapter: null, why: `no WebGPU adapter: ${missing}`, errors, close: async () => {} };
+  const dir = await bundleInto(entry);
+  let server: WebServer | null = null;
   let browser: Browser | null = null;
   const close = async () => {
     await browser?.close().catch(() => {});
-    await new Promise<void>((r) => server.close(() => r()));
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...WEBGPU_FLAGS], timeout: timeoutMs });
+    server = await startWebServer({ mounts: [["/", dir]], isolated: false });
+    browser = await launchChromium({ webgpu: true, timeout: timeoutMs });
     const page = await browser.newPage();
     page.setDefaultTimeout(timeoutMs);
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.goto(server.url);
     await page.waitForFunction(() => (globalThis as { __ready?: unknown }).__ready !== undefined);
     const info = await page.evaluate(() => (globalThis as unknown as { __ready: Promise<{ adapter: string | null; why: string }> }).__ready);
     return { page, adapter: info.adapter, why: info.why, errors, close };

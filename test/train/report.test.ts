@@ -2,18 +2,17 @@
 // its data points (train/eval loss, learning rate, grad norm, eval metrics).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
+import { chromiumMissing, launchChromium } from "../../scripts/chromium.js";
 import { Trainer, TrainingArguments } from "../../src/train/index.js";
 import { TinyRegressor, regressionData, regressionCollator } from "./helpers.js";
 import { tmp } from "../peft/helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-
 test("report.html renders every curve in headless Chromium without console errors", async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is required for this test (apt-get install -y chromium)`);
+  const missing = chromiumMissing();
+  assert.ok(!missing, `${missing}; this test is NOT RUN`);
   const out = tmp("report-");
   const args = TrainingArguments.fromDict({
     output_dir: out, per_device_train_batch_size: 4, num_train_epochs: 3, learning_rate: 0.02, warmup_ratio: 0.2,
@@ -38,10 +37,7 @@ test("report.html renders every curve in headless Chromium without console error
   };
   for (const [k, n] of Object.entries(expected)) assert.ok(n > 0, `${k} has data in log_history`);
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

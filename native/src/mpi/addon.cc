@@ -74,6 +74,17 @@ int comm_arg(const Napi::CallbackInfo& info, size_t index) {
   return id;
 }
 
+// A collective on communicator `comm` over `count` elements of `send` (and `recv`, where it has an output).
+std::shared_ptr<Op> make_op(OpKind kind, int comm, void* send, size_t count, void* recv = nullptr) {
+  auto op = std::make_shared<Op>();
+  op->kind = kind;
+  op->comm = comm;
+  op->send = send;
+  op->recv = recv;
+  op->count = count;
+  return op;
+}
+
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t ms = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 120000;
@@ -96,22 +107,14 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
 
 Napi::Value Allreduce(const Napi::CallbackInfo& info) {
   auto v = view_of(info[0], napi_float32_array, "allreduce");
-  auto op = std::make_shared<Op>();
-  op->kind = OpKind::Allreduce;
-  op->send = v.data;
-  op->count = v.length;
-  op->comm = comm_arg(info, 1);
+  auto op = make_op(OpKind::Allreduce, comm_arg(info, 1), v.data, v.length);
   return submit(info.Env(), op, {info[0]});
 }
 
 Napi::Value Bcast(const Napi::CallbackInfo& info) {
   auto v = view_of(info[0], napi_uint8_array, "broadcast");
-  auto op = std::make_shared<Op>();
-  op->kind = OpKind::Bcast;
-  op->send = v.data;
-  op->count = v.bytes;
+  auto op = make_op(OpKind::Bcast, comm_arg(info, 2), v.data, v.bytes);
   op->root = info[1].As<Napi::Number>().Int32Value();
-  op->comm = comm_arg(info, 2);
   if (op->root < 0 || op->root >= peft_mpi::comm_size(op->comm)) throw Napi::RangeError::New(info.Env(), "broadcast: root out of range");
   return submit(info.Env(), op, {info[0]});
 }
@@ -122,23 +125,12 @@ Napi::Value Allgather(const Napi::CallbackInfo& info) {
   int cid = comm_arg(info, 2);
   if (r.length != s.length * size_t(peft_mpi::comm_size(cid)))
     throw Napi::RangeError::New(info.Env(), "allgather: recv must hold send.length * worldSize floats");
-  auto op = std::make_shared<Op>();
-  op->kind = OpKind::Allgather;
-  op->comm = cid;
-  op->send = s.data;
-  op->recv = r.data;
-  op->count = s.length;
-  return submit(info.Env(), op, {info[0], info[1]});
+  return submit(info.Env(), make_op(OpKind::Allgather, cid, s.data, s.length, r.data), {info[0], info[1]});
 }
 
 Napi::Value AllgatherBytes(const Napi::CallbackInfo& info) {
   auto s = view_of(info[0], napi_uint8_array, "allgatherBytes");
-  auto op = std::make_shared<Op>();
-  op->kind = OpKind::AllgatherBytes;
-  op->comm = comm_arg(info, 1);
-  op->send = s.data;
-  op->count = s.bytes;
-  return submit(info.Env(), op, {info[0]});
+  return submit(info.Env(), make_op(OpKind::AllgatherBytes, comm_arg(info, 1), s.data, s.bytes), {info[0]});
 }
 
 Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
@@ -147,13 +139,7 @@ Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
   int cid = comm_arg(info, 2);
   if (s.length != r.length * size_t(peft_mpi::comm_size(cid)))
     throw Napi::RangeError::New(info.Env(), "reduceScatter: send must hold recv.length * worldSize floats");
-  auto op = std::make_shared<Op>();
-  op->kind = OpKind::ReduceScatter;
-  op->comm = cid;
-  op->send = s.data;
-  op->recv = r.data;
-  op->count = r.length;
-  return submit(info.Env(), op, {info[0], info[1]});
+  return submit(info.Env(), make_op(OpKind::ReduceScatter, cid, s.data, r.length, r.data), {info[0], info[1]});
 }
 
 // reduceScatterV(send, recv, counts: Int32Array (one per rank), comm): send holds sum(counts)
@@ -167,7 +153,7 @@ Napi::Value ReduceScatterV(const Napi::CallbackInfo& info) {
   int cid = comm_arg(info, 3);
   int size = peft_mpi::comm_size(cid);
   if (counts.ElementLength() != size_t(size)) throw Napi::RangeError::New(info.Env(), "reduceScatterV: one count per rank expected");
-  auto op = std::make_shared<Op>();
+  auto op = make_op(OpKind::ReduceScatter, cid, s.data, r.length, r.data);
   size_t total = 0;
   for (size_t i = 0; i < counts.ElementLength(); i++) {
     if (counts[i] < 0) throw Napi::RangeError::New(info.Env(), "reduceScatterV: negative count");
@@ -176,19 +162,11 @@ Napi::Value ReduceScatterV(const Napi::CallbackInfo& info) {
   }
   if (s.length != total) throw Napi::RangeError::New(info.Env(), "reduceScatterV: send must hold the sum of the counts");
   // recv.length == counts[this rank] is checked by the caller (mpi_group.ts knows its rank in the communicator)
-  op->kind = OpKind::ReduceScatter;
-  op->comm = cid;
-  op->send = s.data;
-  op->recv = r.data;
-  op->count = r.length;
   return submit(info.Env(), op, {info[0], info[1]});
 }
 
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
-  auto op = std::make_shared<Op>();
-  op->kind = OpKind::Barrier;
-  op->comm = comm_arg(info, 0);
-  return submit(info.Env(), op, {});
+  return submit(info.Env(), make_op(OpKind::Barrier, comm_arg(info, 0), nullptr, 0), {});
 }
 
 // split(color, key, comm) → op id; after wait, takeSplit(id) → { comm, rank, size }

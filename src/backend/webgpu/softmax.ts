@@ -2,6 +2,7 @@
 // WG threads per row, each thread striding over the columns, reductions in workgroup memory.
 import type { WebGpuDevice } from "./device.js";
 import type { GpuKernelSet } from "./kernel_types.js";
+import type { GpuArray } from "./buffer_pool.js";
 import { GRID, REDUCE, WG } from "./wgsl_common.js";
 import { assertNoAlias, assertSizes } from "./guards.js";
 
@@ -66,27 +67,17 @@ ${ROW_ENTRY}
 }`;
 
 export function softmaxKernels(dev: WebGpuDevice): Pick<GpuKernelSet, "softmax" | "softmaxBackward" | "logSoftmax" | "logSoftmaxBackward"> {
-  const dims = (rows: number, cols: number): ["u32", number][] => [["u32", rows], ["u32", cols]];
+  /** Checks and dispatches one row kernel: every operand holds rows × cols, the last one is the output. */
+  const rowKernel = (kernel: string, code: string, ins: [string, GpuArray][], out: [string, GpuArray], rows: number, cols: number) => {
+    assertNoAlias(kernel, [out[1]], ins.map(([, a]) => a));
+    assertSizes(kernel, [...ins, out].map(([name, a]): [string, GpuArray, number] => [name, a, rows * cols]));
+    const dims: ["u32", number][] = [["u32", rows], ["u32", cols]];
+    dev.dispatch(code, dims, [...ins.map(([, a]) => a), out[1]], dev.grid(rows));
+  };
   return {
-    softmax(x, out, rows, cols) {
-      assertNoAlias("softmax", [out], [x]);
-      assertSizes("softmax", [["x", x, rows * cols], ["out", out, rows * cols]]);
-      dev.dispatch(SOFTMAX, dims(rows, cols), [x, out], dev.grid(rows));
-    },
-    softmaxBackward(y, gy, gx, rows, cols) {
-      assertNoAlias("softmaxBackward", [gx], [y, gy]);
-      assertSizes("softmaxBackward", [["y", y, rows * cols], ["gy", gy, rows * cols], ["gx", gx, rows * cols]]);
-      dev.dispatch(SOFTMAX_BACKWARD, dims(rows, cols), [y, gy, gx], dev.grid(rows));
-    },
-    logSoftmax(x, out, rows, cols) {
-      assertNoAlias("logSoftmax", [out], [x]);
-      assertSizes("logSoftmax", [["x", x, rows * cols], ["out", out, rows * cols]]);
-      dev.dispatch(LOG_SOFTMAX, dims(rows, cols), [x, out], dev.grid(rows));
-    },
-    logSoftmaxBackward(y, gy, gx, rows, cols) {
-      assertNoAlias("logSoftmaxBackward", [gx], [y, gy]);
-      assertSizes("logSoftmaxBackward", [["y", y, rows * cols], ["gy", gy, rows * cols], ["gx", gx, rows * cols]]);
-      dev.dispatch(LOG_SOFTMAX_BACKWARD, dims(rows, cols), [y, gy, gx], dev.grid(rows));
-    },
+    softmax: (x, out, rows, cols) => rowKernel("softmax", SOFTMAX, [["x", x]], ["out", out], rows, cols),
+    softmaxBackward: (y, gy, gx, rows, cols) => rowKernel("softmaxBackward", SOFTMAX_BACKWARD, [["y", y], ["gy", gy]], ["gx", gx], rows, cols),
+    logSoftmax: (x, out, rows, cols) => rowKernel("logSoftmax", LOG_SOFTMAX, [["x", x]], ["out", out], rows, cols),
+    logSoftmaxBackward: (y, gy, gx, rows, cols) => rowKernel("logSoftmaxBackward", LOG_SOFTMAX_BACKWARD, [["y", y], ["gy", gy]], ["gx", gx], rows, cols),
   };
 }

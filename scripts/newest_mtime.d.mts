@@ -1,0 +1,1 @@
+export function newestMtime(dir: string): number;
