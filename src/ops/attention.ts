@@ -5,8 +5,8 @@ import { allocF32Uninit } from "../tensor/dtype.js";
 import { record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
-import { MASK_MIN, type AttentionParams } from "../backend/backend.js";
-import { globalRng, Rng } from "../tensor/random.js";
+import { MASK_MIN, type AttentionParams, type FullBackend } from "../backend/backend.js";
+import { globalRng, Rng, type DropoutDraw } from "../tensor/random.js";
 import { asTensor, assertFloat, f32Of } from "./util.js";
 
 /** 1/0 key mask ([B,Tk], or anything with B·Tk elements such as [B,1,1,Tk]) → additive f32 mask. */
@@ -61,12 +61,25 @@ export function scaledDotProductAttention(
   const nProbs = B * H * Tq * Tk;
   // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order),
   // rebuilt in backward rather than kept
-  const dropOf = opts.training && dropoutP > 0
-    ? (opts.rng ?? globalRng).dropoutDraw(nProbs, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP)).mask
+  const draw = opts.training && dropoutP > 0
+    ? (opts.rng ?? globalRng).dropoutDraw(nProbs, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP))
     : null;
   const be = getBackend();
-  be.attention(qd, kd, vd, mask, out.data, allocF32Uninit(nProbs), p, dropOf ? dropOf() : null);
   const sq = q.shape, sk = k.shape, sv = v.shape, rq = q.requiresGrad, rk = k.requiresGrad, rv = v.requiresGrad;
+  if (useFlash(be, draw)) {
+    // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward
+    const drop = draw ? { ...draw.keys!, p: dropoutP, keepScale: dropoutP === 1 ? 0 : 1 / (1 - dropoutP) } : null;
+    const stats = allocF32Uninit(2 * B * H * Tq);
+    be.flashAttention(qd, kd, vd, mask, out.data, stats, p, drop);
+    const od = out.data;
+    return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
+      const gq = Tensor.empty(sq), gk = Tensor.empty(sk), gv = Tensor.empty(sv); // written in full
+      be.flashAttentionBackward(qd, kd, vd, mask, od, stats, f32Of(g), gq.data, gk.data, gv.data, p, drop);
+      return [rq ? gq : null, rk ? gk : null, rv ? gv : null];
+    });
+  }
+  const dropOf = draw ? draw.mask : null;
+  be.attention(qd, kd, vd, mask, out.data, allocF32Uninit(nProbs), p, dropOf ? dropOf() : null);
   return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
     // the probabilities [B,H,Tq,Tk] are recomputed (scale·QKᵀ + masks, softmax: bit-identical to the
     // forward's) rather than kept from forward to backward: 64 MB on llama-small for ~1% of a step
@@ -76,4 +89,25 @@ export function scaledDotProductAttention(
     be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p, dropOf ? dropOf() : null);
     return [rq ? gq : null, rk ? gk : null, rv ? gv : null];
   });
+}
+
+let kernelChoice: "auto" | "eager" | undefined;
+
+/**
+ * Which attention kernels scaledDotProductAttention uses: "auto" (default) the memory-linear ones where
+ * they apply, "eager" always the eager kernels (scores/probabilities [B,H,Tq,Tk] in full). Without a
+ * call, the environment variable PEFT_TS_ATTENTION=eager (in Node) selects "eager".
+ */
+export function setAttentionKernels(choice: "auto" | "eager"): void {
+  kernelChoice = choice;
+}
+
+/**
+ * The memory-linear kernels run where the backend has its own (TS reference, native addon) and the
+ * dropout, if any, is counter-based (a custom-stream Rng keeps the eager path with its mask buffer).
+ */
+function useFlash(be: FullBackend, draw: DropoutDraw | null): boolean {
+  kernelChoice ??= (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.PEFT_TS_ATTENTION === "eager" ? "eager" : "auto";
+  if (kernelChoice === "eager") return false;
+  return be.supports("flashAttention") && (!draw || draw.keys !== undefined);
 }
