@@ -377,11 +377,13 @@ KERNEL(FlashAttention) {
   Args a{info, "flashAttention"};
   Attn p = attn_args(a, 6);
   p.causal = a.flag(13);
-  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = p.batch * p.kvHeads * p.tk * p.d, rows = p.batch * p.heads * p.tq;
+  const int64_t kvs = a.dim(14, "kvStride");  // between (batch, kv head) blocks of k and v
+  if (kvs < p.tk * p.d) a.range("kvStride must be at least tk·headDim");
+  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = extent(p.batch * p.kvHeads, kvs, p.tk * p.d), rows = p.batch * p.heads * p.tq;
   FlashDrop dr{};
-  const bool drop = flash_drop_args(a, 14, dr);
+  const bool drop = flash_drop_args(a, 15, dr);
   flash_attention(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "mask", p.batch * p.tk, true),
-                  a.f32(4, "out", nq), a.f32(5, "stats", 2 * rows), p, drop ? &dr : nullptr);
+                  a.f32(4, "out", nq), a.f32(5, "stats", 2 * rows), p, drop ? &dr : nullptr, kvs);
   return info.Env().Undefined();
 }
 

@@ -59,7 +59,7 @@ static void scores(const float* qi, const float* kt, int64_t j0, int64_t j1, int
 static inline int64_t last_key(const Attn& p, int64_t i) { return p.causal ? i + (p.tk - p.tq) : p.tk - 1; }
 
 void flash_attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* stats,
-                     const Attn& p, const FlashDrop* dr) {
+                     const Attn& p, const FlashDrop* dr, int64_t kvs) {
   const int64_t H = p.heads, G = p.heads / p.kvHeads, Tq = p.tq, Tk = p.tk, D = p.d;
   const int64_t nqb = (Tq + BQ - 1) / BQ, tasks = p.batch * H * nqb;
 #pragma omp parallel
@@ -69,8 +69,8 @@ void flash_attention(const float* q, const float* k, const float* v, const float
     for (int64_t t = 0; t < tasks; t++) {
       const int64_t qb = t % nqb, bh = t / nqb, b = bh / H, h = bh % H;
       const int64_t i0 = qb * BQ, i1 = i0 + BQ < Tq ? i0 + BQ : Tq, nr = i1 - i0;
-      const float* kh = k + (b * p.kvHeads + h / G) * Tk * D;
-      const float* vh = v + (b * p.kvHeads + h / G) * Tk * D;
+      const float* kh = k + (b * p.kvHeads + h / G) * kvs;
+      const float* vh = v + (b * p.kvHeads + h / G) * kvs;
       const float* mk = mask ? mask + b * Tk : nullptr;
       for (int64_t r = 0; r < nr; r++) { m[r] = -std::numeric_limits<float>::infinity(); l[r] = 0.f; }
       for (int64_t x = 0; x < nr * D; x++) acc[x] = 0.f;

@@ -62,6 +62,11 @@ export interface AttentionParams {
   scale: number;
   /** Query i (0-based) sees keys j ≤ i + (tk − tq). */
   causal: boolean;
+  /**
+   * Elements between consecutive (batch, kv head) blocks of k and v (default tk·headDim): a view of a
+   * preallocated [B, Hkv, capacity, D] KV cache. Only flashAttention (the forward) reads it.
+   */
+  kvStride?: number;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { KeyValue, ModelInputs, ModelOutput } from "./modeling_utils.js";
 import { positionsFromMask } from "./inputs.js";
 import { bannedNgramTokens, beamSearch } from "./beam_search.js";
 import { causalBeamModel } from "./beam_causal.js";
+import { pastLength, preallocateCache } from "../nn/kv_cache.js";
 
 export interface GenerateOptions {
   /** Tokens to add per row (default 20, as HF's max_length 20 for short prompts). */
@@ -185,33 +186,48 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
   const B = ids.length;
   const promptLen = ids[0].length;
   const unfinished = new Array<boolean>(B).fill(true);
+  // greedy with no logits processor: the argmax of the logits row in place (no copy of the row)
+  const plainGreedy = !o.doSample && o.repetitionPenalty === 1 && ngram === 0;
+  // without padding the mask is all ones: cached steps pass none (the same scores, no [B, P+1] mask per step)
+  const padded = mask.some((m) => m.includes(0));
+  // each row's next position id (HF: cumsum(mask) − 1), kept as a count instead of rebuilt per step
+  const seen = mask.map((m) => m.reduce((a, x) => a + (x !== 0 ? 1 : 0), 0));
   return noGrad(() => {
     let past: KeyValue[] | undefined;
     for (let step = 0; step < maxNew; step++) {
       const T = ids[0].length;
-      const pos = positionsFromMask(mask);
       let out: ModelOutput;
       if (useCache && past) {
         out = model.forward({
           inputIds: ids.map((r) => [r[T - 1]]),
-          attentionMask: mask,
-          positionIds: pos.map((r) => [r[T - 1]]),
+          ...(padded && { attentionMask: mask }),
+          positionIds: seen.map((c) => [c - 1]),
           pastKeyValues: past,
           useCache: true,
         });
       } else {
-        out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: pos, useCache });
+        out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: positionsFromMask(mask), useCache });
       }
-      if (useCache) past = out.pastKeyValues;
+      if (useCache) {
+        past = out.pastKeyValues;
+        // after the prompt: a cache with room for every new token, extended in place by each step
+        if (step === 0 && past && past.length > 0) past = preallocateCache(past, pastLength(past) + maxNew - 1);
+      }
       const logits = out.logits!;
       const [, Tl, V] = logits.shape;
       const flat = logits.f32();
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
-        const scores = Float32Array.from(flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V));
-        if (ngram > 0) for (const t of bannedNgramTokens(ids[b], ngram)) scores[t] = -Infinity;
-        if (T - promptLen < minNew) for (const e of eos) if (e >= 0 && e < V) scores[e] = -Infinity;
-        let tok = selectToken(scores, ids[b], o, rng);
+        const row = flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V);
+        const eosBanned = T - promptLen < minNew && eos.length > 0;
+        let tok: number;
+        if (plainGreedy && !eosBanned) tok = argmax(row);
+        else {
+          const scores = Float32Array.from(row);
+          if (ngram > 0) for (const t of bannedNgramTokens(ids[b], ngram)) scores[t] = -Infinity;
+          if (eosBanned) for (const e of eos) if (e >= 0 && e < V) scores[e] = -Infinity;
+          tok = selectToken(scores, ids[b], o, rng);
+        }
         if (!unfinished[b]) {
           if (pad === undefined) throw new ConfigError("generate: a row finished but there is no pad_token_id (or eos) to fill it with");
           tok = pad;
@@ -221,6 +237,7 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
       for (let b = 0; b < B; b++) {
         ids[b].push(next[b]);
         mask[b].push(1);
+        seen[b]++;
         if (eos.includes(next[b])) unfinished[b] = false;
       }
       opts.onToken?.(next);

@@ -56,7 +56,6 @@ export function scaledDotProductAttention(
   const dropoutP = opts.dropoutP ?? 0;
   if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ShapeError(`scaledDotProductAttention: dropoutP must be in [0, 1], got ${dropoutP}`);
   const mask = opts.keyMask ? additiveMask(opts.keyMask, B, Tk) : null;
-  const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
   const out = Tensor.empty([B, H, Tq, D]);
   const nProbs = B * H * Tq * Tk;
   // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order),
@@ -67,7 +66,11 @@ export function scaledDotProductAttention(
   const be = getBackend();
   const sq = q.shape, sk = k.shape, sv = v.shape, rq = q.requiresGrad, rk = k.requiresGrad, rv = v.requiresGrad;
   if (useFlash(be, draw)) {
-    // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward
+    // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward.
+    // Views of a preallocated KV cache are read in place (no gradient flows there: generation).
+    const kvStride = !rq && !rk && !rv ? headStride(k, v) : null;
+    if (kvStride !== null) p.kvStride = kvStride;
+    const qd = f32Of(q), kd = kvStride !== null ? (k.storage as Float32Array) : f32Of(k), vd = kvStride !== null ? (v.storage as Float32Array) : f32Of(v);
     const drop = draw ? { ...draw.keys!, p: dropoutP, keepScale: dropoutP === 1 ? 0 : 1 / (1 - dropoutP) } : null;
     const stats = allocF32Uninit(2 * B * H * Tq);
     be.flashAttention(qd, kd, vd, mask, out.data, stats, p, drop);
@@ -78,6 +81,7 @@ export function scaledDotProductAttention(
       return [rq ? gq : null, rk ? gk : null, rv ? gv : null];
     });
   }
+  const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
   const dropOf = draw ? draw.mask : null;
   be.attention(qd, kd, vd, mask, out.data, allocF32Uninit(nProbs), p, dropOf ? dropOf() : null);
   return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
@@ -89,6 +93,20 @@ export function scaledDotProductAttention(
     be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p, dropOf ? dropOf() : null);
     return [rq ? gq : null, rk ? gk : null, rv ? gv : null];
   });
+}
+
+/**
+ * S when k and v are both [B, Hkv, Tk, D] views with strides [Hkv·S, S, D, 1] at offset 0 of f32
+ * storage (a preallocated KV cache, S = capacity·D), else null.
+ */
+function headStride(k: Tensor, v: Tensor): number | null {
+  const [, Hkv, Tk, D] = k.shape;
+  const s = k.strides[1];
+  for (const t of [k, v]) {
+    if (t.dtype !== "f32" || t.offset !== 0 || !(t.storage instanceof Float32Array)) return null;
+    if (t.strides[3] !== 1 || t.strides[2] !== D || t.strides[1] !== s || (t.shape[0] > 1 && t.strides[0] !== Hkv * s)) return null;
+  }
+  return s >= Tk * D ? s : null;
 }
 
 let kernelChoice: "auto" | "eager" | undefined;

@@ -146,7 +146,7 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
     ...(typeof a.flashAttention === "function" && {
       flashAttention: (q, k, v, mask, out, stats, p, d) =>
         a.flashAttention(q, k, v, mask, out, stats, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal,
-          ...(d ? [d.k0, d.k1, d.p, d.keepScale] : [null])),
+          p.kvStride ?? p.tk * p.headDim, ...(d ? [d.k0, d.k1, d.p, d.keepScale] : [null])),
       flashAttentionBackward: (q, k, v, mask, out, stats, gOut, gq, gk, gv, p, d) =>
         a.flashAttentionBackward(q, k, v, mask, out, stats, gOut, gq, gk, gv,
           p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal, ...(d ? [d.k0, d.k1, d.p, d.keepScale] : [null])),

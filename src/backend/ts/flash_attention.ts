@@ -26,12 +26,12 @@ const lastKey = (p: AttentionParams, i: number): number => (p.causal ? i + p.tk 
 
 export function flashAttention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, stats: F32, p: AttentionParams, drop: AttentionDropout | null): void {
   const { batch: B, heads: H, kvHeads: Hkv, tq: Tq, tk: Tk, headDim: D, scale } = p;
-  const group = H / Hkv;
+  const group = H / Hkv, kvStride = p.kvStride ?? Tk * D;
   const acc = new Float64Array(D);
   const s = new Float64Array(BLOCK);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      const kBase = (b * Hkv + Math.floor(h / group)) * Tk * D;
+      const kBase = (b * Hkv + Math.floor(h / group)) * kvStride;
       for (let i = 0; i < Tq; i++) {
         const row = (b * H + h) * Tq + i, qi = row * D, jmax = lastKey(p, i);
         let m = -Infinity, l = 0;
