@@ -10,6 +10,7 @@ import { loraSuite } from "./lora.js";
 import { trainSuite } from "./train.js";
 import { distSuite } from "./dist.js";
 import { wasmSuite } from "./wasm.js";
+import { sizesSuite } from "./sizes.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -26,6 +27,7 @@ registerSuite(loraSuite);
 registerSuite(trainSuite);
 registerSuite(distSuite);
 registerSuite(wasmSuite);
+registerSuite(sizesSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

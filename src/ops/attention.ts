@@ -65,10 +65,11 @@ export function scaledDotProductAttention(
     : null;
   const be = getBackend();
   const sq = q.shape, sk = k.shape, sv = v.shape, rq = q.requiresGrad, rk = k.requiresGrad, rv = v.requiresGrad;
-  if (useFlash(be, draw)) {
-    // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward.
-    // Views of a preallocated KV cache are read in place (no gradient flows there: generation).
-    const kvStride = !rq && !rk && !rv ? headStride(k, v) : null;
+  // views of a preallocated KV cache are read in place (no gradient flows there: generation)
+  const kvStride = !rq && !rk && !rv ? headStride(k, v) : null;
+  // a decoding step (one query row, no gradient) too: no [B,H,1,Tk] buffer growing with the cache
+  if (useFlash(be, draw, nProbs, kvStride !== null || (Tq === 1 && !rq && !rk && !rv))) {
+    // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward
     if (kvStride !== null) p.kvStride = kvStride;
     const qd = f32Of(q), kd = kvStride !== null ? (k.storage as Float32Array) : f32Of(k), vd = kvStride !== null ? (v.storage as Float32Array) : f32Of(v);
     const drop = draw ? { ...draw.keys!, p: dropoutP, keepScale: dropoutP === 1 ? 0 : 1 / (1 - dropoutP) } : null;
@@ -96,8 +97,8 @@ export function scaledDotProductAttention(
 }
 
 /**
- * S when k and v are both [B, Hkv, Tk, D] views with strides [Hkv·S, S, D, 1] at offset 0 of f32
- * storage (a preallocated KV cache, S = capacity·D), else null.
+ * S when k and v are both [B, Hkv, Tk, D] views with strides [Hkv·S, S, D, 1], S > Tk·D, at offset 0
+ * of f32 storage (a preallocated KV cache, S = capacity·D), else null.
  */
 function headStride(k: Tensor, v: Tensor): number | null {
   const [, Hkv, Tk, D] = k.shape;
@@ -106,26 +107,41 @@ function headStride(k: Tensor, v: Tensor): number | null {
     if (t.dtype !== "f32" || t.offset !== 0 || !(t.storage instanceof Float32Array)) return null;
     if (t.strides[3] !== 1 || t.strides[2] !== D || t.strides[1] !== s || (t.shape[0] > 1 && t.strides[0] !== Hkv * s)) return null;
   }
-  return s >= Tk * D ? s : null;
+  return s > Tk * D ? s : null;
 }
 
-let kernelChoice: "auto" | "eager" | undefined;
+let kernelChoice: "auto" | "flash" | "eager" | undefined;
 
 /**
- * Which attention kernels scaledDotProductAttention uses: "auto" (default) the memory-linear ones where
- * they apply, "eager" always the eager kernels (scores/probabilities [B,H,Tq,Tk] in full). Without a
- * call, the environment variable PEFT_TS_ATTENTION=eager (in Node) selects "eager".
+ * Which attention kernels scaledDotProductAttention uses: "auto" (default; see useFlash), "flash" the
+ * memory-linear ones wherever the backend has them, "eager" the eager kernels (scores/probabilities
+ * [B,H,Tq,Tk] in full) except on preallocated KV-cache views. Without a call, the environment variable
+ * PEFT_TS_ATTENTION=flash|eager (in Node) picks one.
  */
-export function setAttentionKernels(choice: "auto" | "eager"): void {
+export function setAttentionKernels(choice: "auto" | "flash" | "eager"): void {
   kernelChoice = choice;
 }
 
 /**
- * The memory-linear kernels run where the backend has its own (TS reference, native addon) and the
- * dropout, if any, is counter-based (a custom-stream Rng keeps the eager path with its mask buffer).
+ * Below this many [B,H,Tq,Tk] elements (64 MB of f32) "auto" keeps the eager kernels: their transient
+ * probabilities are small next to the activations, and the batched GEMMs they run on are faster than
+ * the blocked loops of the memory-linear kernels (measured ~1.5-2x on the native backend, loaded
+ * 2-core AVX-512 machine); above it the quadratic buffers would dominate memory.
  */
-function useFlash(be: FullBackend, draw: DropoutDraw | null): boolean {
-  kernelChoice ??= (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.PEFT_TS_ATTENTION === "eager" ? "eager" : "auto";
-  if (kernelChoice === "eager") return false;
-  return be.supports("flashAttention") && (!draw || draw.keys !== undefined);
+export const FLASH_MIN_ELEMENTS = 1 << 24;
+
+/**
+ * The memory-linear kernels run where the backend has its own (TS reference, native addon) and the
+ * dropout, if any, is counter-based (a custom-stream Rng keeps the eager path with its mask buffer),
+ * for large attention matrices and decoding steps (KV-cache views read in place, no copy), or always
+ * with "flash".
+ */
+function useFlash(be: FullBackend, draw: DropoutDraw | null, nProbs: number, decoding: boolean): boolean {
+  if (kernelChoice === undefined) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.PEFT_TS_ATTENTION;
+    kernelChoice = env === "flash" || env === "eager" ? env : "auto";
+  }
+  if (!be.supports("flashAttention") || (draw && draw.keys === undefined)) return false;
+  if (decoding) return true;
+  return kernelChoice === "flash" || (kernelChoice === "auto" && nProbs >= FLASH_MIN_ELEMENTS);
 }

@@ -79,16 +79,34 @@ for (const be of backends) {
 
 test("scaledDotProductAttention (memory-linear path): gradients match finite differences, with GQA, padding and causal", () => {
   assert.ok(getBackend().supports("flashAttention"), `backend ${getBackend().name} has no flashAttention: this test checks that path`);
+  ops.setAttentionKernels("flash");
   // (no row with every visible key masked: there the score is absorbed into MASK_MIN and the eager
   // path, like PyTorch, still passes the additive mask's gradient, which differences cannot see)
   const keyMask = [[1, 1, 1, 1, 0], [1, 0, 0, 1, 1]];
   const q = randn([2, 4, 5, 3], rng), k = randn([2, 2, 5, 3], rng), v = randn([2, 2, 5, 3], rng);
-  gradcheck((a, b, c) => ops.scaledDotProductAttention(a, b, c, { keyMask, causal: true }), [q, k, v], { name: "flash sdpa" });
+  try {
+    gradcheck((a, b, c) => ops.scaledDotProductAttention(a, b, c, { keyMask, causal: true }), [q, k, v], { name: "flash sdpa" });
+  } finally {
+    ops.setAttentionKernels("auto");
+  }
+});
+
+test("attention kernels: \"auto\" picks the memory-linear ones from FLASH_MIN_ELEMENTS scores on (allocation counter)", () => {
+  const largest = (T: number) => {
+    const r = new Rng(2);
+    const q = randn([1, 1, T, 4], r), k = randn([1, 1, T, 4], r), v = randn([1, 1, T, 4], r);
+    resetAllocStats();
+    ops.scaledDotProductAttention(q, k, v, { causal: true });
+    return allocStats.largest;
+  };
+  const T = Math.ceil(Math.sqrt(ops.FLASH_MIN_ELEMENTS));
+  assert.ok(largest(256) >= 256 * 256, "below the threshold: eager, with its [T,T] probabilities");
+  if (getBackend().supports("flashAttention")) assert.ok(largest(T) < T * T, "at the threshold: memory-linear, no [T,T] buffer");
 });
 
 test("scaledDotProductAttention: flash path equals the eager path (forward 1e-5, gradients), also with dropout", () => {
   const keyMask = [[1, 1, 1, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1, 1, 1]];
-  const run = (kind: "auto" | "eager", dropoutP: number) => {
+  const run = (kind: "flash" | "eager", dropoutP: number) => {
     ops.setAttentionKernels(kind);
     const r = new Rng(3);
     const q = randn([2, 4, 8, 6], r), k = randn([2, 2, 8, 6], r), v = randn([2, 2, 8, 6], r);
@@ -99,7 +117,7 @@ test("scaledDotProductAttention: flash path equals the eager path (forward 1e-5,
   };
   try {
     for (const dropoutP of [0, 0.3]) {
-      const eager = run("eager", dropoutP), flash = run("auto", dropoutP);
+      const eager = run("eager", dropoutP), flash = run("flash", dropoutP);
       ["out", "gq", "gk", "gv"].forEach((n, i) => assertClose(flash[i], eager[i], 1e-5, 1e-4, `${n} dropout ${dropoutP}`));
     }
   } finally {
@@ -119,7 +137,7 @@ test("attention memory grows linearly in T: tensors allocated by forward + backw
     out.backward(g);
     return { forward, total: allocStats.elements, largest: allocStats.largest };
   };
-  const ratio = (kind: "auto" | "eager") => {
+  const ratio = (kind: "flash" | "eager") => {
     ops.setAttentionKernels(kind);
     try {
       const a = measure(512), b = measure(1024);
@@ -128,7 +146,7 @@ test("attention memory grows linearly in T: tensors allocated by forward + backw
       ops.setAttentionKernels("auto");
     }
   };
-  const flash = ratio("auto"), eager = ratio("eager");
+  const flash = ratio("flash"), eager = ratio("eager");
   console.log(`# allocated elements T=1024 / T=512: flash forward ${flash.forward.toFixed(2)}×, fwd+bwd ${flash.total.toFixed(2)}×, largest buffer ${flash.largest.toFixed(2)}×; eager ${eager.forward.toFixed(2)}× / ${eager.total.toFixed(2)}× / ${eager.largest.toFixed(2)}×`);
   for (const [n, x] of Object.entries(flash)) assert.ok(x > 1.9 && x < 2.1, `flash ${n} ratio ${x} (expected ≈ 2)`);
   assert.ok(eager.largest > 3.9, `the eager path allocates [T,T] probabilities (ratio ${eager.largest}), so the test can tell them apart`);
