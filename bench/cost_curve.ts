@@ -5,12 +5,13 @@
 //   node --import tsx bench/cost_curve.ts [--seqs=128,256,512,1024,2048] [--seq-model=qwen2-0.5b]
 //     [--models=bert-small,bert-base,qwen2-0.5b] [--model-seq=512] [--batch=4] [--dtype=bf16|fp32]
 //     [--gc=on|off] [--threads=N] [--torch-attn=eager|sdpa] [--no-torch] [--out=bench/results/cost_curve]
+//     [--note="machine loaded by other jobs"]   (or `npm run bench:curve -- …`)
+//   node --import tsx bench/cost_curve.ts --from=bench/results/cost_curve.json   (redraws the SVG)
 //
 // A point where a side fails (out of memory, timeout) is drawn as missing.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cpus } from "node:os";
-import { readFileSync } from "node:fs";
 import { repoRoot } from "./common.js";
 import { runOursSize, runTorchSize, type SizeModel, type SizeResult, type SizeSpec } from "./sizes.js";
 import { findTorchPython } from "./torch.js";
@@ -60,10 +61,17 @@ function panel(c: Curve, metric: "tokPerS" | "peakRssMiB", x0: number, y0: numbe
 }
 
 export function curveSvg(curves: Curve[], caption: string): string {
-  const rows = curves.length, width = 2 * W, height = rows * Hh + 40;
+  // the caption wrapped at ~110 characters per line, under the legend
+  const lines: string[] = [];
+  for (const word of caption.split(" ")) {
+    if (lines.length && (lines[lines.length - 1] + " " + word).length <= 110) lines[lines.length - 1] += " " + word;
+    else lines.push(word);
+  }
+  const rows = curves.length, width = 2 * W, height = rows * Hh + 30 + 14 * lines.length;
   const body = curves.map((c, r) => panel(c, "tokPerS", 0, r * Hh) + "\n" + panel(c, "peakRssMiB", W, r * Hh)).join("\n");
-  const legend = `<g transform="translate(${M.l},${height - 22})"><rect width="12" height="4" y="-4" fill="#d62728"/><text x="16">peft-ts</text>` +
-    `<rect x="90" width="12" height="4" y="-4" fill="#1f77b4"/><text x="106">PyTorch + PEFT</text><text x="240" fill="#555">${caption}</text></g>`;
+  const legend = `<g transform="translate(${M.l},${rows * Hh + 10})"><rect width="12" height="4" y="-4" fill="#d62728"/><text x="16">peft-ts</text>` +
+    `<rect x="90" width="12" height="4" y="-4" fill="#1f77b4"/><text x="106">PyTorch + PEFT</text>` +
+    lines.map((l, i) => `<text y="${18 + 14 * i}" fill="#555">${l.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</text>`).join("") + `</g>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">\n` +
     `<rect width="100%" height="100%" fill="white"/>\n${body}\n${legend}\n</svg>\n`;
 }
@@ -87,6 +95,13 @@ async function point(spec: SizeSpec, torch: boolean, attn: string, x: string): P
 }
 
 async function main(): Promise<void> {
+  const from = arg("from", "");
+  if (from) {
+    // redraw a saved run: --from=bench/results/x.json writes x.svg next to it
+    const saved = JSON.parse(readFileSync(from, "utf8")) as { caption: string; curves: Curve[] };
+    writeFileSync(from.replace(/\.json$/, ".svg"), curveSvg(saved.curves, saved.caption));
+    return;
+  }
   const seqs = arg("seqs", "128,256,512,1024,2048").split(",").filter(Boolean).map(Number);
   const seqModel = arg("seq-model", "qwen2-0.5b") as SizeModel;
   const models = arg("models", "bert-small,bert-base,qwen2-0.5b").split(",").filter(Boolean) as SizeModel[];
@@ -110,7 +125,8 @@ async function main(): Promise<void> {
     for (const model of models) points.push(await point({ ...base, model, seq: modelSeq }, torch, attn, model));
     curves.push({ title: `model size at seq ${modelSeq}`, xLabel: `model (batch ${batch})`, points });
   }
-  const caption = `LoRA all-linear step, ${bf16 ? "bf16 frozen weights" : "fp32"}, grad ckpt ${gc ? "on" : "off"}, ${threads} threads, CPU: ${cpuFlags()}; torch ${findTorchPython()?.version ?? "-"} attn ${attn}`;
+  const note = arg("note", "");
+  const caption = `${note ? note + "; " : ""}LoRA all-linear step, ${bf16 ? "bf16 frozen weights" : "fp32"}, grad ckpt ${gc ? "on" : "off"}, ${threads} threads, CPU: ${cpuFlags()}; torch ${findTorchPython()?.version ?? "-"} attn ${attn}`;
   mkdirSync(dirname(outBase), { recursive: true });
   writeFileSync(`${outBase}.json`, JSON.stringify({ caption, date: new Date().toISOString(), curves }, null, 1) + "\n");
   writeFileSync(`${outBase}.svg`, curveSvg(curves, caption));
