@@ -29,23 +29,34 @@ static inline float drop_at(const FlashDrop& dr, uint64_t idx) {
   return h < dr.thr ? 0.f : dr.keep;
 }
 
-// one key block [j0, j1) of kv head base kb, transposed to kt[D][BK] (dot products vectorise over keys)
+// one key block [j0, j1) of kv head base kb, transposed to kt[D][BK] (dot products vectorise over keys),
+// zero past j1 so the dot products always run over a full block (fixed trip count: register accumulators)
 static void load_kt(const float* k, int64_t j0, int64_t j1, int64_t D, float* kt) {
   for (int64_t j = j0; j < j1; j++)
     for (int64_t d = 0; d < D; d++) kt[d * BK + (j - j0)] = k[j * D + d];
+  if (j1 - j0 < BK)
+    for (int64_t d = 0; d < D; d++)
+      for (int64_t j = j1 - j0; j < BK; j++) kt[d * BK + j] = 0.f;
+}
+
+// c[j] = x · t[:, j] for the BK columns of a transposed block t[D][BK] (the accumulators stay in registers)
+static inline void dot_block(const float* x, const float* t, int64_t D, float* out) {
+  float c[BK];
+  for (int64_t j = 0; j < BK; j++) c[j] = 0.f;
+  for (int64_t d = 0; d < D; d++) {
+    const float xd = x[d];
+    const float* tr = t + d * BK;
+#pragma omp simd
+    for (int64_t j = 0; j < BK; j++) c[j] += xd * tr[j];
+  }
+  for (int64_t j = 0; j < BK; j++) out[j] = c[j];
 }
 
 // scores of query row qi against keys [j0, j1): s[j−j0] = scale·q·k + masks, as attention.cc computes them
 static void scores(const float* qi, const float* kt, int64_t j0, int64_t j1, int64_t D, float scale, const float* mk,
                    int64_t jmax, float* s) {
   const int64_t n = j1 - j0;
-  for (int64_t j = 0; j < n; j++) s[j] = 0.f;
-  for (int64_t d = 0; d < D; d++) {
-    const float qd = qi[d];
-    const float* kr = kt + d * BK;
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++) s[j] += qd * kr[j];
-  }
+  dot_block(qi, kt, D, s);
   for (int64_t j = 0; j < n; j++) {
     const int64_t jj = j0 + j;
     float x = s[j] * scale;
@@ -173,14 +184,7 @@ void flash_attention_backward(const float* q, const float* k, const float* v, co
     // in a fully masked row (max kMin), where every key gets P = 1/Tk
     scores(q + row * D, kt, j0, j1, D, scale, mk, last_key(p, i), s);
     float dp[BK];
-    for (int64_t j = 0; j < n; j++) dp[j] = 0.f;
-    const float* go = gout + row * D;
-    for (int64_t d = 0; d < D; d++) {
-      const float g = go[d];
-      const float* vr = vt + d * BK;
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) dp[j] += g * vr[j];
-    }
+    dot_block(gout + row * D, vt, D, dp);
     const uint64_t rowIdx = (uint64_t)row * (uint64_t)Tk;
     for (int64_t j = 0; j < n; j++) {
       const float P = vexp_neg(s[j] - mrow) * inv;

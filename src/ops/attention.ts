@@ -68,7 +68,7 @@ export function scaledDotProductAttention(
   // views of a preallocated KV cache are read in place (no gradient flows there: generation)
   const kvStride = !rq && !rk && !rv ? headStride(k, v) : null;
   // a decoding step (one query row, no gradient) too: no [B,H,1,Tk] buffer growing with the cache
-  if (useFlash(be, draw, nProbs, kvStride !== null || (Tq === 1 && !rq && !rk && !rv))) {
+  if (useFlash(be, draw, kvStride !== null || (Tq === 1 && !rq && !rk && !rv))) {
     // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward
     if (kvStride !== null) p.kvStride = kvStride;
     const qd = f32Of(q), kd = kvStride !== null ? (k.storage as Float32Array) : f32Of(k), vd = kvStride !== null ? (v.storage as Float32Array) : f32Of(v);
@@ -113,9 +113,9 @@ function headStride(k: Tensor, v: Tensor): number | null {
 let kernelChoice: "auto" | "flash" | "eager" | undefined;
 
 /**
- * Which attention kernels scaledDotProductAttention uses: "auto" (default; see useFlash), "flash" the
+ * Which attention kernels scaledDotProductAttention uses: "auto" (default) and "flash" the
  * memory-linear ones wherever the backend has them, "eager" the eager kernels (scores/probabilities
- * [B,H,Tq,Tk] in full) except on preallocated KV-cache views. Without a call, the environment variable
+ * [B,H,Tq,Tk] in full) except for decoding steps. Without a call, the environment variable
  * PEFT_TS_ATTENTION=flash|eager (in Node) picks one.
  */
 export function setAttentionKernels(choice: "auto" | "flash" | "eager"): void {
@@ -123,25 +123,16 @@ export function setAttentionKernels(choice: "auto" | "flash" | "eager"): void {
 }
 
 /**
- * Below this many [B,H,Tq,Tk] elements (64 MB of f32) "auto" keeps the eager kernels: their transient
- * probabilities are small next to the activations, and the batched GEMMs they run on are faster than
- * the blocked loops of the memory-linear kernels (measured ~1.5-2x on the native backend, loaded
- * 2-core AVX-512 machine); above it the quadratic buffers would dominate memory.
- */
-export const FLASH_MIN_ELEMENTS = 1 << 24;
-
-/**
  * The memory-linear kernels run where the backend has its own (TS reference, native addon) and the
- * dropout, if any, is counter-based (a custom-stream Rng keeps the eager path with its mask buffer),
- * for large attention matrices and decoding steps (KV-cache views read in place, no copy), or always
- * with "flash".
+ * dropout, if any, is counter-based (a custom-stream Rng keeps the eager path with its mask buffer):
+ * by default ("auto"/"flash") always, with "eager" only for decoding steps (KV-cache views are read in
+ * place there, no copy). On the native backend they run as fast as the eager GEMM path (DESIGN.md).
  */
-function useFlash(be: FullBackend, draw: DropoutDraw | null, nProbs: number, decoding: boolean): boolean {
+function useFlash(be: FullBackend, draw: DropoutDraw | null, decoding: boolean): boolean {
   if (kernelChoice === undefined) {
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.PEFT_TS_ATTENTION;
     kernelChoice = env === "flash" || env === "eager" ? env : "auto";
   }
   if (!be.supports("flashAttention") || (draw && draw.keys === undefined)) return false;
-  if (decoding) return true;
-  return kernelChoice === "flash" || (kernelChoice === "auto" && nProbs >= FLASH_MIN_ELEMENTS);
+  return decoding || kernelChoice !== "eager";
 }
