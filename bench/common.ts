@@ -51,6 +51,7 @@ export function timeMs(fn: () => void, reps: number, warmup = 2): number {
 }
 
 // ------------------------------------------------------------------ locations and the compiled workers
+import "../src/node.js"; // the Node implementations (files, backends, MPI) behind the core
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";

@@ -7,12 +7,15 @@
 //          addon's communication-thread counters;
 //   torch: two bench/reference/ddp_torch.py processes (MASTER_ADDR=127.0.0.1, RANK, WORLD_SIZE;
 //          torch.set_num_threads(1)), HF transformers + PEFT under DistributedDataParallel, gloo.
-// Per case: median step time (rank 0), bytes allreduced per step, time inside collectives, the exposed
-// wait after backward, hidden share = 1 − wait / collective (both ranks' mean), peak RSS per rank.
+// Per case: median step time (rank 0), bytes allreduced per step, time inside collectives (ours: split
+// into peer wait, measured by a barrier queued on the communication thread before each bucket, and
+// transfer, the collective's own time after it; src/train/comm_stats.ts), the exposed wait after
+// backward, hidden share = 1 − wait / collective (both ranks' mean), peak RSS per rank.
 // Rounds alternate ours/torch (lora.ts `alternate`); the best round counts. All traffic on 127.0.0.1
 // (MPI: shared memory + loopback OOB; gloo: lo).
-// ZeRO memory per rank and tensor-parallel peak RSS rows are hooks: measured once TrainingArguments
-// has zero_stage / tensor_parallel_size, "not measured" rows until then.
+// Then ZeRO-1 and ZeRO-2 against plain DP on bert-small full fine-tuning: gradient and optimizer-state
+// MiB per rank from the library's own accounting (ZeroOptimizer.gradFloats/stateFloats) and peak RSS
+// (--zero=off skips them), and tp=2 peak RSS per rank vs tp=1 on llama-small LoRA (--tp=off).
 // Worker: `mpirun -np 2 node [--import tsx] bench/dist.ts --worker '<json>'`.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -54,11 +57,17 @@ interface RankResult {
   times: number[];
   bytesPerStep: number;
   collectiveMs: number | null;
+  /** Of collectiveMs (ours only): the probe barriers' time (waiting for the slower rank) and the collectives' own (transfer). */
+  peerWaitMs?: number | null;
+  transferMs?: number | null;
   waitMs: number;
   hiddenShare: number | null;
   buckets: number;
   trainable: number;
   peakRssMiB: number;
+  /** Ours: the library's own accounting of gradient and optimizer-state floats per rank, in MiB (f32). */
+  gradMiB?: number;
+  optimMiB?: number;
   foreign?: number;
   backend?: string;
   loss?: number;
@@ -109,8 +118,14 @@ async function distWorker(spec: WorkerSpec): Promise<RankResult> {
   const r = await trainer.train();
   const sum = stats.summary(spec.warmup);
   const trainable = model.parameters().filter((p: { requiresGrad: boolean }) => p.requiresGrad).reduce((a: number, p: { size: number }) => a + p.size, 0);
+  const zero = trainer.ddp.zero;
+  let plainOptim = 0;
+  for (const st of trainer.optimizer!.state.values()) for (const b of st.buffers.values()) plainOptim += b.length;
+  const mib = (floats: number) => (floats * 4) / 2 ** 20;
   const res: RankResult = {
     rank: group.rank, medianS: median(times.slice(spec.warmup)), times, bytesPerStep: sum.bytesPerStep, collectiveMs: sum.collectiveMs,
+    peerWaitMs: sum.peerWaitMs, transferMs: sum.transferMs,
+    gradMiB: mib(zero ? zero.gradFloats() : trainable), optimMiB: mib(zero ? zero.stateFloats() : plainOptim),
     waitMs: sum.waitMs, hiddenShare: sum.hiddenShare, buckets: sum.buckets, trainable, peakRssMiB: peakRssMiB(),
     foreign: snap0 ? foreignLoad(snap0, cpuSnapshot()) : NaN, backend, loss: r.trainingLoss,
   };
@@ -196,21 +211,19 @@ function torchCmds(python: string, c: Case, warmup: number, steps: number, port:
   }));
 }
 
-// ------------------------------------------------------------------ ZeRO / tensor-parallel hooks
-/** Whether TrainingArguments knows a field (the ZeRO and TP hooks measure only where it exists). */
-async function hasTrainingField(snake: string): Promise<boolean> {
-  const { TRAINING_FIELDS, snakeToCamel } = await import("../src/train/index.js");
-  return Object.prototype.hasOwnProperty.call(TRAINING_FIELDS, snakeToCamel(snake));
+interface Summary {
+  ranks: RankResult[]; step: number; bytes: number; coll: number | null; peerWait: number | null; transfer: number | null; wait: number; hidden: number | null;
+  rss: number[]; trainable: number; buckets: number; foreign?: number; loss?: number;
 }
-
-interface Summary { ranks: RankResult[]; step: number; bytes: number; coll: number | null; wait: number; hidden: number | null; rss: number[]; trainable: number; buckets: number; foreign?: number; loss?: number }
 
 function summarize(rs: RankResult[]): Summary {
   const mean = (f: (r: RankResult) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
-  const coll = rs.every((r) => r.collectiveMs !== null) ? mean((r) => r.collectiveMs!) : null;
+  const meanOf = (f: (r: RankResult) => number | null | undefined) => rs.every((r) => typeof f(r) === "number") ? mean((r) => f(r)!) : null;
+  const coll = meanOf((r) => r.collectiveMs);
   const wait = mean((r) => r.waitMs);
   return {
-    ranks: rs, step: rs[0].medianS * 1000, bytes: rs[0].bytesPerStep, coll, wait, hidden: coll && coll > 0 ? Math.min(1, Math.max(0, 1 - wait / coll)) : null,
+    ranks: rs, step: rs[0].medianS * 1000, bytes: rs[0].bytesPerStep, coll, peerWait: meanOf((r) => r.peerWaitMs), transfer: meanOf((r) => r.transferMs),
+    wait, hidden: coll && coll > 0 ? Math.min(1, Math.max(0, 1 - wait / coll)) : null,
     rss: rs.map((r) => r.peakRssMiB), trainable: rs[0].trainable, buckets: rs[0].buckets, foreign: rs[0].foreign, loss: rs[0].loss,
   };
 }
@@ -220,7 +233,7 @@ const lowerRow = (name: string, ours: number, ref: number | null, unit: string):
 
 export const distSuite: Suite = {
   name: "dist",
-  description: "2-rank data parallelism (1 thread/rank): step time, bytes/step, collective time, hidden share, RSS per rank vs PyTorch DDP gloo (--rounds=N; --bucket-mb=N; --case=bert-small:lora-all,...)",
+  description: "2-rank data parallelism (1 thread/rank): step time, bytes/step, collective time (peer wait + transfer), hidden share, RSS per rank vs PyTorch DDP gloo; ZeRO-1/2 memory per rank vs DP; tp=2 RSS (--rounds=N; --bucket-mb=N; --case=bert-small:lora-all,...|none; --zero=off; --tp=off)",
   async run(opts: BenchOptions, emit: (r: BenchRow) => void): Promise<void> {
     const self = fileURLToPath(import.meta.url);
     const { mpiAvailable } = await import("../src/dist/mpi_addon.js");
@@ -269,33 +282,48 @@ export const distSuite: Suite = {
       if (!opts.json) {
         console.log(`#   ${name}: trainable ${o.trainable} (torch ${t?.trainable ?? "-"}), buckets ${o.buckets} (torch ${t?.buckets ?? "-"}), loss ${o.loss?.toFixed(4)}`);
         console.log(loadLine(name, o.foreign, null));
-        const per = (x: Summary | null) => x ? x.ranks.map((r) => `rank ${r.rank} wait ${r.waitMs.toFixed(1)} / collective ${r.collectiveMs?.toFixed(1) ?? "-"} ms`).join(", ") : "-";
+        const split = (r: RankResult) => typeof r.peerWaitMs === "number" ? ` = peer wait ${r.peerWaitMs.toFixed(1)} + transfer ${r.transferMs!.toFixed(1)}` : "";
+        const per = (x: Summary | null) => x ? x.ranks.map((r) => `rank ${r.rank} wait ${r.waitMs.toFixed(1)} / collective ${r.collectiveMs?.toFixed(1) ?? "-"}${split(r)} ms`).join(", ") : "-";
         console.log(`#   per rank: ours ${per(o)}; torch ${per(t)}`);
       }
       emit(timeRow("dist", `${name} step`, o.step, t?.step ?? null));
       emit(lowerRow(`${name} MB/step`, o.bytes / 1e6, t ? t.bytes / 1e6 : null, "MB"));
       if (o.coll !== null) emit(lowerRow(`${name} collective`, o.coll, t?.coll ?? null, "ms"));
+      // ours only: the collective time split by the probe barriers (comm_stats.ts); torch's comm hook cannot tell them apart
+      if (o.peerWait !== null) emit(lowerRow(`${name} collective: peer wait`, o.peerWait, null, "ms"));
+      if (o.transfer !== null) emit(lowerRow(`${name} collective: transfer`, o.transfer, null, "ms"));
       emit(lowerRow(`${name} exposed wait`, o.wait, t?.wait ?? null, "ms"));
       if (o.hidden !== null) emit({ suite: "dist", case: `${name} hidden`, ours: 100 * o.hidden, reference: t?.hidden == null ? null : 100 * t.hidden, unit: "%", ratio: t?.hidden ? o.hidden / t.hidden : null });
       o.rss.forEach((x, rank) => emit(rssRow("dist", `${name} rss rank${rank}`, x, t?.rss[rank] ?? null)));
     }
-    // hooks for the parallelism being built on other branches: measured once the argument exists
-    for (const h of [
-      { field: "zero_stage", value: 2, what: "bert-small full zero-2 rss/rank vs plain DP", c: { model: "bert-small", mode: "full" } as Case },
-      { field: "tensor_parallel_size", value: 2, what: "llama-small lora-qv tp=2 peak rss/rank vs tp=1", c: { model: "llama-small", mode: "lora" } as Case },
-    ]) {
-      if (!(await hasTrainingField(h.field))) {
-        const note = `not measured: zero_stage/tensor_parallel_size not on this branch (${h.field})`;
-        if (opts.json) console.log(JSON.stringify({ suite: "dist", case: h.what, ours: null, reference: null, unit: "MiB", ratio: null, note }));
-        else console.log(`dist   ${h.what.padEnd(46)} ${note}`);
-        continue;
+    // ZeRO-1/2 memory per rank vs plain DP (bert-small full fine-tuning): the library's accounting of
+    // gradient and optimizer-state floats, and peak RSS; then tensor parallelism's peak RSS vs tp=1
+    if (argValue(opts, "--zero") !== "off") {
+      const c: Case = { model: "bert-small", mode: "full" };
+      const spec = { model: c.model, mode: c.mode, warmup: 1, steps: 2, bucketMb };
+      const plain = await runOurs(self, spec, "plain DP bert-small full");
+      for (const stage of [1, 2]) {
+        const z = plain && await runOurs(self, { ...spec, extraArgs: { zero_stage: stage } }, `zero-${stage} bert-small full`);
+        if (!plain || !z) continue;
+        const what = `bert-small full zero-${stage}`;
+        if (!opts.json) {
+          const line = (r: RankResult) => `rank ${r.rank} grad ${r.gradMiB!.toFixed(1)} MiB, optimizer ${r.optimMiB!.toFixed(1)} MiB, step ${(r.medianS * 1000).toFixed(0)} ms`;
+          console.log(`#   ${what}: ${z.map(line).join("; ")} (plain DP: ${plain.map(line).join("; ")})`);
+        }
+        // ratio > 1 = the sharded run needs less memory per rank than plain DP
+        z.forEach((x, rank) => {
+          emit(lowerRow(`${what} grad/rank${rank} vs DP`, x.gradMiB!, plain[rank].gradMiB!, "MiB"));
+          emit(lowerRow(`${what} optim/rank${rank} vs DP`, x.optimMiB!, plain[rank].optimMiB!, "MiB"));
+          emit(rssRow("dist", `${what} rss rank${rank} vs DP`, x.peakRssMiB, plain[rank].peakRssMiB));
+        });
       }
-      const spec = { model: h.c.model, mode: h.c.mode, warmup: 1, steps: 2, bucketMb };
-      const plain = await runOurs(self, spec, `plain ${h.what}`);
-      const other = await runOurs(self, { ...spec, extraArgs: { [h.field]: h.value } }, h.what);
-      if (!plain || !other) continue;
-      // ratio > 1 = the sharded run needs less memory per rank than plain DP / tp=1
-      other.forEach((x, rank) => emit(rssRow("dist", `${h.what} rank${rank}`, x.peakRssMiB, plain[rank].peakRssMiB)));
+    }
+    {
+      const what = "llama-small lora-qv tp=2 peak rss/rank vs tp=1";
+      const spec = { model: "llama-small" as ModelName, mode: "lora" as Mode, warmup: 1, steps: 2, bucketMb };
+      const plain = argValue(opts, "--tp") === "off" ? null : await runOurs(self, spec, `tp=1 ${what}`);
+      const other = plain && await runOurs(self, { ...spec, extraArgs: { tensor_parallel_size: 2 } }, what);
+      if (plain && other) other.forEach((x, rank) => emit(rssRow("dist", `${what} rank${rank}`, x.peakRssMiB, plain[rank].peakRssMiB)));
     }
   },
 };

@@ -3,6 +3,7 @@
 // by writing bench/<name>.ts that exports a Suite and registering it below.
 // Output (DESIGN.md "Benchmark output"): a readable table, or with --json one object per line:
 // {"suite","case","ours","reference","unit","ratio"}, ratio oriented so that > 1 means we are better.
+import "../src/node.js"; // the Node implementations (files, backends, MPI) behind the core
 import { pathToFileURL } from "node:url";
 import { opsSuite } from "./ops.js";
 import { inferSuite } from "./infer.js";
@@ -11,6 +12,7 @@ import { trainSuite } from "./train.js";
 import { distSuite } from "./dist.js";
 import { wasmSuite } from "./wasm.js";
 import { sizesSuite } from "./sizes.js";
+import { webSuite } from "./web.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -28,6 +30,7 @@ registerSuite(trainSuite);
 registerSuite(distSuite);
 registerSuite(wasmSuite);
 registerSuite(sizesSuite);
+registerSuite(webSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

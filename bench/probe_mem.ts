@@ -2,6 +2,7 @@
 // maximum seen inside kernels (sampled in every GEMM call).
 // Usage: node --expose-gc --import tsx bench/probe_mem.ts [bert-small|llama-small] [all] [bf16] [nogc] [stepgc]
 // (nogc: no forced collection when printing; stepgc: a full collection after each forward and backward)
+import "../src/node.js"; // the Node implementations (files, backends, MPI) behind the core
 import { buildModel, makeBatch, loraTargets, SHAPES, type ModelName } from "./lora.js";
 import { getPeftModel, LoraConfig } from "../src/peft/index.js";
 import { AdamW } from "../src/train/optim/index.js";

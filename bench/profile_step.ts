@@ -5,6 +5,7 @@
 //
 // Usage: node --import tsx bench/profile_step.ts [--steps N] [--shape demo|bert-small|bert-base|llama-small] [--no-trainer]
 //        (add --cpu-prof --cpu-prof-dir=/tmp/prof to node for a profile)
+import "../src/node.js"; // the Node implementations (files, backends, MPI) behind the core
 import { AutoTokenizer } from "../src/io/tokenizer.js";
 import { AutoModelForSequenceClassification, AutoModelForCausalLM } from "../src/models/auto.js";
 import { preprocessSeqCls } from "../src/data/tasks/seq_cls.js";

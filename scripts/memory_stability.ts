@@ -6,6 +6,7 @@
 // an evaluate(), which also appends its metrics to log_history). Exit status 1 when not flat. test/train/memory.test.ts runs a short version.
 // Usage: node --import tsx scripts/memory_stability.ts [steps=2000] [bert-mini-en|bert-tiny-random] [eval_every=250] [fixed]
 // (fixed: every batch padded to the longest example, 50 tokens: one shape, no dynamic padding)
+import "../src/node.js"; // the Node implementations (files, backends, MPI) behind the core
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -20,7 +20,7 @@ if (files.length === 0) {
   console.error("no test files matched", filters);
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], {
+const res = spawnSync(process.execPath, ["--import", "tsx", "--import", "./src/node.ts", "--test", "--test-concurrency=1", ...files], {
   cwd: root,
   stdio: "inherit",
   env: process.env,

@@ -1,6 +1,7 @@
 // Fuzz child process: runs cases [from, to) of one target and reports each outcome to the parent over IPC.
 // Usage (forked by main.ts): node --import tsx child.ts <target> <seed> <from> <to> <tmpRoot>
 
+import "../../src/node.js"; // the Node implementations (files, backends, MPI) behind the core
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pollutionSnapshot } from "./pollution.js";

@@ -4,6 +4,7 @@
 // flags (snake_case or kebab-case) or in a JSON/YAML file (--config); flags override the file.
 // Errors print one line `peft-ts: error: …` and exit non-zero (stack traces only with --debug).
 
+import "../node.js";
 import { Command, CommanderError, Option } from "commander";
 import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";

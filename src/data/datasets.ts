@@ -3,8 +3,8 @@
 // this module wraps their rows. The in-memory Dataset is deliberately small: rows are plain
 // objects, every transform returns a new Dataset, and shuffling uses the seeded Rng.
 
-import { closeSync, openSync, statSync } from "node:fs";
-import { extname } from "node:path";
+import { getFiles, type ReadHandle } from "../platform/files.js";
+import { extname } from "../platform/paths.js";
 import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/random.js";
 import {
@@ -125,11 +125,11 @@ export function trainTestSplit<R extends Row>(ds: Dataset<R>, opts: { testSize: 
 export class IterableDataset<R = Row> implements Iterable<R> {
   constructor(private readonly source: () => Iterator<R>) {}
   static fromJsonl(path: string): IterableDataset<Row> {
-    statSync(path); // fail early if missing
+    getFiles().stat(path); // fail early if missing
     return new IterableDataset(() => iterateJsonlSync(path));
   }
   static fromTextLines(path: string, column = "text"): IterableDataset<Row> {
-    statSync(path);
+    getFiles().stat(path);
     return new IterableDataset(() => iterateTextSync(path, column));
   }
   [Symbol.iterator](): Iterator<R> {
@@ -206,7 +206,7 @@ export class IterableDataset<R = Row> implements Iterable<R> {
 export class JsonlFileDataset<R = Row> {
   private readonly starts: Float64Array;
   private readonly ends: Float64Array;
-  private fd: number | null = null;
+  private fd: ReadHandle | null = null;
   private constructor(readonly path: string, starts: Float64Array, ends: Float64Array, private readonly transform: ((row: Row, i: number) => R) | null) {
     this.starts = starts;
     this.ends = ends;
@@ -220,7 +220,7 @@ export class JsonlFileDataset<R = Row> {
   }
   get(i: number): R {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new ConfigError(`JsonlFileDataset.get: index ${i} out of range for ${this.length} rows of ${this.path}`);
-    if (this.fd === null) this.fd = openSync(this.path, "r");
+    if (this.fd === null) this.fd = getFiles().openRead(this.path);
     const row = readJsonlRowAt(this.fd, this.starts[i], this.ends[i], this.path, i);
     return this.transform ? this.transform(row, i) : (row as R);
   }
@@ -231,7 +231,7 @@ export class JsonlFileDataset<R = Row> {
     return new JsonlFileDataset<S>(this.path, this.starts, this.ends, f);
   }
   close(): void {
-    if (this.fd !== null) closeSync(this.fd);
+    if (this.fd !== null) this.fd.close();
     this.fd = null;
   }
 }

@@ -1,9 +1,22 @@
 // One process group per process: the MPI group when mpirun started this process, the local
-// (single-process) group otherwise.
+// (single-process) group otherwise. MPI is Node-only: the Node entry (src/node.ts) registers how
+// an MPI group is made (mpi_addon.ts + mpi_group.ts); without it only world size 1 exists.
 import { DistributedError } from "../tensor/errors.js";
+import { envVar } from "../platform/env.js";
 import { LocalGroup, type ProcessGroup } from "./process_group.js";
-import { MpiGroup } from "./mpi_group.js";
-import { loadMpiAddon, mpiLaunchEnv, MPI_INSTALL_HINT } from "./mpi_addon.js";
+import { mpiLaunchEnv, MPI_INSTALL_HINT, type LaunchEnv } from "./launch_env.js";
+
+/** How an MPI group is made here: load the addon (throws the reason), then build the group over it. */
+export interface MpiConnector {
+  loadAddon(): unknown;
+  createGroup(addon: unknown, launch: LaunchEnv, opts: { timeoutMs: number }): ProcessGroup;
+}
+
+let mpi: MpiConnector | null = null;
+
+export function registerMpiConnector(c: MpiConnector): void {
+  mpi = c;
+}
 
 export interface InitDistributedOptions {
   /**
@@ -16,7 +29,7 @@ export interface InitDistributedOptions {
 let group: ProcessGroup | null = null;
 
 function defaultTimeoutSeconds(): number {
-  const env = Number(process.env.PEFT_TS_DDP_TIMEOUT);
+  const env = Number(envVar("PEFT_TS_DDP_TIMEOUT"));
   return Number.isFinite(env) && env > 0 ? env : 1800;
 }
 
@@ -41,14 +54,15 @@ export function initDistributed(opts: InitDistributedOptions = {}): ProcessGroup
   }
   let addon;
   try {
-    addon = loadMpiAddon();
+    if (!mpi) throw new Error("MPI is not available in this build (the Node entry, src/node.ts, registers it)");
+    addon = mpi.loadAddon();
   } catch (e) {
     throw new DistributedError(
       `this process was started by mpirun (rank ${launch.rank}${launch.size !== null ? ` of ${launch.size}` : ""}) but ${(e as Error).message}; ` +
         `to run on MPI: ${MPI_INSTALL_HINT}`,
     );
   }
-  group = new MpiGroup(addon, launch, { timeoutMs: timeoutSeconds * 1000 });
+  group = mpi!.createGroup(addon, launch, { timeoutMs: timeoutSeconds * 1000 });
   return group;
 }
 

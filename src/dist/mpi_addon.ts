@@ -17,6 +17,8 @@ export interface MpiAddon {
   allgather(send: Float32Array, recv: Float32Array, comm?: number): number;
   allgatherBytes(send: Uint8Array, comm?: number): number;
   reduceScatter(send: Float32Array, recv: Float32Array, comm?: number): number;
+  /** MPI_Reduce_scatter with one count per rank (absent in addons built before it existed). */
+  reduceScatterV?(send: Float32Array, recv: Float32Array, counts: Int32Array, comm?: number): number;
   barrier(comm?: number): number;
   /** MPI_Comm_split of `comm` (collective over it): the result comes from takeSplit after wait. */
   split(color: number, key: number, comm?: number): number;
@@ -32,7 +34,9 @@ export interface MpiAddon {
   counters?(): CommCounters;
 }
 
-export const MPI_INSTALL_HINT = "apt-get install openmpi-bin libopenmpi-dev, then npm run build:native";
+import { MPI_INSTALL_HINT } from "./launch_env.js";
+
+export { MPI_INSTALL_HINT, mpiLaunchEnv, type LaunchEnv } from "./launch_env.js";
 
 /** Where the addon may live (PEFT_TS_MPI_ADDON names it explicitly). */
 export function mpiAddonCandidates(): string[] {
@@ -67,26 +71,6 @@ export function loadMpiAddon(): MpiAddon {
     throw new Error(`loading the MPI addon ${path} failed: ${(e as Error).message}`);
   }
   return loaded;
-}
-
-/** What the environment says about an mpirun launch (OpenMPI's OMPI_COMM_WORLD_* or PMIx's PMIX_RANK). */
-export interface LaunchEnv {
-  rank: number;
-  size: number | null;
-  localRank: number;
-  localSize: number;
-}
-
-export function mpiLaunchEnv(env: NodeJS.ProcessEnv = process.env): LaunchEnv | null {
-  const int = (v: string | undefined): number | null => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
-  const rank = int(env.OMPI_COMM_WORLD_RANK) ?? int(env.PMIX_RANK);
-  if (rank === null) return null;
-  return {
-    rank,
-    size: int(env.OMPI_COMM_WORLD_SIZE),
-    localRank: int(env.OMPI_COMM_WORLD_LOCAL_RANK) ?? 0,
-    localSize: int(env.OMPI_COMM_WORLD_LOCAL_SIZE) ?? 1,
-  };
 }
 
 function onPath(cmd: string): boolean {

@@ -11,8 +11,9 @@
 //   MPI_Finalize with the same deadline, MPI_Abort if that does not return;
 // - a rank that dies (a signal, OOM) is noticed by mpirun, which ends the job and names the rank.
 import { DistributedError } from "../tensor/errors.js";
-import type { CommCounters, CommHandle, ProcessGroup } from "./process_group.js";
-import type { LaunchEnv, MpiAddon } from "./mpi_addon.js";
+import { checkScatterCounts, type CommCounters, type CommHandle, type ProcessGroup } from "./process_group.js";
+import type { MpiAddon } from "./mpi_addon.js";
+import type { LaunchEnv } from "./launch_env.js";
 
 const secs = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
 
@@ -180,6 +181,24 @@ export class MpiGroup implements ProcessGroup {
     if (send.length % this.worldSize !== 0 || out.length * this.worldSize !== send.length)
       throw new DistributedError(`reduceScatterSum: send has ${send.length} floats, out ${out.length}: send must be out × ${this.worldSize}`);
     return this.start("reduceScatter", out.length, "floats per rank", () => this.addon.reduceScatter(send, out, this.comm));
+  }
+
+  reduceScatterSumVAsync(send: Float32Array, counts: readonly number[], out: Float32Array): CommHandle {
+    checkScatterCounts(send, counts, out, this.rank, this.worldSize);
+    if (this.addon.reduceScatterV) {
+      const c = Int32Array.from(counts);
+      return this.start("reduceScatterV", send.length, "floats", () => this.addon.reduceScatterV!(send, out, c, this.comm));
+    }
+    // an addon built before reduceScatterV: equal blocks of the largest count, zero-padded (more bytes, same sums)
+    const w = Math.max(0, ...counts);
+    const padded = new Float32Array(w * this.worldSize), mine = new Float32Array(w);
+    let at = 0;
+    counts.forEach((c, r) => { padded.set(send.subarray(at, at + c), r * w); at += c; });
+    return this.start("reduceScatter", w, "floats per rank", () => this.addon.reduceScatter(padded, mine, this.comm), () => out.set(mine.subarray(0, out.length)));
+  }
+
+  barrierAsync(): CommHandle {
+    return this.start("barrier", null, "", () => this.addon.barrier(this.comm));
   }
 
   commCounters(): CommCounters | null {

@@ -2,6 +2,7 @@
 // `MpiGroup` (mpi_group.ts) runs the collectives over MPI on the addon's communication thread,
 // `LocalGroup` is the single-process group (every collective is the identity).
 import { DistributedError } from "../tensor/errors.js";
+import { exitProcess, writeStderr } from "../platform/env.js";
 
 /** An in-flight collective started by an `…Async` method. */
 export interface CommHandle {
@@ -63,8 +64,16 @@ export interface ProcessGroup {
    */
   reduceScatterSum(send: Float32Array, out?: Float32Array): Float32Array;
   reduceScatterSumAsync(send: Float32Array, out: Float32Array): CommHandle;
+  /**
+   * Uneven reduce-scatter (MPI_Reduce_scatter): `send` holds sum(counts) floats, rank r's part of
+   * them first-to-last in rank order; this rank receives the sum over ranks of its counts[rank]
+   * floats into `out` (counts may be 0: a rank that owns none of the range only contributes).
+   */
+  reduceScatterSumVAsync(send: Float32Array, counts: readonly number[], out: Float32Array): CommHandle;
   /** Returns once every rank has reached it. */
   barrier(): void;
+  /** barrier() on the communication thread, queued behind the collectives started before it (a peer-wait probe). */
+  barrierAsync(): CommHandle;
   /**
    * A sub-group (MPI_Comm_split): a collective of this group; the ranks passing the same `color`
    * (an integer >= 0) form one group, ranked by `key`. Its collectives involve only its members.
@@ -79,6 +88,15 @@ export interface ProcessGroup {
    * keeps none (the local group; an MPI addon built before they existed). Cheap (one lock).
    */
   commCounters?(): CommCounters | null;
+}
+
+/** reduceScatterSumVAsync's arguments: one count per rank, send = their sum, out = this rank's. */
+export function checkScatterCounts(send: Float32Array, counts: readonly number[], out: Float32Array, rank: number, world: number): void {
+  if (counts.length !== world || counts.some((c) => !Number.isInteger(c) || c < 0))
+    throw new DistributedError(`reduceScatterSumV: ${world} counts (integers >= 0) expected, got [${counts.join(", ")}]`);
+  const total = counts.reduce((a, c) => a + c, 0);
+  if (send.length !== total || out.length !== counts[rank])
+    throw new DistributedError(`reduceScatterSumV: send has ${send.length} floats (the counts sum to ${total}), out ${out.length} (rank ${rank}'s count is ${counts[rank]})`);
 }
 
 /** A handle that is already complete. */
@@ -135,8 +153,17 @@ export class LocalGroup implements ProcessGroup {
     this.reduceScatterSum(send, out);
     return DONE;
   }
+  reduceScatterSumVAsync(send: Float32Array, counts: readonly number[], out: Float32Array): CommHandle {
+    checkScatterCounts(send, counts, out, 0, 1);
+    this.reduceScatterSum(send, out);
+    return DONE;
+  }
   barrier(): void {
     this.live("barrier");
+  }
+  barrierAsync(): CommHandle {
+    this.barrier();
+    return DONE;
   }
   /** A single-process group is its own only sub-group: a new group of 1. */
   split(color: number, key: number): ProcessGroup {
@@ -146,8 +173,8 @@ export class LocalGroup implements ProcessGroup {
     return new LocalGroup({ timeoutSeconds: this.timeoutMs / 1000 });
   }
   abort(message: string, code = 1): never {
-    process.stderr.write(`peft-ts: aborting (exit code ${code || 1}): ${message}\n`);
-    process.exit(code || 1);
+    writeStderr(`peft-ts: aborting (exit code ${code || 1}): ${message}\n`);
+    exitProcess(code || 1);
   }
   finalize(): void {
     this.finalized = true;

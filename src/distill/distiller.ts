@@ -10,7 +10,7 @@
 // other teacher weights or other data is detected by its key and rebuilt. Batches then carry
 // `exampleIndex` (added here) so each step reads its rows instead of running the teachers.
 
-import { join } from "node:path";
+import { join } from "../platform/paths.js";
 import { Tensor } from "../tensor/tensor.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";

@@ -6,9 +6,9 @@
 // (sequence tasks: one row per example; token tasks: one row per real token), "offsets" [N+1] i32
 // = first row of each example.
 
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { Sha256 } from "../platform/sha256.js";
+import { getFiles } from "../platform/files.js";
+import { dirname } from "../platform/paths.js";
 import { Tensor } from "../tensor/tensor.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { noGrad } from "../tensor/autograd.js";
@@ -18,25 +18,25 @@ import type { Features } from "../data/collate.js";
 
 /** sha256 over every parameter's name, dtype, shape and bytes (sorted by name). */
 export function hashModelWeights(model: PreTrainedModel): string {
-  const h = createHash("sha256");
+  const h = new Sha256();
   const entries = [...model.stateDict().entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [name, t] of entries) {
     h.update(`${name}|${t.dtype}|${t.shape.join(",")}|`);
     const d = t.contiguous().data as ArrayBufferView;
     h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
   }
-  return h.digest("hex");
+  return h.digestHex();
 }
 
 /** sha256 over the model inputs of every feature, in order. */
 export function hashFeatures(features: ArrayLike<Features>): string {
-  const h = createHash("sha256");
+  const h = new Sha256();
   for (let i = 0; i < features.length; i++) {
     const f = features[i];
     h.update(JSON.stringify([f.inputIds, f.attentionMask ?? null, f.tokenTypeIds ?? null]));
     h.update("\n");
   }
-  return h.digest("hex");
+  return h.digestHex();
 }
 
 export interface TeacherCacheOptions {
@@ -72,10 +72,10 @@ export class TeacherLogitCache {
   }
 
   static computeKey(teachers: PreTrainedModel[], features: ArrayLike<Features>): string {
-    const h = createHash("sha256");
+    const h = new Sha256();
     for (const t of teachers) h.update(hashModelWeights(t));
     h.update(hashFeatures(features));
-    return h.digest("hex");
+    return h.digestHex();
   }
 
   /** Loads the cache at `path` if its key matches these teachers and features; otherwise computes and writes it. */
@@ -83,7 +83,7 @@ export class TeacherLogitCache {
     const ts = Array.isArray(teachers) ? teachers : [teachers];
     if (ts.length === 0) throw new ConfigError("TeacherLogitCache: no teachers");
     const key = TeacherLogitCache.computeKey(ts, features);
-    if (existsSync(path)) {
+    if (getFiles().exists(path)) {
       const meta = readSafetensorsHeader(path).metadata;
       if (meta && meta.key === key && Number(meta.teachers) === ts.length) return TeacherLogitCache.read(path, key, false);
     }
@@ -162,7 +162,7 @@ export class TeacherLogitCache {
     const tensors = new Map<string, Tensor>();
     logits.forEach((l, k) => tensors.set(`teacher.${k}`, new Tensor(l, [R, C])));
     tensors.set("offsets", new Tensor(offsets, [N + 1], "i32"));
-    mkdirSync(dirname(path), { recursive: true });
+    getFiles().mkdir(dirname(path));
     saveSafetensors(path, tensors, { key, teachers: String(teachers.length), kind: kind ?? "sequence" });
     return new TeacherLogitCache(path, key, logits, C, offsets, kind ?? "sequence", true);
   }

@@ -1,8 +1,6 @@
 // Host byte order and in-place byte swapping: file formats here are little-endian, so big-endian hosts swap.
 
-import { endianness } from "node:os";
-
-export const LITTLE_ENDIAN = endianness() === "LE";
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function swapBytesInPlace(bytes: Uint8Array, width: number): void {
   if (width === 1) return;

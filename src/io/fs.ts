@@ -2,87 +2,23 @@
 // Files are written to a temporary sibling, fsynced, renamed over the target, and the parent
 // directory is fsynced so the rename itself survives a crash.
 
-import {
-  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync,
-  rmSync, statSync, unlinkSync, writeSync,
-} from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { randomBytes } from "node:crypto";
+import { getFiles, siblingTempName, type WriteSink } from "../platform/files.js";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "../platform/paths.js";
 import { ConfigError, PeftError } from "../tensor/errors.js";
 
-function tmpName(target: string, kind: string): string {
-  return join(dirname(target), `.${basename(target)}.${kind}-${process.pid}-${randomBytes(4).toString("hex")}`);
-}
-
-/** fsync a directory so a rename/create inside it is durable (not supported everywhere: ignored then). */
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Some platforms/filesystems cannot open or fsync directories; the rename is still atomic.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Writes every byte of `data` at the fd's current position (writeSync may write less than asked). */
-export function writeAllSync(fd: number, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) {
-    const chunk = Math.min(data.length - off, 1 << 30);
-    off += writeSync(fd, data, off, chunk);
-  }
-}
-
 /**
- * Writes a file through a callback that receives an open fd of a temporary file in the same
- * directory; then fsyncs, renames over `path` and fsyncs the directory. On any error the
- * temporary file is removed and `path` is left as it was.
+ * Writes a file through a callback that receives the sink of a temporary file in the same
+ * directory; then fsyncs, renames over `path` and fsyncs the directory (the files interface's
+ * writeAtomic). On any error the temporary file is removed and `path` is left as it was.
  */
-export function atomicWriteWith(path: string, write: (fd: number) => void): void {
-  const target = resolve(path);
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = tmpName(target, "tmp");
-  const fd = openSync(tmp, "wx", 0o644);
-  let ok = false;
-  try {
-    write(fd);
-    fsyncSync(fd);
-    ok = true;
-  } finally {
-    closeSync(fd);
-    if (!ok) {
-      try { unlinkSync(tmp); } catch { /* already gone */ }
-    }
-  }
-  try {
-    renameSync(tmp, target);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  fsyncDir(dirname(target));
+export function atomicWriteWith(path: string, write: (out: WriteSink) => void): void {
+  getFiles().writeAtomic(path, write);
 }
 
 /** Atomically writes `data` (bytes, or a string written as UTF-8) to `path`. Synchronous. */
 export function atomicWriteFile(path: string, data: Uint8Array | string): void {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  atomicWriteWith(path, (fd) => writeAllSync(fd, bytes));
-}
-
-function fsyncTree(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) fsyncTree(p);
-    else if (st.isFile()) {
-      const fd = openSync(p, "r");
-      try { fsyncSync(fd); } finally { closeSync(fd); }
-    }
-  }
-  fsyncDir(dir);
+  atomicWriteWith(path, (out) => out.write(bytes));
 }
 
 /**
@@ -92,36 +28,37 @@ function fsyncTree(dir: string): void {
  * throws, the temp dir is removed and `finalDir` is untouched. Returns the resolved final path.
  */
 export async function atomicWriteDir(finalDir: string, fill: (tmpDir: string) => Promise<void> | void): Promise<string> {
+  const fs = getFiles();
   const target = resolve(finalDir);
   const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
-  const tmp = tmpName(target, "tmp");
-  mkdirSync(tmp);
+  fs.mkdir(parent);
+  const tmp = siblingTempName(target, "tmp");
+  fs.mkdir(tmp);
   try {
     await fill(tmp);
-    fsyncTree(tmp);
+    fs.syncTree(tmp);
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    fs.rm(tmp, { recursive: true, force: true });
     throw e;
   }
   let old: string | null = null;
-  if (existsSync(target)) {
-    if (!statSync(target).isDirectory()) {
-      rmSync(tmp, { recursive: true, force: true });
+  if (fs.exists(target)) {
+    if (!fs.stat(target).isDirectory) {
+      fs.rm(tmp, { recursive: true, force: true });
       throw new PeftError(`atomicWriteDir: '${target}' exists and is not a directory`);
     }
-    old = tmpName(target, "old");
-    renameSync(target, old);
+    old = siblingTempName(target, "old");
+    fs.rename(target, old);
   }
   try {
-    renameSync(tmp, target);
+    fs.rename(tmp, target);
   } catch (e) {
-    if (old) renameSync(old, target); // put the previous version back
-    rmSync(tmp, { recursive: true, force: true });
+    if (old) fs.rename(old, target); // put the previous version back
+    fs.rm(tmp, { recursive: true, force: true });
     throw e;
   }
-  fsyncDir(parent);
-  if (old) rmSync(old, { recursive: true, force: true });
+  fs.syncDir(parent);
+  if (old) fs.rm(old, { recursive: true, force: true });
   return target;
 }
 
@@ -137,7 +74,7 @@ function realpathOrSelf(p: string): string {
   const rest: string[] = [];
   for (;;) {
     try {
-      return join(realpathSync(cur), ...rest);
+      return join(getFiles().realpath(cur), ...rest);
     } catch {
       const parent = dirname(cur);
       if (parent === cur) return p;
@@ -178,9 +115,9 @@ export function assertInside(root: string, candidate: string, what: string): str
 export function requireReadableFile(path: string, what: string): void {
   let st;
   try {
-    st = statSync(path);
+    st = getFiles().stat(path);
   } catch (e) {
     throw new ConfigError(`${path}: ${what} not found (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (!st.isFile()) throw new ConfigError(`${path}: expected ${what} file, found a directory or special file`);
+  if (!st.isFile) throw new ConfigError(`${path}: expected ${what} file, found a directory or special file`);
 }

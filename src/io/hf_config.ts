@@ -4,7 +4,7 @@
 // defaults) and hf_config_file.ts (loading, AutoConfig, writing back).
 
 export { SUPPORTED_MODEL_TYPES } from "./hf_config_types.js";
-export type { BaseConfig, BertConfig, GPT2Config, LlamaConfig, ModelType, PretrainedConfig, ProblemType, RopeScaling } from "./hf_config_types.js";
+export type { BartConfig, BaseConfig, BertConfig, GPT2Config, LlamaConfig, ModelType, T5Config, PretrainedConfig, ProblemType, RopeScaling } from "./hf_config_types.js";
 export { PROBLEM_TYPES, applyLabelOptions, defaultId2Label } from "./hf_config_labels.js";
 export type { LabelOptions } from "./hf_config_labels.js";
 export { parseConfig } from "./hf_config_parse.js";

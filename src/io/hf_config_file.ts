@@ -1,7 +1,7 @@
 // config.json files: loading from a folder, file or hub id (AutoConfig), and the JSON written back.
 
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
 import { ConfigError } from "../tensor/errors.js";
 import { resolveModelDir } from "./hub.js";
 import { readJsonFileChecked } from "./json.js";
@@ -9,7 +9,7 @@ import type { PretrainedConfig } from "./hf_config_types.js";
 import { parseConfig } from "./hf_config_parse.js";
 
 async function resolveDir(dirOrId: string): Promise<string> {
-  if (existsSync(dirOrId)) return dirOrId;
+  if (getFiles().exists(dirOrId)) return dirOrId;
   return resolveModelDir(dirOrId);
 }
 
@@ -20,8 +20,8 @@ export async function resolveModelPath(dirOrId: string): Promise<string> {
 
 /** Reads <dir>/config.json (or a config file path). */
 export function loadConfigFile(path: string): PretrainedConfig {
-  const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "config.json") : path;
-  if (!existsSync(file)) throw new ConfigError(`${file}: config.json not found`);
+  const file = getFiles().exists(path) && getFiles().stat(path).isDirectory ? join(path, "config.json") : path;
+  if (!getFiles().exists(file)) throw new ConfigError(`${file}: config.json not found`);
   return parseConfig(readJsonFileChecked(file, "config.json"), file);
 }
 

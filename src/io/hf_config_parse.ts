@@ -4,7 +4,7 @@
 
 import { ConfigError } from "../tensor/errors.js";
 import { SUPPORTED_MODEL_TYPES } from "./hf_config_types.js";
-import type { BertConfig, GPT2Config, LlamaConfig, ModelType, PretrainedConfig, RopeScaling } from "./hf_config_types.js";
+import type { BartConfig, BertConfig, GPT2Config, LlamaConfig, ModelType, PretrainedConfig, RopeScaling, T5Config } from "./hf_config_types.js";
 import { Json, Reader } from "./hf_config_reader.js";
 import { readLabels } from "./hf_config_labels.js";
 import { checkConfigSizes } from "./hf_config_weights.js";
@@ -152,6 +152,82 @@ function llamaConfig(r: Reader, modelType: "llama" | "mistral" | "qwen2"): Llama
   };
 }
 
+/** T5's feed_forward_proj: "ACT" or "gated-ACT" (HF's validate_architecture); gated-gelu means gelu_new. */
+function t5FeedForward(r: Reader): { feedForwardProj: string; denseActFn: string; isGatedAct: boolean } {
+  const proj = r.str("feed_forward_proj", "relu");
+  const parts = proj.split("-");
+  if ((parts.length > 1 && parts[0] !== "gated") || parts.length > 2 || parts[parts.length - 1] === "") {
+    throw new ConfigError(`${r.source}: field 'feed_forward_proj' must be 'ACT' or 'gated-ACT' (e.g. 'relu', 'gated-gelu'), got ${JSON.stringify(proj)}`);
+  }
+  return { feedForwardProj: proj, denseActFn: proj === "gated-gelu" ? "gelu_new" : parts[parts.length - 1], isGatedAct: parts[0] === "gated" && parts.length === 2 };
+}
+
+function t5Config(r: Reader): T5Config {
+  const b = base(r, "t5", { vocab: 32128, hidden: 512, layers: 6, heads: 8, act: "relu", pad: 0, bos: null, eos: 1, tie: true });
+  const ff = t5FeedForward(r);
+  const numLayers = r.posInt("num_layers", 6);
+  // transformers 5 files say tie_word_embeddings true and scale_decoder_outputs false for v1.1; older
+  // files (and the hub's v1.1 checkpoints) say tie_word_embeddings false, which also means no rescale
+  const tie = r.bool("tie_word_embeddings", true);
+  return {
+    ...b,
+    modelType: "t5",
+    hiddenSize: r.posInt("d_model", 512),
+    numHiddenLayers: numLayers,
+    numAttentionHeads: r.posInt("num_heads", 8),
+    hiddenAct: ff.denseActFn,
+    tieWordEmbeddings: tie,
+    dKv: r.posInt("d_kv", 64),
+    dFf: r.posInt("d_ff", 2048),
+    numDecoderLayers: r.optPosInt("num_decoder_layers", null) ?? numLayers,
+    relativeAttentionNumBuckets: r.posInt("relative_attention_num_buckets", 32),
+    relativeAttentionMaxDistance: r.posInt("relative_attention_max_distance", 128),
+    dropoutRate: r.num("dropout_rate", 0.1),
+    layerNormEpsilon: r.num("layer_norm_epsilon", 1e-6),
+    initializerFactor: r.num("initializer_factor", 1),
+    ...ff,
+    scaleDecoderOutputs: r.bool("scale_decoder_outputs", tie),
+    decoderStartTokenId: r.optInt("decoder_start_token_id", null),
+    isEncoderDecoder: true,
+  };
+}
+
+function bartConfig(r: Reader, modelType: "bart" | "marian"): BartConfig {
+  const marian = modelType === "marian";
+  const d = marian ? { vocab: 58101, pad: 58100, bos: null, eos: 0, start: 58100, forcedEos: 0 } : { vocab: 50265, pad: 1, bos: 0, eos: 2, start: 2, forcedEos: 2 };
+  const b = base(r, modelType, { vocab: d.vocab, hidden: 1024, layers: 12, heads: 16, act: "gelu", pad: d.pad, bos: d.bos, eos: d.eos, tie: true });
+  const share = marian ? r.bool("share_encoder_decoder_embeddings", true) : true;
+  const hidden = r.posInt("d_model", 1024);
+  const heads = r.posInt("encoder_attention_heads", 16), decHeads = r.posInt("decoder_attention_heads", 16);
+  for (const [k, h] of [["encoder_attention_heads", heads], ["decoder_attention_heads", decHeads]] as const) {
+    if (hidden % h !== 0) throw new ConfigError(`${r.source}: d_model (${hidden}) must be a multiple of ${k} (${h})`);
+  }
+  return {
+    ...b,
+    modelType,
+    hiddenSize: hidden,
+    numHiddenLayers: r.posInt("encoder_layers", 12),
+    numAttentionHeads: heads,
+    hiddenAct: r.str("activation_function", "gelu"),
+    initializerRange: r.num("init_std", 0.02),
+    decoderLayers: r.posInt("decoder_layers", 12),
+    decoderAttentionHeads: decHeads,
+    encoderFfnDim: r.posInt("encoder_ffn_dim", 4096),
+    decoderFfnDim: r.posInt("decoder_ffn_dim", 4096),
+    maxPositionEmbeddings: r.posInt("max_position_embeddings", 1024),
+    dropout: r.num("dropout", 0.1),
+    attentionDropout: r.num("attention_dropout", 0),
+    activationDropout: r.num("activation_dropout", 0),
+    scaleEmbedding: r.bool("scale_embedding", false),
+    decoderStartTokenId: r.optInt("decoder_start_token_id", "decoder_start_token_id" in r.json ? null : d.start),
+    forcedBosTokenId: r.optInt("forced_bos_token_id", null),
+    forcedEosTokenId: r.optInt("forced_eos_token_id", "forced_eos_token_id" in r.json ? null : d.forcedEos),
+    shareEncoderDecoderEmbeddings: share,
+    decoderVocabSize: marian && !share ? r.optPosInt("decoder_vocab_size", null) ?? b.vocabSize : b.vocabSize,
+    isEncoderDecoder: true,
+  };
+}
+
 /** Typed config from parsed config.json; `source` names the file in errors. */
 export function parseConfig(json: unknown, source = "<config>"): PretrainedConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
@@ -180,6 +256,11 @@ function parseByType(json: Json, r: Reader, source: string): PretrainedConfig {
     case "mistral":
     case "qwen2":
       return llamaConfig(r, mt);
+    case "t5":
+      return t5Config(r);
+    case "bart":
+    case "marian":
+      return bartConfig(r, mt);
     default:
       throw new ConfigError(`${source}: model_type '${mt}' is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(", ")})`);
   }

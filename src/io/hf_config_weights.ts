@@ -4,11 +4,11 @@
 // absurd size (intermediate_size 1e308, a vocabulary of 2^40) ends in a RangeError or an
 // allocation of many GB long before the weights are compared.
 
-import { existsSync } from "node:fs";
-import { totalmem } from "node:os";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { hostInfo } from "../platform/env.js";
+import { join } from "../platform/paths.js";
 import { ConfigError } from "../tensor/errors.js";
-import type { BertConfig, GPT2Config, LlamaConfig, PretrainedConfig } from "./hf_config_types.js";
+import type { BartConfig, BertConfig, GPT2Config, LlamaConfig, PretrainedConfig, T5Config } from "./hf_config_types.js";
 import { readSafetensorsHeader } from "./safetensors_header.js";
 import { readSafetensorsIndex, SAFETENSORS_INDEX, SAFETENSORS_SINGLE } from "./safetensors_dir.js";
 
@@ -32,6 +32,13 @@ function matrices(c: PretrainedConfig): Matrix[] {
       m("num_key_value_heads·head_dim × hidden_size (k_proj)", l.numKeyValueHeads * l.headDim, H, true),
       m("intermediate_size × hidden_size (MLP)", l.intermediateSize, H, true),
     );
+  } else if (c.modelType === "t5") {
+    const t = c as T5Config;
+    out.push(m("num_heads·d_kv × d_model (attention)", t.numAttentionHeads * t.dKv, H, true), m("d_ff × d_model (feed-forward)", t.dFf, H, true));
+  } else if (c.modelType === "bart" || c.modelType === "marian") {
+    const t = c as BartConfig;
+    out.push(m("max_position_embeddings × d_model", t.maxPositionEmbeddings, H), m("d_model × d_model (attention)", H, H, true),
+      m("encoder_ffn_dim × d_model (feed-forward)", Math.max(t.encoderFfnDim, t.decoderFfnDim), H, true));
   } else {
     const b = c as BertConfig;
     out.push(
@@ -54,7 +61,7 @@ export function estimateParameters(c: PretrainedConfig): number {
  * parameters it implies, at 2 bytes each (the smallest storage here, bf16), within `memoryBytes`
  * (default: the machine's total memory). A ConfigError with the figures otherwise, before any allocation.
  */
-export function checkConfigFitsMemory(c: PretrainedConfig, memoryBytes = totalmem()): void {
+export function checkConfigFitsMemory(c: PretrainedConfig, memoryBytes = hostInfo().totalMemoryBytes()): void {
   const params = estimateParameters(c);
   if (params * 2 > memoryBytes) {
     const gb = (b: number) => (b / 2 ** 30).toFixed(1);
@@ -76,14 +83,14 @@ export function checkConfigSizes(c: PretrainedConfig): void {
 function weightShapes(dir: string): Map<string, number[]> | null {
   const single = join(dir, SAFETENSORS_SINGLE), index = join(dir, SAFETENSORS_INDEX);
   const out = new Map<string, number[]>();
-  if (existsSync(single)) {
+  if (getFiles().exists(single)) {
     for (const [k, e] of readSafetensorsHeader(single).tensors) out.set(k, e.shape);
     return out;
   }
-  if (!existsSync(index)) return null;
+  if (!getFiles().exists(index)) return null;
   for (const shard of new Set(readSafetensorsIndex(index).weightMap.values())) {
     const p = join(dir, shard);
-    if (!existsSync(p)) continue; // reported by the weight loader
+    if (!getFiles().exists(p)) continue; // reported by the weight loader
     for (const [k, e] of readSafetensorsHeader(p).tensors) out.set(k, e.shape);
   }
   return out;

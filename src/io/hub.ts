@@ -4,9 +4,9 @@
 //   <cache>/models--<org>--<name>/snapshots/<hash>/...   → the files
 // No network access is ever attempted.
 
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { envVars, hostInfo } from "../platform/env.js";
+import { join, resolve } from "../platform/paths.js";
 import { ConfigError } from "../tensor/errors.js";
 
 export interface ResolveOptions {
@@ -18,7 +18,7 @@ export interface ResolveOptions {
 
 function isDir(p: string): boolean {
   try {
-    return statSync(p).isDirectory();
+    return getFiles().stat(p).isDirectory;
   } catch {
     return false;
   }
@@ -27,14 +27,15 @@ function isDir(p: string): boolean {
 /** Cache folders to search, in huggingface_hub's order of precedence. */
 export function hubCacheDirs(cacheDir?: string): string[] {
   if (cacheDir) return [resolve(cacheDir)];
-  const env = process.env;
+  const env = envVars();
   const dirs: string[] = [];
   if (env.HF_HUB_CACHE) dirs.push(env.HF_HUB_CACHE);
   if (env.HUGGINGFACE_HUB_CACHE) dirs.push(env.HUGGINGFACE_HUB_CACHE);
   if (env.HF_HOME) dirs.push(join(env.HF_HOME, "hub"));
   const xdg = env.XDG_CACHE_HOME;
   if (xdg) dirs.push(join(xdg, "huggingface", "hub"));
-  dirs.push(join(homedir(), ".cache", "huggingface", "hub"));
+  const home = hostInfo().homeDir();
+  if (home !== null) dirs.push(join(home, ".cache", "huggingface", "hub"));
   return [...new Set(dirs.map((d) => resolve(d)))];
 }
 
@@ -58,8 +59,8 @@ export function resolveModelDir(idOrPath: string, opts: ResolveOptions = {}): st
       const repo = join(cache, folder);
       const refFile = join(repo, "refs", revision);
       let commit: string | null = null;
-      if (existsSync(refFile) && !isDir(refFile)) {
-        commit = readFileSync(refFile, "utf8").trim();
+      if (getFiles().exists(refFile) && !isDir(refFile)) {
+        commit = getFiles().readText(refFile).trim();
         if (!COMMIT.test(commit) && (!/^[0-9A-Za-z._-]+$/.test(commit) || /^\.+$/.test(commit))) {
           throw new ConfigError(`${refFile}: expected a commit hash, found ${JSON.stringify(commit.slice(0, 60))}`);
         }
@@ -84,7 +85,7 @@ export function resolveModelDir(idOrPath: string, opts: ResolveOptions = {}): st
 /** The path of `name` in `dir`; throws ConfigError naming the file, what it is for and the folder. */
 export function requireFile(dir: string, name: string, what: string): string {
   const p = join(dir, name);
-  if (!existsSync(p) || isDir(p)) {
+  if (!getFiles().exists(p) || isDir(p)) {
     throw new ConfigError(`${what}: '${name}' not found in ${dir}`);
   }
   return p;
@@ -93,5 +94,5 @@ export function requireFile(dir: string, name: string, what: string): string {
 /** The path of `name` in `dir` if it exists as a file, else null. */
 export function optionalFile(dir: string, name: string): string | null {
   const p = join(dir, name);
-  return existsSync(p) && !isDir(p) ? p : null;
+  return getFiles().exists(p) && !isDir(p) ? p : null;
 }

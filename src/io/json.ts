@@ -4,7 +4,7 @@
 // Below: parseJsonText / readJsonFileChecked, JSON.parse behind a size and nesting limit with
 // FormatErrors naming the file, for every JSON file the readers load.
 
-import { readFileSync, statSync } from "node:fs";
+import { getFiles } from "../platform/files.js";
 import { FormatError } from "../tensor/errors.js";
 
 export class JsonSyntaxError extends Error {
@@ -197,14 +197,14 @@ export function parseJsonText(text: string, file: string, what = "JSON", maxDept
 export function readJsonFileChecked(path: string, what = "JSON"): unknown {
   let size: number;
   try {
-    size = statSync(path).size;
+    size = getFiles().stat(path).size;
   } catch (e) {
     throw new FormatError(`${path}: cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (size > MAX_JSON_BYTES) throw new FormatError(`${path}: ${what} has ${size} bytes, more than the limit of ${MAX_JSON_BYTES}`);
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = getFiles().readText(path);
   } catch (e) {
     throw new FormatError(`${path}: cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }

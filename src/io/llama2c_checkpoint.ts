@@ -13,7 +13,7 @@
 // agree: row (h, i, j) of the interleaved layout [heads, d/2, 2] becomes row (h, j, i) of
 // [heads, 2, d/2]. The same permutation is applied here.
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { getFiles, type ReadHandle } from "../platform/files.js";
 import { Tensor } from "../tensor/tensor.js";
 import { FormatError } from "../tensor/errors.js";
 import { requireReadableFile } from "./fs.js";
@@ -37,10 +37,10 @@ export interface Llama2cCheckpoint {
 
 const HEADER_BYTES = 28;
 
-function readAll(fd: number, buf: Uint8Array, pos: number): number {
+function readAll(fd: ReadHandle, buf: Uint8Array, pos: number): number {
   let done = 0;
   while (done < buf.length) {
-    const n = readSync(fd, buf, done, Math.min(buf.length - done, 1 << 30), pos + done);
+    const n = fd.read(buf, done, Math.min(buf.length - done, 1 << 30), pos + done);
     if (n <= 0) break;
     done += n;
   }
@@ -50,9 +50,9 @@ function readAll(fd: number, buf: Uint8Array, pos: number): number {
 /** Reads and validates the 7-int header; returns the config and the expected file size. */
 export function readLlama2cHeader(path: string): { config: Llama2cConfig; expectedBytes: number; fileBytes: number } {
   requireReadableFile(path, "a llama2.c checkpoint");
-  const fd = openSync(path, "r");
+  const fd = getFiles().openRead(path);
   try {
-    const size = fstatSync(fd).size;
+    const size = fd.size;
     if (size < HEADER_BYTES) throw new FormatError(`${path}: llama2.c checkpoint has ${size} bytes; expected at least ${HEADER_BYTES} for the header`);
     const hb = new Uint8Array(HEADER_BYTES);
     readAll(fd, hb, 0);
@@ -79,7 +79,7 @@ export function readLlama2cHeader(path: string): { config: Llama2cConfig; expect
     }
     return { config, expectedBytes, fileBytes: size };
   } finally {
-    closeSync(fd);
+    fd.close();
   }
 }
 
@@ -145,7 +145,7 @@ export function permuteRope(w: Float32Array, nHeads: number, rows: number, cols:
 export function readLlama2c(path: string): Llama2cCheckpoint {
   const { config: c } = readLlama2cHeader(path);
   const tensors = new Map<string, Tensor>();
-  const fd = openSync(path, "r");
+  const fd = getFiles().openRead(path);
   try {
     let pos = HEADER_BYTES;
     for (const blk of layout(c)) {
@@ -172,7 +172,7 @@ export function readLlama2c(path: string): Llama2cCheckpoint {
       }
     }
   } finally {
-    closeSync(fd);
+    fd.close();
   }
   for (const [k, t] of tensors) t.name = k;
   return { config: c, tensors };

@@ -1,6 +1,6 @@
 // llama2.c → Hugging Face: the config.json for a checkpoint and the conversion into an HF model folder.
 
-import { join } from "node:path";
+import { join } from "../platform/paths.js";
 import { atomicWriteDir, atomicWriteFile } from "./fs.js";
 import { saveSafetensors } from "./safetensors.js";
 import { Llama2cConfig, readLlama2c } from "./llama2c_checkpoint.js";

@@ -5,7 +5,7 @@
 // characters looked up in the vocab (byte-fallback tokens <0xXX> = id byte+3 otherwise), then
 // repeatedly merge the adjacent pair whose concatenation is in the vocab with the best score.
 
-import { readFileSync } from "node:fs";
+import { getFiles } from "../platform/files.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { requireReadableFile } from "./fs.js";
 
@@ -32,7 +32,7 @@ export class Llama2cTokenizer {
   /** Reads tokenizer.bin; `vocabSize` (from the checkpoint) is checked when given, else tokens are read to the end. */
   static fromFile(path: string, vocabSize?: number): Llama2cTokenizer {
     requireReadableFile(path, "a llama2.c tokenizer");
-    const buf = readFileSync(path);
+    const buf = getFiles().readFile(path);
     if (buf.length < 4) throw new FormatError(`${path}: llama2.c tokenizer has ${buf.length} bytes; expected at least 4 (max_token_length)`);
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const maxLen = dv.getInt32(0, true);

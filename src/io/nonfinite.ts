@@ -2,6 +2,8 @@
 // but reported once per file and tensor through process.emitWarning, naming both. The scan is
 // one pass over the raw bits, stopping at the first non-finite value.
 
+import { emitWarning } from "../platform/env.js";
+
 const warned = new Set<string>();
 
 /** Index of the first NaN/Inf in a tensor's raw storage for a safetensors float dtype, or -1. */
@@ -26,5 +28,5 @@ export function warnNonFinite(file: string, name: string, dtype: string, raw: Ar
   const key = `${file}\0${name}`;
   if (warned.has(key)) return;
   warned.add(key);
-  process.emitWarning(`${file}: tensor '${name}' (${dtype}) holds NaN or Inf (first at flat index ${at}); it is loaded as is`, { code: "PEFT_TS_NONFINITE_WEIGHTS" });
+  emitWarning(`${file}: tensor '${name}' (${dtype}) holds NaN or Inf (first at flat index ${at}); it is loaded as is`, "PEFT_TS_NONFINITE_WEIGHTS");
 }

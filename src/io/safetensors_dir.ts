@@ -1,7 +1,7 @@
 // safetensors model folders: model.safetensors, or shards listed by model.safetensors.index.json (validated).
 
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { JsonSyntaxError, parseStrictJson } from "./json.js";
@@ -16,7 +16,7 @@ export const SAFETENSORS_INDEX = "model.safetensors.index.json";
 export function readSafetensorsIndex(indexPath: string): { weightMap: Map<string, string>; metadata: Record<string, unknown> } {
   let parsed: unknown;
   try {
-    parsed = parseStrictJson(readFileSync(indexPath, "utf8"));
+    parsed = parseStrictJson(getFiles().readText(indexPath));
   } catch (e) {
     if (e instanceof JsonSyntaxError) throw new FormatError(`${indexPath}: not valid JSON: ${e.message}`);
     throw e;
@@ -45,8 +45,8 @@ export function readSafetensorsIndex(indexPath: string): { weightMap: Map<string
 export function loadSafetensorsDir(dir: string, opts: LoadSafetensorsOptions = {}): Map<string, Tensor> {
   const single = join(dir, SAFETENSORS_SINGLE);
   const index = join(dir, SAFETENSORS_INDEX);
-  if (existsSync(single)) return loadSafetensors(single, opts);
-  if (!existsSync(index)) {
+  if (getFiles().exists(single)) return loadSafetensors(single, opts);
+  if (!getFiles().exists(index)) {
     refusePickleWeights(dir);
     throw new ConfigError(`${dir}: no ${SAFETENSORS_SINGLE} or ${SAFETENSORS_INDEX} found; expected the model weights in safetensors format`);
   }
@@ -67,7 +67,7 @@ export function loadSafetensorsDir(dir: string, opts: LoadSafetensorsOptions = {
   const out = new Map<string, Tensor>();
   for (const [shard, names] of byShard) {
     const p = join(dir, shard);
-    if (!existsSync(p)) throw new FormatError(`${index}: shard '${shard}' (holding e.g. '${names[0]}') is missing from ${dir}`);
+    if (!getFiles().exists(p)) throw new FormatError(`${index}: shard '${shard}' (holding e.g. '${names[0]}') is missing from ${dir}`);
     const header = readSafetensorsHeader(p);
     for (const n of names) {
       if (!header.tensors.has(n)) throw new FormatError(`${index}: weight_map puts '${n}' in shard '${shard}', but ${p} has no such tensor`);

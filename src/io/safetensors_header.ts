@@ -1,6 +1,6 @@
 // safetensors headers: the dtype table, the header types, and reading + validating the u64 length and JSON header.
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { getFiles, type ReadHandle } from "../platform/files.js";
 import { FormatError } from "../tensor/errors.js";
 import { JsonSyntaxError, parseStrictJson } from "./json.js";
 import { conversionHint, looksLikePickle } from "./weights_format.js";
@@ -30,11 +30,11 @@ export interface SafetensorsHeader {
 }
 
 /** Reads exactly dst.length bytes at position, or throws a FormatError naming what was being read. */
-export function readExactly(fd: number, dst: Uint8Array, position: number, file: string, what: string): void {
+export function readExactly(fd: ReadHandle, dst: Uint8Array, position: number, file: string, what: string): void {
   let done = 0;
   while (done < dst.length) {
     const want = Math.min(dst.length - done, 1 << 30);
-    const got = readSync(fd, dst, done, want, position + done);
+    const got = fd.read(dst, done, want, position + done);
     if (got <= 0) {
       throw new FormatError(`${file}: unexpected end of file while reading ${what}: expected ${dst.length} bytes at offset ${position}, got ${done}`);
     }
@@ -132,8 +132,8 @@ function parseHeader(file: string, headerBytes: Uint8Array, dataLength: number):
 }
 
 /** Reads and validates the header of an open file. */
-export function readHeaderFromFd(fd: number, file: string): SafetensorsHeader {
-  const size = fstatSync(fd).size;
+export function readHeaderFromFd(fd: ReadHandle, file: string): SafetensorsHeader {
+  const size = fd.size;
   if (size < 8) throw new FormatError(`${file}: file has ${size} bytes; a safetensors file needs at least 8 (the header length)`);
   const lenBuf = new Uint8Array(8);
   readExactly(fd, lenBuf, 0, file, "the header length");
@@ -162,23 +162,18 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
   try {
     return readHeaderFromFd(fd, path);
   } finally {
-    closeSync(fd);
+    fd.close();
   }
 }
 
 /** Opens a safetensors file for reading (a FormatError when missing or not a plain file). */
-export function openOrThrow(path: string): number {
-  let fd: number;
+export function openOrThrow(path: string): ReadHandle {
   try {
-    fd = openSync(path, "r");
+    return getFiles().openRead(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new FormatError(`${path}: safetensors file not found`);
+    if (code === "EISDIR") throw new FormatError(`${path}: expected a safetensors file, found a directory or special file`);
     throw e;
   }
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    throw new FormatError(`${path}: expected a safetensors file, found a directory or special file`);
-  }
-  return fd;
 }

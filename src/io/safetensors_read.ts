@@ -1,12 +1,12 @@
 // safetensors reading: loads a file's tensors (all, or the selected ones) and converts file dtypes to Tensor dtypes.
 
-import { closeSync } from "node:fs";
 import { Tensor, shapeSize } from "../tensor/tensor.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16 } from "../tensor/dtype.js";
 import { FormatError } from "../tensor/errors.js";
 import { LITTLE_ENDIAN, swapBytesInPlace } from "./byte_order.js";
 import { warnNonFinite } from "./nonfinite.js";
 import { openOrThrow, readExactly, readHeaderFromFd, SafetensorsEntry, SafetensorsHeader } from "./safetensors_header.js";
+import type { ReadHandle } from "../platform/files.js";
 
 export interface LoadSafetensorsOptions {
   /** Only these tensors (a list: each must exist; a predicate: those it accepts). */
@@ -88,7 +88,7 @@ function selectNames(file: string, header: SafetensorsHeader, names: LoadSafeten
 }
 
 /** Reads one tensor's raw data with a positioned read into an aligned buffer. */
-function readRaw(fd: number, file: string, name: string, header: SafetensorsHeader, e: SafetensorsEntry): ArrayBufferView {
+function readRaw(fd: ReadHandle, file: string, name: string, header: SafetensorsHeader, e: SafetensorsEntry): ArrayBufferView {
   const count = shapeSize(e.shape);
   const raw = rawArray(e.dtype, count);
   if (!raw) throw new FormatError(`${file}: tensor '${name}' has dtype ${e.dtype}, which cannot be loaded (8-bit floats are not supported)`);
@@ -114,6 +114,6 @@ export function loadSafetensors(path: string, opts: LoadSafetensorsOptions = {})
     }
     return out;
   } finally {
-    closeSync(fd);
+    fd.close();
   }
 }

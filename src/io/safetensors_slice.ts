@@ -1,9 +1,10 @@
 // Reading one rank's slice of a tensor from safetensors files without reading the rest: a block of
 // rows is one contiguous positioned read; a block of columns is read row by row (only the slice's
 // bytes of each row). Float tensors only (F32, BF16, F16, F64), converted to f32 into `dst`.
-import { closeSync, existsSync, openSync, readSync } from "node:fs";
-import { join } from "node:path";
-import { endianness } from "node:os";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
+import type { ReadHandle } from "../platform/files.js";
+import { LITTLE_ENDIAN } from "./byte_order.js";
 import { bf16ArrayToF32, f16ArrayToF32 } from "../tensor/dtype.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import {
@@ -23,8 +24,8 @@ export function checkpointTensors(dir: string): Map<string, CheckpointTensor> {
   const single = join(dir, SAFETENSORS_SINGLE), index = join(dir, SAFETENSORS_INDEX);
   const files: string[] = [];
   let weightMap: Map<string, string> | null = null;
-  if (existsSync(single)) files.push(single);
-  else if (existsSync(index)) {
+  if (getFiles().exists(single)) files.push(single);
+  else if (getFiles().exists(index)) {
     weightMap = readSafetensorsIndex(index).weightMap;
     for (const f of new Set(weightMap.values())) files.push(join(dir, f));
   } else throw new ConfigError(`${dir}: no ${SAFETENSORS_SINGLE} or ${SAFETENSORS_INDEX} found; expected the model weights in safetensors format`);
@@ -39,10 +40,10 @@ export function checkpointTensors(dir: string): Map<string, CheckpointTensor> {
   return out;
 }
 
-function readAt(fd: number, dst: Uint8Array, position: number, file: string, name: string): void {
+function readAt(fd: ReadHandle, dst: Uint8Array, position: number, file: string, name: string): void {
   let done = 0;
   while (done < dst.length) {
-    const got = readSync(fd, dst, done, dst.length - done, position + done);
+    const got = fd.read(dst, done, dst.length - done, position + done);
     if (got <= 0) throw new FormatError(`${file}: unexpected end of file while reading a slice of '${name}'`);
     done += got;
   }
@@ -50,7 +51,7 @@ function readAt(fd: number, dst: Uint8Array, position: number, file: string, nam
 
 function toF32(raw: Uint8Array, dtype: string, dst: Float32Array, at: number, count: number): void {
   const width = SAFETENSORS_DTYPE_SIZE[dtype];
-  if (endianness() !== "LE") {
+  if (!LITTLE_ENDIAN) {
     for (let i = 0; i + width <= raw.length; i += width) raw.subarray(i, i + width).reverse();
   }
   const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
@@ -76,7 +77,7 @@ export function readTensorSlice(t: CheckpointTensor, name: string, dim: 0 | 1, s
   const rows = dim === 0 ? count : shape[0];
   const rowElems = dim === 0 ? inner : count;
   if (dst.length !== rows * rowElems) throw new FormatError(`readTensorSlice: destination of ${dst.length} floats for a slice of ${rows * rowElems}`);
-  const fd = openSync(file, "r");
+  const fd = getFiles().openRead(file);
   try {
     const base = header.dataOffset + entry.begin;
     if (dim === 0) {
@@ -91,6 +92,6 @@ export function readTensorSlice(t: CheckpointTensor, name: string, dim: 0 | 1, s
       }
     }
   } finally {
-    closeSync(fd);
+    fd.close();
   }
 }

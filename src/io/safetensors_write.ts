@@ -3,7 +3,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import { DType, Storage } from "../tensor/dtype.js";
 import { ConfigError } from "../tensor/errors.js";
-import { atomicWriteWith, writeAllSync } from "./fs.js";
+import { atomicWriteWith } from "./fs.js";
 import { LITTLE_ENDIAN, swapBytesInPlace } from "./byte_order.js";
 import { SAFETENSORS_DTYPE_SIZE } from "./safetensors_header.js";
 
@@ -71,7 +71,7 @@ export function saveSafetensors(
   const { header, order } = buildHeader(path, entries, metadata);
   const lenBytes = new Uint8Array(8);
   new DataView(lenBytes.buffer).setBigUint64(0, BigInt(header.length), true);
-  atomicWriteWith(path, (fd) => {
+  atomicWriteWith(path, (out) => {
     // Small writes are gathered into one buffer; large tensors are written directly.
     const pending: Uint8Array[] = [lenBytes, header];
     let pendingBytes = 8 + header.length;
@@ -80,7 +80,7 @@ export function saveSafetensors(
       const buf = new Uint8Array(pendingBytes);
       let o = 0;
       for (const p of pending) { buf.set(p, o); o += p.length; }
-      writeAllSync(fd, buf);
+      out.write(buf);
       pending.length = 0;
       pendingBytes = 0;
     };
@@ -88,7 +88,7 @@ export function saveSafetensors(
       const b = tensorBytes(t);
       if (b.length >= 1 << 20) {
         flush();
-        writeAllSync(fd, b);
+        out.write(b);
       } else {
         pending.push(b);
         pendingBytes += b.length;

@@ -19,10 +19,10 @@ import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import { ConfigError, FormatError, PeftError } from "../tensor/errors.js";
 import { resolveModelDir, ResolveOptions } from "./hub.js";
 import { atomicWriteFile } from "./fs.js";
-import { join } from "node:path";
+import { join } from "../platform/paths.js";
 import { Json, readTokenizerFiles } from "./tokenizer_files.js";
 import { Llama2cTokenizer } from "./llama2c.js";
-import { statSync } from "node:fs";
+import { getFiles } from "../platform/files.js";
 import type {
   BatchEncoding, CallOptions, ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, EncodingWithOffsets,
 } from "./tokenizer_types.js";
@@ -125,7 +125,7 @@ export class PreTrainedTokenizer {
   }
 
   static fromPretrainedSync(dirOrId: string, opts: ResolveOptions = {}): PreTrainedTokenizer {
-    if (dirOrId.endsWith(".bin") && statSync(dirOrId, { throwIfNoEntry: false })?.isFile()) return PreTrainedTokenizer.fromLlama2c(dirOrId);
+    if (dirOrId.endsWith(".bin") && getFiles().exists(dirOrId) && getFiles().stat(dirOrId).isFile) return PreTrainedTokenizer.fromLlama2c(dirOrId);
     const dir = resolveModelDir(dirOrId, opts);
     const { tokenizerJson, config } = readTokenizerFiles(dir);
     return new PreTrainedTokenizer(tokenizerJson, config, dir);

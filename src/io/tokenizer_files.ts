@@ -5,7 +5,7 @@
 //      BertConverter does (BertNormalizer, BertPreTokenizer, [CLS] $A [SEP] template).
 //   3. GPT-2 vocab.json + merges.txt: a byte-level BPE tokenizer.json as GPT2Converter builds it.
 
-import { readFileSync } from "node:fs";
+import { getFiles } from "../platform/files.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { optionalFile } from "./hub.js";
 import { readJsonFileChecked } from "./json.js";
@@ -27,7 +27,7 @@ export function tokenContent(v: unknown): string | null {
 export const SPECIAL_KEYS = ["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"] as const;
 
 function bertTokenizerJson(dir: string, vocabPath: string, config: Json): Json {
-  const lines = readFileSync(vocabPath, "utf8").split("\n");
+  const lines = getFiles().readText(vocabPath).split("\n");
   if (lines.length && lines[lines.length - 1] === "") lines.pop();
   const vocab: Record<string, number> = {};
   lines.forEach((l, i) => {
@@ -83,7 +83,7 @@ function gpt2TokenizerJson(dir: string, vocabPath: string, mergesPath: string, c
     if (!Number.isInteger(v) || (v as number) < 0) throw new FormatError(`${vocabPath}: id of '${k}' must be an integer >= 0, found ${JSON.stringify(v)}`);
   }
   const merges: [string, string][] = [];
-  readFileSync(mergesPath, "utf8").split("\n").forEach((line, i) => {
+  getFiles().readText(mergesPath).split("\n").forEach((line, i) => {
     const l = line.replace(/\r$/, "");
     if (l === "" || (i === 0 && l.startsWith("#version"))) return;
     const parts = l.split(" ");
@@ -138,7 +138,7 @@ export function readTokenizerFiles(dir: string): TokenizerFiles {
     }
   }
   const jinja = optionalFile(dir, "chat_template.jinja");
-  if (jinja && config.chat_template === undefined) config.chat_template = readFileSync(jinja, "utf8");
+  if (jinja && config.chat_template === undefined) config.chat_template = getFiles().readText(jinja);
   const tjPath = optionalFile(dir, "tokenizer.json");
   if (tjPath) {
     const tj = validateTokenizerJson(readJsonFile(tjPath, "tokenizer.json"), tjPath);

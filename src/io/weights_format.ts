@@ -3,7 +3,7 @@
 // by name in model folders and by content (pickle protocol or torch's zip container) in any
 // file opened as safetensors, so a renamed pickle is refused too.
 
-import { readdirSync } from "node:fs";
+import { getFiles } from "../platform/files.js";
 import { FormatError } from "../tensor/errors.js";
 
 /** transformers' / PEFT's pickle weight names (sharded too) and the usual torch.save extensions. */
@@ -19,7 +19,7 @@ export function conversionHint(file: string): string {
 export function pickleFilesIn(dir: string): string[] {
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = getFiles().readdir(dir);
   } catch {
     return [];
   }

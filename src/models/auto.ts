@@ -10,9 +10,11 @@ import { BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassificatio
 import { DistilBertForMaskedLM, DistilBertForQuestionAnswering, DistilBertForSequenceClassification, DistilBertForTokenClassification, DistilBertModel } from "./distilbert.js";
 import { GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model } from "./gpt2.js";
 import { LlamaForCausalLM, LlamaForSequenceClassification, LlamaModel } from "./llama.js";
+import { T5EncoderModel, T5ForConditionalGeneration } from "./t5.js";
+import { BartForConditionalGeneration, MarianMTModel } from "./bart.js";
 
 type Factory = (c: PretrainedConfig) => PreTrainedModel;
-type Task = "base" | "sequence-classification" | "token-classification" | "question-answering" | "causal-lm" | "masked-lm";
+type Task = "base" | "sequence-classification" | "token-classification" | "question-answering" | "causal-lm" | "masked-lm" | "seq2seq-lm" | "text-encoding";
 
 const bert = (f: (c: BertConfig) => PreTrainedModel): Factory => (c) => f(c as BertConfig);
 
@@ -50,6 +52,15 @@ const REGISTRY: Record<Task, Record<string, Factory>> = {
     llama: (c) => new LlamaForCausalLM(c),
     mistral: (c) => new LlamaForCausalLM(c),
     qwen2: (c) => new LlamaForCausalLM(c),
+  },
+  "seq2seq-lm": {
+    t5: (c) => new T5ForConditionalGeneration(c),
+    bart: (c) => new BartForConditionalGeneration(c),
+    marian: (c) => new MarianMTModel(c),
+  },
+  // encoders of encoder-decoder models (HF has no auto class for these; T5EncoderModel is used directly)
+  "text-encoding": {
+    t5: (c) => new T5EncoderModel(c),
   },
   "masked-lm": {
     bert: bert((c) => new BertForMaskedLM(c)),
@@ -108,3 +119,4 @@ export const AutoModelForCausalLM = {
   },
 };
 export const AutoModelForMaskedLM = autoClass<BertForMaskedLM | DistilBertForMaskedLM>("masked-lm", "AutoModelForMaskedLM");
+export const AutoModelForSeq2SeqLM = autoClass<T5ForConditionalGeneration | BartForConditionalGeneration | MarianMTModel>("seq2seq-lm", "AutoModelForSeq2SeqLM");

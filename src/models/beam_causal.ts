@@ -9,13 +9,22 @@ import type { BeamSearchModel } from "./beam_search.js";
 import { positionsFromMask } from "./inputs.js";
 
 /** Rows `idx` of a [R, …] tensor, in that order. */
-function selectRows(t: Tensor, idx: number[]): Tensor {
+export function selectRows(t: Tensor, idx: number[]): Tensor {
   const [R, ...rest] = t.shape;
   const width = t.size / R;
   const src = t.f32();
   const out = new Float32Array(idx.length * width);
   idx.forEach((r, i) => out.set(src.subarray(r * width, (r + 1) * width), i * width));
   return Tensor.from(out, [idx.length, ...rest]);
+}
+
+/** Each row's logits at its last position, [R·V], from [R, T, V]. */
+export function lastPositionLogits(t: Tensor): { logits: Float32Array; vocabSize: number } {
+  const [R, Tl, V] = t.shape;
+  const flat = t.f32();
+  const logits = new Float32Array(R * V);
+  for (let r = 0; r < R; r++) logits.set(flat.subarray((r * Tl + Tl - 1) * V, (r * Tl + Tl) * V), r * V);
+  return { logits, vocabSize: V };
 }
 
 /** Past keys/values with their batch rows taken from `beamIdx` (HF Cache.reorder_cache). */
@@ -36,11 +45,7 @@ export function causalBeamModel(model: { forward(inputs: ModelInputs): ModelOutp
       const out = cache
         ? model.forward({ inputIds: sequences.map((r) => [r[T - 1]]), attentionMask: mask, positionIds: pos.map((r) => [r[T - 1]]), pastKeyValues: cache, useCache: true })
         : model.forward({ inputIds: sequences, attentionMask: mask, positionIds: pos, useCache });
-      const [R, Tl, V] = out.logits!.shape;
-      const flat = out.logits!.f32();
-      const logits = new Float32Array(R * V);
-      for (let r = 0; r < R; r++) logits.set(flat.subarray((r * Tl + Tl - 1) * V, (r * Tl + Tl) * V), r * V);
-      return { logits, vocabSize: V, cache: useCache ? out.pastKeyValues ?? null : null };
+      return { ...lastPositionLogits(out.logits!), cache: useCache ? out.pastKeyValues ?? null : null };
     },
     reorderCache: (cache, beamIdx) => (cache ? reorderKeyValues(cache, beamIdx) : null),
   };

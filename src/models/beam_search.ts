@@ -45,6 +45,8 @@ export interface BeamSearchOptions {
   eosTokenIds: number[];
   /** Fills rows after their end: HF's `pad_token_id or eos_token_id[0]`, or −1 without EOS. */
   padTokenId?: number;
+  /** Processors applied after the ones above to a row's log-probs (forced BOS/EOS), given the tokens generated so far. */
+  processLogProbs?: (logProbs: Float32Array, generated: number) => void;
 }
 
 const NEG = -1e9;
@@ -164,6 +166,7 @@ export function beamSearch<C>(model: BeamSearchModel<C>, prompts: number[][], op
         const r = b * nb + k;
         logSoftmaxRow(out.logits, r * V, V, lpRow);
         processRow(lpRow, rows[r], cur - P, proc);
+        opts.processLogProbs?.(lpRow, cur - P);
         const s = running[b][k].score;
         for (let v = 0; v < V; v++) acc[k * V + v] = f(lpRow[v] + s);
       }

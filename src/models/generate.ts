@@ -1,7 +1,8 @@
 // Autoregressive generation for causal LMs with HF generate() semantics: greedy or sampling
 // (temperature → top-k → top-p, after the repetition penalty), beam search (numBeams > 1,
-// beam_search.ts), EOS stopping with pad filling of finished rows, min_new_tokens and
+// beam_search.ts), EOS stopping with pad filling of finished rows, min_new_tokens, forced EOS and
 // no_repeat_ngram_size, left-padded batches (positions from the attention mask) and a KV cache.
+// Encoder–decoders go to generate_seq2seq.ts.
 
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../tensor/autograd.js";
@@ -13,6 +14,9 @@ import { positionsFromMask } from "./inputs.js";
 import { bannedNgramTokens, beamSearch } from "./beam_search.js";
 import { causalBeamModel } from "./beam_causal.js";
 import { pastLength, preallocateCache } from "../nn/kv_cache.js";
+import { isEncoderDecoder } from "./seq2seq.js";
+import { generateSeq2Seq } from "./generate_seq2seq.js";
+import { applyLengthProcessors } from "./logits_processors.js";
 
 export interface GenerateOptions {
   /** Tokens to add per row (default 20, as HF's max_length 20 for short prompts). */
@@ -46,6 +50,12 @@ export interface GenerateOptions {
   earlyStopping?: boolean | "never";
   /** Rows returned per prompt (beam search: the best hypotheses; sampling: independent samples). */
   numReturnSequences?: number;
+  /** Encoder–decoders: the first decoder token (default config.decoder_start_token_id). */
+  decoderStartTokenId?: number;
+  /** Encoder–decoders: the token forced as the first generated one (HF forced_bos_token_id). */
+  forcedBosTokenId?: number;
+  /** The token forced as the last one when max_new_tokens is reached (HF forced_eos_token_id). */
+  forcedEosTokenId?: number;
 }
 
 export interface CausalLM {
@@ -56,7 +66,7 @@ export interface CausalLM {
 }
 
 /** Left-pads ragged prompts; returns ids and mask. */
-function preparePrompts(input: number[][] | number[] | Tensor, pad: number, eos: number[], mask?: number[][]): { ids: number[][]; mask: number[][] } {
+export function preparePrompts(input: number[][] | number[] | Tensor, pad: number, eos: number[], mask?: number[][]): { ids: number[][]; mask: number[][] } {
   let rows: number[][];
   if (input instanceof Tensor) {
     if (input.ndim === 1) rows = [Array.from(input.i32())];
@@ -135,12 +145,17 @@ export function selectToken(scores: Float32Array, history: number[], o: Required
   return argmax(scores);
 }
 
-function dropUndefined<T extends object>(o: T): Partial<T> {
+export function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Generates continuations; returns each row's full sequence (left padding, prompt, new tokens). */
+/**
+ * Generates continuations; returns each row's full sequence (left padding, prompt, new tokens).
+ * For an encoder–decoder (T5, …) the prompt goes to the encoder and the decoder's ids are returned
+ * (decoder start token, new tokens), as HF's generate does.
+ */
 export function generate(model: CausalLM, inputIds: number[][] | number[] | Tensor, options: GenerateOptions = {}): number[][] {
+  if (isEncoderDecoder(model)) return generateSeq2Seq(model, inputIds, options);
   const cfg = model.config;
   const opts: GenerateOptions = { ...(model.generationConfig ?? {}), ...dropUndefined(options) };
   const eosOpt = opts.eosTokenId === undefined ? cfg.eosTokenId : opts.eosTokenId;
@@ -186,6 +201,7 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
   const B = ids.length;
   const promptLen = ids[0].length;
   const unfinished = new Array<boolean>(B).fill(true);
+  const lengths = { eos, minNewTokens: minNew, maxNewTokens: maxNew, forcedEos: opts.forcedEosTokenId };
   // greedy with no logits processor: the argmax of the logits row in place (no copy of the row)
   const plainGreedy = !o.doSample && o.repetitionPenalty === 1 && ngram === 0;
   // without padding the mask is all ones: cached steps pass none (the same scores, no [B, P+1] mask per step)
@@ -219,13 +235,15 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
         const row = flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V);
-        const eosBanned = T - promptLen < minNew && eos.length > 0;
+        // a length processor acts on this step (EOS banned before min_new_tokens, forced EOS at the end)
+        const step = T - promptLen;
+        const lengthActs = (step < minNew && eos.length > 0) || (opts.forcedEosTokenId !== undefined && step === maxNew - 1);
         let tok: number;
-        if (plainGreedy && !eosBanned) tok = argmax(row);
+        if (plainGreedy && !lengthActs) tok = argmax(row);
         else {
           const scores = Float32Array.from(row);
           if (ngram > 0) for (const t of bannedNgramTokens(ids[b], ngram)) scores[t] = -Infinity;
-          if (eosBanned) for (const e of eos) if (e >= 0 && e < V) scores[e] = -Infinity;
+          applyLengthProcessors(scores, step, lengths);
           tok = selectToken(scores, ids[b], o, rng);
         }
         if (!unfinished[b]) {

@@ -2,8 +2,8 @@
 // HF name (with HF's rules for base-model prefixes, new heads and ignorable keys), saving in HF
 // layout, tied weights and HF-style initialisation.
 
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
 import { Tensor, NestedArray } from "../tensor/tensor.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { globalRng, Rng } from "../tensor/random.js";
@@ -82,6 +82,7 @@ export function headKind(arch: string): string {
   if (/ForQuestionAnswering$/.test(arch)) return "question-answering";
   if (/(ForCausalLM|LMHeadModel)$/.test(arch)) return "causal-lm";
   if (/ForMaskedLM$/.test(arch)) return "masked-lm";
+  if (/ForConditionalGeneration$/.test(arch)) return "seq2seq-lm";
   return "base";
 }
 
@@ -196,7 +197,7 @@ export abstract class PreTrainedModel extends Module {
 
   /** Writes config.json (HF spelling) and model.safetensors ({"format":"pt"}, tied weights once), atomically. */
   async savePretrained(dir: string): Promise<void> {
-    mkdirSync(dir, { recursive: true });
+    getFiles().mkdir(dir);
     const tied = new Set(Object.keys(this.tiedWeights()));
     const out = new Map<string, Tensor>();
     for (const [name, t] of this.stateDict()) {
@@ -340,14 +341,15 @@ export function storeFrozenBf16(model: PreTrainedModel): void {
 
 /** The generate() options generation_config.json may set (its eos_token_id is never null). */
 export type GenerationDefaults = Pick<GenerateOptions, "maxNewTokens" | "doSample" | "temperature" | "topK" | "topP" | "repetitionPenalty" | "padTokenId"
-  | "numBeams" | "lengthPenalty" | "earlyStopping" | "noRepeatNgramSize" | "numReturnSequences" | "minNewTokens"> & {
+  | "numBeams" | "lengthPenalty" | "earlyStopping" | "noRepeatNgramSize" | "numReturnSequences" | "minNewTokens"
+  | "decoderStartTokenId" | "forcedBosTokenId" | "forcedEosTokenId"> & {
   eosTokenId?: number | number[];
 };
 
 /** generation_config.json → generate() defaults; absent file → {}. Wrong types are a ConfigError naming the field. */
 export function readGenerationConfig(dir: string): GenerationDefaults {
   const file = join(dir, "generation_config.json");
-  if (!existsSync(file)) return {};
+  if (!getFiles().exists(file)) return {};
   const parsed = readJsonFileChecked(file, "generation_config.json");
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new FormatError(`${file}: expected a JSON object, found ${JSON.stringify(parsed)?.slice(0, 40)}`);
   const j = parsed as Record<string, unknown>;
@@ -358,7 +360,8 @@ export function readGenerationConfig(dir: string): GenerationDefaults {
     ["eos_token_id", "eosTokenId", "ids"], ["pad_token_id", "padTokenId", "number"],
     ["num_beams", "numBeams", "number"], ["length_penalty", "lengthPenalty", "number"], ["early_stopping", "earlyStopping", "early"],
     ["no_repeat_ngram_size", "noRepeatNgramSize", "number"], ["num_return_sequences", "numReturnSequences", "number"],
-    ["min_new_tokens", "minNewTokens", "number"],
+    ["min_new_tokens", "minNewTokens", "number"], ["decoder_start_token_id", "decoderStartTokenId", "number"],
+    ["forced_bos_token_id", "forcedBosTokenId", "number"], ["forced_eos_token_id", "forcedEosTokenId", "number"],
   ];
   const expected = { boolean: "a boolean", number: "a number", ids: "an integer or a list of integers", early: 'true, false or "never"' };
   for (const [key, name, kind] of fields) {
@@ -378,7 +381,7 @@ export function readGenerationConfig(dir: string): GenerationDefaults {
 export function buildFromDir<M extends PreTrainedModel>(
   dir: string, config: PretrainedConfig, make: (c: PretrainedConfig) => M, opts: LoadOptions = {},
 ): M {
-  if (!existsSync(dir)) throw new ConfigError(`${dir}: model folder not found`);
+  if (!getFiles().exists(dir)) throw new ConfigError(`${dir}: model folder not found`);
   checkConfigAgainstWeights(config, dir);
   const model = make(config);
   const tensors = loadSafetensorsDir(dir);

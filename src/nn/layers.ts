@@ -86,11 +86,16 @@ export function forwardAct(m: Module, x: Tensor, act: BiasActOp): Tensor {
   return activate(f.call(m, x), act);
 }
 
-/** nn.Embedding: weight [num, dim] ~ N(0, 1). */
+/**
+ * nn.Embedding: weight [num, dim] ~ N(0, 1). `gradPaddingIdx` is torch's padding_idx for the
+ * gradient: that row gets none (`paddingIdx` zeroes it at construction too).
+ */
 export class Embedding extends Module {
   declare weight: Tensor;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { rng?: Rng; paddingIdx?: number } = {}) {
+  readonly gradPaddingIdx: number | null;
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { rng?: Rng; paddingIdx?: number; gradPaddingIdx?: number | null } = {}) {
     super();
+    this.gradPaddingIdx = opts.gradPaddingIdx ?? null;
     if (deferring) {
       this.registerParameter("weight", deferred([numEmbeddings, embeddingDim]).requiresGrad_());
       return;
@@ -101,7 +106,7 @@ export class Embedding extends Module {
     this.registerParameter("weight", w.requiresGrad_());
   }
   forward(ids: Tensor | number[] | number[][]): Tensor {
-    return embedding(this.weight, ids);
+    return embedding(this.weight, ids, { paddingIdx: this.gradPaddingIdx });
   }
 }
 

@@ -119,8 +119,11 @@ function idsOf(ids: Tensor | number[] | number[][]): { ids: Int32Array; shape: n
   return { ids: t.data as Int32Array, shape: t.shape };
 }
 
-/** Rows of weight [V, D] selected by integer ids (any shape) → [...ids.shape, D]; scatter-add backward. */
-export function embedding(weight: Tensor, ids: Tensor | number[] | number[][]): Tensor {
+/**
+ * Rows of weight [V, D] selected by integer ids (any shape) → [...ids.shape, D]; scatter-add backward.
+ * With `paddingIdx` (torch's padding_idx) that row gets no gradient.
+ */
+export function embedding(weight: Tensor, ids: Tensor | number[] | number[][], opts: { paddingIdx?: number | null } = {}): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be [V, D], got [${weight.shape}]${weight.name ? ` ('${weight.name}')` : ""}`);
   const [V, D] = weight.shape;
   const { ids: idx, shape } = idsOf(ids);
@@ -138,9 +141,11 @@ export function embedding(weight: Tensor, ids: Tensor | number[] | number[][]): 
     const o = out.data as Float32Array;
     for (let t = 0; t < idx.length; t++) o.set(weight.select(0, idx[t]).f32(), t * D);
   }
+  const pad = opts.paddingIdx ?? null;
   return record(out, "embedding", [weight], (g) => {
     const gw = Tensor.zeros([V, D]);
     be.embeddingBackward(f32Of(g), idx, gw.data, D);
+    if (pad !== null && pad >= 0 && pad < V) gw.data.fill(0, pad * D, (pad + 1) * D);
     return [gw];
   });
 }

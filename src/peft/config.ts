@@ -4,8 +4,9 @@
 // does, floats included ("lora_dropout": 0.0). Unknown JSON fields are ignored with a warning; a
 // missing or unknown peft_type is a ConfigError (the table of methods is in registry.ts).
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { emitWarning } from "../platform/env.js";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
 import { ConfigError } from "../tensor/errors.js";
 import { atomicWriteFile } from "../io/fs.js";
 import { checkFieldTypes } from "./config_types.js";
@@ -166,7 +167,7 @@ export function pythonJson(v: unknown, floatKeys: ReadonlySet<string> = new Set(
 }
 
 export type Warn = (msg: string) => void;
-const defaultWarn: Warn = (msg) => process.emitWarning(msg, { code: "PEFT_CONFIG" });
+const defaultWarn: Warn = (msg) => emitWarning(msg, "PEFT_CONFIG");
 
 /** Builds the right config class from an adapter_config.json object. */
 export function configFromJSON(obj: unknown, source = "<object>", warn: Warn = defaultWarn): PeftConfig {
@@ -221,7 +222,7 @@ function getPeftMethodFor(pt: string, source: string): PeftMethod {
 /** Reads `dir/adapter_config.json`. */
 export function loadPeftConfig(dir: string, warn?: Warn): PeftConfig {
   const path = join(dir, CONFIG_NAME);
-  if (!existsSync(path)) throw new ConfigError(`no ${CONFIG_NAME} in '${dir}'`);
+  if (!getFiles().exists(path)) throw new ConfigError(`no ${CONFIG_NAME} in '${dir}'`);
   return configFromJSON(readJsonFileChecked(path, CONFIG_NAME), path, warn);
 }
 

@@ -5,8 +5,9 @@
 // (`base_model` is the model itself, next to `prompt_encoder.<adapter>` and `word_embeddings`).
 // What every method shares — configs, task heads, modules_to_save, saving and loading — is here.
 
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { emitWarning } from "../platform/env.js";
+import { getFiles } from "../platform/files.js";
+import { dirname } from "../platform/paths.js";
 import { Module } from "../nn/module.js";
 import { noGrad } from "../tensor/autograd.js";
 import { ConfigError, PeftError } from "../tensor/errors.js";
@@ -24,6 +25,10 @@ import { createAdapterHost } from "./tuner_host.js";
 import "./methods.js";
 import { checkTensorParallelPeft, gatherAdapterEntries, sliceAdapterTensors } from "./tp.js";
 import { tensorParallelGroupOf } from "../nn/parallel/index.js";
+import { isEncoderDecoder, type EncoderDecoderLM } from "../models/seq2seq.js";
+import type { Tensor } from "../tensor/tensor.js";
+import type { IdsLike } from "../models/modeling_utils.js";
+import { checkTaskFitsModel } from "./task_type_check.js";
 
 /** Head modules peft adds to modules_to_save per task type. */
 const TASK_HEADS: Partial<Record<TaskType, string[]>> = {
@@ -58,9 +63,13 @@ export class PeftModel extends Module {
   constructor(model: AnyModel, config: PeftConfig, adapterName = "default", opts: PeftModelOptions = {}) {
     super();
     checkAdapterName(adapterName);
-    this.warn = opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" }));
+    this.warn = opts.warn ?? ((m) => emitWarning(m, "PEFT"));
     this.activeAdapter = adapterName;
     checkTensorParallelPeft(model, config);
+    checkTaskFitsModel(config, model);
+    if (config.isPromptLearning && isEncoderDecoder(model)) {
+      throw new PeftError(`${config.peftType} on encoder-decoder models is not supported yet (LoRA, IA3 and the other injected methods are)`);
+    }
     this.host = createAdapterHost(getPeftMethod(config.peftType), model, {
       configs: this.peftConfig, activeAdapter: () => this.activeAdapter, options: opts,
     });
@@ -111,6 +120,7 @@ export class PeftModel extends Module {
       throw new ConfigError(`cannot add a ${config.peftType} adapter to a PeftModel holding ${this.isPromptLearning ? "prompt-learning" : "injected"} adapters`);
     }
     checkTensorParallelPeft(this.getBaseModel(), config);
+    checkTaskFitsModel(config, this.getBaseModel());
     let cfg: PeftConfig = config.copy();
     if (cfg.baseModelNameOrPath === null) cfg.baseModelNameOrPath = modelNameOrPath(this.getBaseModel());
     const heads = cfg.taskType ? TASK_HEADS[cfg.taskType] : undefined;
@@ -163,6 +173,16 @@ export class PeftModel extends Module {
 
   forward(inputs: ModelInputs): ModelOutput {
     return this.host.forward(inputs);
+  }
+  /** True when the wrapped model is an encoder-decoder: generate() then runs it as one. */
+  get isEncoderDecoder(): boolean {
+    return isEncoderDecoder(this.getBaseModel());
+  }
+  /** The wrapped encoder-decoder's encoder output (adapters in the encoder applied). */
+  encode(inputs: { inputIds: IdsLike; attentionMask?: IdsLike }): Tensor {
+    const m = this.getBaseModel() as unknown as EncoderDecoderLM;
+    if (!isEncoderDecoder(m)) throw new PeftError(`encode: ${this.getBaseModel().architectureName} is not an encoder-decoder model`);
+    return m.encode(inputs);
   }
 
   // ------------------------------------------------------------------ merging
@@ -233,7 +253,7 @@ export class PeftModel extends Module {
       if (tp) entries = gatherAdapterEntries(entries);
       if (tp && tp.rank !== 0) continue;
       const out = adapterDir(dir, name);
-      mkdirSync(out, { recursive: true });
+      getFiles().mkdir(out);
       saveAdapterWeights(out, entries);
       const cfg = this.peftConfig.get(name)!.copy({ inferenceMode: true });
       if (cfg.taskType === null && cfg.autoMapping === null) {
@@ -275,7 +295,7 @@ export class PeftModel extends Module {
     const pm = new PeftModel(model, cfg, adapterName, { ...opts, [FROM_FILE]: true } as PeftModelOptions);
     (pm.peftConfig.get(adapterName)! as PeftConfig).baseModelNameOrPath = cfg.baseModelNameOrPath;
     const entries = pm.adapterStateEntries(adapterName, true);
-    loadAdapterWeights(entries, sliceAdapterTensors(entries, tensors), dir, opts.warn ?? ((m) => process.emitWarning(m, { code: "PEFT" })));
+    loadAdapterWeights(entries, sliceAdapterTensors(entries, tensors), dir, opts.warn ?? ((m) => emitWarning(m, "PEFT")));
     if (!opts.isTrainable) pm.eval();
     return pm;
   }

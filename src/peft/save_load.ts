@@ -3,8 +3,8 @@
 // The default adapter goes into the folder itself, any other into a subfolder named after it.
 // Loading maps each saved key back to its in-memory tensor and checks every shape first.
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
 import { Tensor } from "../tensor/tensor.js";
 import { noGrad } from "../tensor/autograd.js";
 import { FormatError, PeftError, ShapeError } from "../tensor/errors.js";
@@ -46,8 +46,8 @@ export function saveAdapterWeights(dir: string, entries: StateEntry[]): void {
 /** Reads adapter_model.safetensors from `dir` (FormatError for a missing or corrupt file). */
 export function readAdapterWeights(dir: string): Map<string, Tensor> {
   const path = join(dir, WEIGHTS_NAME);
-  if (!existsSync(path)) {
-    if (existsSync(join(dir, "adapter_model.bin"))) throw new FormatError(`${dir}: only adapter_model.bin (pickle) found; peft-ts reads safetensors only — re-save with safe_serialization=True`);
+  if (!getFiles().exists(path)) {
+    if (getFiles().exists(join(dir, "adapter_model.bin"))) throw new FormatError(`${dir}: only adapter_model.bin (pickle) found; peft-ts reads safetensors only — re-save with safe_serialization=True`);
     throw new FormatError(`${dir}: no ${WEIGHTS_NAME}`);
   }
   return loadSafetensors(path);

@@ -3,6 +3,7 @@
 // rules, asks the method to wrap or update them, freezes everything that is not an adapter, and
 // implements the generic adapter operations: set/delete/disable, merge/unmerge, merge-and-unload.
 
+import { emitWarning } from "../platform/env.js";
 import { Module } from "../nn/module.js";
 import { ConfigError, PeftError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -29,10 +30,10 @@ function alignFanInFanOut(cfg: PeftConfig, target: Module, key: string): void {
   if (typeof c.fanInFanOut !== "boolean") return;
   const kind = layerKind(target);
   if (kind === "conv1d" && !c.fanInFanOut) {
-    process.emitWarning(`fan_in_fan_out is set to False but the target module '${key}' is a Conv1D; setting fan_in_fan_out to True as peft does`);
+    emitWarning(`fan_in_fan_out is set to False but the target module '${key}' is a Conv1D; setting fan_in_fan_out to True as peft does`);
     c.fanInFanOut = true;
   } else if (kind === "linear" && c.fanInFanOut) {
-    process.emitWarning(`fan_in_fan_out is set to True but the target module '${key}' is a Linear; setting fan_in_fan_out to False as peft does`);
+    emitWarning(`fan_in_fan_out is set to True but the target module '${key}' is a Linear; setting fan_in_fan_out to False as peft does`);
     c.fanInFanOut = false;
   }
 }

@@ -3,6 +3,7 @@
 
 import { ShapeError } from "./errors.js";
 import { noteAlloc } from "./alloc_stats.js";
+import { uninitializedBytes } from "../platform/env.js";
 
 export type DType = "f32" | "bf16" | "f16" | "i32" | "i64" | "u8" | "bool";
 
@@ -19,7 +20,7 @@ export function allocF32Uninit(n: number): Float32Array {
   noteAlloc(n);
   if (n < 16384) return new Float32Array(n);
   try {
-    return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+    return new Float32Array(uninitializedBytes(n * 4).buffer, 0, n);
   } catch (e) {
     throw tooLarge("f32", n, e);
   }

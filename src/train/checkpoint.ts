@@ -6,8 +6,9 @@
 // TrainingError naming the folder and the file, with nothing of the new folder left behind; the
 // temporary folders of a killed run are removed (or put back) when the next run starts.
 
-import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { processAlive } from "../platform/env.js";
+import { join, resolve } from "../platform/paths.js";
 import { atomicWriteDir, staysInside } from "../io/fs.js";
 import { readJsonFileChecked } from "../io/json.js";
 import { loadSafetensors, saveSafetensors } from "../io/safetensors.js";
@@ -35,7 +36,7 @@ export interface RngCheckpoint {
 }
 
 function readJson(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new FormatError(`${path}: missing`);
+  if (!getFiles().exists(path)) throw new FormatError(`${path}: missing`);
   const v = readJsonFileChecked(path, "checkpoint JSON");
   if (!v || typeof v !== "object" || Array.isArray(v)) throw new FormatError(`${path}: not a valid JSON object (found ${JSON.stringify(v)?.slice(0, 40)})`);
   return v as Record<string, unknown>;
@@ -44,17 +45,17 @@ export { readJson };
 
 /** checkpoint-N folders in outputDir, oldest first (by step). */
 export function sortedCheckpoints(outputDir: string): string[] {
-  if (!existsSync(outputDir)) return [];
-  return readdirSync(outputDir)
+  if (!getFiles().exists(outputDir)) return [];
+  return getFiles().readdir(outputDir)
     // a checkpoint-N that is a symlink leading out of outputDir is not ours to resume from or rotate away
-    .filter((n) => CKPT_RE.test(n) && staysInside(outputDir, n) && statSync(join(outputDir, n)).isDirectory())
+    .filter((n) => CKPT_RE.test(n) && staysInside(outputDir, n) && getFiles().stat(join(outputDir, n)).isDirectory)
     .sort((a, b) => Number(CKPT_RE.exec(a)![1]) - Number(CKPT_RE.exec(b)![1]))
     .map((n) => join(outputDir, n));
 }
 
 /** The newest complete checkpoint (has trainer_state.json), or null. */
 export function getLastCheckpoint(outputDir: string): string | null {
-  const all = sortedCheckpoints(outputDir).filter((d) => existsSync(join(d, "trainer_state.json")));
+  const all = sortedCheckpoints(outputDir).filter((d) => getFiles().exists(join(d, "trainer_state.json")));
   return all.length ? all[all.length - 1] : null;
 }
 
@@ -66,7 +67,7 @@ export function resolveResume(spec: string | boolean, outputDir: string): string
     return last;
   }
   const dir = resolve(String(spec));
-  if (!existsSync(join(dir, "trainer_state.json"))) throw new ConfigError(`resume_from_checkpoint: ${dir} is not a checkpoint folder (no trainer_state.json)`);
+  if (!getFiles().exists(join(dir, "trainer_state.json"))) throw new ConfigError(`resume_from_checkpoint: ${dir} is not a checkpoint folder (no trainer_state.json)`);
   return dir;
 }
 
@@ -91,7 +92,7 @@ export function loadModelWeights(model: Module, dir: string): void {
     return;
   }
   const path = join(dir, "model.safetensors");
-  if (!existsSync(path)) throw new FormatError(`${dir}: no model.safetensors`);
+  if (!getFiles().exists(path)) throw new FormatError(`${dir}: no model.safetensors`);
   const tensors = loadSafetensors(path);
   noGrad(() => {
     for (const [n, p] of model.namedParameters()) {
@@ -124,7 +125,7 @@ export async function writeCheckpoint(outputDir: string, step: number, w: Checkp
   let writing = "the temporary folder";
   const file = (tmp: string, name: string, data: string) => {
     writing = name;
-    writeFileSync(join(tmp, name), data);
+    getFiles().writeFile(join(tmp, name), data);
   };
   try {
     await atomicWriteDir(dir, async (tmp) => {
@@ -154,30 +155,20 @@ export async function writeCheckpoint(outputDir: string, step: number, w: Checkp
 /** The temporary siblings atomicWriteDir makes: .checkpoint-N.tmp-<pid>-<hex> (being built), .checkpoint-N.old-<pid>-<hex> (being replaced). */
 const PARTIAL_RE = /^\.(checkpoint-\d+)\.(tmp|old)-(\d+)-[0-9a-f]+$/;
 
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Removes what a killed run left mid-save in outputDir: a half-built temporary folder is deleted;
  * a complete checkpoint moved aside to be replaced is put back when the replacement never arrived.
  * Folders of a process still running are left alone. Returns the names handled.
  */
 export function cleanPartialCheckpoints(outputDir: string): string[] {
-  if (!existsSync(outputDir)) return [];
+  if (!getFiles().exists(outputDir)) return [];
   const done: string[] = [];
-  for (const name of readdirSync(outputDir)) {
+  for (const name of getFiles().readdir(outputDir)) {
     const m = PARTIAL_RE.exec(name);
     if (!m || processAlive(Number(m[3]))) continue;
     const path = join(outputDir, name), target = join(outputDir, m[1]);
-    if (m[2] === "old" && !existsSync(target)) renameSync(path, target);
-    else rmSync(path, { recursive: true, force: true });
+    if (m[2] === "old" && !getFiles().exists(target)) getFiles().rename(path, target);
+    else getFiles().rm(path, { recursive: true, force: true });
     done.push(name);
   }
   return done;
@@ -203,6 +194,6 @@ export function rotateCheckpoints(outputDir: string, limit: number | null, bestC
   }
   const n = Math.max(0, ckpts.length - keep);
   const doomed = ckpts.slice(0, n);
-  for (const d of doomed) rmSync(d, { recursive: true, force: true });
+  for (const d of doomed) getFiles().rm(d, { recursive: true, force: true });
   return doomed;
 }

@@ -3,7 +3,7 @@
 // stream, the step's loss/FLOP reduction, rank 0's duties around files, and the gathering of
 // evaluation shards. The sampler is ddp_sampler.ts, the gradient buckets ddp_grads.ts.
 
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../platform/sha256.js";
 import { DistributedError } from "../tensor/errors.js";
 import type { ProcessGroup } from "../dist/process_group.js";
 import { getProcessGroup } from "../dist/init.js";
@@ -11,7 +11,7 @@ import type { Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { RngState } from "../tensor/random.js";
 import type { TrainingArguments } from "./args.js";
-import type { FlatGrads } from "./optim/optimizer.js";
+import { FlatGrads } from "./optim/optimizer.js";
 import { DdpStats, GradBuckets } from "./ddp_grads.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import { ZeroOptimizer } from "./zero.js";
@@ -41,7 +41,7 @@ export function allgatherJson<T>(group: ProcessGroup, value: T): T[] {
 
 function shapesDigest(named: [string, Tensor][]): { count: number; digest: string; list: string[] } {
   const list = named.map(([n, p]) => `${n}[${p.shape.join(",")}]`);
-  return { count: list.length, digest: createHash("sha256").update(list.join("\n")).digest("hex").slice(0, 16), list };
+  return { count: list.length, digest: sha256Hex(list.join("\n")).slice(0, 16), list };
 }
 
 /** What the start-up check compares. */
@@ -110,6 +110,7 @@ export class DataParallel {
   stats(): DdpStats {
     if (!this.statsRec) this.statsRec = new DdpStats();
     if (this.buckets) this.buckets.stats = this.statsRec;
+    if (this.zero?.grads) this.zero.grads.stats = this.statsRec;
     return this.statsRec;
   }
 
@@ -155,11 +156,25 @@ export class DataParallel {
       this.group.broadcast(p.data as Float32Array, 0);
     }
     if (args.zeroStage > 0 && optimizer) this.zero = new ZeroOptimizer(optimizer, flat, this.group, args.zeroStage as 1 | 2, args.ddpBucketCapBytes);
-    // ZeRO-2 reduce-scatters in its own buckets (not instrumented by ddpStats)
-    if (this.zero?.stage !== 2) {
-      this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
-      this.buckets.stats = this.statsRec;
-    }
+    // ZeRO-2 reduce-scatters in its own buckets
+    if (this.zero?.grads) this.zero.grads.stats = this.statsRec;
+    else this.buckets = new GradBuckets(flat, this.group, args.ddpBucketCapBytes);
+    if (this.buckets) this.buckets.stats = this.statsRec;
+  }
+
+  /**
+   * The run's gradient layout: the flat buffer every .grad is a view of, padded to the ranks for
+   * ZeRO; with ZeRO stage 2 over several ranks only the layout (no full-size buffer, zero_grads.ts),
+   * in `modelOrder` (the model's parameter order) rather than the optimizer's (its weight-decay
+   * groups would put every layer's biases in one range, final only at the end of backward): stage 2's
+   * buckets are contiguous ranges of it and cannot be rebuilt from the ready order as DDP's.
+   */
+  flatGrads(params: Tensor[], args: TrainingArguments, modelOrder: readonly Tensor[] = []): FlatGrads {
+    const zero = args.zeroStage > 0 && this.active;
+    if (!(zero && args.zeroStage === 2)) return new FlatGrads(params, zero ? this.group.worldSize : 1);
+    const at = new Map(modelOrder.map((p, i) => [p, i]));
+    const ordered = params.map((p, i) => ({ p, k: at.get(p) ?? modelOrder.length + i })).sort((a, b) => a.k - b.k).map((x) => x.p);
+    return new FlatGrads(ordered, this.group.worldSize, false);
   }
   get gradBuckets(): GradBuckets | null {
     return this.buckets;
@@ -168,11 +183,12 @@ export class DataParallel {
   /**
    * Runs a micro-batch's backward. With `sync` (an accumulation group's last micro-batch; the
    * others are DDP's no_sync) buckets start as they fill, and afterwards the flat buffer holds the
-   * sum over the ranks.
+   * sum over the ranks. ZeRO stage 2 communicates on every micro-batch (its slice holds the sum).
    */
   backward(sync: boolean, run: () => void): void {
     const b = this.zero?.grads ?? this.buckets;
-    if (!sync || !b) return run();
+    // ZeRO-2 communicates every micro-batch (its slice accumulates; no full-size gradients to keep)
+    if (!b || (!sync && !this.zero?.grads)) return run();
     b.arm();
     run();
     b.finish();

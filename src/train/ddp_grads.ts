@@ -7,9 +7,11 @@
 // gradient (the autograd leaf hook), so communication runs while backward goes on; the hook and the
 // bucket order are grad_buckets.ts.
 
-import type { CommCounters, CommHandle, ProcessGroup } from "../dist/process_group.js";
+import type { CommHandle, ProcessGroup } from "../dist/process_group.js";
 import type { FlatGrads } from "./optim/optimizer.js";
 import { LeafGradBuckets } from "./grad_buckets.js";
+
+export { DdpStats, hiddenShare, type DdpStepStats } from "./comm_stats.js";
 
 export interface Bucket {
   /** Parameter indices (into FlatGrads.params), in the order they were assigned. */
@@ -71,55 +73,9 @@ export function assignBuckets(
   return out;
 }
 
-/** What one synced backward communicated (DdpStats.steps). */
-export interface DdpStepStats {
-  /** Buckets allreduced, and how many of them started from inside backward (the rest after it). */
-  buckets: number;
-  startedDuringBackward: number;
-  /** Bytes this rank allreduced (the trainable floats × 4). */
-  bytes: number;
-  /** Time the JS thread spent blocked in CommHandle.wait() after backward, ms (the exposed communication). */
-  waitMs: number;
-  /** Time the communication thread spent inside this pass's allreduces, ms (null: the group keeps no counters). */
-  collectiveMs: number | null;
-  /** The armed backward (arm → finish), ms. */
-  backwardMs: number;
-  /** finish(): starting the remaining buckets and waiting for all, ms (≥ waitMs). */
-  finishMs: number;
-  /** 1 − waitMs / collectiveMs, in [0, 1] (null without counters or collectives). */
-  hiddenShare: number | null;
-}
-
-/** Per-step communication figures of the gradient buckets; collected only once enabled (`Trainer.ddpStats()`). */
-export class DdpStats {
-  readonly steps: DdpStepStats[] = [];
-
-  /** Sums over the steps from `skip` on (warm-up excluded); hiddenShare of the sums. */
-  summary(skip = 0): { steps: number; bytesPerStep: number; waitMs: number; collectiveMs: number | null; hiddenShare: number | null; buckets: number } {
-    const xs = this.steps.slice(skip);
-    const n = xs.length || 1;
-    const sum = (f: (x: DdpStepStats) => number) => xs.reduce((a, x) => a + f(x), 0);
-    const wait = sum((x) => x.waitMs);
-    const coll = xs.length && xs.every((x) => x.collectiveMs !== null) ? sum((x) => x.collectiveMs!) : null;
-    return {
-      steps: xs.length, bytesPerStep: sum((x) => x.bytes) / n, waitMs: wait / n, collectiveMs: coll === null ? null : coll / n,
-      hiddenShare: hiddenShare(wait, coll), buckets: xs.length ? xs[xs.length - 1].buckets : 0,
-    };
-  }
-}
-
-/** 1 − wait / collective, clamped to [0, 1]; null without a collective time. */
-export function hiddenShare(waitMs: number, collectiveMs: number | null): number | null {
-  if (collectiveMs === null || !(collectiveMs > 0)) return null;
-  return Math.min(1, Math.max(0, 1 - waitMs / collectiveMs));
-}
-
 /** Allreduce of the flat gradient buffer in buckets, overlapped with backward. */
 export class GradBuckets extends LeafGradBuckets<Bucket> {
-  /** Set to collect per-pass figures (off: no clock reads, no counters). */
-  stats: DdpStats | null = null;
-  private t0 = 0;
-  private c0: CommCounters | null = null;
+  protected readonly counterKind = "allreduce";
 
   /** Whether the buckets were rebuilt from the first pass's ready order (once, as PyTorch DDP). */
   rebuilt = false;
@@ -147,40 +103,12 @@ export class GradBuckets extends LeafGradBuckets<Bucket> {
     if (JSON.stringify(next) !== JSON.stringify(this.buckets)) this.setBuckets(next);
   }
 
-  protected override onArm(): void {
-    if (this.stats) {
-      this.c0 = this.group.commCounters?.() ?? null;
-      this.t0 = performance.now();
-    }
+  protected passBytes(): number {
+    return this.buckets.reduce((a, b) => a + (b.end - b.start) * 4, 0);
   }
 
   protected launchBucket(_k: number, b: Bucket): CommHandle {
     this.attachParams(b);
     return this.group.allreduceSumAsync(this.flat.buffer.subarray(b.start, b.end));
-  }
-
-  protected override complete(): void {
-    if (this.stats) return this.finishMeasured(this.stats);
-    super.complete();
-  }
-
-  private finishMeasured(stats: DdpStats): void {
-    const t1 = performance.now();
-    this.launchRest();
-    let waitMs = 0;
-    for (const h of this.handles) {
-      const w = performance.now();
-      h.wait();
-      waitMs += performance.now() - w;
-    }
-    const t2 = performance.now();
-    this.handles = [];
-    const c1 = this.c0 ? this.group.commCounters?.() ?? null : null;
-    const collectiveMs = this.c0 && c1 ? c1.allreduce.busyMs - this.c0.allreduce.busyMs : null;
-    const bytes = this.buckets.reduce((a, b) => a + (b.end - b.start) * 4, 0);
-    stats.steps.push({
-      buckets: this.buckets.length, startedDuringBackward: this.startedDuringBackward, bytes, waitMs, collectiveMs,
-      backwardMs: t1 - this.t0, finishMs: t2 - t1, hiddenShare: hiddenShare(waitMs, collectiveMs),
-    });
   }
 }

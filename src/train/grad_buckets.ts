@@ -5,11 +5,14 @@
 // backward goes on. What a launch communicates is the subclass's `launchBucket`. The order the
 // parameters' gradients became ready in the last armed pass is kept (`readyOrder`), and a subclass
 // may replace the buckets between passes (`setBuckets`: DDP's rebuild after the first iteration).
+// With `stats` set, each pass's figures are recorded (comm_stats.ts: a probe barrier before every
+// bucket splits the communication thread's time into peer wait and transfer).
 
 import type { Tensor } from "../tensor/tensor.js";
 import { setLeafGradHook, LeafGradHook } from "../tensor/autograd.js";
-import type { CommHandle, ProcessGroup } from "../dist/process_group.js";
+import type { CommCounters, CommHandle, ProcessGroup } from "../dist/process_group.js";
 import type { FlatGrads } from "./optim/optimizer.js";
+import { DdpStats, hiddenShare } from "./comm_stats.js";
 
 export abstract class LeafGradBuckets<B extends { params: number[] }> {
   private readonly index = new Map<Tensor, number>();
@@ -25,6 +28,11 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
   /** Parameter indices in the order their final gradients arrived in the last armed pass (unused ones absent). */
   readyOrder: number[] = [];
   private _buckets: B[] = [];
+  /** Set to collect per-pass figures (off: no clock reads, no counters, no probes). */
+  stats: DdpStats | null = null;
+  private t0 = 0;
+  private c0: CommCounters | null = null;
+  private probes: CommHandle[] = [];
 
   constructor(protected readonly flat: FlatGrads, protected readonly group: ProcessGroup, buckets: B[]) {
     flat.params.forEach((p, i) => this.index.set(p, i));
@@ -46,6 +54,10 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
 
   /** Starts bucket k's collective (attaching its parameters' gradients first). */
   protected abstract launchBucket(k: number, b: B): CommHandle;
+  /** The counters' kind of the collective launchBucket makes. */
+  protected abstract readonly counterKind: "allreduce" | "reduceScatter";
+  /** Bytes this rank puts into one pass's collectives. */
+  protected abstract passBytes(): number;
 
   /** Called by arm() just before the hook is installed. */
   protected onArm(): void {}
@@ -62,6 +74,11 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
     this.startedDuringBackward = 0;
     this.readyOrder = [];
     this.armed = true;
+    this.probes = [];
+    if (this.stats) {
+      this.c0 = this.group.commCounters?.() ?? null;
+      this.t0 = performance.now();
+    }
     this.onArm();
     this.prevHook = setLeafGradHook((leaf) => this.onLeaf(leaf));
   }
@@ -81,6 +98,7 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
 
   private launch(): void {
     const k = this.next++;
+    if (this.stats && this.c0) this.probes.push(this.group.barrierAsync());
     this.handles.push(this.launchBucket(k, this.buckets[k]));
   }
 
@@ -93,15 +111,39 @@ export abstract class LeafGradBuckets<B extends { params: number[] }> {
     while (this.next < this.buckets.length) this.launch();
   }
 
-  /** finish() after the hook is removed: launches the rest and waits for all. */
+  /** finish() after the hook is removed: launches the rest and waits for all (timed with `stats`). */
   protected complete(): void {
+    const t1 = performance.now();
     this.launchRest();
+    const stats = this.stats;
+    let waitMs = 0;
+    for (const h of this.handles) {
+      const w = stats ? performance.now() : 0;
+      h.wait();
+      if (stats) waitMs += performance.now() - w;
+    }
     this.waitAll();
+    if (stats) this.record(stats, t1, waitMs);
   }
 
-  private waitAll(): void {
+  private record(stats: DdpStats, t1: number, waitMs: number): void {
+    const t2 = performance.now();
+    const c1 = this.c0 ? this.group.commCounters?.() ?? null : null;
+    const busy = (c: CommCounters | null, k: "barrier" | "allreduce" | "reduceScatter") => c?.[k]?.busyMs ?? 0;
+    const transferMs = this.c0 && c1 ? busy(c1, this.counterKind) - busy(this.c0, this.counterKind) : null;
+    const peerWaitMs = this.c0 && c1 ? busy(c1, "barrier") - busy(this.c0, "barrier") : null;
+    const collectiveMs = transferMs === null ? null : transferMs + peerWaitMs!;
+    stats.steps.push({
+      buckets: this.buckets.length, startedDuringBackward: this.startedDuringBackward, bytes: this.passBytes(), waitMs, collectiveMs, peerWaitMs, transferMs,
+      backwardMs: t1 - this.t0, finishMs: t2 - t1, hiddenShare: hiddenShare(waitMs, collectiveMs),
+    });
+  }
+
+  protected waitAll(): void {
     for (const h of this.handles) h.wait();
+    for (const h of this.probes) h.wait();
     this.handles = [];
+    this.probes = [];
   }
 
   private unhook(): boolean {

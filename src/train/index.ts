@@ -2,7 +2,6 @@
 export { TrainingArguments, camelToSnake, snakeToCamel, OPTIM_NAMES, TRAINING_FIELDS, trainingFieldList } from "./args.js";
 export type { TrainingArgumentsInit, TrainingValues, TrainingField, TrainingFieldKind, TrainingFieldName, IntervalStrategy, SaveStrategy, OptimName } from "./args.js";
 export { Trainer, TrainingError, TrainingInterrupted, defaultDataCollator } from "./trainer.js";
-export { handleStopSignals } from "./stop_signals.js";
 export type { TrainerOptions, TrainOutput, TrainerDataset, DataCollator, EvalPrediction, ComputeMetrics, Batch as TrainerBatch } from "./trainer.js";
 export { TrainerState, TrainerControl, EarlyStoppingCallback } from "./callbacks.js";
 export type { TrainerCallback, CallbackEvent, LogEntry } from "./callbacks.js";
@@ -16,3 +15,5 @@ export { checkpoint, enableGradientCheckpointing, disableGradientCheckpointing }
 export { getLastCheckpoint, sortedCheckpoints, rotateCheckpoints } from "./checkpoint.js";
 export { renderReport, plotsFromLogHistory } from "./report.js";
 export * from "./optim/index.js";
+export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent } from "./dp/index.js";
+export type { MechanismStep, HistoryEntry, PrivacySpent, NoiseMultiplierOptions } from "./dp/index.js";

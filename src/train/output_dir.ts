@@ -2,8 +2,9 @@
 // file system, a file in the way or a full disk is refused at once, with the reason, instead of
 // failing at the first checkpoint after minutes of training.
 
-import { closeSync, existsSync, mkdirSync, openSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { processId } from "../platform/env.js";
+import { dirname, join, resolve } from "../platform/paths.js";
 import { ConfigError } from "../tensor/errors.js";
 import { ioReason } from "./trainer_errors.js";
 
@@ -17,30 +18,27 @@ export function checkOutputWritable(outputDir: string): void {
   const refuse = (what: string, e: unknown): never => {
     throw new ConfigError(`output_dir '${dir}': ${what}: ${ioReason(e)}; choose a writable folder (checkpoints, logs and metrics go there)`);
   };
-  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+  if (getFiles().exists(dir) && !getFiles().stat(dir).isDirectory) {
     throw new ConfigError(`output_dir '${dir}' is a file, not a folder; choose a writable folder (checkpoints, logs and metrics go there)`);
   }
   // one level at a time: a recursive mkdir reports ENOENT on a read-only file system, this the real reason
   const missing: string[] = [];
-  for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+  for (let d = dir; !getFiles().exists(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
   try {
-    for (const d of missing) mkdirSync(d);
+    for (const d of missing) getFiles().mkdir(d, { recursive: false });
   } catch (e) {
     refuse("cannot create the folder", e);
   }
-  const probe = join(dir, `.peft-ts-write-probe-${process.pid}`);
-  let fd: number | undefined;
+  const probe = join(dir, `.peft-ts-write-probe-${processId()}`);
   try {
-    fd = openSync(probe, "w");
-    writeSync(fd, "probe\n");
+    getFiles().writeFile(probe, "probe\n");
   } catch (e) {
     refuse("cannot write in the folder", e);
   } finally {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(probe, { force: true });
+    getFiles().rm(probe, { force: true });
     for (const d of [...missing].reverse()) {
       try {
-        rmdirSync(d);
+        getFiles().rmdir(d);
       } catch {
         break; // no longer empty (another process wrote there): keep it
       }

@@ -16,8 +16,8 @@ import type { ProcessGroup } from "../dist/process_group.js";
 export interface StoppableTrainer {
   requestStop(signal: string): void;
   yieldEachStep: boolean;
-  /** Ask the other ranks after each step whether one of them was signalled (agreedStop). */
-  agreeOnStop: boolean;
+  /** Asks the other ranks after each step whether one of them was signalled (agreedStop; null: this rank alone). */
+  agreeOnStop: ((group: ProcessGroup, local: string | null) => string | null) | null;
   readonly processGroup: { worldSize: number };
 }
 
@@ -41,11 +41,11 @@ export function handleStopSignals(trainer: StoppableTrainer, signals?: StopSigna
   };
   for (const s of names) process.on(s, handler);
   trainer.yieldEachStep = true;
-  trainer.agreeOnStop = multi;
+  trainer.agreeOnStop = multi ? agreedStop : null;
   return () => {
     for (const s of names) process.off(s, handler);
     trainer.yieldEachStep = false;
-    trainer.agreeOnStop = false;
+    trainer.agreeOnStop = null;
   };
 }
 

@@ -12,8 +12,9 @@
 // (optim), run length and log/eval/save decisions (flow), one optimizer step (step), the
 // evaluation loop (eval), checkpoint contents and resume (checkpoint), output files (log).
 
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { yieldToEventLoop } from "../platform/env.js";
+import { join } from "../platform/paths.js";
 import { Tensor } from "../tensor/tensor.js";
 import { manualSeed, Rng, RngState } from "../tensor/random.js";
 import { ConfigError } from "../tensor/errors.js";
@@ -35,7 +36,6 @@ import { ComputeMetrics, EvalPrediction, PredictionOutput, predictionLoop } from
 import { restoreCheckpoint, restoreRankRng, resumePosition, saveTrainerCheckpoint, statefulCallbacks } from "./trainer_checkpoint.js";
 import { applyOptimizerStep, batchTokens, countedLoss, hasOptimizerStepHook, modelFlopsPerToken, NonFiniteSteps } from "./trainer_step.js";
 import { TrainingError, TrainingInterrupted } from "./trainer_errors.js";
-import { agreedStop } from "./stop_signals.js";
 import { checkOutputWritable } from "./output_dir.js";
 import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
 import { appendLogJsonl, rewriteLogJsonl, trainMetrics, writeRunFiles } from "./trainer_log.js";
@@ -91,7 +91,7 @@ export class Trainer {
   /** Yield to the event loop after every step (signal handlers, timers can run; set by handleStopSignals). */
   yieldEachStep = false;
   /** Under MPI: agree with the other ranks after each step on whether to stop (set by handleStopSignals). */
-  agreeOnStop = false;
+  agreeOnStop: ((group: ProcessGroup, local: string | null) => string | null) | null = null;
 
   constructor(o: TrainerOptions) {
     if (!o.model) throw new ConfigError("Trainer: a model is required");
@@ -212,7 +212,7 @@ export class Trainer {
     const optimizer = this.createOptimizer();
     const scheduler = this.createScheduler(maxSteps);
     const params = optimizer.params();
-    this.flat = new FlatGrads(params, a.zeroStage > 0 ? this.ddp.group.worldSize : 1);
+    this.flat = this.ddp.flatGrads(params, a, this.model.parameters());
     checkSameRun(this.ddp, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
@@ -266,8 +266,8 @@ export class Trainer {
           flowOnStepEnd(a, this.state, this.control);
           this.progress.update(this.state.globalStep, { loss: stepLoss, lr: lrUsed });
           await this.maybeLogSaveEvaluate();
-          if (this.yieldEachStep) await new Promise<void>((r) => setImmediate(r));
-          const stop = this.agreeOnStop ? agreedStop(this.processGroup, this.stopRequest) : this.stopRequest;
+          if (this.yieldEachStep) await yieldToEventLoop();
+          const stop = this.agreeOnStop ? this.agreeOnStop(this.processGroup, this.stopRequest) : this.stopRequest;
           if (stop && this.state.globalStep < maxSteps) await this.stopOnRequest(stop);
           if (this.control.shouldTrainingStop || this.control.shouldEpochStop) break;
         }
@@ -440,7 +440,7 @@ export class Trainer {
   /** Saves the model (adapter for a PeftModel) and training_args.json into dir (default output_dir). */
   async saveModel(dir = this.args.outputDir): Promise<void> {
     await this.ddp.onMain(async () => {
-      mkdirSync(dir, { recursive: true });
+      getFiles().mkdir(dir);
       await saveModelWeights(this.model, dir);
       atomicWriteFile(join(dir, "training_args.json"), this.args.toJsonString());
     }, () => saveModelWeights(this.model, dir)); // tp: replica 0's other ranks send their shards

@@ -1,7 +1,7 @@
 // What the Trainer writes into a checkpoint besides weights and optimizer (RNG states, data
 // position, loss counters, stateful callbacks) and how a checkpoint is restored for an exact resume.
 
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "../platform/paths.js";
 import { assertRngState, globalRng, manualSeed, Rng, RngState } from "../tensor/random.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import type { Module } from "../nn/module.js";

@@ -1,8 +1,8 @@
 // The files a run leaves in output_dir besides checkpoints: log_history.jsonl (report_to
 // "jsonl" or "all"), and at the end trainer_state.json, metrics.json and report.html.
 
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { getFiles } from "../platform/files.js";
+import { join } from "../platform/paths.js";
 import { atomicWriteFile } from "../io/fs.js";
 import type { TrainingArguments } from "./args.js";
 import type { LogEntry, TrainerState } from "./callbacks.js";
@@ -27,8 +27,8 @@ export function appendLogJsonl(a: TrainingArguments, entry: LogEntry): void {
   if (!reportsJsonl(a)) return;
   const path = join(a.outputDir, "log_history.jsonl");
   writingRunFile(path, () => {
-    mkdirSync(a.outputDir, { recursive: true });
-    appendFileSync(path, JSON.stringify(entry) + "\n");
+    getFiles().mkdir(a.outputDir);
+    getFiles().appendFile(path, JSON.stringify(entry) + "\n");
   });
 }
 
@@ -42,18 +42,18 @@ export function rewriteLogJsonl(a: TrainingArguments, logHistory: LogEntry[]): v
   if (!reportsJsonl(a)) return;
   const path = join(a.outputDir, "log_history.jsonl");
   if (logHistory.length === 0) {
-    rmSync(path, { force: true });
+    getFiles().rm(path, { force: true });
     return;
   }
   writingRunFile(path, () => {
-    mkdirSync(a.outputDir, { recursive: true });
-    writeFileSync(path, logHistory.map((e) => JSON.stringify(e) + "\n").join(""));
+    getFiles().mkdir(a.outputDir);
+    getFiles().writeFile(path, logHistory.map((e) => JSON.stringify(e) + "\n").join(""));
   });
 }
 
 /** trainer_state.json, metrics.json and report.html in output_dir. */
 export function writeRunFiles(a: TrainingArguments, state: TrainerState, metrics: Record<string, number>): void {
-  writingRunFile(a.outputDir, () => mkdirSync(a.outputDir, { recursive: true }));
+  writingRunFile(a.outputDir, () => getFiles().mkdir(a.outputDir));
   const write = (name: string, text: () => string): void => {
     const path = join(a.outputDir, name);
     writingRunFile(path, () => atomicWriteFile(path, text()));

@@ -14,6 +14,8 @@ export interface TrainerModel extends Module {
 
 const MODEL_INPUT_KEYS = new Set([
   "inputIds", "attentionMask", "tokenTypeIds", "positionIds", "inputsEmbeds", "labels", "startPositions", "endPositions", "keepLogits",
+  // encoder-decoders (a seq2seq collator gives decoder inputs made from the labels, as HF's does)
+  "decoderInputIds", "decoderAttentionMask",
 ]);
 
 /** The keys of a batch that models accept; labels dropped when the loss is computed outside (label smoothing). */

@@ -5,8 +5,9 @@
 // param groups (weight decay, per-group hyper-parameters copied before every step). After the step
 // the slices are allgathered into every rank's weights, a bucket of columns at a time
 // (zero_gather.ts: no full-size buffer); the shard optimizer steps views of the parameters. Stage 1: the gradients are allreduced
-// (ddp_grads.ts) and the shard reads its part of the flat buffer; stage 2: they are reduce-
-// scattered into a slice buffer (zero_grads.ts). Clipping uses the global norm (the ranks' sums
+// (ddp_grads.ts) and the shard reads its part of the flat buffer; stage 2: there is no flat
+// buffer, each bucket is reduce-scattered during backward into a slice buffer and its parameters'
+// gradients dropped (zero_grads.ts). Clipping uses the global norm (the ranks' sums
 // of squares, added in double precision). Checkpoints gather the full state into the ordinary
 // optimizer file (gatherInto); a resumed run's loaded state is cut into slices at its first step.
 
@@ -125,6 +126,8 @@ export class ZeroOptimizer {
       const coef = f(maxGradNorm / f(norm + 1e-6));
       if (coef < 1 || Number.isNaN(coef)) for (let i = 0; i < mine.length; i++) mine[i] = f(mine[i] * coef);
     }
+    // the step (or its skip) consumes the sum: the next backward starts a new one
+    this.grads?.restart();
     return { skipped, norm };
   }
 
@@ -144,7 +147,13 @@ export class ZeroOptimizer {
     this.pieces.forEach((pc, k) => { if (this.pieceTensors[k].storage !== params[pc.param].storage) this.pieceTensors[k].storage = params[pc.param].storage; });
     this.inner.step();
     allgatherSlicesInto(this.group, this.part, this.range, params, this.flat.offsets, this.gatherSend, this.gatherBuf);
-    if (wholeGrads && this.stage === 2) this.group.allgather(this.gradSlice, this.flat.buffer);
+    if (wholeGrads && this.stage === 2) this.gatherWholeGrads();
+  }
+
+  /** Stage 2 for a hook that reads whole gradients: the slices allgathered into fresh .grad tensors (dropped by the step's FlatGrads.zero()). */
+  private gatherWholeGrads(): void {
+    const whole = this.group.allgather(this.gradSlice);
+    this.flat.params.forEach((p, i) => { p.grad = new Tensor(whole, p.shape, "f32", undefined, this.flat.offsets[i]); });
   }
 
   /** State loaded into the outer optimizer (resume) becomes this rank's slices; the outer keeps none. */

@@ -1,58 +1,175 @@
-// ZeRO stage 2's gradient reduction: instead of allreducing the flat gradient buffer, each column
-// bucket (zero_partition.ts) is packed (rank r's columns [a, b) at r·(b − a)) and reduce-scattered,
-// so this rank receives only the sum of its own slice, into the slice gradient buffer. A bucket
-// starts from the autograd leaf hook once every parameter it touches has its final gradient, in
-// bucket order on every rank (grad_buckets.ts, shared with ddp_grads.ts). At most two buckets are
-// in flight: their packing buffers are the only gradient storage besides the slice; older buckets
-// are waited for first.
+// ZeRO stage 2's gradient reduction, with no full-size gradient buffer (docs/DESIGN.md, "ZeRO-2
+// that shards the gradients"). The parameters' flat layout (an unbacked FlatGrads: offsets only)
+// is cut into contiguous ranges in backward order (assignBuckets, as DDP's buckets). Once every
+// parameter of a range has its final gradient (the autograd leaf hook, grad_buckets.ts), the range
+// is reduce-scattered with uneven counts (MPI_Reduce_scatter: each rank receives the part of the
+// range inside its own slice, possibly none) straight into this rank's persistent slice buffer,
+// and the parameters' .grad tensors are dropped: a range of one parameter is sent from its
+// gradient tensor itself (dropped once the collective is done; at most max(two buckets, the largest
+// parameter) of such sends in flight, then the oldest is waited for), a wider one is packed into one of
+// two staging buffers of at most a bucket (dropped right after packing; at most two packed ranges
+// in flight, the older one waited for first). So at no point of backward are all gradients alive.
+// Buckets are capped at ddp_bucket_cap_mb and at 1/8 of a slice (zeroBucketCapBytes), so the
+// staging never costs more than a quarter of what the slice saves.
+// Accumulation: every micro-batch's backward communicates (no no_sync, as DeepSpeed's ZeRO-2):
+// before the collective this rank adds the slice's running sum into its own part of the send, so
+// what it receives is the running sum plus this micro-batch's sum over the ranks. The sum starts
+// anew after each optimizer step (`restart`).
 
 import type { CommHandle, ProcessGroup } from "../dist/process_group.js";
 import type { FlatGrads } from "./optim/optimizer.js";
 import { LeafGradBuckets } from "./grad_buckets.js";
-import { ColumnBucket, columnBuckets, Partition } from "./zero_partition.js";
+import { assignBuckets, FIRST_BUCKET_BYTES, type Bucket } from "./ddp_grads.js";
+import { sliceRange, type Partition } from "./zero_partition.js";
 
 const IN_FLIGHT = 2;
+/** A packed bucket holds at most 1/8 of a slice (and at most ddp_bucket_cap_mb): the two staging buffers stay ≤ 1/4 of the slice. */
+const SLICE_SHARE = 8;
 
-export class ZeroGradBuckets extends LeafGradBuckets<ColumnBucket> {
+/** Stage 2's bucket cap in bytes for a slice of sliceSize floats and the run's ddp_bucket_cap_mb. */
+export function zeroBucketCapBytes(sliceSize: number, capBytes: number): number {
+  return Math.max(4, Math.min(capBytes, 4 * Math.floor(sliceSize / SLICE_SHARE)));
+}
+
+export class ZeroGradBuckets extends LeafGradBuckets<Bucket> {
+  protected readonly counterKind = "reduceScatter";
   private readonly staging: Float32Array[];
+  private readonly range: { start: number; end: number };
+  /** Floats each rank receives of each bucket (index: bucket, rank). */
+  private readonly counts: number[][];
+  /** The slice holds a running sum to add to (false: the next pass overwrites it). */
+  private accumulating = false;
+  private packed = 0;
+  /** The packed buckets' handles in launch order (their staging buffers are reused two apart). */
+  private packedHandles: CommHandle[] = [];
+  /** Direct sends in flight, oldest first: their parameters keep .grad until the collective is done. */
+  private sending: { handle: CommHandle; params: number[]; floats: number }[] = [];
+  /** The most floats of direct sends in flight; more waits for the oldest (a late peer holds this rank's backward). */
+  private readonly sendBudget: number;
+  /** The most parameter-gradient floats alive at once during a pass (measured at every bucket start). */
+  peakParamGradFloats = 0;
 
-  /** `slice`: this rank's gradient slice (sliceSize floats), overwritten by every synced backward. */
-  constructor(flat: FlatGrads, group: ProcessGroup, private readonly part: Partition,
-    readonly slice: Float32Array, capBytes: number) {
-    super(flat, group, columnBuckets(part, flat.params.map((p) => p.size), flat.offsets, Math.floor(capBytes / 4)));
-    // a bucket of whole slices reduces the (padded) flat buffer itself; narrower ones are packed
-    const packed = this.buckets.filter((b) => !this.direct(b));
-    const widest = Math.max(0, ...packed.map((b) => b.b - b.a));
-    this.staging = Array.from({ length: Math.min(IN_FLIGHT, packed.length) }, () => new Float32Array(widest * part.world));
+  /** `slice`: this rank's gradient slice (sliceSize floats): the sum over the ranks (and micro-batches) of its part. */
+  constructor(flat: FlatGrads, group: ProcessGroup, private readonly part: Partition, readonly slice: Float32Array, capBytes: number) {
+    super(flat, group, assignBuckets(flat.params.map((p) => p.size), flat.offsets, zeroBucketCapBytes(part.sliceSize, capBytes), { firstCapBytes: FIRST_BUCKET_BYTES }));
+    this.range = sliceRange(part, group.rank);
+    this.counts = this.buckets.map((b) => Array.from({ length: part.world }, (_, r) => {
+      const { start, end } = sliceRange(part, r);
+      return Math.max(0, Math.min(b.end, end) - Math.max(b.start, start));
+    }));
+    const widest = Math.max(0, ...this.buckets.filter((b) => b.params.length > 1).map((b) => b.end - b.start));
+    const packedCount = this.buckets.filter((b) => b.params.length > 1).length;
+    this.staging = Array.from({ length: Math.min(IN_FLIGHT, packedCount) }, () => new Float32Array(widest));
+    const cap = zeroBucketCapBytes(part.sliceSize, capBytes) / 4;
+    this.sendBudget = Math.max(IN_FLIGHT * cap, ...flat.params.map((p) => p.size));
   }
 
-  private direct(b: ColumnBucket): boolean {
-    return b.a === 0 && b.b === this.part.sliceSize && this.flat.buffer.length === this.part.padded;
-  }
-
-  /** The packing buffers, free between synced backwards (the parameter allgather borrows them). */
+  /** The packing buffers, free between backwards (the parameter allgather borrows them). */
   get scratch(): readonly Float32Array[] {
     return this.staging;
   }
 
-  /** Floats this class holds for gradients: the slice and the packing buffers. */
-  get floats(): number {
+  /** Floats kept between passes for gradients: the slice and the packing buffers. */
+  get persistentFloats(): number {
     return this.slice.length + this.staging.reduce((s, b) => s + b.length, 0);
   }
 
-  protected launchBucket(k: number, b: ColumnBucket): CommHandle {
-    const w = b.b - b.a, { sliceSize: S, total, world } = this.part;
-    if (k >= IN_FLIGHT) this.handles[k - IN_FLIGHT].wait();
-    this.attachParams(b);
-    const buf = this.flat.buffer;
-    if (this.direct(b)) return this.group.reduceScatterSumAsync(buf, this.slice);
-    const send = this.staging[k % IN_FLIGHT].subarray(0, w * world);
-    for (let r = 0; r < world; r++) {
-      const lo = r * S + b.a, hi = Math.min(r * S + b.b, total);
-      const dst = send.subarray(r * w, (r + 1) * w);
-      if (hi > lo) dst.set(buf.subarray(lo, hi));
-      dst.fill(0, Math.max(0, hi - lo));
+  /** The most gradient floats alive at once: the persistent ones plus the peak of the parameters' own .grad tensors. */
+  get floats(): number {
+    return this.persistentFloats + this.peakParamGradFloats;
+  }
+
+  /** After the optimizer step (or its skip): the next backward starts a new sum. */
+  restart(): void {
+    this.accumulating = false;
+  }
+
+  protected passBytes(): number {
+    return this.flat.total * 4;
+  }
+
+  protected override onArm(): void {
+    this.packed = 0;
+    this.packedHandles = [];
+    this.sending = [];
+  }
+
+  private liveParamGradFloats(): number {
+    let n = 0;
+    for (const p of this.flat.params) if (p.grad) n += p.size;
+    return n;
+  }
+
+  /** Gradient bucket b's floats: the tensor itself (one parameter, contiguous f32) or packed into `into`. */
+  private sendBuffer(b: Bucket, into: () => Float32Array | undefined): { buf: Float32Array; direct: boolean } {
+    const params = this.flat.params;
+    if (b.params.length === 1) {
+      const g = params[b.params[0]].grad;
+      if (g && g.dtype === "f32" && g.isContiguous() && g.storage instanceof Float32Array) return { buf: g.storage.subarray(g.offset, g.offset + g.size), direct: true };
     }
-    return this.group.reduceScatterSumAsync(send, this.slice.subarray(b.a, b.b));
+    const n = b.end - b.start, staging = into();
+    // a one-parameter bucket whose gradient is missing (unused parameter) may be wider than the staging
+    const buf = staging && staging.length >= n ? staging.subarray(0, n) : new Float32Array(n);
+    for (const i of b.params) {
+      const g = params[i].grad, at = this.flat.offsets[i] - b.start;
+      if (g) buf.set(g.f32(), at);
+      else buf.fill(0, at, at + params[i].size);
+    }
+    return { buf, direct: false };
+  }
+
+  protected launchBucket(k: number, b: Bucket): CommHandle {
+    this.retireSends(b.params.length === 1 ? b.end - b.start : 0);
+    this.peakParamGradFloats = Math.max(this.peakParamGradFloats, this.liveParamGradFloats());
+    const { buf, direct } = this.sendBuffer(b, () => {
+      const j = this.packed++;
+      if (j >= IN_FLIGHT) this.packedHandles[j - IN_FLIGHT].wait();
+      return this.staging[j % IN_FLIGHT];
+    });
+    const lo = Math.max(b.start, this.range.start), hi = Math.min(b.end, this.range.end);
+    const out = this.slice.subarray(Math.max(0, lo - this.range.start), Math.max(0, hi - this.range.start));
+    if (this.accumulating) for (let i = lo; i < hi; i++) buf[i - b.start] += this.slice[i - this.range.start];
+    const handle = this.group.reduceScatterSumVAsync(buf, this.counts[k], out);
+    if (direct) this.sending.push({ handle, params: b.params, floats: buf.length });
+    else {
+      this.packedHandles.push(handle);
+      this.release(b.params);
+    }
+    return handle;
+  }
+
+  /**
+   * Drops the gradients of the direct sends that are done, then waits for the oldest ones until
+   * `adding` more floats fit the budget (Infinity: waits for all).
+   */
+  private retireSends(adding: number): void {
+    let floats = 0;
+    this.sending = this.sending.filter((x) => {
+      if (!x.handle.isDone()) return (floats += x.floats), true;
+      this.release(x.params);
+      return false;
+    });
+    while (this.sending.length && (adding === Infinity || floats + adding > this.sendBudget)) {
+      const x = this.sending.shift()!;
+      x.handle.wait();
+      this.release(x.params);
+      floats -= x.floats;
+    }
+  }
+
+  private release(params: readonly number[]): void {
+    for (const i of params) this.flat.params[i].grad = null;
+  }
+
+  protected override afterPass(): void {
+    this.retireSends(Infinity);
+    this.packedHandles = [];
+    this.accumulating = true;
+  }
+
+  protected override waitAll(): void {
+    super.waitAll();
+    this.retireSends(Infinity);
+    this.packedHandles = [];
   }
 }

@@ -103,8 +103,8 @@ test("errors name the field and the file; unsupported model_type lists the suppo
   assert.throws(() => loadConfigFile(dir), (e: Error) => e instanceof ConfigError && e.message.includes(file) && /'hidden_size'/.test(e.message) && /"big"/.test(e.message));
   writeFileSync(file, JSON.stringify({ model_type: "llama", tie_word_embeddings: "yes" }));
   assert.throws(() => loadConfigFile(file), (e: Error) => e instanceof ConfigError && /'tie_word_embeddings'/.test(e.message));
-  writeFileSync(file, JSON.stringify({ model_type: "t5" }));
-  assert.throws(() => loadConfigFile(dir), (e: Error) => e instanceof ConfigError && /'t5'/.test(e.message) && SUPPORTED_MODEL_TYPES.every((t) => e.message.includes(t)));
+  writeFileSync(file, JSON.stringify({ model_type: "whisper" }));
+  assert.throws(() => loadConfigFile(dir), (e: Error) => e instanceof ConfigError && /'whisper'/.test(e.message) && SUPPORTED_MODEL_TYPES.every((t) => e.message.includes(t)));
   writeFileSync(file, "{ not json");
   assert.throws(() => loadConfigFile(dir), (e: Error) => e instanceof FormatError && e.message.includes(file));
   assert.throws(() => loadConfigFile(join(dir, "missing")), ConfigError);

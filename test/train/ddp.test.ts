@@ -47,7 +47,9 @@ class FakeGroup implements ProcessGroup {
   }
   reduceScatterSum(send: Float32Array): Float32Array { return send; }
   reduceScatterSumAsync(): CommHandle { return { wait: () => {}, isDone: () => true }; }
+  reduceScatterSumVAsync(): CommHandle { return { wait: () => {}, isDone: () => true }; }
   barrier(): void { this.calls.push("barrier"); }
+  barrierAsync(): CommHandle { this.calls.push("barrierAsync"); return { wait: () => {}, isDone: () => true }; }
   split(): ProcessGroup { throw new Error("FakeGroup.split is not scripted"); }
   abort(message: string): never { throw new DistributedError(`abort: ${message}`); }
   finalize(): void {}
@@ -156,11 +158,12 @@ test("DDP stats: off by default; on, one record per synced pass with bytes = buf
   const model = new TinyRegressor(2, { hidden: 16 });
   const flat = new FlatGrads(model.parameters());
   const g = new FakeGroup(0, 2) as FakeGroup & { commCounters(): CommCounters | null };
-  let busy = 0;
-  const counters = () => ({ allreduce: { ops: 0, bytes: 0, busyMs: busy }, nowMs: 0 }) as unknown as CommCounters;
-  // each allreduce "takes" 2 ms on the comm thread
-  const inner = g.allreduceSumAsync.bind(g);
+  let busy = 0, probe = 0;
+  const counters = () => ({ allreduce: { ops: 0, bytes: 0, busyMs: busy }, barrier: { ops: 0, bytes: 0, busyMs: probe }, nowMs: 0 }) as unknown as CommCounters;
+  // each allreduce "takes" 2 ms on the comm thread, each probe barrier before it 1 ms (waiting for the peer)
+  const inner = g.allreduceSumAsync.bind(g), innerProbe = g.barrierAsync.bind(g);
   g.allreduceSumAsync = (b: Float32Array) => { busy += 2; return inner(b); };
+  g.barrierAsync = () => { probe += 1; return innerProbe(); };
   g.commCounters = counters;
   const buckets = new GradBuckets(flat, g, 200 * 4);
   const data = regressionCollator(regressionData(4));
@@ -174,7 +177,9 @@ test("DDP stats: off by default; on, one record per synced pass with bytes = buf
   for (const s of stats.steps) {
     assert.equal(s.bytes, flat.buffer.length * 4);
     assert.equal(s.buckets, buckets.buckets.length);
-    assert.equal(s.collectiveMs, 2 * buckets.buckets.length);
+    assert.equal(s.collectiveMs, 3 * buckets.buckets.length, "peer wait + transfer");
+    assert.equal(s.peerWaitMs, buckets.buckets.length, "the probe barriers");
+    assert.equal(s.transferMs, 2 * buckets.buckets.length, "the allreduces");
     assert.ok(s.waitMs >= 0 && s.waitMs <= s.finishMs);
     assert.equal(s.hiddenShare, hiddenShare(s.waitMs, s.collectiveMs));
   }

@@ -22,11 +22,13 @@ export class Block extends Module {
 export class TinyRegressor extends Module {
   declare layers: ModuleList<Block>;
   declare head: Linear;
-  constructor(seed = 1, opts: { dropout?: number; hidden?: number; inF?: number } = {}) {
+  /** `depth`: the hidden h × h blocks after the first (default 1). */
+  constructor(seed = 1, opts: { dropout?: number; hidden?: number; inF?: number; depth?: number } = {}) {
     super();
     const rng = new Rng(seed);
     const h = opts.hidden ?? 8, inF = opts.inF ?? 4, p = opts.dropout ?? 0;
-    this.registerModule("layers", new ModuleList([new Block(inF, h, rng, p), new Block(h, h, rng, p)]));
+    const hidden = Array.from({ length: opts.depth ?? 1 }, () => new Block(h, h, rng, p));
+    this.registerModule("layers", new ModuleList([new Block(inF, h, rng, p), ...hidden]));
     this.registerModule("head", new Linear(h, 1, { rng }));
   }
   forward(inputs: { inputsEmbeds?: unknown; labels?: unknown }): { loss?: Tensor; logits: Tensor } {

@@ -1,5 +1,5 @@
-// ZeRO without MPI: the partition of the flat parameter vector, the stage-2 column buckets and
-// their packing (a fake 2-rank group records what would be reduce-scattered), the arguments, and
+// ZeRO without MPI: the partition of the flat parameter vector, the stage-2 buckets (a fake group
+// of 2 or 4 ranks records what would be reduce-scattered), the arguments, and
 // zero_stage > 0 in a 1-process run (plain training). The 2-rank runs are zero_mpi.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,14 +8,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, DistributedError } from "../../src/tensor/errors.js";
 import { setLeafGradHook } from "../../src/tensor/autograd.js";
-import { DONE, LocalGroup, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
-import { columnBuckets, piecesIn, sliceRange, zeroPartition } from "../../src/train/zero_partition.js";
-import { ZeroGradBuckets } from "../../src/train/zero_grads.js";
+import { DONE, type CommHandle, type ProcessGroup } from "../../src/dist/process_group.js";
+import { piecesIn, sliceRange, zeroPartition } from "../../src/train/zero_partition.js";
+import { ZeroGradBuckets, zeroBucketCapBytes } from "../../src/train/zero_grads.js";
 import { zeroUnsupported } from "../../src/train/zero.js";
 import { allgatherSlicesInto, gatherChunk } from "../../src/train/zero_gather.js";
 import { Tensor } from "../../src/tensor/tensor.js";
 import { FlatGrads } from "../../src/train/optim/optimizer.js";
 import { TrainingArguments } from "../../src/train/index.js";
+import * as ops from "../../src/ops/index.js";
 import { TinyRegressor, regressionCollator, regressionData } from "./helpers.js";
 import { tmp } from "../peft/helpers.js";
 
@@ -56,61 +57,100 @@ test("partition: N equal slices of the padded vector; every element in exactly o
   assert.equal(p.sliceSize, 678);
 });
 
-test("column buckets: from the end of the slices, capped, covering every column once, with the parameters they touch", () => {
-  const sizes = [10, 300, 20, 20, 5, 1000, 1];
-  const offsets = offsetsOf(sizes);
-  const p = zeroPartition(1356, 2);
-  const b = columnBuckets(p, sizes, offsets, 400);
-  assert.equal(b[0].b, 678);
-  for (let k = 0; k < b.length; k++) {
-    assert.ok(2 * (b[k].b - b[k].a) <= 400);
-    if (k > 0) assert.equal(b[k].b, b[k - 1].a);
-  }
-  assert.equal(b.at(-1)!.a, 0);
-  // columns [478, 678) are flat [478, 678) (param 5) and [1156, 1356) (params 5, 6)
-  assert.deepEqual(b[0], { a: 478, b: 678, params: [5, 6] });
-  assert.deepEqual(b.at(-1)!.params, [0, 1, 5]);
-  assert.equal(columnBuckets(p, sizes, offsets, 25 * 1024 * 1024 / 4).length, 1);
-});
-
-/** Rank `rank` of 2 where the other rank has the same gradients: a reduce-scatter returns 2 × this rank's block. */
-class TwinGroup extends LocalGroup {
-  override readonly worldSize = 2 as unknown as 1;
-  calls: number[] = [];
-  constructor(readonly me: number) {
-    super();
-  }
-  override reduceScatterSumAsync(send: Float32Array, out: Float32Array): CommHandle {
-    this.calls.push(send.length);
-    const n = out.length;
-    for (let i = 0; i < n; i++) out[i] = 2 * send[this.me * n + i];
-    return DONE;
-  }
+/** World `world`, rank `rank`; the other ranks contribute zeros: a reduce-scatter returns this rank's own part of `send`. */
+function zeroPeers(world: number, rank: number, log: number[][]): ProcessGroup {
+  return {
+    rank, worldSize: world,
+    reduceScatterSumVAsync(send: Float32Array, counts: readonly number[], out: Float32Array): CommHandle {
+      log.push([...counts]);
+      const before = counts.slice(0, rank).reduce((s, c) => s + c, 0);
+      for (let j = 0; j < out.length; j++) out[j] = send[before + j];
+      return DONE;
+    },
+  } as unknown as ProcessGroup;
 }
 
-test("stage-2 buckets: packed per column range, started during backward; each rank receives the sum of its own slice", () => {
-  for (const me of [0, 1]) {
-    const model = new TinyRegressor(2, { hidden: 16 });
-    const flat = new FlatGrads(model.parameters(), 2);
-    const total = flat.params.reduce((s, q) => s + q.size, 0);
-    const part = zeroPartition(total, 2);
-    const g = new TwinGroup(me);
-    const slice = new Float32Array(part.sliceSize);
-    const buckets = new ZeroGradBuckets(flat, g as unknown as ProcessGroup, part, slice, 64 * 4);
-    assert.ok(buckets.buckets.length >= 3, `${buckets.buckets.length} buckets`);
-    const data = regressionCollator(regressionData(4));
-    buckets.arm();
-    model.forward(data as never).loss!.backward();
-    const during = buckets.startedDuringBackward;
-    buckets.finish();
-    assert.ok(during >= 1, `some buckets started inside backward (${during})`);
-    assert.deepEqual(g.calls, buckets.buckets.map((b) => 2 * (b.b - b.a)));
-    const { start, end } = sliceRange(part, me);
-    for (let i = start; i < end; i++) assert.ok(Math.abs(slice[i - start] - 2 * flat.buffer[i]) < 1e-6, `element ${i}`);
-    for (let i = end - start; i < part.sliceSize; i++) assert.equal(slice[i], 0, "the padding is zero");
-    assert.ok(buckets.floats < flat.buffer.length + part.sliceSize, "two packing buffers at most");
-    assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+test("stage-2 buckets: contiguous ranges in backward order, reduce-scattered into the slice during backward; gradients dropped; micro-batches add up", () => {
+  const batches = [0, 1, 2].map((k) => regressionCollator(regressionData(4, 7 + k)));
+  for (const world of [2, 4]) {
+    // the reference: the plain flat buffer after micro-batches 0 + 1, and after 2 alone
+    const ref = new TinyRegressor(2, { hidden: 16, depth: 12 });
+    const refFlat = new FlatGrads(ref.parameters());
+    for (const k of [0, 1]) ref.forward(batches[k] as never).loss!.backward();
+    refFlat.attach();
+    const sum01 = Float32Array.from(refFlat.buffer);
+    refFlat.zero();
+    ref.forward(batches[2] as never).loss!.backward();
+    refFlat.attach();
+    const only2 = Float32Array.from(refFlat.buffer);
+    for (const rank of [0, world - 1]) {
+      const model = new TinyRegressor(2, { hidden: 16, depth: 12 });
+      const flat = new FlatGrads(model.parameters(), world, false);
+      assert.equal(flat.buffer.length, 0, "no full-size gradient buffer");
+      const T = flat.total, part = zeroPartition(T, world), { start, end } = sliceRange(part, rank);
+      const log: number[][] = [];
+      const slice = new Float32Array(part.sliceSize);
+      const buckets = new ZeroGradBuckets(flat, zeroPeers(world, rank, log), part, slice, 25 * 1024 * 1024);
+      const bs = buckets.buckets;
+      assert.ok(bs.length >= 8, `${bs.length} buckets`);
+      assert.equal(bs[0].end, T);
+      bs.forEach((b, k) => { if (k > 0) assert.equal(b.end, bs[k - 1].start, "contiguous, from the end backwards"); });
+      assert.equal(bs.at(-1)!.start, 0);
+      const capFloats = zeroBucketCapBytes(part.sliceSize, 25 * 1024 * 1024) / 4;
+      assert.equal(capFloats, Math.floor(part.sliceSize / 8));
+      for (const b of bs) if (b.params.length > 1) assert.ok(b.end - b.start <= capFloats, "a packed bucket is at most 1/8 of a slice");
+      const pass = (k: number) => {
+        buckets.arm();
+        model.forward(batches[k] as never).loss!.backward();
+        const during = buckets.startedDuringBackward;
+        buckets.finish();
+        assert.ok(during >= bs.length - 1, `buckets started inside backward: ${during} of ${bs.length}`);
+        assert.ok(model.parameters().every((p) => p.grad === null), "every parameter's gradient was dropped");
+        assert.equal(setLeafGradHook(null), null, "finish() removed the hook");
+      };
+      pass(0);
+      pass(1);
+      const expect = (want: Float32Array, what: string) => {
+        for (let i = start; i < end; i++) assert.ok(Math.abs(slice[i - start] - want[i]) < 1e-6, `${what}: element ${i}: ${slice[i - start]} vs ${want[i]}`);
+        for (let i = end - start; i < part.sliceSize; i++) assert.equal(slice[i], 0, "the padding is zero");
+      };
+      expect(sum01, `world ${world} rank ${rank}, micro-batches 0 + 1`);
+      assert.equal(log.length, 2 * bs.length);
+      log.slice(0, bs.length).forEach((c, k) => {
+        assert.equal(c.reduce((s, x) => s + x, 0), bs[k].end - bs[k].start, "the counts cover the bucket");
+        assert.equal(c[rank], Math.max(0, Math.min(bs[k].end, end) - Math.max(bs[k].start, start)), "this rank receives its part of the range");
+      });
+      buckets.restart();
+      pass(2);
+      expect(only2, `world ${world} rank ${rank}, after restart()`);
+      // gradient floats held at the worst moment vs plain DP's T: the slice, the staging, the live .grad tensors
+      const largest = Math.max(...flat.params.map((p) => p.size));
+      console.log(`# zero stage-2 buckets world ${world} rank ${rank}: ${bs.length} buckets, gradient floats ${buckets.floats} = slice ${slice.length} + staging ${buckets.persistentFloats - slice.length} + peak .grad ${buckets.peakParamGradFloats} (plain DP ${T}: ${(buckets.floats / T).toFixed(3)}×)`);
+      assert.ok(buckets.persistentFloats - slice.length <= 2 * capFloats, "two staging buffers of at most a bucket");
+      assert.ok(buckets.peakParamGradFloats <= 2 * Math.max(largest, capFloats), `peak of live .grad floats ${buckets.peakParamGradFloats}`);
+      // ≈ 1/N of plain DP: beyond the slice, less than 15% of DP's buffer for this 13-layer model
+      assert.ok(buckets.floats - slice.length < 0.15 * T, `${buckets.floats} gradient floats`);
+    }
   }
+});
+
+test("stage-2 buckets: a parameter that got no gradient (wider than the staging) counts as zeros", () => {
+  const used = Tensor.from(Float32Array.from({ length: 40 }, (_, i) => i / 40), [40]).requiresGrad_();
+  const unused = Tensor.zeros([300]).requiresGrad_();
+  const small = Tensor.zeros([3]).requiresGrad_();
+  const flat = new FlatGrads([unused, small, used], 2, false);
+  const part = zeroPartition(flat.total, 2), slice = new Float32Array(part.sliceSize), log: number[][] = [];
+  const buckets = new ZeroGradBuckets(flat, zeroPeers(2, 1, log), part, slice, 64);
+  buckets.arm();
+  ops.sum(ops.mul(used, used)).backward();
+  buckets.finish();
+  const { start } = sliceRange(part, 1);
+  for (let i = 0; i < slice.length; i++) {
+    const at = start + i;
+    const want = at >= 303 && at < 343 ? 2 * ((at - 303) / 40) : 0;
+    assert.ok(Math.abs(slice[i] - want) < 1e-6, `element ${at}: ${slice[i]} vs ${want}`);
+  }
+  assert.equal(log.length, buckets.buckets.length);
 });
 
 test("parameter allgather in column chunks: this rank's slice read from its parameters, every rank's lands in them; chunk-sized buffers", () => {

@@ -1,11 +1,14 @@
 // AdamW step in place on p, m, v: the TS reference's sequence of f32-rounded operations (PyTorch's
 // single-tensor AdamW), four lanes at a time. Every f32x4 operation rounds like the scalar one, so
-// the result is bit-identical to the reference. The step's scalars are computed by the caller.
+// the result is bit-identical to the reference (whatever the split between threads). The step's
+// scalars are computed by the caller.
 #include "kernels.h"
 
 EXPORT(adamw)
 void adamw(float* p, const float* g, float* m, float* v, int n, float decay, int hasDecay, float w1, int lerpLow,
-           float w2, float b2, float bc2Sqrt, float negStepSize, float eps) {
+           float w2, float b2, float bc2Sqrt, float negStepSize, float eps, PART_ARGS) {
+  PART(n, 4, i0, i1);
+  p += i0; g += i0; m += i0; v += i0; n = i1 - i0;
   v128_t vdecay = wasm_f32x4_splat(decay), vw1 = wasm_f32x4_splat(w1), vomw1 = wasm_f32x4_splat(1 - w1);
   v128_t vw2 = wasm_f32x4_splat(w2), vb2 = wasm_f32x4_splat(b2), vbc2 = wasm_f32x4_splat(bc2Sqrt);
   v128_t vstep = wasm_f32x4_splat(negStepSize), veps = wasm_f32x4_splat(eps);

@@ -3,8 +3,9 @@
 #include "kernels.h"
 
 EXPORT(cross_entropy)
-void cross_entropy(const float* logits, const int* labels, float* loss, float* lse, int rows, int cols, int ignoreIndex, float eps) {
-  for (int r = 0; r < rows; r++) {
+void cross_entropy(const float* logits, const int* labels, float* loss, float* lse, int rows, int cols, int ignoreIndex, float eps, PART_ARGS) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     const float* x = logits + (long)r * cols;
     float mx = row_max(x, cols);
     double l = mx + wk_log(exp_row(x, 0, cols, mx));
@@ -23,9 +24,10 @@ void cross_entropy(const float* logits, const int* labels, float* loss, float* l
 
 EXPORT(cross_entropy_backward)
 void cross_entropy_backward(const float* logits, const float* lse, const int* labels, const float* gLoss, float* gLogits,
-                            int rows, int cols, int ignoreIndex, float eps) {
+                            int rows, int cols, int ignoreIndex, float eps, PART_ARGS) {
   float u = eps / cols;
-  for (int r = 0; r < rows; r++) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     long o = (long)r * cols;
     int y = labels[r];
     if (y == ignoreIndex) { for (int c = 0; c < cols; c++) gLogits[o + c] = 0; continue; }

@@ -7,17 +7,30 @@
 
 #define EXPORT(name) __attribute__((export_name(#name), visibility("default")))
 
+// c + a·b per lane: one fused-or-not relaxed multiply-add in the relaxed-SIMD build (-mrelaxed-simd,
+// WK_RELAXED), a rounded multiply then add otherwise (the TS reference's order of operations)
+#ifdef WK_RELAXED
+#define MADD(a, b, c) __builtin_wasm_relaxed_madd_f32x4(a, b, c)
+#else
+#define MADD(a, b, c) wasm_f32x4_add(c, wasm_f32x4_mul(a, b))
+#endif
+
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
 // one (unbatched) GEMM of gemm.c: out (m×n) (+)= op(a)·op(b), scratch of gemm_scratch_floats() floats
 void wk_gemm_one(const float* a, const float* b, float* out, int m, int n, int k, int transA, int transB, int accumulate, float* scratch);
 int gemm_scratch_floats(void);
+// [lo, hi) of `count` items, in runs of `align`, that part `part` of `parts` takes (gemm.c)
+void wk_share(int count, int align, int part, int parts, int* lo, int* hi);
+// Threads: every export that ends in (int part, int parts) does part `part` of `parts` of its work (the
+// others run on the pool's workers); PART declares [lo, hi), this part's run of `count` items.
+#define PART(count, align, lo, hi) int lo, hi; wk_share(count, align, part, parts, &lo, &hi)
+#define PART_ARGS int part, int parts
 
-// double-precision exp/log/erf/tanh (math.c), accurate to a few ulp of double
+// double-precision exp/log/tanh (math.c), accurate to a few ulp of double
 double wk_exp(double x);
 double wk_log(double x);
-double wk_erf(double x);
 double wk_tanh(double x);
 // four f32 exps at once (math.c), ~2 ulp of f32; exact 0 below -87.34, +inf above 88.72, NaN kept
 v128_t wk_exp4(v128_t x);

@@ -1,7 +1,6 @@
-// Scalar double-precision exp/log/erf/tanh and a 4-lane f32 exp for the freestanding kernels.
+// Scalar double-precision exp/log/tanh and a 4-lane f32 exp for the freestanding kernels.
 // exp: Cody–Waite reduction x = k·ln2 + r, |r| ≤ ln2/2, then a degree-13 Taylor polynomial.
 // log: x = 2^e·m with m in [√½, √2), log m = 2·atanh(s), s = (m−1)/(m+1), odd series.
-// erf: W. J. Cody's rational approximations (the same published coefficients as the TS reference).
 #include "kernels.h"
 
 static const double LN2_HI = 6.93147180369123816490e-01, LN2_LO = 1.90821492927058770002e-10;
@@ -53,31 +52,6 @@ double wk_log(double x) {
   double p = 1.0 / 23;
   for (int n = 21; n >= 1; n -= 2) p = p * s2 + 1.0 / n;
   return 2 * s * p + e * LN2_HI + e * LN2_LO;
-}
-
-double wk_erf(double x) {
-  double ax = x < 0 ? -x : x;
-  if (ax < 0.5) {
-    double t = x * x;
-    double top = (((0.185777706184603153 * t + 3.16112374387056560) * t + 113.864154151050156) * t + 377.485237685302021) * t + 3209.37758913846947;
-    double bot = (((t + 23.6012909523441209) * t + 244.024637934444173) * t + 1282.61652607737228) * t + 2844.23683343917062;
-    return x * top / bot;
-  }
-  double r;
-  if (ax < 4) {
-    double top = (((((((-1.36864857382716707e-7 * ax + 0.564195517478973971) * ax + 7.21175825088309366) * ax + 43.1622272220567353) * ax + 152.989285046940404) * ax + 339.320816734343687) * ax + 451.918953711872942) * ax + 300.459261020161601);
-    double bot = (((((((ax + 12.7827273196294235) * ax + 77.0001529352294730) * ax + 277.585444743987643) * ax + 638.980264465631520) * ax + 931.354094850609940) * ax + 790.950925327898027) * ax + 300.459260956983293);
-    r = 1 - wk_exp(-ax * ax) * (top / bot);
-  } else if (ax == __builtin_inf()) {
-    r = 1;
-  } else {
-    double z = 1 / (ax * ax);
-    double top = ((((0.0163153871373020978 * z + 0.305326634961232344) * z + 0.360344899949804439) * z + 0.125781726111229246) * z + 0.0160837851487422766) * z + 6.58749161529837803e-4;
-    double bot = ((((z + 2.56852019228982242) * z + 1.87295284992346725) * z + 0.527905102951428412) * z + 0.0605183413124413191) * z + 2.33520497626869185e-3;
-    r = 1 - (wk_exp(-ax * ax) / ax) * (0.564189583547756287 - z * top / bot);
-  }
-  if (x != x) return x;
-  return x < 0 ? -r : r;
 }
 
 double wk_tanh(double x) {

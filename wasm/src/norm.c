@@ -6,8 +6,9 @@
 #define ST(p, c, n, v) do { if ((c) + 4 <= (n)) wasm_v128_store((p) + (c), v); else store_tail((p) + (c), (n) - (c), v); } while (0)
 
 EXPORT(layer_norm)
-void layer_norm(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd, int rows, int cols, float eps) {
-  for (int r = 0; r < rows; r++) {
+void layer_norm(const float* x, const float* w, const float* b, float* out, float* mean, float* rstd, int rows, int cols, float eps, PART_ARGS) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     const float* xr = x + (long)r * cols;
     float* o = out + (long)r * cols;
     acc64 s = acc64_zero();
@@ -70,8 +71,9 @@ void layer_norm_backward(const float* x, const float* w, const float* mean, cons
 }
 
 EXPORT(rms_norm)
-void rms_norm(const float* x, const float* w, float* out, float* rstd, int rows, int cols, float eps) {
-  for (int r = 0; r < rows; r++) {
+void rms_norm(const float* x, const float* w, float* out, float* rstd, int rows, int cols, float eps, PART_ARGS) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     const float* xr = x + (long)r * cols;
     float* o = out + (long)r * cols;
     v128_t lo = wasm_f64x2_splat(0), hi = lo;

@@ -3,8 +3,9 @@
 #include "kernels.h"
 
 EXPORT(softmax)
-void softmax(const float* x, float* out, int rows, int cols) {
-  for (int r = 0; r < rows; r++) {
+void softmax(const float* x, float* out, int rows, int cols, PART_ARGS) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     const float* xr = x + (long)r * cols;
     float* o = out + (long)r * cols;
     float mx = row_max(xr, cols);
@@ -19,8 +20,9 @@ void softmax(const float* x, float* out, int rows, int cols) {
 }
 
 EXPORT(softmax_backward)
-void softmax_backward(const float* y, const float* gy, float* gx, int rows, int cols) {
-  for (int r = 0; r < rows; r++) {
+void softmax_backward(const float* y, const float* gy, float* gx, int rows, int cols, PART_ARGS) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     long o = (long)r * cols;
     acc64 d = acc64_zero();
     int c = 0;
@@ -34,8 +36,9 @@ void softmax_backward(const float* y, const float* gy, float* gx, int rows, int 
 }
 
 EXPORT(log_softmax)
-void log_softmax(const float* x, float* out, int rows, int cols) {
-  for (int r = 0; r < rows; r++) {
+void log_softmax(const float* x, float* out, int rows, int cols, PART_ARGS) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     const float* xr = x + (long)r * cols;
     float* o = out + (long)r * cols;
     float mx = row_max(xr, cols);
@@ -55,8 +58,9 @@ void log_softmax(const float* x, float* out, int rows, int cols) {
 }
 
 EXPORT(log_softmax_backward)
-void log_softmax_backward(const float* y, const float* gy, float* gx, int rows, int cols) {
-  for (int r = 0; r < rows; r++) {
+void log_softmax_backward(const float* y, const float* gy, float* gx, int rows, int cols, PART_ARGS) {
+  PART(rows, 1, r0, r1);
+  for (int r = r0; r < r1; r++) {
     long o = (long)r * cols;
     acc64 a = acc64_zero();
     int c = 0;

@@ -156,6 +156,34 @@ Napi::Value ReduceScatter(const Napi::CallbackInfo& info) {
   return submit(info.Env(), op, {info[0], info[1]});
 }
 
+// reduceScatterV(send, recv, counts: Int32Array (one per rank), comm): send holds sum(counts)
+// floats; this rank receives the sum over ranks of its counts[rank] floats (MPI_Reduce_scatter).
+Napi::Value ReduceScatterV(const Napi::CallbackInfo& info) {
+  auto s = view_of(info[0], napi_float32_array, "reduceScatterV send");
+  auto r = view_of(info[1], napi_float32_array, "reduceScatterV recv");
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(info.Env(), "reduceScatterV: counts must be an Int32Array");
+  auto counts = info[2].As<Napi::Int32Array>();
+  int cid = comm_arg(info, 3);
+  int size = peft_mpi::comm_size(cid);
+  if (counts.ElementLength() != size_t(size)) throw Napi::RangeError::New(info.Env(), "reduceScatterV: one count per rank expected");
+  auto op = std::make_shared<Op>();
+  size_t total = 0;
+  for (size_t i = 0; i < counts.ElementLength(); i++) {
+    if (counts[i] < 0) throw Napi::RangeError::New(info.Env(), "reduceScatterV: negative count");
+    total += size_t(counts[i]);
+    op->counts.push_back(counts[i]);
+  }
+  if (s.length != total) throw Napi::RangeError::New(info.Env(), "reduceScatterV: send must hold the sum of the counts");
+  // recv.length == counts[this rank] is checked by the caller (mpi_group.ts knows its rank in the communicator)
+  op->kind = OpKind::ReduceScatter;
+  op->comm = cid;
+  op->send = s.data;
+  op->recv = r.data;
+  op->count = r.length;
+  return submit(info.Env(), op, {info[0], info[1]});
+}
+
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   auto op = std::make_shared<Op>();
   op->kind = OpKind::Barrier;
@@ -289,6 +317,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("allgather", Napi::Function::New(env, Allgather));
   exports.Set("allgatherBytes", Napi::Function::New(env, AllgatherBytes));
   exports.Set("reduceScatter", Napi::Function::New(env, ReduceScatter));
+  exports.Set("reduceScatterV", Napi::Function::New(env, ReduceScatterV));
   exports.Set("barrier", Napi::Function::New(env, Barrier));
   exports.Set("split", Napi::Function::New(env, Split));
   exports.Set("takeSplit", Napi::Function::New(env, TakeSplit));

@@ -22,8 +22,12 @@ uint64_t op_bytes(const Op& op, int size) {
     case OpKind::Allreduce:
     case OpKind::Allgather:
       return uint64_t(op.count) * 4;
-    case OpKind::ReduceScatter:
-      return uint64_t(op.count) * 4 * uint64_t(size > 0 ? size : 1);
+    case OpKind::ReduceScatter: {
+      if (op.counts.empty()) return uint64_t(op.count) * 4 * uint64_t(size > 0 ? size : 1);
+      uint64_t n = 0;
+      for (int c : op.counts) n += uint64_t(c);
+      return n * 4;
+    }
     case OpKind::Bcast:
     case OpKind::AllgatherBytes:
       return uint64_t(op.count);
@@ -124,10 +128,16 @@ void run_op(Op& op) {
       break;
     }
     case OpKind::ReduceScatter: {
-      // op.count = floats per rank of the result; send holds count * size
-      if (op.count > size_t(INT_MAX)) throw std::runtime_error("reduceScatter: more than 2^31-1 floats per rank");
-      check(MPI_Reduce_scatter_block(op.send, op.recv, int(op.count), MPI_FLOAT, MPI_SUM, cm),
-            "MPI_Reduce_scatter_block");
+      // equal blocks: op.count = floats per rank of the result, send holds count * size; with
+      // op.counts (one per rank): send holds their sum, rank r receives counts[r] floats
+      if (op.counts.empty()) {
+        if (op.count > size_t(INT_MAX)) throw std::runtime_error("reduceScatter: more than 2^31-1 floats per rank");
+        check(MPI_Reduce_scatter_block(op.send, op.recv, int(op.count), MPI_FLOAT, MPI_SUM, cm),
+              "MPI_Reduce_scatter_block");
+      } else {
+        if (op.counts.size() != size_t(size)) throw std::runtime_error("reduceScatterV: one count per rank expected");
+        check(MPI_Reduce_scatter(op.send, op.recv, op.counts.data(), MPI_FLOAT, MPI_SUM, cm), "MPI_Reduce_scatter");
+      }
       break;
     }
     case OpKind::Barrier:

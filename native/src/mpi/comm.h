@@ -31,7 +31,7 @@ struct Op {
   std::string error;
   // allgatherBytes results (owned here until JS copies them out)
   std::vector<uint8_t> gathered;
-  std::vector<int> counts;
+  std::vector<int> counts;  // allgatherBytes: every rank's byte count; reduce-scatter: the floats each rank receives (empty: equal blocks)
   // comm-thread timestamps (steady clock, ns): when run_op began and ended
   int64_t t_start_ns = 0, t_end_ns = 0;
   // split results: the new communicator's id, this process's rank in it and its size

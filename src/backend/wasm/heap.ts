@@ -1,5 +1,5 @@
 // The host side of the kernels' memory: a bump allocator over the imported linear memory, reset
-// before every kernel call (kernels are synchronous and single-threaded, so nothing outlives a call).
+// before every kernel call (a call is synchronous, its worker parts included, so nothing outlives it).
 // Inputs are copied in and outputs copied back out; the memory grows to the largest call seen and
 // never shrinks. Views are re-created after a grow (growing detaches the old ArrayBuffer).
 import { ConfigError, ShapeError } from "../../tensor/errors.js";

@@ -1,6 +1,6 @@
 // CSV / TSV: RFC 4180 parsing and typed rows keyed by the header.
 
-import { readFileSync } from "node:fs";
+import { getFiles } from "../../platform/files.js";
 import { ConfigError, FormatError } from "../../tensor/errors.js";
 import { requireReadableFile } from "../fs.js";
 import { stripCr } from "./lines.js";
@@ -107,7 +107,7 @@ export function readCsvRows(path: string, opts: CsvOptions = {}): Row[] {
   const isTsv = /\.tsv$/i.test(path);
   const o: CsvOptions = { delimiter: isTsv ? "\t" : ",", quote: isTsv ? null : '"', ...opts };
   requireReadableFile(path, isTsv ? "a TSV" : "a CSV");
-  const rows = parseCsv(readFileSync(path, "utf8"), o, path);
+  const rows = parseCsv(getFiles().readText(path), o, path);
   const header = o.header !== false;
   const names = header ? rows.shift() ?? [] : o.columnNames ?? (rows[0] ?? []).map((_, i) => `column${i}`);
   if (header && o.columnNames) {

@@ -1,12 +1,14 @@
 // JSON Lines: one JSON object per line, blank lines skipped. Streaming iteration, whole-file
 // reading, and a byte-offset index of the lines for random access without loading the file.
 
-import { closeSync, openSync, readSync } from "node:fs";
+import { getFiles, type ReadHandle } from "../../platform/files.js";
 import { FormatError } from "../../tensor/errors.js";
 import { parseJsonText } from "../json.js";
 import { requireReadableFile } from "../fs.js";
 import { readLines, readLinesSync } from "./lines.js";
 import type { Row } from "./types.js";
+
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export function parseJsonLine(line: string, path: string, lineNo: number): Row {
   const v = parseJsonText(line, `${path}:${lineNo}`, "the line");
@@ -41,13 +43,13 @@ export function readJsonlRows(path: string): Row[] {
 /** Byte ranges [starts[i], ends[i]) of the non-blank lines of a file, found in one chunked pass. */
 export function indexJsonlLines(path: string): { starts: Float64Array; ends: Float64Array } {
   requireReadableFile(path, "a JSONL");
-  const fd = openSync(path, "r");
+  const fd = getFiles().openRead(path);
   const starts: number[] = [], ends: number[] = [];
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
+    const buf = new Uint8Array(1 << 20);
     let pos = 0, lineStart = 0, blank = true;
     for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
+      const n = fd.read(buf, 0, buf.length, pos);
       if (n === 0) break;
       for (let k = 0; k < n; k++) {
         const c = buf[k];
@@ -61,20 +63,20 @@ export function indexJsonlLines(path: string): { starts: Float64Array; ends: Flo
     }
     if (!blank) { starts.push(lineStart); ends.push(pos); }
   } finally {
-    closeSync(fd);
+    fd.close();
   }
   return { starts: Float64Array.from(starts), ends: Float64Array.from(ends) };
 }
 
 /** Reads bytes [start, end) of an open file and parses them as row `row` (0-based) of path. */
-export function readJsonlRowAt(fd: number, start: number, end: number, path: string, row: number): Row {
+export function readJsonlRowAt(fd: ReadHandle, start: number, end: number, path: string, row: number): Row {
   const len = end - start;
-  const buf = Buffer.allocUnsafe(len);
+  const buf = new Uint8Array(len);
   let got = 0;
   while (got < len) {
-    const n = readSync(fd, buf, got, len - got, start + got);
+    const n = fd.read(buf, got, len - got, start + got);
     if (n === 0) throw new FormatError(`${path}: file shrank while reading row ${row}`);
     got += n;
   }
-  return parseJsonLine(buf.toString("utf8"), path, row + 1);
+  return parseJsonLine(utf8.decode(buf), path, row + 1);
 }

@@ -1,22 +1,22 @@
 // Line readers shared by the line-oriented formats (JSONL, CoNLL, plain text).
 
-import { closeSync, createReadStream, openSync, readSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { StringDecoder } from "node:string_decoder";
+import { getFiles } from "../../platform/files.js";
 import { requireReadableFile } from "../fs.js";
 
 /** Lines of a text file, read in chunks (constant memory); a final line without newline is kept; "\r\n" is handled. */
 export function* readLinesSync(path: string, chunkBytes = 1 << 20): Generator<string> {
   requireReadableFile(path, "a text");
-  const fd = openSync(path, "r");
+  const fd = getFiles().openRead(path);
   try {
-    const buf = Buffer.allocUnsafe(chunkBytes);
-    const dec = new StringDecoder("utf8");
+    const buf = new Uint8Array(chunkBytes);
+    // a character split across two chunks is completed by the next one (stream mode); a BOM is kept
+    const dec = new TextDecoder("utf-8", { ignoreBOM: true });
     let carry = "";
-    for (;;) {
-      const n = readSync(fd, buf, 0, chunkBytes, null);
+    for (let pos = 0; ; ) {
+      const n = fd.read(buf, 0, chunkBytes, pos);
       if (n === 0) break;
-      carry += dec.write(buf.subarray(0, n));
+      pos += n;
+      carry += dec.decode(buf.subarray(0, n), { stream: true });
       let nl: number;
       let start = 0;
       while ((nl = carry.indexOf("\n", start)) >= 0) {
@@ -25,10 +25,10 @@ export function* readLinesSync(path: string, chunkBytes = 1 << 20): Generator<st
       }
       carry = carry.slice(start);
     }
-    carry += dec.end();
+    carry += dec.decode();
     if (carry.length > 0) yield stripCr(carry);
   } finally {
-    closeSync(fd);
+    fd.close();
   }
 }
 
@@ -36,8 +36,15 @@ export function stripCr(s: string): string {
   return s.endsWith("\r") ? s.slice(0, -1) : s;
 }
 
-/** Async line reader over a read stream (for async training loops). */
-export async function* readLines(path: string): AsyncGenerator<string> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
-  for await (const line of rl) yield line;
+/** Async variant of readLinesSync (for async training loops): the same lines, a turn of the event loop per chunk. */
+export async function* readLines(path: string, chunkBytes = 1 << 20): AsyncGenerator<string> {
+  let sinceYield = 0;
+  for (const line of readLinesSync(path, chunkBytes)) {
+    sinceYield += line.length + 1;
+    if (sinceYield >= chunkBytes) {
+      sinceYield = 0;
+      await new Promise<void>((r) => setTimeout(r, 0));
+    }
+    yield line;
+  }
 }

@@ -1,6 +1,6 @@
 // Parquet via hyparquet (loaded on first use).
 
-import { readFileSync } from "node:fs";
+import { getFiles } from "../../platform/files.js";
 import { FormatError } from "../../tensor/errors.js";
 import { requireReadableFile } from "../fs.js";
 import type { Row } from "./types.js";
@@ -16,8 +16,8 @@ import type { Row } from "./types.js";
 export async function readParquetRows(path: string, opts: { columns?: string[] } = {}): Promise<Row[]> {
   const { parquetMetadata, parquetReadObjects, parquetSchema } = await import("hyparquet");
   requireReadableFile(path, "a Parquet");
-  const bytes = readFileSync(path);
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const bytes = getFiles().readFile(path);
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   const rows: Row[] = [];
   try {
     const metadata = parquetMetadata(file);

@@ -14,6 +14,8 @@ export const IA3_DEFAULT_TARGETS: Record<string, { target: string[]; feedforward
   llama: { target: ["k_proj", "v_proj", "down_proj"], feedforward: ["down_proj"] },
   mistral: { target: ["k_proj", "v_proj", "down_proj"], feedforward: ["down_proj"] },
   qwen2: { target: ["k_proj", "v_proj", "down_proj"], feedforward: ["down_proj"] },
+  t5: { target: ["k", "v", "wo"], feedforward: ["wo"] },
+  bart: { target: ["q_proj", "v_proj", "fc2"], feedforward: ["fc2"] },
 };
 
 /** PEFT's feed-forward check: regex full match, or a plain suffix of the module key. */

@@ -17,6 +17,8 @@ export const LORA_DEFAULT_TARGETS: Record<string, string[]> = {
   llama: ["q_proj", "v_proj"],
   mistral: ["q_proj", "v_proj"],
   qwen2: ["q_proj", "v_proj"],
+  t5: ["q", "v"],
+  bart: ["q_proj", "v_proj"],
 };
 
 export class LoraModel extends BaseTuner {

@@ -4,6 +4,7 @@
 // extra keys/values: the [V, L·2·H·D] prefix is viewed as [V, L·2, H, D] and layer l takes rows
 // 2l (keys) and 2l+1 (values), each as [B, H, V, D] — peft's view/permute/split order.
 
+import { emitWarning } from "../../platform/env.js";
 import { Module } from "../../nn/module.js";
 import { Embedding, Linear } from "../../nn/layers.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -238,7 +239,7 @@ export function promptForward(
   const next: ModelInputs = { ...inputs };
   if (inputs.attentionMask !== undefined) next.attentionMask = prependCols(inputs.attentionMask, V, 1, "attentionMask");
   if (inputs.positionIds !== undefined) {
-    process.emitWarning("Position ids are not supported for parameter efficient tuning. Ignoring position ids.");
+    emitWarning("Position ids are not supported for parameter efficient tuning. Ignoring position ids.");
     delete next.positionIds;
   }
   const rows = module.prompts(cfg.inferenceMode);

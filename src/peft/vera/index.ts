@@ -141,7 +141,7 @@ export class VeraModel extends BaseTuner {
     return "vera_lambda_";
   }
   protected defaultTargetModules(modelType: string | null): string[] | null {
-    const m: Record<string, string[]> = { bert: ["query", "value"], roberta: ["query", "value"], llama: ["q_proj", "v_proj"], gpt2: ["c_attn"] };
+    const m: Record<string, string[]> = { bert: ["query", "value"], roberta: ["query", "value"], llama: ["q_proj", "v_proj"], gpt2: ["c_attn"], t5: ["q", "v"], bart: ["q_proj", "v_proj"] };
     return modelType ? m[modelType] ?? null : null;
   }
   override injectAdapter(adapterName: string, config: PeftConfig): PeftConfig {

@@ -35,26 +35,32 @@ export interface ParamState {
 /**
  * One Float32Array holding every trainable parameter's gradient; each param's .grad is a view
  * into it, so zeroing, clipping, loss-scale unscaling and (later) an allreduce are one pass.
+ * Unbacked (`backed` false, ZeRO stage 2): only the layout (params, offsets) — no buffer; each
+ * .grad is the tensor backward made, which the stage-2 buckets release once reduce-scattered.
  */
 export class FlatGrads {
   readonly buffer: Float32Array;
   readonly offsets: number[] = [];
+  /** Floats of all the parameters (the buffer may be longer: padding). */
+  readonly total: number;
   /** `padTo`: the buffer's length is rounded up to a multiple of it (ZeRO's slices; the tail stays 0). */
-  constructor(readonly params: Tensor[], padTo = 1) {
+  constructor(readonly params: Tensor[], padTo = 1, readonly backed = true) {
     let n = 0;
     for (const p of params) {
       this.offsets.push(n);
       n += p.size;
     }
-    this.buffer = new Float32Array(Math.ceil(n / padTo) * padTo);
+    this.total = n;
+    this.buffer = new Float32Array(backed ? Math.ceil(n / padTo) * padTo : 0);
     this.attach();
   }
-  /** (Re)points every param's .grad at its slice (after code that replaced .grad). */
+  /** (Re)points every param's .grad at its slice (after code that replaced .grad); unbacked: nothing. */
   attach(): void {
     for (let i = 0; i < this.params.length; i++) this.attachOne(i);
   }
   /** attach() for param i only. */
   attachOne(i: number): void {
+    if (!this.backed) return;
     const p = this.params[i];
     const g = p.grad;
     if (g && g.storage === this.buffer && g.offset === this.offsets[i]) return;
@@ -62,11 +68,17 @@ export class FlatGrads {
     if (g && g.storage !== this.buffer) view.data.set(g.f32());
     p.grad = view;
   }
+  /** Zero gradients (unbacked: the .grad tensors are dropped). */
   zero(): void {
+    if (!this.backed) {
+      for (const p of this.params) p.grad = null;
+      return;
+    }
     this.buffer.fill(0);
     this.attach();
   }
   view(i: number): Float32Array {
+    if (!this.backed) throw new Error("FlatGrads.view: an unbacked layout has no buffer");
     return this.buffer.subarray(this.offsets[i], this.offsets[i] + this.params[i].size);
   }
 }

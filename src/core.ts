@@ -1,0 +1,119 @@
+// The public API of peft-ts that runs anywhere (Node and browsers): src/index.ts adds the Node-only
+// parts to it, src/browser.ts the browser's file and backend helpers. No Node built-ins below here.
+export { Tensor, tensor } from "./tensor/tensor.js";
+export type { NestedArray } from "./tensor/tensor.js";
+export type { DType } from "./tensor/dtype.js";
+export { noGrad, enableGrad, isGradEnabled } from "./tensor/autograd.js";
+export { Rng, globalRng, manualSeed } from "./tensor/random.js";
+export { PeftError, FormatError, ConfigError, ShapeError, DistributedError } from "./tensor/errors.js";
+export { getBackend, setBackend, useBackend } from "./backend/registry.js";
+export { createWasmBackend, createWasmBackendAsync, WASM_FILES } from "./backend/wasm/index.js";
+export type { WasmBackend, WasmBackendOptions, WasmModuleSet, WasmVariant } from "./backend/wasm/index.js";
+export { initDistributed, getProcessGroup } from "./dist/init.js";
+export type { InitDistributedOptions } from "./dist/init.js";
+export { LocalGroup } from "./dist/process_group.js";
+export type { ProcessGroup, CommHandle } from "./dist/process_group.js";
+export { parallelLayout } from "./dist/layout.js";
+export type { ParallelLayout } from "./dist/layout.js";
+export * as ops from "./ops/index.js";
+export { Module, ModuleList } from "./nn/module.js";
+export { Linear, Embedding, LayerNorm, RMSNorm, Dropout } from "./nn/layers.js";
+
+// io: formats at the edges
+export { AutoTokenizer, PreTrainedTokenizer, Llama2cTokenizer } from "./io/tokenizer.js";
+export type { BatchEncoding, EncodingWithOffsets, CallOptions, ChatMessage, DecodeOptions } from "./io/tokenizer.js";
+export { loadSafetensors, loadSafetensorsDir, saveSafetensors, readSafetensorsHeader } from "./io/safetensors.js";
+export { resolveModelDir } from "./io/hub.js";
+export { readLlama2c, convertLlama2c, hfConfigFromLlama2c } from "./io/llama2c.js";
+export { atomicWriteFile, atomicWriteDir } from "./io/fs.js";
+// the file system the library reads and writes through (Node: node:fs; browser: memory)
+export { getFiles, setFiles } from "./platform/files.js";
+export type { Files, FileStat, ReadHandle, WriteSink } from "./platform/files.js";
+export { MemoryFiles } from "./platform/memory_files.js";
+export { AutoConfig, parseConfig, loadConfig } from "./io/hf_config.js";
+export type { PretrainedConfig, BertConfig, GPT2Config, LlamaConfig, ProblemType } from "./io/hf_config.js";
+
+// models
+export {
+  AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoModelForQuestionAnswering,
+  AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM,
+} from "./models/auto.js";
+export { PreTrainedModel } from "./models/modeling_utils.js";
+export type { ModelInputs, ModelOutput, KeyValue, LoadOptions } from "./models/modeling_utils.js";
+export { BertModel } from "./models/bert.js";
+export { BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM } from "./models/bert_heads.js";
+export {
+  DistilBertModel, DistilBertForSequenceClassification, DistilBertForTokenClassification, DistilBertForQuestionAnswering,
+  DistilBertForMaskedLM,
+} from "./models/distilbert.js";
+export { GPT2Model, GPT2LMHeadModel, GPT2ForSequenceClassification } from "./models/gpt2.js";
+export { LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification } from "./models/llama.js";
+// encoder-decoders: T5, BART, Marian; generate() runs them too (generate_seq2seq.ts)
+export { T5ForConditionalGeneration, T5EncoderModel } from "./models/t5.js";
+export { BartForConditionalGeneration, MarianMTModel } from "./models/bart.js";
+export { isEncoderDecoder, shiftTokensRight } from "./models/seq2seq.js";
+export type { Seq2SeqInputs, Seq2SeqOutput, Seq2SeqLayerCache } from "./models/seq2seq.js";
+// tensor parallelism (Megatron style): models/parallel.ts, nn/parallel, ops/parallel.ts
+export {
+  parallelizeModel, fromPretrainedTensorParallel, buildTensorParallel, loadShardedWeights, TENSOR_PARALLEL_MODEL_TYPES,
+} from "./models/parallel.js";
+export {
+  ColumnParallelLinear, RowParallelLinear, VocabParallelEmbedding, isParallelLinear, gatherShard, gradNormSquared, shardSpecOf, splitSizes,
+  tensorParallelGroupOf,
+} from "./nn/parallel/index.js";
+export type { ShardSpec, ParallelLinear } from "./nn/parallel/index.js";
+export { copyToParallel, reduceFromParallel, gatherFromParallel, vocabParallelCrossEntropy } from "./ops/parallel.js";
+export type { VocabParallelCEOptions } from "./ops/parallel.js";
+export { Conv1D } from "./nn/conv1d.js";
+export { generate } from "./models/generate.js";
+export type { GenerateOptions } from "./models/generate.js";
+export { beamSearch } from "./models/beam_search.js";
+export type { BeamSearchModel, BeamSearchOptions } from "./models/beam_search.js";
+
+// PEFT
+export {
+  getPeftModel, PeftModel, PeftConfig, LoraConfig, IA3Config, PromptTuningConfig, PrefixTuningConfig,
+  PromptEncoderConfig, LNTuningConfig, LoHaConfig, LoKrConfig, VeraConfig, AdaLoraConfig, applyBitFit,
+  loadPeftConfig, configFromJSON, registerPeftMethod, registeredPeftMethods, peftMethodByCliName, peftConfigFromCli, peftCliFields,
+  TENSOR_PARALLEL_PEFT_METHODS,
+} from "./peft/index.js";
+export type {
+  PeftType, TaskType, LoraConfigOptions, IA3ConfigOptions, PeftModelOptions, PeftMethod, PeftCliField, PeftCliKind, PeftCliContext,
+} from "./peft/index.js";
+
+// training
+export {
+  Trainer, TrainingArguments, TrainingError, TrainingInterrupted, EarlyStoppingCallback, TrainerState, TrainerControl,
+  defaultDataCollator, AdamW, SGD, Adafactor, Optimizer, FlatGrads, defaultParamGroups, decayParameterNames,
+  getScheduler, lrLambda, LambdaLR, ReduceLROnPlateau, SCHEDULER_TYPES, clipGradNorm, gradNorm,
+  GradScaler, storeFrozenWeights, checkpoint, enableGradientCheckpointing, disableGradientCheckpointing,
+  getLastCheckpoint, renderReport,
+} from "./train/index.js";
+export type {
+  TrainerOptions, TrainOutput, TrainerDataset, DataCollator, EvalPrediction, ComputeMetrics,
+  TrainerCallback, CallbackEvent, LogEntry, SchedulerType, LRScheduler, TrainingArgumentsInit,
+} from "./train/index.js";
+// differential privacy accounting (Opacus-shaped)
+export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent } from "./train/index.js";
+export type { MechanismStep, HistoryEntry, PrivacySpent, NoiseMultiplierOptions } from "./train/index.js";
+
+// distillation and alignment
+export { Distiller } from "./distill/distiller.js";
+export type { DistillerOptions } from "./distill/distiller.js";
+export {
+  kdLoss, softCrossEntropy, distillationLoss, hiddenStateLoss, attentionLoss, targetAlignmentLoss,
+  targetAlignmentFromLogits, ProjectedHiddenLoss, constantSchedule, linearSchedule, cosineSchedule,
+  initStudentFromTeacher, initStudentFromPretrained, checkDistillCompatible, TeacherLogitCache, DistillationObjective,
+} from "./distill/index.js";
+
+// data and metrics
+export {
+  Dataset as TableDataset, IterableDataset, JsonlFileDataset, loadDataset, trainTestSplit, readCsv, readJson, readJsonl,
+  readConll, readParquet, iterateJsonl, iterateJsonlSync,
+  DataCollatorWithPadding, DataCollatorForTokenClassification, DataCollatorForCausalLM,
+  preprocessSeqCls, preprocessTokenCls, prepareQaTrainFeatures, prepareQaEvalFeatures, postprocessQaPredictions,
+  packTexts, packBlocks, encodeInstruction, preprocessInstructions, MultiTaskSampler,
+  registerTask, getTask, taskNames, registeredTasks, headOptions, seqClsTask, tokenClsTask, qaTask, causalLMTask,
+} from "./data/index.js";
+export type { Task, TaskOptions, PreparedTask, LabelInfo, TaskEvaluator } from "./data/index.js";
+export * as metrics from "./data/metrics.js";
