@@ -11,6 +11,7 @@ import { loraSuite } from "./lora.js";
 import { trainSuite } from "./train.js";
 import { distSuite } from "./dist.js";
 import { wasmSuite } from "./wasm.js";
+import { sizesSuite } from "./sizes.js";
 import { webSuite } from "./web.js";
 import type { BenchRow, Suite } from "./common.js";
 
@@ -28,6 +29,7 @@ registerSuite(loraSuite);
 registerSuite(trainSuite);
 registerSuite(distSuite);
 registerSuite(wasmSuite);
+registerSuite(sizesSuite);
 registerSuite(webSuite);
 
 function fmt(x: number | null, digits = 3): string {

@@ -19,6 +19,7 @@
         "src/elementwise.cc",
         "src/nn.cc",
         "src/attention.cc",
+        "src/flash_attention.cc",
         "src/dropout.cc",
         "src/threads.cc",
       ],

@@ -3,6 +3,7 @@
 // and writes its results into the caller's output arrays.
 #include <napi.h>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -359,6 +360,46 @@ KERNEL(AttentionBackward) {
   return info.Env().Undefined();
 }
 
+// trailing dropout arguments at i: k0, k1, p, keepScale (k0 null: no dropout)
+bool flash_drop_args(const Args& a, size_t i, FlashDrop& dr) {
+  if (a.info.Length() <= i || a.info[i].IsNull() || a.info[i].IsUndefined()) return false;
+  const double k0 = a.num(i, "k0"), k1 = a.num(i + 1, "k1"), pr = a.num(i + 2, "p"), keep = a.num(i + 3, "keepScale");
+  const double t = pr * 4294967296.0;  // drop iff h < t, i.e. h < ceil(t) for integer h
+  dr.k0 = (uint32_t)k0;
+  dr.k1 = (uint32_t)k1;
+  if (!(t > 0.0)) { dr.thr = 0; dr.keep = (float)keep; }
+  else if (t > 4294967295.0) { dr.thr = 0; dr.keep = 0.f; }  // every element dropped
+  else { dr.thr = (uint32_t)std::ceil(t); dr.keep = (float)keep; }
+  return true;
+}
+
+KERNEL(FlashAttention) {
+  Args a{info, "flashAttention"};
+  Attn p = attn_args(a, 6);
+  p.causal = a.flag(13);
+  const int64_t kvs = a.dim(14, "kvStride");  // between (batch, kv head) blocks of k and v
+  if (kvs < p.tk * p.d) a.range("kvStride must be at least tk·headDim");
+  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = extent(p.batch * p.kvHeads, kvs, p.tk * p.d), rows = p.batch * p.heads * p.tq;
+  FlashDrop dr{};
+  const bool drop = flash_drop_args(a, 15, dr);
+  flash_attention(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "mask", p.batch * p.tk, true),
+                  a.f32(4, "out", nq), a.f32(5, "stats", 2 * rows), p, drop ? &dr : nullptr, kvs);
+  return info.Env().Undefined();
+}
+
+KERNEL(FlashAttentionBackward) {
+  Args a{info, "flashAttentionBackward"};
+  Attn p = attn_args(a, 10);
+  p.causal = a.flag(17);
+  const int64_t nq = p.batch * p.heads * p.tq * p.d, nk = p.batch * p.kvHeads * p.tk * p.d, rows = p.batch * p.heads * p.tq;
+  FlashDrop dr{};
+  const bool drop = flash_drop_args(a, 18, dr);
+  flash_attention_backward(a.f32(0, "q", nq), a.f32(1, "k", nk), a.f32(2, "v", nk), a.f32(3, "mask", p.batch * p.tk, true),
+                           a.f32(4, "out", nq), a.f32(5, "stats", 2 * rows), a.f32(6, "gOut", nq), a.f32(7, "gq", nq),
+                           a.f32(8, "gk", nk), a.f32(9, "gv", nk), p, drop ? &dr : nullptr);
+  return info.Env().Undefined();
+}
+
 void check_ids(const Args& a, const int32_t* ids, int64_t count, int64_t rows) {
   for (int64_t t = 0; t < count; t++)
     if (ids[t] < 0 || ids[t] >= rows)
@@ -539,6 +580,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("siluMulBackward", SiluMulBackward);
   fn("attention", Attention);
   fn("attentionBackward", AttentionBackward);
+  fn("flashAttention", FlashAttention);
+  fn("flashAttentionBackward", FlashAttentionBackward);
   fn("rotary", Rotary);
   fn("dropoutMask", DropoutMask);
   fn("dropoutApply", DropoutApply);

@@ -99,6 +99,19 @@ void attention(const float* q, const float* k, const float* v, const float* mask
 void attention_backward(const float* q, const float* k, const float* v, const float* probs, const float* gout,
                         float* gq, float* gk, float* gv, const Attn& p, const float* drop = nullptr);
 
+// ---- memory-linear attention (flash_attention.cc)
+// Attention dropout regenerated from the counter-based hash: element idx of the [B,H,Tq,Tk]
+// probabilities gets 0 when lowbias32(lowbias32(idx + k0) ^ k1) < thr, else keep (dropout_mask's rule).
+struct FlashDrop { uint32_t k0, k1, thr; float keep; };
+// out [B,H,Tq,D] and stats [B,H,Tq,2] (each row's score max and 1/Σexp); no Tq×Tk buffer. dr may be null;
+// kvs: elements between (batch, kv head) blocks of k and v (tk·d, or a preallocated cache's capacity·d).
+void flash_attention(const float* q, const float* k, const float* v, const float* mask, float* out, float* stats,
+                     const Attn& p, const FlashDrop* dr, int64_t kvs);
+// gq, gk, gv written (not accumulated), recomputing the probabilities block by block from stats.
+void flash_attention_backward(const float* q, const float* k, const float* v, const float* mask, const float* out,
+                              const float* stats, const float* gout, float* gq, float* gk, float* gv, const Attn& p,
+                              const FlashDrop* dr);
+
 // ---- helpers
 // Grow-only scratch buffer (one per call site and calling thread, so worker_threads may call kernels concurrently).
 template <typename T>

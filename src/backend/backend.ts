@@ -62,6 +62,23 @@ export interface AttentionParams {
   scale: number;
   /** Query i (0-based) sees keys j ≤ i + (tk − tq). */
   causal: boolean;
+  /**
+   * Elements between consecutive (batch, kv head) blocks of k and v (default tk·headDim): a view of a
+   * preallocated [B, Hkv, capacity, D] KV cache. Only flashAttention (the forward) reads it.
+   */
+  kvStride?: number;
+}
+
+/**
+ * Attention dropout regenerated inside the memory-linear kernels: element idx of the [B,H,Tq,Tk]
+ * probabilities gets multiplier 0 when lowbias32(lowbias32((idx + k0) mod 2³²) ^ k1) < p·2³², else
+ * keepScale: exactly what dropoutMask writes at idx for the state whose first two draws are k0, k1.
+ */
+export interface AttentionDropout {
+  k0: number;
+  k1: number;
+  p: number;
+  keepScale: number;
 }
 
 export interface RotaryParams {
@@ -158,6 +175,22 @@ export interface KernelSet {
    * null): with Pd = P ⊙ drop, dV = Pdᵀ·dO, dP = (dO·Vᵀ) ⊙ drop, dS = scale·P ⊙ (dP − rowsum(dP ⊙ P)).
    */
   attentionBackward(q: F32, k: F32, v: F32, probs: F32, gOut: F32, gq: F32, gk: F32, gv: F32, p: AttentionParams, drop?: F32 | null): void;
+
+  /**
+   * Memory-linear attention (FlashAttention-2 scheme): the same result as attention(…) with out
+   * = (P ⊙ drop)·V, computed by an online softmax over key blocks, without any [Tq,Tk] buffer.
+   * stats [B,H,Tq,2] receives each row's score max and 1/Σexp, all the backward needs besides out.
+   * A row whose visible keys are all masked (max = MASK_MIN) is uniform over all Tk keys, as in attention.
+   */
+  flashAttention(q: F32, k: F32, v: F32, mask: F32 | null, out: F32, stats: F32, p: AttentionParams, drop: AttentionDropout | null): void;
+  /**
+   * Gradients for q, k, v (written, not accumulated) from out and stats of flashAttention, the
+   * probabilities recomputed block by block: Δ = rowsum(dO ⊙ O), dS = scale·P ⊙ (dP ⊙ drop − Δ).
+   */
+  flashAttentionBackward(
+    q: F32, k: F32, v: F32, mask: F32 | null, out: F32, stats: F32, gOut: F32, gq: F32, gk: F32, gv: F32,
+    p: AttentionParams, drop: AttentionDropout | null,
+  ): void;
 
   /**
    * Rotary embedding: out [B,H,T,D] (contiguous) = x·cos + rotate_half(x)·sin, each product rounded

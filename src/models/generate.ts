@@ -13,6 +13,7 @@ import type { KeyValue, ModelInputs, ModelOutput } from "./modeling_utils.js";
 import { positionsFromMask } from "./inputs.js";
 import { bannedNgramTokens, beamSearch } from "./beam_search.js";
 import { causalBeamModel } from "./beam_causal.js";
+import { pastLength, preallocateCache } from "../nn/kv_cache.js";
 import { isEncoderDecoder } from "./seq2seq.js";
 import { generateSeq2Seq } from "./generate_seq2seq.js";
 import { applyLengthProcessors } from "./logits_processors.js";
@@ -201,33 +202,50 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
   const promptLen = ids[0].length;
   const unfinished = new Array<boolean>(B).fill(true);
   const lengths = { eos, minNewTokens: minNew, maxNewTokens: maxNew, forcedEos: opts.forcedEosTokenId };
+  // greedy with no logits processor: the argmax of the logits row in place (no copy of the row)
+  const plainGreedy = !o.doSample && o.repetitionPenalty === 1 && ngram === 0;
+  // without padding the mask is all ones: cached steps pass none (the same scores, no [B, P+1] mask per step)
+  const padded = mask.some((m) => m.includes(0));
+  // each row's next position id (HF: cumsum(mask) − 1), kept as a count instead of rebuilt per step
+  const seen = mask.map((m) => m.reduce((a, x) => a + (x !== 0 ? 1 : 0), 0));
   return noGrad(() => {
     let past: KeyValue[] | undefined;
     for (let step = 0; step < maxNew; step++) {
       const T = ids[0].length;
-      const pos = positionsFromMask(mask);
       let out: ModelOutput;
       if (useCache && past) {
         out = model.forward({
           inputIds: ids.map((r) => [r[T - 1]]),
-          attentionMask: mask,
-          positionIds: pos.map((r) => [r[T - 1]]),
+          ...(padded && { attentionMask: mask }),
+          positionIds: seen.map((c) => [c - 1]),
           pastKeyValues: past,
           useCache: true,
         });
       } else {
-        out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: pos, useCache });
+        out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: positionsFromMask(mask), useCache });
       }
-      if (useCache) past = out.pastKeyValues;
+      if (useCache) {
+        past = out.pastKeyValues;
+        // after the prompt: a cache with room for every new token, extended in place by each step
+        if (step === 0 && past && past.length > 0) past = preallocateCache(past, pastLength(past) + maxNew - 1);
+      }
       const logits = out.logits!;
       const [, Tl, V] = logits.shape;
       const flat = logits.f32();
       const next: number[] = [];
       for (let b = 0; b < B; b++) {
-        const scores = Float32Array.from(flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V));
-        if (ngram > 0) for (const t of bannedNgramTokens(ids[b], ngram)) scores[t] = -Infinity;
-        applyLengthProcessors(scores, T - promptLen, lengths);
-        let tok = selectToken(scores, ids[b], o, rng);
+        const row = flat.subarray((b * Tl + Tl - 1) * V, (b * Tl + Tl) * V);
+        // a length processor acts on this step (EOS banned before min_new_tokens, forced EOS at the end)
+        const step = T - promptLen;
+        const lengthActs = (step < minNew && eos.length > 0) || (opts.forcedEosTokenId !== undefined && step === maxNew - 1);
+        let tok: number;
+        if (plainGreedy && !lengthActs) tok = argmax(row);
+        else {
+          const scores = Float32Array.from(row);
+          if (ngram > 0) for (const t of bannedNgramTokens(ids[b], ngram)) scores[t] = -Infinity;
+          applyLengthProcessors(scores, step, lengths);
+          tok = selectToken(scores, ids[b], o, rng);
+        }
         if (!unfinished[b]) {
           if (pad === undefined) throw new ConfigError("generate: a row finished but there is no pad_token_id (or eos) to fill it with");
           tok = pad;
@@ -237,6 +255,7 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
       for (let b = 0; b < B; b++) {
         ids[b].push(next[b]);
         mask[b].push(1);
+        seen[b]++;
         if (eos.includes(next[b])) unfinished[b] = false;
       }
       opts.onToken?.(next);

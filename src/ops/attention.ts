@@ -5,8 +5,8 @@ import { allocF32Uninit } from "../tensor/dtype.js";
 import { record } from "../tensor/autograd.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
-import { MASK_MIN, type AttentionParams } from "../backend/backend.js";
-import { globalRng, Rng } from "../tensor/random.js";
+import { MASK_MIN, type AttentionParams, type FullBackend } from "../backend/backend.js";
+import { globalRng, Rng, type DropoutDraw } from "../tensor/random.js";
 import { asTensor, assertFloat, f32Of } from "./util.js";
 
 /** 1/0 key mask ([B,Tk], or anything with B·Tk elements such as [B,1,1,Tk]) → additive f32 mask. */
@@ -56,17 +56,35 @@ export function scaledDotProductAttention(
   const dropoutP = opts.dropoutP ?? 0;
   if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ShapeError(`scaledDotProductAttention: dropoutP must be in [0, 1], got ${dropoutP}`);
   const mask = opts.keyMask ? additiveMask(opts.keyMask, B, Tk) : null;
-  const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
   const out = Tensor.empty([B, H, Tq, D]);
   const nProbs = B * H * Tq * Tk;
   // the multipliers ops.dropout would use on the [B,H,Tq,Tk] probabilities (same draws, same order),
   // rebuilt in backward rather than kept
-  const dropOf = opts.training && dropoutP > 0
-    ? (opts.rng ?? globalRng).dropoutDraw(nProbs, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP)).mask
+  const draw = opts.training && dropoutP > 0
+    ? (opts.rng ?? globalRng).dropoutDraw(nProbs, dropoutP, dropoutP === 1 ? 0 : 1 / (1 - dropoutP))
     : null;
   const be = getBackend();
-  be.attention(qd, kd, vd, mask, out.data, allocF32Uninit(nProbs), p, dropOf ? dropOf() : null);
   const sq = q.shape, sk = k.shape, sv = v.shape, rq = q.requiresGrad, rk = k.requiresGrad, rv = v.requiresGrad;
+  // views of a preallocated KV cache are read in place (no gradient flows there: generation)
+  const kvStride = !rq && !rk && !rv ? headStride(k, v) : null;
+  // a decoding step (one query row, no gradient) too: no [B,H,1,Tk] buffer growing with the cache
+  if (useFlash(be, draw, kvStride !== null || (Tq === 1 && !rq && !rk && !rv))) {
+    // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward
+    if (kvStride !== null) p.kvStride = kvStride;
+    const qd = f32Of(q), kd = kvStride !== null ? (k.storage as Float32Array) : f32Of(k), vd = kvStride !== null ? (v.storage as Float32Array) : f32Of(v);
+    const drop = draw ? { ...draw.keys!, p: dropoutP, keepScale: dropoutP === 1 ? 0 : 1 / (1 - dropoutP) } : null;
+    const stats = allocF32Uninit(2 * B * H * Tq);
+    be.flashAttention(qd, kd, vd, mask, out.data, stats, p, drop);
+    const od = out.data;
+    return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
+      const gq = Tensor.empty(sq), gk = Tensor.empty(sk), gv = Tensor.empty(sv); // written in full
+      be.flashAttentionBackward(qd, kd, vd, mask, od, stats, f32Of(g), gq.data, gk.data, gv.data, p, drop);
+      return [rq ? gq : null, rk ? gk : null, rv ? gv : null];
+    });
+  }
+  const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
+  const dropOf = draw ? draw.mask : null;
+  be.attention(qd, kd, vd, mask, out.data, allocF32Uninit(nProbs), p, dropOf ? dropOf() : null);
   return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
     // the probabilities [B,H,Tq,Tk] are recomputed (scale·QKᵀ + masks, softmax: bit-identical to the
     // forward's) rather than kept from forward to backward: 64 MB on llama-small for ~1% of a step
@@ -76,4 +94,45 @@ export function scaledDotProductAttention(
     be.attentionBackward(qd, kd, vd, probs, f32Of(g), gq.data, gk.data, gv.data, p, dropOf ? dropOf() : null);
     return [rq ? gq : null, rk ? gk : null, rv ? gv : null];
   });
+}
+
+/**
+ * S when k and v are both [B, Hkv, Tk, D] views with strides [Hkv·S, S, D, 1], S > Tk·D, at offset 0
+ * of f32 storage (a preallocated KV cache, S = capacity·D), else null.
+ */
+function headStride(k: Tensor, v: Tensor): number | null {
+  const [, Hkv, Tk, D] = k.shape;
+  const s = k.strides[1];
+  for (const t of [k, v]) {
+    if (t.dtype !== "f32" || t.offset !== 0 || !(t.storage instanceof Float32Array)) return null;
+    if (t.strides[3] !== 1 || t.strides[2] !== D || t.strides[1] !== s || (t.shape[0] > 1 && t.strides[0] !== Hkv * s)) return null;
+  }
+  return s > Tk * D ? s : null;
+}
+
+let kernelChoice: "auto" | "flash" | "eager" | undefined;
+
+/**
+ * Which attention kernels scaledDotProductAttention uses: "auto" (default) and "flash" the
+ * memory-linear ones wherever the backend has them, "eager" the eager kernels (scores/probabilities
+ * [B,H,Tq,Tk] in full) except for decoding steps. Without a call, the environment variable
+ * PEFT_TS_ATTENTION=flash|eager (in Node) picks one.
+ */
+export function setAttentionKernels(choice: "auto" | "flash" | "eager"): void {
+  kernelChoice = choice;
+}
+
+/**
+ * The memory-linear kernels run where the backend has its own (TS reference, native addon) and the
+ * dropout, if any, is counter-based (a custom-stream Rng keeps the eager path with its mask buffer):
+ * by default ("auto"/"flash") always, with "eager" only for decoding steps (KV-cache views are read in
+ * place there, no copy). On the native backend they run as fast as the eager GEMM path (DESIGN.md).
+ */
+function useFlash(be: FullBackend, draw: DropoutDraw | null, decoding: boolean): boolean {
+  if (kernelChoice === undefined) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.PEFT_TS_ATTENTION;
+    kernelChoice = env === "flash" || env === "eager" ? env : "auto";
+  }
+  if (!be.supports("flashAttention") || (draw && draw.keys === undefined)) return false;
+  return decoding || kernelChoice !== "eager";
 }

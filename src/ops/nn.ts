@@ -8,7 +8,7 @@ import { getBackend } from "../backend/registry.js";
 import { asTensor, assertFloat, f32Of, normDim, TensorLike } from "./util.js";
 import { rowsAlong, toRowsAlong } from "./dims.js";
 
-export { scaledDotProductAttention } from "./attention.js";
+export { scaledDotProductAttention, setAttentionKernels } from "./attention.js";
 export { applyRotary, rotaryTables } from "./rotary.js";
 
 function softmaxLike(name: "softmax" | "logSoftmax", x: TensorLike, dim: number): Tensor {

@@ -2,6 +2,7 @@
 // Compute is always f32; bf16/f16 are storage formats converted with round-to-nearest-even.
 
 import { ShapeError } from "./errors.js";
+import { noteAlloc } from "./alloc_stats.js";
 import { uninitializedBytes } from "../platform/env.js";
 
 export type DType = "f32" | "bf16" | "f16" | "i32" | "i64" | "u8" | "bool";
@@ -16,6 +17,7 @@ export const DTYPE_BYTES: Record<DType, number> = { f32: 4, bf16: 2, f16: 2, i32
  * small ones come zeroed from V8's heap, which is as fast.
  */
 export function allocF32Uninit(n: number): Float32Array {
+  noteAlloc(n);
   if (n < 16384) return new Float32Array(n);
   try {
     return new Float32Array(uninitializedBytes(n * 4).buffer, 0, n);
@@ -25,6 +27,7 @@ export function allocF32Uninit(n: number): Float32Array {
 }
 
 export function allocStorage(dtype: DType, n: number): Storage {
+  noteAlloc(n);
   try {
     switch (dtype) {
       case "f32": return new Float32Array(n);

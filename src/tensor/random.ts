@@ -37,6 +37,12 @@ export interface DropoutDraw {
   mask(): Float32Array;
   /** out = x ⊙ multipliers (x and out of length n; may be the same array). */
   apply(x: Float32Array, out: Float32Array): void;
+  /**
+   * The two draws k0, k1 that key the counter-based hash (multiplier i is a function of i, k0, k1 and
+   * p alone, see the backend's dropoutMask), so a kernel can regenerate any element without the
+   * buffer; absent when a subclass draws from its own stream.
+   */
+  keys?: { k0: number; k1: number };
 }
 
 export class Rng {
@@ -85,9 +91,9 @@ export class Rng {
       return { mask: () => buf, apply: (x, out) => getBackend().binary("mul", x, buf, out, [n], [1], [1]) };
     }
     const st = this.s.slice();
-    xoshiroNext(this.s);
-    xoshiroNext(this.s);
+    const k0 = xoshiroNext(this.s), k1 = xoshiroNext(this.s);
     return {
+      keys: { k0, k1 },
       mask: () => {
         const buf = allocF32Uninit(n);
         getBackend().dropoutMask(st.slice(), buf, p, keepScale);

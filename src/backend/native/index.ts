@@ -142,6 +142,15 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
       if (drop && !dropAbi) return tsKernels.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p, drop);
       a.attentionBackward(q, k, v, probs, gOut, gq, gk, gv, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, drop ?? null);
     },
+    // (an addon built before the memory-linear attention kernels: the op keeps the eager path)
+    ...(typeof a.flashAttention === "function" && {
+      flashAttention: (q, k, v, mask, out, stats, p, d) =>
+        a.flashAttention(q, k, v, mask, out, stats, p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal,
+          p.kvStride ?? p.tk * p.headDim, ...(d ? [d.k0, d.k1, d.p, d.keepScale] : [null])),
+      flashAttentionBackward: (q, k, v, mask, out, stats, gOut, gq, gk, gv, p, d) =>
+        a.flashAttentionBackward(q, k, v, mask, out, stats, gOut, gq, gk, gv,
+          p.batch, p.heads, p.kvHeads, p.tq, p.tk, p.headDim, p.scale, p.causal, ...(d ? [d.k0, d.k1, d.p, d.keepScale] : [null])),
+    } satisfies Partial<KernelSet>),
     rotary: (x, cos, sin, out, p, inverse) =>
       a.rotary(x, cos, sin, out, p.batch, p.heads, p.seq, p.headDim, p.strideB, p.strideH, p.strideT, p.perBatch, inverse),
     dropoutMask: (state, out, p, keepScale) => (dropAbi ? a.dropoutMask(state, out, p, keepScale) : tsKernels.dropoutMask(state, out, p, keepScale)),

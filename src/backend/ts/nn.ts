@@ -7,6 +7,7 @@ export { softmax, softmaxBackward, logSoftmax, logSoftmaxBackward } from "./soft
 export { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from "./norm.js";
 export { crossEntropy, crossEntropyBackward } from "./cross_entropy.js";
 export { attention, attentionBackward } from "./attention.js";
+export { flashAttention, flashAttentionBackward } from "./flash_attention.js";
 export { adamw } from "./adamw.js";
 export { rotary } from "./rotary.js";
 export { dropoutMask, dropoutApply } from "./dropout.js";
