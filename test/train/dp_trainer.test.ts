@@ -77,3 +77,16 @@ test("DP refusals: neither/both ε and σ, ghost clipping in the Trainer, fp16, 
   const t = new Trainer({ model: new TinyRegressor(), args: args({ dp_noise_multiplier: 1, per_device_train_batch_size: 64 }), trainDataset: regressionData(N), dataCollator: regressionCollator });
   await assert.rejects(() => t.train(), /exceeds the 32 training examples/);
 });
+
+test("CLI: the dp_* flags exist with the TrainingArguments names and build DP arguments", async () => {
+  const { TRAINING_OPTS } = await import("../../src/cli/options.js");
+  const { trainingArguments } = await import("../../src/cli/trainer_api.js");
+  const names = TRAINING_OPTS.map((o) => o.name);
+  for (const n of ["dp", "dp_target_epsilon", "dp_noise_multiplier", "dp_delta", "dp_max_grad_norm", "dp_accountant", "dp_clipping", "dp_poisson_sampling"]) assert.ok(names.includes(n), n);
+  assert.deepEqual(TRAINING_OPTS.find((o) => o.name === "dp_clipping")!.choices, ["flat", "per_layer", "ghost"]);
+  const a = trainingArguments({ output_dir: tmp("dp-cli-"), dp: true, dp_target_epsilon: 8, dp_accountant: "gdp" });
+  assert.equal(a.dp, true);
+  assert.equal(a.dpTargetEpsilon, 8);
+  assert.equal(a.dpAccountant, "gdp");
+  assert.equal(a.toDict().dp_max_grad_norm, 1);
+});
