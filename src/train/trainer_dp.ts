@@ -58,15 +58,16 @@ export class TrainerDp {
   /** The per-sample pass over one accumulation group; returns the mean loss of its examples (0 when empty). */
   trainingStep(group: number[][], lossOf: (example: number) => Tensor): number {
     let total = 0, count = 0;
+    // one example at a time: clipped and summed before the next, so only one example's gradient copies are alive
     for (const idx of group) {
-      if (idx.length === 0) continue;
-      const grads = perSampleGradients(this.named, idx.length, (i) => {
-        const loss = lossOf(idx[i]);
-        total += loss.item();
-        return loss;
-      });
-      this.grads.add(grads);
-      count += idx.length;
+      for (const example of idx) {
+        this.grads.add(perSampleGradients(this.named, 1, () => {
+          const loss = lossOf(example);
+          total += loss.item();
+          return loss;
+        }));
+        count++;
+      }
     }
     return count > 0 ? total / count : 0;
   }
