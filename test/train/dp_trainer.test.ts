@@ -11,6 +11,7 @@ import { ConfigError } from "../../src/tensor/errors.js";
 import { tensor } from "../../src/tensor/tensor.js";
 import { TinyRegressor, regressionData, regressionCollator, paramsOf, maxDiff } from "./helpers.js";
 import { tmp } from "../peft/helpers.js";
+import { plotsFromLogHistory } from "../../src/train/report.js";
 
 const N = 32;
 function args(extra: Record<string, unknown> = {}): TrainingArguments {
@@ -35,6 +36,8 @@ test("ε is logged every logging step, grows, and equals the RDP accountant for 
   assert.equal(out.metrics.dp_sample_rate, 0.25);
   const state = JSON.parse(readFileSync(join(a.outputDir, "trainer_state.json"), "utf8"));
   assert.deepEqual(state.log_history.filter((e: any) => "epsilon" in e).map((e: any) => e.epsilon), eps.map(([, e]) => e));
+  const plot = plotsFromLogHistory(t.state.logHistory).find((p) => p.id === "epsilon");
+  assert.deepEqual(plot?.series[0].points, eps, "the report plots ε over steps");
 });
 
 test("σ = 0 with plain batches: the Trainer's update is the clipped mean of per-sample gradients (SGD by hand)", async () => {
