@@ -4,6 +4,7 @@
 import { ConfigError } from "../tensor/errors.js";
 import type { ProcessGroup } from "../dist/process_group.js";
 import { SCHEDULER_TYPES, SchedulerType } from "./schedule.js";
+import { checkDpArgs } from "./dp/dp_args.js";
 
 export type IntervalStrategy = "no" | "steps" | "epoch";
 export type SaveStrategy = IntervalStrategy | "best";
@@ -92,6 +93,14 @@ export const TRAINING_FIELDS = {
   ddpBackend: field<string | null>("string", null, 'data-parallel backend: "mpi" (the run is started by mpirun); null picks it from how the run was started'),
   ddpTimeout: field("int", 1800, "seconds a collective between ranks may take before the run fails"),
   ddpBucketCapMb: field<number | null>("int", null, "size of a gradient allreduce bucket in MB (null: 25, as DDP)"),
+  dp: field("bool", false, "differentially private training (DP-SGD: per-sample clipping, Gaussian noise, Poisson sampling, ε accounting)"),
+  dpTargetEpsilon: field<number | null>("float", null, "DP: the ε to reach at the end of training (the noise multiplier is searched); or give dp_noise_multiplier"),
+  dpNoiseMultiplier: field<number | null>("float", null, "DP: noise std as a multiple of dp_max_grad_norm (σ); or give dp_target_epsilon"),
+  dpDelta: field<number | null>("float", null, "DP: δ (null: min(1e-5, 1/N) for N training examples)"),
+  dpMaxGradNorm: field("float", 1.0, "DP: per-sample clipping norm C"),
+  dpAccountant: field<"rdp" | "gdp">("string", "rdp", "DP: privacy accountant", ["rdp", "gdp"]),
+  dpClipping: field<"flat" | "per_layer" | "ghost">("string", "flat", "DP: per-sample clipping over all parameters (flat) or per parameter at C/sqrt(K) (per_layer); ghost is refused by the Trainer for now", ["flat", "per_layer", "ghost"]),
+  dpPoissonSampling: field("bool", true, "DP: Poisson-sample each batch (each example with probability q); false shuffles, with a warning that the accountant assumes Poisson sampling"),
   zeroStage: field("int", 0, "ZeRO sharding over the data-parallel ranks: 0 off, 1 optimizer state, 2 optimizer state and gradients (adamw/sgd)"),
   tensorParallelSize: field("int", 1,
     "ranks that split one model replica (Megatron tensor parallelism, Llama/BERT + LoRA); must divide the number of processes, the rest is data parallelism"),
@@ -236,6 +245,7 @@ export class TrainingArguments {
     if (this.zeroStage > 0 && this.optim === "adafactor") {
       throw new ConfigError(`zero_stage ${this.zeroStage} does not support optim adafactor (its factored second moments and update RMS span whole matrices); use adamw_torch or sgd, or zero_stage 0`);
     }
+    checkDpArgs(this);
     for (const r of this.reportTo) if (!["none", "jsonl", "all"].includes(r)) throw new ConfigError(`report_to '${r}' is not supported; expected 'none' or 'jsonl'`);
   }
 

@@ -36,6 +36,8 @@ export function plotsFromLogHistory(log: LogEntry[]): Plot[] {
     { id: "loss", title: "Loss", series: [{ name: "train loss", points: pick("loss") }, { name: "eval loss", points: pick("eval_loss") }] },
     { id: "learning_rate", title: "Learning rate", series: [{ name: "learning_rate", points: pick("learning_rate") }] },
     { id: "grad_norm", title: "Gradient norm (before clipping)", series: [{ name: "grad_norm", points: pick("grad_norm") }] },
+    // DP-SGD runs (TrainingArguments.dp): the privacy spent so far
+    { id: "epsilon", title: "Privacy spent ε (DP-SGD)", series: [{ name: "epsilon", points: pick("epsilon") }] },
   ];
   const skip = new Set(["eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"]);
   const metricKeys = new Set<string>();

@@ -43,6 +43,8 @@ import type { ProcessGroup } from "../dist/process_group.js";
 import { checkSameRun, DataParallel, defaultProcessGroup, rankSeed } from "./ddp.js";
 import type { DdpStats } from "./ddp_grads.js";
 import { epochBatches, globalExamples } from "./ddp_sampler.js";
+import { TrainerDp } from "./trainer_dp.js";
+import type { GaussianSource } from "./dp/noise.js";
 import { sliceOptimizerState, trainerLayout } from "./tensor_parallel.js";
 
 export { EarlyStoppingCallback, defaultDataCollator };
@@ -79,6 +81,10 @@ export class Trainer {
   private globalStepLastLogged = 0;
   private totalLoss = 0;
   private lastGradNorm: number | null = null;
+  /** DP-SGD state of the current run (args.dp), else null. */
+  dp: TrainerDp | null = null;
+  /** DP-SGD noise source (default: the CSPRNG); tests set a seeded one explicitly. */
+  dpNoise: GaussianSource | undefined = undefined;
   private lastLr = 0;
   private pendingSkip: Record<string, number | boolean | string> | null = null;
   private lastEvalMetrics: Record<string, number> = {};
@@ -216,6 +222,8 @@ export class Trainer {
     checkSameRun(this.ddp, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
+    if (a.dp && resumeSpec) throw new ConfigError("dp: resuming a DP-SGD run is not supported yet (the accountant's history and the Poisson sampler are not checkpointed)");
+    this.dp = a.dp ? new TrainerDp(a, N, maxSteps, optimizer.namedParams(), this.ddp.group.worldSize, this.dpNoise) : null;
 
     this.state = initialState(a, plan);
     this.control = new TrainerControl();
@@ -238,7 +246,8 @@ export class Trainer {
         this.currentEpoch = epoch;
         this.dataEpochStart = this.dataRng.getState();
         // every rank's micro-batches: this rank's are batches, the others' size the loss weights
-        const all = epochBatches(this.epochOrder(N), a.perDeviceTrainBatchSize, this.ddp.group.worldSize, a.dataloaderDropLast);
+        const plain = () => epochBatches(this.epochOrder(N), a.perDeviceTrainBatchSize, this.ddp.group.worldSize, a.dataloaderDropLast);
+        const all = this.dp ? [this.dp.epochBatches(N, numBatches, this.dataRng, () => plain()[0])] : plain();
         const batches = all[this.ddp.group.rank];
         let b = epoch === startEpoch ? skipBatches : 0;
         this.batchesDoneInEpoch = b;
@@ -291,6 +300,7 @@ export class Trainer {
     const steps = this.state.globalStep;
     const trainLoss = this.totalLoss / Math.max(steps, 0.001);
     const metrics = trainMetrics(a, N, maxSteps, startStep, (Date.now() - t0) / 1000, this.state.totalFlos, trainLoss);
+    if (this.dp) Object.assign(metrics, { dp_epsilon: this.dp.epsilon(), dp_delta: this.dp.delta, dp_noise_multiplier: this.dp.noiseMultiplier, dp_sample_rate: this.dp.sampleRate });
     this.log(metrics);
     this.fire("onTrainEnd");
     await this.ddp.onMain(() => writeRunFiles(a, this.state, { ...metrics, epoch: this.state.epoch, ...this.lastEvalMetrics }));
@@ -304,6 +314,11 @@ export class Trainer {
   protected trainingStep(group: number[][], flopsPerToken: number, total = group.reduce((s, g) => s + g.length, 0)): number {
     const a = this.args;
     const lossScale = this.scaler ? this.scaler.lossFactor() : 1;
+    if (this.dp) return this.dp.trainingStep(group, (i) => {
+      const batch = collateWith(this.dataCollator, [dsGet(this.trainDataset!, i)]);
+      this.state.totalFlos += flopsPerToken * batchTokens(batch);
+      return this.computeLoss(this.model, batch);
+    });
     let stepLoss = 0, flos = 0;
     for (let k = 0; k < group.length; k++) {
       const idx = group[k];
@@ -329,7 +344,12 @@ export class Trainer {
     const model = this.model;
     const step = this.state.globalStep;
     const afterStep = hasOptimizerStepHook(model) ? () => model.onOptimizerStep(step) : undefined;
-    const { lrUsed, norm, skipped, nonfinite } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.args.maxGradNorm, afterStep, this.ddp.zero, this.ddp.tp, stepLoss);
+    if (this.dp) {
+      this.dp.finishStep();
+      this.flat!.attach();
+    }
+    // DP: the private gradient is already clipped per sample and noised; no clipping after
+    const { lrUsed, norm, skipped, nonfinite } = applyOptimizerStep(params, optimizer, scheduler, this.flat!, this.scaler, this.dp ? 0 : this.args.maxGradNorm, afterStep, this.ddp.zero, this.ddp.tp, stepLoss);
     if (skipped) this.pendingSkip = skipped;
     const skip = this.nonFinite.record(nonfinite, step + 1, this.currentEpoch + 1, this.lastCheckpoint);
     if (skip) {
@@ -360,6 +380,7 @@ export class Trainer {
       const logs: Record<string, number> = { loss: this.trLossSinceLog / n };
       if (this.lastGradNorm !== null) logs.grad_norm = this.lastGradNorm;
       logs.learning_rate = this.lastLr;
+      if (this.dp) logs.epsilon = this.dp.epsilon();
       this.trLossSinceLog = 0;
       this.globalStepLastLogged = this.state.globalStep;
       this.log(logs);

@@ -1,0 +1,85 @@
+// DP-SGD inside the Trainer (TrainingArguments.dp; docs/DESIGN.md "DP-SGD"). Each optimizer step's
+// logical batch is a Poisson sample (every example with probability q = batch × accumulation / N;
+// or, with dp_poisson_sampling false, the shuffled batches with a warning), split over the
+// accumulation's micro-batches. Every example runs its own forward/backward (per_sample.ts), its
+// gradient is clipped and summed (private_grads.ts); at the optimizer step noise N(0, σ²C²) is added
+// once and the sum divided by the expected batch size q·N. The accountant records one step of the
+// sampled Gaussian mechanism per optimizer step; ε is logged at every logging step.
+
+import type { Tensor } from "../tensor/tensor.js";
+import { ConfigError } from "../tensor/errors.js";
+import type { Rng } from "../tensor/random.js";
+import { emitWarning } from "../platform/env.js";
+import type { TrainingArguments } from "./args.js";
+import { createAccountant, getNoiseMultiplier, type RDPAccountant, type GDPAccountant } from "./dp/index.js";
+import { perSampleGradients } from "./dp/per_sample.js";
+import { PrivateGradients, type DpClipping } from "./dp/private_grads.js";
+import type { GaussianSource } from "./dp/noise.js";
+
+export class TrainerDp {
+  readonly sampleRate: number;
+  readonly expectedBatchSize: number;
+  readonly noiseMultiplier: number;
+  readonly delta: number;
+  readonly accountant: RDPAccountant | GDPAccountant;
+  readonly grads: PrivateGradients;
+
+  constructor(private readonly args: TrainingArguments, n: number, maxSteps: number, private readonly named: [string, Tensor][], worldSize: number, noise?: GaussianSource) {
+    if (worldSize > 1) throw new ConfigError(`dp: DP-SGD with ${worldSize} data-parallel ranks is not supported yet (the noise must be drawn once for all ranks); train in one process`);
+    const ebs = args.perDeviceTrainBatchSize * args.gradientAccumulationSteps;
+    if (ebs > n) throw new ConfigError(`dp: the expected batch size (per_device_train_batch_size × gradient_accumulation_steps = ${ebs}) exceeds the ${n} training examples`);
+    this.expectedBatchSize = ebs;
+    this.sampleRate = ebs / n;
+    this.delta = args.dpDelta ?? Math.min(1e-5, 1 / n);
+    const mechanism = args.dpAccountant as "rdp" | "gdp";
+    this.noiseMultiplier = args.dpNoiseMultiplier ?? getNoiseMultiplier({ targetEpsilon: args.dpTargetEpsilon!, targetDelta: this.delta, sampleRate: this.sampleRate, steps: maxSteps, accountant: mechanism });
+    this.accountant = createAccountant(mechanism);
+    if (!args.dpPoissonSampling) emitWarning("dp: dp_poisson_sampling is false: batches are shuffled, but the accountant assumes Poisson sampling, so the reported ε does not hold exactly for this run", "PeftTsDpSampling");
+    this.grads = new PrivateGradients(named.map(([, p]) => p), { maxGradNorm: args.dpMaxGradNorm, noiseMultiplier: this.noiseMultiplier, expectedBatchSize: ebs, clipping: args.dpClipping as DpClipping, noise });
+  }
+
+  /**
+   * One epoch's micro-batches (as many as without DP: numBatches), `ga` per optimizer step: each
+   * step's Poisson sample split over its micro-batches (some may be empty). `shuffled`: the plain batches.
+   */
+  epochBatches(n: number, numBatches: number, rng: Rng, shuffled: () => number[][]): number[][] {
+    if (!this.args.dpPoissonSampling) return shuffled();
+    const ga = this.args.gradientAccumulationSteps;
+    const out: number[][] = [];
+    for (let start = 0; start < numBatches; start += ga) {
+      const m = Math.min(ga, numBatches - start);
+      const sample: number[] = [];
+      for (let i = 0; i < n; i++) if (rng.random() < this.sampleRate) sample.push(i);
+      for (let k = 0; k < m; k++) out.push(sample.slice(Math.floor((k * sample.length) / m), Math.floor(((k + 1) * sample.length) / m)));
+    }
+    return out;
+  }
+
+  /** The per-sample pass over one accumulation group; returns the mean loss of its examples (0 when empty). */
+  trainingStep(group: number[][], lossOf: (example: number) => Tensor): number {
+    let total = 0, count = 0;
+    // one example at a time: clipped and summed before the next, so only one example's gradient copies are alive
+    for (const idx of group) {
+      for (const example of idx) {
+        this.grads.add(perSampleGradients(this.named, 1, () => {
+          const loss = lossOf(example);
+          total += loss.item();
+          return loss;
+        }));
+        count++;
+      }
+    }
+    return count > 0 ? total / count : 0;
+  }
+
+  /** Noise, division, the accountant's step: the params' .grad hold the private gradient. */
+  finishStep(): void {
+    this.grads.finish();
+    this.accountant.step({ noiseMultiplier: this.noiseMultiplier, sampleRate: this.sampleRate });
+  }
+
+  /** ε spent so far at δ. */
+  epsilon(): number {
+    return this.accountant.getEpsilon(this.delta);
+  }
+}
