@@ -76,3 +76,19 @@ export function adapterMaxDiff(dirA: string, dirB: string): number {
   }
   return worst;
 }
+
+/** What fn writes to stdout (nothing reaches the terminal meanwhile). */
+export async function captureStdout(fn: () => Promise<unknown>): Promise<string> {
+  let text = "";
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((s: string | Uint8Array) => {
+    text += String(s);
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+  return text;
+}
