@@ -77,12 +77,13 @@ export function adapterMaxDiff(dirA: string, dirB: string): number {
   return worst;
 }
 
-/** What fn writes to stdout (nothing reaches the terminal meanwhile). */
+/** The text fn writes to stdout (bytes, e.g. the test runner's own messages, still go through). */
 export async function captureStdout(fn: () => Promise<unknown>): Promise<string> {
   let text = "";
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    text += String(s);
+  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof s !== "string") return (write as (...a: unknown[]) => boolean)(s, ...rest);
+    text += s;
     return true;
   }) as typeof process.stdout.write;
   try {
