@@ -76,3 +76,20 @@ export function adapterMaxDiff(dirA: string, dirB: string): number {
   }
   return worst;
 }
+
+/** The text fn writes to stdout (bytes, e.g. the test runner's own messages, still go through). */
+export async function captureStdout(fn: () => Promise<unknown>): Promise<string> {
+  let text = "";
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof s !== "string") return (write as (...a: unknown[]) => boolean)(s, ...rest);
+    text += s;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+  return text;
+}
