@@ -101,6 +101,7 @@ export const TRAINING_FIELDS = {
   dpAccountant: field<"rdp" | "gdp">("string", "rdp", "DP: privacy accountant", ["rdp", "gdp"]),
   dpClipping: field<"flat" | "per_layer" | "ghost">("string", "flat", "DP: per-sample clipping over all parameters (flat) or per parameter at C/sqrt(K) (per_layer); ghost is refused by the Trainer for now", ["flat", "per_layer", "ghost"]),
   dpPoissonSampling: field("bool", true, "DP: Poisson-sample each batch (each example with probability q); false shuffles, with a warning that the accountant assumes Poisson sampling"),
+  logExamples: field("bool", false, "put raw example text (worst errors, sample predictions) into logs and report.html; off by default so private training data stays out of every output"),
   zeroStage: field("int", 0, "ZeRO sharding over the data-parallel ranks: 0 off, 1 optimizer state, 2 optimizer state and gradients (adamw/sgd)"),
   tensorParallelSize: field("int", 1,
     "ranks that split one model replica (Megatron tensor parallelism, Llama/BERT + LoRA); must divide the number of processes, the rest is data parallelism"),
