@@ -2,6 +2,7 @@
 // Each op computes its forward with getBackend() kernels and records one gradient node.
 import { Tensor, sameShape } from "../tensor/tensor.js";
 import { record } from "../tensor/autograd.js";
+import { compactIds, sparseGradSink } from "../tensor/sparse_grad.js";
 import { Rng, globalRng } from "../tensor/random.js";
 import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
@@ -143,6 +144,21 @@ export function embedding(weight: Tensor, ids: Tensor | number[] | number[][], o
   }
   const pad = opts.paddingIdx ?? null;
   return record(out, "embedding", [weight], (g) => {
+    const sink = weight.gradFn ? undefined : sparseGradSink(weight);
+    if (sink) {
+      // row-sparse: the touched rows only (src/tensor/sparse_grad.ts); the padding row gets none
+      const { ids, slots } = compactIds(idx, V, pad !== null && pad >= 0 && pad < V ? pad : null);
+      const rows = new Float32Array(ids.length * D);
+      const gf = f32Of(g);
+      for (let t = 0; t < slots.length; t++) {
+        const s = slots[t];
+        if (s < 0) continue;
+        const src = t * D, dst = s * D;
+        for (let j = 0; j < D; j++) rows[dst + j] += gf[src + j];
+      }
+      sink({ ids, rows, width: D });
+      return [null];
+    }
     const gw = Tensor.zeros([V, D]);
     be.embeddingBackward(f32Of(g), idx, gw.data, D);
     if (pad !== null && pad >= 0 && pad < V) gw.data.fill(0, pad * D, (pad + 1) * D);

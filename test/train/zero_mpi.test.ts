@@ -91,7 +91,7 @@ test("zero_stage 2 with SGD momentum and gradient accumulation equals plain DP",
   assert.equal(z.r0.optimizerFloats + z.r1!.optimizerFloats, plain.trainableFloats);
 });
 
-test("zero_stage 2, full fine-tuning with AdamW and gradient accumulation: plain DP's losses; per-rank gradient floats = half of plain DP's + staging + the largest gradient", { skip: NO_MPI ?? false }, () => {
+test("zero_stage 2, full fine-tuning with AdamW and gradient accumulation: plain DP's losses; per-rank gradient floats = half of plain DP's + staging + less than the largest gradient (sparse embeddings)", { skip: NO_MPI ?? false }, () => {
   // stage 2's buckets are at most 1/8 of a slice: bert-tiny-random's 22k trainable floats go in many
   const base = { perDevice: 1, ga: 2, maxSteps: 6, wd: 0.01, full: true };
   const plain = run(2, { ...base, out: tmp() }).r0;
@@ -103,12 +103,13 @@ test("zero_stage 2, full fine-tuning with AdamW and gradient accumulation: plain
   assert.ok(d.loss < 1e-5 && d.weights < 1e-5, JSON.stringify(d));
   assert.equal(plain.gradFloats, T);
   for (const r of [z.r0, z.r1!]) {
-    // the slice (T/2) and two staging buffers of at most 1/8 slice kept; the .grad tensors alive at once at most ~ the largest
-    // parameter and a bucket (the word embeddings are a quarter of this tiny model: ~0.86× of plain DP here)
+    // the slice (T/2) and two staging buffers of at most 1/8 slice kept; the gradients alive at once stay below the
+    // largest parameter: the word embeddings (a quarter of this tiny model) arrive row-sparse, never as a dense
+    // [V, D] gradient (src/tensor/sparse_grad.ts; with a dense one this model was at ~0.86× of plain DP)
     assert.ok(r.gradPersistentFloats! <= Math.ceil(T / 2) * 1.25, `slice + staging ${r.gradPersistentFloats}`);
-    assert.ok(r.gradPeakParamFloats! < largest + 0.1 * T, `peak .grad ${r.gradPeakParamFloats}`);
+    assert.ok(r.gradPeakParamFloats! < largest, `peak .grad ${r.gradPeakParamFloats} vs the word embeddings' ${largest}`);
     assert.equal(r.gradFloats, r.gradPersistentFloats! + r.gradPeakParamFloats!);
-    assert.ok(r.gradFloats < 0.9 * T, `${r.gradFloats} gradient floats vs plain DP's ${T}`);
+    assert.ok(r.gradFloats < 0.8 * T, `${r.gradFloats} gradient floats vs plain DP's ${T}`);
   }
 });
 
