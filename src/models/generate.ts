@@ -222,7 +222,8 @@ export function generate(model: CausalLM, inputIds: number[][] | number[] | Tens
           useCache: true,
         });
       } else {
-        out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: positionsFromMask(mask), useCache });
+        // the prompt pass: only the last position's logits are read
+        out = model.forward({ inputIds: ids, attentionMask: mask, positionIds: positionsFromMask(mask), useCache, logitsToKeep: 1 });
       }
       if (useCache) {
         past = out.pastKeyValues;

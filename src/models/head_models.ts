@@ -92,7 +92,7 @@ export abstract class CausalLMModel<B extends PreTrainedModel> extends HeadModel
     return this.config.tieWordEmbeddings ? { "lm_head.weight": this.embeddingName } : {};
   }
   forward(inputs: ModelInputs): ModelOutput {
-    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits);
+    return causalLMOutput(this.runBase(inputs), this.lm_head, inputs.labels, inputs.keepLogits, inputs.logitsToKeep);
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);

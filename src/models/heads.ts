@@ -1,6 +1,6 @@
 // Task losses and pooling shared by the model families, with HF's semantics.
 import { Tensor, NestedArray } from "../tensor/tensor.js";
-import { ShapeError } from "../tensor/errors.js";
+import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { enableGrad, isGradEnabled, noGrad } from "../tensor/autograd.js";
 import * as ops from "../ops/index.js";
 import { Linear } from "../nn/layers.js";
@@ -144,9 +144,15 @@ export function encoderHeadOutput(base: ModelOutput, extra: ModelOutput, firstTo
  * `keepLogits` computes them in forward instead (for callers that read them anyway).
  */
 export function causalLMOutput(
-  base: ModelOutput, lmHead: { forward(x: Tensor): Tensor }, labels: Tensor | NestedArray | undefined, keepLogits = false,
+  base: ModelOutput, lmHead: { forward(x: Tensor): Tensor }, labels: Tensor | NestedArray | undefined, keepLogits = false, logitsToKeep = 0,
 ): ModelOutput {
-  const h = base.lastHiddenState!;
+  let h = base.lastHiddenState!;
+  if (logitsToKeep !== 0) {
+    if (!Number.isInteger(logitsToKeep) || logitsToKeep < 0) throw new ConfigError(`logitsToKeep must be a non-negative integer, got ${logitsToKeep}`);
+    if (labels !== undefined) throw new ConfigError("logitsToKeep is for forward passes without labels (the loss needs every position's logits)");
+    const T = h.shape[1];
+    if (logitsToKeep < T) h = h.slice(1, T - logitsToKeep);
+  }
   const parallelLoss = (lmHead as { vocabParallelLoss?: (h: Tensor, labels: Int32Array) => Tensor }).vocabParallelLoss;
   if (labels !== undefined && typeof parallelLoss === "function") {
     // a vocab-parallel head (tensor parallelism): the loss from each rank's vocab slice; the logits,

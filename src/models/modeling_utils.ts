@@ -61,6 +61,11 @@ export interface ModelInputs {
    * each row's last non-pad token. Ignored when outputHiddenStates is set.
    */
   queryPositions?: number[];
+  /**
+   * Causal LMs without labels (transformers' `logits_to_keep`): N > 0 computes the logits of the last N
+   * positions only, [B, N, vocab] (generation's prompt pass reads one row per sequence); 0 or unset keeps all.
+   */
+  logitsToKeep?: number;
 }
 
 export interface ModelOutput {

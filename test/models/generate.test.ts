@@ -60,3 +60,23 @@ test("gpt2 generation with and without cache agree", async () => {
   assert.deepEqual(a, b);
   assert.deepEqual(a[0].slice(0, 2), [0, 0]);
 });
+
+test("logitsToKeep (transformers' logits_to_keep): the last N positions' logits equal the full logits' rows; refused with labels", async () => {
+  for (const name of ["llama-tiny-random", "gpt2-tiny-random"]) {
+    const model = await AutoModelForCausalLM.fromPretrained(join(GOLDEN, name));
+    const inputIds = [[1, 17, 42, 99, 7], [3, 5, 8, 13, 21]];
+    const full = model.forward({ inputIds }).logits!;
+    const [B, T, V] = full.shape;
+    for (const n of [1, 2]) {
+      const kept = model.forward({ inputIds, logitsToKeep: n }).logits!;
+      assert.deepEqual(kept.shape, [B, n, V], `${name} logitsToKeep ${n}`);
+      const f = full.f32(), k = kept.f32();
+      for (let b = 0; b < B; b++) for (let t = 0; t < n; t++) for (let v = 0; v < V; v++) {
+        const want = f[(b * T + T - n + t) * V + v], got = k[(b * n + t) * V + v];
+        assert.ok(Math.abs(want - got) <= 1e-5 * Math.max(1, Math.abs(want)), `${name} [${b}, ${t}, ${v}]: ${got} vs ${want}`);
+      }
+    }
+    assert.deepEqual(model.forward({ inputIds, logitsToKeep: 9 }).logits!.shape, [B, T, V], "more than T keeps all");
+    assert.throws(() => model.forward({ inputIds, labels: inputIds, logitsToKeep: 1 }), (e: unknown) => e instanceof ConfigError && /without labels/.test((e as Error).message));
+  }
+});
