@@ -15,6 +15,8 @@
 // Special tokens and tokenizer_config settings: tokenizer_config.ts; chat templates: chat_template.ts.
 // Offsets are UTF-16 indices into the JS string (text.slice(start, end) is the token's span).
 
+import { readGgufHeader } from "./gguf_reader.js";
+import { ggufTokenizerJson } from "./gguf_tokenizer.js";
 import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import { ConfigError, FormatError, PeftError } from "../tensor/errors.js";
 import { resolveModelDir, ResolveOptions } from "./hub.js";
@@ -148,6 +150,12 @@ export class PreTrainedTokenizer {
     return new PreTrainedTokenizer(l2c.toTokenizerJson(), {
       bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>", clean_up_tokenization_spaces: false,
     }, null);
+  }
+
+  /** The tokenizer described by a GGUF file's tokenizer.ggml.* metadata (see gguf_tokenizer.ts). */
+  static fromGguf(path: string): PreTrainedTokenizer {
+    const { tokenizerJson, config } = ggufTokenizerJson(readGgufHeader(path).metadata, path);
+    return new PreTrainedTokenizer(tokenizerJson, config, null);
   }
 
   // ------------------------------------------------------------------ vocabulary
