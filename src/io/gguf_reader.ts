@@ -93,7 +93,8 @@ function readValue(c: Cursor, type: number, what: string, file: string): GgufVal
     if (n > remaining) throw new FormatError(`${file}: truncated GGUF file: ${what} claims ${n} array items at offset ${c.pos}, but only ${remaining} bytes follow`);
     if (itemType === GgufType.ARRAY) {
       const items: GgufValue[] = [];
-      for (let i = 0; i < n; i++) items.push(readValue(c, c.u32(`${what}[${i}] (type)`), `${what}[${i}]`, file));
+      // items of a nested array carry no type tag of their own: each is (item type, count, items)
+      for (let i = 0; i < n; i++) items.push(readValue(c, GgufType.ARRAY, `${what}[${i}]`, file));
       return { type, itemType, value: items };
     }
     const items: GgufScalar[] = new Array(n);

@@ -84,8 +84,8 @@ class Bytes {
       for (const item of v.value) {
         if (v.itemType === GgufType.ARRAY) {
           const inner = item as GgufValue;
-          this.u32(inner.type);
-          this.value(inner, key);
+          if (inner.type !== GgufType.ARRAY) throw new FormatError(`GGUF metadata '${key}': an item of an array of arrays is not an array`);
+          this.value(inner, key); // no type tag per item: each is (item type, count, items)
         } else if (v.itemType === GgufType.STRING) this.string(String(item));
         else this.scalar(v.itemType, item as GgufScalar, key);
       }
