@@ -125,8 +125,8 @@ export class PreTrainedTokenizer {
    * Loads tokenizer.json (+ config files), a vocab.txt-only BERT folder, a GPT-2 vocab.json + merges.txt
    * folder or a Marian folder (source.spm/target.spm + vocab.json, no tokenizer.json: a MarianTokenizer).
    */
-  static async fromPretrained(dirOrId: string, opts: ResolveOptions = {}): Promise<PreTrainedTokenizer> {
-    if (!(dirOrId.endsWith(".bin") && getFiles().exists(dirOrId))) {
+  static async fromPretrained(dirOrId: string, opts: TokenizerLoadOptions = {}): Promise<PreTrainedTokenizer> {
+    if (opts.ggufFile === undefined && !(dirOrId.endsWith(".bin") && getFiles().exists(dirOrId))) {
       const dir = resolveModelDir(dirOrId, opts);
       if (isMarianDir(dir)) {
         // loaded on demand: marian_tokenizer.ts extends this class, so it cannot be imported statically here
@@ -137,7 +137,8 @@ export class PreTrainedTokenizer {
     return PreTrainedTokenizer.fromPretrainedSync(dirOrId, opts);
   }
 
-  static fromPretrainedSync(dirOrId: string, opts: ResolveOptions = {}): PreTrainedTokenizer {
+  static fromPretrainedSync(dirOrId: string, opts: TokenizerLoadOptions = {}): PreTrainedTokenizer {
+    if (opts.ggufFile !== undefined) return PreTrainedTokenizer.fromGguf(join(dirOrId, opts.ggufFile));
     if (dirOrId.endsWith(".bin") && getFiles().exists(dirOrId) && getFiles().stat(dirOrId).isFile) return PreTrainedTokenizer.fromLlama2c(dirOrId);
     const dir = resolveModelDir(dirOrId, opts);
     const { tokenizerJson, config } = readTokenizerFiles(dir);
@@ -317,6 +318,9 @@ export function isMarianDir(dir: string): boolean {
   return !f.exists(join(dir, "tokenizer.json")) && f.exists(join(dir, "source.spm")) && f.exists(join(dir, "vocab.json"));
 }
 
+/** Hub resolution plus transformers' `gguf_file`: the tokenizer in `dir/ggufFile`'s metadata. */
+export type TokenizerLoadOptions = ResolveOptions & { ggufFile?: string };
+
 export const AutoTokenizer = {
-  fromPretrained: (dirOrId: string, opts?: ResolveOptions): Promise<PreTrainedTokenizer> => PreTrainedTokenizer.fromPretrained(dirOrId, opts),
+  fromPretrained: (dirOrId: string, opts?: TokenizerLoadOptions): Promise<PreTrainedTokenizer> => PreTrainedTokenizer.fromPretrained(dirOrId, opts),
 };

@@ -8,7 +8,7 @@ import { ConfigError } from "../tensor/errors.js";
 import type { LlamaConfig } from "../io/hf_config.js";
 import { hfToGgufName, ropeHalfToInterleaved } from "../io/gguf_llama.js";
 import { gguf, writeGguf, type GgufWriteTensor } from "../io/gguf_writer.js";
-import type { GgufValue } from "../io/gguf_types.js";
+import { ggmlTypeName, type GgufValue } from "../io/gguf_types.js";
 import { ggufTokenizerMetadata } from "../io/gguf_tokenizer_export.js";
 import type { PreTrainedTokenizer } from "../io/tokenizer.js";
 import { GGML_CODECS, type GgmlCodec } from "../quant/ggml_blocks.js";
@@ -89,13 +89,15 @@ export function llamaGgufTensors(model: PreTrainedModel, outtype: GgufOuttype): 
 }
 
 /** Writes `model` (already merged) as a llama.cpp GGUF file. */
-export function exportLlamaGguf(model: PreTrainedModel, path: string, opts: GgufExportOptions): { tensors: number; quantized: number } {
+export function exportLlamaGguf(model: PreTrainedModel, path: string, opts: GgufExportOptions): { tensors: number; byType: Record<string, number> } {
   const c = llamaConfigForGguf(model, path);
   if (!(GGUF_OUTTYPES as readonly string[]).includes(opts.outtype)) throw new ConfigError(`--outtype ${opts.outtype}: expected one of ${GGUF_OUTTYPES.join(", ")}`);
   const meta = llamaMetadata(c, opts.name ?? "peft-ts export", opts.outtype);
   if (opts.tokenizer) meta.push(...ggufTokenizerMetadata(opts.tokenizer, c.vocabSize));
   const tensors = llamaGgufTensors(model, opts.outtype);
   writeGguf(path, { metadata: meta, tensors });
-  return { tensors: tensors.length, quantized: tensors.filter((t) => ![0, 1, 30].includes(t.type)).length };
+  const byType: Record<string, number> = {};
+  for (const t of tensors) byType[ggmlTypeName(t.type)] = (byType[ggmlTypeName(t.type)] ?? 0) + 1;
+  return { tensors: tensors.length, byType };
 }
 

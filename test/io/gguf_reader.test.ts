@@ -10,7 +10,7 @@ import { GgufFile, ggufPlain, readGgufHeader } from "../../src/io/gguf_reader.js
 import { gguf, writeGguf } from "../../src/io/gguf_writer.js";
 import { GgufType } from "../../src/io/gguf_types.js";
 import { loadSafetensors } from "../../src/io/safetensors.js";
-import { PreTrainedTokenizer } from "../../src/io/tokenizer.js";
+import { AutoTokenizer, PreTrainedTokenizer } from "../../src/io/tokenizer.js";
 import { AutoModelForCausalLM } from "../../src/models/auto.js";
 import type { GgufCausalLM } from "../../src/models/gguf_load.js";
 import { ConfigError, FormatError } from "../../src/tensor/errors.js";
@@ -67,7 +67,7 @@ for (const [fmt, bound] of [["f32", 1e-5], ["f16", 5e-3], ["q8_0", 0.08]] as con
   });
 }
 
-test("the GGUF 'llama' tokenizer encodes as transformers' GGUF tokenizer, plus the BOS add_bos_token asks for", () => {
+test("the GGUF 'llama' tokenizer encodes as transformers' GGUF tokenizer, plus the BOS add_bos_token asks for", async () => {
   const tok = PreTrainedTokenizer.fromGguf(join(FIX, "llama-f32.gguf"));
   const cases = JSON.parse(readFileSync(join(FIX, "llama_tokenizer.json"), "utf8")) as { text: string; input_ids: number[]; decoded: string }[];
   for (const c of cases) {
@@ -76,6 +76,8 @@ test("the GGUF 'llama' tokenizer encodes as transformers' GGUF tokenizer, plus t
     assert.equal(tok.decode(tok.encode(c.text), { skipSpecialTokens: true }), c.decoded);
   }
   assert.deepEqual([tok.bosToken, tok.eosToken, tok.unkToken], ["<s>", "</s>", "<unk>"]);
+  const auto = await AutoTokenizer.fromPretrained(FIX, { ggufFile: "llama-q8_0.gguf" });
+  assert.deepEqual(auto.encode(cases[1].text), [1, ...cases[1].input_ids]);
 });
 
 test("the GGUF 'gpt2' tokenizer (byte-level BPE) encodes as the HF tokenizer it came from", () => {

@@ -43,7 +43,8 @@ export async function run(opts: Opts): Promise<number> {
   const tokDir = opts.tokenizer_name ? String(opts.tokenizer_name) : dir;
   const tokenizer = TOKENIZER_FILES.some((f) => existsSync(join(tokDir, f))) ? PreTrainedTokenizer.fromPretrainedSync(tokDir) : null;
   if (!tokenizer) stage(`note: ${tokDir} has no tokenizer files; the GGUF gets no tokenizer.ggml.* metadata (llama.cpp needs one to run it)`);
-  const { tensors, quantized } = exportLlamaGguf(merged, out, { outtype, tokenizer, name: dir.split(/[\\/]/).filter(Boolean).pop() });
-  stage(`wrote ${out}: ${tensors} tensors (${quantized} in ${outtype.toUpperCase()})${tokenizer ? " + tokenizer" : ""}`);
+  const { tensors, byType } = exportLlamaGguf(merged, out, { outtype, tokenizer, name: dir.split(/[\\/]/).filter(Boolean).pop() });
+  const types = Object.entries(byType).map(([t, n]) => `${n} ${t}`).join(", ");
+  stage(`wrote ${out}: ${tensors} tensors (${types})${tokenizer ? " + tokenizer" : ""}`);
   return 0;
 }
