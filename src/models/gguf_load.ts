@@ -44,13 +44,13 @@ function permuteRawRows(bytes: Uint8Array, nHeads: number, rows: number, rowByte
   return out;
 }
 
-function decodeTensor(file: GgufFile, t: GgufTensorInfo): Float32Array {
+function decodeTensor(file: GgufFile, t: GgufTensorInfo, raw: Uint8Array): Float32Array {
   const codec = ggmlCodecForType(t.type);
   if (!codec) {
     throw new FormatError(`${file.path}: tensor '${t.name}' has ggml type ${ggmlTypeName(t.type)}, which is not supported; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K`);
   }
   const cols = t.shape.length ? t.shape[t.shape.length - 1] : 1;
-  return dequantizeGgml(codec, file.rawBytes(t), t.byteLength / codec.rowBytes(cols), cols);
+  return dequantizeGgml(codec, raw, t.byteLength / codec.rowBytes(cols), cols);
 }
 
 /** Loads `path` (a .gguf file) as LlamaForCausalLM with f32 weights and the raw quantised blocks. */
@@ -69,7 +69,8 @@ export function loadGgufCausalLM(path: string, opts: LoadOptions = {}): GgufCaus
         if (t.name === "rope_freqs.weight") continue; // llama3 rope scaling factors: recomputed from the config
         throw new FormatError(`${path}: tensor '${t.name}' has no Llama parameter to load into`);
       }
-      let data = decodeTensor(file, t);
+      const raw = file.rawBytes(t);
+      let data = decodeTensor(file, t, raw);
       const heads = hf.endsWith("q_proj.weight") ? nHeads : hf.endsWith("k_proj.weight") ? nKv : 0;
       const [rows, cols] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
       if (heads) data = ropeInterleavedToHalf(data, heads, rows, cols);
@@ -77,7 +78,7 @@ export function loadGgufCausalLM(path: string, opts: LoadOptions = {}): GgufCaus
       tensor.name = hf;
       tensors.set(hf, tensor);
       if (!FLOAT_TYPES.has(t.type)) {
-        let bytes = file.rawBytes(t);
+        let bytes = raw;
         if (heads) bytes = permuteRawRows(bytes, heads, rows, bytes.length / rows);
         quantized.set(hf, { type: t.type, typeName: ggmlTypeName(t.type), shape: t.shape, bytes });
       }

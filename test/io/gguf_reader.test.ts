@@ -149,3 +149,24 @@ test("an unsupported tensor type names the type and the tensor; a non-Llama arch
   writeGguf(join(dir, "gpt2.gguf"), { metadata: [["general.architecture", gguf.str("gpt2")], ...meta.slice(1)], tensors: tensors.slice(0, 1) });
   await assert.rejects(AutoModelForCausalLM.fromPretrained(dir, { ggufFile: "gpt2.gguf" }), (e: Error) => e instanceof ConfigError && /GGUF architecture 'gpt2' is not supported; expected one of llama, mistral/.test(e.message));
 });
+
+test("corrupted headers (random byte changes) parse or fail with a FormatError, never another error", () => {
+  const good = readFileSync(join(FIX, "llama-q8_0.gguf"));
+  const h = readGgufHeader(join(FIX, "llama-q8_0.gguf"));
+  const dir = tmp(), path = join(dir, "fuzz.gguf");
+  let seed = 21;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  let failed = 0;
+  for (let i = 0; i < 200; i++) {
+    const b = Buffer.from(good.subarray(0, h.dataOffset + 64));
+    for (let k = 0; k < 1 + rand(4); k++) b[rand(h.dataOffset)] = rand(256);
+    writeFileSync(path, b);
+    try {
+      readGgufHeader(path);
+    } catch (e) {
+      assert.ok(e instanceof FormatError, `iteration ${i}: ${(e as Error).name}: ${(e as Error).message}`);
+      failed++;
+    }
+  }
+  assert.ok(failed > 0);
+});
