@@ -170,3 +170,20 @@ test("corrupted headers (random byte changes) parse or fail with a FormatError, 
   }
   assert.ok(failed > 0);
 });
+
+test("in memory (the browser's file system): a GGUF is read and written through the platform files", async () => {
+  const { MemoryFiles } = await import("../../src/platform/memory_files.js");
+  const { setFiles } = await import("../../src/platform/files.js");
+  const mem = new MemoryFiles();
+  mem.mkdir("/m", { recursive: true });
+  mem.writeFile("/m/tiny.gguf", readFileSync(join(FIX, "llama-q8_0.gguf")));
+  const prev = setFiles(mem);
+  try {
+    const m = (await AutoModelForCausalLM.fromPretrained("/m", { ggufFile: "tiny.gguf" })) as GgufCausalLM;
+    assert.ok(maxDiff(logitsOf(m), ref.get("q8_0")!.data as Float32Array) < 2e-5);
+    writeGguf("/m/small.gguf", { metadata: [["general.architecture", gguf.str("llama")]], tensors: [{ name: "x", shape: [4], type: 0, data: new Uint8Array(16) }] });
+    assert.deepEqual(readGgufHeader("/m/small.gguf").tensors.map((t) => t.name), ["x"]);
+  } finally {
+    setFiles(prev!);
+  }
+});
