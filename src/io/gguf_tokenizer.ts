@@ -15,21 +15,20 @@ const TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_USER_DEFINED = 4;
 
 /** transformers' generate_merges: every split of a piece into two vocabulary pieces, best score first. */
 export function mergesFromScores(tokens: string[], vocab: Map<string, number>, scores: ArrayLike<number>): [string, string][] {
-  const all: { l: string; r: string; score: number }[] = [];
+  const all: { l: string; r: string; score: number; nl: number; nr: number }[] = [];
   tokens.forEach((piece, id) => {
     if (vocab.get(piece) !== id) return; // a duplicate spelling: the first id owns it
     const cps = [...piece];
-    const local: { l: string; r: string; score: number }[] = [];
+    const local: { l: string; r: string; score: number; nl: number; nr: number }[] = [];
     for (let k = 1; k < cps.length; k++) {
       const l = cps.slice(0, k).join(""), r = cps.slice(k).join("");
-      if (vocab.has(l) && vocab.has(r)) local.push({ l, r, score: scores[id] });
+      if (vocab.has(l) && vocab.has(r)) local.push({ l, r, score: scores[id], nl: k, nr: cps.length - k });
     }
     local.sort((a, b) => vocab.get(a.l)! - vocab.get(b.l)! || vocab.get(a.r)! - vocab.get(b.r)!);
     all.push(...local);
   });
   // stable sort, descending on (score, len(left), len(right)) as Python's sorted(reverse=True)
-  const len = (s: string) => [...s].length;
-  all.sort((a, b) => b.score - a.score || len(b.l) - len(a.l) || len(b.r) - len(a.r));
+  all.sort((a, b) => b.score - a.score || b.nl - a.nl || b.nr - a.nr);
   return all.map((m) => [m.l, m.r]);
 }
 
