@@ -7,8 +7,6 @@ import { ConfigError, FormatError } from "../tensor/errors.js";
 import { ggufPlain } from "./gguf_reader.js";
 import type { GgufValue } from "./gguf_types.js";
 
-export { permuteRope as ropeInterleavedToHalf } from "./llama2c_checkpoint.js";
-
 /** Architectures whose GGUF tensors and keys follow llama's (general.architecture). */
 export const GGUF_LLAMA_ARCHS: Readonly<Record<string, string>> = { llama: "llama", mistral: "mistral" };
 
@@ -43,19 +41,34 @@ export function hfToGgufName(name: string): string | null {
   return g ? `blk.${m![1]}.${g}.${m![3]}` : null;
 }
 
-/** HF rotate-half rows → llama.cpp's interleaved pairs (the converter's `permute`), per head. */
-export function ropeHalfToInterleaved(w: Float32Array, nHeads: number, rows: number, cols: number): Float32Array {
+/**
+ * Moves whole rows between HF's rotate-half order and llama.cpp's interleaved pairs, per head:
+ * GGUF row h·hd + 2i + j ⇄ HF row h·hd + j·hd/2 + i. `toGguf` true is the converter's `permute`.
+ * Works on floats (rowLen = columns) and on raw ggml bytes (rowLen = bytes per row; blocks never cross rows).
+ */
+export function permuteRopeRows<T extends Float32Array | Uint8Array>(w: T, nHeads: number, rows: number, rowLen: number, toGguf: boolean): T {
   const hd = rows / nHeads, half = hd / 2;
-  const out = new Float32Array(w.length);
+  const out = new (w.constructor as new (n: number) => T)(w.length);
   for (let h = 0; h < nHeads; h++) {
     for (let i = 0; i < half; i++) {
       for (let j = 0; j < 2; j++) {
-        const src = (h * hd + j * half + i) * cols;
-        out.set(w.subarray(src, src + cols), (h * hd + i * 2 + j) * cols);
+        const hf = (h * hd + j * half + i) * rowLen, gg = (h * hd + i * 2 + j) * rowLen;
+        const [src, dst] = toGguf ? [hf, gg] : [gg, hf];
+        out.set(w.subarray(src, src + rowLen), dst);
       }
     }
   }
   return out;
+}
+
+/** HF rotate-half rows → llama.cpp's interleaved pairs (the converter's `permute`), per head. */
+export function ropeHalfToInterleaved(w: Float32Array, nHeads: number, rows: number, cols: number): Float32Array {
+  return permuteRopeRows(w, nHeads, rows, cols, true);
+}
+
+/** llama.cpp's interleaved pairs → HF rotate-half rows (undoes the converter's `permute`). */
+export function ropeInterleavedToHalf(w: Float32Array, nHeads: number, rows: number, cols: number): Float32Array {
+  return permuteRopeRows(w, nHeads, rows, cols, false);
 }
 
 /** A plain HF config.json object from a Llama-family GGUF's metadata. */

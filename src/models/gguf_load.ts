@@ -8,7 +8,7 @@ import { FormatError } from "../tensor/errors.js";
 import { join } from "../platform/paths.js";
 import { getFiles } from "../platform/files.js";
 import { GgufFile } from "../io/gguf_reader.js";
-import { ggufToHfName, hfConfigFromGguf, ropeInterleavedToHalf } from "../io/gguf_llama.js";
+import { ggufToHfName, hfConfigFromGguf, permuteRopeRows, ropeInterleavedToHalf } from "../io/gguf_llama.js";
 import { ggmlTypeName, type GgufTensorInfo } from "../io/gguf_types.js";
 import { parseConfig } from "../io/hf_config.js";
 import { dequantizeGgml, ggmlCodecForType } from "../quant/ggml_blocks.js";
@@ -29,20 +29,6 @@ export interface GgmlQuantizedTensor {
 export type GgufCausalLM = LlamaForCausalLM & { ggmlQuantized: Map<string, GgmlQuantizedTensor> };
 
 const FLOAT_TYPES = new Set([0, 1, 30]);
-
-/** Moves whole rows of raw bytes (rowBytes each) into HF order with the same permutation as the floats. */
-function permuteRawRows(bytes: Uint8Array, nHeads: number, rows: number, rowBytes: number): Uint8Array {
-  const hd = rows / nHeads, half = hd / 2, out = new Uint8Array(bytes.length);
-  for (let h = 0; h < nHeads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let j = 0; j < 2; j++) {
-        const src = (h * hd + i * 2 + j) * rowBytes;
-        out.set(bytes.subarray(src, src + rowBytes), (h * hd + j * half + i) * rowBytes);
-      }
-    }
-  }
-  return out;
-}
 
 function decodeTensor(file: GgufFile, t: GgufTensorInfo, raw: Uint8Array): Float32Array {
   const codec = ggmlCodecForType(t.type);
@@ -79,7 +65,7 @@ export function loadGgufCausalLM(path: string, opts: LoadOptions = {}): GgufCaus
       tensors.set(hf, tensor);
       if (!FLOAT_TYPES.has(t.type)) {
         let bytes = raw;
-        if (heads) bytes = permuteRawRows(bytes, heads, rows, bytes.length / rows);
+        if (heads) bytes = permuteRopeRows(bytes, heads, rows, bytes.length / rows, false);
         quantized.set(hf, { type: t.type, typeName: ggmlTypeName(t.type), shape: t.shape, bytes });
       }
     }

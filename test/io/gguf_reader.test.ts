@@ -187,3 +187,13 @@ test("in memory (the browser's file system): a GGUF is read and written through 
     setFiles(prev!);
   }
 });
+
+test("RoPE row permutation: GGUF → HF equals llama2.c's permuteRope, HF → GGUF undoes it (floats and raw rows)", async () => {
+  const { permuteRope } = await import("../../src/io/llama2c.js");
+  const { permuteRopeRows } = await import("../../src/io/gguf_llama.js");
+  const w = Float32Array.from({ length: 16 * 3 }, (_, i) => i);
+  assert.deepEqual(permuteRopeRows(w, 2, 16, 3, false), permuteRope(w, 2, 16, 3));
+  assert.deepEqual(permuteRopeRows(permuteRopeRows(w, 2, 16, 3, true), 2, 16, 3, false), w);
+  const b = Uint8Array.from({ length: 8 * 5 }, (_, i) => i);
+  assert.deepEqual(Array.from(permuteRopeRows(b, 1, 8, 5, false).subarray(0, 10)), [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
+});
