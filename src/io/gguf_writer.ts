@@ -110,6 +110,15 @@ function encodeHeader(input: GgufWriteInput): { header: Uint8Array; alignment: n
   if (align && (align.type !== GgufType.UINT32 || alignment <= 0 || (alignment & (alignment - 1)) !== 0)) {
     throw new FormatError(`GGUF metadata 'general.alignment' must be a power of two as UINT32; got ${String(align.value)}`);
   }
+  const dup = (names: string[], what: string) => {
+    const seen = new Set<string>();
+    for (const n of names) {
+      if (seen.has(n)) throw new FormatError(`GGUF: ${what} '${n}' appears twice`);
+      seen.add(n);
+    }
+  };
+  dup(meta.map(([k]) => k), "metadata key");
+  dup(input.tensors.map((t) => t.name), "tensor");
   const b = new Bytes();
   b.u32(GGUF_MAGIC);
   b.u32(GGUF_VERSION);

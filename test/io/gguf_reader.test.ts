@@ -106,6 +106,14 @@ function smallFile(dir: string, tensorType = 8, version?: number): string {
   return path;
 }
 
+test("the writer refuses duplicate names and data of the wrong size", () => {
+  const dir = tmp();
+  const t = { name: "x", shape: [32], type: 8, data: new Uint8Array(34) };
+  assert.throws(() => writeGguf(join(dir, "d.gguf"), { metadata: [], tensors: [t, t] }), (e: Error) => e instanceof FormatError && /tensor 'x' appears twice/.test(e.message));
+  assert.throws(() => writeGguf(join(dir, "d.gguf"), { metadata: [["a", gguf.u32(1)], ["a", gguf.u32(2)]], tensors: [] }), (e: Error) => e instanceof FormatError && /metadata key 'a' appears twice/.test(e.message));
+  assert.throws(() => writeGguf(join(dir, "d.gguf"), { metadata: [], tensors: [{ ...t, data: new Uint8Array(33) }] }), (e: Error) => e instanceof FormatError && /'x' \(Q8_0, shape \[32\]\): 33 data bytes; expected 34/.test(e.message));
+});
+
 test("v2 files read like v3; general.alignment is honoured", () => {
   const dir = tmp();
   const h = readGgufHeader(smallFile(dir, 8, 2));
