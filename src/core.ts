@@ -21,7 +21,7 @@ export { Linear, Embedding, LayerNorm, RMSNorm, Dropout } from "./nn/layers.js";
 
 // io: formats at the edges
 export { AutoTokenizer, PreTrainedTokenizer, Llama2cTokenizer } from "./io/tokenizer.js";
-export type { BatchEncoding, EncodingWithOffsets, CallOptions, ChatMessage, DecodeOptions } from "./io/tokenizer.js";
+export type { BatchEncoding, EncodingWithOffsets, CallOptions, ChatMessage, DecodeOptions, TokenizerLoadOptions } from "./io/tokenizer.js";
 export { MarianTokenizer } from "./io/marian_tokenizer.js";
 export { SentencePieceProcessor } from "./io/sentencepiece.js";
 export type { SpmEncoding } from "./io/sentencepiece.js";
@@ -30,6 +30,22 @@ export type { SpmModel, SpmPiece } from "./io/sentencepiece_model.js";
 export { loadSafetensors, loadSafetensorsDir, saveSafetensors, readSafetensorsHeader } from "./io/safetensors.js";
 export { resolveModelDir } from "./io/hub.js";
 export { readLlama2c, convertLlama2c, hfConfigFromLlama2c } from "./io/llama2c.js";
+// GGUF (llama.cpp / Ollama): reading, writing, ggml block codecs, Llama models and LoRA adapters
+export { GgufFile, readGgufHeader, ggufPlain } from "./io/gguf_reader.js";
+export { writeGguf, gguf } from "./io/gguf_writer.js";
+export type { GgufWriteInput, GgufWriteTensor } from "./io/gguf_writer.js";
+export { GgufType, GGML_TYPES, ggmlTypeName, ggmlTypeByName } from "./io/gguf_types.js";
+export type { GgufHeader, GgufTensorInfo, GgufValue } from "./io/gguf_types.js";
+export { hfConfigFromGguf, ggufToHfName, hfToGgufName } from "./io/gguf_llama.js";
+export { ggufTokenizerJson } from "./io/gguf_tokenizer.js";
+export { ggufTokenizerMetadata } from "./io/gguf_tokenizer_export.js";
+export { GGML_CODECS, ggmlCodecForType, dequantizeGgml } from "./quant/ggml_blocks.js";
+export type { GgmlCodec } from "./quant/ggml_blocks.js";
+export { loadGgufCausalLM } from "./models/gguf_load.js";
+export type { GgmlQuantizedTensor, GgufCausalLM } from "./models/gguf_load.js";
+export { exportLlamaGguf, GGUF_OUTTYPES } from "./models/gguf_export.js";
+export type { GgufExportOptions, GgufOuttype } from "./models/gguf_export.js";
+export { exportLoraAdapterGguf } from "./peft/gguf_adapter_export.js";
 export { atomicWriteFile, atomicWriteDir } from "./io/fs.js";
 // the file system the library reads and writes through (Node: node:fs; browser: memory)
 export { getFiles, setFiles } from "./platform/files.js";

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// peft-ts command line: train, eval, predict, generate, merge, distill, inspect, convert, demo.
+// peft-ts command line: train, eval, predict, generate, merge, distill, inspect, convert, export, demo.
 // Options carry their Hugging Face names (--model_name_or_path, --learning_rate, …), given as
 // flags (snake_case or kebab-case) or in a JSON/YAML file (--config); flags override the file.
 // Errors print one line `peft-ts: error: …` and exit non-zero (stack traces only with --debug).
@@ -135,6 +135,21 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
       args: [["checkpoint", "llama2.c .bin checkpoint"], ["output_dir", "folder to write config.json + model.safetensors (+ tokenizer)"]],
       examples: ["peft-ts convert stories260K.bin models/stories260K --tokenizer tok512.bin"],
       run: lazy(() => import("./commands/convert.js")),
+    },
+    {
+      name: "export",
+      summary: "export a Llama-family model (adapter merged) or a LoRA adapter as a llama.cpp / Ollama GGUF file",
+      options: [GENERAL_OPTS, [MODEL_OPTS[0], MODEL_OPTS[2]], ADAPTER_OPTS, [
+        { name: "format", kind: "string", help: "output format", group: "Export:", choices: ["gguf"], default: "gguf" },
+        { name: "outtype", kind: "string", help: "tensor type of the 2-D weights (norms stay f32; q4_0/q4_1 keep token_embd/output in q8_0)", group: "Export:", choices: ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"], default: "f16" },
+        { name: "adapter_only", kind: "bool", help: "write --adapter as a llama.cpp LoRA adapter GGUF (llama-cli --lora) instead of merging it", group: "Export:" },
+        { name: "output", kind: "path", help: "the .gguf file to write", group: "Export:" },
+      ]],
+      examples: [
+        "peft-ts export --format gguf -m models/llama-mini-en --adapter runs/chat --outtype q8_0 --output chat-q8_0.gguf",
+        "peft-ts export --format gguf -m models/llama-mini-en --adapter runs/chat --adapter_only --outtype f16 --output chat-lora.gguf",
+      ],
+      run: lazy(() => import("./commands/export.js")),
     },
     {
       name: "demo",

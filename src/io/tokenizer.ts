@@ -15,6 +15,8 @@
 // Special tokens and tokenizer_config settings: tokenizer_config.ts; chat templates: chat_template.ts.
 // Offsets are UTF-16 indices into the JS string (text.slice(start, end) is the token's span).
 
+import { readGgufHeader } from "./gguf_reader.js";
+import { ggufTokenizerJson } from "./gguf_tokenizer.js";
 import { Tokenizer as HFTokenizer } from "@huggingface/tokenizers";
 import { ConfigError, FormatError, PeftError } from "../tensor/errors.js";
 import { resolveModelDir, ResolveOptions } from "./hub.js";
@@ -123,8 +125,8 @@ export class PreTrainedTokenizer {
    * Loads tokenizer.json (+ config files), a vocab.txt-only BERT folder, a GPT-2 vocab.json + merges.txt
    * folder or a Marian folder (source.spm/target.spm + vocab.json, no tokenizer.json: a MarianTokenizer).
    */
-  static async fromPretrained(dirOrId: string, opts: ResolveOptions = {}): Promise<PreTrainedTokenizer> {
-    if (!(dirOrId.endsWith(".bin") && getFiles().exists(dirOrId))) {
+  static async fromPretrained(dirOrId: string, opts: TokenizerLoadOptions = {}): Promise<PreTrainedTokenizer> {
+    if (opts.ggufFile === undefined && !(dirOrId.endsWith(".bin") && getFiles().exists(dirOrId))) {
       const dir = resolveModelDir(dirOrId, opts);
       if (isMarianDir(dir)) {
         // loaded on demand: marian_tokenizer.ts extends this class, so it cannot be imported statically here
@@ -135,7 +137,8 @@ export class PreTrainedTokenizer {
     return PreTrainedTokenizer.fromPretrainedSync(dirOrId, opts);
   }
 
-  static fromPretrainedSync(dirOrId: string, opts: ResolveOptions = {}): PreTrainedTokenizer {
+  static fromPretrainedSync(dirOrId: string, opts: TokenizerLoadOptions = {}): PreTrainedTokenizer {
+    if (opts.ggufFile !== undefined) return PreTrainedTokenizer.fromGguf(join(dirOrId, opts.ggufFile));
     if (dirOrId.endsWith(".bin") && getFiles().exists(dirOrId) && getFiles().stat(dirOrId).isFile) return PreTrainedTokenizer.fromLlama2c(dirOrId);
     const dir = resolveModelDir(dirOrId, opts);
     const { tokenizerJson, config } = readTokenizerFiles(dir);
@@ -148,6 +151,12 @@ export class PreTrainedTokenizer {
     return new PreTrainedTokenizer(l2c.toTokenizerJson(), {
       bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>", clean_up_tokenization_spaces: false,
     }, null);
+  }
+
+  /** The tokenizer described by a GGUF file's tokenizer.ggml.* metadata (see gguf_tokenizer.ts). */
+  static fromGguf(path: string): PreTrainedTokenizer {
+    const { tokenizerJson, config } = ggufTokenizerJson(readGgufHeader(path).metadata, path);
+    return new PreTrainedTokenizer(tokenizerJson, config, null);
   }
 
   // ------------------------------------------------------------------ vocabulary
@@ -309,6 +318,9 @@ export function isMarianDir(dir: string): boolean {
   return !f.exists(join(dir, "tokenizer.json")) && f.exists(join(dir, "source.spm")) && f.exists(join(dir, "vocab.json"));
 }
 
+/** Hub resolution plus transformers' `gguf_file`: the tokenizer in `dir/ggufFile`'s metadata. */
+export type TokenizerLoadOptions = ResolveOptions & { ggufFile?: string };
+
 export const AutoTokenizer = {
-  fromPretrained: (dirOrId: string, opts?: ResolveOptions): Promise<PreTrainedTokenizer> => PreTrainedTokenizer.fromPretrained(dirOrId, opts),
+  fromPretrained: (dirOrId: string, opts?: TokenizerLoadOptions): Promise<PreTrainedTokenizer> => PreTrainedTokenizer.fromPretrained(dirOrId, opts),
 };

@@ -81,6 +81,11 @@ function autoClass<M extends PreTrainedModel = PreTrainedModel>(task: Task, auto
   return {
     /** Loads config.json + safetensors weights from a folder (or a hub id in the local cache). */
     async fromPretrained(dirOrId: string, opts: LoadOptions = {}): Promise<M> {
+      if (opts.ggufFile !== undefined) {
+        if (task !== "causal-lm") throw new ConfigError(`${autoName}: ggufFile is supported by AutoModelForCausalLM only (Llama-family GGUF files)`);
+        const { loadGgufCausalLM, resolveGgufPath } = await import("./gguf_load.js");
+        return loadGgufCausalLM(resolveGgufPath(dirOrId, opts.ggufFile), opts) as unknown as M;
+      }
       const dir = await resolveModelPath(dirOrId);
       const config = applyLabelOptions(loadConfigFile(dir), opts);
       if (opts.tensorParallel) {

@@ -110,6 +110,11 @@ export interface LoadOptions {
    * reading only its slices of the weights (models/parallel.ts). Every rank must load the same way.
    */
   tensorParallel?: ProcessGroup;
+  /**
+   * transformers' `gguf_file`: load this GGUF file (in the folder given to fromPretrained) instead of
+   * config.json + safetensors. Llama-family causal LMs only (AutoModelForCausalLM).
+   */
+  ggufFile?: string;
 }
 
 export abstract class PreTrainedModel extends Module {
