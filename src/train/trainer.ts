@@ -223,7 +223,7 @@ export class Trainer {
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
     if (a.dp && resumeSpec) throw new ConfigError("dp: resuming a DP-SGD run is not supported yet (the accountant's history and the Poisson sampler are not checkpointed)");
-    this.dp = a.dp ? new TrainerDp(a, N, maxSteps, optimizer.namedParams(), this.ddp.group.worldSize, this.dpNoise) : null;
+    this.dp = a.dp ? new TrainerDp(a, N, maxSteps, optimizer.namedParams(), this.ddp.group.worldSize, this.dpNoise, this.customLoss !== undefined || this.computeLoss !== Trainer.prototype.computeLoss) : null;
 
     this.state = initialState(a, plan);
     this.control = new TrainerControl();
@@ -314,11 +314,12 @@ export class Trainer {
   protected trainingStep(group: number[][], flopsPerToken: number, total = group.reduce((s, g) => s + g.length, 0)): number {
     const a = this.args;
     const lossScale = this.scaler ? this.scaler.lossFactor() : 1;
-    if (this.dp) return this.dp.trainingStep(group, (i) => {
-      const batch = collateWith(this.dataCollator, [dsGet(this.trainDataset!, i)]);
+    const batchOf = (idx: number[]) => {
+      const batch = collateWith(this.dataCollator, idx.map((i) => dsGet(this.trainDataset!, i)));
       this.state.totalFlos += flopsPerToken * batchTokens(batch);
-      return this.computeLoss(this.model, batch);
-    });
+      return batch;
+    };
+    if (this.dp) return this.dp.trainingStep(group, (i) => this.computeLoss(this.model, batchOf([i])), batchOf, this.model);
     let stepLoss = 0, flos = 0;
     for (let k = 0; k < group.length; k++) {
       const idx = group[k];

@@ -5,6 +5,8 @@
 // gradient is clipped and summed (private_grads.ts); at the optimizer step noise N(0, σ²C²) is added
 // once and the sum divided by the expected batch size q·N. The accountant records one step of the
 // sampled Gaussian mechanism per optimizer step; ε is logged at every logging step.
+// dp_clipping "ghost": each micro-batch runs one batched forward and backward of Σ_i L_i with the
+// GhostClipper capturing the Linear-type layers (dp/ghost.ts); norms and the clipped sum come from it.
 
 import type { Tensor } from "../tensor/tensor.js";
 import { ConfigError } from "../tensor/errors.js";
@@ -13,6 +15,11 @@ import { emitWarning } from "../platform/env.js";
 import type { TrainingArguments } from "./args.js";
 import { createAccountant, getNoiseMultiplier, type RDPAccountant, type GDPAccountant } from "./dp/index.js";
 import { perSampleGradients } from "./dp/per_sample.js";
+import { GhostClipper } from "./dp/ghost.js";
+import { exampleLossSum } from "./dp/example_losses.js";
+import { withGradCapture } from "../ops/grad_capture.js";
+import type { Module } from "../nn/module.js";
+import type { Batch } from "./trainer_data.js";
 import { PrivateGradients, type DpClipping } from "./dp/private_grads.js";
 import type { GaussianSource } from "./dp/noise.js";
 
@@ -23,8 +30,11 @@ export class TrainerDp {
   readonly delta: number;
   readonly accountant: RDPAccountant | GDPAccountant;
   readonly grads: PrivateGradients;
+  private readonly ghost: GhostClipper | null;
 
-  constructor(private readonly args: TrainingArguments, n: number, maxSteps: number, private readonly named: [string, Tensor][], worldSize: number, noise?: GaussianSource) {
+  /** customLoss: the Trainer's loss is not the model's own (compute_loss given or overridden): ghost clipping cannot form the per-example losses. */
+  constructor(private readonly args: TrainingArguments, n: number, maxSteps: number, private readonly named: [string, Tensor][], worldSize: number, noise?: GaussianSource, customLoss = false) {
+    if (args.dpClipping === "ghost" && customLoss) throw new ConfigError(`dp_clipping "ghost" needs the model's own loss (it forms the per-example losses from the logits); this Trainer has a custom compute_loss (or is a Distiller): use dp_clipping "flat"`);
     if (worldSize > 1) throw new ConfigError(`dp: DP-SGD with ${worldSize} data-parallel ranks is not supported yet (the noise must be drawn once for all ranks); train in one process`);
     const ebs = args.perDeviceTrainBatchSize * args.gradientAccumulationSteps;
     if (ebs > n) throw new ConfigError(`dp: the expected batch size (per_device_train_batch_size × gradient_accumulation_steps = ${ebs}) exceeds the ${n} training examples`);
@@ -36,6 +46,7 @@ export class TrainerDp {
     this.accountant = createAccountant(mechanism);
     if (!args.dpPoissonSampling) emitWarning("dp: dp_poisson_sampling is false: batches are shuffled, but the accountant assumes Poisson sampling, so the reported ε does not hold exactly for this run", "PeftTsDpSampling");
     this.grads = new PrivateGradients(named.map(([, p]) => p), { maxGradNorm: args.dpMaxGradNorm, noiseMultiplier: this.noiseMultiplier, expectedBatchSize: ebs, clipping: args.dpClipping as DpClipping, noise });
+    this.ghost = args.dpClipping === "ghost" ? new GhostClipper(named) : null;
   }
 
   /**
@@ -55,9 +66,25 @@ export class TrainerDp {
     return out;
   }
 
-  /** The per-sample pass over one accumulation group; returns the mean loss of its examples (0 when empty). */
-  trainingStep(group: number[][], lossOf: (example: number) => Tensor): number {
+  /**
+   * The per-sample pass over one accumulation group (ghost clipping: one batched pass per
+   * micro-batch, its batch from batchOf); returns the mean loss of its examples (0 when empty).
+   */
+  trainingStep(group: number[][], lossOf: (example: number) => Tensor, batchOf: (idx: number[]) => Batch, model: Module): number {
     let total = 0, count = 0;
+    if (this.ghost) {
+      const ghost = this.ghost;
+      for (const idx of group) {
+        if (idx.length === 0) continue;
+        ghost.begin(idx.length);
+        const { sum, losses } = exampleLossSum(model, batchOf(idx), this.args.labelSmoothingFactor);
+        withGradCapture(ghost, () => sum.backward());
+        this.grads.addedClipped(ghost.addClipped(this.grads.sums, this.args.dpMaxGradNorm));
+        total += losses.reduce((a, b) => a + b, 0);
+        count += idx.length;
+      }
+      return count > 0 ? total / count : 0;
+    }
     // one example at a time: clipped and summed before the next, so only one example's gradient copies are alive
     for (const idx of group) {
       for (const example of idx) {

@@ -32,10 +32,7 @@ export function checkDpArgs(a: DpArgs): void {
   pos(a.dpDelta, "dp_delta", 1);
   pos(a.dpMaxGradNorm, "dp_max_grad_norm");
   if (a.dpAccountant !== "rdp" && a.dpAccountant !== "gdp") throw new ConfigError(`dp_accountant must be "rdp" or "gdp", got ${JSON.stringify(a.dpAccountant)}`);
-  if (a.dpClipping === "ghost") {
-    throw new ConfigError(`dp_clipping "ghost" is not available in the Trainer yet: ghost norms (linearGhostNormsSquared) need each Linear layer's activations and output gradients, which the model does not expose; use "flat" or "per_layer"`);
-  }
-  if (a.dpClipping !== "flat" && a.dpClipping !== "per_layer") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(a.dpClipping)}`);
+  if (a.dpClipping !== "flat" && a.dpClipping !== "per_layer" && a.dpClipping !== "ghost") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(a.dpClipping)}`);
   if ((a.dataParallelSize ?? 1) > 1 || a.tensorParallelSize > 1 || a.zeroStage > 0) {
     throw new ConfigError("dp: DP-SGD with distributed training (data/tensor parallelism, ZeRO) is not supported yet (the noise must be drawn once for all ranks); train in one process");
   }

@@ -5,6 +5,7 @@
 // Poisson sampling, so the update does not reveal the drawn batch's size).
 // Clipping "flat": one norm over all trainable parameters. "per_layer": each parameter k clipped to
 // C / √K on its own (so the whole clipped gradient still has norm ≤ C and the noise stays σC).
+// "ghost": flat clipping with the norms and the clipped sum from ghost.ts (no per-sample gradients).
 
 import type { Tensor } from "../../tensor/tensor.js";
 import { tensor } from "../../tensor/tensor.js";
@@ -12,7 +13,7 @@ import { ConfigError, ShapeError } from "../../tensor/errors.js";
 import { cryptoGaussian, type GaussianSource } from "./noise.js";
 import { sampleNormsSquared, type SampleGrads } from "./per_sample.js";
 
-export type DpClipping = "flat" | "per_layer";
+export type DpClipping = "flat" | "per_layer" | "ghost";
 
 export interface PrivateGradOptions {
   maxGradNorm: number;
@@ -49,7 +50,7 @@ export class PrivateGradients {
     if (!(opts.noiseMultiplier >= 0)) throw new ConfigError(`dp_noise_multiplier must be >= 0, got ${opts.noiseMultiplier}`);
     if (!(opts.expectedBatchSize > 0)) throw new ConfigError(`DP-SGD: the expected batch size must be > 0, got ${opts.expectedBatchSize}`);
     this.clipping = opts.clipping ?? "flat";
-    if (this.clipping !== "flat" && this.clipping !== "per_layer") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(this.clipping)}`);
+    if (this.clipping !== "flat" && this.clipping !== "per_layer" && this.clipping !== "ghost") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(this.clipping)}`);
     this.noise = opts.noise ?? cryptoGaussian;
     this.sums = params.map((p) => new Float32Array(p.size));
   }
@@ -68,6 +69,12 @@ export class PrivateGradients {
       this.norms.push(Math.sqrt(n2[i].reduce((a, b) => a + b, 0)));
     });
     this.samples += grads.length;
+  }
+
+  /** Records examples whose clipped gradients were added to `sums` directly (ghost clipping), with their norms before clipping. */
+  addedClipped(norms: number[]): void {
+    this.norms.push(...norms);
+    this.samples += norms.length;
   }
 
   /** Noise once, divide by the expected batch size, write params' .grad, reset the sums. */
