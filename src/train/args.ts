@@ -99,7 +99,7 @@ export const TRAINING_FIELDS = {
   dpDelta: field<number | null>("float", null, "DP: δ (null: min(1e-5, 1/N) for N training examples)"),
   dpMaxGradNorm: field("float", 1.0, "DP: per-sample clipping norm C"),
   dpAccountant: field<"rdp" | "gdp">("string", "rdp", "DP: privacy accountant", ["rdp", "gdp"]),
-  dpClipping: field<"flat" | "per_layer" | "ghost">("string", "flat", "DP: per-sample clipping over all parameters (flat) or per parameter at C/sqrt(K) (per_layer); ghost is refused by the Trainer for now", ["flat", "per_layer", "ghost"]),
+  dpClipping: field<"flat" | "per_layer" | "ghost">("string", "flat", "DP: per-sample clipping over all parameters (flat) or per parameter at C/sqrt(K) (per_layer), or flat with ghost norms and a book-keeping clipped sum (ghost: Linear-type and Embedding parameters only, no per-sample gradients)", ["flat", "per_layer", "ghost"]),
   dpPoissonSampling: field("bool", true, "DP: Poisson-sample each batch (each example with probability q); false shuffles, with a warning that the accountant assumes Poisson sampling"),
   logExamples: field("bool", false, "put raw example text (worst errors, sample predictions) into logs and report.html; off by default so private training data stays out of every output"),
   zeroStage: field("int", 0, "ZeRO sharding over the data-parallel ranks: 0 off, 1 optimizer state, 2 optimizer state and gradients (adamw/sgd)"),

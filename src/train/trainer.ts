@@ -45,6 +45,7 @@ import type { DdpStats } from "./ddp_grads.js";
 import { epochBatches, globalExamples } from "./ddp_sampler.js";
 import { TrainerDp } from "./trainer_dp.js";
 import type { GaussianSource } from "./dp/noise.js";
+import { writeDpModelCard } from "./dp/model_card.js";
 import { sliceOptimizerState, trainerLayout } from "./tensor_parallel.js";
 
 export { EarlyStoppingCallback, defaultDataCollator };
@@ -222,7 +223,6 @@ export class Trainer {
     checkSameRun(this.ddp, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
-    if (a.dp && resumeSpec) throw new ConfigError("dp: resuming a DP-SGD run is not supported yet (the accountant's history and the Poisson sampler are not checkpointed)");
     this.dp = a.dp ? new TrainerDp(a, N, maxSteps, optimizer.namedParams(), this.ddp.group.worldSize, this.dpNoise, this.customLoss !== undefined || this.computeLoss !== Trainer.prototype.computeLoss) : null;
 
     this.state = initialState(a, plan);
@@ -231,9 +231,12 @@ export class Trainer {
     this.trLossSinceLog = 0;
     this.globalStepLastLogged = 0;
 
+    // a finished epoch's data draws are replayed to reach the next one's (DP: its Poisson samples)
+    const drawEpoch = () => this.dp ? this.dp.epochBatches(N, numBatches, this.dataRng, () => [this.epochOrder(N)]) : this.epochOrder(N);
     const { startEpoch, skipBatches } = resumeSpec
-      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, () => this.epochOrder(N), a.perDeviceTrainBatchSize * a.dataParallelSize)
+      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, drawEpoch, a.perDeviceTrainBatchSize * a.dataParallelSize)
       : { startEpoch: 0, skipBatches: 0 };
+    if (this.dp && resumeSpec) this.dp.restore(this.state.dp, `${this.lastCheckpoint}/trainer_state.json`, this.state.globalStep);
     if (this.ddp.isMain) rewriteLogJsonl(a, this.state.logHistory);
 
     this.model.train();
@@ -347,6 +350,7 @@ export class Trainer {
     const afterStep = hasOptimizerStepHook(model) ? () => model.onOptimizerStep(step) : undefined;
     if (this.dp) {
       this.dp.finishStep();
+      this.state.dp = this.dp.stateJSON();
       this.flat!.attach();
     }
     // DP: the private gradient is already clipped per sample and noised; no clipping after
@@ -464,6 +468,7 @@ export class Trainer {
     await this.ddp.onMain(async () => {
       getFiles().mkdir(dir);
       await saveModelWeights(this.model, dir);
+      if (this.state.dp) writeDpModelCard(dir, this.state.dp);
       atomicWriteFile(join(dir, "training_args.json"), this.args.toJsonString());
     }, () => saveModelWeights(this.model, dir)); // tp: replica 0's other ranks send their shards
   }

@@ -105,6 +105,39 @@ export class TrainerDp {
     this.accountant.step({ noiseMultiplier: this.noiseMultiplier, sampleRate: this.sampleRate });
   }
 
+  /**
+   * The run's privacy state as trainer_state.json's "dp" (and a checkpoint's, for resume): ε at δ,
+   * σ, C, q, the expected batch size, the steps accounted and the accountant's history.
+   */
+  stateJSON(): Record<string, unknown> {
+    const steps = this.accountant.history.reduce((s, h) => s + h.steps, 0);
+    return {
+      epsilon: this.epsilon(), delta: this.delta, noise_multiplier: this.noiseMultiplier, max_grad_norm: this.args.dpMaxGradNorm,
+      sample_rate: this.sampleRate, expected_batch_size: this.expectedBatchSize, steps, accountant: this.accountant.mechanism,
+      clipping: this.args.dpClipping, poisson_sampling: this.args.dpPoissonSampling,
+      history: this.accountant.history.map((h) => ({ noise_multiplier: h.noiseMultiplier, sample_rate: h.sampleRate, steps: h.steps })),
+    };
+  }
+
+  /** Resume: the accountant's history from a checkpoint's trainer_state.json "dp", which must describe this run's mechanism. */
+  restore(saved: Record<string, unknown> | null, source: string, globalStep: number): void {
+    if (!saved) throw new ConfigError(`resume with dp: ${source} has no "dp" privacy state (the checkpoint is from a run without DP-SGD, or from a peft-ts without DP resume); the privacy already spent is unknown, so the run cannot continue as DP`);
+    const mismatch = (what: string, was: unknown, now: unknown) =>
+      new ConfigError(`resume with dp: ${source} was written with ${what} ${JSON.stringify(was)}, this run has ${JSON.stringify(now)}; resume with the same DP arguments (the accountant would mix mechanisms)`);
+    if (saved.accountant !== this.accountant.mechanism) throw mismatch("dp_accountant", saved.accountant, this.accountant.mechanism);
+    if (saved.noise_multiplier !== this.noiseMultiplier) throw mismatch("noise multiplier", saved.noise_multiplier, this.noiseMultiplier);
+    if (saved.sample_rate !== this.sampleRate) throw mismatch("sample rate", saved.sample_rate, this.sampleRate);
+    if (saved.max_grad_norm !== this.args.dpMaxGradNorm) throw mismatch("dp_max_grad_norm", saved.max_grad_norm, this.args.dpMaxGradNorm);
+    const history = saved.history;
+    if (!Array.isArray(history) || !history.every((h) => h && typeof h.noise_multiplier === "number" && typeof h.sample_rate === "number" && Number.isInteger(h.steps))) {
+      throw new ConfigError(`resume with dp: ${source}: dp.history must be a list of {noise_multiplier, sample_rate, steps}`);
+    }
+    this.accountant.history = [];
+    for (const h of history) this.accountant.step({ noiseMultiplier: h.noise_multiplier, sampleRate: h.sample_rate }, h.steps);
+    const steps = this.accountant.history.reduce((n, h) => n + h.steps, 0);
+    if (steps !== globalStep) throw new ConfigError(`resume with dp: ${source}: the accountant recorded ${steps} steps but the checkpoint is at step ${globalStep}`);
+  }
+
   /** ε spent so far at δ. */
   epsilon(): number {
     return this.accountant.getEpsilon(this.delta);
