@@ -101,6 +101,7 @@ export const TRAINING_FIELDS = {
   dpAccountant: field<"rdp" | "gdp">("string", "rdp", "DP: privacy accountant", ["rdp", "gdp"]),
   dpClipping: field<"flat" | "per_layer" | "ghost">("string", "flat", "DP: per-sample clipping over all parameters (flat) or per parameter at C/sqrt(K) (per_layer), or flat with ghost norms and a book-keeping clipped sum (ghost: Linear-type and Embedding parameters only, no per-sample gradients)", ["flat", "per_layer", "ghost"]),
   dpPoissonSampling: field("bool", true, "DP: Poisson-sample each batch (each example with probability q); false shuffles, with a warning that the accountant assumes Poisson sampling"),
+  dpTeacherPublic: field("bool", false, "DP distillation: acknowledge that the teacher(s) never saw the private training data (a teacher trained on it leaks it into every student step outside the DP guarantee); the Distiller refuses dp without it"),
   logExamples: field("bool", false, "put raw example text (worst errors, sample predictions) into logs and report.html; off by default so private training data stays out of every output"),
   zeroStage: field("int", 0, "ZeRO sharding over the data-parallel ranks: 0 off, 1 optimizer state, 2 optimizer state and gradients (adamw/sgd)"),
   tensorParallelSize: field("int", 1,

@@ -223,7 +223,10 @@ export class Trainer {
     checkSameRun(this.ddp, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
-    this.dp = a.dp ? new TrainerDp(a, N, maxSteps, optimizer.namedParams(), this.ddp.group.worldSize, this.dpNoise, this.customLoss !== undefined || this.computeLoss !== Trainer.prototype.computeLoss) : null;
+    this.dp = a.dp ? new TrainerDp(a, {
+      n: N, maxSteps, named: optimizer.namedParams(), worldSize: this.ddp.group.worldSize, noise: this.dpNoise, dataset: this.trainDataset,
+      customLoss: this.customLoss !== undefined || this.computeLoss !== Trainer.prototype.computeLoss,
+    }) : null;
 
     this.state = initialState(a, plan);
     this.control = new TrainerControl();

@@ -23,7 +23,41 @@ import type { Batch } from "./trainer_data.js";
 import { PrivateGradients, type DpClipping } from "./dp/private_grads.js";
 import type { GaussianSource } from "./dp/noise.js";
 
+export interface TrainerDpOptions {
+  /** Training examples. */
+  n: number;
+  maxSteps: number;
+  /** The trainable parameters. */
+  named: [string, Tensor][];
+  worldSize: number;
+  /** Default: the CSPRNG. */
+  noise?: GaussianSource;
+  /** The Trainer's loss is not the model's own (compute_loss given or overridden): ghost clipping cannot form the per-example losses. */
+  customLoss?: boolean;
+  /** The training dataset (checked for examples that span rows: packed text blocks). */
+  dataset?: unknown;
+}
+
+/**
+ * Warnings for settings that DP-SGD keeps private only in a narrower sense than the user may
+ * think, or that it ignores: packed text blocks (the unit of privacy is the block, not the text),
+ * dataloader_drop_last under Poisson sampling (ignored: the batch size is random), max_grad_norm
+ * (ignored: the per-sample clipping dp_max_grad_norm bounds each example; Opacus does the same).
+ */
+export function dpGuardrails(args: TrainingArguments, dataset: unknown): void {
+  if ((dataset as { examplesSpanRows?: boolean } | null)?.examplesSpanRows === true) {
+    emitWarning("dp: the training examples are packed blocks of concatenated texts (causal-lm text packing): DP-SGD protects each block, not each text or user; a text split over k blocks, or a user with several texts, is protected only at the group level (about k·ε). Train on one example per row (instruction/messages data) for per-row privacy", "PeftTsDpPacking");
+  }
+  if (args.dataloaderDropLast && args.dpPoissonSampling) {
+    emitWarning("dp: dataloader_drop_last is ignored with Poisson sampling: every step's batch has a random size by design (dropping small batches would change the sampling the accountant assumes)", "PeftTsDpDropLast");
+  }
+  if (args.maxGradNorm > 0 && args.maxGradNorm !== 1) {
+    emitWarning(`dp: max_grad_norm ${args.maxGradNorm} (clipping of the whole batch gradient) is ignored under DP-SGD: each example's gradient is clipped to dp_max_grad_norm ${args.dpMaxGradNorm} before the noise; set dp_max_grad_norm instead`, "PeftTsDpMaxGradNorm");
+  }
+}
+
 export class TrainerDp {
+  private readonly named: [string, Tensor][];
   readonly sampleRate: number;
   readonly expectedBatchSize: number;
   readonly noiseMultiplier: number;
@@ -32,8 +66,10 @@ export class TrainerDp {
   readonly grads: PrivateGradients;
   private readonly ghost: GhostClipper | null;
 
-  /** customLoss: the Trainer's loss is not the model's own (compute_loss given or overridden): ghost clipping cannot form the per-example losses. */
-  constructor(private readonly args: TrainingArguments, n: number, maxSteps: number, private readonly named: [string, Tensor][], worldSize: number, noise?: GaussianSource, customLoss = false) {
+  constructor(private readonly args: TrainingArguments, o: TrainerDpOptions) {
+    const { n, maxSteps, named, worldSize, noise, customLoss } = o;
+    this.named = named;
+    dpGuardrails(args, o.dataset);
     if (args.dpClipping === "ghost" && customLoss) throw new ConfigError(`dp_clipping "ghost" needs the model's own loss (it forms the per-example losses from the logits); this Trainer has a custom compute_loss (or is a Distiller): use dp_clipping "flat"`);
     if (worldSize > 1) throw new ConfigError(`dp: DP-SGD with ${worldSize} data-parallel ranks is not supported yet (the noise must be drawn once for all ranks); train in one process`);
     const ebs = args.perDeviceTrainBatchSize * args.gradientAccumulationSteps;

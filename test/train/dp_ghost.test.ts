@@ -105,7 +105,7 @@ function clsData(n: number): Record<string, unknown>[] {
   });
 }
 
-async function trainOnce(clipping: string, causal: boolean): Promise<Map<string, Float32Array>> {
+async function trainOnce(clipping: string, causal: boolean, extra: Record<string, unknown> = {}): Promise<Map<string, Float32Array>> {
   manualSeed(5);
   const base = causal ? await loadCausal("llama-tiny-random") : await loadBert();
   noDropout(base);
@@ -114,7 +114,7 @@ async function trainOnce(clipping: string, causal: boolean): Promise<Map<string,
   const args = TrainingArguments.fromDict({
     output_dir: tmp("dp-ghost-"), disable_tqdm: true, save_strategy: "no", report_to: ["none"], learning_rate: 5, warmup_steps: 0, lr_scheduler_type: "constant",
     optim: "sgd", per_device_train_batch_size: 4, gradient_accumulation_steps: 2, max_steps: 3, logging_steps: 1, seed: 3,
-    dp: true, dp_noise_multiplier: 0, dp_max_grad_norm: 0.05, dp_clipping: clipping,
+    dp: true, dp_noise_multiplier: 0, dp_max_grad_norm: 0.05, dp_clipping: clipping, ...extra,
   });
   await new Trainer({ model, args, trainDataset: data }).train();
   return paramsOf(model);
@@ -129,4 +129,8 @@ test("Trainer, σ = 0, same seed: the update with ghost clipping equals flat cli
     const d = maxDiff(ghost, flat);
     assert.ok(d < 1e-6, `${causal ? "llama" : "bert"}: ghost vs flat max diff ${d} (moved ${moved})`);
   }
+  // label smoothing (HF's LabelSmoother) is per example too: ghost's per-example losses use it alike
+  const ls = { label_smoothing_factor: 0.1 };
+  const d = maxDiff(await trainOnce("ghost", false, ls), await trainOnce("flat", false, ls));
+  assert.ok(d < 1e-6, `bert, label smoothing 0.1: ghost vs flat max diff ${d}`);
 });
