@@ -224,7 +224,7 @@ export class Trainer {
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
     this.dp = a.dp ? new TrainerDp(a, {
-      n: N, maxSteps, named: optimizer.namedParams(), worldSize: this.ddp.group.worldSize, noise: this.dpNoise, dataset: this.trainDataset,
+      n: N, maxSteps, named: optimizer.namedParams(), group: this.ddp.group, noise: this.dpNoise, dataset: this.trainDataset,
       customLoss: this.customLoss !== undefined || this.computeLoss !== Trainer.prototype.computeLoss,
     }) : null;
 
@@ -235,7 +235,7 @@ export class Trainer {
     this.globalStepLastLogged = 0;
 
     // a finished epoch's data draws are replayed to reach the next one's (DP: its Poisson samples)
-    const drawEpoch = () => this.dp ? this.dp.epochBatches(N, numBatches, this.dataRng, () => [this.epochOrder(N)]) : this.epochOrder(N);
+    const drawEpoch = () => this.dp ? this.dp.epochBatches(N, numBatches, this.dataRng, () => [[this.epochOrder(N)]]) : this.epochOrder(N);
     const { startEpoch, skipBatches } = resumeSpec
       ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, drawEpoch, a.perDeviceTrainBatchSize * a.dataParallelSize)
       : { startEpoch: 0, skipBatches: 0 };
@@ -253,7 +253,7 @@ export class Trainer {
         this.dataEpochStart = this.dataRng.getState();
         // every rank's micro-batches: this rank's are batches, the others' size the loss weights
         const plain = () => epochBatches(this.epochOrder(N), a.perDeviceTrainBatchSize, this.ddp.group.worldSize, a.dataloaderDropLast);
-        const all = this.dp ? [this.dp.epochBatches(N, numBatches, this.dataRng, () => plain()[0])] : plain();
+        const all = this.dp ? this.dp.epochBatches(N, numBatches, this.dataRng, plain) : plain();
         const batches = all[this.ddp.group.rank];
         let b = epoch === startEpoch ? skipBatches : 0;
         this.batchesDoneInEpoch = b;

@@ -7,6 +7,8 @@
 // sampled Gaussian mechanism per optimizer step; ε is logged at every logging step.
 // dp_clipping "ghost": each micro-batch runs one batched forward and backward of Σ_i L_i with the
 // GhostClipper capturing the Linear-type layers (dp/ghost.ts); norms and the clipped sum come from it.
+// Data parallelism: every rank draws the same Poisson sample and takes its share; each clips its
+// own examples, rank 0 alone adds the noise, and one allreduce sums the clipped sums and the noise.
 
 import type { Tensor } from "../tensor/tensor.js";
 import { ConfigError } from "../tensor/errors.js";
@@ -20,6 +22,7 @@ import { exampleLossSum } from "./dp/example_losses.js";
 import { withGradCapture } from "../ops/grad_capture.js";
 import type { Module } from "../nn/module.js";
 import type { Batch } from "./trainer_data.js";
+import type { ProcessGroup } from "../dist/process_group.js";
 import { PrivateGradients, type DpClipping } from "./dp/private_grads.js";
 import type { GaussianSource } from "./dp/noise.js";
 
@@ -29,7 +32,8 @@ export interface TrainerDpOptions {
   maxSteps: number;
   /** The trainable parameters. */
   named: [string, Tensor][];
-  worldSize: number;
+  /** The data-parallel ranks (a LocalGroup: one process). */
+  group: ProcessGroup;
   /** Default: the CSPRNG. */
   noise?: GaussianSource;
   /** The Trainer's loss is not the model's own (compute_loss given or overridden): ghost clipping cannot form the per-example losses. */
@@ -58,6 +62,7 @@ export function dpGuardrails(args: TrainingArguments, dataset: unknown): void {
 
 export class TrainerDp {
   private readonly named: [string, Tensor][];
+  private readonly group: ProcessGroup;
   readonly sampleRate: number;
   readonly expectedBatchSize: number;
   readonly noiseMultiplier: number;
@@ -67,13 +72,15 @@ export class TrainerDp {
   private readonly ghost: GhostClipper | null;
 
   constructor(private readonly args: TrainingArguments, o: TrainerDpOptions) {
-    const { n, maxSteps, named, worldSize, noise, customLoss } = o;
+    const { n, maxSteps, named, group, noise, customLoss } = o;
     this.named = named;
+    this.group = group;
     dpGuardrails(args, o.dataset);
     if (args.dpClipping === "ghost" && customLoss) throw new ConfigError(`dp_clipping "ghost" needs the model's own loss (it forms the per-example losses from the logits); this Trainer has a custom compute_loss (or is a Distiller): use dp_clipping "flat"`);
-    if (worldSize > 1) throw new ConfigError(`dp: DP-SGD with ${worldSize} data-parallel ranks is not supported yet (the noise must be drawn once for all ranks); train in one process`);
-    const ebs = args.perDeviceTrainBatchSize * args.gradientAccumulationSteps;
-    if (ebs > n) throw new ConfigError(`dp: the expected batch size (per_device_train_batch_size × gradient_accumulation_steps = ${ebs}) exceeds the ${n} training examples`);
+    const W = group.worldSize;
+    // the logical batch of one optimizer step, over all data-parallel ranks
+    const ebs = args.perDeviceTrainBatchSize * args.gradientAccumulationSteps * W;
+    if (ebs > n) throw new ConfigError(`dp: the expected batch size (per_device_train_batch_size × gradient_accumulation_steps${W > 1 ? ` × ${W} processes` : ""} = ${ebs}) exceeds the ${n} training examples`);
     this.expectedBatchSize = ebs;
     this.sampleRate = ebs / n;
     this.delta = args.dpDelta ?? Math.min(1e-5, 1 / n);
@@ -86,25 +93,31 @@ export class TrainerDp {
   }
 
   /**
-   * One epoch's micro-batches (as many as without DP: numBatches), `ga` per optimizer step: each
-   * step's Poisson sample split over its micro-batches (some may be empty). `shuffled`: the plain batches.
+   * One epoch's micro-batches of every rank ([rank][batch]; as many per rank as without DP:
+   * numBatches), `ga` per optimizer step: each step's Poisson sample (drawn alike on every rank from
+   * the shared data Rng) dealt round-robin to the ranks, each rank's share split over its
+   * micro-batches (some may be empty). `shuffled`: the plain batches of every rank.
    */
-  epochBatches(n: number, numBatches: number, rng: Rng, shuffled: () => number[][]): number[][] {
+  epochBatches(n: number, numBatches: number, rng: Rng, shuffled: () => number[][][]): number[][][] {
     if (!this.args.dpPoissonSampling) return shuffled();
-    const ga = this.args.gradientAccumulationSteps;
-    const out: number[][] = [];
+    const ga = this.args.gradientAccumulationSteps, W = this.group.worldSize;
+    const out: number[][][] = Array.from({ length: W }, () => []);
     for (let start = 0; start < numBatches; start += ga) {
       const m = Math.min(ga, numBatches - start);
       const sample: number[] = [];
       for (let i = 0; i < n; i++) if (rng.random() < this.sampleRate) sample.push(i);
-      for (let k = 0; k < m; k++) out.push(sample.slice(Math.floor((k * sample.length) / m), Math.floor(((k + 1) * sample.length) / m)));
+      for (let r = 0; r < W; r++) {
+        const mine = W === 1 ? sample : sample.filter((_, j) => j % W === r);
+        for (let k = 0; k < m; k++) out[r].push(mine.slice(Math.floor((k * mine.length) / m), Math.floor(((k + 1) * mine.length) / m)));
+      }
     }
     return out;
   }
 
   /**
-   * The per-sample pass over one accumulation group (ghost clipping: one batched pass per
-   * micro-batch, its batch from batchOf); returns the mean loss of its examples (0 when empty).
+   * The per-sample pass over this rank's accumulation group (ghost clipping: one batched pass per
+   * micro-batch, its batch from batchOf); returns the mean loss of the step's examples on all
+   * ranks (0 when there are none).
    */
   trainingStep(group: number[][], lossOf: (example: number) => Tensor, batchOf: (idx: number[]) => Batch, model: Module): number {
     let total = 0, count = 0;
@@ -119,25 +132,53 @@ export class TrainerDp {
         total += losses.reduce((a, b) => a + b, 0);
         count += idx.length;
       }
-      return count > 0 ? total / count : 0;
+    } else {
+      // one example at a time: clipped and summed before the next, so only one example's gradient copies are alive
+      for (const idx of group) {
+        for (const example of idx) {
+          this.grads.add(perSampleGradients(this.named, 1, () => {
+            const loss = lossOf(example);
+            total += loss.item();
+            return loss;
+          }));
+          count++;
+        }
+      }
     }
-    // one example at a time: clipped and summed before the next, so only one example's gradient copies are alive
-    for (const idx of group) {
-      for (const example of idx) {
-        this.grads.add(perSampleGradients(this.named, 1, () => {
-          const loss = lossOf(example);
-          total += loss.item();
-          return loss;
-        }));
-        count++;
+    if (this.group.worldSize > 1) {
+      const parts = this.group.allgatherBytes(new Uint8Array(new Float64Array([total, count]).buffer));
+      total = 0;
+      count = 0;
+      for (const p of parts) {
+        const v = new Float64Array(p.buffer.slice(p.byteOffset, p.byteOffset + 16));
+        total += v[0];
+        count += v[1];
       }
     }
     return count > 0 ? total / count : 0;
   }
 
-  /** Noise, division, the accountant's step: the params' .grad hold the private gradient. */
+  /**
+   * Noise, the sum over the ranks, division, the accountant's step: the params' .grad hold the
+   * private gradient. With several ranks each holds the clipped sum of its examples; rank 0 alone
+   * adds the noise before the allreduce, so the sum carries it once (N(0, σ²C²), not W times).
+   */
   finishStep(): void {
-    this.grads.finish();
+    const W = this.group.worldSize;
+    if (W === 1) this.grads.finish();
+    else {
+      this.grads.finish({
+        noise: this.group.rank === 0,
+        reduce: (sums) => {
+          const flat = new Float32Array(sums.reduce((a, s) => a + s.length, 0));
+          let at = 0;
+          for (const s of sums) { flat.set(s, at); at += s.length; }
+          this.group.allreduceSum(flat);
+          at = 0;
+          for (const s of sums) { s.set(flat.subarray(at, at + s.length)); at += s.length; }
+        },
+      });
+    }
     this.accountant.step({ noiseMultiplier: this.noiseMultiplier, sampleRate: this.sampleRate });
   }
 

@@ -77,15 +77,26 @@ export class PrivateGradients {
     this.samples += norms.length;
   }
 
-  /** Noise once, divide by the expected batch size, write params' .grad, reset the sums. */
-  finish(): void {
-    const std = this.opts.noiseMultiplier * this.opts.maxGradNorm;
+  /**
+   * Noise once, divide by the expected batch size, write params' .grad, reset the sums.
+   * opts.noise false: no noise here (another rank adds it); opts.reduce: runs on the (noised)
+   * sums before the division (data parallelism: their allreduce).
+   */
+  finish(opts: { noise?: boolean; reduce?: (sums: Float32Array[]) => void } = {}): void {
+    const std = opts.noise === false ? 0 : this.opts.noiseMultiplier * this.opts.maxGradNorm;
+    if (std > 0) {
+      for (const s of this.sums) {
+        const z = new Float32Array(s.length);
+        this.noise(z, std);
+        for (let j = 0; j < s.length; j++) s[j] += z[j];
+      }
+    }
+    opts.reduce?.(this.sums);
     const inv = 1 / this.opts.expectedBatchSize;
     this.params.forEach((p, k) => {
       const s = this.sums[k];
       const z = new Float32Array(s.length);
-      if (std > 0) this.noise(z, std);
-      for (let j = 0; j < s.length; j++) z[j] = (s[j] + z[j]) * inv;
+      for (let j = 0; j < s.length; j++) z[j] = s[j] * inv;
       if (p.grad && p.grad.isContiguous() && p.grad.dtype === "f32") (p.grad.data as Float32Array).set(z);
       else p.grad = tensor(z, { shape: p.shape });
       s.fill(0);
