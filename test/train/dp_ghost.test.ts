@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { manualSeed, Rng } from "../../src/tensor/random.js";
 import { Dropout, Embedding, Linear } from "../../src/nn/layers.js";
+import { Conv1D } from "../../src/nn/conv1d.js";
 import type { Module } from "../../src/nn/module.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { getPeftModel } from "../../src/peft/peft_model.js";
@@ -78,6 +79,25 @@ test("ghost norms = explicit per-sample norms: Llama with LoRA, Llama full fine-
   const full = await loadCausal("llama-tiny-random");
   linearAndEmbedding(full);
   check("llama full Linear/Embedding", full, llama(), 10);
+});
+
+test("ghost norms = explicit per-sample norms: GPT-2 with LoRA on its Conv1D c_attn, and full fine-tuning of every Conv1D ([in, out] weights)", async () => {
+  manualSeed(3);
+  const g = gjson("gpt2-tiny-random/golden.json").inputs;
+  const batch = { inputIds: g.input_ids, attentionMask: g.attention_mask, labels: g.labels };
+  const lora = getPeftModel(await loadCausal("gpt2-tiny-random"), new LoraConfig({ taskType: "CAUSAL_LM", targetModules: ["c_attn"], r: 2, initLoraWeights: false }));
+  check("gpt2 lora", lora, batch, 4);
+  const full = await loadCausal("gpt2-tiny-random");
+  for (const p of full.parameters()) p.requiresGrad = false;
+  for (const [, mod] of full.namedModules()) if (mod instanceof Conv1D) for (const p of mod.parameters()) p.requiresGrad = true;
+  check("gpt2 full Conv1D", full, batch, 8);
+  // the tied embedding / lm_head weight is used by two ops: refused by name
+  const tied = await loadCausal("gpt2-tiny-random");
+  for (const p of tied.parameters()) p.requiresGrad = false;
+  const wte = tied.namedParameters().find(([n]) => n.endsWith("wte.weight"))!;
+  wte[1].requiresGrad = true;
+  tied.eval();
+  assert.throws(() => ghostNorms(tied, [wte], batch), (e: Error) => /'.*wte\.weight' is used by more than one op/.test(e.message));
 });
 
 test("ghost clipping names a trainable parameter it cannot clip (LayerNorm) and a weight used twice", async () => {
