@@ -239,7 +239,9 @@ export class Trainer {
     const { startEpoch, skipBatches } = resumeSpec
       ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, drawEpoch, a.perDeviceTrainBatchSize * a.dataParallelSize)
       : { startEpoch: 0, skipBatches: 0 };
-    if (this.dp && resumeSpec) this.dp.restore(this.state.dp, `${this.lastCheckpoint}/trainer_state.json`, this.state.globalStep);
+    // a run without DP that resumes a DP checkpoint is not private as a whole: its files must not say so
+    if (resumeSpec && this.dp) this.dp.restore(this.state.dp, `${this.lastCheckpoint}/trainer_state.json`, this.state.globalStep);
+    else if (resumeSpec) this.state.dp = null;
     if (this.ddp.isMain) rewriteLogJsonl(a, this.state.logHistory);
 
     this.model.train();

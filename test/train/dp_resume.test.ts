@@ -54,10 +54,14 @@ test("resume with σ = 0: the same Poisson batches and update as the uninterrupt
   }
 });
 
-test("resume refusals: another noise multiplier, a checkpoint without DP state", async () => {
+test("resume refusals: another noise multiplier, a checkpoint without DP state; a run without DP drops the DP state", async () => {
   const dpRun = await run(args({ dp_noise_multiplier: 1.1, max_steps: 2 }));
   await assert.rejects(() => run(args({ dp_noise_multiplier: 1.2, max_steps: 2 }), join(dpRun.args.outputDir, "checkpoint-2")),
     (e: Error) => e instanceof ConfigError && /was written with noise multiplier 1\.1, this run has 1\.2/.test(e.message));
+  // a run without DP from a DP checkpoint: its trainer_state.json no longer claims DP
+  const cont = await run(args({ dp: false, max_steps: 2 }), join(dpRun.args.outputDir, "checkpoint-2"));
+  assert.equal(cont.state.dp, null);
+  assert.equal(JSON.parse(readFileSync(join(cont.args.outputDir, "trainer_state.json"), "utf8")).dp, undefined);
   const plain = await run(args({ dp: false, max_steps: 2 }));
   await assert.rejects(() => run(args({ dp_noise_multiplier: 1.1, max_steps: 2 }), join(plain.args.outputDir, "checkpoint-2")),
     (e: Error) => e instanceof ConfigError && /has no "dp" privacy state/.test(e.message));
