@@ -18,8 +18,8 @@ import {
   argValue, benchThreads, bestOf, buildModel, cpuSnapshot, CpuSnap, foreignLoad, loadLine, lowestOf, median, ModelName, peakRssMiB, rssRow, runTorchBench, runWorker, alternate, bf16SkipLine, SHAPES, selectModels, torchBenchScript, torchBf16Enabled, workerSetup, trainExamples, withBenchLora,
 } from "./lora.js";
 
-/** dp: DP-SGD (per-sample pass, flat clipping, σ 1, plain batches so every step has the same size; bench/dp.ts). */
-export type Mode = "fp32" | "bf16" | "gc" | "dp";
+/** dp: DP-SGD (per-sample pass, flat clipping, σ 1, plain batches so every step has the same size; bench/dp.ts); dp_ghost: the same with ghost clipping. */
+export type Mode = "fp32" | "bf16" | "gc" | "dp" | "dp_ghost";
 
 interface TrainSpec {
   model: ModelName;
@@ -48,7 +48,7 @@ async function trainWorker(spec: TrainSpec): Promise<Record<string, unknown>> {
       outputDir: out, perDeviceTrainBatchSize: s.batch, maxSteps: total, learningRate: 1e-4, weightDecay: 0.01,
       bf16: spec.mode === "bf16", gradientCheckpointing: spec.mode === "gc", saveStrategy: "no", loggingStrategy: "no",
       evalStrategy: "no", reportTo: ["none"], disableTqdm: true,
-      ...(spec.mode === "dp" ? { dp: true, dpNoiseMultiplier: 1.0, dpMaxGradNorm: 1.0, dpPoissonSampling: false } : {}),
+      ...(spec.mode === "dp" || spec.mode === "dp_ghost" ? { dp: true, dpNoiseMultiplier: 1.0, dpMaxGradNorm: 1.0, dpPoissonSampling: false, dpClipping: spec.mode === "dp" ? "flat" : "ghost" } : {}),
     });
     const trainer = new Trainer({
       model: pm, args, trainDataset: dataset, trainSampler: "sequential",
@@ -107,7 +107,7 @@ export const trainSuite: Suite = {
             oLoad = o?.foreign ?? oLoad;
           };
           const runRef = async () => {
-            if (mode === "gc" || mode === "dp" || (mode === "bf16" && !bf16Ref)) return;
+            if (mode === "gc" || mode === "dp" || mode === "dp_ghost" || (mode === "bf16" && !bf16Ref)) return;
             const t = await runTorchBench({ model, mode: "lora", dtype: mode, threads, warmup, steps });
             ref.push(t ? 1 / t.medianS : null);
             refRss.push(t?.peakRssMiB ?? null);

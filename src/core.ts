@@ -115,7 +115,8 @@ export type {
   TrainerCallback, CallbackEvent, LogEntry, SchedulerType, LRScheduler, TrainingArgumentsInit,
 } from "./train/index.js";
 // differential privacy accounting (Opacus-shaped)
-export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent } from "./train/index.js";
+export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent, GhostClipper, dpModelCardSection } from "./train/index.js";
+export { withGradCapture, gradCapture, type GradCapture } from "./ops/grad_capture.js";
 export type { MechanismStep, HistoryEntry, PrivacySpent, NoiseMultiplierOptions } from "./train/index.js";
 
 // distillation and alignment

@@ -13,6 +13,7 @@
 import { join } from "../platform/paths.js";
 import { Tensor } from "../tensor/tensor.js";
 import { ConfigError } from "../tensor/errors.js";
+import { emitWarning } from "../platform/env.js";
 import type { Module } from "../nn/module.js";
 import type { PreTrainedModel } from "../models/modeling_utils.js";
 import { Trainer } from "../train/trainer.js";
@@ -45,6 +46,12 @@ export class Distiller extends Trainer {
   constructor(o: DistillerOptions) {
     if (o.computeLoss) throw new ConfigError("Distiller: computeLoss is the distillation objective; configure it with the distillation options instead");
     super(o);
+    if (this.args.dp && !this.args.dpTeacherPublic) {
+      throw new ConfigError("Distiller with dp: a teacher trained on the private training data carries it into every student step outside the DP-SGD guarantee (only the student's per-example gradients are clipped and noised). Set dp_teacher_public: true to state that the teacher(s) never saw this data (trained on public or other data)");
+    }
+    if (this.args.dp && o.cacheTeacherLogits) {
+      emitWarning("dp: cacheTeacherLogits writes the teacher's logits for every private training example to a file; that file is not covered by the DP guarantee: keep it private or delete it after training", "PeftTsDpTeacherCache");
+    }
     let cache: TeacherLogitCache | null = null;
     if (o.cacheTeacherLogits) {
       if (!o.trainDataset) throw new ConfigError("Distiller: cacheTeacherLogits needs a trainDataset");

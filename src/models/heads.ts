@@ -66,7 +66,7 @@ export function tokenClassificationLoss(logits: Tensor, labels: Tensor | NestedA
  * the last one ignored, the same loss and gradient as logits[:, :-1] (an ignored row adds 0 and gets
  * a zero gradient) without copying the logits.
  */
-function shiftedLabels(labels: Tensor | NestedArray, B: number, T: number, what: string): Int32Array {
+export function shiftedLabels(labels: Tensor | NestedArray, B: number, T: number, what: string): Int32Array {
   const y = labelsTensor(labels).i32();
   if (y.length !== B * T) throw new ShapeError(`labels (${y.length} values) do not match ${what} (expected [${B}, ${T}])`);
   const shifted = new Int32Array(B * T).fill(-100);

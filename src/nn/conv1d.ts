@@ -3,7 +3,7 @@
 import { Tensor } from "../tensor/tensor.js";
 import { globalRng, Rng } from "../tensor/random.js";
 import { Module } from "./module.js";
-import { add, matmul } from "../ops/index.js";
+import { linear } from "../ops/matmul.js";
 import { asTensor, TensorLike } from "../ops/util.js";
 import { ShapeError } from "../tensor/errors.js";
 
@@ -29,9 +29,8 @@ export class Conv1D extends Module {
     if (t.shape[t.ndim - 1] !== this.nx) {
       throw new ShapeError(`Conv1D: input [${t.shape}] does not fit weight [${this.weight.shape}]${this.weight.name ? ` ('${this.weight.name}')` : ""} (expected last dim ${this.nx})`);
     }
-    const lead = t.shape.slice(0, -1);
-    let y = matmul(t.reshape([-1, this.nx]), this.weight);
-    if (this.bias) y = add(y, this.bias);
-    return y.reshape([...lead, this.nf]);
+    // the linear op with the [in, out] layout (as forwardAct's fused path): one GEMM and the bias add,
+    // and its weight gradient goes through the ops' GradCapture (DP ghost clipping)
+    return linear(t, this.weight, this.bias, { weightInOut: true });
   }
 }

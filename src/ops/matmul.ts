@@ -6,6 +6,7 @@ import { getBackend } from "../backend/registry.js";
 import type { BiasActOp } from "../backend/backend.js";
 import { ShapeError } from "../tensor/errors.js";
 import { asTensor, broadcastShapes, f32Of, TensorLike } from "./util.js";
+import { gradCapture } from "./grad_capture.js";
 
 interface Operand {
   data: Float32Array;
@@ -152,7 +153,11 @@ export function linear(x: TensorLike, weight: Tensor, bias?: Tensor | null, opts
       gx = Tensor.empty(xShape);
       wmm(gd, gx.data, rows, inF, outF, inOut);
     }
-    if (xSaved) {
+    const cap = gradCapture();
+    if (cap && gb && cap.linearBias(bias!, gd, rows, outF)) gb = null;
+    if (xSaved && cap?.linearWeight(weight, xSaved, gd, rows, inF, outF, inOut)) {
+      // taken by the capture (DP ghost clipping)
+    } else if (xSaved) {
       gw = Tensor.empty(weight.shape);
       const p = { batch: 1, strideA: 0, strideB: 0, strideOut: 0, accumulate: false, transA: true, transB: false };
       if (inOut) be.matmul(xSaved, gd, gw.data, { ...p, m: inF, n: outF, k: rows });
@@ -222,6 +227,8 @@ export function loraLinear(
     let gd = f32Of(g);
     let gx: Tensor | null = null, gw: Tensor | null = null, ga: Tensor | null = null, gB: Tensor | null = null, gb: Tensor | null = null;
     ({ gd, gb } = outputGrads(gd, zSaved, bias, act, rows, outF));
+    const cap = gradCapture();
+    if (cap && gb && cap.linearBias(bias!, gd, rows, outF)) gb = null;
     if (rx || rA) {
       // gu = s·(g·B) [rows, r]: the gradient of x·Aᵀ
       const gu = allocF32Uninit(rows * r);
@@ -232,16 +239,16 @@ export function loraLinear(
         wmm(gd, gx.data, rows, inF, outF, inOut);
         gemm(gu, ad, gx.data, rows, inF, r, false, false, true);
       }
-      if (rA) {
+      if (rA && !cap?.linearWeight(A, xSaved!, gu, rows, inF, r, false)) {
         ga = Tensor.zeros(A.shape);
         gemm(gu, xSaved!, ga.data, r, inF, rows, true, false, false);
       }
     }
-    if (tSaved) {
+    if (tSaved && !cap?.linearWeight(B, tSaved, gd, rows, r, outF, false)) {
       gB = Tensor.zeros(B.shape);
       gemm(gd, tSaved, gB.data, outF, r, rows, true, false, false);
     }
-    if (weight.requiresGrad && xSaved) {
+    if (weight.requiresGrad && xSaved && !cap?.linearWeight(weight, xSaved, gd, rows, inF, outF, inOut)) {
       gw = Tensor.zeros(weight.shape);
       if (inOut) gemm(xSaved, gd, gw.data, inF, outF, rows, true, false, false);
       else gemm(gd, xSaved, gw.data, outF, inF, rows, true, false, false);

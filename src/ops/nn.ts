@@ -8,6 +8,7 @@ import { ShapeError } from "../tensor/errors.js";
 import { getBackend } from "../backend/registry.js";
 import { asTensor, assertFloat, f32Of, normDim, TensorLike } from "./util.js";
 import { rowsAlong, toRowsAlong } from "./dims.js";
+import { gradCapture } from "./grad_capture.js";
 
 export { scaledDotProductAttention, setAttentionKernels } from "./attention.js";
 export { applyRotary, rotaryTables } from "./rotary.js";
@@ -144,6 +145,7 @@ export function embedding(weight: Tensor, ids: Tensor | number[] | number[][], o
   }
   const pad = opts.paddingIdx ?? null;
   return record(out, "embedding", [weight], (g) => {
+    if (gradCapture()?.embedding(weight, idx, f32Of(g), idx.length, D, pad !== null && pad >= 0 && pad < V ? pad : null)) return [null];
     const sink = weight.gradFn ? undefined : sparseGradSink(weight);
     if (sink) {
       // row-sparse: the touched rows only (src/tensor/sparse_grad.ts); the padding row gets none

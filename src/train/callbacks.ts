@@ -27,9 +27,12 @@ export class TrainerState {
   trialName: string | null = null;
   trialParams: Record<string, unknown> | null = null;
   statefulCallbacks: Record<string, unknown> = {};
+  /** A DP-SGD run's privacy state (TrainerDp.stateJSON: ε, δ, σ, C, q, steps, accountant history); null otherwise. */
+  dp: Record<string, unknown> | null = null;
 
   toJSON(): Record<string, unknown> {
     return {
+      ...(this.dp ? { dp: this.dp } : {}),
       best_global_step: this.bestGlobalStep,
       best_metric: this.bestMetric,
       best_model_checkpoint: this.bestModelCheckpoint,
@@ -79,6 +82,8 @@ export class TrainerState {
     s.trialName = (o.trial_name as string | null) ?? null;
     s.trialParams = (o.trial_params as Record<string, unknown> | null) ?? null;
     s.statefulCallbacks = (o.stateful_callbacks as Record<string, unknown>) ?? {};
+    if (o.dp !== undefined && o.dp !== null && (typeof o.dp !== "object" || Array.isArray(o.dp))) throw new ConfigError(`${source}: field 'dp' must be an object, found ${JSON.stringify(o.dp)}`);
+    s.dp = (o.dp as Record<string, unknown> | undefined) ?? null;
     return s;
   }
 }

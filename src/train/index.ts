@@ -15,5 +15,5 @@ export { checkpoint, enableGradientCheckpointing, disableGradientCheckpointing }
 export { getLastCheckpoint, sortedCheckpoints, rotateCheckpoints } from "./checkpoint.js";
 export { renderReport, plotsFromLogHistory } from "./report.js";
 export * from "./optim/index.js";
-export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent } from "./dp/index.js";
+export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent, GhostClipper, dpModelCardSection } from "./dp/index.js";
 export type { MechanismStep, HistoryEntry, PrivacySpent, NoiseMultiplierOptions } from "./dp/index.js";

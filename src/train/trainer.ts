@@ -45,6 +45,7 @@ import type { DdpStats } from "./ddp_grads.js";
 import { epochBatches, globalExamples } from "./ddp_sampler.js";
 import { TrainerDp } from "./trainer_dp.js";
 import type { GaussianSource } from "./dp/noise.js";
+import { writeDpModelCard } from "./dp/model_card.js";
 import { sliceOptimizerState, trainerLayout } from "./tensor_parallel.js";
 
 export { EarlyStoppingCallback, defaultDataCollator };
@@ -222,8 +223,10 @@ export class Trainer {
     checkSameRun(this.ddp, { args: a.toDict(), trainable: optimizer.namedParams(), model: this.model.namedParameters(), datasetLength: N });
     this.ddp.setup(this.flat, a, optimizer);
     const flops = modelFlopsPerToken(this.model);
-    if (a.dp && resumeSpec) throw new ConfigError("dp: resuming a DP-SGD run is not supported yet (the accountant's history and the Poisson sampler are not checkpointed)");
-    this.dp = a.dp ? new TrainerDp(a, N, maxSteps, optimizer.namedParams(), this.ddp.group.worldSize, this.dpNoise) : null;
+    this.dp = a.dp ? new TrainerDp(a, {
+      n: N, maxSteps, named: optimizer.namedParams(), group: this.ddp.group, noise: this.dpNoise, dataset: this.trainDataset,
+      customLoss: this.customLoss !== undefined || this.computeLoss !== Trainer.prototype.computeLoss,
+    }) : null;
 
     this.state = initialState(a, plan);
     this.control = new TrainerControl();
@@ -231,9 +234,14 @@ export class Trainer {
     this.trLossSinceLog = 0;
     this.globalStepLastLogged = 0;
 
+    // a finished epoch's data draws are replayed to reach the next one's (DP: its Poisson samples)
+    const drawEpoch = () => this.dp ? this.dp.epochBatches(N, numBatches, this.dataRng, () => [[this.epochOrder(N)]]) : this.epochOrder(N);
     const { startEpoch, skipBatches } = resumeSpec
-      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, () => this.epochOrder(N), a.perDeviceTrainBatchSize * a.dataParallelSize)
+      ? resumePosition(this.loadCheckpoint(resolveResume(resumeSpec, a.outputDir)), numBatches, this.dataRng, drawEpoch, a.perDeviceTrainBatchSize * a.dataParallelSize)
       : { startEpoch: 0, skipBatches: 0 };
+    // a run without DP that resumes a DP checkpoint is not private as a whole: its files must not say so
+    if (resumeSpec && this.dp) this.dp.restore(this.state.dp, `${this.lastCheckpoint}/trainer_state.json`, this.state.globalStep);
+    else if (resumeSpec) this.state.dp = null;
     if (this.ddp.isMain) rewriteLogJsonl(a, this.state.logHistory);
 
     this.model.train();
@@ -247,7 +255,7 @@ export class Trainer {
         this.dataEpochStart = this.dataRng.getState();
         // every rank's micro-batches: this rank's are batches, the others' size the loss weights
         const plain = () => epochBatches(this.epochOrder(N), a.perDeviceTrainBatchSize, this.ddp.group.worldSize, a.dataloaderDropLast);
-        const all = this.dp ? [this.dp.epochBatches(N, numBatches, this.dataRng, () => plain()[0])] : plain();
+        const all = this.dp ? this.dp.epochBatches(N, numBatches, this.dataRng, plain) : plain();
         const batches = all[this.ddp.group.rank];
         let b = epoch === startEpoch ? skipBatches : 0;
         this.batchesDoneInEpoch = b;
@@ -314,11 +322,12 @@ export class Trainer {
   protected trainingStep(group: number[][], flopsPerToken: number, total = group.reduce((s, g) => s + g.length, 0)): number {
     const a = this.args;
     const lossScale = this.scaler ? this.scaler.lossFactor() : 1;
-    if (this.dp) return this.dp.trainingStep(group, (i) => {
-      const batch = collateWith(this.dataCollator, [dsGet(this.trainDataset!, i)]);
+    const batchOf = (idx: number[]) => {
+      const batch = collateWith(this.dataCollator, idx.map((i) => dsGet(this.trainDataset!, i)));
       this.state.totalFlos += flopsPerToken * batchTokens(batch);
-      return this.computeLoss(this.model, batch);
-    });
+      return batch;
+    };
+    if (this.dp) return this.dp.trainingStep(group, (i) => this.computeLoss(this.model, batchOf([i])), batchOf, this.model);
     let stepLoss = 0, flos = 0;
     for (let k = 0; k < group.length; k++) {
       const idx = group[k];
@@ -346,6 +355,7 @@ export class Trainer {
     const afterStep = hasOptimizerStepHook(model) ? () => model.onOptimizerStep(step) : undefined;
     if (this.dp) {
       this.dp.finishStep();
+      this.state.dp = this.dp.stateJSON();
       this.flat!.attach();
     }
     // DP: the private gradient is already clipped per sample and noised; no clipping after
@@ -463,6 +473,7 @@ export class Trainer {
     await this.ddp.onMain(async () => {
       getFiles().mkdir(dir);
       await saveModelWeights(this.model, dir);
+      if (this.state.dp) writeDpModelCard(dir, this.state.dp);
       atomicWriteFile(join(dir, "training_args.json"), this.args.toJsonString());
     }, () => saveModelWeights(this.model, dir)); // tp: replica 0's other ranks send their shards
   }

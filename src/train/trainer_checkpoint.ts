@@ -14,6 +14,7 @@ import type { GradScaler } from "./amp.js";
 import type { Optimizer } from "./optim/optimizer.js";
 import type { LRScheduler, SchedulerState } from "./schedule.js";
 import { gatherOptimizerState } from "./tensor_parallel.js";
+import { writeDpModelCard } from "./dp/model_card.js";
 
 /** The loop's loss and logging counters. */
 export interface LoopCounters {
@@ -82,7 +83,10 @@ export async function saveTrainerCheckpoint(t: CheckpointSource): Promise<string
   const optState = t.ddp.savesShards && !a.saveOnlyModel ? gatherOptimizerState(t.optimizer) : undefined;
   await t.ddp.onMain(async () => {
     await writeCheckpoint(a.outputDir, step, {
-      model: (d) => saveModelWeights(t.model, d),
+      model: async (d) => {
+        await saveModelWeights(t.model, d);
+        if (t.state.dp) writeDpModelCard(d, t.state.dp);
+      },
       optimizer: (p) => t.optimizer.save(p, optState),
       scheduler: () => t.scheduler.stateDict(),
       rng: () => ({ ...rngCheckpoint(t.position, t.scaler, t.counters, rngStates), global_batch_examples: a.perDeviceTrainBatchSize * a.dataParallelSize }),
@@ -174,6 +178,7 @@ export function restoreCheckpoint(dir: string, t: ResumeTarget): { rng: RngCheck
   }
   t.state.bestModelCheckpoint = st.bestModelCheckpoint;
   t.state.totalFlos = st.totalFlos;
+  t.state.dp = st.dp;
   for (const cb of t.callbacks) {
     const s = cb.stateName ? st.statefulCallbacks[cb.stateName] : undefined;
     if (s && cb.setState) cb.setState(s as Record<string, unknown>);

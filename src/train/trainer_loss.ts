@@ -27,7 +27,7 @@ export function modelInputs(inputs: Batch, dropLabels: boolean): Record<string, 
 }
 
 /** Whether the model (under a PEFT wrapper, if any) is a causal LM: HF shifts its labels for the label smoother. */
-function isCausalLM(model: Module): boolean {
+export function isCausalLM(model: Module): boolean {
   const w = model as unknown as { getBaseModel?: () => unknown };
   const base = (typeof w.getBaseModel === "function" ? w.getBaseModel() : model) as { architectureName?: unknown };
   return typeof base.architectureName === "string" && headKind(base.architectureName) === "causal-lm";

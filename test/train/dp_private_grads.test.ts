@@ -85,5 +85,5 @@ test("the default noise source is the CSPRNG; bad options are refused by name", 
   assert.ok(a.some((v, i) => v !== b[i]));
   assert.throws(() => new PrivateGradients(params(), { maxGradNorm: 0, noiseMultiplier: 1, expectedBatchSize: 1 }), /dp_max_grad_norm/);
   assert.throws(() => new PrivateGradients(params(), { maxGradNorm: 1, noiseMultiplier: -1, expectedBatchSize: 1 }), /dp_noise_multiplier/);
-  assert.throws(() => new PrivateGradients(params(), { maxGradNorm: 1, noiseMultiplier: 1, expectedBatchSize: 1, clipping: "ghost" as any }), /dp_clipping/);
+  assert.throws(() => new PrivateGradients(params(), { maxGradNorm: 1, noiseMultiplier: 1, expectedBatchSize: 1, clipping: "bogus" as any }), /dp_clipping must be "flat", "per_layer" or "ghost"/);
 });

@@ -72,11 +72,14 @@ test("dp_target_epsilon: the searched noise multiplier spends at most the target
   assert.ok(e <= 4 && e > 3.9, `ε ${e}`);
 });
 
-test("DP refusals: neither/both ε and σ, ghost clipping in the Trainer, fp16, batch larger than the data", async () => {
+test("DP refusals: neither/both ε and σ, ghost clipping with a custom loss, fp16, ZeRO, batch larger than the data", async () => {
   assert.throws(() => args({}), (e: Error) => e instanceof ConfigError && /exactly one of dp_target_epsilon and dp_noise_multiplier/.test(e.message));
   assert.throws(() => args({ dp_noise_multiplier: 1, dp_target_epsilon: 3 }), /got both/);
-  assert.throws(() => args({ dp_noise_multiplier: 1, dp_clipping: "ghost" }), /ghost.*not available in the Trainer/);
+  const custom = new Trainer({ model: new TinyRegressor(), args: args({ dp_noise_multiplier: 1, dp_clipping: "ghost" }), trainDataset: regressionData(N), dataCollator: regressionCollator, computeLoss: (m, b) => (m as TinyRegressor).forward(b as any).loss! });
+  await assert.rejects(() => custom.train(), (e: Error) => e instanceof ConfigError && /dp_clipping "ghost" needs the model's own loss.*custom compute_loss/.test(e.message));
+  assert.throws(() => args({ dp_noise_multiplier: 1, dp_clipping: "bogus" }), /dp_clipping must be "flat", "per_layer" or "ghost"/);
   assert.throws(() => args({ dp_noise_multiplier: 1, fp16: true }), /fp16/);
+  assert.throws(() => args({ dp_noise_multiplier: 1, zero_stage: 1 }), (e: Error) => e instanceof ConfigError && /tensor parallelism or ZeRO is not supported .*each example's whole gradient on one rank/.test(e.message));
   const t = new Trainer({ model: new TinyRegressor(), args: args({ dp_noise_multiplier: 1, per_device_train_batch_size: 64 }), trainDataset: regressionData(N), dataCollator: regressionCollator });
   await assert.rejects(() => t.train(), /exceeds the 32 training examples/);
 });

@@ -1,6 +1,7 @@
 // peft-ts train: model + task data + PEFT config → Trainer → adapter (HF PEFT layout),
 // metrics.json (train_* and eval_* by HF names), report.html and checkpoints in --output_dir.
 
+import { writeDpModelCard } from "../../train/dp/model_card.js";
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../errors.js";
@@ -89,7 +90,10 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   const trainMetrics: Record<string, unknown> = { ...trainOut.metrics };
   // rank 0 writes the files (every replica holds the same weights after training); under tensor
   // parallelism replica 0's other tp ranks send their shards to savePretrained's gathers
-  await trainer.ddp.onMain(() => saveTrained(model, dir, outputDir), () => model.savePretrained(outputDir));
+  await trainer.ddp.onMain(async () => {
+    await saveTrained(model, dir, outputDir);
+    if (trainer.state.dp) writeDpModelCard(outputDir, trainer.state.dp); // the model card states the run's ε
+  }, () => model.savePretrained(outputDir));
   stage(`saved ${model instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
   let evalMetrics: Record<string, unknown> = {};
   if (data.evalDataset) {

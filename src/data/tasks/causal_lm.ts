@@ -45,7 +45,9 @@ export function* packBlocks(texts: Iterable<string>, tokenizer: TaskTokenizer, o
 export function packTexts(ds: Dataset<Row>, tokenizer: TaskTokenizer, opts: PackOptions): Dataset<Features> {
   const col = opts.textColumn ?? "text";
   if (ds.length > 0 && !ds.columns.includes(col)) throw new ConfigError(`packTexts: no column '${col}' (columns: ${ds.columns.join(", ")})`);
-  return new Dataset([...packBlocks(ds.column(col).map(String), tokenizer, opts)]);
+  const packed = new Dataset([...packBlocks(ds.column(col).map(String), tokenizer, opts)]);
+  // an example is a block of concatenated texts: DP-SGD (src/train/trainer_dp.ts) warns that its unit of privacy is the block
+  return Object.assign(packed, { examplesSpanRows: true });
 }
 
 // ------------------------------------------------------------------ instruction / chat

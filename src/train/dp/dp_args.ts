@@ -1,7 +1,7 @@
 // The checks of TrainingArguments' dp_* fields (only when dp is on): one of dp_target_epsilon and
 // dp_noise_multiplier, positive values, a known accountant and clipping, and refusals of settings
-// this DP-SGD does not keep private: distributed runs (the noise must be added once, not per
-// rank; not implemented) and fp16 loss scaling (the per-sample norms would be of scaled grads).
+// this DP-SGD does not keep private or support: tensor parallelism and ZeRO (a rank holds part of
+// each example's gradient) and fp16 loss scaling (the per-sample norms would be of scaled grads).
 
 import { ConfigError } from "../../tensor/errors.js";
 
@@ -32,12 +32,9 @@ export function checkDpArgs(a: DpArgs): void {
   pos(a.dpDelta, "dp_delta", 1);
   pos(a.dpMaxGradNorm, "dp_max_grad_norm");
   if (a.dpAccountant !== "rdp" && a.dpAccountant !== "gdp") throw new ConfigError(`dp_accountant must be "rdp" or "gdp", got ${JSON.stringify(a.dpAccountant)}`);
-  if (a.dpClipping === "ghost") {
-    throw new ConfigError(`dp_clipping "ghost" is not available in the Trainer yet: ghost norms (linearGhostNormsSquared) need each Linear layer's activations and output gradients, which the model does not expose; use "flat" or "per_layer"`);
-  }
-  if (a.dpClipping !== "flat" && a.dpClipping !== "per_layer") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(a.dpClipping)}`);
-  if ((a.dataParallelSize ?? 1) > 1 || a.tensorParallelSize > 1 || a.zeroStage > 0) {
-    throw new ConfigError("dp: DP-SGD with distributed training (data/tensor parallelism, ZeRO) is not supported yet (the noise must be drawn once for all ranks); train in one process");
+  if (a.dpClipping !== "flat" && a.dpClipping !== "per_layer" && a.dpClipping !== "ghost") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(a.dpClipping)}`);
+  if (a.tensorParallelSize > 1 || a.zeroStage > 0) {
+    throw new ConfigError("dp: DP-SGD with tensor parallelism or ZeRO is not supported (the per-sample clipping needs each example's whole gradient on one rank); use plain data parallelism (several processes) or one process");
   }
   if (a.fp16) throw new ConfigError("dp: fp16 loss scaling is not supported with DP-SGD (the per-sample norms would be of scaled gradients); use bf16 or f32");
 }

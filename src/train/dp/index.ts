@@ -6,3 +6,6 @@ export { getNoiseMultiplier, type NoiseMultiplierOptions } from "./noise_multipl
 export { perSampleGradients, sampleNormsSquared, linearPerSampleGrads, linearGhostNormsSquared, type SampleGrads } from "./per_sample.js";
 export { PrivateGradients, clipFactors, type DpClipping, type PrivateGradOptions } from "./private_grads.js";
 export { cryptoGaussian, seededGaussian, type GaussianSource } from "./noise.js";
+export { GhostClipper } from "./ghost.js";
+export { exampleLossSum, type ExampleLosses } from "./example_losses.js";
+export { dpModelCardSection, writeDpModelCard } from "./model_card.js";

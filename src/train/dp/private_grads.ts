@@ -5,6 +5,7 @@
 // Poisson sampling, so the update does not reveal the drawn batch's size).
 // Clipping "flat": one norm over all trainable parameters. "per_layer": each parameter k clipped to
 // C / √K on its own (so the whole clipped gradient still has norm ≤ C and the noise stays σC).
+// "ghost": flat clipping with the norms and the clipped sum from ghost.ts (no per-sample gradients).
 
 import type { Tensor } from "../../tensor/tensor.js";
 import { tensor } from "../../tensor/tensor.js";
@@ -12,7 +13,7 @@ import { ConfigError, ShapeError } from "../../tensor/errors.js";
 import { cryptoGaussian, type GaussianSource } from "./noise.js";
 import { sampleNormsSquared, type SampleGrads } from "./per_sample.js";
 
-export type DpClipping = "flat" | "per_layer";
+export type DpClipping = "flat" | "per_layer" | "ghost";
 
 export interface PrivateGradOptions {
   maxGradNorm: number;
@@ -49,7 +50,7 @@ export class PrivateGradients {
     if (!(opts.noiseMultiplier >= 0)) throw new ConfigError(`dp_noise_multiplier must be >= 0, got ${opts.noiseMultiplier}`);
     if (!(opts.expectedBatchSize > 0)) throw new ConfigError(`DP-SGD: the expected batch size must be > 0, got ${opts.expectedBatchSize}`);
     this.clipping = opts.clipping ?? "flat";
-    if (this.clipping !== "flat" && this.clipping !== "per_layer") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(this.clipping)}`);
+    if (this.clipping !== "flat" && this.clipping !== "per_layer" && this.clipping !== "ghost") throw new ConfigError(`dp_clipping must be "flat", "per_layer" or "ghost", got ${JSON.stringify(this.clipping)}`);
     this.noise = opts.noise ?? cryptoGaussian;
     this.sums = params.map((p) => new Float32Array(p.size));
   }
@@ -70,15 +71,32 @@ export class PrivateGradients {
     this.samples += grads.length;
   }
 
-  /** Noise once, divide by the expected batch size, write params' .grad, reset the sums. */
-  finish(): void {
-    const std = this.opts.noiseMultiplier * this.opts.maxGradNorm;
+  /** Records examples whose clipped gradients were added to `sums` directly (ghost clipping), with their norms before clipping. */
+  addedClipped(norms: number[]): void {
+    this.norms.push(...norms);
+    this.samples += norms.length;
+  }
+
+  /**
+   * Noise once, divide by the expected batch size, write params' .grad, reset the sums.
+   * opts.noise false: no noise here (another rank adds it); opts.reduce: runs on the (noised)
+   * sums before the division (data parallelism: their allreduce).
+   */
+  finish(opts: { noise?: boolean; reduce?: (sums: Float32Array[]) => void } = {}): void {
+    const std = opts.noise === false ? 0 : this.opts.noiseMultiplier * this.opts.maxGradNorm;
+    if (std > 0) {
+      for (const s of this.sums) {
+        const z = new Float32Array(s.length);
+        this.noise(z, std);
+        for (let j = 0; j < s.length; j++) s[j] += z[j];
+      }
+    }
+    opts.reduce?.(this.sums);
     const inv = 1 / this.opts.expectedBatchSize;
     this.params.forEach((p, k) => {
       const s = this.sums[k];
       const z = new Float32Array(s.length);
-      if (std > 0) this.noise(z, std);
-      for (let j = 0; j < s.length; j++) z[j] = (s[j] + z[j]) * inv;
+      for (let j = 0; j < s.length; j++) z[j] = s[j] * inv;
       if (p.grad && p.grad.isContiguous() && p.grad.dtype === "f32") (p.grad.data as Float32Array).set(z);
       else p.grad = tensor(z, { shape: p.shape });
       s.fill(0);
