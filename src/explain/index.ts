@@ -13,3 +13,5 @@ export { baselineEmbeddings } from "./baseline.js";
 export type { Baseline } from "./baseline.js";
 export { inputEmbeddingsOf } from "./model_access.js";
 export type { ExampleInput, ExplainableModel } from "./model_access.js";
+export { adapterDelta, adapterDeltaFromTensors, adapterDeltaJSON, effectiveRank, formatAdapterDelta, loraDeltaSingularValues, moduleDelta } from "./adapter_delta.js";
+export type { LoraScalingConfig, ModuleDelta } from "./adapter_delta.js";
