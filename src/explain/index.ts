@@ -15,3 +15,5 @@ export { inputEmbeddingsOf } from "./model_access.js";
 export type { ExampleInput, ExplainableModel } from "./model_access.js";
 export { adapterDelta, adapterDeltaFromTensors, adapterDeltaJSON, effectiveRank, formatAdapterDelta, loraDeltaSingularValues, moduleDelta } from "./adapter_delta.js";
 export type { LoraScalingConfig, ModuleDelta } from "./adapter_delta.js";
+export { renderExplainHtml, formatTokenScores, escapeHtml } from "./explain_html.js";
+export type { ExplainPage, PredictionRow } from "./explain_html.js";
