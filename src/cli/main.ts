@@ -125,6 +125,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         "peft-ts inspect --model_name_or_path models/llama-mini-en",
         "peft-ts inspect -m models/llama-mini-en --task seq-cls --peft lora --lora_r 8 --target_modules all-linear",
         "peft-ts inspect -m models/llama-mini-en --adapter runs/chat --json",
+        "peft-ts inspect --adapter runs/sst2/adapter   # what the LoRA adapter changed: ‖ΔW‖, effective rank per module",
       ],
       run: lazy(() => import("./commands/inspect.js")),
     },
