@@ -52,15 +52,22 @@ export function integratedGradients(model: ExplainableModel, example: ExampleInp
   const T = checkExample(example);
   const nSteps = opts.nSteps ?? 50;
   const { alphas, weights } = integrationPoints(nSteps, opts.method ?? "gausslegendre");
-  const chunk = opts.internalBatchSize ?? nSteps;
+  // without a pad token a decoder classifier cannot find its last token in a batch (as transformers):
+  // one path point per forward then
+  const noPad = model.config.padTokenId === null || model.config.padTokenId === undefined;
+  const chunk = noPad ? 1 : opts.internalBatchSize ?? nSteps;
   if (!Number.isInteger(chunk) || chunk < 1) throw new ConfigError(`integrated gradients: internalBatchSize must be a positive integer, got ${chunk}`);
   return explainScope(model, () => {
     const x = embedIds(model, example.inputIds);
     const E = x.shape[1];
     const b = baselineEmbeddings(model, example.inputIds, E, opts.baseline ?? "pad", opts.keepTokenIds);
-    const ends = noGrad(() => model.forward(stepInputs(example, ops.stack([x, b], 0))));
-    const target = resolveTarget(opts.target, ends, T, opts.output);
-    const [score, baselineScore] = noGrad(() => targetScores(ends, target, T).f32());
+    const at = (e: Tensor) => noGrad(() => model.forward(stepInputs(example, e)));
+    const ends = noPad ? null : at(ops.stack([x, b], 0));
+    const atX = ends ?? at(x.reshape([1, T, E]));
+    const target = resolveTarget(opts.target, atX, T, opts.output);
+    const [score, baselineScore] = ends
+      ? noGrad(() => targetScores(ends, target, T).f32())
+      : [targetScores(atX, target, T).f32()[0], noGrad(() => targetScores(at(b.reshape([1, T, E])), target, T).f32()[0])];
     const xd = x.f32(), bd = b.f32(), TE = T * E;
     const gsum = new Float64Array(TE);
     for (let s0 = 0; s0 < alphas.length; s0 += chunk) {

@@ -134,3 +134,10 @@ test("IG targets: token classification (a token + label) and causal LM (the next
   assert.throws(() => integratedGradients(tc, { inputIds: [2, 5] }, { target: { kind: "token-classification", token: 5 } }), (e: Error) => e instanceof ShapeError && /position 5/.test(e.message));
   assert.throws(() => integratedGradients(tc, { inputIds: [2, 5] }, { target: { kind: "sequence-classification" } }), /sequence-classification target needs logits \[batch, labels\]/);
 });
+
+test("IG on a decoder classifier without a pad token (GPT-2): one path point per forward, still complete", async () => {
+  const m = (await AutoModelForSequenceClassification.fromPretrained(join(GOLDEN, "gpt2-tiny-random"), { numLabels: 2, log: () => {} })) as unknown as ExplainableModel;
+  assert.equal(m.config.padTokenId ?? null, null);
+  const r = integratedGradients(m, { inputIds: [5, 9, 14, 3] }, { target: { kind: "sequence-classification" }, baseline: "zero", nSteps: 16 });
+  assert.ok(Math.abs(r.convergenceDelta) <= 0.01 * Math.abs(r.score - r.baselineScore), `delta ${r.convergenceDelta}, gap ${r.score - r.baselineScore}`);
+});
