@@ -103,21 +103,22 @@ test("gradient × input equals central finite differences along each token's emb
   });
 });
 
-test("IG completeness within 1% on SST-2 dev sentences (bundled pretrained bert-mini-en, n_steps = 50)", async () => {
-  manualSeed(0);
-  const dir = join(FIXTURES, "bert-mini-en");
-  const model = (await AutoModelForSequenceClassification.fromPretrained(dir, { numLabels: 2, log: () => {} })) as unknown as ExplainableModel;
-  const tok = await AutoTokenizer.fromPretrained(dir);
-  const rows = readFileSync(join(FIXTURES, "..", "sst2", "dev.tsv"), "utf8").trim().split("\n").slice(1).map((l) => l.split("\t")[0]);
-  const n = Number(process.env.PEFT_TS_IG_SENTENCES ?? 50);
-  for (const text of rows.slice(0, n)) {
-    const inputIds = tok.encode(text);
-    const r = integratedGradients(model, { inputIds }, { target: { kind: "sequence-classification" }, nSteps: 50, keepTokenIds: tok.allSpecialIds });
-    const gap = r.score - r.baselineScore;
-    assert.ok(Math.abs(r.convergenceDelta) <= 0.01 * Math.abs(gap), `"${text}": delta ${r.convergenceDelta} vs f(x) − f(b) = ${gap}`);
-    assert.equal(r.tokenAttributions.length, inputIds.length);
-  }
-});
+for (const [name, count] of [["bert-mini-en", 50], ["llama-mini-en", 20]] as const) {
+  test(`IG completeness within 1% on ${count} SST-2 dev sentences (bundled pretrained ${name}, new seeded head, n_steps = 50)`, async () => {
+    manualSeed(0);
+    const dir = join(FIXTURES, name);
+    const model = (await AutoModelForSequenceClassification.fromPretrained(dir, { numLabels: 2, log: () => {} })) as unknown as ExplainableModel;
+    const tok = await AutoTokenizer.fromPretrained(dir);
+    const rows = readFileSync(join(FIXTURES, "..", "sst2", "dev.tsv"), "utf8").trim().split("\n").slice(1).map((l) => l.split("\t")[0]);
+    for (const text of rows.slice(0, count)) {
+      const inputIds = tok.encode(text);
+      const r = integratedGradients(model, { inputIds }, { target: { kind: "sequence-classification" }, nSteps: 50, keepTokenIds: tok.allSpecialIds });
+      const gap = r.score - r.baselineScore;
+      assert.ok(Math.abs(r.convergenceDelta) <= 0.01 * Math.abs(gap), `"${text}": delta ${r.convergenceDelta} vs f(x) − f(b) = ${gap}`);
+      assert.equal(r.tokenAttributions.length, inputIds.length);
+    }
+  });
+}
 
 test("IG targets: token classification (a token + label) and causal LM (the next token); typed errors", async () => {
   const tc = (await AutoModelForTokenClassification.fromPretrained(join(GOLDEN, "bert-tiny-random"), { log: () => {} })) as unknown as ExplainableModel;
