@@ -140,3 +140,13 @@ export {
 } from "./data/index.js";
 export type { Task, TaskOptions, PreparedTask, LabelInfo, TaskEvaluator } from "./data/index.js";
 export * as metrics from "./data/metrics.js";
+
+// interpretability: attributions, attention rollout, what the adapter changed
+export {
+  integratedGradients, gradientXInput, attentionRollout, rolloutExplain, integrationPoints, gaussLegendre, INTEGRATION_METHODS,
+  adapterDelta, adapterDeltaFromTensors, adapterDeltaJSON, effectiveRank, loraDeltaSingularValues, formatAdapterDelta,
+} from "./explain/index.js";
+export type {
+  Attribution, AttributionOptions, IntegratedGradientsOptions, IntegratedGradientsResult, RolloutResult, IntegrationMethod,
+  AttributionTarget, ResolvedTarget, TargetOutput, Baseline, ExampleInput, ExplainableModel, ModuleDelta, LoraScalingConfig,
+} from "./explain/index.js";

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// peft-ts command line: train, eval, predict, generate, merge, distill, inspect, convert, export, demo.
+// peft-ts command line: train, eval, predict, generate, merge, distill, inspect, explain, convert, export, demo.
 // Options carry their Hugging Face names (--model_name_or_path, --learning_rate, …), given as
 // flags (snake_case or kebab-case) or in a JSON/YAML file (--config); flags override the file.
 // Errors print one line `peft-ts: error: …` and exit non-zero (stack traces only with --debug).
@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { CliError, errorLine } from "./errors.js";
 import {
-  ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, GEN_OPTS, GENERAL_OPTS, LAUNCH_OPTS, LOSS_OPTS, MODEL_OPTS, OptSpec, PEFT_OPTS, TRAINING_OPTS, flagOf,
+  ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, EXPLAIN_OPTS, GEN_OPTS, GENERAL_OPTS, LAUNCH_OPTS, LOSS_OPTS, MODEL_OPTS, OptSpec, PEFT_OPTS, TRAINING_OPTS, flagOf,
 } from "./options.js";
 import { Opts, normalizeArgv, readConfigFile, resolveOptions } from "./resolve.js";
 import { DEMO_DEFAULTS } from "./demo_defaults.js";
@@ -125,8 +125,20 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
         "peft-ts inspect --model_name_or_path models/llama-mini-en",
         "peft-ts inspect -m models/llama-mini-en --task seq-cls --peft lora --lora_r 8 --target_modules all-linear",
         "peft-ts inspect -m models/llama-mini-en --adapter runs/chat --json",
+        "peft-ts inspect --adapter runs/sst2/adapter   # what the LoRA adapter changed: ‖ΔW‖, effective rank per module",
       ],
       run: lazy(() => import("./commands/inspect.js")),
+    },
+    {
+      name: "explain",
+      summary: "which tokens made the prediction: Integrated Gradients, gradient × input or attention rollout for one text, in the terminal and explain.html",
+      options: [GENERAL_OPTS, [MODEL_OPTS[0], MODEL_OPTS[1], MODEL_OPTS[2], MODEL_OPTS[3]], ADAPTER_OPTS, EXPLAIN_OPTS],
+      examples: [
+        'peft-ts explain -m models/bert-mini-en --adapter runs/sst2 --text "a charming and often affecting journey"',
+        'peft-ts explain -m models/bert-mini-en --adapter runs/sst2 --text "unflinchingly bleak" --label 1 --method grad_x_input --output out/explain.html',
+        'peft-ts explain -m models/llama-mini-en --task causal-lm --text "once upon a time" --method rollout --layer 3 --head 2',
+      ],
+      run: lazy(() => import("./commands/explain.js")),
     },
     {
       name: "convert",

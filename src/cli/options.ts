@@ -122,6 +122,20 @@ export const GEN_OPTS: OptSpec[] = [
   i("seed", "random seed", G_GEN),
 ];
 
+const G_EXPLAIN = "Explain:";
+export const EXPLAIN_OPTS: OptSpec[] = [
+  s("text", "the input to explain", G_EXPLAIN),
+  s("label", "the class to explain (name or id; default the predicted one); causal-lm: the next token (text, or #ID), default the greedy one", G_EXPLAIN),
+  s("method", "attribution method", G_EXPLAIN, { choices: ["ig", "grad_x_input", "rollout"], default: "ig" }),
+  i("n_steps", "Integrated Gradients: path points", G_EXPLAIN, { default: 50 }),
+  s("ig_method", "Integrated Gradients: quadrature", G_EXPLAIN, { choices: ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"], default: "gausslegendre" }),
+  s("baseline", "Integrated Gradients: baseline (pad = every token but the special ones replaced by the pad token; default pad, zero when the model has no pad token)", G_EXPLAIN, { choices: ["pad", "zero"] }),
+  i("token_index", "token-cls: the token (index into the tokenized --text) whose label is explained", G_EXPLAIN),
+  i("layer", "attention map: layer (default the last)", G_EXPLAIN),
+  i("head", "attention map: head", G_EXPLAIN, { default: 0 }),
+  p("output", "the HTML page to write", G_EXPLAIN, { default: "explain.html" }),
+];
+
 export const DISTILL_OPTS: OptSpec[] = [
   p("teacher_model_name_or_path", "teacher model folder (same tokenizer as the student)", G_DISTILL),
   p("teacher_adapter", "adapter to load on the teacher", G_DISTILL),

@@ -5,7 +5,7 @@
 // embeddings shared or the encoder's and decoder's own (head tied to the decoder's). PyTorch names:
 // model.shared.weight, model.encoder.layers.N.self_attn.q_proj.weight, …, lm_head.weight, final_logits_bias.
 
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { globalRng, type Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
@@ -13,14 +13,14 @@ import { Embedding, forwardAct, LayerNorm, Linear } from "../nn/layers.js";
 import { activation, fusedActivation } from "../nn/activations.js";
 import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
 import { pastLength, withPast, type KeyValue } from "../nn/kv_cache.js";
-import { runLayerStack } from "../nn/layer_stack.js";
+import { runLayerStack, type LayerStackOutput } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
 import type { BartConfig, PretrainedConfig } from "../io/hf_config.js";
 import { PreTrainedModel, type IdsLike, type LoadOptions, type ModelOutput } from "./modeling_utils.js";
-import { checkPositions, intTensor, keyMaskOf, toIntBatch } from "./inputs.js";
+import { asFloatTensor, checkPositions, intTensor, keyMaskOf, toIntBatch } from "./inputs.js";
 import { constructionRng } from "./head_models.js";
 import { generate, type GenerateOptions } from "./generate.js";
-import { labelBatch, seq2seqLoss, shiftTokensRight, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput } from "./seq2seq.js";
+import { labelBatch, seq2seqLoss, shiftTokensRight, withSeq2SeqExtras, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput } from "./seq2seq.js";
 
 function checkBart(config: PretrainedConfig, cls: string, want: "bart" | "marian"): BartConfig {
   if (config.modelType !== want) throw new ConfigError(`${config.source}: ${cls} needs model_type ${want}, got '${config.modelType}'`);
@@ -45,7 +45,7 @@ export class BartAttention extends Module {
     let kv: KeyValue;
     if (source) kv = past ?? { key: splitHeads(this.k_proj.forward(source), H, D), value: splitHeads(this.v_proj.forward(source), H, D) };
     else kv = withPast(past, splitHeads(this.k_proj.forward(x), H, D), splitHeads(this.v_proj.forward(x), H, D));
-    const ctx = attention(q, kv.key, kv.value, { keyMask, causal, scale: D ** -0.5, dropoutP: this.dropoutP, training: this.training });
+    const ctx = attention(q, kv.key, kv.value, { keyMask, causal, scale: D ** -0.5, dropoutP: this.dropoutP, training: this.training, cross: source !== null });
     return { out: this.out_proj.forward(mergeHeads(ctx)), kv };
   }
 }
@@ -149,8 +149,8 @@ export class BartStack extends Module {
   }
   forward(
     x: { ids: IdsLike | undefined; embeds: Tensor | undefined; mask: IdsLike | undefined },
-    encoder: { hidden: Tensor; mask: IdsLike | undefined } | null, past: Seq2SeqLayerCache[] | undefined, opts: { outputHiddenStates?: boolean; useCache?: boolean },
-  ): ModelOutput & { lastHiddenState: Tensor } {
+    encoder: { hidden: Tensor; mask: IdsLike | undefined } | null, past: Seq2SeqLayerCache[] | undefined, opts: { outputHiddenStates?: boolean; outputAttentions?: boolean; useCache?: boolean },
+  ): LayerStackOutput {
     const what = this.isDecoder ? "decoder" : "encoder";
     if ((x.ids === undefined) === (x.embeds === undefined)) throw new ShapeError(`${what}: give exactly one of ids or embeds`);
     if (past && past.length !== this.layers.length) throw new ShapeError(`pastKeyValues has ${past.length} layers, the decoder has ${this.layers.length}`);
@@ -230,14 +230,20 @@ export class BartForConditionalGeneration extends PreTrainedModel {
   }
   /** The encoder's last hidden state [B, T, d_model]. */
   encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike }): Tensor {
-    return this.model.encoder.forward({ ids: inputs.inputIds, embeds: inputs.inputsEmbeds, mask: inputs.attentionMask }, null, undefined, {}).lastHiddenState;
+    return this.runEncoder(inputs, {}).lastHiddenState;
+  }
+  private runEncoder(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor | NestedArray; attentionMask?: IdsLike }, opts: { outputHiddenStates?: boolean; outputAttentions?: boolean }): LayerStackOutput {
+    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : undefined;
+    return this.model.encoder.forward({ ids: inputs.inputIds, embeds, mask: inputs.attentionMask }, null, undefined, opts);
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);
   }
   forward(inputs: Seq2SeqInputs): Seq2SeqOutput {
     const c = this.config;
-    const enc = inputs.encoderOutputs?.lastHiddenState ?? this.encode(inputs as { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike });
+    const extras = { outputHiddenStates: inputs.outputHiddenStates, outputAttentions: inputs.outputAttentions };
+    const encOut = inputs.encoderOutputs ? null : this.runEncoder(inputs, extras);
+    const enc = inputs.encoderOutputs?.lastHiddenState ?? encOut!.lastHiddenState;
     const labels = labelBatch(inputs.labels);
     let decIds = inputs.decoderInputIds;
     if (decIds === undefined && inputs.decoderInputsEmbeds === undefined) {
@@ -249,11 +255,10 @@ export class BartForConditionalGeneration extends PreTrainedModel {
     const useCache = labels ? false : inputs.useCache ?? c.useCache; // as HF: labels turn the cache off
     const dec = this.model.decoder.forward(
       { ids: decIds, embeds: inputs.decoderInputsEmbeds, mask: inputs.decoderAttentionMask },
-      { hidden: enc, mask: inputs.attentionMask }, inputs.pastKeyValues, { outputHiddenStates: inputs.outputHiddenStates, useCache },
+      { hidden: enc, mask: inputs.attentionMask }, inputs.pastKeyValues, { ...extras, useCache },
     );
     const logits = ops.add(this.lm_head.forward(dec.lastHiddenState), this.final_logits_bias);
-    const out: Seq2SeqOutput = { logits, encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState };
-    if (dec.hiddenStates) out.hiddenStates = dec.hiddenStates;
+    const out = withSeq2SeqExtras({ logits, encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState }, encOut, dec);
     if (useCache) out.pastKeyValues = dec.pastKeyValues as Seq2SeqLayerCache[];
     if (labels) out.loss = seq2seqLoss(logits, labels);
     return out;

@@ -236,7 +236,7 @@ export class BertModel extends PreTrainedModel {
     const keyMask = keyMaskOf(inputs, B, T, P);
     const h = this.embeddings.forward(ids, embeds, tt, pos, P);
     const last = this.encoder.layer.length - 1;
-    const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates;
+    const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates && !inputs.outputAttentions;
     const out: ModelOutput = runLayerStack(this.encoder.layer, h, past, inputs, (layer, x, kv, i) => layer.forward(x, keyMask, kv, firstOnly && i === last));
     if (this.pooler) out.poolerOutput = this.pooler.forward(out.lastHiddenState!);
     return out;

@@ -139,7 +139,7 @@ export class DistilBertModel extends PreTrainedModel {
     const keyMask = keyMaskOf(inputs, B, T, P);
     let h = this.embeddings.forward(embeds ?? this.embeddings.word_embeddings.forward(intTensor(ids!)), positions, B, T);
     const last = this.transformer.layer.length - 1;
-    const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates;
+    const firstOnly = inputs.firstTokenOnly === true && !inputs.outputHiddenStates && !inputs.outputAttentions;
     return runLayerStack(this.transformer.layer, h, past, inputs, (layer, x, kv, i) => layer.forward(x, keyMask, kv, firstOnly && i === last));
   }
 }

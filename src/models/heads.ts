@@ -119,6 +119,7 @@ export function gatherPositions(hidden: Tensor, idx: number[]): Tensor {
 /** Passes the base model's hidden states and KV cache through to a head's output. */
 function withBaseExtras(out: ModelOutput, base: ModelOutput): ModelOutput {
   if (base.hiddenStates) out.hiddenStates = base.hiddenStates;
+  if (base.attentions) out.attentions = base.attentions;
   if (base.pastKeyValues) out.pastKeyValues = base.pastKeyValues;
   return out;
 }
@@ -129,7 +130,7 @@ function withBaseExtras(out: ModelOutput, base: ModelOutput): ModelOutput {
  * firstTokenOnly: the run's lastHiddenState holds position 0 only, so it is not passed on.
  */
 export function encoderHeadOutput(base: ModelOutput, extra: ModelOutput, firstTokenOnly = false): ModelOutput {
-  const out: ModelOutput = firstTokenOnly && !base.hiddenStates ? { ...extra } : { ...extra, lastHiddenState: base.lastHiddenState };
+  const out: ModelOutput = firstTokenOnly && !base.hiddenStates && !base.attentions ? { ...extra } : { ...extra, lastHiddenState: base.lastHiddenState };
   if (base.poolerOutput) out.poolerOutput = base.poolerOutput;
   return withBaseExtras(out, base);
 }

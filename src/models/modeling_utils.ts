@@ -42,6 +42,12 @@ export interface ModelInputs {
   useCache?: boolean;
   outputHiddenStates?: boolean;
   /**
+   * Per layer, the attention weights [B, heads, Tq, Tk] after the softmax (as HF's
+   * output_attentions); those layers run the eager attention kernels. Like outputHiddenStates, it
+   * turns firstTokenOnly / queryPositions off.
+   */
+  outputAttentions?: boolean;
+  /**
    * Encoders (BERT, RoBERTa, DistilBERT): the last layer computes position 0 only, beyond the keys and
    * values it attends over, and lastHiddenState is [B, 1, H]. What a first-token pooler or
    * classification head reads is unchanged, and about 5/6 of the last layer's work is skipped; the
@@ -75,6 +81,8 @@ export interface ModelOutput {
   poolerOutput?: Tensor;
   /** Embedding output followed by each layer's output (as HF's hidden_states). */
   hiddenStates?: Tensor[];
+  /** Per layer, the self-attention weights [B, heads, Tq, Tk] (outputAttentions). */
+  attentions?: Tensor[];
   startLogits?: Tensor;
   endLogits?: Tensor;
   pastKeyValues?: KeyValue[];

@@ -9,6 +9,7 @@ import * as ops from "../ops/index.js";
 import type { KeyValue } from "../nn/kv_cache.js";
 import type { IdsLike, ModelInputs, ModelOutput } from "./modeling_utils.js";
 import { toIntBatch, type IntBatch } from "./inputs.js";
+import type { LayerStackOutput } from "../nn/layer_stack.js";
 
 /**
  * One decoder layer's cache: `key`/`value` are its self-attention keys and values so far (so a
@@ -34,6 +35,28 @@ export interface Seq2SeqOutput extends ModelOutput {
   logits: Tensor;
   encoderLastHiddenState: Tensor;
   pastKeyValues?: Seq2SeqLayerCache[];
+  /** With outputHiddenStates: the encoder's embeddings then each layer's output (when the encoder ran in this call). */
+  encoderHiddenStates?: Tensor[];
+  /** With outputHiddenStates: the decoder's (also given as hiddenStates). */
+  decoderHiddenStates?: Tensor[];
+  /** With outputAttentions: per encoder layer [B, heads, Ts, Ts] (when the encoder ran in this call). */
+  encoderAttentions?: Tensor[];
+  /** With outputAttentions: per decoder layer, self-attention [B, heads, Td, P + Td] (also given as attentions). */
+  decoderAttentions?: Tensor[];
+  /** With outputAttentions: per decoder layer, attention over the encoder output [B, heads, Td, Ts]. */
+  crossAttentions?: Tensor[];
+}
+
+/** The hidden states and attention weights of the encoder (null: not run in this call) and decoder, by HF's names. */
+export function withSeq2SeqExtras(out: Seq2SeqOutput, enc: LayerStackOutput | null, dec: LayerStackOutput): Seq2SeqOutput {
+  if (dec.hiddenStates) out.hiddenStates = out.decoderHiddenStates = dec.hiddenStates;
+  if (dec.attentions) {
+    out.attentions = out.decoderAttentions = dec.attentions;
+    out.crossAttentions = dec.crossAttentions ?? [];
+  }
+  if (enc?.hiddenStates) out.encoderHiddenStates = enc.hiddenStates;
+  if (enc?.attentions) out.encoderAttentions = enc.attentions;
+  return out;
 }
 
 /** Models that generate with an encoder and a decoder (generate() dispatches on this). */

@@ -5,15 +5,16 @@
 // bidirectional in the encoder, causal in the decoder) computed by each stack's first layer and
 // shared by the others; cross-attention has no position bias. Norms are T5LayerNorm (RMS, no bias).
 
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, type NestedArray } from "../tensor/tensor.js";
 import { ConfigError, ShapeError } from "../tensor/errors.js";
 import { globalRng, type Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { activation } from "../nn/activations.js";
 import { mergeHeads, splitHeads } from "../nn/attention.js";
+import { reportAttention } from "../nn/attention_capture.js";
 import { pastLength, withPast, type KeyValue } from "../nn/kv_cache.js";
-import { runLayerStack } from "../nn/layer_stack.js";
+import { runLayerStack, type LayerStackOutput } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
 import type { PretrainedConfig, T5Config } from "../io/hf_config.js";
 import { PreTrainedModel, type IdsLike, type LoadOptions, type ModelInputs, type ModelOutput } from "./modeling_utils.js";
@@ -21,7 +22,7 @@ import { asFloatTensor, intTensor, keyMaskOf, toIntBatch } from "./inputs.js";
 import { constructionRng } from "./head_models.js";
 import { generate, type GenerateOptions } from "./generate.js";
 import {
-  additiveMask, labelBatch, seq2seqLoss, shiftTokensRight, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput,
+  additiveMask, labelBatch, seq2seqLoss, shiftTokensRight, withSeq2SeqExtras, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput,
 } from "./seq2seq.js";
 
 function checkT5(config: PretrainedConfig, cls: string): T5Config {
@@ -88,7 +89,9 @@ export class T5Attention extends Module {
     else kv = withPast(past, splitHeads(this.k.forward(x), H, D), splitHeads(this.v.forward(x), H, D));
     let scores = ops.matmul(q, kv.key.transpose(2, 3)); // T5 does not scale q·k
     if (bias) scores = ops.add(scores, bias);
-    const probs = ops.dropout(ops.softmax(scores, -1), this.config.dropoutRate, this.training);
+    const weights = ops.softmax(scores, -1);
+    reportAttention(weights, source !== null);
+    const probs = ops.dropout(weights, this.config.dropoutRate, this.training);
     return { out: this.o.forward(mergeHeads(ops.matmul(probs, kv.value))), kv };
   }
 }
@@ -192,7 +195,7 @@ export class T5Stack extends Module {
   forward(
     x: { ids: IdsLike | undefined; embeds: Tensor | undefined; mask: IdsLike | undefined },
     encoder: { hidden: Tensor; mask: IdsLike | undefined } | null, past: Seq2SeqLayerCache[] | undefined, opts: ModelInputs,
-  ): ModelOutput & { lastHiddenState: Tensor } {
+  ): LayerStackOutput {
     if ((x.ids === undefined) === (x.embeds === undefined)) throw new ShapeError(`T5 ${this.isDecoder ? "decoder" : "encoder"}: give exactly one of ids or embeds`);
     const ids = x.ids !== undefined ? toIntBatch(x.ids, this.isDecoder ? "decoderInputIds" : "inputIds") : null;
     const embeds = x.embeds !== undefined ? asFloatTensor(x.embeds) : null;
@@ -262,7 +265,11 @@ abstract class T5PreTrainedModel extends PreTrainedModel {
   }
   /** The encoder's last hidden state [B, T, d_model]. */
   encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike }): Tensor {
-    return this.encoder.forward({ ids: inputs.inputIds, embeds: inputs.inputsEmbeds as Tensor | undefined, mask: inputs.attentionMask }, null, undefined, {}).lastHiddenState;
+    return this.runEncoder(inputs, {}).lastHiddenState;
+  }
+  protected runEncoder(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor | NestedArray; attentionMask?: IdsLike }, opts: ModelInputs): LayerStackOutput {
+    const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : undefined;
+    return this.encoder.forward({ ids: inputs.inputIds, embeds, mask: inputs.attentionMask }, null, undefined, opts);
   }
 }
 
@@ -318,7 +325,9 @@ export class T5ForConditionalGeneration extends T5PreTrainedModel {
   }
   forward(inputs: Seq2SeqInputs): Seq2SeqOutput {
     const c = this.config;
-    const enc = inputs.encoderOutputs?.lastHiddenState ?? this.encode(inputs as { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike });
+    const extras = { outputHiddenStates: inputs.outputHiddenStates, outputAttentions: inputs.outputAttentions };
+    const encOut = inputs.encoderOutputs ? null : this.runEncoder(inputs, extras);
+    const enc = inputs.encoderOutputs?.lastHiddenState ?? encOut!.lastHiddenState;
     const labels = labelBatch(inputs.labels);
     let decIds = inputs.decoderInputIds;
     if (decIds === undefined && inputs.decoderInputsEmbeds === undefined) {
@@ -332,8 +341,7 @@ export class T5ForConditionalGeneration extends T5PreTrainedModel {
     );
     const h = c.scaleDecoderOutputs ? ops.scale(dec.lastHiddenState, c.hiddenSize ** -0.5) : dec.lastHiddenState;
     const logits = this.lm_head.forward(h);
-    const out: Seq2SeqOutput = { logits, encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState };
-    if (dec.hiddenStates) out.hiddenStates = dec.hiddenStates;
+    const out = withSeq2SeqExtras({ logits, encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState }, encOut, dec);
     if (useCache) out.pastKeyValues = dec.pastKeyValues as Seq2SeqLayerCache[];
     if (labels) out.loss = seq2seqLoss(logits, labels);
     return out;

@@ -2,6 +2,7 @@
 // attention with HF eager semantics.
 import { Tensor } from "../tensor/tensor.js";
 import * as ops from "../ops/index.js";
+import { capturingAttentions, reportAttention } from "./attention_capture.js";
 
 /** [B,T,H·D] → [B,H,T,D]. */
 export function splitHeads(x: Tensor, heads: number, headDim: number): Tensor {
@@ -17,12 +18,16 @@ export function mergeHeads(x: Tensor): Tensor {
 /**
  * Attention with HF eager semantics (scores → mask → softmax → dropout → ·V) through the fused op;
  * in training the attention dropout is applied to the probabilities inside it, as in PyTorch.
+ * Inside an attention capture scope (outputAttentions) the eager kernels run and the weights are
+ * reported (`cross`: a cross-attention block).
  */
 export function attention(
   q: Tensor, k: Tensor, v: Tensor,
-  opts: { keyMask: Tensor | null; causal: boolean; scale: number; dropoutP: number; training: boolean },
+  opts: { keyMask: Tensor | null; causal: boolean; scale: number; dropoutP: number; training: boolean; cross?: boolean },
 ): Tensor {
+  const cross = opts.cross === true;
   return ops.scaledDotProductAttention(q, k, v, {
     keyMask: opts.keyMask, causal: opts.causal, scale: opts.scale, dropoutP: opts.dropoutP, training: opts.training,
+    onWeights: capturingAttentions() ? (w) => reportAttention(w, cross) : undefined,
   });
 }

@@ -13,10 +13,10 @@ export interface QueryRows {
 
 /** Checks inputs.queryPositions against [B, T] and builds its key mask; null when not asked for (or hidden states are). */
 export function queryRows(
-  inputs: { queryPositions?: number[]; outputHiddenStates?: boolean }, keyMask: Tensor | null, B: number, T: number, P: number,
+  inputs: { queryPositions?: number[]; outputHiddenStates?: boolean; outputAttentions?: boolean }, keyMask: Tensor | null, B: number, T: number, P: number,
 ): QueryRows | null {
   const idx = inputs.queryPositions;
-  if (!idx || inputs.outputHiddenStates) return null;
+  if (!idx || inputs.outputHiddenStates || inputs.outputAttentions) return null;
   if (idx.length !== B || idx.some((t) => !Number.isInteger(t) || t < 0 || t >= T)) {
     throw new ShapeError(`queryPositions [${idx}]: expected ${B} integer positions in [0, ${T})`);
   }

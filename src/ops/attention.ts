@@ -33,7 +33,11 @@ function additiveMask(keyMask: Tensor | number[][], B: number, Tk: number): Floa
  */
 export function scaledDotProductAttention(
   q: Tensor, k: Tensor, v: Tensor,
-  opts: { keyMask?: Tensor | number[][] | null; causal?: boolean; scale?: number; dropoutP?: number; training?: boolean; rng?: Rng } = {},
+  opts: {
+    keyMask?: Tensor | number[][] | null; causal?: boolean; scale?: number; dropoutP?: number; training?: boolean; rng?: Rng;
+    /** Receives the softmax weights [B,H,Tq,Tk] (pre-dropout, no gradient); forces the eager kernels. */
+    onWeights?: (weights: Tensor) => void;
+  } = {},
 ): Tensor {
   for (const [n, t] of [["q", q], ["k", k], ["v", v]] as const) {
     assertFloat("scaledDotProductAttention", t);
@@ -68,7 +72,7 @@ export function scaledDotProductAttention(
   // views of a preallocated KV cache are read in place (no gradient flows there: generation)
   const kvStride = !rq && !rk && !rv ? headStride(k, v) : null;
   // a decoding step (one query row, no gradient) too: no [B,H,1,Tk] buffer growing with the cache
-  if (useFlash(be, draw, kvStride !== null || (Tq === 1 && !rq && !rk && !rv))) {
+  if (!opts.onWeights && useFlash(be, draw, kvStride !== null || (Tq === 1 && !rq && !rk && !rv))) {
     // memory-linear: per-row max and 1/Σexp instead of any [Tq,Tk] buffer, forward and backward
     if (kvStride !== null) p.kvStride = kvStride;
     const qd = f32Of(q), kd = kvStride !== null ? (k.storage as Float32Array) : f32Of(k), vd = kvStride !== null ? (v.storage as Float32Array) : f32Of(v);
@@ -84,7 +88,9 @@ export function scaledDotProductAttention(
   }
   const qd = f32Of(q), kd = f32Of(k), vd = f32Of(v);
   const dropOf = draw ? draw.mask : null;
-  be.attention(qd, kd, vd, mask, out.data, allocF32Uninit(nProbs), p, dropOf ? dropOf() : null);
+  const weights = allocF32Uninit(nProbs);
+  be.attention(qd, kd, vd, mask, out.data, weights, p, dropOf ? dropOf() : null);
+  if (opts.onWeights) opts.onWeights(new Tensor(weights, [B, H, Tq, Tk]));
   return record(out, "scaledDotProductAttention", [q, k, v], (g) => {
     // the probabilities [B,H,Tq,Tk] are recomputed (scale·QKᵀ + masks, softmax: bit-identical to the
     // forward's) rather than kept from forward to backward: 64 MB on llama-small for ~1% of a step

@@ -11,6 +11,9 @@ import { applyPeft, buildPeftConfig, loadModelWithAdapter } from "../pipeline.js
 import { layerKind } from "../../peft/containers.js";
 import { PeftModel } from "../../peft/index.js";
 import type { Module } from "../../nn/module.js";
+import { loadSafetensors } from "../../io/safetensors.js";
+import { adapterDelta, adapterDeltaFromTensors, adapterDeltaJSON, formatAdapterDelta, type LoraScalingConfig, type ModuleDelta } from "../../explain/index.js";
+import { CliError } from "../errors.js";
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 
@@ -44,7 +47,31 @@ function targetable(m: Module): { name: string; kind: string; count: number; sha
   return [...by.values()];
 }
 
+/** What a LoRA adapter changed, printed (or as JSON) when there is no model to load (`inspect --adapter DIR`). */
+function adapterOnly(opts: Opts): number {
+  const adapter = String(opts.adapter);
+  const cfgPath = join(adapter, "adapter_config.json"), weights = join(adapter, "adapter_model.safetensors");
+  if (!existsSync(cfgPath)) throw new CliError(`--adapter: no adapter_config.json in ${adapter}`);
+  if (!existsSync(weights)) throw new CliError(`--adapter: no adapter_model.safetensors in ${adapter}`);
+  const cfg = readJsonFileChecked(cfgPath, "adapter_config.json") as Record<string, unknown>;
+  const deltas = cfg.peft_type === "LORA" ? adapterDeltaFromTensors(loadSafetensors(weights), cfg as LoraScalingConfig) : null;
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify({ adapter: { path: adapter, adapter_config: cfg }, adapter_delta: deltas ? adapterDeltaJSON(deltas) : null }, null, 2) + "\n");
+    return 0;
+  }
+  const out = [`adapter     ${adapter}`, `  peft_type ${cfg.peft_type}  task_type ${cfg.task_type}  base ${cfg.base_model_name_or_path}`];
+  out.push(...deltaLines(deltas, "(without -m the base weights are unknown: ‖W‖ and the ratio need the model)"));
+  process.stdout.write(out.join("\n") + "\n");
+  return 0;
+}
+
+function deltaLines(deltas: ModuleDelta[] | null, note: string): string[] {
+  if (!deltas) return ["", "what the adapter changed: only for LoRA adapters (ΔW = s·B·A)"];
+  return ["", `what the adapter changed (ΔW = s·B·A per module; effective rank = exp(entropy of σ/Σσ)) ${note}`.trimEnd(), ...formatAdapterDelta(deltas).map((l) => `  ${l}`)];
+}
+
 export async function run(opts: Opts): Promise<number> {
+  if (opts.adapter && (opts.model_name_or_path === undefined || opts.model_name_or_path === "")) return adapterOnly(opts);
   const { dir, task, base, model } = await loadModelWithAdapter(opts);
   const config = readJsonFileChecked(join(dir, "config.json"), "config.json") as Record<string, unknown>;
   const report: Record<string, unknown> = {
@@ -67,6 +94,7 @@ export async function run(opts: Opts): Promise<number> {
     const [, all] = model.getNbTrainableParameters();
     const adapterParams = model.adapterStateEntries(model.activeAdapter).reduce((a, e) => a + e.tensor.size, 0);
     report.adapter = { path: adapter, adapter_config: cfg, adapter_parameters: adapterParams, all_parameters: all };
+    if ((cfg as { peft_type?: unknown }).peft_type === "LORA") report.adapter_delta = adapterDeltaJSON(adapterDelta(model));
   }
   const wantPeft = !(model instanceof PeftModel) && (isExplicit(opts, "peft") || ["lora_r", "target_modules", "num_virtual_tokens", "use_dora", "use_rslora"].some((k) => isExplicit(opts, k)));
   if (wantPeft) {
@@ -105,6 +133,7 @@ export async function run(opts: Opts): Promise<number> {
       if (a.adapter_config[k] !== undefined && a.adapter_config[k] !== null) out.push(`  ${k.padEnd(16)} ${JSON.stringify(a.adapter_config[k])}`);
     }
     out.push(`  adapter parameters ${fmt(a.adapter_parameters)}`);
+    out.push(...deltaLines(model instanceof PeftModel && a.adapter_config.peft_type === "LORA" ? adapterDelta(model) : null, ""));
   }
   if (report.peft) {
     const p = report.peft as { method: string; trainable_params: number; all_params: number; trainable_percent: number; targeted: unknown };

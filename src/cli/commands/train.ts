@@ -13,6 +13,7 @@ import {
 import { evaluateTask, metricLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { lossFunction } from "../loss.js";
 import { PeftModel } from "../../peft/index.js";
+import { writeAdapterDeltaFile } from "../adapter_delta_file.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
 import { manualSeed } from "../../tensor/random.js";
 import { ConfigError } from "../../tensor/errors.js";
@@ -40,6 +41,7 @@ export function outputDirOf(opts: Opts): string {
 /** Saves the trained weights: the adapter (PEFT layout) or, for full fine-tuning, the model + tokenizer files. */
 export async function saveTrained(model: PreTrainedModel | PeftModel, baseDir: string, outDir: string): Promise<void> {
   await model.savePretrained(outDir);
+  writeAdapterDeltaFile(model, outDir);
   if (!(model instanceof PeftModel)) {
     for (const f of TOKENIZER_FILES) if (existsSync(join(baseDir, f)) && !existsSync(join(outDir, f))) copyFileSync(join(baseDir, f), join(outDir, f));
   }
