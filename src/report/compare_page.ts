@@ -56,6 +56,10 @@ export function renderComparePage(runs: RunData[], o: { title?: string } = {}): 
   })]);
   const mkeys = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].sort();
   const metricRows = mkeys.map((k) => [esc(k), ...runs.map((r) => (k in r.metrics ? esc(formatMetric(k, r.metrics[k])) : "–"))]);
+  // the arguments that differ between the runs (the reason for comparing them)
+  const argKeys = [...new Set(runs.flatMap((r) => Object.keys(r.args)))].sort()
+    .filter((k) => k !== "output_dir" && k !== "logging_dir" && new Set(runs.map((r) => JSON.stringify(r.args[k]))).size > 1);
+  const argRows = argKeys.map((k) => [esc(k), ...runs.map((r) => (k in r.args ? esc(typeof r.args[k] === "object" ? JSON.stringify(r.args[k]) : String(r.args[k])) : "–"))]);
   const epochs = runs.length ? epochSteps(runs[0].logHistory) : [];
   const plots = comparePlots(runs, labels).map(({ plot, colors }) => lineChart(plot, { colors, logOption: plot.id === "loss", ...(runs.length === 1 ? { epochs } : {}) }));
   const body = [
@@ -63,6 +67,7 @@ export function renderComparePage(runs: RunData[], o: { title?: string } = {}): 
     section("summaries", "Summaries", htmlTable(head, summaryRows, "compare-summary")),
     section("curves", "Curves", `<div class="plots">${plots.join("\n")}</div>`),
     section("final-metrics", "Final metrics", htmlTable(head.map((h, i) => (i ? h : "metric")), metricRows, "compare-metrics")),
+    section("arguments", "Arguments that differ", argRows.length ? htmlTable(head.map((h, i) => (i ? h : "argument")), argRows, "compare-args") : `<p class="note">The runs' arguments are the same (output_dir aside).</p>`),
   ];
   return pageShell(title, body.join("\n"), HOVER_SCRIPT);
 }

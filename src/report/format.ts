@@ -23,9 +23,9 @@ export function formatCount(n: number): string {
 export function formatPercent(fraction: number, sig = 4): string {
   if (!Number.isFinite(fraction)) return String(fraction);
   const p = fraction * 100;
-  if (p === 0) return "0%";
   const whole = Math.abs(p) >= 1 ? Math.floor(Math.log10(Math.abs(p))) + 1 : 1;
-  return `${p.toFixed(Math.max(1, sig - whole))}%`;
+  // trailing zeros dropped down to one decimal: 55.0%, 74.54%
+  return `${p.toFixed(Math.max(1, sig - whole)).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, ".0")}%`;
 }
 
 /** Seconds as "850 ms", "4.2 s", "1 min 42 s", "2 h 05 min". */

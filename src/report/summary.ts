@@ -2,7 +2,7 @@
 // wall time, tokens/s, hardware) and what it achieved (final and best metric, baseline → after).
 
 import type { RunData } from "./run_data.js";
-import { formatCount, formatDuration, formatMetric, formatNumber, isRateMetric } from "./format.js";
+import { formatCount, formatDuration, formatMetric, formatNumber, formatPercent, isRateMetric } from "./format.js";
 import { pointsOf } from "./series.js";
 
 type Obj = Record<string, unknown>;
@@ -72,7 +72,11 @@ function peftText(cfg: Obj): { text: string; detail?: string } | null {
   if (num(cfg.r) !== undefined) bits.push(`r=${cfg.r}`);
   if (num(cfg.lora_alpha) !== undefined) bits.push(`alpha=${cfg.lora_alpha}`);
   const t = cfg.target_modules;
-  if (Array.isArray(t)) bits.push(`targets ${[...t].sort().join(", ")}`);
+  if (Array.isArray(t)) {
+    // full module paths (all-linear expanded) shown by their last name: q_proj, v_proj … (28 modules)
+    const leaves = [...new Set(t.map((x) => String(x).split(".").pop()!))].sort();
+    bits.push(`targets ${leaves.join(", ")}${leaves.length < t.length ? ` (${t.length} modules)` : ""}`);
+  }
   else if (typeof t === "string") bits.push(`targets ${t}`);
   return { text: type, ...(bits.length ? { detail: bits.join(" · ") } : {}) };
 }
@@ -112,17 +116,24 @@ export function runSummary(run: RunData): SummaryItem[] {
   add("task", "task", typeof info.task === "string" ? info.task : null);
   const model = obj(info.model);
   const modelName = (model.name_or_path as string | undefined) ?? (run.adapterConfig?.base_model_name_or_path as string | undefined);
-  add("model", "base model", modelName, [typeof model.model_type === "string" ? model.model_type : "", num(model.num_parameters) !== undefined ? `${paramCount(model.num_parameters as number)} parameters` : ""].filter(Boolean).join(" · "));
+  const shortName = modelName && /[\\/]/.test(modelName) && !/^[\w.-]+\/[\w.-]+$/.test(modelName) ? modelName.replace(/[\\/]+$/, "").split(/[\\/]/).pop() : modelName;
+  add("model", "base model", shortName, [typeof model.model_type === "string" ? model.model_type : "", num(model.num_parameters) !== undefined ? `${paramCount(model.num_parameters as number)} parameters` : ""].filter(Boolean).join(" · "));
   const peft = peftText(run.adapterConfig ?? obj(info.peft));
   if (peft) add("method", "PEFT method", peft.text, peft.detail);
   else if (num(info.trainable_params) !== undefined) add("method", "method", "full fine-tuning");
   const line = obj(info.peft).trainable_line;
-  if (typeof line === "string") add("trainable", "trainable parameters", line);
+  const tp = num(info.trainable_params);
+  if (typeof line === "string") {
+    const all = /all params: ([\d,]+)/.exec(line)?.[1];
+    const share = tp !== undefined && all ? ` (${formatPercent(tp / Number(all.replace(/,/g, "")), 3)})` : "";
+    add("trainable", "trainable parameters", tp !== undefined ? `${formatCount(tp)}${share}` : line, line);
+  }
   else if (num(info.trainable_params) !== undefined) add("trainable", "trainable parameters", formatCount(info.trainable_params as number));
   const rows = [num(info.train_rows) !== undefined ? `${formatCount(info.train_rows as number)} train` : "", num(info.eval_rows) !== undefined ? `${formatCount(info.eval_rows as number)} eval` : ""].filter(Boolean).join(" · ");
   add("rows", "rows", rows);
   const steps = num(st.global_step), epoch = num(st.epoch) ?? num(m.epoch);
-  add("steps", "steps / epochs", steps !== undefined ? `${formatCount(steps)} steps` : epoch !== undefined ? "" : null, epoch !== undefined ? `${formatNumber(epoch, 3)} epochs` : undefined);
+  if (steps !== undefined) add("steps", "steps / epochs", `${formatCount(steps)} steps`, epoch !== undefined ? `${formatNumber(epoch, 3)} epochs` : undefined);
+  else if (epoch !== undefined) add("steps", "steps / epochs", `${formatNumber(epoch, 3)} epochs`);
   const runtime = num(m.train_runtime);
   add("wall", "wall time", runtime !== undefined ? formatDuration(runtime) : null);
   const tokens = num(info.train_tokens);
