@@ -5,7 +5,7 @@ export function niceStep(span: number, target: number): number {
   if (!(span > 0) || !Number.isFinite(span)) return 1;
   const raw = span / Math.max(1, target);
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / mag;
+  const f = (raw / mag) * (1 - 1e-9); // 0.0025 / 5 is 0.0005000…1 in floats: still a 5
   const m = f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10;
   return m * mag;
 }
