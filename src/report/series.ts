@@ -21,10 +21,20 @@ export interface Plot {
 
 const SKIP = new Set(["eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"]);
 
-/** [step, value] of the entries carrying a finite number under `key`. */
+/**
+ * [step, value] of the entries carrying a finite number under `key`; an entry repeating the
+ * previous point (a final evaluate() after the last epoch's evaluation) is drawn once.
+ */
 export function pointsOf(log: LogRecord[], key: string): [number, number][] {
-  return log.filter((e) => typeof e[key] === "number" && typeof e.step === "number" && Number.isFinite(e[key] as number))
-    .map((e) => [e.step as number, e[key] as number]);
+  const out: [number, number][] = [];
+  for (const e of log) {
+    const v = e[key], step = e.step;
+    if (typeof v !== "number" || typeof step !== "number" || !Number.isFinite(v)) continue;
+    const last = out[out.length - 1];
+    if (last && last[0] === step && last[1] === v) continue;
+    out.push([step, v]);
+  }
+  return out;
 }
 
 /** The eval metric keys logged (eval_accuracy, eval_f1, …; loss and speed figures left out), sorted. */
