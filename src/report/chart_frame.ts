@@ -52,6 +52,11 @@ export function chartFrame(o: FrameOptions): Frame {
   let yt = logY ? logTicks(o.y[0], o.y[1]) : niceTicks(o.y[0], o.y[1], 5);
   if (o.fixedY) yt = { lo: o.y[0], hi: o.y[1], values: niceTicks(o.y[0], o.y[1], 5).values.filter((v) => v >= o.y[0] && v <= o.y[1]) };
   if (logY && yt.lo === yt.hi) yt = { ...yt, lo: yt.lo / 2, hi: yt.hi * 2 };
+  // a rate's axis stays inside 0–100% (a constant 0% run would otherwise show −100%…100%)
+  if (!logY && o.metric && isRateMetric(o.metric) && o.y[0] >= 0 && o.y[1] <= 1) {
+    const lo = Math.max(0, yt.lo), hi = Math.min(1, yt.hi);
+    yt = { lo, hi: hi > lo ? hi : lo + 0.1, values: yt.values.filter((v) => v >= lo - 1e-12 && v <= hi + 1e-12) };
+  }
   const box = { left: L, top: T, right: W - R, bottom: H - B };
   const sx = (x: number) => box.left + ((x - xt.lo) / (xt.hi - xt.lo || 1)) * (box.right - box.left);
   const ty = (y: number) => (logY ? Math.log10(y) : y);

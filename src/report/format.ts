@@ -42,7 +42,7 @@ export function formatDuration(seconds: number): string {
 
 /** Metric names whose values are fractions shown as percentages (accuracy, F1, precision, recall, …). */
 export function isRateMetric(key: string): boolean {
-  return /(^|_)(accuracy|acc|f1|precision|recall|exact_match|matthews_correlation|mcc)$/.test(key);
+  return /(^|_)(accuracy|acc|f1|precision|recall|matthews_correlation|mcc)$/.test(key) && !/exact_match/.test(key);
 }
 
 const SECONDS = /(_runtime|_seconds|^wall_time)$/;

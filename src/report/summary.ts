@@ -35,6 +35,8 @@ export function primaryMetric(run: RunData): string | null {
     const k = want.startsWith("eval_") ? want : `eval_${want}`;
     if (num(m[k]) !== undefined || pointsOf(run.logHistory, k).length) return k;
   }
+  // NER: entity F1 (seqeval) says more than token accuracy
+  if ((run.evalPredictions?.kind === "token_classification" || run.runInfo.task === "token-cls") && num(m.eval_f1) !== undefined) return "eval_f1";
   for (const k of ["eval_accuracy", "eval_f1", "eval_exact_match", "eval_pearson", "eval_bleu", "eval_rougeL", "eval_perplexity"]) if (num(m[k]) !== undefined) return k;
   const other = Object.keys(m).filter((k) => k.startsWith("eval_") && !/loss|runtime|per_second/.test(k) && num(m[k]) !== undefined).sort();
   if (other.length) return other[0];

@@ -40,7 +40,8 @@ export function taskResults(run: RunData): string {
   else if (p?.kind === "qa" || typeof run.metrics.eval_exact_match === "number") parts.push(qaResults(p ?? { kind: "qa" }, run.metrics));
   if (isCausalLm(run)) parts.push(causalLmResults(run));
   // raw text appears only for runs made with log_examples (run_data reads these files only then)
-  if (run.generations?.length) parts.push(`<h3>Sampled generations</h3>${rowsTable(run.generations, "generations")}`);
-  if (run.examples?.length) parts.push(`<h3>Worst errors</h3>${rowsTable(run.examples, "examples")}`);
+  const shown = `<p class="note">Example text is shown because this run was made with log_examples.</p>`;
+  if (run.generations?.length) parts.push(`<h3>Sampled generations</h3>${shown}${rowsTable(run.generations, "generations")}`);
+  if (run.examples?.length) parts.push(`<h3>Worst errors</h3>${shown}${rowsTable(run.examples, "examples")}`);
   return parts.filter(Boolean).join("\n");
 }

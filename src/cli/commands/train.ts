@@ -10,6 +10,7 @@ import {
   TaskData, applyPeft, buildPeftConfig, loadTokenizer, modelDir, modelLoadOptions, prepareData, resolveTask, stage,
 } from "../pipeline.js";
 import { evaluateTask, finishRunReport, metricLines, summaryLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
+import { writeEvalReport, writeWorstErrors } from "../report_examples.js";
 import { lossFunction } from "../loss.js";
 import { PeftModel } from "../../peft/index.js";
 import type { PreTrainedModel } from "../../models/modeling_utils.js";
@@ -98,7 +99,12 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   }
   const all = { ...trainMetrics, ...evalMetrics };
   const metrics = isMainProcess() ? writeMetrics(outputDir, all) : all;
-  if (isMainProcess()) finishRunReport(outputDir, { task: task.name });
+  if (isMainProcess()) {
+    const evalReport = data.evalReport?.();
+    if (evalReport) writeEvalReport(outputDir, evalReport, trainer.state.globalStep);
+    if (args.logExamples && data.evalRows) writeWorstErrors(outputDir, data.evalRows);
+    finishRunReport(outputDir, { task: task.name });
+  }
   return { model, data, metrics, outputDir };
 }
 
