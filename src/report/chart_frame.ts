@@ -5,7 +5,7 @@ import { esc } from "./html.js";
 import { formatNumber, isRateMetric } from "./format.js";
 import { logTicks, niceTicks } from "./ticks.js";
 
-export const CHART = { W: 540, H: 250, L: 60, R: 14, T: 12, B: 38 };
+export const CHART = { W: 500, H: 250, L: 60, R: 14, T: 12, B: 38 };
 
 export const COLORS = ["#1f6feb", "#d1242f", "#1a7f37", "#8250df", "#bc4c00", "#0a7f8c", "#bf3989", "#6e7781"];
 

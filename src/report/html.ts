@@ -21,7 +21,7 @@ main{max-width:1180px;margin:0 auto;padding:20px 24px 48px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid #dde1e7;padding-bottom:4px}
 h3{font-size:14px;margin:14px 0 6px}.sub{color:#5b6473;font-size:13px;margin-bottom:14px}
 .card{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:10px;background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:14px}
-.card .item{min-width:0}.card .k{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#6b7482}.card .v{font-size:15px;font-weight:600;overflow-wrap:anywhere}
+.card .item{min-width:0}.card .item.wide{grid-column:span 2}.card .k{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#6b7482}.card .v{font-size:15px;font-weight:600;overflow-wrap:anywhere}
 .card .v small{font-weight:400;color:#5b6473}.headline{font-size:26px!important}.up{color:#1a7f37}.down{color:#b42318}
 .plots{display:flex;flex-wrap:wrap;gap:14px}
 figure{margin:0;background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 12px;position:relative}

@@ -20,7 +20,7 @@ export interface ReportOptions {
 }
 
 export function summaryCard(items: SummaryItem[]): string {
-  return `<div class="card" id="summary">${items.map((it) => `<div class="item" data-key="${esc(it.key)}"><div class="k">${esc(it.label)}</div><div class="v${["baseline", "final"].includes(it.key) ? " headline" : ""}">${esc(it.text)}</div>${it.detail ? `<div class="v"><small>${esc(it.detail)}</small></div>` : ""}</div>`).join("")}</div>`;
+  return `<div class="card" id="summary">${items.map((it) => `<div class="item${it.key === "baseline" ? " wide" : ""}" data-key="${esc(it.key)}"><div class="k">${esc(it.label)}</div><div class="v${["baseline", "final"].includes(it.key) ? " headline" : ""}">${esc(it.text)}</div>${it.detail ? `<div class="v"><small>${esc(it.detail)}</small></div>` : ""}</div>`).join("")}</div>`;
 }
 
 export function metricsTable(m: Record<string, unknown>): string {

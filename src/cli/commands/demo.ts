@@ -173,6 +173,8 @@ export async function run(opts: Opts): Promise<number> {
     eval_strategy: "no",
     save_strategy: "no",
     logging_steps: 10,
+    // the bundled instruction rows and the demo prompts are public: the chat run's report may show the generations
+    log_examples: true,
   };
   if (isExplicit(opts, "lm_max_steps") && opts.lm_max_steps !== undefined) lmArgs.max_steps = opts.lm_max_steps;
   t = Date.now();
@@ -192,7 +194,10 @@ export async function run(opts: Opts): Promise<number> {
     lines.push("");
   });
   process.stdout.write(lines.join("\n") + "\n");
-  atomicWriteFile(join(out, "generations.json"), JSON.stringify(DEMO_PROMPTS.map((p, i) => ({ prompt: p, before: before[i], after: after[i] })), null, 2) + "\n");
+  const generations = JSON.stringify(DEMO_PROMPTS.map((p, i) => ({ prompt: p, before: before[i], after: after[i] })), null, 2) + "\n";
+  atomicWriteFile(join(out, "generations.json"), generations);
+  atomicWriteFile(join(out, "chat", "generations.json"), generations);
+  finishRunReport(join(out, "chat"), { task: "causal-lm (instruction tuning)" });
   const lmLoss = (lmOut?.metrics as Record<string, number> | undefined)?.train_loss;
   writeMetrics(out, { ...(lmLoss !== undefined ? { chat_train_loss: lmLoss } : {}) });
   finishRunReport(out);
