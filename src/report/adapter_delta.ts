@@ -1,11 +1,10 @@
 // "What the adapter changed", from adapter_delta.json: per adapted module, the update's norm
 // relative to the base weight's (‖ΔW‖ / ‖W‖) and its effective rank, as bar charts by layer.
 
-import { chartFrame, svgOf } from "./chart_frame.js";
+import { COLORS, chartFrame, legend, svgOf } from "./chart_frame.js";
 import { esc, htmlTable } from "./html.js";
 import { formatNumber } from "./format.js";
 import type { AdapterDeltaModule } from "./run_data.js";
-import { COLORS, legend } from "./chart_frame.js";
 
 function bars(mods: AdapterDeltaModule[], value: (m: AdapterDeltaModule) => number, title: string, id: string, yLabel: string): string {
   const kinds = [...new Set(mods.map((m) => m.module))].sort();

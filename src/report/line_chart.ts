@@ -3,7 +3,7 @@
 // log-scale twin the page's checkbox switches to. Points carry their step and value for the hover.
 
 import { esc } from "./html.js";
-import { COLORS, chartFrame, legend, svgOf, tickLabel } from "./chart_frame.js";
+import { COLORS, chartFrame, legend, svgOf } from "./chart_frame.js";
 import { formatMetric } from "./format.js";
 import type { Plot } from "./series.js";
 
@@ -14,7 +14,7 @@ export interface LineChartOptions {
   hlines?: { y: number; label: string }[];
   /** Also draw a log-y version, shown by the caption's checkbox. */
   logOption?: boolean;
-  /** First colour index (compare pages colour runs). */
+  /** Colours per series (compare pages: one per run). */
   colors?: string[];
 }
 
@@ -59,6 +59,5 @@ export function lineChart(p: Plot, o: LineChartOptions = {}): string {
   const caption = `<figcaption>${esc(p.title)}${canLog ? `<label><input type="checkbox" class="logy"> log scale</label>` : ""}</figcaption>`;
   const items = p.series.map((s, i) => ({ name: s.name, color: colors[i % colors.length], dashed: s.dashed }));
   const charts = lineSvg(p, o, false, colors) + (canLog ? lineSvg(p, o, true, colors).replace("<svg ", `<svg style="display:none" `) : "");
-  void tickLabel;
   return `<figure class="plot" id="plot-${esc(p.id)}">${caption}${legend(items)}${charts}<div class="tip"></div></figure>`;
 }
