@@ -41,7 +41,7 @@ let work: string, runA: string, runB: string, stdoutA: string;
 let browser: Browser;
 
 function demo(out: string, lr: string): string {
-  const r = cli(["demo", "--output_dir", out, "--max_train_samples", "96", "--max_eval_samples", String(EVAL_ROWS), "--per_device_train_batch_size", "8",
+  const r = cli(["demo", "--output_dir", out, "--max_train_samples", "64", "--max_eval_samples", String(EVAL_ROWS), "--per_device_train_batch_size", "8",
     "--num_train_epochs", "2", "--learning_rate", lr, "--skip_lm"]);
   ok(r, `demo ${out}`);
   return r.stdout;
@@ -95,7 +95,7 @@ test("the demo's report: summary card, curves with points, confusion matrix, int
     assert.ok(Math.abs(percentOf(before) - m.baseline_eval_accuracy) < 5e-4, `baseline ${before} vs ${m.baseline_eval_accuracy}`);
     assert.ok(Math.abs(percentOf(afterText) - m.eval_accuracy) < 5e-4, `final ${afterText} vs ${m.eval_accuracy}`);
     assert.match(s.final, /final eval_accuracy/);
-    assert.match(s.rows, new RegExp(`96 train · ${EVAL_ROWS} eval`));
+    assert.match(s.rows, new RegExp(`64 train · ${EVAL_ROWS} eval`));
     assert.match(s.hardware, /backend/);
     // the confusion matrix: every eval row once; its diagonal is the accuracy compute_metrics reported
     const total = f.cells.reduce((a, c) => a + c.count, 0);

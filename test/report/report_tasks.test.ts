@@ -30,7 +30,7 @@ before(() => {
 test("NER: per-entity P/R/F1 from eval_predictions.json; the micro row equals the task's seqeval eval_f1", () => {
   const out = join(work, "ner");
   cli(["train", "-m", BERT_MINI, "--task", "token-cls", "--train_file", join(ROOT, "data/ner/wnut17_train.conll"), "--validation_file", join(ROOT, "data/ner/wnut17_dev.conll"),
-    "--max_train_samples", "400", "--max_eval_samples", "48", "--max_length", "64", "--peft", "none", "--max_steps", "6", "--learning_rate", "1e-3",
+    "--max_train_samples", "400", "--max_eval_samples", "48", "--max_length", "64", "--peft", "none", "--max_steps", "4", "--learning_rate", "1e-3",
     "--per_device_train_batch_size", "16", "--logging_steps", "2", "--save_strategy", "no", "--seed", "0", "--disable_tqdm", "--output_dir", out]);
   const p = json(join(out, "eval_predictions.json"));
   assert.equal(p.kind, "token_classification");
