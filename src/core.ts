@@ -114,6 +114,12 @@ export type {
   TrainerOptions, TrainOutput, TrainerDataset, DataCollator, EvalPrediction, ComputeMetrics,
   TrainerCallback, CallbackEvent, LogEntry, SchedulerType, LRScheduler, TrainingArgumentsInit,
 } from "./train/index.js";
+// run reports (report.html, compare pages) from a run dir's files
+export {
+  loadRun, renderRunReport, renderComparePage, writeRunReport, writeCompareReport, runSummary,
+  formatNumber, formatCount, formatPercent, formatDuration, formatMetric, niceTicks,
+} from "./report/index.js";
+export type { RunData, ReportOptions, SummaryItem } from "./report/index.js";
 // differential privacy accounting (Opacus-shaped)
 export { RDPAccountant, GDPAccountant, createAccountant, getNoiseMultiplier, computeRdp, privacySpent, GhostClipper, dpModelCardSection } from "./train/index.js";
 export { withGradCapture, gradCapture, type GradCapture } from "./ops/grad_capture.js";

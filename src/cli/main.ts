@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// peft-ts command line: train, eval, predict, generate, merge, distill, inspect, explain, convert, export, demo.
+// peft-ts command line: train, eval, predict, generate, merge, distill, inspect, explain, convert, export, report, demo.
 // Options carry their Hugging Face names (--model_name_or_path, --learning_rate, …), given as
 // flags (snake_case or kebab-case) or in a JSON/YAML file (--config); flags override the file.
 // Errors print one line `peft-ts: error: …` and exit non-zero (stack traces only with --debug).
@@ -164,6 +164,15 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
       run: lazy(() => import("./commands/export.js")),
     },
     {
+      name: "report",
+      summary: "render report.html of a run dir again (from its metrics.json, trainer_state.json, log_history.jsonl …), or one page comparing several runs",
+      options: [GENERAL_OPTS, [{ name: "output", kind: "path", help: "where to write the page (default: DIR/report.html for one run, compare.html for several)", group: "Report:", short: "o" },
+        { name: "title", kind: "string", help: "page title (default: the run's name)", group: "Report:" }]],
+      args: [["run_dirs...", "one run's output_dir, or several to compare"]],
+      examples: ["peft-ts report runs/sst2", "peft-ts report runs/a runs/b --output compare.html", "peft-ts report demo-output"],
+      run: lazy(() => import("./commands/report.js")),
+    },
+    {
       name: "demo",
       summary: "end-to-end demo: SST-2 baseline vs LoRA fine-tuned accuracy, then instruction tuning with before/after generations",
       options: [GENERAL_OPTS, demoOpts],
@@ -216,7 +225,9 @@ export function buildProgram(defs: CommandDef[], onRun: (def: CommandDef, opts: 
     cmd.addHelpText("after", "\nExamples:\n" + def.examples.map((e) => "  $ " + e).join("\n") + "\n\nAny option may also come from --config FILE.yaml|.json (snake_case keys); flags override the file.");
     cmd.action(async (...actionArgs: unknown[]) => {
       const c = actionArgs[actionArgs.length - 1] as Command;
-      const positional = c.args.slice(0, (def.args ?? []).length);
+      // a last argument named "<name>..." takes every remaining positional (peft-ts report DIR…)
+      const variadic = (def.args ?? []).some(([a]) => a.endsWith("..."));
+      const positional = variadic ? [...c.args] : c.args.slice(0, (def.args ?? []).length);
       const raw = c.opts();
       const cli: Opts = {};
       for (const [k, v] of Object.entries(raw)) {

@@ -10,6 +10,7 @@ import type { Module } from "../nn/module.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { Trainer, TrainingArguments, trainingFieldList, type TrainerOptions, type TrainingArgumentsInit } from "../train/index.js";
 import type { TaskData } from "./pipeline.js";
+import { loadRun, metricTable, runSummary, writeRunReport } from "../report/index.js";
 
 /**
  * TrainingArguments from the resolved options (the training fields that are set) and typed
@@ -70,14 +71,32 @@ export function writeMetrics(dir: string, metrics: Record<string, unknown>): Rec
   return sorted;
 }
 
-/** Formats a metrics dict as aligned lines (eval_loss 0.6931 …). */
+/** Formats a metrics dict as aligned lines for people (eval_accuracy 74.54%, train_runtime 1 min 42 s …). */
 export function metricLines(m: Record<string, unknown>): string {
-  const keys = Object.keys(m).sort();
-  const w = Math.max(...keys.map((k) => k.length));
-  return keys.map((k) => `  ${k.padEnd(w)}  ${typeof m[k] === "number" ? fmtNum(m[k] as number) : JSON.stringify(m[k])}`).join("\n");
+  return metricTable(m);
 }
 
-function fmtNum(x: number): string {
-  if (Number.isInteger(x)) return String(x);
-  return Math.abs(x) >= 1e-3 ? x.toFixed(4) : x.toExponential(3);
+/**
+ * After the command's last metrics: merges `info` (the task, a measured baseline) into the run's
+ * run_info.json and renders report.html again from the run dir, so the report shows them.
+ */
+export function finishRunReport(dir: string, info: Record<string, unknown> = {}): void {
+  const path = join(dir, "run_info.json");
+  let prev: Record<string, unknown> = {};
+  if (existsSync(path)) {
+    try {
+      prev = JSON.parse(readFileSync(path, "utf8"));
+    } catch {
+      prev = {};
+    }
+  }
+  atomicWriteFile(path, JSON.stringify({ ...prev, ...info }, null, 2) + "\n");
+  writeRunReport(dir, { defaultArgs: new TrainingArguments().toDict() });
+}
+
+/** The run's summary card as aligned terminal lines (model, method, trainable parameters, final metric, wall time …). */
+export function summaryLines(dir: string): string {
+  const items = runSummary(loadRun(dir));
+  const w = Math.max(0, ...items.map((i) => i.label.length));
+  return items.map((i) => `  ${i.label.padEnd(w)}  ${i.text}${i.detail ? `  (${i.detail})` : ""}`).join("\n");
 }

@@ -105,6 +105,8 @@ export interface HostInfo {
   totalMemoryBytes(): number;
   /** The user's home directory (the Hugging Face cache sits below it); null when there is none. */
   homeDir(): string | null;
+  /** The CPU (model name, cores, the SIMD flags kernels care about); null when unknown (browsers). */
+  cpu?(): { model: string; cores: number; flags: string[] } | null;
 }
 
 let host: HostInfo = { totalMemoryBytes: () => Infinity, homeDir: () => null };

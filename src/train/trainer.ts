@@ -38,7 +38,8 @@ import { applyOptimizerStep, batchTokens, countedLoss, hasOptimizerStepHook, mod
 import { TrainingError, TrainingInterrupted } from "./trainer_errors.js";
 import { checkOutputWritable } from "./output_dir.js";
 import type { TrainerOptions, TrainOutput } from "./trainer_types.js";
-import { appendLogJsonl, rewriteLogJsonl, trainMetrics, writeRunFiles } from "./trainer_log.js";
+import { appendLogJsonl, rewriteLogJsonl, trainMetrics, writeEvalPredictions, writeRunFiles } from "./trainer_log.js";
+import { runInfo } from "./run_info.js";
 import type { ProcessGroup } from "../dist/process_group.js";
 import { checkSameRun, DataParallel, defaultProcessGroup, rankSeed } from "./ddp.js";
 import type { DdpStats } from "./ddp_grads.js";
@@ -311,7 +312,11 @@ export class Trainer {
     if (this.dp) Object.assign(metrics, { dp_epsilon: this.dp.epsilon(), dp_delta: this.dp.delta, dp_noise_multiplier: this.dp.noiseMultiplier, dp_sample_rate: this.dp.sampleRate });
     this.log(metrics);
     this.fire("onTrainEnd");
-    await this.ddp.onMain(() => writeRunFiles(a, this.state, { ...metrics, epoch: this.state.epoch, ...this.lastEvalMetrics }));
+    const info = runInfo(this.model, a, {
+      trainRows: N, evalRows: this.evalDataset ? dsLength(this.evalDataset) : null, trainTokens: flops > 0 ? Math.round(this.state.totalFlos / flops) : 0,
+      worldSize: this.processGroup.worldSize, tensorParallelSize: a.tensorParallelSize,
+    });
+    await this.ddp.onMain(() => writeRunFiles(a, this.state, { ...metrics, epoch: this.state.epoch, ...this.lastEvalMetrics }, info));
     return { globalStep: steps, trainingLoss: trainLoss, metrics: { ...metrics, epoch: this.state.epoch } };
   }
 
@@ -454,7 +459,8 @@ export class Trainer {
     const ds = opts.evalDataset ?? this.evalDataset;
     if (!ds) throw new ConfigError("Trainer.evaluate: no evalDataset");
     const prefix = opts.metricKeyPrefix ?? "eval";
-    const { metrics } = this.predictionLoop(ds, prefix, "evaluate");
+    const { metrics, predictions, labelIds } = this.predictionLoop(ds, prefix, "evaluate");
+    if (prefix === "eval" && this.ddp.isMain) writeEvalPredictions(this.args, this.model, predictions, labelIds, this.state.globalStep);
     this.log(metrics);
     this.lastEvalMetrics = metrics;
     this.fire("onEvaluate", { metrics });

@@ -47,7 +47,7 @@ before(() => {
   tmp = mkdtempSync(join(tmpdir(), "peft-ts-cli-"));
 });
 
-const COMMANDS = ["train", "eval", "predict", "generate", "merge", "distill", "inspect", "convert", "export", "demo"];
+const COMMANDS = ["train", "eval", "predict", "generate", "merge", "distill", "inspect", "explain", "convert", "export", "report", "demo"];
 
 describe("help", () => {
   test("top-level --help lists every command", () => {

@@ -1,14 +1,15 @@
-// report.html opened in headless Chromium: no console errors, no network, and every plot drew
-// its data points (train/eval loss, learning rate, grad norm, eval metrics).
+// report.html of a Trainer run (no CLI) opened in headless Chromium: no console errors, no network,
+// every plot drew its data points (train/eval loss, learning rate, grad norm, eval metrics), the
+// regression scatter of eval_predictions.json, run_info.json's facts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { chromiumMissing, launchChromium } from "../../scripts/chromium.js";
 import { Trainer, TrainingArguments } from "../../src/train/index.js";
 import { TinyRegressor, regressionData, regressionCollator } from "./helpers.js";
 import { tmp } from "../peft/helpers.js";
+import { openPage, pageFacts } from "../report/page_checks.js";
 
 test("report.html renders every curve in headless Chromium without console errors", async () => {
   const missing = chromiumMissing();
@@ -39,35 +40,25 @@ test("report.html renders every curve in headless Chromium without console error
 
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("request", (r) => { if (!r.url().startsWith("file:")) requests.push(r.url()); });
-    await page.goto(pathToFileURL(join(out, "report.html")).href);
-    const drawn: Record<string, number> = await page.evaluate(() => {
-      const res: Record<string, number> = {};
-      for (const fig of Array.from(document.querySelectorAll("figure.plot"))) {
-        const id = fig.id.replace(/^plot-/, "");
-        for (const g of Array.from(fig.querySelectorAll("g.series"))) {
-          // count circles with finite, in-box coordinates
-          const pts = Array.from(g.querySelectorAll("circle.pt")).filter((c) => {
-            const b = (c as SVGCircleElement).getBBox();
-            return Number.isFinite(b.x) && Number.isFinite(b.y) && b.width > 0;
-          });
-          res[`${id}/${g.getAttribute("data-series")}`] = pts.length;
-        }
-      }
-      return res;
-    });
+    const { page, errors, requests } = await openPage(browser, join(out, "report.html"));
+    const f = await pageFacts(page);
     assert.deepEqual(errors, []);
     assert.deepEqual(requests, []);
-    for (const [k, n] of Object.entries(expected)) assert.equal(drawn[k], n, `points drawn for ${k}`);
-    const title = await page.title();
-    assert.equal(title, "report <test>");
+    for (const [k, n] of Object.entries(expected)) assert.equal(f.series[`plot-${k}`], n, `points drawn for ${k}`);
+    // regression: eval_predictions.json holds the 8 eval rows' labels and predictions; the scatter draws them
+    const preds = JSON.parse(readFileSync(join(out, "eval_predictions.json"), "utf8"));
+    assert.equal(preds.kind, "regression");
+    assert.deepEqual(preds.labels, regressionData(8, 3).map((r) => r.labels));
+    assert.equal(f.charts["plot-regression"], 8);
+    // the clipping threshold (max_grad_norm 1) is drawn on the grad-norm chart
+    assert.equal(await page.locator("#plot-grad_norm svg.lin g.hline text").textContent(), "max_grad_norm 1");
+    assert.equal(await page.title(), "report <test>");
     const text = await page.textContent("body");
     assert.ok(text!.includes("train_loss") && text!.includes("per_device_train_batch_size"));
+    const info = JSON.parse(readFileSync(join(out, "run_info.json"), "utf8"));
+    assert.equal(info.train_rows, 16);
+    assert.equal(info.eval_rows, 8);
+    assert.equal(info.trainable_params, t.model.parameters().reduce((s, p) => s + p.size, 0));
   } finally {
     await browser.close();
   }

@@ -11,7 +11,8 @@ import { join, resolve } from "node:path";
 import { CliError } from "../errors.js";
 import { Opts, isExplicit } from "../resolve.js";
 import { readRows, stage } from "../pipeline.js";
-import { metricLines, writeMetrics } from "../trainer_api.js";
+import { finishRunReport, summaryLines, writeMetrics } from "../trainer_api.js";
+import { formatDuration, formatPercent } from "../../report/format.js";
 import { Trainer, TrainingArguments } from "../../train/index.js";
 import { TextGenerator } from "../textgen.js";
 import { AutoTokenizer } from "../../io/tokenizer.js";
@@ -52,7 +53,7 @@ function num(opts: Opts, name: string, fallback: number): number {
 }
 
 function seconds(t0: number): string {
-  return `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  return formatDuration((Date.now() - t0) / 1000);
 }
 
 export async function run(opts: Opts): Promise<number> {
@@ -134,13 +135,16 @@ export async function run(opts: Opts): Promise<number> {
     baseline_eval_loss: baseline.eval_loss,
   };
   writeMetrics(out, metrics);
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  // the report's summary card shows the task and baseline → after (metrics.json keeps HF's keys plus baseline_*)
+  finishRunReport(out, { task: "seq-cls (SST-2 sentiment)", baseline: { eval_accuracy: baseline.eval_accuracy, eval_loss: baseline.eval_loss, eval_rows: devDs.length } });
+  const pct = (x: number) => formatPercent(x, 3);
   process.stdout.write(
     `\n  SST-2 dev accuracy (${devDs.length} rows)\n` +
     `    baseline (untrained head)   ${pct(baseline.eval_accuracy)}\n` +
     `    LoRA fine-tuned             ${pct(tuned.eval_accuracy)}   (${(100 * (tuned.eval_accuracy - baseline.eval_accuracy)).toFixed(1)} points)\n` +
     `    HF PEFT + PyTorch, same recipe: 72.6% (models/PRETRAINED.md), 73.9% (bench/reference/hf_sst2_lora.py); this run: ${trainArgs.max_steps !== undefined ? `${trainArgs.max_steps} steps` : `${trainArgs.num_train_epochs} epoch(s)`})\n\n`,
   );
+  process.stdout.write(`  run summary (${join(out, "report.html")}):\n${summaryLines(out)}\n\n`);
   stage(`      metrics.json, report.html and adapter/ in ${out} (${seconds(t)})`);
 
   // ---------------------------------------------------------------- 5. instruction tuning + generation
@@ -169,6 +173,8 @@ export async function run(opts: Opts): Promise<number> {
     eval_strategy: "no",
     save_strategy: "no",
     logging_steps: 10,
+    // the bundled instruction rows and the demo prompts are public: the chat run's report may show the generations
+    log_examples: true,
   };
   if (isExplicit(opts, "lm_max_steps") && opts.lm_max_steps !== undefined) lmArgs.max_steps = opts.lm_max_steps;
   t = Date.now();
@@ -188,11 +194,14 @@ export async function run(opts: Opts): Promise<number> {
     lines.push("");
   });
   process.stdout.write(lines.join("\n") + "\n");
-  atomicWriteFile(join(out, "generations.json"), JSON.stringify(DEMO_PROMPTS.map((p, i) => ({ prompt: p, before: before[i], after: after[i] })), null, 2) + "\n");
+  const generations = JSON.stringify(DEMO_PROMPTS.map((p, i) => ({ prompt: p, before: before[i], after: after[i] })), null, 2) + "\n";
+  atomicWriteFile(join(out, "generations.json"), generations);
+  atomicWriteFile(join(out, "chat", "generations.json"), generations);
+  finishRunReport(join(out, "chat"), { task: "causal-lm (instruction tuning)" });
   const lmLoss = (lmOut?.metrics as Record<string, number> | undefined)?.train_loss;
   writeMetrics(out, { ...(lmLoss !== undefined ? { chat_train_loss: lmLoss } : {}) });
+  finishRunReport(out);
   stage(`done in ${seconds(T0)}: ${out}/{metrics.json, report.html, adapter/, chat-adapter/, generations.json}`);
   process.stdout.write(`\nTry it: peft-ts generate -m ${modelDir} --adapter ${chatDir} --chat\n`);
-  void metricLines;
   return 0;
 }

@@ -11,7 +11,7 @@ import { Opts, optionalFile } from "../resolve.js";
 import {
   adapterNumLabels, applyPeft, buildPeftConfig, loadTokenizer, modelDir, prepareData, resolveTask, stage,
 } from "../pipeline.js";
-import { evaluateTask, metricLines, trainerOptions, trainingArguments, writeMetrics } from "../trainer_api.js";
+import { evaluateTask, finishRunReport, metricLines, trainerOptions, trainingArguments, writeMetrics } from "../trainer_api.js";
 import { Distiller, ProjectedHiddenLoss, initStudentFromTeacher } from "../../distill/index.js";
 import { saveTrained, outputDirOf, tensorParallelLayout } from "./train.js";
 import { PeftModel, peftMethodByCliName, registeredPeftMethods } from "../../peft/index.js";
@@ -86,6 +86,7 @@ export async function run(opts: Opts): Promise<number> {
   stage(`saved the student ${toSave instanceof PeftModel ? "adapter" : "model"} to ${outputDir}`);
   if (!isMainProcess()) return 0;
   const metrics = writeMetrics(outputDir, { ...trainOut.metrics, ...evalMetrics });
+  finishRunReport(outputDir, { task: `${task.name} (distilled from ${teacherDir})` });
   process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
   return 0;
 }

@@ -10,7 +10,8 @@ import type { Opts } from "../resolve.js";
 import {
   TaskData, applyPeft, buildPeftConfig, loadTokenizer, modelDir, modelLoadOptions, prepareData, resolveTask, stage,
 } from "../pipeline.js";
-import { evaluateTask, metricLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
+import { evaluateTask, finishRunReport, metricLines, summaryLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
+import { writeEvalReport, writeWorstErrors } from "../report_examples.js";
 import { lossFunction } from "../loss.js";
 import { PeftModel } from "../../peft/index.js";
 import { writeAdapterDeltaFile } from "../adapter_delta_file.js";
@@ -104,6 +105,12 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
   }
   const all = { ...trainMetrics, ...evalMetrics };
   const metrics = isMainProcess() ? writeMetrics(outputDir, all) : all;
+  if (isMainProcess()) {
+    const evalReport = data.evalReport?.();
+    if (evalReport) writeEvalReport(outputDir, evalReport, trainer.state.globalStep);
+    if (args.logExamples && data.evalRows) writeWorstErrors(outputDir, data.evalRows);
+    finishRunReport(outputDir, { task: task.name });
+  }
   return { model, data, metrics, outputDir };
 }
 
@@ -120,6 +127,9 @@ export async function run(opts: Opts): Promise<number> {
     return e.exitCode;
   }
   const { metrics, outputDir } = outcome;
-  if (isMainProcess()) process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
+  if (isMainProcess()) {
+    process.stdout.write(`metrics (${join(outputDir, "metrics.json")}):\n${metricLines(metrics)}\n`);
+    process.stdout.write(`\nsummary (${join(outputDir, "report.html")}):\n${summaryLines(outputDir)}\n`);
+  }
   return 0;
 }

@@ -4,7 +4,7 @@
 import { AutoModelForQuestionAnswering } from "../../models/auto.js";
 import type { Dataset, Row } from "../datasets.js";
 import { DataCollatorWithPadding, Features } from "../collate.js";
-import { squadScores } from "../metrics.js";
+import { normalizeAnswer, squadScores } from "../metrics.js";
 import { QaFeature, postprocessQaPredictions, prepareQaEvalFeatures, prepareQaTrainFeatures } from "./qa.js";
 import { qaLogits } from "./predictions.js";
 import { registerTask } from "./registry.js";
@@ -38,9 +38,15 @@ function prepare(rows: { train?: Dataset<Row>; eval?: Dataset<Row> }, tokenizer:
     const [start, end] = qaLogits(predictions);
     return postprocessQaPredictions(evalRows, evalFeats, start, end).predictions;
   };
+  let lastReport: Record<string, unknown> | undefined;
+  prepared.evalReport = () => lastReport;
   prepared.computeMetrics = ({ predictions }) => {
     const refs = evalRows.toArray().map((r, i) => ({ id: String(r.id ?? i), answers: ((r.answers as { text?: string[] } | undefined)?.text ?? []) }));
-    const s = squadScores(answers(predictions), refs);
+    const predicted = answers(predictions);
+    const s = squadScores(predicted, refs);
+    // the report's answer-length histogram (words after SQuAD's normalisation; the first reference answer)
+    const words = (t: string | undefined) => (t ? normalizeAnswer(t).split(" ").filter(Boolean).length : 0);
+    lastReport = { kind: "qa", predicted_lengths: refs.map((r) => words(predicted[r.id])), reference_lengths: refs.map((r) => words(r.answers[0])) };
     return { exact_match: s.exactMatch, f1: s.f1 };
   };
   prepared.decode = (predictions) => Object.entries(answers(predictions)).map(([id, answer]) => ({ id, answer }));

@@ -82,6 +82,11 @@ export interface PreparedTask {
   computeMetrics?: TaskMetrics;
   /** One output row per prediction (predict); absent for tasks that generate instead. */
   decode?: (predictions: unknown) => Row[];
+  /**
+   * What the last computeMetrics found, for tasks whose report needs more than the Trainer's
+   * eval_predictions.json (QA: answer lengths in words); numbers only, no example text.
+   */
+  evalReport?: () => Record<string, unknown> | undefined;
 }
 
 /** The slice of the Trainer an evaluation hook uses (src/train's Trainer satisfies it). */
