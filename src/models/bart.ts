@@ -228,9 +228,9 @@ export class BartForConditionalGeneration extends PreTrainedModel {
     }
     super.loadWeights(tensors, source, opts);
   }
-  /** The encoder's last hidden state [B, T, d_model]. */
-  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike }): Tensor {
-    return this.model.encoder.forward({ ids: inputs.inputIds, embeds: inputs.inputsEmbeds, mask: inputs.attentionMask }, null, undefined, {}).lastHiddenState;
+  /** The encoder's last hidden state [B, T, d_model]; `encoderPrefix`: keys/values per layer attended before the tokens (prefix tuning). */
+  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike; encoderPrefix?: KeyValue[] }): Tensor {
+    return this.model.encoder.forward({ ids: inputs.inputIds, embeds: inputs.inputsEmbeds, mask: inputs.attentionMask }, null, inputs.encoderPrefix, {}).lastHiddenState;
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);

@@ -260,9 +260,9 @@ abstract class T5PreTrainedModel extends PreTrainedModel {
   override initModule(m: Module, rng: Rng = globalRng): void {
     initT5(this, this.config, m, rng);
   }
-  /** The encoder's last hidden state [B, T, d_model]. */
-  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike }): Tensor {
-    return this.encoder.forward({ ids: inputs.inputIds, embeds: inputs.inputsEmbeds as Tensor | undefined, mask: inputs.attentionMask }, null, undefined, {}).lastHiddenState;
+  /** The encoder's last hidden state [B, T, d_model]; `encoderPrefix`: keys/values per layer attended before the tokens (prefix tuning). */
+  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike; encoderPrefix?: KeyValue[] }): Tensor {
+    return this.encoder.forward({ ids: inputs.inputIds, embeds: inputs.inputsEmbeds as Tensor | undefined, mask: inputs.attentionMask }, null, inputs.encoderPrefix, {}).lastHiddenState;
   }
 }
 
