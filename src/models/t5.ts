@@ -233,7 +233,7 @@ function initT5(model: PreTrainedModel, config: T5Config, m: Module, rng: Rng): 
   }
 }
 
-abstract class T5PreTrainedModel extends PreTrainedModel {
+export abstract class T5PreTrainedModel extends PreTrainedModel {
   declare config: T5Config;
   declare shared: Embedding;
   declare encoder: T5Stack;
