@@ -11,7 +11,7 @@ import { globalRng, type Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { activation } from "../nn/activations.js";
-import { mergeHeads, splitHeads } from "../nn/attention.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
 import { pastLength, withPast, type KeyValue } from "../nn/kv_cache.js";
 import { runLayerStack } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
@@ -77,7 +77,8 @@ export class T5Attention extends Module {
   }
   /**
    * x [B, Tq, E]; `source` = the encoder output for cross-attention (null: self-attention);
-   * `bias` = position bias + mask, broadcast onto the [B, H, Tq, Tk] scores; `past` = this layer's
+   * `bias` = self-attention: position bias + mask, broadcast onto the [B, H, Tq, Tk] scores;
+   * cross-attention: the 1/0 source key mask [B, Tk] (or null); `past` = this layer's
    * cache (self: concatenated with the new keys; cross: used instead of computing them).
    */
   forward(x: Tensor, source: Tensor | null, bias: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
@@ -86,8 +87,15 @@ export class T5Attention extends Module {
     let kv: KeyValue;
     if (source) kv = past ?? { key: splitHeads(this.k.forward(source), H, D), value: splitHeads(this.v.forward(source), H, D) };
     else kv = withPast(past, splitHeads(this.k.forward(x), H, D), splitHeads(this.v.forward(x), H, D));
+    // cross-attention has no position bias: the fused kernel with the 1/0 source mask (same math, no
+    // [B,H,Tq,Tk] buffers kept for backward); single-query decoding steps are faster unfused
+    if (source && x.shape[1] > 1) {
+      const ctx = attention(q, kv.key, kv.value, { keyMask: bias, causal: false, scale: 1, dropoutP: this.config.dropoutRate, training: this.training });
+      return { out: this.o.forward(mergeHeads(ctx)), kv };
+    }
     let scores = ops.matmul(q, kv.key.transpose(2, 3)); // T5 does not scale q·k
-    if (bias) scores = ops.add(scores, bias);
+    if (source && bias) scores = ops.add(scores, additiveMask(bias, q.shape[0], q.shape[2], kv.key.shape[2], null)!);
+    else if (bias) scores = ops.add(scores, bias);
     const probs = ops.dropout(ops.softmax(scores, -1), this.config.dropoutRate, this.training);
     return { out: this.o.forward(mergeHeads(ops.matmul(probs, kv.value))), kv };
   }
@@ -148,7 +156,7 @@ export class T5LayerFF extends Module {
   }
 }
 
-/** Biases every block of a stack shares: self-attention (position bias + mask) and cross-attention (mask). */
+/** Biases every block of a stack shares: self-attention (position bias + additive mask) and cross-attention (1/0 key mask). */
 interface StackBiases {
   self: Tensor | null;
   cross: Tensor | null;
@@ -207,7 +215,7 @@ export class T5Stack extends Module {
     if (encoder) {
       const Te = encoder.hidden.shape[1];
       const em = encoder.mask !== undefined ? keyMaskOf({ attentionMask: encoder.mask }, B, Te, 0) : null;
-      biases.cross = additiveMask(em, B, T, Te, null);
+      biases.cross = em;
     }
     let h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
     h = ops.dropout(h, this.config.dropoutRate, this.training);
