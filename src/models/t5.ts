@@ -21,7 +21,7 @@ import { asFloatTensor, intTensor, keyMaskOf, toIntBatch } from "./inputs.js";
 import { constructionRng } from "./head_models.js";
 import { generate, type GenerateOptions } from "./generate.js";
 import {
-  additiveMask, labelBatch, seq2seqLoss, shiftTokensRight, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput,
+  additiveMask, labelBatch, seq2seqHeadOutput, shiftTokensRight, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput,
 } from "./seq2seq.js";
 
 function checkT5(config: PretrainedConfig, cls: string): T5Config {
@@ -339,11 +339,10 @@ export class T5ForConditionalGeneration extends T5PreTrainedModel {
       { hidden: enc, mask: inputs.attentionMask }, inputs.pastKeyValues, { ...inputs, useCache },
     );
     const h = c.scaleDecoderOutputs ? ops.scale(dec.lastHiddenState, c.hiddenSize ** -0.5) : dec.lastHiddenState;
-    const logits = this.lm_head.forward(h);
-    const out: Seq2SeqOutput = { logits, encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState };
+    // with labels the loss skips the [B·T, vocab] logits (computed only when read)
+    const out = Object.assign(seq2seqHeadOutput(h, this.lm_head, labels), { encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState }) as Seq2SeqOutput;
     if (dec.hiddenStates) out.hiddenStates = dec.hiddenStates;
     if (useCache) out.pastKeyValues = dec.pastKeyValues as Seq2SeqLayerCache[];
-    if (labels) out.loss = seq2seqLoss(logits, labels);
     return out;
   }
 }
