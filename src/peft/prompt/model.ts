@@ -17,6 +17,7 @@ import { intTensor, toIntBatch } from "../../models/inputs.js";
 import { isEncoderDecoder } from "../../models/seq2seq.js";
 import { callForward } from "../containers.js";
 import { checkSeq2SeqPrefix, wordEmbeddingScale } from "./seq2seq.js";
+import { prefixBlock, prefixBlocks } from "./prefix_layout.js";
 import type { StateEntry } from "../save_load.js";
 import { PrefixTuningConfig, PromptEncoderConfig, PromptLearningConfig, PromptTuningConfig } from "./config.js";
 
@@ -50,16 +51,6 @@ export class PromptEmbedding extends PromptModule {
   get reparameterised(): boolean {
     return false;
   }
-}
-
-/** True when the config adds encoder prefixes (peft-ts's option for encoder–decoders, prompt/seq2seq.ts). */
-export function hasEncoderPrefix(cfg: PromptLearningConfig): boolean {
-  return cfg instanceof PrefixTuningConfig && cfg.encoderPrefix === true;
-}
-
-/** Blocks of H·D values per prefix row: PEFT's 2L (keys and values per layer), or 4L with encoder prefixes. */
-export function prefixBlocks(cfg: PromptLearningConfig): number {
-  return cfg.numLayers! * (hasEncoderPrefix(cfg) ? 4 : 2);
 }
 
 /** Prefix tuning: rows of [L·2·token_dim] (×2 with encoder prefixes), optionally through Linear → tanh → Linear (`transform.0/2`). */
@@ -234,12 +225,6 @@ function prependCols(x: IdsLike, n: number, fill: number, what: string): Tensor 
     out.set(b.data.subarray(i * T, (i + 1) * T), i * (n + T) + n);
   }
   return intTensor({ data: out, shape: [B, n + T] });
-}
-
-/** Block j of the prefix rows [V, blocks·H·D] as keys or values [B, H, V, D]. */
-export function prefixBlock(rows: Tensor, B: number, cfg: PromptLearningConfig, j: number, blocks = cfg.numLayers! * 2): Tensor {
-  const V = cfg.numVirtualTokens, H = cfg.numAttentionHeads!, D = cfg.tokenDim! / H;
-  return rows.reshape([V, blocks, H, D]).select(1, j).permute([1, 0, 2]).unsqueeze(0).expand([B, H, V, D]).contiguous();
 }
 
 /** Per-layer prefix keys/values [B, H, V, D] from the prefix rows [V, L·2·H·D] (decoder-only models). */

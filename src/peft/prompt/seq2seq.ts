@@ -22,7 +22,8 @@ import { intTensor, toIntBatch } from "../../models/inputs.js";
 import type { EncoderDecoderLM, Seq2SeqInputs, Seq2SeqOutput } from "../../models/seq2seq.js";
 import { callForward } from "../containers.js";
 import type { PromptLearningConfig } from "./config.js";
-import { hasEncoderPrefix, prefixBlock, prefixBlocks, type PromptModule } from "./model.js";
+import type { PromptModule } from "./model.js";
+import { hasEncoderPrefix, prefixBlock, prefixBlocks } from "./prefix_layout.js";
 
 type Seq2SeqModel = PreTrainedModel & EncoderDecoderLM;
 
