@@ -15,6 +15,7 @@ import { wasmSuite } from "./wasm.js";
 import { sizesSuite } from "./sizes.js";
 import { webSuite } from "./web.js";
 import { explainSuite } from "./explain.js";
+import { seq2seqSuite } from "./seq2seq.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -35,6 +36,7 @@ registerSuite(wasmSuite);
 registerSuite(sizesSuite);
 registerSuite(webSuite);
 registerSuite(explainSuite);
+registerSuite(seq2seqSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

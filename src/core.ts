@@ -72,6 +72,8 @@ export { LlamaModel, LlamaForCausalLM, LlamaForSequenceClassification } from "./
 // encoder-decoders: T5, BART, Marian; generate() runs them too (generate_seq2seq.ts)
 export { T5ForConditionalGeneration, T5EncoderModel } from "./models/t5.js";
 export { BartForConditionalGeneration, MarianMTModel } from "./models/bart.js";
+export { T5Model, BartModel, MarianModel } from "./models/seq2seq_base.js";
+export type { Seq2SeqModelOutput } from "./models/seq2seq_base.js";
 export { isEncoderDecoder, shiftTokensRight } from "./models/seq2seq.js";
 export type { Seq2SeqInputs, Seq2SeqOutput, Seq2SeqLayerCache } from "./models/seq2seq.js";
 // tensor parallelism (Megatron style): models/parallel.ts, nn/parallel, ops/parallel.ts

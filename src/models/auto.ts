@@ -12,6 +12,7 @@ import { GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model } from "./gpt
 import { LlamaForCausalLM, LlamaForSequenceClassification, LlamaModel } from "./llama.js";
 import { T5EncoderModel, T5ForConditionalGeneration } from "./t5.js";
 import { BartForConditionalGeneration, MarianMTModel } from "./bart.js";
+import { BartModel, MarianModel, T5Model } from "./seq2seq_base.js";
 
 type Factory = (c: PretrainedConfig) => PreTrainedModel;
 type Task = "base" | "sequence-classification" | "token-classification" | "question-answering" | "causal-lm" | "masked-lm" | "seq2seq-lm" | "text-encoding";
@@ -27,6 +28,9 @@ const REGISTRY: Record<Task, Record<string, Factory>> = {
     llama: (c) => new LlamaModel(c),
     mistral: (c) => new LlamaModel(c),
     qwen2: (c) => new LlamaModel(c),
+    t5: (c) => new T5Model(c),
+    bart: (c) => new BartModel(c),
+    marian: (c) => new MarianModel(c),
   },
   "sequence-classification": {
     bert: bert((c) => new BertForSequenceClassification(c)),
@@ -106,7 +110,7 @@ function autoClass<M extends PreTrainedModel = PreTrainedModel>(task: Task, auto
   };
 }
 
-export const AutoModel = autoClass<BertModel | DistilBertModel | GPT2Model | LlamaModel>("base", "AutoModel");
+export const AutoModel = autoClass<BertModel | DistilBertModel | GPT2Model | LlamaModel | T5Model | BartModel | MarianModel>("base", "AutoModel");
 export const AutoModelForSequenceClassification = autoClass<
   BertForSequenceClassification | DistilBertForSequenceClassification | GPT2ForSequenceClassification | LlamaForSequenceClassification
 >("sequence-classification", "AutoModelForSequenceClassification");

@@ -228,13 +228,16 @@ export class BartForConditionalGeneration extends PreTrainedModel {
     }
     super.loadWeights(tensors, source, opts);
   }
-  /** The encoder's last hidden state [B, T, d_model]. */
-  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike }): Tensor {
+  /** The encoder's last hidden state [B, T, d_model]; `encoderPrefix`: keys/values per layer attended before the tokens (prefix tuning). */
+  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike; encoderPrefix?: KeyValue[] }): Tensor {
     return this.runEncoder(inputs, {}).lastHiddenState;
   }
-  private runEncoder(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor | NestedArray; attentionMask?: IdsLike }, opts: { outputHiddenStates?: boolean; outputAttentions?: boolean }): LayerStackOutput {
+  private runEncoder(
+    inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor | NestedArray; attentionMask?: IdsLike; encoderPrefix?: KeyValue[] },
+    opts: { outputHiddenStates?: boolean; outputAttentions?: boolean },
+  ): LayerStackOutput {
     const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : undefined;
-    return this.model.encoder.forward({ ids: inputs.inputIds, embeds, mask: inputs.attentionMask }, null, undefined, opts);
+    return this.model.encoder.forward({ ids: inputs.inputIds, embeds, mask: inputs.attentionMask }, null, inputs.encoderPrefix, opts);
   }
   generate(inputIds: number[][] | number[] | Tensor, opts: GenerateOptions = {}): number[][] {
     return generate(this, inputIds, opts);

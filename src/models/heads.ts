@@ -186,7 +186,7 @@ export function causalLMOutput(
 }
 
 /** out.logits as a property computed on first read (under the grad mode of this call). */
-function defineLazyLogits(out: ModelOutput, compute: () => Tensor): void {
+export function defineLazyLogits(out: ModelOutput, compute: () => Tensor): void {
   const withGrad = isGradEnabled();
   let value: Tensor | undefined;
   Object.defineProperty(out, "logits", {

@@ -10,6 +10,8 @@ import type { KeyValue } from "../nn/kv_cache.js";
 import type { IdsLike, ModelInputs, ModelOutput } from "./modeling_utils.js";
 import { toIntBatch, type IntBatch } from "./inputs.js";
 import type { LayerStackOutput } from "../nn/layer_stack.js";
+import { Linear } from "../nn/layers.js";
+import { defineLazyLogits } from "./heads.js";
 
 /**
  * One decoder layer's cache: `key`/`value` are its self-attention keys and values so far (so a
@@ -118,6 +120,26 @@ export function seq2seqLoss(logits: Tensor, labels: IntBatch): Tensor {
   const [B, T, V] = logits.shape;
   if (labels.shape[0] !== B || labels.shape[1] !== T) throw new ShapeError(`labels of shape [${labels.shape}] do not fit decoder logits [${logits.shape}]`);
   return ops.crossEntropy(logits.reshape([B * T, V]), labels.data);
+}
+
+/**
+ * The head's logits and, with labels, the LM loss of decoder states h [B, T, E]: with a plain bias-free
+ * Linear head (no adapter or hook on it) the loss comes from h and the head weight without the
+ * [B·T, vocab] logits (ops.linearCrossEntropy) and the logits are computed on first read, as causal LMs
+ * do (heads.ts causalLMOutput); otherwise logits then cross entropy.
+ */
+export function seq2seqHeadOutput(h: Tensor, lmHead: { forward(x: Tensor): Tensor }, labels: IntBatch | null): { logits: Tensor; loss?: Tensor } {
+  const plain = lmHead instanceof Linear && lmHead.forward === Linear.prototype.forward && !lmHead.bias;
+  if (!labels || !plain) {
+    const logits = lmHead.forward(h);
+    return labels ? { logits, loss: seq2seqLoss(logits, labels) } : { logits };
+  }
+  const [B, T, E] = h.shape;
+  if (labels.shape[0] !== B || labels.shape[1] !== T) throw new ShapeError(`labels of shape [${labels.shape}] do not fit decoder states [${h.shape}]`);
+  const out = {} as { logits: Tensor; loss?: Tensor };
+  defineLazyLogits(out, () => lmHead.forward(h));
+  out.loss = ops.linearCrossEntropy(h.reshape([B * T, E]), (lmHead as Linear).weight, labels.data);
+  return out;
 }
 
 /** labels as an int batch (a Tensor or nested arrays of token ids). */

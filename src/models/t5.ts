@@ -11,8 +11,8 @@ import { globalRng, type Rng } from "../tensor/random.js";
 import { Module, ModuleList } from "../nn/module.js";
 import { Embedding, Linear, RMSNorm } from "../nn/layers.js";
 import { activation } from "../nn/activations.js";
-import { mergeHeads, splitHeads } from "../nn/attention.js";
-import { reportAttention } from "../nn/attention_capture.js";
+import { attention, mergeHeads, splitHeads } from "../nn/attention.js";
+import { capturingAttentions, reportAttention } from "../nn/attention_capture.js";
 import { pastLength, withPast, type KeyValue } from "../nn/kv_cache.js";
 import { runLayerStack, type LayerStackOutput } from "../nn/layer_stack.js";
 import * as ops from "../ops/index.js";
@@ -22,7 +22,7 @@ import { asFloatTensor, intTensor, keyMaskOf, toIntBatch } from "./inputs.js";
 import { constructionRng } from "./head_models.js";
 import { generate, type GenerateOptions } from "./generate.js";
 import {
-  additiveMask, labelBatch, seq2seqLoss, shiftTokensRight, withSeq2SeqExtras, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput,
+  additiveMask, labelBatch, seq2seqHeadOutput, shiftTokensRight, withSeq2SeqExtras, type Seq2SeqInputs, type Seq2SeqLayerCache, type Seq2SeqOutput,
 } from "./seq2seq.js";
 
 function checkT5(config: PretrainedConfig, cls: string): T5Config {
@@ -78,7 +78,8 @@ export class T5Attention extends Module {
   }
   /**
    * x [B, Tq, E]; `source` = the encoder output for cross-attention (null: self-attention);
-   * `bias` = position bias + mask, broadcast onto the [B, H, Tq, Tk] scores; `past` = this layer's
+   * `bias` = self-attention: position bias + mask, broadcast onto the [B, H, Tq, Tk] scores;
+   * cross-attention: the 1/0 source key mask [B, Tk] (or null); `past` = this layer's
    * cache (self: concatenated with the new keys; cross: used instead of computing them).
    */
   forward(x: Tensor, source: Tensor | null, bias: Tensor | null, past: KeyValue | undefined): { out: Tensor; kv: KeyValue } {
@@ -87,8 +88,15 @@ export class T5Attention extends Module {
     let kv: KeyValue;
     if (source) kv = past ?? { key: splitHeads(this.k.forward(source), H, D), value: splitHeads(this.v.forward(source), H, D) };
     else kv = withPast(past, splitHeads(this.k.forward(x), H, D), splitHeads(this.v.forward(x), H, D));
+    // cross-attention has no position bias: the fused kernel with the 1/0 source mask (same math, no
+    // [B,H,Tq,Tk] buffers kept for backward); single-query decoding steps are faster unfused
+    if (source && x.shape[1] > 1 && !capturingAttentions()) {
+      const ctx = attention(q, kv.key, kv.value, { keyMask: bias, causal: false, scale: 1, dropoutP: this.config.dropoutRate, training: this.training });
+      return { out: this.o.forward(mergeHeads(ctx)), kv };
+    }
     let scores = ops.matmul(q, kv.key.transpose(2, 3)); // T5 does not scale q·k
-    if (bias) scores = ops.add(scores, bias);
+    if (source && bias) scores = ops.add(scores, additiveMask(bias, q.shape[0], q.shape[2], kv.key.shape[2], null)!);
+    else if (bias) scores = ops.add(scores, bias);
     const weights = ops.softmax(scores, -1);
     reportAttention(weights, source !== null);
     const probs = ops.dropout(weights, this.config.dropoutRate, this.training);
@@ -151,7 +159,7 @@ export class T5LayerFF extends Module {
   }
 }
 
-/** Biases every block of a stack shares: self-attention (position bias + mask) and cross-attention (mask). */
+/** Biases every block of a stack shares: self-attention (position bias + additive mask) and cross-attention (1/0 key mask). */
 interface StackBiases {
   self: Tensor | null;
   cross: Tensor | null;
@@ -210,7 +218,7 @@ export class T5Stack extends Module {
     if (encoder) {
       const Te = encoder.hidden.shape[1];
       const em = encoder.mask !== undefined ? keyMaskOf({ attentionMask: encoder.mask }, B, Te, 0) : null;
-      biases.cross = additiveMask(em, B, T, Te, null);
+      biases.cross = em;
     }
     let h = embeds ?? this.embed_tokens.forward(intTensor(ids!));
     h = ops.dropout(h, this.config.dropoutRate, this.training);
@@ -236,7 +244,7 @@ function initT5(model: PreTrainedModel, config: T5Config, m: Module, rng: Rng): 
   }
 }
 
-abstract class T5PreTrainedModel extends PreTrainedModel {
+export abstract class T5PreTrainedModel extends PreTrainedModel {
   declare config: T5Config;
   declare shared: Embedding;
   declare encoder: T5Stack;
@@ -263,13 +271,15 @@ abstract class T5PreTrainedModel extends PreTrainedModel {
   override initModule(m: Module, rng: Rng = globalRng): void {
     initT5(this, this.config, m, rng);
   }
-  /** The encoder's last hidden state [B, T, d_model]. */
-  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike }): Tensor {
+  /** The encoder's last hidden state [B, T, d_model]; `encoderPrefix`: keys/values per layer attended before the tokens (prefix tuning). */
+  encode(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor; attentionMask?: IdsLike; encoderPrefix?: KeyValue[] }): Tensor {
     return this.runEncoder(inputs, {}).lastHiddenState;
   }
-  protected runEncoder(inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor | NestedArray; attentionMask?: IdsLike }, opts: ModelInputs): LayerStackOutput {
+  protected runEncoder(
+    inputs: { inputIds?: IdsLike; inputsEmbeds?: Tensor | NestedArray; attentionMask?: IdsLike; encoderPrefix?: KeyValue[] }, opts: ModelInputs,
+  ): LayerStackOutput {
     const embeds = inputs.inputsEmbeds !== undefined ? asFloatTensor(inputs.inputsEmbeds) : undefined;
-    return this.encoder.forward({ ids: inputs.inputIds, embeds, mask: inputs.attentionMask }, null, undefined, opts);
+    return this.encoder.forward({ ids: inputs.inputIds, embeds, mask: inputs.attentionMask }, null, inputs.encoderPrefix, opts);
   }
 }
 
@@ -340,10 +350,10 @@ export class T5ForConditionalGeneration extends T5PreTrainedModel {
       { hidden: enc, mask: inputs.attentionMask }, inputs.pastKeyValues, { ...inputs, useCache },
     );
     const h = c.scaleDecoderOutputs ? ops.scale(dec.lastHiddenState, c.hiddenSize ** -0.5) : dec.lastHiddenState;
-    const logits = this.lm_head.forward(h);
-    const out = withSeq2SeqExtras({ logits, encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState }, encOut, dec);
+    // with labels the loss skips the [B·T, vocab] logits (computed only when read)
+    const head = Object.assign(seq2seqHeadOutput(h, this.lm_head, labels), { encoderLastHiddenState: enc, lastHiddenState: dec.lastHiddenState }) as Seq2SeqOutput;
+    const out = withSeq2SeqExtras(head, encOut, dec);
     if (useCache) out.pastKeyValues = dec.pastKeyValues as Seq2SeqLayerCache[];
-    if (labels) out.loss = seq2seqLoss(logits, labels);
     return out;
   }
 }

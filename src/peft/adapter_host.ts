@@ -5,7 +5,8 @@
 // modules_to_save, saving and loading) and asks the host for the rest.
 
 import type { Module } from "../nn/module.js";
-import type { ModelInputs, ModelOutput, PreTrainedModel } from "../models/modeling_utils.js";
+import type { IdsLike, ModelInputs, ModelOutput, PreTrainedModel } from "../models/modeling_utils.js";
+import type { Tensor } from "../tensor/tensor.js";
 import type { PeftConfig } from "./config.js";
 import type { StateEntry } from "./save_load.js";
 import type { BaseTuner } from "./tuner.js";
@@ -50,6 +51,8 @@ export interface AdapterHost {
   /** Runs fn with every adapter off (base model behaviour), then switches them back on. */
   withAdaptersDisabled<T>(fn: () => T): T;
   forward(inputs: ModelInputs): ModelOutput;
+  /** Encoder–decoders: the encoder output with the adapters' effect on it (absent: the model's own encode). */
+  encode?(inputs: { inputIds: IdsLike; attentionMask?: IdsLike }): Tensor;
   /** In-memory ↔ saved names of adapter `name`'s own tensors (keys relative to the PeftModel; modules_to_save excluded). */
   stateEntries(name: string, forLoad: boolean): StateEntry[];
 }

@@ -67,9 +67,6 @@ export class PeftModel extends Module {
     this.activeAdapter = adapterName;
     checkTensorParallelPeft(model, config);
     checkTaskFitsModel(config, model);
-    if (config.isPromptLearning && isEncoderDecoder(model)) {
-      throw new PeftError(`${config.peftType} on encoder-decoder models is not supported yet (LoRA, IA3 and the other injected methods are)`);
-    }
     this.host = createAdapterHost(getPeftMethod(config.peftType), model, {
       configs: this.peftConfig, activeAdapter: () => this.activeAdapter, options: opts,
     });
@@ -178,11 +175,11 @@ export class PeftModel extends Module {
   get isEncoderDecoder(): boolean {
     return isEncoderDecoder(this.getBaseModel());
   }
-  /** The wrapped encoder-decoder's encoder output (adapters in the encoder applied). */
+  /** The wrapped encoder-decoder's encoder output (adapters in the encoder applied, virtual tokens prepended). */
   encode(inputs: { inputIds: IdsLike; attentionMask?: IdsLike }): Tensor {
     const m = this.getBaseModel() as unknown as EncoderDecoderLM;
     if (!isEncoderDecoder(m)) throw new PeftError(`encode: ${this.getBaseModel().architectureName} is not an encoder-decoder model`);
-    return m.encode(inputs);
+    return this.host.encode ? this.host.encode(inputs) : m.encode(inputs);
   }
 
   // ------------------------------------------------------------------ merging

@@ -76,19 +76,31 @@ export interface PrefixTuningConfigOptions extends PromptLearningConfigOptions {
   encoderHiddenSize?: number | null;
   /** Reparameterise the prefix through embedding → Linear → tanh → Linear. */
   prefixProjection?: boolean;
+  /**
+   * peft-ts only (not in PEFT, off by default): encoder–decoders also get prefixes on the encoder's
+   * self-attention. The prefix rows are then twice as wide ([V, num_layers·4·token_dim]: PEFT's decoder
+   * part, then the encoder's), and the config holds `encoder_prefix: true`, so PEFT refuses the file.
+   */
+  encoderPrefix?: boolean;
 }
 
 export class PrefixTuningConfig extends PromptLearningConfig {
   declare encoderHiddenSize: number | null;
   declare prefixProjection: boolean;
   declare initWeights: unknown;
+  declare encoderPrefix: boolean;
   constructor(opts: PrefixTuningConfigOptions = {}) {
-    super("PREFIX_TUNING", { encoderHiddenSize: null, prefixProjection: false, initWeights: null }, opts);
+    super("PREFIX_TUNING", { encoderHiddenSize: null, prefixProjection: false, initWeights: null, encoderPrefix: false }, opts);
     this.validate();
+  }
+  /** `encoder_prefix` is written only when set, so default configs are PEFT's field for field. */
+  override fieldNames(): string[] {
+    return super.fieldNames().filter((k) => k !== "encoderPrefix" || this.encoderPrefix === true);
   }
   override validate(): void {
     super.validate();
     if (this.initWeights !== null) throw new ConfigError(`PrefixTuningConfig: init_weights=${JSON.stringify(this.initWeights)} is not supported by peft-ts (only null)`);
+    if (this.encoderPrefix === true && this.taskType !== "SEQ_2_SEQ_LM") throw new ConfigError(`PrefixTuningConfig: encoder_prefix needs task_type SEQ_2_SEQ_LM (an encoder-decoder model), got ${JSON.stringify(this.taskType)}`);
   }
 }
 

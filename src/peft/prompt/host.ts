@@ -3,7 +3,9 @@
 // embeddings), and forward() prepends virtual tokens or hands every layer prefix keys/values.
 
 import type { Module } from "../../nn/module.js";
-import type { ModelInputs, ModelOutput, PreTrainedModel } from "../../models/modeling_utils.js";
+import type { IdsLike, ModelInputs, ModelOutput, PreTrainedModel } from "../../models/modeling_utils.js";
+import type { Tensor } from "../../tensor/tensor.js";
+import { isEncoderDecoder, type EncoderDecoderLM, type Seq2SeqInputs } from "../../models/seq2seq.js";
 import type { PeftConfig } from "../config.js";
 import { ModuleDict } from "../containers.js";
 import { modulesToSaveWrappers } from "../modules_to_save.js";
@@ -12,6 +14,9 @@ import type { AdapterHost, AdapterHostContext } from "../adapter_host.js";
 import {
   PromptInitOptions, PromptLearningConfig, PromptModule, createPromptModule, preparePromptLearningConfig, promptForward, promptStateEntries,
 } from "./model.js";
+import { encodeWithPrompts, promptForwardSeq2Seq } from "./seq2seq.js";
+
+type Seq2SeqModel = PreTrainedModel & EncoderDecoderLM;
 
 declare module "../adapter_host.js" {
   // getPeftModel(model, promptTuningConfig, name, { tokenizer }) for prompt_tuning_init="TEXT"
@@ -78,7 +83,17 @@ export class PromptHost implements AdapterHost {
   forward(inputs: ModelInputs): ModelOutput {
     if (this.disabled) return this.model.forward(inputs);
     const name = this.ctx.activeAdapter();
+    if (isEncoderDecoder(this.model)) {
+      return promptForwardSeq2Seq(this.config(name), this.promptEncoder.get(name), this.model as Seq2SeqModel, this.wordEmbeddings, inputs as Seq2SeqInputs);
+    }
     return promptForward(this.config(name), this.promptEncoder.get(name), this.model, this.wordEmbeddings, inputs);
+  }
+  /** The encoder output with the active adapter's virtual tokens (or encoder prefixes): what generate() reuses. */
+  encode(inputs: { inputIds: IdsLike; attentionMask?: IdsLike }): Tensor {
+    const m = this.model as Seq2SeqModel;
+    if (this.disabled) return m.encode(inputs);
+    const name = this.ctx.activeAdapter();
+    return encodeWithPrompts(this.config(name), this.promptEncoder.get(name), m, this.wordEmbeddings, inputs);
   }
   stateEntries(name: string, forLoad: boolean): StateEntry[] {
     return promptStateEntries(this.config(name), this.promptEncoder.get(name), name, forLoad);

@@ -34,6 +34,7 @@ registerPeftMethod({
     NUM_VIRTUAL_TOKENS,
     { flag: "prefix_projection", kind: "bool", help: "prefix tuning: reparametrise the prefix through an MLP" },
     ENCODER_HIDDEN_SIZE,
+    { flag: "encoder_prefix", kind: "bool", help: "prefix tuning, encoder-decoders: prefixes on the encoder's self-attention too (peft-ts only; PEFT cannot load such adapters)" },
   ],
   configFromOptions: (o) => new PrefixTuningConfig(o),
   createHost: createPromptHost,
@@ -49,5 +50,6 @@ registerPeftMethod({
 export { PromptTuningConfig, PrefixTuningConfig, PromptEncoderConfig, PromptLearningConfig } from "./config.js";
 export type { PromptTuningInit, PromptTuningConfigOptions, PrefixTuningConfigOptions, PromptEncoderConfigOptions } from "./config.js";
 export { PromptEmbedding, PrefixEncoder, PromptEncoder, PromptModule, prefixKeyValues } from "./model.js";
+export { seq2seqPrefixes } from "./seq2seq.js";
 export type { PromptInitOptions } from "./model.js";
 export { PromptHost, promptEncoderOf } from "./host.js";

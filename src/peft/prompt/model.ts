@@ -14,7 +14,10 @@ import { ConfigError, PeftError, ShapeError } from "../../tensor/errors.js";
 import { cat, relu, tanh } from "../../ops/index.js";
 import { IdsLike, KeyValue, ModelInputs, ModelOutput, PreTrainedModel } from "../../models/modeling_utils.js";
 import { intTensor, toIntBatch } from "../../models/inputs.js";
+import { isEncoderDecoder } from "../../models/seq2seq.js";
 import { callForward } from "../containers.js";
+import { checkSeq2SeqPrefix, wordEmbeddingScale } from "./seq2seq.js";
+import { prefixBlock, prefixBlocks } from "./prefix_layout.js";
 import type { StateEntry } from "../save_load.js";
 import { PrefixTuningConfig, PromptEncoderConfig, PromptLearningConfig, PromptTuningConfig } from "./config.js";
 
@@ -50,12 +53,12 @@ export class PromptEmbedding extends PromptModule {
   }
 }
 
-/** Prefix tuning: rows of [L·2·token_dim], optionally through Linear → tanh → Linear (`transform.0/2`). */
+/** Prefix tuning: rows of [L·2·token_dim] (×2 with encoder prefixes), optionally through Linear → tanh → Linear (`transform.0/2`). */
 export class PrefixEncoder extends PromptModule {
   declare transform: Module | undefined;
   constructor(cfg: PrefixTuningConfig, total: number) {
     super();
-    const td = cfg.tokenDim!, L = cfg.numLayers!;
+    const td = cfg.tokenDim!, L = prefixBlocks(cfg) / 2;
     const hidden = cfg.encoderHiddenSize ?? td;
     if (cfg.prefixProjection && !cfg.inferenceMode) {
       this.registerModule("embedding", new Embedding(total, td));
@@ -141,6 +144,10 @@ export function preparePromptLearningConfig(cfg: PromptLearningConfig, model: Pr
   c.tokenDim ??= modelDim;
   c.numAttentionHeads ??= modelConfigValue(model, "numAttentionHeads", "num_attention_heads", "n_head");
   c.numTransformerSubmodules ??= c.taskType === "SEQ_2_SEQ_LM" ? 2 : 1;
+  const submodules = isEncoderDecoder(model) ? 2 : 1;
+  if (c.numTransformerSubmodules !== submodules) {
+    throw new ConfigError(`${cfg.peftType}: num_transformer_submodules=${c.numTransformerSubmodules} does not fit ${model.architectureName}, which ${submodules === 2 ? "is an encoder-decoder (2)" : "has one transformer stack (1)"}`);
+  }
   if (c instanceof PrefixTuningConfig || c instanceof PromptEncoderConfig) c.encoderHiddenSize ??= c.tokenDim;
   if (c instanceof PrefixTuningConfig) {
     const kv = modelConfigValue(model, "numKeyValueHeads", "num_key_value_heads");
@@ -152,7 +159,7 @@ export function preparePromptLearningConfig(cfg: PromptLearningConfig, model: Pr
   if (c.numLayers === null || c.tokenDim === null || c.numAttentionHeads === null) {
     throw new ConfigError(`${cfg.peftType}: cannot read num_layers / token_dim / num_attention_heads from the model config; set them in the config`);
   }
-  if (c.numTransformerSubmodules !== 1) throw new ConfigError(`${cfg.peftType}: num_transformer_submodules=${c.numTransformerSubmodules} (encoder-decoder models) is not supported`);
+  if (isEncoderDecoder(model)) checkSeq2SeqPrefix(c, model);
   return c;
 }
 
@@ -170,8 +177,9 @@ function textInitIds(cfg: PromptTuningConfig, opts: PromptInitOptions): number[]
 
 /** Builds the prompt module of a new adapter. */
 export function createPromptModule(cfg: PromptLearningConfig, model: PreTrainedModel, opts: PromptInitOptions = {}): PromptModule {
+  // PEFT's prefix encoder has V rows whatever num_transformer_submodules is; the others V·submodules
+  if (cfg instanceof PrefixTuningConfig) return new PrefixEncoder(cfg, cfg.numVirtualTokens);
   const total = cfg.numVirtualTokens * (cfg.numTransformerSubmodules ?? 1);
-  if (cfg instanceof PrefixTuningConfig) return new PrefixEncoder(cfg, total);
   if (cfg instanceof PromptEncoderConfig) return new PromptEncoder(cfg, total);
   if (!(cfg instanceof PromptTuningConfig)) throw new ConfigError(`unsupported prompt-learning config ${cfg.peftType}`);
   const m = new PromptEmbedding(total, cfg.tokenDim!);
@@ -187,10 +195,12 @@ export function createPromptModule(cfg: PromptLearningConfig, model: PreTrainedM
     rows = Array.from({ length: total }, () => globalRng.randint(words.shape[0]));
   }
   if (rows) {
-    const w = words.f32(), dst = m.embedding.weight.data as Float32Array;
+    // PEFT copies word_embeddings(ids): BART's embedding module scales its rows
+    const w = words.f32(), dst = m.embedding.weight.data as Float32Array, s = wordEmbeddingScale(model);
     rows.forEach((id, i) => {
       if (id < 0 || id >= words.shape[0]) throw new ShapeError(`prompt tuning init: token id ${id} is outside the vocabulary (${words.shape[0]})`);
-      dst.set(w.subarray(id * dim, (id + 1) * dim), i * dim);
+      const row = w.subarray(id * dim, (id + 1) * dim);
+      dst.set(s === 1 ? row : row.map((x) => Math.fround(x * s)), i * dim);
     });
   }
   return m;
@@ -217,13 +227,10 @@ function prependCols(x: IdsLike, n: number, fill: number, what: string): Tensor 
   return intTensor({ data: out, shape: [B, n + T] });
 }
 
-/** Per-layer prefix keys/values [B, H, V, D] from the prefix rows [V, L·2·H·D]. */
+/** Per-layer prefix keys/values [B, H, V, D] from the prefix rows [V, L·2·H·D] (decoder-only models). */
 export function prefixKeyValues(rows: Tensor, B: number, cfg: PromptLearningConfig): KeyValue[] {
-  const V = cfg.numVirtualTokens, L = cfg.numLayers!, H = cfg.numAttentionHeads!, D = cfg.tokenDim! / H;
-  const x = rows.reshape([V, L * 2, H, D]);
   const out: KeyValue[] = [];
-  const take = (j: number) => x.select(1, j).permute([1, 0, 2]).unsqueeze(0).expand([B, H, V, D]).contiguous();
-  for (let l = 0; l < L; l++) out.push({ key: take(2 * l), value: take(2 * l + 1) });
+  for (let l = 0; l < cfg.numLayers!; l++) out.push({ key: prefixBlock(rows, B, cfg, 2 * l), value: prefixBlock(rows, B, cfg, 2 * l + 1) });
   return out;
 }
 
