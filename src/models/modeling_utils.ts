@@ -2,6 +2,8 @@
 // HF name (with HF's rules for base-model prefixes, new heads and ignorable keys), saving in HF
 // layout, tied weights and HF-style initialisation.
 
+import { BitsAndBytesConfig } from "../quant/bnb_config.js";
+import { quantizeModel } from "./quantize.js";
 import { getFiles } from "../platform/files.js";
 import { join } from "../platform/paths.js";
 import { Tensor, NestedArray } from "../tensor/tensor.js";
@@ -105,6 +107,11 @@ export interface LoadOptions {
    * reading only its slices of the weights (models/parallel.ts). Every rank must load the same way.
    */
   tensorParallel?: ProcessGroup;
+  /**
+   * transformers' `quantization_config`: a BitsAndBytesConfig (or its HF dict) quantising the
+   * Linear weights at load to int8 / NF4 / FP4 frozen storage (models/quantize.ts).
+   */
+  quantizationConfig?: BitsAndBytesConfig | Record<string, unknown>;
 }
 
 export abstract class PreTrainedModel extends Module {
@@ -305,6 +312,10 @@ export function finishWeightLoad(model: PreTrainedModel, plan: WeightPlan, sourc
   }
   model.tieWeights();
   if (opts.frozenDtype === "bf16") storeFrozenBf16(model);
+  if (opts.quantizationConfig) {
+    const q = opts.quantizationConfig instanceof BitsAndBytesConfig ? opts.quantizationConfig : BitsAndBytesConfig.fromDict(opts.quantizationConfig);
+    quantizeModel(model, q);
+  }
 }
 
 /**
