@@ -65,7 +65,8 @@ export function buildDynamicCode(): Float32Array {
     const scale = 10 ** (-(maxExp - 1) + i);
     for (let j = 0; j + 1 < items; j++) {
       const mean = Math.fround(Math.fround(bounds[j] + bounds[j + 1]) / 2);
-      data.push(Math.fround(scale * mean), Math.fround(-scale * mean));
+      const s = Math.fround(scale); // torch multiplies a float32 tensor by the scalar in float32
+      data.push(Math.fround(s * mean), Math.fround(-s * mean));
     }
   }
   data.push(0, 1);
