@@ -29,7 +29,7 @@ const SNAKE: Record<string, keyof BitsAndBytesOptions> = {
 /** HF fields with no effect here that a saved quantization_config may carry. */
 const IGNORED = new Set(["quant_method", "llm_int8_enable_fp32_cpu_offload", "llm_int8_has_fp16_weight", "bnb_4bit_quant_storage", "_load_in_4bit", "_load_in_8bit"]);
 
-function fail(source: string, field: string, expected: string, got: unknown): never {
+function failField(source: string, field: string, expected: string, got: unknown): never {
   throw new ConfigError(`${source}: field '${field}' must be ${expected}, got ${JSON.stringify(got)}`);
 }
 
@@ -42,8 +42,10 @@ export class BitsAndBytesConfig {
   readonly llmInt8SkipModules: string[] | null;
   readonly llmInt8Threshold: number;
 
-  constructor(opts: BitsAndBytesOptions = {}, source = "BitsAndBytesConfig") {
+  /** `spell` names a field in errors (fromDict: HF's snake_case). */
+  constructor(opts: BitsAndBytesOptions = {}, source = "BitsAndBytesConfig", spell: (field: string) => string = (f) => f) {
     const o = opts as Record<string, unknown>;
+    const fail = (field: string, expected: string, got: unknown): never => failField(source, spell(field), expected, got);
     for (const k of Object.keys(o)) {
       if (!Object.values(SNAKE).includes(k as keyof BitsAndBytesOptions)) {
         throw new ConfigError(`${source}: unknown field '${k}' (known: ${Object.values(SNAKE).join(", ")})`);
@@ -51,34 +53,34 @@ export class BitsAndBytesConfig {
     }
     const bool = (k: keyof BitsAndBytesOptions) => {
       const v = o[k] ?? false;
-      if (typeof v !== "boolean") fail(source, k, "a boolean", v);
+      if (typeof v !== "boolean") fail(k, "a boolean", v);
       return v as boolean;
     };
     this.loadIn8bit = bool("loadIn8bit");
     this.loadIn4bit = bool("loadIn4bit");
     this.bnb4bitUseDoubleQuant = bool("bnb4bitUseDoubleQuant");
     if (this.loadIn8bit && this.loadIn4bit) {
-      throw new ConfigError(`${source}: loadIn4bit and loadIn8bit are both true, but only one can be used at the same time`);
+      throw new ConfigError(`${source}: ${spell("loadIn4bit")} and ${spell("loadIn8bit")} are both true, but only one can be used at the same time`);
     }
     const qt = o.bnb4bitQuantType ?? "fp4";
-    if (qt !== "fp4" && qt !== "nf4") fail(source, "bnb4bitQuantType", `"fp4" or "nf4"`, qt);
-    this.bnb4bitQuantType = qt;
+    if (qt !== "fp4" && qt !== "nf4") fail("bnb4bitQuantType", `"fp4" or "nf4"`, qt);
+    this.bnb4bitQuantType = qt as Bnb4bitQuantType;
     const cd = o.bnb4bitComputeDtype ?? "f32";
     const dtype = cd === "float32" || cd === "f32" ? "f32" : cd === "bfloat16" || cd === "bf16" ? "bf16" : null;
-    if (!dtype) fail(source, "bnb4bitComputeDtype", `"f32"/"float32" or "bf16"/"bfloat16"`, cd);
-    this.bnb4bitComputeDtype = dtype;
+    if (!dtype) fail("bnb4bitComputeDtype", `"f32"/"float32" or "bf16"/"bfloat16"`, cd);
+    this.bnb4bitComputeDtype = dtype as BnbComputeDtype;
     const skip = o.llmInt8SkipModules ?? null;
-    if (skip !== null && !(Array.isArray(skip) && skip.every((s) => typeof s === "string"))) fail(source, "llmInt8SkipModules", "a list of module names or null", skip);
+    if (skip !== null && !(Array.isArray(skip) && skip.every((s) => typeof s === "string"))) fail("llmInt8SkipModules", "a list of module names or null", skip);
     this.llmInt8SkipModules = skip as string[] | null;
     const th = o.llmInt8Threshold ?? 6.0;
-    if (typeof th !== "number" || !Number.isFinite(th)) fail(source, "llmInt8Threshold", "a finite number", th);
-    this.llmInt8Threshold = th;
+    if (typeof th !== "number" || !Number.isFinite(th)) fail("llmInt8Threshold", "a finite number", th);
+    this.llmInt8Threshold = th as number;
   }
 
   /** From HF's snake_case dict (a config.json quantization_config, or BitsAndBytesConfig.to_dict()). */
   static fromDict(d: Record<string, unknown>, source = "quantization_config"): BitsAndBytesConfig {
     if (!d || typeof d !== "object" || Array.isArray(d)) throw new ConfigError(`${source}: expected an object, got ${JSON.stringify(d)}`);
-    if (d.quant_method !== undefined && d.quant_method !== "bitsandbytes") fail(source, "quant_method", `"bitsandbytes"`, d.quant_method);
+    if (d.quant_method !== undefined && d.quant_method !== "bitsandbytes") failField(source, "quant_method", `"bitsandbytes"`, d.quant_method);
     const o: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(d)) {
       if (IGNORED.has(k)) continue;
@@ -86,7 +88,8 @@ export class BitsAndBytesConfig {
       if (!name) throw new ConfigError(`${source}: unknown field '${k}' (known: ${Object.keys(SNAKE).join(", ")})`);
       o[name] = v;
     }
-    return new BitsAndBytesConfig(o as BitsAndBytesOptions, source);
+    const snake = new Map(Object.entries(SNAKE).map(([k, v]) => [v as string, k]));
+    return new BitsAndBytesConfig(o as BitsAndBytesOptions, source, (f) => snake.get(f) ?? f);
   }
 
   /** HF's to_dict() spelling. */
