@@ -242,7 +242,8 @@ export function quantizationConfigOf(opts: Opts): BitsAndBytesConfig | null {
   try {
     return BitsAndBytesConfig.fromDict(Object.fromEntries(QUANT_OPTS.map((o) => [o.name, opts[o.name]]).filter(([, v]) => v !== undefined)), "quantization flags");
   } catch (e) {
-    throw new CliError((e as Error).message.replace(/field '(\w+)'/g, "--$1"));
+    // the library names HF's fields; the command line has them as flags
+    throw new CliError((e as Error).message.replace(/^quantization flags: /, "").replace(/(?:field ')?\b(load_in_[48]bit|bnb_4bit_\w+|llm_int8_\w+)\b'?/g, "--$1"));
   }
 }
 
