@@ -14,6 +14,7 @@ import { distSuite } from "./dist.js";
 import { wasmSuite } from "./wasm.js";
 import { sizesSuite } from "./sizes.js";
 import { webSuite } from "./web.js";
+import { quantSuite } from "./quant.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -33,6 +34,7 @@ registerSuite(distSuite);
 registerSuite(wasmSuite);
 registerSuite(sizesSuite);
 registerSuite(webSuite);
+registerSuite(quantSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

@@ -168,7 +168,8 @@ static inline void round_bf16(float* a, int64_t n) {
   }
 }
 
-static thread_local Scratch<float> q_panel, q_x;
+static thread_local Scratch<float> q_panel, q_x, q_tmp;
+static thread_local Scratch<uint16_t> q_panel16;
 
 void quant_matmul(const float* x, const QuantW& w, float* out, int64_t m, bool backward, bool bf16) {
   const int64_t rows = w.rows, cols = w.cols, k_x = backward ? rows : cols;
@@ -187,6 +188,28 @@ void quant_matmul(const float* x, const QuantW& w, float* out, int64_t m, bool b
   const int64_t kPanel = int64_t(1) << 20;
   const int64_t rb = std::min(rows, std::max<int64_t>(16, kPanel / std::max<int64_t>(1, cols) / 16 * 16));
   float* panel = q_panel.get((size_t)(rb * cols));
+  if (bf16 && bf16_mode() == 1) {
+    // compute dtype bf16 on a CPU with bf16 dot products (oneDNN, see gemm.cc): the panel is stored
+    // bf16 and multiplied bf16 × bf16 with f32 accumulation, the same values as the rounded f32 path
+    uint16_t* pb = q_panel16.get((size_t)(rb * cols));
+    float* tmp = q_tmp.get((size_t)(m * rb));
+    for (int64_t r0 = 0; r0 < rows; r0 += rb) {
+      const int64_t nb = std::min(rb, rows - r0);
+      dequant_rows(w, r0, r0 + nb, panel);
+      f32_to_bf16(panel, pb, nb * cols);
+      Gemm g{1, m, 0, 0, false, false, 0, 0, 0, false};
+      if (!backward) {  // tmp[m, nb] = x · panelᵀ, then into columns r0.. of out
+        g.n = nb; g.k = cols; g.transB = true;
+        matmul_bf16(xa, pb, tmp, g);
+        for (int64_t i = 0; i < m; i++) std::memcpy(out + i * rows + r0, tmp + i * nb, sizeof(float) * nb);
+      } else {  // out (+)= x[:, r0..] (packed) · panel
+        for (int64_t i = 0; i < m; i++) std::memcpy(tmp + i * nb, xa + i * rows + r0, sizeof(float) * nb);
+        g.n = cols; g.k = nb; g.accumulate = r0 > 0;
+        matmul_bf16(tmp, pb, out, g);
+      }
+    }
+    return;
+  }
   for (int64_t r0 = 0; r0 < rows; r0 += rb) {
     const int64_t nb = std::min(rb, rows - r0);
     dequant_rows(w, r0, r0 + nb, panel);

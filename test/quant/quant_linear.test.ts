@@ -113,6 +113,11 @@ test("LoRA on a QuantLinear: wraps it like a Linear, gradients of x, lora_A and 
   layer.updateLayer("default", new LoraConfig({ r: 3, loraAlpha: 6, initLoraWeights: false }), { key: "q", activeAdapters: ["default"] });
   const A = layer.lora_A.get("default").weight, B = layer.lora_B.get("default").weight;
   const x = randn([2, 4, 16], rng);
+  // the fused op equals base(x) + s·(x·Aᵀ)·Bᵀ written out with f32 ops
+  const explicit = linear(x, new Tensor(dequantize(ql.qweight), [12, 16]), ql.bias).f32();
+  const lora = linear(linear(x, A.detach()), B.detach()).f32();
+  const fused = layer.forward(x).f32();
+  for (let i = 0; i < fused.length; i++) assert.ok(Math.abs(fused[i] - (explicit[i] + 2 * lora[i])) < 1e-5, `fused LoRA element ${i}`);
   gradcheck((xi, a, b) => {
     layer.lora_A.get("default").registerParameter("weight", a);
     layer.lora_B.get("default").registerParameter("weight", b);
