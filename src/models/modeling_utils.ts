@@ -2,7 +2,7 @@
 // HF name (with HF's rules for base-model prefixes, new heads and ignorable keys), saving in HF
 // layout, tied weights and HF-style initialisation.
 
-import { BitsAndBytesConfig } from "../quant/bnb_config.js";
+import type { BitsAndBytesConfig } from "../quant/bnb_config.js";
 import { quantizeModel } from "./quantize.js";
 import { getFiles } from "../platform/files.js";
 import { join } from "../platform/paths.js";
@@ -107,10 +107,7 @@ export interface LoadOptions {
    * reading only its slices of the weights (models/parallel.ts). Every rank must load the same way.
    */
   tensorParallel?: ProcessGroup;
-  /**
-   * transformers' `quantization_config`: a BitsAndBytesConfig (or its HF dict) quantising the
-   * Linear weights at load to int8 / NF4 / FP4 frozen storage (models/quantize.ts).
-   */
+  /** transformers' `quantization_config` (BitsAndBytesConfig or its HF dict): int8/NF4/FP4 frozen Linear weights (models/quantize.ts). */
   quantizationConfig?: BitsAndBytesConfig | Record<string, unknown>;
 }
 
@@ -312,10 +309,7 @@ export function finishWeightLoad(model: PreTrainedModel, plan: WeightPlan, sourc
   }
   model.tieWeights();
   if (opts.frozenDtype === "bf16") storeFrozenBf16(model);
-  if (opts.quantizationConfig) {
-    const q = opts.quantizationConfig instanceof BitsAndBytesConfig ? opts.quantizationConfig : BitsAndBytesConfig.fromDict(opts.quantizationConfig);
-    quantizeModel(model, q);
-  }
+  if (opts.quantizationConfig) quantizeModel(model, opts.quantizationConfig);
 }
 
 /**

@@ -25,7 +25,8 @@ export function defaultSkipModules(model: PreTrainedModel): string[] {
 }
 
 /** Replaces the Linear layers of a model by QuantLinear in place; returns the quantised module names. */
-export function quantizeModel(model: PreTrainedModel, config: BitsAndBytesConfig): string[] {
+export function quantizeModel(model: PreTrainedModel, cfg: BitsAndBytesConfig | Record<string, unknown>): string[] {
+  const config = cfg instanceof BitsAndBytesConfig ? cfg : BitsAndBytesConfig.fromDict(cfg);
   if (!config.quantizes) return [];
   const skip = config.llmInt8SkipModules ?? defaultSkipModules(model);
   const done: string[] = [];
