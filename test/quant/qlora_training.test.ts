@@ -157,3 +157,28 @@ test("quantising at load: heads and llm_int8_skip_modules stay full precision; p
   assert.ok(s.getSubmodule("classifier") instanceof Linear, "the classification head is not quantised");
   assert.ok(s.getSubmodule("bert.encoder.layer.0.attention.self.query") instanceof QuantLinear);
 });
+
+test("other adapter methods wrap a QuantLinear too: IA3, LoHa, LoKr, VeRA, AdaLoRA train and merge on an NF4 base", async () => {
+  const { IA3Config } = await import("../../src/peft/ia3/index.js");
+  const { LoHaConfig } = await import("../../src/peft/loha/index.js");
+  const { LoKrConfig } = await import("../../src/peft/lokr/index.js");
+  const { VeraConfig } = await import("../../src/peft/vera/index.js");
+  const { AdaLoraConfig } = await import("../../src/peft/adalora/index.js");
+  const ids = Tensor.from([[1, 5, 9, 22]]).to("i32");
+  const cfgs = [
+    new IA3Config({ targetModules: ["k_proj", "v_proj", "down_proj"], feedforwardModules: ["down_proj"] }),
+    new LoHaConfig({ r: 2, targetModules: ["q_proj"] }), new LoKrConfig({ r: 2, targetModules: ["q_proj"] }),
+    new VeraConfig({ r: 4, targetModules: ["q_proj", "v_proj"] }), new AdaLoraConfig({ r: 4, targetModules: ["q_proj"], totalStep: 10 }),
+  ];
+  for (const c of cfgs) {
+    const m = await AutoModelForCausalLM.fromPretrained(LLAMA, { quantizationConfig: new BitsAndBytesConfig({ loadIn4bit: true, bnb4bitQuantType: "nf4" }) });
+    const pm = getPeftModel(m, c);
+    const out = pm.forward({ inputIds: ids, labels: ids } as never) as { loss: Tensor };
+    out.loss.backward();
+    const trainable = pm.namedParameters().filter(([, p]) => p.requiresGrad);
+    assert.ok(trainable.length > 0 && trainable.every(([, p]) => p.grad), `${c.peftType}: every trainable tensor gets a gradient`);
+    const merged = pm.mergeAndUnload();
+    assert.ok(pm.quantMergeReport.length > 0, `${c.peftType}: merge report`);
+    assert.equal(merged.namedModules().filter(([, x]) => x instanceof QuantLinear).length, 0, `${c.peftType}: merged to full precision`);
+  }
+});
