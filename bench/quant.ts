@@ -45,28 +45,33 @@ async function quantWorker(spec: QuantSpec): Promise<Record<string, unknown>> {
   const format = spec.base === "bf16" ? null : spec.base === "int8" ? "int8" : "nf4";
   let linearBytes = 0;
   const tiedDst = new Set(Object.keys(model.tiedWeights()));
-  // materialise tensor by tensor: 2-d weights bf16 (or quantised for Linear layers), 1-d f32
+  // materialise module by module: draw its tensors in f32, then store its Linear weight quantised (or
+  // bf16), other 2-d weights bf16 and 1-d tensors (norms, biases) f32
   for (const [path, m] of model.namedModules()) {
-    for (const [name, p] of m.ownParameters()) {
-      if (!p || !isDeferred(p) || tiedDst.has(path ? `${path}.${name}` : name)) continue;
-      const f = new Float32Array(p.size);
-      if (p.ndim === 2) rng.fillNormal(f, 0, 0.02);
+    const own = m.ownParameters().filter(([name, p]) => p && isDeferred(p) && !tiedDst.has(path ? `${path}.${name}` : name));
+    if (own.length === 0) continue;
+    for (const [name, p] of own) {
+      const f = new Float32Array(p!.size);
+      if (p!.ndim === 2) rng.fillNormal(f, 0, 0.02);
       else if (name === "weight") f.fill(1);
-      const t = new Tensor(f, p.shape);
-      const isLinear = m instanceof Linear && name === "weight" && path !== "" && !skip.some((k) => path === k || path.endsWith("." + k));
-      if (isLinear && format) {
-        const lin = m as InstanceType<typeof Linear>;
-        lin.registerParameter("weight", t);
-        // compute dtype bf16 (QLoRA's bnb_4bit_compute_dtype=bfloat16), as the bf16 base computes in bf16
-        const ql = QuantLinear.fromLinear(lin, format, { doubleQuant: spec.base === "nf4-dq", computeDtype: "bf16" });
-        model.setSubmodule(path, ql);
-        linearBytes += ql.weightBytes();
-        continue;
-      }
-      const stored = p.ndim === 2 ? t.to("bf16") : t;
-      stored.name = p.name;
-      m.registerParameter(name, stored);
-      if (isLinear) linearBytes += stored.size * 2;
+      const t = new Tensor(f, p!.shape);
+      t.name = p!.name;
+      m.registerParameter(name, t);
+    }
+    const quantise = m instanceof Linear && path !== "" && !skip.some((k) => path === k || path.endsWith("." + k));
+    if (quantise && format) {
+      // compute dtype bf16 (QLoRA's bnb_4bit_compute_dtype=bfloat16), as the bf16 base computes in bf16
+      const ql = QuantLinear.fromLinear(m as InstanceType<typeof Linear>, format, { doubleQuant: spec.base === "nf4-dq", computeDtype: "bf16" });
+      model.setSubmodule(path, ql);
+      linearBytes += ql.weightBytes() - (ql.bias ? ql.bias.size * 4 : 0);
+      continue;
+    }
+    for (const [name, p] of m.ownParameters()) {
+      if (!p || p.ndim !== 2 || p.dtype !== "f32" || !own.some(([n]) => n === name)) continue;
+      const low = p.to("bf16");
+      low.name = p.name;
+      m.registerParameter(name, low);
+      if (quantise && name === "weight") linearBytes += low.size * 2;
     }
   }
   model.tieWeights();
