@@ -45,6 +45,12 @@ async function quantWorker(spec: QuantSpec): Promise<Record<string, unknown>> {
   const format = spec.base === "bf16" ? null : spec.base === "int8" ? "int8" : "nf4";
   let linearBytes = 0;
   const tiedDst = new Set(Object.keys(model.tiedWeights()));
+  // the f32 draws become garbage at once; collect them as we go so that peak RSS shows the stored format
+  // (the native addon keeps freed heap memory mapped, so uncollected garbage would stay in the RSS)
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose_gc");
+  const gc = runInNewContext("gc") as () => void;
   // materialise module by module: draw its tensors in f32, then store its Linear weight quantised (or
   // bf16), other 2-d weights bf16 and 1-d tensors (norms, biases) f32
   for (const [path, m] of model.namedModules()) {
@@ -63,7 +69,9 @@ async function quantWorker(spec: QuantSpec): Promise<Record<string, unknown>> {
       // compute dtype bf16 (QLoRA's bnb_4bit_compute_dtype=bfloat16), as the bf16 base computes in bf16
       const ql = QuantLinear.fromLinear(m as InstanceType<typeof Linear>, format, { doubleQuant: spec.base === "nf4-dq", computeDtype: "bf16" });
       model.setSubmodule(path, ql);
+      m.registerParameter("weight", null); // the namedModules() list still holds the old Linear: let its f32 go
       linearBytes += ql.weightBytes() - (ql.bias ? ql.bias.size * 4 : 0);
+      gc();
       continue;
     }
     for (const [name, p] of m.ownParameters()) {
@@ -73,8 +81,10 @@ async function quantWorker(spec: QuantSpec): Promise<Record<string, unknown>> {
       m.registerParameter(name, low);
       if (quantise && name === "weight") linearBytes += low.size * 2;
     }
+    gc();
   }
   model.tieWeights();
+  const builtRssMiB = process.memoryUsage().rss / 2 ** 20;
   const pm = getPeftModel(model, new LoraConfig({ taskType: "CAUSAL_LM", r: 8, loraAlpha: 16, loraDropout: 0, targetModules: TARGETS }));
   enableGradientCheckpointing(pm);
   let weightBytes = 0;
@@ -102,7 +112,7 @@ async function quantWorker(spec: QuantSpec): Promise<Record<string, unknown>> {
   const med = median(times);
   return {
     backend, foreign: foreignLoad(snap0, cpuSnapshot()), medianS: med, tokPerS: (spec.batch * spec.seq) / med, loss, peakRssMiB: peakRssMiB(),
-    weightMiB: weightBytes / 2 ** 20, linearMiB: linearBytes / 2 ** 20,
+    weightMiB: weightBytes / 2 ** 20, linearMiB: linearBytes / 2 ** 20, builtRssMiB,
   };
 }
 
@@ -144,7 +154,7 @@ export const quantSuite: Suite = {
         const name = `${model} lora-all ${base} base b${batch}s${seq} t${threads}`;
         if (!opts.json) {
           const rel = bf16 && base !== "bf16" ? `; vs bf16 base: step ${(bf16.tokPerS / res.tokPerS).toFixed(2)}x time, Linear weights ${(res.linearMiB / bf16.linearMiB).toFixed(3)}x, all frozen weights ${(res.weightMiB / bf16.weightMiB).toFixed(3)}x, peak RSS ${(res.peakRssMiB / bf16.peakRssMiB).toFixed(3)}x` : "";
-          console.log(`#   ${name}: loss ${res.loss.toFixed(3)}, frozen weights ${res.weightMiB.toFixed(1)} MiB (Linear ${res.linearMiB.toFixed(1)} MiB), foreign load ${res.foreign.toFixed(2)}${rel}`);
+          console.log(`#   ${name}: loss ${res.loss.toFixed(3)}, frozen weights ${res.weightMiB.toFixed(1)} MiB (Linear ${res.linearMiB.toFixed(1)} MiB), RSS after building ${res.builtRssMiB.toFixed(0)} MiB, foreign load ${res.foreign.toFixed(2)}${rel}`);
         }
         emit(rateRow("quant", `${name} tok/s vs torch bf16`, res.tokPerS, refs?.bf16.tokPerS ?? null, "tok/s"));
         if (refs) emit(rateRow("quant", `${name} tok/s vs torch fp32`, res.tokPerS, refs.fp32.tokPerS, "tok/s"));

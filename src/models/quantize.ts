@@ -35,6 +35,7 @@ export function quantizeModel(model: PreTrainedModel, cfg: BitsAndBytesConfig | 
     const ql = QuantLinear.fromLinear(m, config.format, { doubleQuant: config.loadIn4bit && config.bnb4bitUseDoubleQuant, computeDtype: config.computeDtype });
     if (ql.bias) ql.bias.name = `${path}.bias`;
     model.setSubmodule(path, ql);
+    m.registerParameter("weight", null); // namedModules() above still lists the old Linear: free its f32 weight now
     done.push(path);
   }
   return done;
