@@ -16,6 +16,7 @@ import { sizesSuite } from "./sizes.js";
 import { webSuite } from "./web.js";
 import { explainSuite } from "./explain.js";
 import { seq2seqSuite } from "./seq2seq.js";
+import { quantSuite } from "./quant.js";
 import type { BenchRow, Suite } from "./common.js";
 
 export * from "./common.js";
@@ -37,6 +38,7 @@ registerSuite(sizesSuite);
 registerSuite(webSuite);
 registerSuite(explainSuite);
 registerSuite(seq2seqSuite);
+registerSuite(quantSuite);
 
 function fmt(x: number | null, digits = 3): string {
   if (x === null) return "-";

@@ -22,6 +22,7 @@
         "src/flash_attention.cc",
         "src/dropout.cc",
         "src/threads.cc",
+        "src/quant_gemm.cc",
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

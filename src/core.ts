@@ -18,6 +18,17 @@ export type { ParallelLayout } from "./dist/layout.js";
 export * as ops from "./ops/index.js";
 export { Module, ModuleList } from "./nn/module.js";
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout } from "./nn/layers.js";
+// quantised frozen bases (8-bit / 4-bit, QLoRA): formats, config, layer, preparation, merge report
+export { QuantLinear } from "./nn/quant_linear.js";
+export { BitsAndBytesConfig } from "./quant/bnb_config.js";
+export type { BitsAndBytesOptions, Bnb4bitQuantType, BnbComputeDtype } from "./quant/bnb_config.js";
+export { registerQuantFormat, getQuantFormat, quantFormatNames, dequantize, quantMatrixBytes } from "./quant/format.js";
+export type { QuantFormat, QuantMatrix, QuantizeOptions, NestedAbsmax } from "./quant/format.js";
+export { NF4_CODE, FP4_CODE } from "./quant/codes.js";
+export { quantizeModel } from "./models/quantize.js";
+export { prepareModelForKbitTraining } from "./train/kbit_training.js";
+export type { KbitTrainingOptions } from "./train/kbit_training.js";
+export type { QuantMergeError, QuantMergeMode } from "./peft/quant_merge.js";
 
 // io: formats at the edges
 export { AutoTokenizer, PreTrainedTokenizer, Llama2cTokenizer } from "./io/tokenizer.js";

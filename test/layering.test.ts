@@ -12,7 +12,7 @@ const SRC = join(fileURLToPath(import.meta.url), "..", "..", "src");
 
 /** Position in the map; a folder may import a folder with a lower rank (and its own). */
 const RANK: Record<string, number> = {
-  platform: 0, backend: 0, tensor: 0, io: 1, dist: 1, ops: 2, quant: 2, nn: 3, models: 4, peft: 5, data: 6, explain: 6, report: 7, train: 8, distill: 9, cli: 10,
+  platform: 0, backend: 0, tensor: 0, quant: 0, io: 1, dist: 1, ops: 2, nn: 3, models: 4, peft: 5, data: 6, explain: 6, report: 7, train: 8, distill: 9, cli: 10,
 };
 
 function sources(dir: string, out: string[] = []): string[] {

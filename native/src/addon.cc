@@ -15,6 +15,10 @@
 
 using namespace peft;
 
+namespace peft {
+void register_quant_gemm(Napi::Env env, Napi::Object exports);  // quant_gemm.cc
+}
+
 namespace {
 
 struct Args {
@@ -595,6 +599,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("setGemmImpl", SetGemmImpl);
   fn("setBf16Gemm", SetBf16Gemm);
   fn("info", Info);
+  register_quant_gemm(env, exports);
   // 2: counter-based dropoutMask and the optional drop argument of attention/attentionBackward
   // (the TS wrapper falls back to the TS kernels for these with an older build)
   exports.Set("dropoutAbi", Napi::Number::New(env, 2));

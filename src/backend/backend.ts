@@ -4,6 +4,8 @@
 // The TS backend (src/backend/ts) is the readable reference; the native backend overrides the kernels
 // it supports and falls back to TS for the rest (see supports()); so does the wasm backend (src/backend/wasm).
 
+import type { QuantMatrix } from "../quant/format.js";
+
 export type F32 = Float32Array;
 
 export type UnaryOp =
@@ -114,6 +116,13 @@ export interface KernelSet {
   matmul(a: F32, b: F32, out: F32, p: MatmulParams): void;
   /** GEMM with a bf16-stored right operand (bits in a Uint16Array), f32 accumulation. */
   matmulBf16(a: F32, b: Uint16Array, out: F32, p: MatmulParams): void;
+  /**
+   * GEMM with a quantised weight w ([rows, cols], src/quant/format.ts), dequantised inside the product
+   * (never a full f32 copy): mode "forward" writes out[m, rows] = x[m, cols]·wᵀ, "backward" (the input
+   * gradient) out[m, cols] = x[m, rows]·w. bf16: both operands rounded to bf16 (compute dtype bf16),
+   * f32 accumulation.
+   */
+  quantMatmul(x: F32, w: QuantMatrix, out: F32, m: number, mode: "forward" | "backward", bf16: boolean): void;
 
   /** out[i] = op(x[i]). */
   unary(op: UnaryOp, x: F32, out: F32, alpha: number): void;

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { CliError, errorLine } from "./errors.js";
 import {
-  ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, EXPLAIN_OPTS, GEN_OPTS, GENERAL_OPTS, LAUNCH_OPTS, LOSS_OPTS, MODEL_OPTS, OptSpec, PEFT_OPTS, TRAINING_OPTS, flagOf,
+  ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, EXPLAIN_OPTS, GEN_OPTS, GENERAL_OPTS, LAUNCH_OPTS, LOSS_OPTS, MODEL_OPTS, OptSpec, PEFT_OPTS, QUANT_OPTS, TRAINING_OPTS, flagOf,
 } from "./options.js";
 import { Opts, normalizeArgv, readConfigFile, resolveOptions } from "./resolve.js";
 import { DEMO_DEFAULTS } from "./demo_defaults.js";
@@ -59,20 +59,21 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
     {
       name: "train",
       summary: "fine-tune a model (LoRA/IA3/prompt/prefix or full) on a task; writes the adapter, metrics.json and report.html",
-      options: [GENERAL_OPTS, MODEL_OPTS, DATA_OPTS, PEFT_OPTS, LOSS_OPTS, LAUNCH_OPTS, training],
+      options: [GENERAL_OPTS, MODEL_OPTS, QUANT_OPTS, DATA_OPTS, PEFT_OPTS, LOSS_OPTS, LAUNCH_OPTS, training],
       fileKeys: ["tasks"],
       examples: [
         "peft-ts train --config examples/sentiment.yaml",
         "peft-ts train --model_name_or_path models/llama-mini-en --task seq-cls --train_file data/sst2/train_5k.tsv \\\n      --validation_file data/sst2/dev.tsv --peft lora --lora_r 8 --lora_alpha 16 --target_modules all-linear \\\n      --num_train_epochs 1 --learning_rate 3e-3 --output_dir runs/sst2",
         "peft-ts train --config examples/sentiment.yaml --learning_rate 1e-3 --max_steps 50   # flags override the file",
         "peft-ts train --config examples/translation.yaml   # --task translation --source_lang en --target_lang de, BLEU/chrF",
+        "peft-ts train --config examples/sentiment.yaml --load_in_4bit --bnb_4bit_quant_type nf4   # QLoRA: LoRA on an NF4 base",
       ],
       run: lazy(() => import("./commands/train.js")),
     },
     {
       name: "eval",
       summary: "evaluate a model (optionally with an adapter) on a labelled file; writes metrics.json",
-      options: [GENERAL_OPTS, MODEL_OPTS, ADAPTER_OPTS, DATA_OPTS, training],
+      options: [GENERAL_OPTS, MODEL_OPTS, QUANT_OPTS, ADAPTER_OPTS, DATA_OPTS, training],
       examples: [
         "peft-ts eval --model_name_or_path models/llama-mini-en --task seq-cls --adapter runs/sst2 --validation_file data/sst2/dev.tsv --output_dir runs/sst2-eval",
         "peft-ts eval --config examples/sentiment.yaml --adapter runs/sentiment",
@@ -82,7 +83,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
     {
       name: "predict",
       summary: "predict labels/answers for a file; writes predictions.jsonl",
-      options: [GENERAL_OPTS, MODEL_OPTS, ADAPTER_OPTS, [{ name: "test_file", kind: "path", help: "rows to predict (default: validation_file)", group: "Model and data:" }], DATA_OPTS, training],
+      options: [GENERAL_OPTS, MODEL_OPTS, QUANT_OPTS, ADAPTER_OPTS, [{ name: "test_file", kind: "path", help: "rows to predict (default: validation_file)", group: "Model and data:" }], DATA_OPTS, training],
       examples: [
         "peft-ts predict --model_name_or_path models/llama-mini-en --task seq-cls --adapter runs/sst2 --test_file data/sst2/dev.tsv --output_dir runs/pred",
       ],
@@ -103,7 +104,7 @@ export function commandDefs(training: OptSpec[]): CommandDef[] {
     {
       name: "merge",
       summary: "merge an adapter into its base model and save a plain model folder",
-      options: [GENERAL_OPTS, [MODEL_OPTS[0], MODEL_OPTS[1], MODEL_OPTS[3]], ADAPTER_OPTS, [{ ...TRAINING_OPTS[0], help: "folder for the merged model (config.json, model.safetensors, tokenizer)" }]],
+      options: [GENERAL_OPTS, [MODEL_OPTS[0], MODEL_OPTS[1], MODEL_OPTS[3]], QUANT_OPTS, ADAPTER_OPTS, [{ ...TRAINING_OPTS[0], help: "folder for the merged model (config.json, model.safetensors, tokenizer)" }]],
       examples: ["peft-ts merge --model_name_or_path models/llama-mini-en --adapter runs/chat --output_dir runs/chat-merged"],
       run: lazy(() => import("./commands/merge.js")),
     },

@@ -64,6 +64,18 @@ export const MODEL_OPTS: OptSpec[] = [
   s("problem_type", "seq-cls head: regression (one float output, MSE loss), single_label_classification or multi_label_classification (default: the model config's, else single-label; regression when num_labels is 1)", G_MODEL, { choices: PROBLEM_TYPES }),
 ];
 
+const G_QUANT = "Quantised base (bitsandbytes' names; QLoRA on CPU):";
+
+/** transformers' BitsAndBytesConfig fields: the frozen base quantised at load (src/quant). */
+export const QUANT_OPTS: OptSpec[] = [
+  b("load_in_8bit", "store the base's Linear weights in int8 (per-row absmax, LLM.int8 storage)", G_QUANT),
+  b("load_in_4bit", "store the base's Linear weights in 4 bits (blocks of 64 with an absmax each)", G_QUANT),
+  s("bnb_4bit_quant_type", "4-bit code: nf4 (QLoRA's NormalFloat) or fp4 (default fp4, as transformers)", G_QUANT, { choices: ["fp4", "nf4"] }),
+  b("bnb_4bit_use_double_quant", "store the 4-bit absmax constants in 8 bits too (QLoRA's double quantisation)", G_QUANT),
+  s("bnb_4bit_compute_dtype", "compute dtype of the 4-bit layers (default float32)", G_QUANT, { choices: ["float32", "bfloat16", "f32", "bf16"] }),
+  l("llm_int8_skip_modules", "module names kept in full precision (default: the output head and tied modules)", G_QUANT),
+];
+
 export const DATA_OPTS: OptSpec[] = [
   p("train_file", "training data (.tsv .csv .jsonl .json .conll .txt .parquet)", G_MODEL),
   p("validation_file", "evaluation data (same formats)", G_MODEL),

@@ -12,6 +12,8 @@ import { loadConfigFile, type BaseConfig, type ProblemType } from "../io/hf_conf
 import { readSafetensorsHeader } from "../io/safetensors.js";
 import type { PreTrainedModel } from "../models/modeling_utils.js";
 import { Dataset, Row, loadDataset, trainTestSplit } from "../data/datasets.js";
+import { BitsAndBytesConfig } from "../quant/bnb_config.js";
+import { QUANT_OPTS } from "./options.js";
 import type { LabelInfo, ModelLoadOptions, PreparedTask, Task, TaskOptions } from "../data/tasks/task.js";
 import { getTask, taskForArchitectures, taskForTaskType, taskNames } from "../data/tasks/registry.js";
 import "../data/tasks/all.js";
@@ -225,7 +227,24 @@ export function adapterNumLabels(adapterDir: string): number | undefined {
 
 /** The loading options the command line sets (--ignore_mismatched_sizes), besides the labels. */
 export function modelLoadOptions(opts: Opts): ModelLoadOptions {
-  return opts.ignore_mismatched_sizes ? { ignoreMismatchedSizes: true } : {};
+  const quant = quantizationConfigOf(opts);
+  return { ...(opts.ignore_mismatched_sizes ? { ignoreMismatchedSizes: true } : {}), ...(quant ? { quantizationConfig: quant } : {}) };
+}
+
+/** --load_in_8bit / --load_in_4bit and the bnb_4bit_* flags as a BitsAndBytesConfig (null when neither is set). */
+export function quantizationConfigOf(opts: Opts): BitsAndBytesConfig | null {
+  if (!opts.load_in_8bit && !opts.load_in_4bit) {
+    for (const k of ["bnb_4bit_quant_type", "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype", "llm_int8_skip_modules"]) {
+      if (opts[k] !== undefined) throw new CliError(`--${k} needs --load_in_4bit or --load_in_8bit`);
+    }
+    return null;
+  }
+  try {
+    return BitsAndBytesConfig.fromDict(Object.fromEntries(QUANT_OPTS.map((o) => [o.name, opts[o.name]]).filter(([, v]) => v !== undefined)), "quantization flags");
+  } catch (e) {
+    // the library names HF's fields; the command line has them as flags
+    throw new CliError((e as Error).message.replace(/^quantization flags: /, "").replace(/(?:field ')?\b(load_in_[48]bit|bnb_4bit_\w+|llm_int8_\w+)\b'?/g, "--$1"));
+  }
 }
 
 /** Base model for --model_name_or_path with the task head, and the adapter (if --adapter) on top. */

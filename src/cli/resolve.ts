@@ -6,7 +6,7 @@ import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "./errors.js";
 import type { Kind, OptSpec } from "./options.js";
-import { ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, GENERAL_OPTS, GEN_OPTS, LAUNCH_OPTS, LOSS_OPTS, MODEL_OPTS, PEFT_OPTS, TRAINING_OPTS } from "./options.js";
+import { ADAPTER_OPTS, DATA_OPTS, DISTILL_OPTS, GENERAL_OPTS, GEN_OPTS, LAUNCH_OPTS, LOSS_OPTS, MODEL_OPTS, PEFT_OPTS, QUANT_OPTS, TRAINING_OPTS } from "./options.js";
 
 export type Opts = Record<string, unknown>;
 
@@ -139,7 +139,7 @@ export function readConfigFile(path: string): Opts {
 }
 
 const SHARED_FILE_KEYS = new Set<string>(
-  [GENERAL_OPTS, MODEL_OPTS, DATA_OPTS, ADAPTER_OPTS, PEFT_OPTS, LOSS_OPTS, GEN_OPTS, DISTILL_OPTS, LAUNCH_OPTS, TRAINING_OPTS].flat().map((o) => o.name),
+  [GENERAL_OPTS, MODEL_OPTS, QUANT_OPTS, DATA_OPTS, ADAPTER_OPTS, PEFT_OPTS, LOSS_OPTS, GEN_OPTS, DISTILL_OPTS, LAUNCH_OPTS, TRAINING_OPTS].flat().map((o) => o.name),
 );
 
 /**

@@ -2,6 +2,8 @@
 // HF name (with HF's rules for base-model prefixes, new heads and ignorable keys), saving in HF
 // layout, tied weights and HF-style initialisation.
 
+import type { BitsAndBytesConfig } from "../quant/bnb_config.js";
+import { quantizeModel } from "./quantize.js";
 import { getFiles } from "../platform/files.js";
 import { join } from "../platform/paths.js";
 import { Tensor, NestedArray } from "../tensor/tensor.js";
@@ -123,6 +125,8 @@ export interface LoadOptions {
    * config.json + safetensors. Llama-family causal LMs only (AutoModelForCausalLM).
    */
   ggufFile?: string;
+  /** transformers' `quantization_config` (BitsAndBytesConfig or its HF dict): int8/NF4/FP4 frozen Linear weights (models/quantize.ts). */
+  quantizationConfig?: BitsAndBytesConfig | Record<string, unknown>;
 }
 
 export abstract class PreTrainedModel extends Module {
@@ -323,6 +327,7 @@ export function finishWeightLoad(model: PreTrainedModel, plan: WeightPlan, sourc
   }
   model.tieWeights();
   if (opts.frozenDtype === "bf16") storeFrozenBf16(model);
+  if (opts.quantizationConfig) quantizeModel(model, opts.quantizationConfig);
 }
 
 /**

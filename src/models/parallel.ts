@@ -144,6 +144,7 @@ export function buildTensorParallel<M extends PreTrainedModel>(
   dir: string, config: PretrainedConfig, make: (c: PretrainedConfig) => M, group: ProcessGroup, opts: LoadOptions = {},
 ): M {
   if (opts.frozenDtype) throw new ConfigError(`${dir}: frozenDtype '${opts.frozenDtype}' is not supported with tensor parallelism`);
+  if (opts.quantizationConfig) throw new ConfigError(`${dir}: quantizationConfig (8-bit / 4-bit bases) is not supported with tensor parallelism`);
   checkConfigAgainstWeights(config, dir);
   const model = withDeferredWeights(() => make(config));
   parallelizeModel(model, group);

@@ -7,3 +7,4 @@ export * from "./loss.js";
 export * from "./shape.js";
 export { asTensor, broadcastShapes } from "./util.js";
 export type { TensorLike } from "./util.js";
+export * from "./quant_linear.js";

@@ -6,6 +6,7 @@ import { Module } from "../nn/module.js";
 import { Tensor } from "../tensor/tensor.js";
 import { Embedding, LayerNorm, Linear, RMSNorm } from "../nn/layers.js";
 import { Conv1D } from "../nn/conv1d.js";
+import { QuantLinear } from "../nn/quant_linear.js";
 
 /** Named child modules, one per adapter (`lora_A.default`, `lora_A.other`). */
 export class ModuleDict<M extends Module = Module> extends Module {
@@ -85,7 +86,7 @@ export type LayerKind = "linear" | "conv1d" | "embedding" | "layernorm" | "other
 
 /** What kind of layer a module is; GPT-2's Conv1D has weight [in, out]. */
 export function layerKind(m: Module): LayerKind {
-  if (m instanceof Linear) return "linear";
+  if (m instanceof Linear || m instanceof QuantLinear) return "linear";
   if (m instanceof Embedding) return "embedding";
   if (m instanceof Conv1D) return "conv1d";
   if (m instanceof LayerNorm || m instanceof RMSNorm) return "layernorm";
@@ -94,6 +95,7 @@ export function layerKind(m: Module): LayerKind {
 
 /** [inFeatures, outFeatures] of a Linear ([out,in] weight) or Conv1D ([in,out] weight). */
 export function linearDims(m: Module): [number, number] {
+  if (m instanceof QuantLinear) return [m.inFeatures, m.outFeatures];
   const w = ownParam(m, "weight");
   if (!w || w.ndim !== 2) throw new Error(`linearDims: ${m.constructor.name} has no 2-d weight`);
   return layerKind(m) === "conv1d" ? [w.shape[0], w.shape[1]] : [w.shape[1], w.shape[0]];

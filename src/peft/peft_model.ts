@@ -5,6 +5,7 @@
 // (`base_model` is the model itself, next to `prompt_encoder.<adapter>` and `word_embeddings`).
 // What every method shares — configs, task heads, modules_to_save, saving and loading — is here.
 
+import type { QuantMergeError, QuantMergeMode } from "./quant_merge.js";
 import { emitWarning } from "../platform/env.js";
 import { getFiles } from "../platform/files.js";
 import { dirname } from "../platform/paths.js";
@@ -190,9 +191,18 @@ export class PeftModel extends Module {
   unmergeAdapter(): void {
     this.tuner.unmergeAdapter();
   }
-  /** Merges the active adapters into the base weights and returns the plain model (this PeftModel is spent). */
-  mergeAndUnload(opts: { adapterNames?: string[]; safeMerge?: boolean } = {}): AnyModel {
+  /**
+   * Merges the active adapters into the base weights and returns the plain model (this PeftModel is
+   * spent). On a quantised base (QuantLinear layers) `quantized` picks a full-precision result
+   * ("dequantize", default) or a re-quantised one ("requantize"); the re-quantisation error per
+   * module is then in quantMergeReport (see peft/quant_merge.ts).
+   */
+  mergeAndUnload(opts: { adapterNames?: string[]; safeMerge?: boolean; quantized?: QuantMergeMode } = {}): AnyModel {
     return this.tuner.unloadAndOptionallyMerge(true, opts) as AnyModel;
+  }
+  /** Re-quantisation errors of the last mergeAndUnload into a quantised base (empty for a full-precision base). */
+  get quantMergeReport(): QuantMergeError[] {
+    return this.tuner.lastQuantMergeReport;
   }
   /** Removes every adapter layer without merging and returns the plain model. */
   unload(): AnyModel {

@@ -7,6 +7,9 @@ import { emitWarning } from "../platform/env.js";
 import { Module } from "../nn/module.js";
 import { ConfigError, PeftError } from "../tensor/errors.js";
 import { Tensor } from "../tensor/tensor.js";
+import { QuantLinear } from "../nn/quant_linear.js";
+import { dequantizeModel, requantizeWithError } from "./quant_merge.js";
+import type { QuantMergeError, QuantMergeMode } from "./quant_merge.js";
 import type { PeftConfig } from "./config.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, ownParam } from "./containers.js";
 import { ModulesToSaveWrapper, modulesToSaveWrappers } from "./modules_to_save.js";
@@ -200,13 +203,35 @@ export abstract class BaseTuner extends Module {
     for (const [, layer] of this.tunerLayers()) layer.unmerge();
   }
 
-  /** Replaces every tuner layer by its base layer (merging first when `merge`) and every
-   * modules_to_save wrapper by its active copy; returns the plain model. */
-  unloadAndOptionallyMerge(merge: boolean, opts: { adapterNames?: string[]; safeMerge?: boolean } = {}): Module {
+  /** Re-quantisation errors of the last merge into quantised (QuantLinear) base layers, per module. */
+  lastQuantMergeReport: QuantMergeError[] = [];
+
+  /**
+   * Replaces every tuner layer by its base layer (merging first when `merge`) and every
+   * modules_to_save wrapper by its active copy; returns the plain model. A quantised base is merged
+   * per opts.quantized (peft/quant_merge.ts): "dequantize" (default) gives a full-precision model,
+   * "requantize" keeps the base's format; lastQuantMergeReport holds the errors either way.
+   */
+  unloadAndOptionallyMerge(merge: boolean, opts: { adapterNames?: string[]; safeMerge?: boolean; quantized?: QuantMergeMode } = {}): Module {
+    const mode = opts.quantized ?? "dequantize";
+    const report: QuantMergeError[] = [];
     for (const [key, layer] of this.tunerLayers()) {
+      const base = layer.getBaseLayer();
+      const quant = merge && base instanceof QuantLinear ? base : null;
+      if (quant && mode === "dequantize") {
+        let inner: BaseTunerLayer = layer;
+        while (inner.base_layer instanceof BaseTunerLayer) inner = inner.base_layer;
+        inner.registerModule("base_layer", quant.toLinear());
+      }
+      if (quant) quant.lastRequantError = null;
       if (merge) layer.merge(opts);
-      this.model.setSubmodule(key, layer.getBaseLayer());
+      const merged = layer.getBaseLayer();
+      if (quant && mode === "dequantize") report.push(requantizeWithError(quant, ownParam(merged, "weight")!.f32(), key).error);
+      else if (quant && quant.lastRequantError) report.push({ ...quant.lastRequantError, module: key, format: quant.format });
+      this.model.setSubmodule(key, merged);
     }
+    if (merge && mode === "dequantize") dequantizeModel(this.model);
+    this.lastQuantMergeReport = report;
     for (const [key, w] of this.wrappers()) {
       const m = w.modules_to_save.has(w.activeAdapter) ? w.modules_to_save.get(w.activeAdapter) : w.original_module;
       this.model.setSubmodule(key, m);
@@ -247,6 +272,7 @@ export abstract class BaseTuner extends Module {
 
 /** The own weight of a module as [out, in] f32 values (Conv1D transposed), for norms and SVD. */
 export function weightOutIn(layer: Module): { data: Float32Array; out: number; in: number } {
+  if (layer instanceof QuantLinear) return { data: layer.dequantizedWeight(), out: layer.outFeatures, in: layer.inFeatures };
   const w = ownParam(layer, "weight");
   if (!w || w.ndim !== 2) throw new PeftError(`${layer.constructor.name} has no 2-d weight`);
   if (layerKind(layer) === "conv1d") {

@@ -10,6 +10,8 @@ import { noGrad } from "../tensor/autograd.js";
 import { PeftError, ShapeError } from "../tensor/errors.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, ownParam } from "./containers.js";
 import type { PeftConfig } from "./config.js";
+import { QuantLinear } from "../nn/quant_linear.js";
+import { addIntoQuantLinear } from "./quant_merge.js";
 
 /** What the tuner knows about the module being adapted. */
 export interface LayerContext {
@@ -154,6 +156,11 @@ export abstract class BaseTunerLayer extends Module {
  * Non-f32 weights (bf16 frozen storage) are updated through f32 and converted back.
  */
 export function addIntoWeight(layer: Module, delta: Tensor, sign: number, safeMergeName: string | null): void {
+  if (layer instanceof QuantLinear) {
+    const err = addIntoQuantLinear(layer, delta, sign, safeMergeName);
+    layer.lastRequantError = err;
+    return;
+  }
   const w = ownParam(layer, "weight");
   if (!w) throw new PeftError(`cannot merge into ${layer.constructor.name}: it has no weight`);
   const d = layerKind(layer) === "conv1d" ? delta.transpose(0, 1).contiguous() : delta.contiguous();

@@ -8,6 +8,14 @@ import { fileURLToPath } from "node:url";
 import type { BiasActOp, BinaryOp, FullBackend, KernelSet, MatmulParams, UnaryOp } from "../backend.js";
 import { tsKernels } from "../ts/index.js";
 import { ConfigError } from "../../tensor/errors.js";
+import { quantMatmulVia } from "../../quant/quant_gemm.js";
+import { DYNAMIC_CODE, FP4_CODE, NF4_CODE } from "../../quant/codes.js";
+import type { QuantMatrix } from "../../quant/format.js";
+
+/** The formats native/src/quant_gemm.cc has fused kernels for (others run the TS block kernel on the native GEMM). */
+const NATIVE_QUANT: Record<string, { code: number; table: Float32Array | null }> = {
+  int8: { code: 0, table: null }, nf4: { code: 1, table: NF4_CODE }, fp4: { code: 2, table: FP4_CODE },
+};
 
 /** The raw addon surface (positional arguments; see native/src/addon.cc). */
 export interface NativeAddon {
@@ -95,6 +103,15 @@ function wrap(a: NativeAddon): Partial<KernelSet> {
   return {
     matmul: (x, y, out, p) => a.matmul(x, y, out, ...mm(p)),
     matmulBf16: (x, y, out, p) => a.matmulBf16(x, y, out, ...mm(p)),
+    quantMatmul: (x: Float32Array, w: QuantMatrix, out: Float32Array, m: number, mode: "forward" | "backward", bf16: boolean) => {
+      const f = NATIVE_QUANT[w.format];
+      if (!f || typeof a.quantMatmul !== "function") {
+        return quantMatmulVia((x2, y2, o2, p2) => a.matmul(x2, y2, o2, ...mm(p2)), x, w, out, m, mode, bf16);
+      }
+      const n = w.nested;
+      a.quantMatmul(x, out, m, mode === "backward", bf16, f.code, w.rows, w.cols, w.blockSize, w.data, w.absmax, f.table,
+        n ? n.q : null, n ? n.absmax2 : null, n ? n.offset : 0, n ? n.blockSize : 0, n ? DYNAMIC_CODE : null);
+    },
     unary: (op, x, out, alpha) => {
       const c = unaryCode.get(op);
       if (c === undefined) return tsKernels.unary(op, x, out, alpha);

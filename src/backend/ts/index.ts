@@ -4,10 +4,13 @@ import { matmul, matmulBf16 } from "./matmul.js";
 import { affine, biasAct, biasActBackward, binary, unary, unaryBackward } from "./elementwise.js";
 import * as reduce from "./reduce.js";
 import * as nn from "./nn.js";
+import { quantMatmulVia } from "../../quant/quant_gemm.js";
+import "../../quant/formats.js";
 
 export const tsKernels: KernelSet = {
   matmul,
   matmulBf16,
+  quantMatmul: (x, w, out, m, mode, bf16) => quantMatmulVia(matmul, x, w, out, m, mode, bf16),
   unary,
   unaryBackward,
   binary,

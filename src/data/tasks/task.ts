@@ -13,6 +13,7 @@ import type { TaskTokenizer } from "./types.js";
 import type { ProcessGroup } from "../../dist/process_group.js";
 import type { ProblemType } from "../../io/hf_config.js";
 import { ConfigError } from "../../tensor/errors.js";
+import type { BitsAndBytesConfig } from "../../quant/bnb_config.js";
 
 /** How a task's model is loaded besides its label set (passed on to fromPretrained). */
 export interface ModelLoadOptions {
@@ -20,6 +21,8 @@ export interface ModelLoadOptions {
   tensorParallel?: ProcessGroup;
   /** HF's ignore_mismatched_sizes: checkpoint tensors of another shape (a head of another size) are newly initialised. */
   ignoreMismatchedSizes?: boolean;
+  /** transformers' quantization_config: 8-bit / 4-bit frozen base (models/quantize.ts). */
+  quantizationConfig?: BitsAndBytesConfig;
 }
 
 /** Class names and ids of a classification head (what the model's config records). */
@@ -131,6 +134,7 @@ export function headOptions(labels: LabelInfo, opts: ModelLoadOptions = {}): { l
     log: () => {},
     ...(opts.tensorParallel ? { tensorParallel: opts.tensorParallel } : {}),
     ...(opts.ignoreMismatchedSizes ? { ignoreMismatchedSizes: true } : {}),
+    ...(opts.quantizationConfig ? { quantizationConfig: opts.quantizationConfig } : {}),
     ...(labels.numLabels ? { numLabels: labels.numLabels } : {}),
     ...(labels.id2label ? { id2label: labels.id2label } : {}),
     ...(labels.label2id ? { label2id: labels.label2id } : {}),

@@ -8,12 +8,13 @@
 import { Module } from "../../nn/module.js";
 import { Linear, forwardAct } from "../../nn/layers.js";
 import { Conv1D } from "../../nn/conv1d.js";
+import { QuantLinear } from "../../nn/quant_linear.js";
 import type { BiasActOp } from "../../ops/index.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { noGrad } from "../../tensor/autograd.js";
 import { globalRng } from "../../tensor/random.js";
 import { PeftError } from "../../tensor/errors.js";
-import { activate, add, div, embedding, linear, loraLinear, matmul, mul, scale, sub, dropout } from "../../ops/index.js";
+import { activate, add, div, embedding, linear, loraLinear, matmul, mul, scale, sub, dropout, quantLoraLinear } from "../../ops/index.js";
 import { ModuleDict, ParameterDict, callForward, layerKind, linearDims, ownParam } from "../containers.js";
 import { BaseTunerLayer, LayerContext, addIntoWeight } from "../tuner_layer.js";
 import { weightOutIn } from "../tuner.js";
@@ -266,6 +267,7 @@ export class LoraLayer extends BaseTunerLayer {
     if (!(x instanceof Tensor) || this.activeAdapters.length !== 1) return null;
     const base = this.base_layer;
     const inOut = this.kind === "conv1d";
+    if (base instanceof QuantLinear && (base as { forward: unknown }).forward === QuantLinear.prototype.forward && act === undefined) return this.fusedQuant(x, base);
     if (!(this.kind === "linear" ? isPlainLinear(base) : inOut && act !== undefined && isPlainConv1D(base))) return null;
     const { weight, bias } = base as Linear | Conv1D;
     const a = this.activeAdapters[0];
@@ -276,6 +278,17 @@ export class LoraLayer extends BaseTunerLayer {
     if (!isPlainLinear(la) || !isPlainLinear(lb) || la.bias || lb.bias) return null;
     if (la.weight.dtype !== "f32" || lb.weight.dtype !== "f32" || weight.ndim !== 2) return null;
     return loraLinear(x, weight, bias, la.weight, lb.weight, s, { act, weightInOut: inOut });
+  }
+
+  /** The fused op on a quantised base (ops/quant_linear quantLoraLinear): one adapter, no DoRA, no active dropout. */
+  private fusedQuant(x: Tensor, base: QuantLinear): Tensor | null {
+    const a = this.activeAdapters[0];
+    const s = this.scaling.get(a);
+    if (s === undefined || !this.lora_A.has(a) || !this.lora_B.has(a) || this.useDora.get(a)) return null;
+    if ((this.loraDropout.get(a) ?? 0) > 0 && this.training) return null;
+    const la = this.lora_A.get(a), lb = this.lora_B.get(a);
+    if (!isPlainLinear(la) || !isPlainLinear(lb) || la.bias || lb.bias || la.weight.dtype !== "f32" || lb.weight.dtype !== "f32") return null;
+    return quantLoraLinear(x, base.qweight, base.bias, la.weight, lb.weight, s, { computeDtype: base.computeDtype });
   }
 
   /** (m/‖W+sBA‖ − 1)·(xWᵀ) + m/‖W+sBA‖·s·BAx, with the norm detached. */
