@@ -1,7 +1,8 @@
 // A Llama-family GGUF file as LlamaForCausalLM (transformers' from_pretrained(dir, gguf_file=…)):
 // config from llama.* metadata, llama.cpp names → HF names, Q/K rows back to HF's RoPE layout, every
-// tensor dequantised to f32. Quantised tensors' raw blocks are kept in `ggmlQuantized` (by HF name)
-// so a quantised linear can use them instead of the f32 copy (see docs/DESIGN.md, GGUF).
+// tensor decoded to f32, then the block-quantised Linear weights (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) put back
+// into QuantLinear layers holding the file's own blocks (dequant-in-GEMM; `ggufDequantize` keeps them
+// f32). Quantised tensors' raw blocks are also listed in `ggmlQuantized` (by HF name).
 
 import { Tensor } from "../tensor/tensor.js";
 import { FormatError } from "../tensor/errors.js";
@@ -12,7 +13,11 @@ import { ggufToHfName, hfConfigFromGguf, permuteRopeRows, ropeInterleavedToHalf 
 import { ggmlTypeName, type GgufTensorInfo } from "../io/gguf_types.js";
 import { parseConfig } from "../io/hf_config.js";
 import { dequantizeGgml, ggmlCodecForType } from "../quant/ggml_blocks.js";
+import { ggmlQuantMatrix, isGgmlQuantFormat } from "../quant/ggml_formats.js";
+import { Linear } from "../nn/layers.js";
+import { QuantLinear } from "../nn/quant_linear.js";
 import { LlamaForCausalLM } from "./llama.js";
+import { defaultSkipModules } from "./quantize.js";
 import type { LoadOptions } from "./modeling_utils.js";
 
 /** A tensor as the GGUF file stores it (block-quantised types only; F32/F16/BF16 are not kept). */
@@ -72,6 +77,7 @@ export function loadGgufCausalLM(path: string, opts: LoadOptions = {}): GgufCaus
     const model = new LlamaForCausalLM(config) as GgufCausalLM;
     model.loadWeights(tensors, path, opts);
     model.ggmlQuantized = quantized;
+    if (!opts.ggufDequantize) keepQuantized(model, quantized);
     model.eval();
     return model;
   } finally {
@@ -85,4 +91,22 @@ export function resolveGgufPath(dir: string, ggufFile: string): string {
   if (getFiles().exists(p)) return p;
   if (getFiles().exists(ggufFile)) return ggufFile;
   throw new FormatError(`${p}: GGUF file not found (fromPretrained ggufFile '${ggufFile}' in '${dir}')`);
+}
+
+/** Replaces the Linear layers whose GGUF weights were block-quantised by QuantLinear over those blocks (the head and tied modules stay f32). */
+function keepQuantized(model: GgufCausalLM, quantized: Map<string, GgmlQuantizedTensor>): void {
+  const skip = new Set(defaultSkipModules(model));
+  for (const [name, q] of quantized) {
+    if (!name.endsWith(".weight") || !isGgmlQuantFormat(q.typeName) || q.shape.length !== 2) continue;
+    const path = name.slice(0, -".weight".length);
+    if (skip.has(path)) continue;
+    const m = model.getSubmodule(path);
+    if (!(m instanceof Linear)) continue;
+    const [rows, cols] = q.shape;
+    const bias = m.bias ? m.bias.detach() : null;
+    const ql = new QuantLinear(ggmlQuantMatrix(q.typeName, rows, cols, q.bytes), bias);
+    if (bias) bias.name = `${path}.bias`;
+    model.setSubmodule(path, ql);
+    m.registerParameter("weight", null);
+  }
 }

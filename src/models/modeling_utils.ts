@@ -125,6 +125,12 @@ export interface LoadOptions {
    * config.json + safetensors. Llama-family causal LMs only (AutoModelForCausalLM).
    */
   ggufFile?: string;
+  /**
+   * With ggufFile: dequantise the file's block-quantised Linear weights (Q8_0, Q4_0, Q4_1, Q4_K, Q6_K) to
+   * f32 at load, as transformers does. Default false: they stay in their ggml blocks as QuantLinear
+   * layers (dequant-in-GEMM); embeddings, norms and the LM head are f32 either way.
+   */
+  ggufDequantize?: boolean;
   /** transformers' `quantization_config` (BitsAndBytesConfig or its HF dict): int8/NF4/FP4 frozen Linear weights (models/quantize.ts). */
   quantizationConfig?: BitsAndBytesConfig | Record<string, unknown>;
 }

@@ -14,6 +14,9 @@ import { AutoTokenizer, PreTrainedTokenizer } from "../../src/io/tokenizer.js";
 import { AutoModelForCausalLM } from "../../src/models/auto.js";
 import type { GgufCausalLM } from "../../src/models/gguf_load.js";
 import { ConfigError, FormatError } from "../../src/tensor/errors.js";
+import { QuantLinear } from "../../src/nn/quant_linear.js";
+import { getPeftModel } from "../../src/peft/peft_model.js";
+import { LoraConfig } from "../../src/peft/lora/config.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "gguf");
@@ -64,6 +67,29 @@ for (const [fmt, bound] of [["f32", 1e-5], ["f16", 5e-3], ["q8_0", 0.08], ["q4_0
       const q = m.ggmlQuantized.get("model.layers.0.self_attn.k_proj.weight")!;
       assert.deepEqual([q.typeName, q.shape, q.bytes.length], ["Q8_0", [16, 32], 16 * 34]);
     }
+  });
+}
+
+for (const fmt of ["q8_0", "q4_0"] as const) {
+  test(`llama-${fmt}.gguf keeps its Linear weights in ggml blocks (QuantLinear, dequant-in-GEMM): the dequantised load's logits; LoRA trains on top`, async () => {
+    const kept = (await AutoModelForCausalLM.fromPretrained(FIX, { ggufFile: `llama-${fmt}.gguf` })) as GgufCausalLM;
+    const f32 = (await AutoModelForCausalLM.fromPretrained(FIX, { ggufFile: `llama-${fmt}.gguf`, ggufDequantize: true })) as GgufCausalLM;
+    const linears = [...kept.namedModules()].filter(([, m]) => m instanceof QuantLinear) as [string, QuantLinear][];
+    assert.equal(linears.length, 2 * 7, "every attention/MLP projection; the LM head and embeddings stay f32");
+    for (const [name, m] of linears) {
+      assert.equal(m.format, fmt, name);
+      assert.equal(m.qweight.data, kept.ggmlQuantized.get(`${name}.weight`)!.bytes, `${name}: the file's own blocks, no copy`);
+    }
+    assert.ok(!kept.stateDict().has("model.layers.0.mlp.up_proj.weight"), "no f32 copy of a quantised weight");
+    assert.ok(f32.stateDict().has("model.layers.0.mlp.up_proj.weight"));
+    const d = maxDiff(logitsOf(kept), logitsOf(f32));
+    assert.ok(d < 1e-4, `kept vs dequantised logits: ${d}`);
+    const peft = getPeftModel(kept, new LoraConfig({ taskType: "CAUSAL_LM", r: 4, loraAlpha: 8, targetModules: ["q_proj", "v_proj"], loraDropout: 0, initLoraWeights: false }));
+    const out = peft.forward({ inputIds: [inputIds], labels: [inputIds] });
+    out.loss!.backward();
+    const grads = [...peft.namedParameters()].filter(([n, p]) => n.includes("lora_") && p.grad);
+    assert.equal(grads.length, 2 * 2 * 2, "lora_A and lora_B of q/v in both layers got gradients");
+    assert.ok(grads.every(([, p]) => p.grad!.f32().some((x) => x !== 0)));
   });
 }
 
