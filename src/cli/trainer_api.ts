@@ -53,19 +53,21 @@ export async function evaluateTask(trainer: Trainer, data: TaskData): Promise<Re
   return data.task.evaluate ? data.task.evaluate(trainer, data) : trainer.evaluate();
 }
 
+/** A JSON file's object, or {} when it is missing or unreadable (it is then rewritten whole). */
+function readJsonObject(path: string): Record<string, unknown> {
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return {};
+  }
+}
+
 /** metrics.json: merges into what the Trainer wrote (if anything), HF names, sorted keys. */
 export function writeMetrics(dir: string, metrics: Record<string, unknown>): Record<string, unknown> {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, "metrics.json");
-  let prev: Record<string, unknown> = {};
-  if (existsSync(path)) {
-    try {
-      prev = JSON.parse(readFileSync(path, "utf8"));
-    } catch {
-      prev = {};
-    }
-  }
-  const all = { ...prev, ...metrics };
+  const all = { ...readJsonObject(path), ...metrics };
   const sorted = Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
   atomicWriteFile(path, JSON.stringify(sorted, null, 2) + "\n");
   return sorted;
@@ -82,15 +84,7 @@ export function metricLines(m: Record<string, unknown>): string {
  */
 export function finishRunReport(dir: string, info: Record<string, unknown> = {}): void {
   const path = join(dir, "run_info.json");
-  let prev: Record<string, unknown> = {};
-  if (existsSync(path)) {
-    try {
-      prev = JSON.parse(readFileSync(path, "utf8"));
-    } catch {
-      prev = {};
-    }
-  }
-  atomicWriteFile(path, JSON.stringify({ ...prev, ...info }, null, 2) + "\n");
+  atomicWriteFile(path, JSON.stringify({ ...readJsonObject(path), ...info }, null, 2) + "\n");
   writeRunReport(dir, { defaultArgs: new TrainingArguments().toDict() });
 }
 
