@@ -100,3 +100,20 @@ test("seq-cls: worst-error rows with text only with --log_examples; eval_predict
   assert.ok(rows.length > 0, "the untrained model gets some rows wrong");
   assert.ok(html(loud).includes("Worst errors") && html(loud).includes(rows[0].sentence.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/'/g, "&#39;")));
 });
+
+test("causal LM: sampled generations (generations.json and the report) only with --log_examples", () => {
+  const LLAMA = join(ROOT, "models", "llama-mini-en"), ALPACA = join(ROOT, "data", "lm", "alpaca_libre_tasks_v1.jsonl");
+  const run = (name: string, extra: string[]) => {
+    const out = join(work, name);
+    cli(["train", "-m", LLAMA, "--task", "causal-lm", "--train_file", ALPACA, "--filter", "status==ok", "--max_train_samples", "8", "--max_length", "48",
+      "--peft", "lora", "--max_steps", "2", "--per_device_train_batch_size", "4", "--save_strategy", "no", "--seed", "0", "--disable_tqdm", "--output_dir", out, ...extra]);
+    return out;
+  };
+  const quiet = run("lm-quiet", []), loud = run("lm-loud", ["--log_examples"]);
+  assert.ok(!existsSync(join(quiet, "generations.json")));
+  assert.ok(!html(quiet).includes("Sampled generations"));
+  const gens = json(join(loud, "generations.json")) as { prompt: string; generation: string }[];
+  assert.equal(gens.length, 3);
+  for (const g of gens) assert.ok(g.prompt.length > 0 && typeof g.generation === "string");
+  assert.ok(html(loud).includes("Sampled generations") && html(loud).includes(gens[0].prompt.slice(0, 12).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/'/g, "&#39;").replace(/"/g, "&quot;")));
+});

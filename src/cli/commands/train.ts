@@ -11,7 +11,7 @@ import {
   TaskData, applyPeft, buildPeftConfig, loadTokenizer, modelDir, modelLoadOptions, prepareData, resolveTask, stage,
 } from "../pipeline.js";
 import { evaluateTask, finishRunReport, metricLines, summaryLines, taskTrainer, trainingArguments, writeMetrics } from "../trainer_api.js";
-import { writeEvalReport, writeWorstErrors } from "../report_examples.js";
+import { writeEvalReport, writeSampledGenerations, writeWorstErrors } from "../report_examples.js";
 import { lossFunction } from "../loss.js";
 import { PeftModel } from "../../peft/index.js";
 import { writeAdapterDeltaFile } from "../adapter_delta_file.js";
@@ -109,6 +109,8 @@ export async function trainFromOptions(opts: Opts): Promise<TrainOutcome> {
     const evalReport = data.evalReport?.();
     if (evalReport) writeEvalReport(outputDir, evalReport, trainer.state.globalStep);
     if (args.logExamples && data.evalRows) writeWorstErrors(outputDir, data.evalRows);
+    const sampleRows = data.evalRows ?? data.trainRows;
+    if (args.logExamples && task.name === "causal-lm" && sampleRows && !layout.tp) writeSampledGenerations(outputDir, model, tokenizer, sampleRows);
     finishRunReport(outputDir, { task: task.name });
   }
   return { model, data, metrics, outputDir };
