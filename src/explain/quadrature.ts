@@ -45,32 +45,28 @@ export function gaussLegendre(n: number): { nodes: number[]; weights: number[] }
   const nodes = new Array<number>(n), weights = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     let x = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
-    let dp = 0;
     for (let iter = 0; iter < 100; iter++) {
-      // P_n(x) and P_n'(x) by the three-term recurrence
-      let p0 = 1, p1 = x;
-      for (let k = 2; k <= n; k++) {
-        const p2 = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
-        p0 = p1;
-        p1 = p2;
-      }
-      const pn = n === 1 ? x : p1, pn1 = n === 1 ? 1 : p0;
-      dp = (n * (x * pn - pn1)) / (x * x - 1);
+      const { pn, dp } = legendre(n, x);
       const dx = pn / dp;
       x -= dx;
       if (Math.abs(dx) < 1e-15) break;
     }
-    // recompute P_n' at the converged root for the weight
-    let p0 = 1, p1 = x;
-    for (let k = 2; k <= n; k++) {
-      const p2 = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
-      p0 = p1;
-      p1 = p2;
-    }
-    const pn = n === 1 ? x : p1, pn1 = n === 1 ? 1 : p0;
-    dp = (n * (x * pn - pn1)) / (x * x - 1);
+    // P_n' at the converged root for the weight
+    const { dp } = legendre(n, x);
     nodes[n - 1 - i] = x;
     weights[n - 1 - i] = 2 / ((1 - x * x) * dp * dp);
   }
   return { nodes, weights };
+}
+
+/** Pₙ(x) and Pₙ′(x) by the three-term recurrence. */
+function legendre(n: number, x: number): { pn: number; dp: number } {
+  let p0 = 1, p1 = x;
+  for (let k = 2; k <= n; k++) {
+    const p2 = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
+    p0 = p1;
+    p1 = p2;
+  }
+  const pn = n === 1 ? x : p1, pn1 = n === 1 ? 1 : p0;
+  return { pn, dp: (n * (x * pn - pn1)) / (x * x - 1) };
 }
