@@ -11,7 +11,7 @@ import type { BenchOptions, BenchRow, Suite } from "./common.js";
 import { benchSrc, rateRow, repoRoot, runAsWorker, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
-  argValue, benchThreads, bestOf, buildModel, ChildResult, cpuSnapshot, foreignLoad, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runChild,
+  argValue, benchThreads, bestOf, buildModel, ChildResult, cpuSnapshot, foreignLoad, timeSteps, loadLine, lowestOf, makeBatch, median, ModelName, peakRssMiB, rssRow, runChild,
   alternate, bf16SkipLine, runTorchBench, runWorker, SHAPES, selectModels, torchBenchScript, torchBf16Enabled, workerSetup,
 } from "./lora.js";
 
@@ -44,18 +44,7 @@ async function forwardWorker(spec: ForwardSpec): Promise<Record<string, unknown>
   model.requiresGrad_(false);
   if (spec.bf16) storeFrozenWeights(model, "bf16");
   const { inputs, tokens } = await makeBatch(spec.model, false);
-  const times: number[] = [];
-  let snap0 = cpuSnapshot();
-  noGrad(() => {
-    for (let i = 0; i < spec.warmup + spec.steps; i++) {
-      if (i === spec.warmup) snap0 = cpuSnapshot();
-      const t0 = performance.now();
-      model.forward(inputs);
-      const dt = (performance.now() - t0) / 1000;
-      if (i >= spec.warmup) times.push(dt);
-    }
-  });
-  const foreign = foreignLoad(snap0, cpuSnapshot());
+  const { times, foreign } = noGrad(() => timeSteps(() => model.forward(inputs), spec.warmup, spec.steps));
   const med = median(times);
   return { backend, foreign, times, medianS: med, tokPerS: tokens / med, peakRssMiB: peakRssMiB() };
 }

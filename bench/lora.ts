@@ -255,6 +255,28 @@ export function foreignLoad(a: CpuSnap, b: CpuSnap): number {
   const wall = b.wall - a.wall;
   return wall > 0 ? (b.busy - a.busy - (b.own - a.own)) / wall : NaN;
 }
+/**
+ * Runs `step` warmup + steps times; the wall and own-CPU seconds of the timed ones, and the foreign load
+ * over them (cores used by other processes while timing).
+ */
+export function timeSteps(step: () => void, warmup: number, steps: number): { times: number[]; cpuTimes: number[]; foreign: number } {
+  const times: number[] = [], cpuTimes: number[] = [];
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  let snap0 = cpuSnapshot();
+  for (let i = 0; i < warmup + steps; i++) {
+    if (i === warmup) snap0 = cpuSnapshot();
+    const t0 = performance.now(), c0 = cpu();
+    step();
+    if (i >= warmup) {
+      times.push((performance.now() - t0) / 1000);
+      cpuTimes.push(cpu() - c0);
+    }
+  }
+  return { times, cpuTimes, foreign: foreignLoad(snap0, cpuSnapshot()) };
+}
 const fmtLoad = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(2) : "?");
 /** A comment line with both sides' foreign load (cores used by other processes while timing). */
 export function loadLine(name: string, ours: unknown, torch: unknown): string {
@@ -284,20 +306,14 @@ async function loraWorker(spec: LoraSpec): Promise<Record<string, unknown>> {
   const opt = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
   const { inputs, tokens } = await makeBatch(spec.model, true);
   pm.train();
-  const times: number[] = [], losses: number[] = [];
-  let snap0 = cpuSnapshot();
-  for (let i = 0; i < spec.warmup + spec.steps; i++) {
-    if (i === spec.warmup) snap0 = cpuSnapshot();
-    const t0 = performance.now();
+  const losses: number[] = [];
+  const { times, foreign } = timeSteps(() => {
     const out = pm.forward(inputs);
     out.loss!.backward();
     opt.step();
     pm.zeroGrad();
-    const dt = (performance.now() - t0) / 1000;
     losses.push(out.loss!.item());
-    if (i >= spec.warmup) times.push(dt);
-  }
-  const foreign = foreignLoad(snap0, cpuSnapshot());
+  }, spec.warmup, spec.steps);
   const med = median(times);
   return { backend, foreign, trainable, total, times, medianS: med, tokPerS: tokens / med, lossFirst: losses[0], lossLast: losses[losses.length - 1], peakRssMiB: peakRssMiB() };
 }

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { BenchOptions, BenchRow, Suite } from "./common.js";
 import { benchSrc, rateRow, runAsWorker } from "./common.js";
 import { findTorchPython } from "./torch.js";
-import { argValue, benchThreads, cpuSnapshot, foreignLoad, median, peakRssMiB, rssRow, runChild, runWorker, workerSetup } from "./lora.js";
+import { argValue, benchThreads, timeSteps, median, peakRssMiB, rssRow, runChild, runWorker, workerSetup } from "./lora.js";
 import { QWEN2_05B } from "./sizes.js";
 import { SHAPES } from "./lora_shapes.js";
 
@@ -96,22 +96,17 @@ async function quantWorker(spec: QuantSpec): Promise<Record<string, unknown>> {
   const ids = Array.from({ length: spec.batch }, () => Array.from({ length: spec.seq }, () => rng.randint(V)));
   const inputs: Record<string, unknown> = { inputIds: ids, attentionMask: ids.map((r) => r.map(() => 1)), labels: ids };
   pm.train();
-  const times: number[] = [];
   let loss = NaN;
-  let snap0 = cpuSnapshot();
-  for (let i = 0; i < spec.warmup + spec.steps; i++) {
-    if (i === spec.warmup) snap0 = cpuSnapshot();
-    const t0 = performance.now();
+  const { times, foreign } = timeSteps(() => {
     const out = pm.forward(inputs as never) as { loss: InstanceType<typeof Tensor> };
     out.loss.backward();
     opt.step();
     pm.zeroGrad();
     loss = out.loss.item();
-    if (i >= spec.warmup) times.push((performance.now() - t0) / 1000);
-  }
+  }, spec.warmup, spec.steps);
   const med = median(times);
   return {
-    backend, foreign: foreignLoad(snap0, cpuSnapshot()), medianS: med, tokPerS: (spec.batch * spec.seq) / med, loss, peakRssMiB: peakRssMiB(),
+    backend, foreign, medianS: med, tokPerS: (spec.batch * spec.seq) / med, loss, peakRssMiB: peakRssMiB(),
     weightMiB: weightBytes / 2 ** 20, linearMiB: linearBytes / 2 ** 20, builtRssMiB,
   };
 }

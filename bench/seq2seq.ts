@@ -12,7 +12,7 @@ import type { BenchOptions, BenchRow, Suite } from "./common.js";
 import { benchSrc, rateRow, runAsWorker, workerMode } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
-  alternate, argValue, benchThreads, bestOf, cpuSnapshot, foreignLoad, loadLine, lowestOf, median, peakRssMiB, rssRow, runChild, runWorker,
+  alternate, argValue, benchThreads, bestOf, timeSteps, loadLine, lowestOf, median, peakRssMiB, rssRow, runChild, runWorker,
   workerSetup, type ChildResult,
 } from "./lora.js";
 
@@ -72,22 +72,7 @@ async function worker(spec: Spec): Promise<Record<string, unknown>> {
     };
     tokens = SHAPE.batch * SHAPE.newTokens;
   }
-  const times: number[] = [], cpuTimes: number[] = [];
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
-  let snap0 = cpuSnapshot();
-  for (let i = 0; i < spec.warmup + spec.steps; i++) {
-    if (i === spec.warmup) snap0 = cpuSnapshot();
-    const t0 = performance.now(), c0 = cpu();
-    step();
-    if (i >= spec.warmup) {
-      times.push((performance.now() - t0) / 1000);
-      cpuTimes.push(cpu() - c0);
-    }
-  }
-  const foreign = foreignLoad(snap0, cpuSnapshot());
+  const { times, cpuTimes, foreign } = timeSteps(step, spec.warmup, spec.steps);
   const med = median(times), medCpu = median(cpuTimes);
   return { backend, foreign, times, medianS: med, tokPerS: tokens / med, tokPerCpuS: tokens / medCpu, peakRssMiB: peakRssMiB(), ...extra };
 }

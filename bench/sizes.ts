@@ -12,7 +12,7 @@ import type { BenchOptions, BenchRow, Suite } from "./common.js";
 import { benchSrc, rateRow, runAsWorker } from "./common.js";
 import { findTorchPython } from "./torch.js";
 import {
-  SHAPES, argValue, benchThreads, cpuSnapshot, foreignLoad, median, peakRssMiB, rssRow, runChild, runWorker, workerSetup,
+  SHAPES, argValue, benchThreads, timeSteps, median, peakRssMiB, rssRow, runChild, runWorker, workerSetup,
 } from "./lora.js";
 
 export type SizeModel = "bert-small" | "bert-base" | "qwen2-0.5b";
@@ -80,21 +80,16 @@ async function sizeWorker(spec: SizeSpec): Promise<Record<string, unknown>> {
   inputs.labels = bert ? ids.map(() => rng.randint(2)) : ids;
   if (bert) inputs.tokenTypeIds = ids.map((r) => r.map(() => 0));
   pm.train();
-  const times: number[] = [];
   let loss = NaN;
-  let snap0 = cpuSnapshot();
-  for (let i = 0; i < spec.warmup + spec.steps; i++) {
-    if (i === spec.warmup) snap0 = cpuSnapshot();
-    const t0 = performance.now();
+  const { times, foreign } = timeSteps(() => {
     const out = pm.forward(inputs);
     out.loss!.backward();
     opt.step();
     pm.zeroGrad();
     loss = out.loss!.item();
-    if (i >= spec.warmup) times.push((performance.now() - t0) / 1000);
-  }
+  }, spec.warmup, spec.steps);
   const med = median(times);
-  return { backend, foreign: foreignLoad(snap0, cpuSnapshot()), medianS: med, tokPerS: (spec.batch * spec.seq) / med, loss, peakRssMiB: peakRssMiB() };
+  return { backend, foreign, medianS: med, tokPerS: (spec.batch * spec.seq) / med, loss, peakRssMiB: peakRssMiB() };
 }
 
 /** Our side of one case (own process). */
