@@ -144,12 +144,14 @@ export function embedding(weight: Tensor, ids: Tensor | number[] | number[][], o
     for (let t = 0; t < idx.length; t++) o.set(weight.select(0, idx[t]).f32(), t * D);
   }
   const pad = opts.paddingIdx ?? null;
+  // the row that gets no gradient (torch's padding_idx), when it is a row of this table
+  const padRow = pad !== null && pad >= 0 && pad < V ? pad : null;
   return record(out, "embedding", [weight], (g) => {
-    if (gradCapture()?.embedding(weight, idx, f32Of(g), idx.length, D, pad !== null && pad >= 0 && pad < V ? pad : null)) return [null];
+    if (gradCapture()?.embedding(weight, idx, f32Of(g), idx.length, D, padRow)) return [null];
     const sink = weight.gradFn ? undefined : sparseGradSink(weight);
     if (sink) {
       // row-sparse: the touched rows only (src/tensor/sparse_grad.ts); the padding row gets none
-      const { ids, slots } = compactIds(idx, V, pad !== null && pad >= 0 && pad < V ? pad : null);
+      const { ids, slots } = compactIds(idx, V, padRow);
       const rows = new Float32Array(ids.length * D);
       const gf = f32Of(g);
       for (let t = 0; t < slots.length; t++) {
@@ -163,7 +165,7 @@ export function embedding(weight: Tensor, ids: Tensor | number[] | number[][], o
     }
     const gw = Tensor.zeros([V, D]);
     be.embeddingBackward(f32Of(g), idx, gw.data, D);
-    if (pad !== null && pad >= 0 && pad < V) gw.data.fill(0, pad * D, (pad + 1) * D);
+    if (padRow !== null) gw.data.fill(0, padRow * D, (padRow + 1) * D);
     return [gw];
   });
 }
