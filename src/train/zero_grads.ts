@@ -73,15 +73,13 @@ export class ZeroGradBuckets extends LeafGradBuckets<Bucket> {
   constructor(flat: FlatGrads, group: ProcessGroup, private readonly part: Partition, readonly slice: Float32Array, capBytes: number) {
     super(flat, group, assignBuckets(flat.params.map((p) => p.size), flat.offsets, zeroBucketCapBytes(part.sliceSize, capBytes), { firstCapBytes: FIRST_BUCKET_BYTES }));
     this.range = sliceRange(part, group.rank);
-    this.counts = this.buckets.map((b) => Array.from({ length: part.world }, (_, r) => {
-      const { start, end } = sliceRange(part, r);
-      return Math.max(0, Math.min(b.end, end) - Math.max(b.start, start));
-    }));
-    const cap = zeroBucketCapBytes(part.sliceSize, capBytes) / 4;
+    // floats of flat [lo, hi) inside each rank's slice
     const countsOf = (lo: number, hi: number) => Array.from({ length: part.world }, (_, r) => {
       const { start, end } = sliceRange(part, r);
       return Math.max(0, Math.min(hi, end) - Math.max(lo, start));
     });
+    this.counts = this.buckets.map((b) => countsOf(b.start, b.end));
+    const cap = zeroBucketCapBytes(part.sliceSize, capBytes) / 4;
     this.chunks = this.buckets.map((b) => {
       if (b.params.length > 1 || b.end - b.start <= cap) return null;
       const out: Chunk[] = [];
