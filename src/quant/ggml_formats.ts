@@ -16,9 +16,7 @@ function ggmlFormat(codec: GgmlCodec): QuantFormat {
     bits: BITS[codec.name],
     blockSize: codec.blockSize,
     storageBytes: (rows, cols) => rows * codec.rowBytes(cols),
-    quantize(w, rows, cols): QuantMatrix {
-      return { format: name, rows, cols, blockSize: codec.blockSize, data: codec.quantizeRows(w, rows, cols), absmax: null, nested: null };
-    },
+    quantize: (w, rows, cols) => ggmlQuantMatrix(codec.name, rows, cols, codec.quantizeRows(w, rows, cols)),
     dequantizeRows(q, r0, r1, out) {
       for (let r = r0; r < r1; r++) codec.dequantizeRow(q.data, q.cols, r, out.subarray((r - r0) * q.cols, (r - r0 + 1) * q.cols));
     },
